@@ -1,0 +1,193 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { sql } from 'kysely';
+import {
+  GENESIS_HASH,
+  chainHash,
+  checkpointMessage,
+  eventBody,
+  type AuditCheckpoint,
+  type AuditEvent,
+  type AuditEventInput,
+} from '../../common/audit-chain.js';
+import type { KeyRing } from '../keys.js';
+import type { Storage } from '../storage/db.js';
+
+export const sha256hex = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+
+export function signCheckpoint(keys: KeyRing, c: Pick<AuditCheckpoint, 'seq' | 'hash' | 'ts'>): AuditCheckpoint {
+  const k = keys.active;
+  const sig = crypto.sign(null, Buffer.from(checkpointMessage(c)), k.privateKey).toString('base64url');
+  return { ...c, kid: k.kid, sig };
+}
+
+const bucket = (seq: number): number => Math.floor(seq / 1000);
+
+export const HEAD_FILE = 'audit-head.json';
+
+type Listener = (e: AuditEvent) => void;
+
+/**
+ * Append-only, hash-chained audit log. Appends are queued and committed in batches, each batch
+ * in one transaction with a signed checkpoint on its last event, so the head is always signed.
+ */
+export class AuditLog {
+  private queue: { input: AuditEventInput; resolve: (e: AuditEvent) => void; reject: (err: unknown) => void }[] = [];
+  private flushing: Promise<void> | null = null;
+  private scheduled = false;
+  private headTimer: NodeJS.Timeout | null = null;
+  private latestCheckpoint: AuditCheckpoint | null = null;
+  private readonly listeners: Listener[] = [];
+  private closed = false;
+  appended = 0;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly keys: KeyRing,
+    private readonly dataDir: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Called for every committed event (syslog streaming, metrics). */
+  onCommitted(l: Listener): void {
+    this.listeners.push(l);
+  }
+
+  /** Queues an event; resolves once it is committed. */
+  append(input: AuditEventInput): Promise<AuditEvent> {
+    if (this.closed) return Promise.reject(new Error('audit log is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Fire-and-forget append for places that must not wait; a failure is reported on stderr. */
+  record(input: AuditEventInput): void {
+    this.append(input).catch((err: unknown) => {
+      if (!this.closed) process.stderr.write(`audit append failed: ${String(err)}\n`);
+    });
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.flushing) {
+      if (this.flushing) await this.flushing;
+      else await this.runFlush();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.headTimer = null;
+    this.writeHead();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.flushing) void this.runFlush();
+    });
+  }
+
+  private runFlush(): Promise<void> {
+    const batch = this.queue.splice(0, 5000);
+    if (batch.length === 0) return Promise.resolve();
+    const p = this.commit(batch)
+      .then((events) => {
+        batch.forEach((b, i) => b.resolve(events[i]!));
+        for (const e of events) for (const l of this.listeners) l(e);
+      })
+      .catch((err: unknown) => batch.forEach((b) => b.reject(err)))
+      .finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.schedule();
+      });
+    this.flushing = p;
+    return p;
+  }
+
+  private async commit(batch: { input: AuditEventInput }[]): Promise<AuditEvent[]> {
+    const db = this.storage.db;
+    return db.transaction().execute(async (trx) => {
+      if (this.storage.engine === 'postgres') {
+        // Several brokers may share one database: one chain, one writer at a time.
+        await sql`SELECT pg_advisory_xact_lock(7263540001)`.execute(trx);
+      }
+      const last = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      let seq = last ? Number(last.seq) : 0;
+      let prev = last ? last.hash : GENESIS_HASH;
+      const ts = this.now();
+      const events: AuditEvent[] = batch.map(({ input }) => {
+        seq++;
+        const base = {
+          seq,
+          id: crypto.randomUUID(),
+          ts,
+          type: input.type,
+          outcome: input.outcome,
+          actor: input.actor,
+          session_id: input.session_id ?? null,
+          ticket: input.ticket ?? null,
+          source: input.source ?? null,
+          meta: input.meta ?? {},
+        };
+        const hash = chainHash(sha256hex, prev, eventBody(base));
+        const e: AuditEvent = { ...base, prev_hash: prev, hash };
+        prev = hash;
+        return e;
+      });
+      for (let i = 0; i < events.length; i += 400) {
+        await trx
+          .insertInto('audit_events')
+          .values(events.slice(i, i + 400).map((e) => ({ ...e, meta: JSON.stringify(e.meta) })))
+          .execute();
+      }
+      const cp = signCheckpoint(this.keys, { seq, hash: prev, ts });
+      // Keep the first checkpoint of every 1,000 events plus the newest one, so verification
+      // checks few signatures while the newest event is always covered.
+      const recent = await trx.selectFrom('audit_checkpoints').select('seq').orderBy('seq', 'desc').limit(2).execute();
+      const [p1, p2] = recent.map((r) => Number(r.seq));
+      if (p1 !== undefined && p2 !== undefined && bucket(p1) === bucket(p2) && bucket(p1) === bucket(seq)) {
+        await trx.deleteFrom('audit_checkpoints').where('seq', '=', p1).execute();
+      }
+      await trx.insertInto('audit_checkpoints').values(cp).execute();
+      this.latestCheckpoint = cp;
+      this.scheduleHead();
+      return events;
+    });
+  }
+
+  private scheduleHead(): void {
+    if (this.headTimer || this.closed) return;
+    this.headTimer = setTimeout(() => {
+      this.headTimer = null;
+      this.writeHead();
+    }, 200);
+    this.headTimer.unref();
+  }
+
+  /** The signed head outside the database: catches a truncation that also removed checkpoints. */
+  private writeHead(): void {
+    if (!this.latestCheckpoint) return;
+    const file = path.join(this.dataDir, HEAD_FILE);
+    try {
+      const existing = readHead(this.dataDir);
+      if (existing && existing.seq > this.latestCheckpoint.seq) return; // another broker got further
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(this.latestCheckpoint), { mode: 0o600 });
+      fs.renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      process.stderr.write(`could not write audit head: ${String(err)}\n`);
+    }
+  }
+}
+
+export function readHead(dataDir: string): AuditCheckpoint | null {
+  const file = path.join(dataDir, HEAD_FILE);
+  if (!fs.existsSync(file)) return null;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as AuditCheckpoint;
+}

@@ -1,0 +1,118 @@
+import crypto from 'node:crypto';
+import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import { TokenError } from './tokens.js';
+
+const MAX_SKEW_S = 60;
+
+export interface ProofResult {
+  jkt: string;
+  jwk: JWK;
+}
+
+/** Remembers proof ids for as long as their `iat` is acceptable, so a proof is good once. */
+export class ReplayCache {
+  private readonly seen = new Map<string, number>();
+  private lastSweep = 0;
+
+  constructor(private readonly ttlMs: number) {}
+
+  /** True the first time an id is offered, false on a replay. */
+  claim(id: string, now: number): boolean {
+    if (now - this.lastSweep > 10_000) {
+      for (const [k, exp] of this.seen) if (exp < now) this.seen.delete(k);
+      this.lastSweep = now;
+    }
+    const exp = this.seen.get(id);
+    if (exp !== undefined && exp >= now) return false;
+    this.seen.set(id, now + this.ttlMs);
+    return true;
+  }
+}
+
+export function sha256b64url(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('base64url');
+}
+
+/** Checks that a public JWK is an Ed25519 key with nothing private in it. */
+function assertDevicePublicKey(jwk: unknown): JWK {
+  if (!jwk || typeof jwk !== 'object') throw new TokenError('bad_proof', 'proof has no device key');
+  const k = jwk as Record<string, unknown>;
+  if (k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string') {
+    throw new TokenError('bad_proof', 'device key must be an Ed25519 public key');
+  }
+  if ('d' in k) throw new TokenError('bad_proof', 'device key must not contain private material');
+  return { kty: 'OKP', crv: 'Ed25519', x: k.x };
+}
+
+/**
+ * Verifies a DPoP-style proof of possession (RFC 9449 shape, EdDSA only): a JWS made by the
+ * device key over the method, path, a fresh id and, when a token is presented, its hash.
+ * `htu` is compared by path so the proof survives a reverse proxy changing scheme or host.
+ */
+export async function verifyHttpProof(
+  proof: string,
+  expect: { method: string; path: string; accessToken?: string | undefined },
+  replay: ReplayCache,
+  now: number,
+): Promise<ProofResult> {
+  if (proof.length > 4096) throw new TokenError('bad_proof', 'proof too large');
+  let header;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    throw new TokenError('bad_proof', 'proof is not a well-formed JWS');
+  }
+  if (header.alg !== 'EdDSA') throw new TokenError('bad_proof', 'proof must use EdDSA');
+  const jwk = assertDevicePublicKey(header.jwk);
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ['EdDSA'], typ: 'dpop+jwt', currentDate: new Date(now) }));
+  } catch {
+    throw new TokenError('bad_proof', 'proof signature or type is invalid');
+  }
+  if (payload.htm !== expect.method) throw new TokenError('bad_proof', 'proof was made for another method');
+  let htuPath: string;
+  try {
+    htuPath = new URL(String(payload.htu)).pathname;
+  } catch {
+    throw new TokenError('bad_proof', 'proof htu is not a URL');
+  }
+  if (htuPath !== expect.path) throw new TokenError('bad_proof', 'proof was made for another URL');
+  if (typeof payload.iat !== 'number' || Math.abs(payload.iat - now / 1000) > MAX_SKEW_S) {
+    throw new TokenError('bad_proof', 'proof is stale or from the future');
+  }
+  if (typeof payload.jti !== 'string' || payload.jti.length < 8 || payload.jti.length > 128) {
+    throw new TokenError('bad_proof', 'proof needs a unique jti');
+  }
+  if (expect.accessToken !== undefined && payload.ath !== sha256b64url(expect.accessToken)) {
+    throw new TokenError('bad_proof', 'proof is not bound to this access token');
+  }
+  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
+  if (!replay.claim(`${jkt}:${payload.jti}`, now)) throw new TokenError('proof_replayed', 'proof was already used');
+  return { jkt, jwk };
+}
+
+/**
+ * Signaling proof: the device key signs the broker's fresh nonce and the hash of the session
+ * token, so a stolen token alone cannot open a socket.
+ */
+export async function verifyNonceProof(proof: string, nonce: string, token: string, now: number): Promise<ProofResult> {
+  if (proof.length > 4096) throw new TokenError('bad_proof', 'proof too large');
+  let header;
+  try {
+    header = decodeProtectedHeader(proof);
+  } catch {
+    throw new TokenError('bad_proof', 'proof is not a well-formed JWS');
+  }
+  if (header.alg !== 'EdDSA') throw new TokenError('bad_proof', 'proof must use EdDSA');
+  const jwk = assertDevicePublicKey(header.jwk);
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ['EdDSA'], typ: 'chaperone-pop+jwt', currentDate: new Date(now) }));
+  } catch {
+    throw new TokenError('bad_proof', 'proof signature or type is invalid');
+  }
+  if (payload.nonce !== nonce) throw new TokenError('bad_proof', 'proof does not sign this connection\'s nonce');
+  if (payload.ath !== sha256b64url(token)) throw new TokenError('bad_proof', 'proof is not bound to this token');
+  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jwk };
+}

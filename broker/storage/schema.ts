@@ -1,0 +1,160 @@
+import type { Generated } from 'kysely';
+
+/** Times are milliseconds since the epoch, stored as 64-bit integers on both engines. */
+export interface AccountsTable {
+  id: string;
+  username: string;
+  display_name: string;
+  organisation: string;
+  kind: string;
+  roles: string; // comma separated, from common/roles
+  password_hash: string;
+  must_change_password: number;
+  totp_secret: string | null;
+  totp_last_step: number;
+  disabled: number;
+  failed_logins: number;
+  locked_until: number;
+  mfa_at: number;
+  created_at: number;
+}
+
+export interface DevicesTable {
+  jkt: string;
+  jwk: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  family_id: string;
+  account_id: string;
+  jkt: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface TicketsTable {
+  ref: string;
+  status: string; // open | approved | closed
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  ticket_ref: string;
+  reason: string;
+  analyst_id: string;
+  capabilities: string; // comma separated
+  duration_s: number;
+  state: string;
+  end_reason: string | null;
+  approval_required: number;
+  approval_why: string;
+  approver_id: string | null;
+  approved_at: number | null;
+  approval_deadline: number | null;
+  code_hash: string | null;
+  code_expires_at: number | null;
+  end_user_jkt: string | null;
+  offer_hash: string | null;
+  offer_expires_at: number | null;
+  activated_at: number | null;
+  expires_at: number | null;
+  hard_deadline: number | null;
+  created_at: number;
+  ended_at: number | null;
+  version: number;
+}
+
+export interface SessionTokensTable {
+  jti: string;
+  session_id: string;
+  role: string;
+  jkt: string;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface GrantsTable {
+  id: string;
+  session_id: string;
+  capability: string;
+  state: string; // requested | granted | denied | revoked
+  requested_at: number;
+  decided_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
+export interface ExtensionsTable {
+  id: string;
+  session_id: string;
+  minutes: number;
+  state: string; // awaiting_approval | awaiting_consent | accepted | declined | rejected
+  requested_at: number;
+  approver_id: string | null;
+  decided_at: number | null;
+}
+
+export interface WebhookReplaysTable {
+  signature: string;
+  seen_at: number;
+}
+
+export interface HookDeliveriesTable {
+  id: string;
+  event_type: string;
+  url: string;
+  payload: string;
+  status: string; // pending | delivered | failed
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  id: string;
+  ts: number;
+  type: string;
+  outcome: string;
+  actor: string;
+  session_id: string | null;
+  ticket: string | null;
+  source: string | null;
+  meta: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  ts: number;
+  kid: string;
+  sig: string;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  devices: DevicesTable;
+  refresh_tokens: RefreshTokensTable;
+  tickets: TicketsTable;
+  sessions: SessionsTable;
+  session_tokens: SessionTokensTable;
+  grants: GrantsTable;
+  extensions: ExtensionsTable;
+  webhook_replays: WebhookReplaysTable;
+  hook_deliveries: HookDeliveriesTable;
+  audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  kysely_migration: { name: string; timestamp: string };
+  _unused: { x: Generated<number> };
+}

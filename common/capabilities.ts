@@ -1,0 +1,22 @@
+export const CAPABILITIES = ['view', 'control', 'clipboard', 'files', 'chat'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Consent to the session itself covers these; everything else is granted one by one inside it. */
+export const CONSENT_CAPABILITIES: readonly Capability[] = ['view', 'chat'];
+
+/** Capabilities that need an explicit in-session grant from the end user. */
+export const GRANTABLE_CAPABILITIES = ['control', 'clipboard', 'files'] as const;
+export type GrantableCapability = (typeof GRANTABLE_CAPABILITIES)[number];
+
+export function isGrantable(c: Capability): c is GrantableCapability {
+  return (GRANTABLE_CAPABILITIES as readonly string[]).includes(c);
+}
+
+/** One plain sentence per capability, shown on the consent screen. */
+export const CAPABILITY_SENTENCES: Record<Capability, string> = {
+  view: 'They can see your screen while the session runs.',
+  control: 'If you allow it later, they can move your mouse and type on your keyboard.',
+  clipboard: 'If you allow it later, they can read and set what you copy and paste.',
+  files: 'If you allow it later, they can send files to you and receive files you choose.',
+  chat: 'You can exchange text messages with them.',
+};

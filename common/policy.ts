@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { CAPABILITIES, type Capability } from './capabilities.js';
+import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
+
+/** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
+export const OrgPolicySchema = z
+  .object({
+    organisation: z.string().min(1).max(120).default('Chaperone'),
+    max_duration_minutes: z.number().int().min(1).max(24 * 60).default(60),
+    hard_max_minutes: z.number().int().min(1).max(24 * 60).default(240),
+    approval_window_minutes: z.number().int().min(1).max(24 * 60).default(15),
+    code_ttl_minutes: z.number().int().min(1).max(60).default(10),
+    offer_ttl_seconds: z.number().int().min(30).max(3600).default(300),
+    require_open_ticket: z.boolean().default(false),
+    auto_approve: z
+      .object({
+        capabilities: z.array(z.enum(CAPABILITIES)).max(5).default(['view', 'chat']),
+        analyst_kinds: z.array(z.enum(ANALYST_KINDS)).max(3).default(['internal']),
+      })
+      .strict()
+      .default({ capabilities: ['view', 'chat'], analyst_kinds: ['internal'] }),
+    mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
+    /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
+    heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
+  })
+  .strict()
+  .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {
+    message: 'max_duration_minutes must not exceed hard_max_minutes',
+  });
+export type OrgPolicy = z.infer<typeof OrgPolicySchema>;
+
+export const DEFAULT_POLICY: OrgPolicy = OrgPolicySchema.parse({});
+
+export type ApprovalDecision = { needed: false; why: string } | { needed: true; why: string };
+
+/** Decides whether a request needs a human approver, and says why either way (it goes in the audit). */
+export function approvalNeeded(
+  policy: OrgPolicy,
+  analystKind: AnalystKind,
+  caps: readonly Capability[],
+): ApprovalDecision {
+  if (!policy.auto_approve.analyst_kinds.includes(analystKind)) {
+    return { needed: true, why: `analyst kind ${analystKind} always needs an approver` };
+  }
+  const beyond = caps.filter((c) => !policy.auto_approve.capabilities.includes(c));
+  if (beyond.length > 0) {
+    return { needed: true, why: `capabilities ${beyond.join(', ')} need an approver` };
+  }
+  return { needed: false, why: 'approved by policy' };
+}

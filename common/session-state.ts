@@ -1,0 +1,90 @@
+import { missingCase } from './missing-case.js';
+
+export const SESSION_STATES = [
+  'requested',
+  'awaiting_approval',
+  'approved',
+  'code_issued',
+  'pending_consent',
+  'active',
+  'ended',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export const END_REASONS = [
+  'completed',
+  'user_stopped',
+  'expired',
+  'revoked',
+  'ticket_closed',
+  'declined',
+  'rejected',
+  'code_expired',
+  'peer_lost',
+] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** Which end reasons are possible from each live state. An end not listed here is an illegal transition. */
+export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly EndReason[] {
+  switch (state) {
+    case 'requested':
+      return ['rejected', 'ticket_closed'];
+    case 'awaiting_approval':
+      return ['rejected', 'expired', 'revoked', 'ticket_closed', 'completed'];
+    case 'approved':
+      return ['expired', 'revoked', 'ticket_closed', 'completed'];
+    case 'code_issued':
+      return ['code_expired', 'revoked', 'ticket_closed', 'completed'];
+    case 'pending_consent':
+      return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed'];
+    case 'active':
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost'];
+    default:
+      return missingCase(state);
+  }
+}
+
+/** Forward (non-ending) moves of the lifecycle. */
+export function nextStatesFrom(state: SessionState): readonly SessionState[] {
+  switch (state) {
+    case 'requested':
+      return ['awaiting_approval', 'approved'];
+    case 'awaiting_approval':
+      return ['approved'];
+    case 'approved':
+      return ['code_issued'];
+    case 'code_issued':
+      return ['pending_consent'];
+    case 'pending_consent':
+      return ['active'];
+    case 'active':
+      return [];
+    case 'ended':
+      return [];
+    default:
+      return missingCase(state);
+  }
+}
+
+export type Transition =
+  | { readonly to: Exclude<SessionState, 'ended'> }
+  | { readonly to: 'ended'; readonly reason: EndReason };
+
+export type TransitionCheck = { ok: true } | { ok: false; why: string };
+
+/** The one rule book both the broker and the clients use to decide whether a move is legal. */
+export function checkTransition(from: SessionState, t: Transition): TransitionCheck {
+  if (from === 'ended') return { ok: false, why: 'session has already ended' };
+  if (t.to === 'ended') {
+    return endReasonsFrom(from).includes(t.reason)
+      ? { ok: true }
+      : { ok: false, why: `a session in state ${from} cannot end as ${t.reason}` };
+  }
+  return nextStatesFrom(from).includes(t.to)
+    ? { ok: true }
+    : { ok: false, why: `illegal transition ${from} -> ${t.to}` };
+}
+
+export function isLive(state: SessionState): boolean {
+  return state !== 'ended';
+}
