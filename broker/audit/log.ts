@@ -157,6 +157,7 @@ export class AuditLog {
       }
       await trx.insertInto('audit_checkpoints').values(cp).execute();
       this.latestCheckpoint = cp;
+      this.appended += events.length;
       this.scheduleHead();
       return events;
     });

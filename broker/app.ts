@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { MAX_HTTP_BODY_BYTES, MAX_SIGNALING_FRAME_BYTES } from '../common/protocol/limits.js';
+import type { BrokerContext } from './context.js';
+import { ApiError, errorBody } from './http/errors.js';
+import { RouteRegistry } from './http/registry.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { joinRoutes } from './routes/join.js';
+import { metaRoutes } from './routes/meta.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { ticketRoutes } from './routes/tickets.js';
+import { SignalingHub } from './signaling/hub.js';
+
+export const VERSION = '0.1.0';
+
+/** Builds the HTTP app without listening (tests use it through inject or a real port). */
+export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
+  const app = Fastify({
+    logger: ctx.cfg.logLevel === 'silent' ? false : { level: ctx.cfg.logLevel },
+    bodyLimit: MAX_HTTP_BODY_BYTES,
+    // Paths are matched exactly: no trailing-slash or case folding, so /API/v1/admin/users/ is not a way in.
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, ignoreDuplicateSlashes: false },
+    trustProxy: false,
+    ...(ctx.cfg.tls ? { https: { cert: fs.readFileSync(ctx.cfg.tls.cert), key: fs.readFileSync(ctx.cfg.tls.key) } } : {}),
+  } as never) as unknown as FastifyInstance;
+
+  // Keep the raw text of JSON bodies: the ticket webhook's HMAC is over the exact bytes.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_HTTP_BODY_BYTES }, (req, body, done) => {
+    (req as unknown as { rawBody: string }).rawBody = body as string;
+    if ((body as string).length === 0) return done(null, undefined);
+    defaultJson(req, body as string, done);
+  });
+
+  app.setErrorHandler(async (err: unknown, req, reply) => {
+    if (err instanceof ApiError) return reply.status(err.status).send(errorBody(err.code, err.message));
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    const code =
+      e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'body_too_large'
+        : e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'unsupported_media_type'
+          : e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH'
+            ? 'invalid_body'
+            : status === 400
+              ? 'invalid_json'
+              : status === 500
+                ? 'internal'
+                : 'bad_request';
+    if (status === 500) req.log.error({ err }, 'unhandled error');
+    if (status !== 500) {
+      ctx.audit.record({ type: 'http.request_refused', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { code, status, route: req.routeOptions?.url ?? '' } });
+    }
+    return reply.status(status).send(errorBody(code, status === 500 ? 'internal error' : (e.message ?? 'bad request')));
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    // Probes of privileged paths with odd spellings land here; keep a record of them.
+    if (req.url.toLowerCase().includes('/api')) {
+      ctx.audit.record({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } });
+    }
+    return reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}`));
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+    reply.header('referrer-policy', 'no-referrer');
+    return payload;
+  });
+
+  await app.register(websocket, { options: { maxPayload: MAX_SIGNALING_FRAME_BYTES } });
+
+  const registry = new RouteRegistry(app);
+  metaRoutes(registry, ctx, VERSION);
+  authRoutes(registry, ctx);
+  sessionRoutes(registry, ctx);
+  joinRoutes(registry, ctx);
+  adminRoutes(registry, ctx);
+  ticketRoutes(registry, ctx);
+
+  const hub = new SignalingHub(ctx);
+  app.register(async (scope) => hub.register(scope));
+  app.addHook('onClose', async () => hub.close());
+  return { app, hub, registry };
+}

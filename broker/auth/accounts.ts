@@ -1,0 +1,244 @@
+import crypto from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/roles.js';
+import type { AuditLog } from '../audit/log.js';
+import type { BrokerConfig } from '../config.js';
+import { ApiError, badRequest, conflict, unauthorized } from '../http/errors.js';
+import type { Storage } from '../storage/db.js';
+import type { AccountsTable } from '../storage/schema.js';
+import type { Account } from '../sessions/types.js';
+import { DUMMY_HASH_PROMISE, generateOneTimePassword, hashPassword, verifyPassword } from './passwords.js';
+import type { TokenService } from './tokens.js';
+import { generateTotpSecret, otpauthUri, verifyTotp } from './totp.js';
+
+type Row = Selectable<AccountsTable>;
+
+export function toAccount(r: Row): Account {
+  return {
+    id: r.id,
+    username: r.username,
+    display_name: r.display_name,
+    organisation: r.organisation,
+    kind: r.kind as AnalystKind,
+    roles: r.roles.split(',').filter(Boolean) as Role[],
+    mfa_at: r.mfa_at,
+  };
+}
+
+export interface NewAccount {
+  username: string;
+  display_name: string;
+  organisation: string;
+  kind: AnalystKind;
+  roles: Role[];
+  totp?: boolean;
+}
+
+export interface CreatedAccount {
+  account: Account;
+  one_time_password: string;
+  totp_secret: string | null;
+  otpauth_uri: string | null;
+}
+
+export interface LoginResult {
+  access_token: string;
+  token_type: 'DPoP';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+  account: Account;
+}
+
+const LOCK_MS = 15 * 60_000;
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+export class AccountService {
+  constructor(
+    private readonly cfg: BrokerConfig,
+    private readonly storage: Storage,
+    private readonly audit: AuditLog,
+    private readonly tokens: TokenService,
+    private readonly now: () => number,
+  ) {}
+
+  private get db() {
+    return this.storage.db;
+  }
+
+  mfaRequired(roles: Role[]): boolean {
+    return roles.some((r) => this.cfg.policy.mfa_required_roles.includes(r));
+  }
+
+  async create(n: NewAccount, actor: string): Promise<CreatedAccount> {
+    if (!/^[a-z0-9][a-z0-9._-]{1,62}$/.test(n.username)) throw badRequest('username: 2-63 characters, lower-case letters, digits, dot, dash, underscore');
+    if (n.roles.length === 0 || n.roles.some((r) => !ROLES.includes(r))) throw badRequest(`roles must be some of ${ROLES.join(', ')}`);
+    if (!ANALYST_KINDS.includes(n.kind)) throw badRequest(`kind must be one of ${ANALYST_KINDS.join(', ')}`);
+    const exists = await this.db.selectFrom('accounts').select('id').where('username', '=', n.username).executeTakeFirst();
+    if (exists) throw conflict(`an account named ${n.username} already exists`, 'account_exists');
+    const otp = generateOneTimePassword();
+    const wantTotp = n.totp ?? true;
+    if (!wantTotp && this.mfaRequired(n.roles)) throw badRequest(`policy requires TOTP for roles ${this.cfg.policy.mfa_required_roles.join(', ')}`);
+    const totpSecret = wantTotp ? generateTotpSecret() : null;
+    const row: Row = {
+      id: crypto.randomUUID(),
+      username: n.username,
+      display_name: n.display_name,
+      organisation: n.organisation,
+      kind: n.kind,
+      roles: [...new Set(n.roles)].join(','),
+      password_hash: await hashPassword(otp),
+      must_change_password: 1,
+      totp_secret: totpSecret,
+      totp_last_step: 0,
+      disabled: 0,
+      failed_logins: 0,
+      locked_until: 0,
+      mfa_at: 0,
+      created_at: this.now(),
+    };
+    await this.db.insertInto('accounts').values(row).execute();
+    await this.audit.append({ type: 'account.created', outcome: 'success', actor, meta: { username: n.username, roles: n.roles, kind: n.kind, totp: wantTotp } });
+    return {
+      account: toAccount(row),
+      one_time_password: otp,
+      totp_secret: totpSecret,
+      otpauth_uri: totpSecret ? otpauthUri(totpSecret, n.username, 'Chaperone') : null,
+    };
+  }
+
+  async list(): Promise<(Account & { disabled: boolean; must_change_password: boolean; totp: boolean; created_at: number })[]> {
+    const rows = await this.db.selectFrom('accounts').selectAll().orderBy('username').execute();
+    return rows.map((r) => ({ ...toAccount(r), disabled: r.disabled === 1, must_change_password: r.must_change_password === 1, totp: r.totp_secret !== null, created_at: r.created_at }));
+  }
+
+  async disable(username: string, actor: string): Promise<void> {
+    const res = await this.db.updateTable('accounts').set({ disabled: 1 }).where('username', '=', username).executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new ApiError(404, 'not_found', `no account named ${username}`);
+    const acc = await this.db.selectFrom('accounts').select('id').where('username', '=', username).executeTakeFirstOrThrow();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', acc.id).where('revoked_at', 'is', null).execute();
+    await this.audit.append({ type: 'account.disabled', outcome: 'success', actor, meta: { username } });
+  }
+
+  async byId(id: string): Promise<(Account & { disabled: boolean }) | null> {
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? { ...toAccount(r), disabled: r.disabled === 1 } : null;
+  }
+
+  /** Password, then TOTP. One generic message for every failure so accounts cannot be enumerated. */
+  private async checkCredentials(username: string, password: string, totp: string | undefined, source: string | null): Promise<Row> {
+    const now = this.now();
+    const r = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+    const fail = async (why: string): Promise<never> => {
+      if (r) {
+        const failed = r.failed_logins + 1;
+        const lock = failed >= this.cfg.rateLimits.login_failures_per_account ? now + LOCK_MS : r.locked_until;
+        await this.db.updateTable('accounts').set({ failed_logins: failed, locked_until: lock }).where('id', '=', r.id).execute();
+      }
+      await this.audit.append({ type: 'auth.login_failed', outcome: 'failure', actor: `account:${username.slice(0, 64)}`, source, meta: { why } });
+      throw unauthorized('wrong username, password or one-time code', 'login_failed');
+    };
+    if (!r) {
+      await verifyPassword(password, await DUMMY_HASH_PROMISE);
+      return fail('unknown_account');
+    }
+    if (r.locked_until > now) {
+      await this.audit.append({ type: 'auth.login_locked', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
+      throw new ApiError(429, 'account_locked', 'too many failed sign-ins; try again in 15 minutes');
+    }
+    if (!(await verifyPassword(password, r.password_hash))) return fail('bad_password');
+    if (r.disabled) return fail('disabled');
+    const roles = r.roles.split(',') as Role[];
+    if (r.totp_secret) {
+      const step = totp ? verifyTotp(r.totp_secret, totp, now, r.totp_last_step) : null;
+      if (step === null) return fail(totp ? 'bad_totp' : 'totp_missing');
+      await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now }).where('id', '=', r.id).execute();
+      r.mfa_at = now;
+    } else if (this.mfaRequired(roles)) {
+      return fail('totp_required_but_not_enrolled');
+    }
+    if (r.failed_logins) await this.db.updateTable('accounts').set({ failed_logins: 0 }).where('id', '=', r.id).execute();
+    return r;
+  }
+
+  async login(username: string, password: string, totp: string | undefined, device: { jkt: string; jwk: object }, source: string | null): Promise<LoginResult> {
+    const r = await this.checkCredentials(username, password, totp, source);
+    if (r.must_change_password) {
+      await this.audit.append({ type: 'auth.password_change_required', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
+      throw new ApiError(403, 'password_change_required', 'this is a one-time password: set a new one with POST /api/v1/auth/password');
+    }
+    await this.rememberDevice(device);
+    const familyId = crypto.randomUUID();
+    const res = await this.issue(r, device.jkt, familyId);
+    await this.audit.append({ type: 'auth.login', outcome: 'success', actor: `account:${username}`, source, meta: { device: device.jkt, mfa: r.totp_secret !== null } });
+    return res;
+  }
+
+  async changePassword(username: string, password: string, totp: string | undefined, newPassword: string, source: string | null): Promise<void> {
+    if (newPassword.length < 12) throw badRequest('the new password needs at least 12 characters', 'weak_password');
+    if (newPassword === password) throw badRequest('the new password must differ from the old one', 'weak_password');
+    const r = await this.checkCredentials(username, password, totp, source);
+    await this.db.updateTable('accounts').set({ password_hash: await hashPassword(newPassword), must_change_password: 0 }).where('id', '=', r.id).execute();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', r.id).where('revoked_at', 'is', null).execute();
+    await this.audit.append({ type: 'auth.password_changed', outcome: 'success', actor: `account:${username}`, source, meta: {} });
+  }
+
+  /**
+   * Refresh tokens rotate: each is good once. Presenting a used one means it was copied, so the
+   * whole family is revoked (the legitimate holder signs in again).
+   */
+  async refresh(refreshToken: string, deviceJkt: string, source: string | null): Promise<LoginResult> {
+    const now = this.now();
+    const t = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(refreshToken)).executeTakeFirst();
+    const fail = async (why: string, accountId?: string): Promise<never> => {
+      await this.audit.append({ type: 'auth.refresh_failed', outcome: 'denied', actor: accountId ? `account_id:${accountId}` : 'anonymous', source, meta: { why } });
+      throw unauthorized('refresh token is not valid; sign in again', 'bad_refresh_token');
+    };
+    if (!t) return fail('unknown');
+    if (t.jkt !== deviceJkt) return fail('other_device', t.account_id);
+    if (t.used_at !== null || t.revoked_at !== null) {
+      await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', t.family_id).where('revoked_at', 'is', null).execute();
+      return fail('reused_family_revoked', t.account_id);
+    }
+    if (t.expires_at <= now) return fail('expired', t.account_id);
+    const upd = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', t.id).where('used_at', 'is', null).executeTakeFirst();
+    if (Number(upd.numUpdatedRows) !== 1) return fail('race', t.account_id);
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', t.account_id).executeTakeFirst();
+    if (!r || r.disabled) return fail('account_disabled', t.account_id);
+    const res = await this.issue(r, deviceJkt, t.family_id);
+    await this.audit.append({ type: 'auth.refreshed', outcome: 'success', actor: `account:${r.username}`, source, meta: {} });
+    return res;
+  }
+
+  async logout(refreshToken: string, source: string | null): Promise<void> {
+    const t = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(refreshToken)).executeTakeFirst();
+    if (t) await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('family_id', '=', t.family_id).execute();
+    await this.audit.append({ type: 'auth.logout', outcome: 'success', actor: t ? `account_id:${t.account_id}` : 'anonymous', source, meta: {} });
+  }
+
+  async rememberDevice(device: { jkt: string; jwk: object }): Promise<void> {
+    const now = this.now();
+    const known = await this.db.selectFrom('devices').select('jkt').where('jkt', '=', device.jkt).executeTakeFirst();
+    if (known) await this.db.updateTable('devices').set({ last_seen: now }).where('jkt', '=', device.jkt).execute();
+    else await this.db.insertInto('devices').values({ jkt: device.jkt, jwk: JSON.stringify(device.jwk), first_seen: now, last_seen: now }).execute();
+  }
+
+  private async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {
+    const now = this.now();
+    const exp = now + this.cfg.accessTokenTtlS * 1000;
+    const { token } = await this.tokens.sign('access', { sub: r.id, roles: r.roles.split(','), cnf: { jkt }, auth_time: Math.floor(r.mfa_at / 1000) }, exp);
+    const refresh = crypto.randomBytes(32).toString('base64url');
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({ id: crypto.randomUUID(), family_id: familyId, account_id: r.id, jkt, token_hash: sha256(refresh), created_at: now, expires_at: now + this.cfg.refreshTokenTtlS * 1000, used_at: null, revoked_at: null })
+      .execute();
+    return {
+      access_token: token,
+      token_type: 'DPoP',
+      expires_in: this.cfg.accessTokenTtlS,
+      refresh_token: refresh,
+      refresh_expires_in: this.cfg.refreshTokenTtlS,
+      account: toAccount(r),
+    };
+  }
+}

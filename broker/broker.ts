@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { AuditLog } from './audit/log.js';
+import { AccountService } from './auth/accounts.js';
+import { ReplayCache } from './auth/dpop.js';
+import { createTokenService } from './auth/tokens.js';
+import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
+import type { BrokerContext } from './context.js';
+import { HookDispatcher } from './hooks/outbound.js';
+import { KeyRing } from './keys.js';
+import { Metrics } from './metrics.js';
+import { SessionService } from './sessions/service.js';
+import type { SignalingHub } from './signaling/hub.js';
+import { openStorage } from './storage/db.js';
+
+export interface Broker {
+  ctx: BrokerContext;
+  app: FastifyInstance;
+  hub: SignalingHub;
+  /** Set on first run: the admin account's one-time credentials, shown once. */
+  firstRun: { username: string; one_time_password: string; otpauth_uri: string | null; totp_secret: string | null } | null;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends ConfigOverrides {
+  now?: () => number;
+  hookRetryDelaysS?: number[];
+  listen?: boolean;
+}
+
+/** The composition root: builds every service from the config and wires them together. */
+export async function startBroker(o: StartOptions): Promise<Broker> {
+  const cfg: BrokerConfig = loadConfig(o);
+  const now = o.now ?? Date.now;
+  const storage = await openStorage({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });
+  // Retired keys stay published for longer than any token they could have signed lives.
+  const keepRetiredMs = Math.max(cfg.refreshTokenTtlS, cfg.policy.hard_max_minutes * 60, cfg.accessTokenTtlS) * 1000 + 60_000;
+  const { ring: keys } = KeyRing.load(cfg.dataDir, keepRetiredMs);
+  const tokens = createTokenService(keys, cfg.issuer, now);
+  const audit = new AuditLog(storage, keys, cfg.dataDir, now);
+  const metrics = new Metrics();
+  const accounts = new AccountService(cfg, storage, audit, tokens, now);
+  const sessions = new SessionService(cfg, storage, audit, tokens, now);
+  const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, replay: new ReplayCache(180_000), accounts, sessions, hooks, metrics, now };
+  let syslogClose: (() => Promise<void>) | null = null;
+  if (cfg.syslog) {
+    const { createSyslogSink } = await import('./audit/syslog.js');
+    const sink = createSyslogSink(cfg.syslog);
+    audit.onCommitted((e) => sink.send(e));
+    syslogClose = () => sink.close();
+  }
+
+  let firstRun: Broker['firstRun'] = null;
+  const anyAccount = await storage.db.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
+  if (!anyAccount) {
+    const created = await accounts.create({ username: 'admin', display_name: 'Administrator', organisation: cfg.policy.organisation, kind: 'internal', roles: ['admin'] }, 'system');
+    firstRun = { username: 'admin', one_time_password: created.one_time_password, otpauth_uri: created.otpauth_uri, totp_secret: created.totp_secret };
+  }
+  await audit.append({ type: 'broker.started', outcome: 'success', actor: 'system', meta: { engine: storage.engine, key: keys.active.kid } });
+
+  const { app, hub } = await buildApp(ctx);
+  metrics.gauge('chaperone_live_sessions', 'Sessions that have not ended', () => sessions.live.size);
+  metrics.gauge('chaperone_signaling_sockets', 'Authenticated signaling sockets', () => hub.socketCount);
+  metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
+  await sessions.resumeAfterRestart();
+  hooks.start();
+
+  let url = cfg.publicUrl;
+  if (o.listen !== false) {
+    await app.listen({ host: cfg.host, port: cfg.port });
+    const addr = app.server.address();
+    if (addr && typeof addr === 'object') url = `${cfg.tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${addr.port}`;
+  }
+  return {
+    ctx,
+    app,
+    hub,
+    firstRun,
+    url,
+    async close() {
+      hooks.stop();
+      sessions.shutdown();
+      await app.close();
+      await audit.append({ type: 'broker.stopped', outcome: 'success', actor: 'system', meta: {} }).catch(() => undefined);
+      await audit.close();
+      if (syslogClose) await syslogClose();
+      await storage.close();
+    },
+  };
+}

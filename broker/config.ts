@@ -1,0 +1,143 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { OrgPolicySchema, type OrgPolicy } from '../common/policy.js';
+
+/** Optional DATA_DIR/broker.json: everything an operator tunes without code. */
+export const BrokerFileSchema = z
+  .object({
+    policy: OrgPolicySchema.optional(),
+    public_url: z.string().url().max(300).optional(),
+    turn: z
+      .object({ urls: z.array(z.string().max(300)).min(1).max(8), secret: z.string().min(16).max(512), ttl_seconds: z.number().int().min(60).max(86400).default(3600) })
+      .strict()
+      .optional(),
+    hooks: z
+      .array(z.object({ url: z.string().url().max(500), secret: z.string().min(16).max(512), events: z.array(z.string().max(64)).max(32).default(['session.ended']) }).strict())
+      .max(16)
+      .default([]),
+    syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
+    rate_limits: z
+      .object({
+        join_failures_per_source: z.number().int().min(1).max(10_000).default(10),
+        join_failures_global: z.number().int().min(1).max(1_000_000).default(1000),
+        join_failure_window_minutes: z.number().int().min(1).max(120).default(10),
+        max_live_codes: z.number().int().min(1).max(1_000_000).default(10_000),
+        login_failures_per_account: z.number().int().min(1).max(1000).default(5),
+        signaling_frames_per_s: z.number().int().min(1).max(100_000).default(100),
+        signaling_burst: z.number().int().min(1).max(100_000).default(200),
+      })
+      .strict()
+      .default({
+        join_failures_per_source: 10,
+        join_failures_global: 1000,
+        join_failure_window_minutes: 10,
+        max_live_codes: 10_000,
+        login_failures_per_account: 5,
+        signaling_frames_per_s: 100,
+        signaling_burst: 200,
+      }),
+  })
+  .strict();
+export type BrokerFile = z.infer<typeof BrokerFileSchema>;
+export type RateLimits = BrokerFile['rate_limits'];
+
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  pgSchema?: string | undefined;
+  tls?: { cert: string; key: string } | undefined;
+  publicUrl: string;
+  issuer: string;
+  policy: OrgPolicy;
+  turn?: { urls: string[]; secret: string; ttlSeconds: number } | undefined;
+  hooks: { url: string; secret: string; events: string[] }[];
+  syslog?: { host: string; port: number; transport: 'udp' | 'tcp' } | undefined;
+  rateLimits: RateLimits;
+  /** Shared secret for the inbound ticket webhook (generated on first run, file mode 0600). */
+  ticketWebhookSecret: string;
+  accessTokenTtlS: number;
+  refreshTokenTtlS: number;
+  logLevel: string;
+}
+
+export function defaultDataDir(): string {
+  return process.env.CHAPERONE_DATA_DIR ?? path.join(os.homedir(), '.chaperone', 'broker');
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function readOrCreateSecret(dataDir: string, name: string): string {
+  const file = path.join(dataDir, name);
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const secret = crypto.randomBytes(32).toString('base64url');
+  fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: number | undefined;
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  pgSchema?: string | undefined;
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  policy?: Partial<OrgPolicy> | undefined;
+  file?: Partial<BrokerFile> | undefined;
+}
+
+export function loadConfig(o: ConfigOverrides): BrokerConfig {
+  fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const filePath = path.join(o.dataDir, 'broker.json');
+  let fileRaw: unknown = {};
+  if (fs.existsSync(filePath)) {
+    try {
+      fileRaw = JSON.parse(fs.readFileSync(filePath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${filePath} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const merged = { ...(fileRaw as object), ...(o.file ?? {}) } as Record<string, unknown>;
+  if (o.policy) merged.policy = { ...((merged.policy as object) ?? {}), ...o.policy };
+  const parsed = BrokerFileSchema.safeParse(merged);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new Error(`${filePath}: ${i?.path.join('.') ?? ''} ${i?.message ?? 'invalid'}`);
+  }
+  const f = parsed.data;
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? 7480;
+  const tls = o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined;
+  if ((o.tlsCert && !o.tlsKey) || (!o.tlsCert && o.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
+  if (!isLoopback(host) && !tls) {
+    throw new Error(`refusing to listen on ${host} without TLS: give --tls-cert and --tls-key, or bind 127.0.0.1`);
+  }
+  const scheme = tls ? 'https' : 'http';
+  const publicUrl = f.public_url ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    host,
+    port,
+    dataDir: o.dataDir,
+    databaseUrl: o.databaseUrl,
+    pgSchema: o.pgSchema,
+    tls,
+    publicUrl,
+    issuer: 'chaperone-broker',
+    policy: f.policy ?? OrgPolicySchema.parse({}),
+    turn: f.turn ? { urls: f.turn.urls, secret: f.turn.secret, ttlSeconds: f.turn.ttl_seconds } : undefined,
+    hooks: f.hooks,
+    syslog: f.syslog,
+    rateLimits: f.rate_limits,
+    ticketWebhookSecret: readOrCreateSecret(o.dataDir, 'ticket-webhook.secret'),
+    accessTokenTtlS: 600,
+    refreshTokenTtlS: 8 * 3600,
+    logLevel: process.env.CHAPERONE_LOG_LEVEL ?? 'warn',
+  };
+}

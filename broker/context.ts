@@ -1,0 +1,25 @@
+import type { AuditLog } from './audit/log.js';
+import type { AccountService } from './auth/accounts.js';
+import type { ReplayCache } from './auth/dpop.js';
+import type { TokenService } from './auth/tokens.js';
+import type { BrokerConfig } from './config.js';
+import type { HookDispatcher } from './hooks/outbound.js';
+import type { KeyRing } from './keys.js';
+import type { Metrics } from './metrics.js';
+import type { SessionService } from './sessions/service.js';
+import type { Storage } from './storage/db.js';
+
+/** Everything a route or the signaling hub needs, built once by the composition root (broker/broker.ts). */
+export interface BrokerContext {
+  cfg: BrokerConfig;
+  storage: Storage;
+  keys: KeyRing;
+  tokens: TokenService;
+  audit: AuditLog;
+  replay: ReplayCache;
+  accounts: AccountService;
+  sessions: SessionService;
+  hooks: HookDispatcher;
+  metrics: Metrics;
+  now: () => number;
+}

@@ -1,0 +1,135 @@
+import crypto from 'node:crypto';
+import type { AuditLog } from '../audit/log.js';
+import type { BrokerConfig } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { Storage } from '../storage/db.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from './signature.js';
+
+/** Seconds to wait before each retry; after the last one the delivery is recorded as failed. */
+export const RETRY_DELAYS_S = [1, 5, 30, 120, 600];
+
+/**
+ * Post-session hooks. Every delivery is a row first (so a restart resumes it), then an HTTP POST
+ * signed like the inbound webhook, retried with backoff; failures stay listed for operators.
+ */
+export class HookDispatcher {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly cfg: BrokerConfig,
+    private readonly storage: Storage,
+    private readonly audit: AuditLog,
+    private readonly metrics: Metrics,
+    private readonly now: () => number,
+    private readonly retryDelaysS: number[] = RETRY_DELAYS_S,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.kick(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Queues the event for every hook subscribed to it. */
+  enqueue(eventType: string, data: Record<string, unknown>): void {
+    const targets = this.cfg.hooks.filter((h) => h.events.includes(eventType) || h.events.includes('*'));
+    if (targets.length === 0) return;
+    const now = this.now();
+    const eventId = crypto.randomUUID();
+    const payload = JSON.stringify({ id: eventId, type: eventType, created_at: new Date(now).toISOString(), data });
+    const rows = targets.map((h) => ({
+      id: crypto.randomUUID(),
+      event_type: eventType,
+      url: h.url,
+      payload,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      last_error: null,
+      created_at: now,
+      delivered_at: null,
+    }));
+    void this.storage.db
+      .insertInto('hook_deliveries')
+      .values(rows)
+      .execute()
+      .then(() => this.kick(0))
+      .catch((err: unknown) => process.stderr.write(`could not queue webhook: ${String(err)}\n`));
+  }
+
+  private kick(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.drain(), delayMs);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      const due = await this.storage.db.selectFrom('hook_deliveries').selectAll().where('status', '=', 'pending').where('next_attempt_at', '<=', this.now()).limit(50).execute();
+      await Promise.all(due.map((d) => this.attempt(d)));
+      const next = await this.storage.db.selectFrom('hook_deliveries').select('next_attempt_at').where('status', '=', 'pending').orderBy('next_attempt_at').limit(1).executeTakeFirst();
+      if (next) this.kick(Math.max(10, next.next_attempt_at - this.now()));
+    } catch (err) {
+      if (!this.stopped) process.stderr.write(`webhook delivery loop: ${String(err)}\n`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async attempt(d: { id: string; url: string; payload: string; attempts: number; event_type: string }): Promise<void> {
+    const hook = this.cfg.hooks.find((h) => h.url === d.url);
+    const attempts = d.attempts + 1;
+    let error: string | null = null;
+    if (!hook) error = 'hook no longer configured';
+    else {
+      const ts = Math.floor(this.now() / 1000);
+      try {
+        const res = await fetch(d.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(ts), [SIGNATURE_HEADER]: signWebhook(hook.secret, ts, d.payload), 'user-agent': 'chaperone-broker' },
+          body: d.payload,
+          redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+        await res.body?.cancel().catch(() => undefined);
+      } catch (e) {
+        error = (e as Error).message.slice(0, 200);
+      }
+    }
+    const now = this.now();
+    if (error === null) {
+      await this.storage.db.updateTable('hook_deliveries').set({ status: 'delivered', attempts, delivered_at: now, last_error: null }).where('id', '=', d.id).execute();
+      return;
+    }
+    this.metrics.hookFailures({ event: d.event_type });
+    const delay = this.retryDelaysS[attempts - 1];
+    const failed = delay === undefined || !hook;
+    await this.storage.db
+      .updateTable('hook_deliveries')
+      .set({ status: failed ? 'failed' : 'pending', attempts, last_error: error, next_attempt_at: failed ? now : now + delay * 1000 })
+      .where('id', '=', d.id)
+      .execute();
+    if (failed) {
+      await this.audit.append({ type: 'hook.delivery_failed', outcome: 'failure', actor: 'system', meta: { delivery_id: d.id, event_type: d.event_type, url_host: safeHost(d.url), attempts, error } });
+    }
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid';
+  }
+}

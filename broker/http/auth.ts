@@ -1,0 +1,66 @@
+import type { FastifyRequest } from 'fastify';
+import { verifyHttpProof, type ProofResult } from '../auth/dpop.js';
+import { TokenError } from '../auth/tokens.js';
+import type { BrokerContext } from '../context.js';
+import type { Account } from '../sessions/types.js';
+import { ApiError, forbidden, unauthorized } from './errors.js';
+
+export function sourceOf(req: FastifyRequest): string {
+  return req.ip;
+}
+
+/** The path the client signed: without the query, exactly as sent (no normalisation). */
+function requestPath(req: FastifyRequest): string {
+  const q = req.url.indexOf('?');
+  return q < 0 ? req.url : req.url.slice(0, q);
+}
+
+async function rejected(ctx: BrokerContext, req: FastifyRequest, code: string, message: string, status = 401): Promise<never> {
+  ctx.metrics.authFailures({ code });
+  await ctx.audit.append({ type: 'auth.request_rejected', outcome: 'denied', actor: 'anonymous', source: sourceOf(req), meta: { code, method: req.method, route: req.routeOptions.url ?? requestPath(req).slice(0, 200) } });
+  throw new ApiError(status, code, message);
+}
+
+/** A device proof alone: used by end-user clients, which have no account. */
+export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Promise<ProofResult> {
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof signed by the device key is required');
+  try {
+    return await verifyHttpProof(proof, { method: req.method, path: requestPath(req) }, ctx.replay, ctx.now());
+  } catch (e) {
+    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
+    throw e;
+  }
+}
+
+/**
+ * An analyst, approver, admin or auditor: a DPoP-bound access token plus a fresh proof from the
+ * same device key. Roles come from the database, not the token, so disabling takes effect at once.
+ */
+export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: Account; device: ProofResult }> {
+  const authz = req.headers.authorization;
+  if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', 'Authorization: DPoP <access token> is required');
+  const token = authz.slice(5).trim();
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof is required with the access token');
+  let claims;
+  let device: ProofResult;
+  try {
+    claims = await ctx.tokens.verify('access', token);
+    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.replay, ctx.now());
+  } catch (e) {
+    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
+    throw e;
+  }
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
+  const account = typeof claims.sub === 'string' ? await ctx.accounts.byId(claims.sub) : null;
+  if (!account || account.disabled) return rejected(ctx, req, 'account_disabled', 'this account is disabled');
+  if (roles && !roles.some((r) => account.roles.includes(r as never))) {
+    await ctx.audit.append({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route: req.routeOptions.url ?? '' } });
+    throw forbidden(`this needs one of the roles: ${roles.join(', ')}`);
+  }
+  return { account, device };
+}
+
+export { unauthorized };

@@ -1,0 +1,102 @@
+import { AuditQuery, DeliveriesQuery, OptionalEmptyBody, UserCreateBody, UsernameParams } from '../../common/protocol/api.js';
+import type { BrokerContext } from '../context.js';
+import { requireAccount, sourceOf } from '../http/auth.js';
+import type { RouteRegistry } from '../http/registry.js';
+
+export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'GET',
+    url: '/api/v1/admin/users',
+    summary: 'List accounts',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    responses: { 200: '{ users: [...] }', 403: 'not an admin' },
+    handler: async ({ req }) => {
+      await requireAccount(ctx, req, ['admin']);
+      return { users: await ctx.accounts.list() };
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/users',
+    summary: 'Create an account; returns its one-time password and TOTP secret once',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    body: UserCreateBody,
+    responses: { 200: 'created', 403: 'not an admin', 409: 'username taken' },
+    handler: async ({ req, body }) => {
+      const { account } = await requireAccount(ctx, req, ['admin']);
+      void sourceOf;
+      return ctx.accounts.create(body, `account:${account.username}`);
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/users/:username/disable',
+    summary: 'Disable an account: its tokens stop working at once',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    params: UsernameParams,
+    body: OptionalEmptyBody,
+    responses: { 200: 'disabled', 403: 'not an admin', 404: 'no such account' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req, ['admin']);
+      await ctx.accounts.disable(params.username, `account:${account.username}`);
+      return { disabled: params.username };
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/keys/rotate',
+    summary: 'Start signing with a new key; the old one stays in the JWKS until its tokens expire',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    body: OptionalEmptyBody,
+    responses: { 200: '{ kid, previous }', 403: 'not an admin' },
+    handler: async ({ req }) => {
+      const { account } = await requireAccount(ctx, req, ['admin']);
+      const previous = ctx.keys.active.kid;
+      const k = ctx.keys.rotate(ctx.now());
+      await ctx.audit.append({ type: 'keys.rotated', outcome: 'success', actor: `account:${account.username}`, source: sourceOf(req), meta: { kid: k.kid, previous } });
+      return { kid: k.kid, previous };
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/admin/hook-deliveries',
+    summary: 'Outbound webhook deliveries, for example the ones that failed after every retry',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    query: DeliveriesQuery,
+    responses: { 200: '{ deliveries: [...] }', 403: 'not an admin' },
+    handler: async ({ req, query }) => {
+      await requireAccount(ctx, req, ['admin']);
+      let q = ctx.storage.db.selectFrom('hook_deliveries').select(['id', 'event_type', 'url', 'status', 'attempts', 'last_error', 'created_at', 'delivered_at', 'next_attempt_at']).orderBy('created_at', 'desc').limit(query.limit);
+      if (query.status) q = q.where('status', '=', query.status);
+      return { deliveries: await q.execute() };
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/audit/events',
+    summary: 'Read the audit chain (auditors and admins), oldest first after a sequence number',
+    tag: 'audit',
+    auth: 'account',
+    roles: ['auditor', 'admin'],
+    query: AuditQuery,
+    responses: { 200: '{ events: [...] }', 403: 'not an auditor' },
+    handler: async ({ req, query }) => {
+      await requireAccount(ctx, req, ['auditor', 'admin']);
+      await ctx.audit.flush();
+      let q = ctx.storage.db.selectFrom('audit_events').selectAll().where('seq', '>', query.after_seq).orderBy('seq').limit(query.limit);
+      if (query.session_id) q = q.where('session_id', '=', query.session_id);
+      const rows = await q.execute();
+      return { events: rows.map((e) => ({ ...e, meta: JSON.parse(e.meta) as unknown })) };
+    },
+  });
+}

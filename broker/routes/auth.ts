@@ -1,0 +1,70 @@
+import { LoginBody, PasswordChangeBody, RefreshBody } from '../../common/protocol/api.js';
+import type { BrokerContext } from '../context.js';
+import { requireAccount, requireDevice, sourceOf } from '../http/auth.js';
+import type { RouteRegistry } from '../http/registry.js';
+
+export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    summary: 'Sign in with password and TOTP; returns a DPoP-bound access token and a rotating refresh token',
+    tag: 'auth',
+    auth: 'device',
+    body: LoginBody,
+    responses: { 200: 'signed in', 400: 'invalid body', 401: 'wrong credentials or bad proof', 403: 'one-time password must be changed first', 429: 'account locked' },
+    handler: async ({ req, body }) => {
+      const device = await requireDevice(ctx, req);
+      return ctx.accounts.login(body.username, body.password, body.totp, device, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/auth/password',
+    summary: 'Replace a (one-time) password; needs the current password and TOTP',
+    tag: 'auth',
+    auth: 'device',
+    body: PasswordChangeBody,
+    responses: { 200: 'changed', 400: 'invalid body or weak password', 401: 'wrong credentials' },
+    handler: async ({ req, body }) => {
+      await requireDevice(ctx, req);
+      await ctx.accounts.changePassword(body.username, body.password, body.totp, body.new_password, sourceOf(req));
+      return { changed: true };
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/auth/refresh',
+    summary: 'Trade a refresh token (good once) for a new pair; must come from the same device key',
+    tag: 'auth',
+    auth: 'device',
+    body: RefreshBody,
+    responses: { 200: 'new tokens', 401: 'refresh token not valid (a reused one revokes its whole family)' },
+    handler: async ({ req, body }) => {
+      const device = await requireDevice(ctx, req);
+      return ctx.accounts.refresh(body.refresh_token, device.jkt, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/auth/logout',
+    summary: 'Revoke a refresh token family',
+    tag: 'auth',
+    auth: 'device',
+    body: RefreshBody,
+    responses: { 200: 'signed out' },
+    handler: async ({ req, body }) => {
+      await requireDevice(ctx, req);
+      await ctx.accounts.logout(body.refresh_token, sourceOf(req));
+      return { signed_out: true };
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/me',
+    summary: 'The signed-in account',
+    tag: 'auth',
+    auth: 'account',
+    responses: { 200: 'account', 401: 'not signed in' },
+    handler: async ({ req }) => (await requireAccount(ctx, req)).account,
+  });
+}

@@ -1,0 +1,35 @@
+import { ConsentBody, JoinBody } from '../../common/protocol/api.js';
+import type { BrokerContext } from '../context.js';
+import { requireDevice, sourceOf } from '../http/auth.js';
+import type { RouteRegistry } from '../http/registry.js';
+
+export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/join',
+    summary: "End user redeems a join code with a DPoP proof of the device key; returns the broker-signed consent offer",
+    tag: 'end user',
+    auth: 'device',
+    body: JoinBody,
+    responses: { 200: '{ session_id, offer, offer_expires_at }', 401: 'no or bad device proof', 404: 'code not valid (mistyped, used, expired)', 429: 'too many wrong codes' },
+    handler: async ({ req, body }) => {
+      const device = await requireDevice(ctx, req);
+      await ctx.accounts.rememberDevice(device);
+      return ctx.sessions.redeem(body.code, device, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/join/consent',
+    summary: 'End user answers the offer with a receipt signed by the device key (accept grants view and chat only)',
+    tag: 'end user',
+    auth: 'device',
+    body: ConsentBody,
+    responses: { 200: '{ accepted, token?, expires_at?, ice_servers? }', 400: 'receipt rejected', 403: 'not the device that redeemed the code', 409: 'offer expired or session not pending consent' },
+    handler: async ({ req, body }) => {
+      const device = await requireDevice(ctx, req);
+      const res = await ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req));
+      return res.accepted ? { accepted: true, ...res.session } : { accepted: false };
+    },
+  });
+}

@@ -1,0 +1,161 @@
+import { ExtensionParams, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
+import type { BrokerContext } from '../context.js';
+import { requireAccount, sourceOf } from '../http/auth.js';
+import { notFound } from '../http/errors.js';
+import type { RouteRegistry } from '../http/registry.js';
+
+const SEES_ALL = ['approver', 'admin', 'auditor'];
+
+export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions',
+    summary: 'Request a support session against a ticket; policy decides whether an approver must say yes',
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['analyst'],
+    body: SessionRequestBody,
+    responses: { 200: 'the session, approved or awaiting approval', 400: 'invalid body or duration beyond policy', 403: 'not an analyst', 409: 'ticket closed or unknown when policy requires one' },
+    handler: async ({ req, body }) => {
+      const { account } = await requireAccount(ctx, req, ['analyst']);
+      return ctx.sessions.request(account, body, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/sessions',
+    summary: 'List sessions: analysts see their own; approvers, admins and auditors see all',
+    tag: 'sessions',
+    auth: 'account',
+    query: SessionListQuery,
+    responses: { 200: '{ sessions: [...] }' },
+    handler: async ({ req, query }) => {
+      const { account } = await requireAccount(ctx, req);
+      const all = account.roles.some((x) => SEES_ALL.includes(x));
+      return { sessions: await ctx.sessions.list({ analystId: all ? undefined : account.id, state: query.state, limit: query.limit }) };
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/sessions/:id',
+    summary: 'One session, with its grants',
+    tag: 'sessions',
+    auth: 'account',
+    params: SessionIdParams,
+    responses: { 200: 'the session', 404: 'no such session (or not yours)' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req);
+      const v = await ctx.sessions.view(params.id);
+      if (v.analyst.id !== account.id && !account.roles.some((x) => SEES_ALL.includes(x))) throw notFound('no such session');
+      return v;
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/approve',
+    summary: 'Approve a request (never your own)',
+    tag: 'approval',
+    auth: 'account',
+    roles: ['approver'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    responses: { 200: 'approved', 403: 'not an approver, or your own request', 409: 'not awaiting approval' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req, ['approver']);
+      return ctx.sessions.approve(account, params.id, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/reject',
+    summary: 'Reject a request with a reason; the session ends as rejected',
+    tag: 'approval',
+    auth: 'account',
+    roles: ['approver'],
+    params: SessionIdParams,
+    body: RejectBody,
+    responses: { 200: 'rejected', 403: 'not an approver, or your own request', 409: 'not awaiting approval' },
+    handler: async ({ req, params, body }) => {
+      const { account } = await requireAccount(ctx, req, ['approver']);
+      return ctx.sessions.reject(account, params.id, body.reason, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/code',
+    summary: 'Issue the single-use join code to read to the end user (valid 10 minutes by default)',
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['analyst'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    responses: { 200: '{ code, code_display, expires_at }', 403: 'not your session', 409: 'not approved, or the approval lapsed', 503: 'too many live codes' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req, ['analyst']);
+      return ctx.sessions.issueCode(account, params.id, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/token',
+    summary: "The analyst's session token for signaling (bound to the analyst's device key), with TURN credentials",
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['analyst'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    responses: { 200: '{ token, expires_at, ice_servers }', 403: 'not your session', 409: 'session not active' },
+    handler: async ({ req, params }) => {
+      const { account, device } = await requireAccount(ctx, req, ['analyst']);
+      return ctx.sessions.analystToken(account, device.jkt, params.id, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/end',
+    summary: 'The analyst ends (or cancels) their session; reason completed',
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['analyst'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    responses: { 200: 'ended', 403: 'not your session', 409: 'already ended' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req, ['analyst']);
+      return ctx.sessions.endByAnalyst(account, params.id, sourceOf(req));
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/kill',
+    summary: 'Kill switch: end a live session now (admins; approvers for sessions they approved); reason revoked',
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['admin', 'approver'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    responses: { 200: 'ended; both sides told and disconnected; tokens revoked', 403: 'not allowed', 409: 'already ended' },
+    handler: async ({ req, params }) => {
+      const { account } = await requireAccount(ctx, req, ['admin', 'approver']);
+      return ctx.sessions.kill(account, params.id, sourceOf(req));
+    },
+  });
+  for (const decision of ['approve', 'reject'] as const) {
+    r.add({
+      method: 'POST',
+      url: `/api/v1/sessions/:id/extensions/:eid/${decision}`,
+      summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a request for more time (the end user still has to consent)`,
+      tag: 'approval',
+      auth: 'account',
+      roles: ['approver'],
+      params: ExtensionParams,
+      body: OptionalEmptyBody,
+      responses: { 200: 'decided', 403: 'not an approver, or your own session', 409: 'no such extension waiting' },
+      handler: async ({ req, params }) => {
+        const { account } = await requireAccount(ctx, req, ['approver']);
+        await ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req));
+        return { decided: decision };
+      },
+    });
+  }
+}

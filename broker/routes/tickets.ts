@@ -1,0 +1,43 @@
+import { TicketWebhookBody } from '../../common/protocol/api.js';
+import type { BrokerContext } from '../context.js';
+import { sourceOf } from '../http/auth.js';
+import { ApiError } from '../http/errors.js';
+import { parseInput } from '../http/parse.js';
+import type { RouteRegistry } from '../http/registry.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
+
+export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/webhooks/tickets',
+    summary: 'Ticketing system marks a ticket approved or closed (closing ends its sessions as ticket_closed). HMAC-SHA256 signed, replays refused.',
+    tag: 'tickets',
+    auth: 'webhook',
+    responses: { 200: '{ ticket, status, ended_sessions }', 400: 'invalid body', 401: 'bad signature, stale timestamp or replay' },
+    handler: async ({ req }) => {
+      const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
+      const source = sourceOf(req);
+      const check = checkWebhookSignature(ctx.cfg.ticketWebhookSecret, raw, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], ctx.now());
+      if (!check.ok) {
+        await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: check.why } });
+        throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
+      }
+      // A signature is good once: the primary key makes a concurrent replay fail too.
+      try {
+        await ctx.storage.db.insertInto('webhook_replays').values({ signature: check.signature, seen_at: ctx.now() }).execute();
+      } catch {
+        await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: 'replay' } });
+        throw new ApiError(401, 'webhook_replayed', 'webhook refused: this delivery was already processed');
+      }
+      await ctx.storage.db.deleteFrom('webhook_replays').where('seen_at', '<', ctx.now() - 2 * 3600_000).execute();
+      const body = parseInput(TicketWebhookBody, req.body, 'body');
+      const now = ctx.now();
+      const existing = await ctx.storage.db.selectFrom('tickets').select('ref').where('ref', '=', body.ticket).executeTakeFirst();
+      if (existing) await ctx.storage.db.updateTable('tickets').set({ status: body.status, updated_at: now }).where('ref', '=', body.ticket).execute();
+      else await ctx.storage.db.insertInto('tickets').values({ ref: body.ticket, status: body.status, updated_at: now }).execute();
+      await ctx.audit.append({ type: `ticket.${body.status}`, outcome: 'success', actor: 'webhook:tickets', source, ticket: body.ticket, meta: { event_id: body.event_id } });
+      const ended = body.status === 'closed' ? await ctx.sessions.ticketClosed(body.ticket, { actor: 'webhook:tickets', source }) : [];
+      return { ticket: body.ticket, status: body.status, ended_sessions: ended };
+    },
+  });
+}

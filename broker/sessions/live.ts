@@ -1,0 +1,29 @@
+import type { Capability, GrantableCapability } from '../../common/capabilities.js';
+import type { SessionState } from '../../common/session-state.js';
+
+/**
+ * What the broker keeps in memory for a session that has not ended: enough to relay and decide
+ * without a database round trip on every frame. The database stays the source of truth.
+ */
+export interface LiveSession {
+  id: string;
+  state: SessionState;
+  ticket: string;
+  analystId: string;
+  analystUsername: string;
+  capabilities: Capability[];
+  endUserJkt: string | null;
+  expiresAt: number | null;
+  hardDeadline: number | null;
+  granted: Set<GrantableCapability>;
+  /** Grant requests waiting for the end user's answer, by request id. */
+  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string }>;
+  /** Extension waiting for approval or consent. */
+  pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent' } | null;
+  timers: NodeJS.Timeout[];
+}
+
+export function clearTimers(s: LiveSession): void {
+  for (const t of s.timers) clearTimeout(t);
+  s.timers = [];
+}

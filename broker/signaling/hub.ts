@@ -1,0 +1,341 @@
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { isGrantable } from '../../common/capabilities.js';
+import { missingCase } from '../../common/missing-case.js';
+import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
+import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';
+import type { SessionRole } from '../../common/roles.js';
+import type { EndReason } from '../../common/session-state.js';
+import { verifyNonceProof } from '../auth/dpop.js';
+import { TokenError } from '../auth/tokens.js';
+import type { BrokerContext } from '../context.js';
+import { ApiError } from '../http/errors.js';
+import { TokenBucket } from '../rate-limit.js';
+import type { LiveSession } from '../sessions/live.js';
+import type { SessionEvents } from '../sessions/service.js';
+import { endUserActor, type Actor } from '../sessions/types.js';
+
+const AUTH_TIMEOUT_MS = 10_000;
+
+interface Conn {
+  ws: WebSocket;
+  source: string;
+  nonce: string;
+  role: SessionRole | null;
+  session: LiveSession | null;
+  actor: Actor;
+  jti: string | null;
+  bucket: TokenBucket;
+  lastSeen: number;
+  refusedAuditAt: number;
+  authTimer: NodeJS.Timeout | null;
+}
+
+/** Which frame types each side may send once authenticated; the rest are refused. */
+const ALLOWED: Record<SessionRole, ReadonlySet<ClientFrame['type']>> = {
+  analyst: new Set(['heartbeat', 'signal', 'grant.request', 'grant.revoke', 'extend.request', 'end']),
+  end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'end']),
+};
+
+/**
+ * Signaling: relays WebRTC negotiation between the two parties of one active session, carries
+ * grant and extension decisions, pushes the end. Identity comes from the session token plus a
+ * proof over this connection's nonce, never from a frame field.
+ */
+export class SignalingHub implements SessionEvents {
+  private readonly bySession = new Map<string, Partial<Record<SessionRole, Conn>>>();
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  private readonly endUserSeen = new Map<string, number>();
+
+  constructor(private readonly ctx: BrokerContext) {
+    ctx.sessions.setEvents(this);
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 1000);
+    this.heartbeatTimer.unref();
+  }
+
+  get socketCount(): number {
+    let n = 0;
+    for (const s of this.bySession.values()) n += (s.analyst ? 1 : 0) + (s.end_user ? 1 : 0);
+    return n;
+  }
+
+  register(app: FastifyInstance): void {
+    app.get('/api/v1/signaling', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => this.accept(socket, req.ip));
+  }
+
+  close(): void {
+    clearInterval(this.heartbeatTimer);
+    for (const parties of this.bySession.values()) {
+      for (const c of Object.values(parties)) c?.ws.close(1001, 'broker shutting down');
+    }
+    this.bySession.clear();
+  }
+
+  private accept(ws: WebSocket, source: string): void {
+    const now = this.ctx.now();
+    const rl = this.ctx.cfg.rateLimits;
+    const c: Conn = {
+      ws,
+      source,
+      nonce: crypto.randomBytes(24).toString('base64url'),
+      role: null,
+      session: null,
+      actor: { actor: 'anonymous', source },
+      jti: null,
+      bucket: new TokenBucket(rl.signaling_frames_per_s, rl.signaling_burst, now),
+      lastSeen: now,
+      refusedAuditAt: 0,
+      authTimer: null,
+    };
+    c.authTimer = setTimeout(() => this.refuse(c, 'auth_timeout', 'authenticate within 10 seconds', CLOSE.authTimeout), AUTH_TIMEOUT_MS);
+    c.authTimer.unref();
+    ws.on('message', (data, isBinary) => void this.onMessage(c, data as Buffer, isBinary));
+    ws.on('close', () => this.onClose(c));
+    // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
+    ws.on('error', (err) => {
+      if (/max payload/i.test(err.message)) this.auditRefusal(c, 'frame_too_large', true);
+    });
+    this.send(c, { type: 'challenge', nonce: c.nonce });
+  }
+
+  private async onMessage(c: Conn, data: Buffer, isBinary: boolean): Promise<void> {
+    const now = this.ctx.now();
+    if (isBinary) return this.refuse(c, 'binary_frame', 'binary frames are not accepted', CLOSE.badFrame);
+    if (data.length > MAX_SIGNALING_FRAME_BYTES) return this.refuse(c, 'frame_too_large', 'frames are limited to 64 KiB', CLOSE.tooBig);
+    if (!c.bucket.take(now)) {
+      this.ctx.metrics.framesRefused({ code: 'rate_limited' });
+      this.auditRefusal(c, 'rate_limited', false);
+      this.send(c, { type: 'error', code: 'rate_limited', message: 'too many frames; slow down' });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.refuse(c, 'invalid_json', 'frames must be JSON text', CLOSE.badFrame);
+    }
+    const parsed = ClientFrameSchema.safeParse(raw);
+    if (!parsed.success) {
+      const type = raw && typeof raw === 'object' && 'type' in raw ? String((raw as { type: unknown }).type).slice(0, 40) : '(none)';
+      return this.refuse(c, 'invalid_frame', `frame of type ${type} does not match the protocol`, CLOSE.badFrame);
+    }
+    const frame = parsed.data;
+    if (c.role === null) {
+      if (frame.type !== 'auth') return this.refuse(c, 'auth_required', 'the first frame must be auth', CLOSE.authFailed);
+      return this.authenticate(c, frame.token, frame.proof);
+    }
+    c.lastSeen = now;
+    if (c.role === 'end_user') this.endUserSeen.set(c.session!.id, now);
+    if (frame.type === 'auth') return this.notNow(c, frame.type, 'already authenticated');
+    if (!ALLOWED[c.role].has(frame.type)) return this.notNow(c, frame.type, `${c.role} may not send ${frame.type}`);
+    const s = c.session!;
+    if (s.state !== 'active') return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
+    try {
+      await this.handle(c, s, frame);
+    } catch (e) {
+      if (e instanceof ApiError) this.send(c, { type: 'error', code: e.code, message: e.message });
+      else throw e;
+    }
+  }
+
+  private async handle(c: Conn, s: LiveSession, frame: Exclude<ClientFrame, { type: 'auth' }>): Promise<void> {
+    const role = c.role!;
+    switch (frame.type) {
+      case 'heartbeat':
+        return;
+      case 'signal': {
+        const peer = this.peer(s.id, role);
+        if (!peer) {
+          this.send(c, { type: 'error', code: 'peer_offline', message: 'the other party is not connected yet' });
+          return;
+        }
+        this.ctx.metrics.framesRelayed();
+        this.send(peer, { type: 'signal', from: role, payload: frame.payload });
+        return;
+      }
+      case 'grant.request':
+        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
+      case 'grant.response':
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.allow, c.actor);
+      case 'grant.revoke':
+        return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
+      case 'extend.request':
+        return this.ctx.sessions.requestExtension(s, frame.minutes, c.actor);
+      case 'extend.response':
+        return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, c.actor);
+      case 'teardown.report':
+        return this.ctx.sessions.teardownReport(s, frame.revoked, c.actor);
+      case 'end':
+        return this.ctx.sessions.end(s.id, role === 'analyst' ? 'completed' : 'user_stopped', c.actor);
+      default:
+        return missingCase(frame);
+    }
+  }
+
+  private async authenticate(c: Conn, token: string, proof: string): Promise<void> {
+    const now = this.ctx.now();
+    let claims;
+    let jkt: string;
+    try {
+      claims = await this.ctx.tokens.verify('session', token);
+      jkt = (await verifyNonceProof(proof, c.nonce, token, now)).jkt;
+    } catch (e) {
+      if (e instanceof TokenError) return this.refuse(c, e.code, e.message, CLOSE.authFailed);
+      throw e;
+    }
+    const cnf = claims.cnf as { jkt?: unknown } | undefined;
+    if (!cnf || cnf.jkt !== jkt) return this.refuse(c, 'bad_proof', 'the proof was made with another key than the token is bound to', CLOSE.authFailed);
+    const role = claims.role;
+    const sid = claims.sid;
+    if ((role !== 'analyst' && role !== 'end_user') || typeof sid !== 'string') return this.refuse(c, 'bad_token', 'token lacks a session role', CLOSE.authFailed);
+    const live = await this.ctx.sessions.checkSessionToken(claims.jti, sid);
+    if (!live) return this.refuse(c, 'token_revoked', 'this token is revoked or its session is not active', CLOSE.authFailed);
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    if (c.authTimer) clearTimeout(c.authTimer);
+    c.role = role;
+    c.session = live;
+    c.jti = claims.jti;
+    c.actor = role === 'analyst' ? { actor: `account:${live.analystUsername}`, source: c.source } : endUserActor(jkt, c.source);
+    const parties = this.bySession.get(sid) ?? {};
+    const previous = parties[role];
+    parties[role] = c;
+    this.bySession.set(sid, parties);
+    if (previous) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection');
+    if (role === 'end_user') this.endUserSeen.set(sid, now);
+    this.ctx.audit.record({ type: 'signaling.connected', outcome: 'success', ...c.actor, session_id: sid, ticket: live.ticket, meta: { role, jti: claims.jti } });
+    const peer = this.peer(sid, role);
+    this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: Boolean(peer) });
+    if (peer) this.send(peer, { type: 'peer.online', online: true });
+  }
+
+  private onClose(c: Conn): void {
+    if (c.authTimer) clearTimeout(c.authTimer);
+    if (!c.session || !c.role) return;
+    const parties = this.bySession.get(c.session.id);
+    if (!parties || parties[c.role] !== c) return;
+    delete parties[c.role];
+    if (!parties.analyst && !parties.end_user) this.bySession.delete(c.session.id);
+    const peer = this.peer(c.session.id, c.role);
+    if (peer) this.send(peer, { type: 'peer.online', online: false });
+  }
+
+  private peer(sid: string, role: SessionRole): Conn | undefined {
+    return this.bySession.get(sid)?.[role === 'analyst' ? 'end_user' : 'analyst'];
+  }
+
+  private send(c: Conn, f: BrokerFrame): void {
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(f));
+  }
+
+  /** Refuses a frame and closes the socket with a clear code; audited (throttled per socket). */
+  private refuse(c: Conn, code: string, message: string, closeCode: number): void {
+    this.ctx.metrics.framesRefused({ code });
+    this.auditRefusal(c, code, true);
+    this.send(c, { type: 'error', code, message });
+    c.ws.close(closeCode, code);
+  }
+
+  /** Refuses a frame the current role or state does not allow, keeping the socket open. */
+  private notNow(c: Conn, type: string, message: string): void {
+    this.ctx.metrics.framesRefused({ code: 'not_allowed' });
+    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code: 'not_allowed', frame_type: type } });
+    this.send(c, { type: 'error', code: 'not_allowed', message });
+  }
+
+  private auditRefusal(c: Conn, code: string, closing: boolean): void {
+    const now = this.ctx.now();
+    // A flood must not turn into an audit flood: one record per socket per second at most.
+    if (!closing && now - c.refusedAuditAt < 1000) return;
+    c.refusedAuditAt = now;
+    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code, closed: closing } });
+  }
+
+  /** An end user whose client goes silent past the timeout has lost the session: peer_lost. */
+  private checkHeartbeats(): void {
+    const now = this.ctx.now();
+    const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
+    for (const s of this.ctx.sessions.live.values()) {
+      if (s.state !== 'active') continue;
+      const seen = this.endUserSeen.get(s.id) ?? this.activatedAt.get(s.id);
+      if (seen === undefined) {
+        // Resumed after a restart: the end user gets one full timeout to come back.
+        this.activatedAt.set(s.id, now);
+        continue;
+      }
+      if (now - seen > timeout) {
+        this.endUserSeen.delete(s.id);
+        this.activatedAt.delete(s.id);
+        void this.ctx.sessions.end(s.id, 'peer_lost', { actor: 'system', source: null }, {}, { silent_ms: now - seen }).catch(() => undefined);
+      }
+    }
+  }
+
+  private readonly activatedAt = new Map<string, number>();
+
+  // ---------- SessionEvents: pushes from the lifecycle ----------
+
+  activated(s: LiveSession): void {
+    this.activatedAt.set(s.id, this.ctx.now());
+  }
+
+  ended(s: LiveSession, reason: EndReason): void {
+    this.ctx.metrics.sessionsEnded({ reason });
+    this.endUserSeen.delete(s.id);
+    this.activatedAt.delete(s.id);
+    const parties = this.bySession.get(s.id);
+    this.bySession.delete(s.id);
+    if (!parties) return;
+    for (const c of [parties.analyst, parties.end_user]) {
+      if (!c) continue;
+      this.send(c, { type: 'session.ended', reason });
+      c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`);
+    }
+  }
+
+  grantRequested(s: LiveSession, requestId: string, capability: string): void {
+    const eu = this.bySession.get(s.id)?.end_user;
+    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
+  }
+
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string): void {
+    if (!isGrantable(capability as never)) return;
+    const parties = this.bySession.get(s.id);
+    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}) });
+  }
+
+  extension(s: LiveSession, e: { id: string; minutes: number; phase: 'awaiting_approval' | 'offer' | 'result'; accepted?: boolean; newExpiresAt?: number }): void {
+    const parties = this.bySession.get(s.id);
+    switch (e.phase) {
+      case 'awaiting_approval':
+        if (parties?.analyst) this.send(parties.analyst, { type: 'extend.pending_approval', extension_id: e.id, minutes: e.minutes });
+        return;
+      case 'offer':
+        if (parties?.end_user) this.send(parties.end_user, { type: 'extend.offer', extension_id: e.id, minutes: e.minutes, new_expires_at: e.newExpiresAt ?? 0 });
+        return;
+      case 'result':
+        for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0 });
+        return;
+      default:
+        return missingCase(e.phase);
+    }
+  }
+
+  tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void {
+    const parties = this.bySession.get(s.id);
+    for (const role of ['analyst', 'end_user'] as const) {
+      const c = parties?.[role];
+      const t = tokens[role];
+      if (c && t) this.send(c, { type: 'token.renewed', token: t.token, expires_at: t.expires_at });
+    }
+  }
+
+  expiryWarning(s: LiveSession, secondsLeft: number): void {
+    const parties = this.bySession.get(s.id);
+    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
+  }
+
+  hook(eventType: string, payload: Record<string, unknown>): void {
+    this.ctx.hooks.enqueue(eventType, payload);
+  }
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { CAPABILITIES } from '../capabilities.js';
+import { ANALYST_KINDS, ROLES } from '../roles.js';
+import { SESSION_STATES } from '../session-state.js';
+import { MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from './limits.js';
+
+/** Printable text without control characters, so nothing can forge a log line or a header. */
+const text = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+export const TicketRefSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:#/-]*$/, 'ticket references use letters, digits and . _ : # / -');
+
+export const IdSchema = z.string().uuid();
+
+export const LoginBody = z
+  .object({
+    username: z.string().min(1).max(64),
+    password: z.string().min(1).max(256),
+    totp: z.string().regex(/^\d{6}$/).optional(),
+  })
+  .strict();
+
+export const PasswordChangeBody = z
+  .object({
+    username: z.string().min(1).max(64),
+    password: z.string().min(1).max(256),
+    totp: z.string().regex(/^\d{6}$/).optional(),
+    new_password: z.string().min(12).max(256),
+  })
+  .strict();
+
+export const RefreshBody = z.object({ refresh_token: z.string().min(16).max(256) }).strict();
+
+export const SessionRequestBody = z
+  .object({
+    ticket: TicketRefSchema,
+    reason: text(MAX_TEXT_CHARS),
+    capabilities: z.array(z.enum(CAPABILITIES)).min(1).max(5),
+    duration_minutes: z.number().int().min(1).max(24 * 60),
+  })
+  .strict();
+
+export const RejectBody = z.object({ reason: text(MAX_TEXT_CHARS) }).strict();
+export const EmptyBody = z.object({}).strict();
+export const OptionalEmptyBody = z.union([z.object({}).strict(), z.undefined(), z.null()]);
+
+export const JoinBody = z.object({ code: z.string().min(1).max(64) }).strict();
+
+export const ConsentBody = z
+  .object({
+    session_id: IdSchema,
+    receipt: z.string().min(1).max(MAX_TOKEN_CHARS),
+  })
+  .strict();
+
+export const SessionIdParams = z.object({ id: IdSchema }).strict();
+export const ExtensionParams = z.object({ id: IdSchema, eid: IdSchema }).strict();
+
+export const SessionListQuery = z
+  .object({
+    state: z.enum(SESSION_STATES).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
+export const UserCreateBody = z
+  .object({
+    username: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/),
+    display_name: text(MAX_NAME_CHARS),
+    organisation: text(MAX_NAME_CHARS),
+    kind: z.enum(ANALYST_KINDS).default('internal'),
+    roles: z.array(z.enum(ROLES)).min(1).max(4),
+  })
+  .strict();
+
+export const UsernameParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/) }).strict();
+
+export const AuditQuery = z
+  .object({
+    after_seq: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    session_id: IdSchema.optional(),
+  })
+  .strict();
+
+export const DeliveriesQuery = z
+  .object({ status: z.enum(['pending', 'delivered', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) })
+  .strict();
+
+export const TicketWebhookBody = z
+  .object({
+    event_id: z.string().min(1).max(128),
+    ticket: TicketRefSchema,
+    status: z.enum(['open', 'approved', 'closed']),
+  })
+  .strict();
