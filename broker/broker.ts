@@ -5,6 +5,7 @@ import { AccountService } from './auth/accounts.js';
 import { ReplayCache } from './auth/dpop.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
+import { systemClock, type Clock } from './clock.js';
 import type { BrokerContext } from './context.js';
 import { HookDispatcher } from './hooks/outbound.js';
 import { KeyRing } from './keys.js';
@@ -24,7 +25,7 @@ export interface Broker {
 }
 
 export interface StartOptions extends ConfigOverrides {
-  now?: () => number;
+  clock?: Clock;
   hookRetryDelaysS?: number[];
   listen?: boolean;
 }
@@ -32,7 +33,8 @@ export interface StartOptions extends ConfigOverrides {
 /** The composition root: builds every service from the config and wires them together. */
 export async function startBroker(o: StartOptions): Promise<Broker> {
   const cfg: BrokerConfig = loadConfig(o);
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = () => clock.now();
   const storage = await openStorage({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });
   // Retired keys stay published for longer than any token they could have signed lives.
   const keepRetiredMs = Math.max(cfg.refreshTokenTtlS, cfg.policy.hard_max_minutes * 60, cfg.accessTokenTtlS) * 1000 + 60_000;
@@ -41,7 +43,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const audit = new AuditLog(storage, keys, cfg.dataDir, now);
   const metrics = new Metrics();
   const accounts = new AccountService(cfg, storage, audit, tokens, now);
-  const sessions = new SessionService(cfg, storage, audit, tokens, now);
+  const sessions = new SessionService(cfg, storage, audit, tokens, clock);
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
   const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, replay: new ReplayCache(180_000), accounts, sessions, hooks, metrics, now };
   let syslogClose: (() => Promise<void>) | null = null;

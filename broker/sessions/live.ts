@@ -20,10 +20,10 @@ export interface LiveSession {
   pendingGrants: Map<string, { capability: GrantableCapability; grantId: string }>;
   /** Extension waiting for approval or consent. */
   pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent' } | null;
-  timers: NodeJS.Timeout[];
+  timers: (() => void)[];
 }
 
 export function clearTimers(s: LiveSession): void {
-  for (const t of s.timers) clearTimeout(t);
+  for (const cancel of s.timers) cancel();
   s.timers = [];
 }

@@ -10,6 +10,7 @@ import { checkTransition, type EndReason, type SessionState, type Transition } f
 import type { AuditLog } from '../audit/log.js';
 import type { TokenService } from '../auth/tokens.js';
 import { sha256b64url } from '../auth/dpop.js';
+import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import { ApiError, badRequest, conflict, forbidden, notFound, tooMany } from '../http/errors.js';
 import { WindowCounter, sourceKey } from '../rate-limit.js';
@@ -56,7 +57,7 @@ export class SessionService {
     private readonly storage: Storage,
     private readonly audit: AuditLog,
     private readonly tokens: TokenService,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {
     const w = cfg.rateLimits.join_failure_window_minutes * 60_000;
     this.joinFailuresBySource = new WindowCounter(cfg.rateLimits.join_failures_per_source, w);
@@ -65,6 +66,10 @@ export class SessionService {
 
   setEvents(e: SessionEvents): void {
     this.events = e;
+  }
+
+  private now(): number {
+    return this.clock.now();
   }
 
   private get db() {
@@ -720,15 +725,12 @@ export class SessionService {
   }
 
   private at(live: LiveSession, when: number, fn: () => Promise<void> | void): void {
-    const delay = Math.max(0, when - this.now());
-    // setTimeout overflows past ~24.8 days; sessions are never that long, but be safe.
-    const t = setTimeout(() => {
+    const cancel = this.clock.at(when, () => {
       Promise.resolve(fn()).catch((err: unknown) => {
         if (!(err instanceof ApiError)) process.stderr.write(`session timer failed: ${String(err)}\n`);
       });
-    }, Math.min(delay, 2 ** 31 - 1));
-    t.unref();
-    live.timers.push(t);
+    });
+    live.timers.push(cancel);
   }
 
   /** Deadlines that end a session by themselves; decided from stored times, so a restart keeps them. */

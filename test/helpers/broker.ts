@@ -68,13 +68,16 @@ export interface TestUser {
   totpSecret: string;
   api: ApiClient;
   id: string;
+  /** The TOTP code of the last sign-in (a replay of it must fail). */
+  lastTotp?: string;
 }
 
 let lastTotpStep = new Map<string, number>();
 
 /** A TOTP code that has not been used yet for this account (the broker refuses a reused step). */
 export function freshTotp(secret: string): string {
-  const step = Math.max(totpStep(Date.now()), (lastTotpStep.get(secret) ?? -1) + 1);
+  // Follows the broker's clock when a test moved it (DeviceKey.clockSkewS).
+  const step = Math.max(totpStep(Date.now() + DeviceKey.clockSkewS * 1000), (lastTotpStep.get(secret) ?? -1) + 1);
   lastTotpStep.set(secret, step);
   return totpAt(secret, step);
 }
@@ -96,7 +99,8 @@ export async function createUser(b: Broker, username: string, roles: Role[], kin
 }
 
 export async function login(u: TestUser): Promise<void> {
-  const res = await u.api.post('/api/v1/auth/login', { username: u.username, password: u.password, totp: freshTotp(u.totpSecret) });
+  u.lastTotp = freshTotp(u.totpSecret);
+  const res = await u.api.post('/api/v1/auth/login', { username: u.username, password: u.password, totp: u.lastTotp });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
   u.api.accessToken = res.body.access_token;
   u.api.refreshToken = res.body.refresh_token;

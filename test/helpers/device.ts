@@ -3,6 +3,8 @@ import { SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
 
 /** An Ed25519 device key as a client holds it, with the proofs the broker asks for. */
 export class DeviceKey {
+  /** Seconds the test clock runs ahead of the machine clock, so proofs look fresh to a broker on test time. */
+  static clockSkewS = 0;
   readonly privateKey: crypto.KeyObject;
   readonly publicJwk: JWK;
   private jktCache: string | null = null;
@@ -25,7 +27,7 @@ export class DeviceKey {
     if (accessToken) claims.ath = crypto.createHash('sha256').update(accessToken).digest('base64url');
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk: this.publicJwk })
-      .setIssuedAt(Math.floor(Date.now() / 1000) + iatOffsetS)
+      .setIssuedAt(nowS() + iatOffsetS)
       .sign(this.privateKey);
   }
 
@@ -34,12 +36,16 @@ export class DeviceKey {
     const ath = crypto.createHash('sha256').update(token).digest('base64url');
     return new SignJWT({ nonce, ath })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'chaperone-pop+jwt', jwk: this.publicJwk })
-      .setIssuedAt()
+      .setIssuedAt(nowS())
       .sign(this.privateKey);
   }
 
   /** A signed statement (consent receipt) with this key. */
   async sign(typ: string, claims: Record<string, unknown>): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk }).setIssuedAt().sign(this.privateKey);
+    return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk }).setIssuedAt(nowS()).sign(this.privateKey);
   }
+}
+
+function nowS(): number {
+  return Math.floor(Date.now() / 1000 + DeviceKey.clockSkewS);
 }
