@@ -72,6 +72,10 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     return payload;
   });
 
+  // Registered before the websocket plugin's own preClose, which drops clients without a code:
+  // ours get a proper 1001 "going away" and reconnect after a restart.
+  let hub: SignalingHub | null = null;
+  app.addHook('preClose', async () => hub?.close());
   await app.register(websocket, { options: { maxPayload: MAX_SIGNALING_FRAME_BYTES } });
 
   const registry = new RouteRegistry(app);
@@ -82,8 +86,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   adminRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
 
-  const hub = new SignalingHub(ctx);
-  app.register(async (scope) => hub.register(scope));
-  app.addHook('onClose', async () => hub.close());
-  return { app, hub, registry };
+  const theHub = new SignalingHub(ctx);
+  hub = theHub;
+  app.register(async (scope) => theHub.register(scope));
+  return { app, hub: theHub, registry };
 }

@@ -2,44 +2,50 @@ import type { Clock } from '../../broker/clock.js';
 import { DeviceKey } from './device.js';
 
 /**
- * A clock the test moves by hand. Deadlines fire when `advance` passes them, the way they would
- * fire in real time, without waiting through a session's length.
+ * Real time plus an offset the test can jump forward. Deadlines fire when real time reaches them
+ * or when `advance` jumps past them, so a test need not sleep through a session's length.
  */
 export class TestClock implements Clock {
-  private t = Date.now();
-  private timers: { when: number; fn: () => void; live: boolean }[] = [];
+  private offset = 0;
+  private timers: { when: number; fn: () => void; live: boolean; real: NodeJS.Timeout }[] = [];
 
   now(): number {
-    return this.t;
+    return Date.now() + this.offset;
   }
 
   at(when: number, fn: () => void): () => void {
-    const timer = { when, fn, live: true };
+    const real = setTimeout(() => this.fire(), Math.max(0, Math.min(when - this.now(), 2 ** 31 - 1)));
+    real.unref();
+    const timer = { when, fn, live: true, real };
     this.timers.push(timer);
-    if (when <= this.t) queueMicrotask(() => this.fire());
     return () => {
       timer.live = false;
+      clearTimeout(real);
     };
   }
 
-  /** Moves time forward and runs every deadline passed, oldest first; waits for their work. */
+  /** Jumps time forward and runs every deadline passed, oldest first; lets their work settle. */
   async advance(ms: number): Promise<void> {
-    this.t += ms;
-    DeviceKey.clockSkewS = (this.t - Date.now()) / 1000;
+    this.offset += ms;
+    DeviceKey.clockSkewS = this.offset / 1000;
     this.fire();
-    // Let the fired handlers reach the database and the sockets.
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setTimeout(r, 50));
   }
 
   private fire(): void {
-    const due = this.timers.filter((x) => x.live && x.when <= this.t).sort((a, b) => a.when - b.when);
-    this.timers = this.timers.filter((x) => x.live && x.when > this.t);
-    for (const d of due) d.fn();
+    const now = this.now();
+    const due = this.timers.filter((x) => x.live && x.when <= now).sort((a, b) => a.when - b.when);
+    this.timers = this.timers.filter((x) => x.live && x.when > now);
+    for (const d of due) {
+      clearTimeout(d.real);
+      d.fn();
+    }
   }
 
   /** Resets the proof skew when the test is done with this clock. */
   dispose(): void {
+    for (const t of this.timers) clearTimeout(t.real);
     DeviceKey.clockSkewS = 0;
   }
 }

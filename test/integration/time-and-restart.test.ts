@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENGINES, createUser, login, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { TestClock } from '../helpers/clock.js';
+import { activeSession, connectBoth, requestSession } from '../helpers/lifecycle.js';
+import { SignalingClient } from '../helpers/signaling-client.js';
+
+describe.each(ENGINES)('time and restarts on %s', (engine) => {
+  let b: TestBroker | null = null;
+  let clock: TestClock | null = null;
+  afterEach(async () => {
+    clock?.dispose();
+    await b?.destroy();
+    b = null;
+  });
+
+  it('the broker warns at 5 and 1 minutes, ends the session at its expiry and revokes the tokens', async () => {
+    clock = new TestClock();
+    b = await startTestBroker(engine, { clock });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const s = await activeSession(b, analyst, { duration: 10 });
+    const { eu, an } = await connectBoth(b, analyst, s);
+    await clock.advance(5 * 60_000 + 100);
+    expect(await eu.nextOfType('expiry.warning')).toMatchObject({ seconds_left: 300 });
+    expect(await an.nextOfType('expiry.warning')).toMatchObject({ seconds_left: 300 });
+    eu.sendJson({ type: 'heartbeat' });
+    await clock.advance(4 * 60_000);
+    expect(await eu.nextOfType('expiry.warning')).toMatchObject({ seconds_left: 60 });
+    eu.sendJson({ type: 'heartbeat' });
+    await clock.advance(60_000);
+    expect((await eu.nextOfType('session.ended')).reason).toBe('expired');
+    expect((await an.nextOfType('session.ended')).reason).toBe('expired');
+    expect(await eu.closed()).toBe(4000);
+    await expect(SignalingClient.connect(b.url, s.endUserToken, s.endUser.device)).rejects.toThrow();
+    await login(analyst);
+    expect((await analyst.api.get(`/api/v1/sessions/${s.id}`)).body).toMatchObject({ state: 'ended', end_reason: 'expired' });
+  });
+
+  it('an end user who stops sending heartbeats for 15 s ends the session as peer_lost', async () => {
+    clock = new TestClock();
+    b = await startTestBroker(engine, { clock });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const s = await activeSession(b, analyst);
+    const { eu, an } = await connectBoth(b, analyst, s);
+    await clock.advance(10_000);
+    eu.sendJson({ type: 'heartbeat' });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(an.frames.find((f) => f.type === 'session.ended')).toBeUndefined();
+    await clock.advance(16_000);
+    expect((await an.nextOfType('session.ended', 3000)).reason).toBe('peer_lost');
+  });
+
+  it('a broker restart mid-session: the session resumes within its original expiry, pending grants vanish', async () => {
+    b = await startTestBroker(engine);
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const approver = await createUser(b, 'bob', ['approver']);
+    const s = await activeSession(b, analyst, { caps: ['view', 'control', 'clipboard'], approver });
+    const before = await analyst.api.get(`/api/v1/sessions/${s.id}`);
+    const { eu, an } = await connectBoth(b, analyst, s);
+    an.sendJson({ type: 'grant.request', request_id: 'g1', capability: 'control' });
+    await eu.nextOfType('grant.request');
+    eu.sendJson({ type: 'grant.response', request_id: 'g1', allow: true });
+    await an.nextOfType('grant.changed');
+    an.sendJson({ type: 'grant.request', request_id: 'g2', capability: 'clipboard' });
+    await eu.nextOfType('grant.request');
+
+    b = await b.restart();
+    for (const u of [analyst, approver]) u.api = Object.assign(u.api, { baseUrl: b.url });
+    (s.endUser as { baseUrl: string }).baseUrl = b.url;
+    await expect(eu.closed()).resolves.toBe(1001);
+
+    const after = await analyst.api.get(`/api/v1/sessions/${s.id}`);
+    expect(after.body.state).toBe('active');
+    expect(after.body.expires_at).toBe(before.body.expires_at);
+    expect(after.body.grants.map((g: { capability: string; state: string }) => [g.capability, g.state])).toEqual([
+      ['control', 'granted'],
+      ['clipboard', 'denied'],
+    ]);
+    // The end user answering the old request after the restart gets nothing.
+    const eu2 = await SignalingClient.connect(b.url, s.endUserToken, s.endUser.device);
+    const ready = eu2.frames.length ? null : null;
+    void ready;
+    eu2.sendJson({ type: 'grant.response', request_id: 'g2', allow: true });
+    expect((await eu2.nextOfType('error')).code).toBe('unknown_request');
+    const grants = await b.ctx.storage.db.selectFrom('grants').select(['capability', 'state']).where('session_id', '=', s.id).orderBy('requested_at').execute();
+    expect(grants).toEqual([
+      { capability: 'control', state: 'granted' },
+      { capability: 'clipboard', state: 'denied' },
+    ]);
+    const an2 = await SignalingClient.connect(b.url, s.analystToken, analyst.api.device);
+    an2.sendJson({ type: 'end' });
+    expect((await eu2.nextOfType('session.ended')).reason).toBe('completed');
+  });
+
+  it('a session whose expiry passed while the broker was down ends at start and is never extended', async () => {
+    clock = new TestClock();
+    b = await startTestBroker(engine, { clock });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const s = await activeSession(b, analyst, { duration: 5 });
+    await b.close();
+    await clock.advance(6 * 60_000);
+    b = await startTestBroker(engine, { clock }, { dataDir: b.dataDir, pgSchema: b.pgSchema });
+    const row = await b.ctx.storage.db.selectFrom('sessions').select(['state', 'end_reason']).where('id', '=', s.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ state: 'ended', end_reason: 'expired' });
+    await expect(SignalingClient.connect(b.url, s.endUserToken, s.endUser.device)).rejects.toThrow();
+  });
+
+  it('extension: the end user must consent again, approval applies again, and the hard maximum holds', async () => {
+    clock = new TestClock();
+    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30 } });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const approver = await createUser(b, 'bob', ['approver']);
+    const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, duration: 30 });
+    const { eu, an } = await connectBoth(b, analyst, s);
+    an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 40 });
+    expect((await an.nextOfType('error')).code).toBe('hard_max');
+    an.sendJson({ type: 'extend.request', request_id: 'x2', minutes: 15 });
+    const pending = await an.nextOfType('extend.pending_approval');
+    expect(eu.frames.find((f) => f.type === 'extend.offer')).toBeUndefined();
+    const selfApprove = await analyst.api.post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/approve`, {});
+    expect(selfApprove.status).toBe(403);
+    expect((await approver.api.post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/approve`, {})).status).toBe(200);
+    const offer = await eu.nextOfType('extend.offer');
+    // Accepting without a signed receipt changes nothing.
+    eu.sendJson({ type: 'extend.response', extension_id: offer.extension_id, accept: true });
+    expect((await eu.nextOfType('error')).code).toBe('bad_receipt');
+    const receipt = await s.endUser.device.sign('chaperone-extension+jwt', { sid: s.id, extension_id: offer.extension_id, decision: 'accept' });
+    eu.sendJson({ type: 'extend.response', extension_id: offer.extension_id, accept: true, receipt });
+    const result = await an.nextOfType('extend.result');
+    expect(result.accepted).toBe(true);
+    const renewed = await eu.nextOfType('token.renewed');
+    const before = s.endUserToken;
+    expect(renewed.token).not.toBe(before);
+    expect(renewed.expires_at).toBe(result.expires_at);
+    // Time moves to the old expiry: the session is still on; at the new one it ends.
+    await clock.advance(30 * 60_000 + 1000);
+    eu.sendJson({ type: 'heartbeat' });
+    expect(an.frames.find((f) => f.type === 'session.ended')).toBeUndefined();
+    await clock.advance(15 * 60_000);
+    expect((await an.nextOfType('session.ended')).reason).toBe('expired');
+  });
+});
