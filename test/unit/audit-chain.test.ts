@@ -1,0 +1,56 @@
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ChainVerifier, GENESIS_HASH, canonicalJson, chainHash, checkpointMessage, eventBody, type AuditEvent } from '../../common/audit-chain.js';
+
+const sha = (t: string) => crypto.createHash('sha256').update(t).digest('hex');
+
+function chain(n: number): AuditEvent[] {
+  let prev = GENESIS_HASH;
+  return Array.from({ length: n }, (_, i) => {
+    const base = { seq: i + 1, id: `e${i}`, ts: 1000 + i, type: 'session.requested', outcome: 'success' as const, actor: 'account:alice', session_id: 's', ticket: 'INC-1', source: '127.0.0.1', meta: { n: i } };
+    const hash = chainHash(sha, prev, eventBody(base));
+    const e = { ...base, prev_hash: prev, hash };
+    prev = hash;
+    return e;
+  });
+}
+
+describe('audit chain', () => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  const sign = (seq: number, hash: string) => {
+    const c = { seq, hash, ts: 5 };
+    return { ...c, kid: 'k', sig: crypto.sign(null, Buffer.from(checkpointMessage(c)), privateKey).toString('base64url') };
+  };
+  const verifySig = (_kid: string, msg: string, sig: string) => crypto.verify(null, Buffer.from(msg), publicKey, Buffer.from(sig, 'base64url'));
+
+  it('canonical JSON sorts keys at every depth', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
+  });
+
+  function verify(events: AuditEvent[], cps = [sign(10, chain(10)[9]!.hash)]) {
+    const v = new ChainVerifier(sha, new Set(cps.map((c) => c.seq)));
+    for (const e of events) if (!v.push(e)) break;
+    return v.finish(cps, verifySig);
+  }
+
+  it('an intact chain with a signed head verifies', () => {
+    expect(verify(chain(10))).toMatchObject({ ok: true, events: 10 });
+  });
+
+  it('names the first bad event for a modified, deleted, reordered or truncated log', () => {
+    const mod = chain(10);
+    mod[3] = { ...mod[3]!, meta: { n: 99 } };
+    expect(verify(mod)).toMatchObject({ ok: false, first_bad: { seq: 4 } });
+    const del = chain(10).filter((e) => e.seq !== 6);
+    expect(verify(del)).toMatchObject({ ok: false, first_bad: { seq: 6 } });
+    const re = chain(10);
+    [re[4], re[5]] = [re[5]!, re[4]!];
+    expect(verify(re)).toMatchObject({ ok: false, first_bad: { seq: 5 } });
+    expect(verify(chain(10).slice(0, 8))).toMatchObject({ ok: false, first_bad: { seq: 9 } });
+  });
+
+  it('a forged checkpoint signature fails', () => {
+    const cp = sign(10, chain(10)[9]!.hash);
+    expect(verify(chain(10), [{ ...cp, sig: cp.sig.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }]).ok).toBe(false);
+  });
+});
