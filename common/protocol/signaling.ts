@@ -4,7 +4,7 @@ import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
 import { END_REASONS } from '../session-state.js';
-import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from './limits.js';
+import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ENGINES, createUser, login, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { TestClock } from '../helpers/clock.js';
-import { activeSession, connectBoth, requestSession } from '../helpers/lifecycle.js';
+import { activeSession, connectBoth } from '../helpers/lifecycle.js';
 import { SignalingClient } from '../helpers/signaling-client.js';
 
 describe.each(ENGINES)('time and restarts on %s', (engine) => {
@@ -77,8 +77,6 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     ]);
     // The end user answering the old request after the restart gets nothing.
     const eu2 = await SignalingClient.connect(b.url, s.endUserToken, s.endUser.device);
-    const ready = eu2.frames.length ? null : null;
-    void ready;
     eu2.sendJson({ type: 'grant.response', request_id: 'g2', allow: true });
     expect((await eu2.nextOfType('error')).code).toBe('unknown_request');
     const grants = await b.ctx.storage.db.selectFrom('grants').select(['capability', 'state']).where('session_id', '=', s.id).orderBy('requested_at').execute();
