@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * Remote input and chat on the WebRTC data channels. Pointer moves travel on an unordered channel
+ * without retransmits (a late move is worthless); everything else on a reliable, ordered one.
+ * Coordinates are normalised to the shared display (0..1), so the analyst's window size and the
+ * end user's resolution never have to agree.
+ */
+export const CONTROL_CHANNELS = {
+  pointer: { label: 'chaperone-pointer', ordered: false, maxRetransmits: 0 },
+  reliable: { label: 'chaperone-control', ordered: true },
+} as const;
+
+export const MAX_CONTROL_MESSAGE_BYTES = 4096;
+export const MAX_TYPED_TEXT_CHARS = 256;
+export const MAX_CHAT_CHARS = 2000;
+export const MAX_EVENTS_PER_SECOND = 1000;
+
+const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const norm = z.number().min(0).max(1);
+const button = z.enum(['left', 'middle', 'right']);
+/** KeyboardEvent.code and .key: short printable names, never arbitrary text. */
+const keyCode = z.string().min(1).max(32).regex(/^[A-Za-z0-9]+$/);
+const keyName = z.string().min(1).max(32);
+
+export const ControlMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('move'), seq, x: norm, y: norm }).strict(),
+  z.object({ t: z.literal('down'), seq, button, x: norm, y: norm }).strict(),
+  z.object({ t: z.literal('up'), seq, button, x: norm, y: norm }).strict(),
+  z.object({ t: z.literal('wheel'), seq, dx: z.number().int().min(-100).max(100), dy: z.number().int().min(-100).max(100) }).strict(),
+  z.object({ t: z.literal('keydown'), seq, code: keyCode, key: keyName }).strict(),
+  z.object({ t: z.literal('keyup'), seq, code: keyCode, key: keyName }).strict(),
+  z.object({ t: z.literal('text'), seq, text: z.string().min(1).max(MAX_TYPED_TEXT_CHARS) }).strict(),
+  z.object({ t: z.literal('chat'), seq, text: z.string().min(1).max(MAX_CHAT_CHARS) }).strict(),
+]);
+export type ControlMessage = z.infer<typeof ControlMessageSchema>;
+export type InputMessage = Exclude<ControlMessage, { t: 'chat' }>;
+
+export type DropReason = 'too_large' | 'not_json' | 'invalid' | 'rate_limited' | 'wrong_channel';
+
+export type Decoded = { ok: true; msg: ControlMessage } | { ok: false; reason: DropReason };
+
+/** Parses one data-channel message as untrusted input. Never throws. */
+export function decodeControl(data: unknown, channel: keyof typeof CONTROL_CHANNELS): Decoded {
+  if (typeof data !== 'string') return { ok: false, reason: 'invalid' };
+  if (data.length > MAX_CONTROL_MESSAGE_BYTES) return { ok: false, reason: 'too_large' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return { ok: false, reason: 'not_json' };
+  }
+  const r = ControlMessageSchema.safeParse(raw);
+  if (!r.success) return { ok: false, reason: 'invalid' };
+  const onPointer = r.data.t === 'move';
+  if (onPointer !== (channel === 'pointer')) return { ok: false, reason: 'wrong_channel' };
+  return { ok: true, msg: r.data };
+}
+
+/** Sliding one-second budget: events beyond it are dropped and counted, not queued. */
+export class EventRateLimiter {
+  private windowStart = 0;
+  private count = 0;
+
+  constructor(private readonly perSecond = MAX_EVENTS_PER_SECOND) {}
+
+  allow(nowMs: number): boolean {
+    if (nowMs - this.windowStart >= 1000) {
+      this.windowStart = nowMs;
+      this.count = 0;
+    }
+    this.count++;
+    return this.count <= this.perSecond;
+  }
+}

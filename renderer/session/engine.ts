@@ -1,0 +1,410 @@
+import SimplePeer from 'simple-peer';
+import { CONTROL_CHANNELS, type ControlMessage } from '../../common/control/protocol.js';
+import { missingCase } from '../../common/missing-case.js';
+import type { BrokerFrame, SignalPayload } from '../../common/protocol/signaling.js';
+import type { SessionRole } from '../../common/roles.js';
+import type { EndReason } from '../../common/session-state.js';
+import { sdpFingerprint, shortAuthString } from '../../common/sas.js';
+import { Emitter } from './emitter.js';
+import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
+import { SignalingLink, type LinkEvent } from './signaling-link.js';
+
+export type EngineState = 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
+
+export interface EngineOptions {
+  role: SessionRole;
+  brokerUrl: string;
+  token: string;
+  expiresAt: number;
+  iceServers: { urls: string | string[]; username?: string; credential?: string }[];
+  iceTransportPolicy?: 'all' | 'relay';
+  /** The end user's shared screen. */
+  stream?: MediaStream;
+  /** How long ICE or signaling may stay lost before the session ends as peer_lost. */
+  graceMs?: number;
+  /** Keeps only the ICE candidates this returns true for (tests pin loopback). */
+  candidateFilter?: (candidate: string) => boolean;
+  /** Revokes every local grant; returns what it revoked. Runs first in teardown. */
+  onTeardown?: (reason: EndReason) => Promise<string[]> | string[];
+}
+
+export interface EngineDeps {
+  wrtc?: WebRtcImpl;
+  socket: SocketFactory;
+  clock: EngineClock;
+  sign: NonceSigner;
+}
+
+export interface EngineEvents extends Record<string, unknown> {
+  state: EngineState;
+  sas: string;
+  stream: MediaStream;
+  /** End user side: one raw data-channel message for the input gate (untrusted). */
+  control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
+  grantRequest: { request_id: string; capability: string };
+  grant: { capability: string; granted: boolean; by: string };
+  controlLocked: boolean;
+  warning: number;
+  extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
+  expiresAt: number;
+  error: { code: string; message: string };
+  ended: { reason: EndReason; revoked: string[] };
+}
+
+const POINTER_CHANNEL_ID = 1000;
+const DEFAULT_GRACE_MS = 10_000;
+
+/**
+ * Both ends of a live session: signaling, the peer connection (simple-peer), the two data
+ * channels, the short authentication string, and a teardown that runs once, completely, on every
+ * way a session can end, including when the broker cannot be reached (local expiry fails closed).
+ */
+export class SessionEngine extends Emitter<EngineEvents> {
+  state: EngineState = 'connecting';
+  sas: string | null = null;
+  private link: SignalingLink;
+  private peer: SimplePeer.Instance | null = null;
+  private pointer: RTCDataChannel | null = null;
+  private seq = 0;
+  private expiryTimer: unknown = null;
+  private graceTimer: unknown = null;
+  private teardown: Promise<{ reason: EndReason; revoked: string[] }> | null = null;
+  private token: string;
+  private expiresAt: number;
+  private readonly grace: number;
+  private sharedTrack: MediaStreamTrack | null = null;
+
+  constructor(
+    private readonly opts: EngineOptions,
+    private readonly deps: EngineDeps,
+  ) {
+    super();
+    this.token = opts.token;
+    this.expiresAt = opts.expiresAt;
+    this.grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+    const wsUrl = `${opts.brokerUrl.replace(/^http/, 'ws')}/api/v1/signaling`;
+    this.link = new SignalingLink(wsUrl, this.token, deps.sign, deps.socket, deps.clock, (e) => this.onLink(e));
+  }
+
+  get role(): SessionRole {
+    return this.opts.role;
+  }
+
+  start(): void {
+    this.armExpiry();
+    this.link.start();
+  }
+
+  // ---------- analyst actions ----------
+
+  sendControl(msg: Omit<ControlMessage, 'seq'>): boolean {
+    if (this.opts.role !== 'analyst' || this.state !== 'connected') return false;
+    const full = JSON.stringify({ ...msg, seq: this.seq++ });
+    if (msg.t === 'move') {
+      if (this.pointer?.readyState !== 'open') return false;
+      this.pointer.send(full);
+      return true;
+    }
+    return this.sendReliable(full);
+  }
+
+  sendChat(text: string): boolean {
+    return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
+  }
+
+  requestGrant(capability: 'control' | 'clipboard' | 'files', requestId: string): void {
+    this.link.send({ type: 'grant.request', request_id: requestId, capability });
+  }
+
+  requestExtension(minutes: number, requestId: string): void {
+    this.link.send({ type: 'extend.request', request_id: requestId, minutes });
+  }
+
+  // ---------- end user actions ----------
+
+  respondGrant(requestId: string, allow: boolean): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, allow });
+  }
+
+  revokeGrant(capability: 'control' | 'clipboard' | 'files'): void {
+    this.link.send({ type: 'grant.revoke', capability });
+  }
+
+  respondExtension(extensionId: string, accept: boolean, receipt?: string): void {
+    this.link.send({ type: 'extend.response', extension_id: extensionId, accept, ...(receipt ? { receipt } : {}) });
+  }
+
+  /** Stops sending the screen (renegotiates the track away); resume adds it back. */
+  pauseSharing(): void {
+    const s = this.opts.stream;
+    const t = s?.getVideoTracks()[0];
+    if (!this.peer || !s || !t) return;
+    this.sharedTrack = t;
+    this.peer.removeTrack(t, s);
+  }
+
+  resumeSharing(): void {
+    const s = this.opts.stream;
+    if (!this.peer || !s || !this.sharedTrack) return;
+    this.peer.addTrack(this.sharedTrack, s);
+    this.sharedTrack = null;
+  }
+
+  /** The shared screen changed (another display, another window): swap the track in place. */
+  replaceScreen(track: MediaStreamTrack): void {
+    const s = this.opts.stream;
+    const old = s?.getVideoTracks()[0];
+    if (!this.peer || !s || !old) return;
+    this.peer.replaceTrack(old, track, s);
+    s.removeTrack(old);
+    s.addTrack(track);
+    old.stop();
+  }
+
+  // ---------- both ----------
+
+  /** Stop pressed (or the panic chord): ends the session for both sides. */
+  stop(): Promise<{ reason: EndReason; revoked: string[] }> {
+    return this.tearDown(this.opts.role === 'analyst' ? 'completed' : 'user_stopped', true);
+  }
+
+  /** Idempotent, complete teardown. Every end path comes here. */
+  tearDown(reason: EndReason, tellBroker = false): Promise<{ reason: EndReason; revoked: string[] }> {
+    this.teardown ??= this.runTeardown(reason, tellBroker);
+    return this.teardown;
+  }
+
+  private async runTeardown(reason: EndReason, tellBroker: boolean): Promise<{ reason: EndReason; revoked: string[] }> {
+    this.setState('ended');
+    for (const t of [this.expiryTimer, this.graceTimer]) if (t) this.deps.clock.clearTimeout(t);
+    let revoked: string[] = [];
+    try {
+      revoked = [...(await (this.opts.onTeardown?.(reason) ?? []))];
+    } catch {
+      // The grant layer fails closed on its own; teardown goes on regardless.
+    }
+    if (this.opts.stream) {
+      for (const t of this.opts.stream.getTracks()) t.stop();
+      this.sharedTrack?.stop();
+      if (!revoked.includes('capture')) revoked.push('capture');
+    }
+    try {
+      this.pointer?.close();
+    } catch {
+      /* already closed */
+    }
+    this.peer?.destroy();
+    this.peer = null;
+    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r) => ['capture', 'control', 'clipboard', 'files'].includes(r)) });
+    if (tellBroker) this.link.send({ type: 'end' });
+    this.link.close();
+    this.token = '';
+    const result = { reason, revoked };
+    this.emit('ended', result);
+    return result;
+  }
+
+  // ---------- signaling ----------
+
+  private onLink(e: LinkEvent): void {
+    if (this.state === 'ended') return;
+    switch (e.kind) {
+      case 'ready':
+        this.clearGrace();
+        this.expiresAt = e.frame.expires_at;
+        this.armExpiry();
+        if (!this.peer) {
+          this.setState('waiting_peer');
+          // The end user offers (it has the screen track); it waits until the analyst is there.
+          if (this.opts.role === 'end_user' && e.frame.peer_online) this.createPeer();
+          if (this.opts.role === 'analyst') this.createPeer();
+        }
+        return;
+      case 'frame':
+        return this.onFrame(e.frame);
+      case 'lost':
+        this.startGrace('signaling lost');
+        return;
+      case 'refused':
+        void this.tearDown(e.code === 4000 ? 'completed' : 'peer_lost');
+        return;
+      default:
+        return missingCase(e);
+    }
+  }
+
+  private onFrame(f: BrokerFrame): void {
+    switch (f.type) {
+      case 'challenge':
+      case 'ready':
+        return;
+      case 'peer.online':
+        if (f.online && this.opts.role === 'end_user' && !this.peer) this.createPeer();
+        return;
+      case 'signal':
+        this.applySignal(f.payload);
+        return;
+      case 'grant.request':
+        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
+        return;
+      case 'grant.changed':
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by });
+        return;
+      case 'extend.pending_approval':
+        return;
+      case 'extend.offer':
+        this.emit('extensionOffer', { extension_id: f.extension_id, minutes: f.minutes, new_expires_at: f.new_expires_at });
+        return;
+      case 'extend.result':
+        if (f.accepted) {
+          this.expiresAt = f.expires_at;
+          this.armExpiry();
+          this.emit('expiresAt', f.expires_at);
+        }
+        return;
+      case 'token.renewed':
+        this.token = f.token;
+        this.link.setToken(f.token);
+        return;
+      case 'expiry.warning':
+        this.emit('warning', f.seconds_left);
+        return;
+      case 'session.ended':
+        void this.tearDown(f.reason);
+        return;
+      case 'error':
+        this.emit('error', { code: f.code, message: f.message });
+        return;
+      default:
+        return missingCase(f);
+    }
+  }
+
+  private applySignal(p: SignalPayload): void {
+    if (!this.peer) {
+      if (this.opts.role === 'analyst') this.createPeer();
+      else return;
+    }
+    switch (p.kind) {
+      case 'offer':
+      case 'answer':
+        this.peer!.signal({ type: p.kind, sdp: p.sdp });
+        return;
+      case 'candidate':
+        if (this.opts.candidateFilter && !this.opts.candidateFilter(p.candidate)) return;
+        this.peer!.signal({ type: 'candidate', candidate: { candidate: p.candidate, sdpMid: p.sdpMid ?? null, sdpMLineIndex: p.sdpMLineIndex ?? null } } as never);
+        return;
+      case 'renegotiate':
+        this.peer!.signal({ type: 'renegotiate', renegotiate: true } as never);
+        return;
+      default:
+        return missingCase(p);
+    }
+  }
+
+  // ---------- the peer connection ----------
+
+  private createPeer(): void {
+    const initiator = this.opts.role === 'end_user';
+    const filter = this.opts.candidateFilter;
+    const peer = new SimplePeer({
+      initiator,
+      trickle: true,
+      wrtc: this.deps.wrtc as never,
+      channelName: CONTROL_CHANNELS.reliable.label,
+      channelConfig: { ordered: true },
+      config: { iceServers: this.opts.iceServers as RTCIceServer[], iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all' },
+      ...(initiator && this.opts.stream ? { stream: this.opts.stream } : {}),
+      sdpTransform: filter ? (sdp: string) => sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:') || filter(l.slice(2))).join('\r\n') : (sdp: string) => sdp,
+    });
+    this.peer = peer;
+    const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    // Pointer moves: unordered and never retransmitted; negotiated on both sides with a fixed id.
+    this.pointer = pc.createDataChannel(CONTROL_CHANNELS.pointer.label, { negotiated: true, id: POINTER_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
+    this.pointer.onmessage = (ev) => {
+      if (this.opts.role === 'end_user' && typeof ev.data === 'string') this.emit('control', { data: ev.data, channel: 'pointer' });
+    };
+    peer.on('signal', (data: SimplePeer.SignalData) => this.onLocalSignal(data));
+    peer.on('connect', () => {
+      this.clearGrace();
+      this.setState('connected');
+      void this.computeSas(pc);
+    });
+    peer.on('data', (chunk: Uint8Array | string) => {
+      if (this.opts.role !== 'end_user') return;
+      const text = typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk);
+      this.emit('control', { data: text, channel: 'reliable' });
+    });
+    peer.on('stream', (s: MediaStream) => this.emit('stream', s));
+    peer.on('track', (_t: MediaStreamTrack, s: MediaStream) => this.emit('stream', s));
+    peer.on('iceStateChange', (ice: string) => {
+      if (ice === 'disconnected') this.startGrace('ice disconnected');
+      if ((ice === 'connected' || ice === 'completed') && this.state === 'interrupted') {
+        this.clearGrace();
+        this.setState('connected');
+      }
+    });
+    peer.on('close', () => void this.tearDown('peer_lost'));
+    peer.on('error', () => void this.tearDown('peer_lost'));
+  }
+
+  private onLocalSignal(d: SimplePeer.SignalData): void {
+    const any = d as { type?: string; sdp?: string; candidate?: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }; renegotiate?: boolean };
+    if (any.type === 'offer' || any.type === 'answer') {
+      this.link.send({ type: 'signal', payload: { kind: any.type, sdp: any.sdp ?? '' } });
+    } else if (any.candidate) {
+      if (this.opts.candidateFilter && !this.opts.candidateFilter(any.candidate.candidate)) return;
+      this.link.send({ type: 'signal', payload: { kind: 'candidate', candidate: any.candidate.candidate, sdpMid: any.candidate.sdpMid ?? null, sdpMLineIndex: any.candidate.sdpMLineIndex ?? null } });
+    } else if (any.renegotiate) {
+      this.link.send({ type: 'signal', payload: { kind: 'renegotiate' } });
+    }
+  }
+
+  private async computeSas(pc: RTCPeerConnection): Promise<void> {
+    const local = pc.localDescription?.sdp ? sdpFingerprint(pc.localDescription.sdp) : null;
+    const remote = pc.remoteDescription?.sdp ? sdpFingerprint(pc.remoteDescription.sdp) : null;
+    if (!local || !remote) return;
+    const [eu, an] = this.opts.role === 'end_user' ? [local, remote] : [remote, local];
+    this.sas = await shortAuthString(eu, an);
+    this.emit('sas', this.sas);
+  }
+
+  private sendReliable(text: string): boolean {
+    if (!this.peer || this.state !== 'connected') return false;
+    try {
+      this.peer.send(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---------- time ----------
+
+  /** Local expiry: ends the session at the token's expiry even if the broker says nothing. */
+  private armExpiry(): void {
+    if (this.expiryTimer) this.deps.clock.clearTimeout(this.expiryTimer);
+    const delay = Math.max(0, this.expiresAt - this.deps.clock.now());
+    this.expiryTimer = this.deps.clock.setTimeout(() => void this.tearDown('expired'), delay);
+  }
+
+  private startGrace(_why: string): void {
+    if (this.state === 'ended' || this.graceTimer) return;
+    if (this.state === 'connected') this.setState('interrupted');
+    this.emit('controlLocked', true);
+    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost'), this.grace);
+  }
+
+  private clearGrace(): void {
+    if (!this.graceTimer) return;
+    this.deps.clock.clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+    this.emit('controlLocked', false);
+  }
+
+  private setState(s: EngineState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+}
