@@ -53,6 +53,8 @@ export interface EngineEvents extends Record<string, unknown> {
 
 const POINTER_CHANNEL_ID = 1000;
 const DEFAULT_GRACE_MS = 10_000;
+/** How long to wait for the broker's reason after the peer connection closed under us. */
+const PEER_CLOSED_SETTLE_MS = 2000;
 
 /**
  * Both ends of a live session: signaling, the peer connection (simple-peer), the two data
@@ -73,6 +75,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private expiresAt: number;
   private readonly grace: number;
   private sharedTrack: MediaStreamTrack | null = null;
+  private peerDead = false;
 
   constructor(
     private readonly opts: EngineOptions,
@@ -188,6 +191,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
       this.sharedTrack?.stop();
       if (!revoked.includes('capture')) revoked.push('capture');
     }
+    // Tell the broker before the peer connection goes, so the other side learns the real reason
+    // from the broker rather than guessing peer_lost from a closed channel.
+    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r) => ['capture', 'control', 'clipboard', 'files'].includes(r)) });
+    if (tellBroker) this.link.send({ type: 'end' });
     try {
       this.pointer?.close();
     } catch {
@@ -195,8 +202,6 @@ export class SessionEngine extends Emitter<EngineEvents> {
     }
     this.peer?.destroy();
     this.peer = null;
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r) => ['capture', 'control', 'clipboard', 'files'].includes(r)) });
-    if (tellBroker) this.link.send({ type: 'end' });
     this.link.close();
     this.token = '';
     const result = { reason, revoked };
@@ -344,8 +349,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.setState('connected');
       }
     });
-    peer.on('close', () => void this.tearDown('peer_lost'));
-    peer.on('error', () => void this.tearDown('peer_lost'));
+    // A closed or failed peer connection locks control at once; the broker usually says why within
+    // moments (the other side stopped, the session was revoked), otherwise it is peer_lost.
+    const dead = () => {
+      this.peerDead = true;
+      this.startGrace('peer closed', PEER_CLOSED_SETTLE_MS);
+    };
+    peer.on('close', dead);
+    peer.on('error', dead);
   }
 
   private onLocalSignal(d: SimplePeer.SignalData): void {
@@ -388,15 +399,23 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.expiryTimer = this.deps.clock.setTimeout(() => void this.tearDown('expired'), delay);
   }
 
-  private startGrace(_why: string): void {
-    if (this.state === 'ended' || this.graceTimer) return;
-    if (this.state === 'connected') this.setState('interrupted');
-    this.emit('controlLocked', true);
-    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost'), this.grace);
+  private startGrace(_why: string, capMs = Infinity): void {
+    if (this.state === 'ended') return;
+    const wait = Math.min(this.grace, capMs);
+    if (this.graceTimer) {
+      // A dead peer connection shortens a grace that a mere ICE blip started.
+      if (wait >= this.grace) return;
+      this.deps.clock.clearTimeout(this.graceTimer);
+    } else {
+      if (this.state === 'connected') this.setState('interrupted');
+      this.emit('controlLocked', true);
+    }
+    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost'), wait);
   }
 
   private clearGrace(): void {
-    if (!this.graceTimer) return;
+    // Signaling coming back does not revive a peer connection that is gone.
+    if (!this.graceTimer || this.peerDead) return;
     this.deps.clock.clearTimeout(this.graceTimer);
     this.graceTimer = null;
     this.emit('controlLocked', false);
