@@ -35,6 +35,8 @@ export const ControlMessageSchema = z.discriminatedUnion('t', [
 ]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type InputMessage = Exclude<ControlMessage, { t: 'chat' }>;
+/** A message before the sender numbers it. */
+export type ControlDraft = ControlMessage extends infer T ? (T extends unknown ? Omit<T, 'seq'> : never) : never;
 
 export type DropReason = 'too_large' | 'not_json' | 'invalid' | 'rate_limited' | 'wrong_channel';
 

@@ -1,5 +1,5 @@
 import SimplePeer from 'simple-peer';
-import { CONTROL_CHANNELS, type ControlMessage } from '../../common/control/protocol.js';
+import { CONTROL_CHANNELS, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import type { BrokerFrame, SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -100,7 +100,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- analyst actions ----------
 
-  sendControl(msg: Omit<ControlMessage, 'seq'>): boolean {
+  sendControl(msg: ControlDraft): boolean {
     if (this.opts.role !== 'analyst' || this.state !== 'connected') return false;
     const full = JSON.stringify({ ...msg, seq: this.seq++ });
     if (msg.t === 'move') {

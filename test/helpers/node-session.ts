@@ -21,14 +21,14 @@ export class SyntheticScreen {
   readonly track = this.source.createTrack();
   readonly stream = new wrtc.MediaStream([this.track]);
   private timer: NodeJS.Timeout;
-  private rgba: Uint8ClampedArray;
+  private rgba: Uint8Array;
 
   constructor(
     readonly width = 320,
     readonly height = 180,
     color: [number, number, number] = [255, 0, 0],
   ) {
-    this.rgba = new Uint8ClampedArray(width * height * 4);
+    this.rgba = new Uint8Array(width * height * 4);
     this.fill(color);
     this.timer = setInterval(() => this.push(), 33);
   }
@@ -43,7 +43,7 @@ export class SyntheticScreen {
   }
 
   private push(): void {
-    const i420 = new Uint8ClampedArray(this.width * this.height * 1.5);
+    const i420 = new Uint8Array(this.width * this.height * 1.5);
     wrtc.nonstandard.rgbaToI420({ width: this.width, height: this.height, data: this.rgba }, { width: this.width, height: this.height, data: i420 });
     this.source.onFrame({ width: this.width, height: this.height, data: i420 });
   }
