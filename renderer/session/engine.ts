@@ -286,10 +286,21 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   private applySignal(p: SignalPayload): void {
+    if (this.peerDead) return;
     if (!this.peer) {
       if (this.opts.role === 'analyst') this.createPeer();
       else return;
     }
+    try {
+      this.signalPeer(p);
+    } catch {
+      // A malformed or late signal must not crash the client; a broken negotiation shows as peer loss.
+      this.peerDead = true;
+      this.startGrace('negotiation failed', PEER_CLOSED_SETTLE_MS);
+    }
+  }
+
+  private signalPeer(p: SignalPayload): void {
     switch (p.kind) {
       case 'offer':
       case 'answer':

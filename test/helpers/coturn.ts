@@ -125,6 +125,8 @@ export async function startCoturn(opts: { secret?: string; realm?: string; ready
     `static-auth-secret=${secret}`,
     `allow-loopback-peers`,
     ...DENIED_PEER_RANGES.map((r) => `denied-peer-ip=${r}`),
+    // Explicitly allowed ranges win over denied ones in coturn: the relays talk to each other on loopback.
+    `allowed-peer-ip=127.0.0.1-127.255.255.255`,
     `no-multicast-peers`,
     `no-tls`,
     `no-dtls`,

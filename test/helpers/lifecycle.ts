@@ -12,6 +12,8 @@ export interface ActiveSession {
   analystToken: string;
   offer: string;
   code: string;
+  endUserIce: { urls: string[]; username?: string; credential?: string }[];
+  analystIce: { urls: string[]; username?: string; credential?: string }[];
 }
 
 export async function requestSession(analyst: TestUser, caps: string[] = ['view', 'chat'], ticket = `INC-${crypto.randomInt(1e6)}`, duration = 30) {
@@ -48,7 +50,7 @@ export async function activeSession(b: TestBroker, analyst: TestUser, opts: { ca
   expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
   const t = await analyst.api.post(`/api/v1/sessions/${s.id}/token`, {});
   expect(t.status, JSON.stringify(t.body)).toBe(200);
-  return { id: s.id, endUser: api, endUserToken: accepted.body.token, analystToken: t.body.token, offer: res.body.offer, code: c.body.code };
+  return { id: s.id, endUser: api, endUserToken: accepted.body.token, analystToken: t.body.token, offer: res.body.offer, code: c.body.code, endUserIce: accepted.body.ice_servers, analystIce: t.body.ice_servers };
 }
 
 export async function connectBoth(b: TestBroker, analyst: TestUser, s: ActiveSession) {
