@@ -45,7 +45,7 @@ describe.skipIf(!haveTurn && !process.env.CI)('a session forced through the cotu
     let pairLocalType = '';
     stats.forEach((r: { type: string; state?: string; nominated?: boolean; localCandidateId?: string }) => {
       if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) {
-        const local = stats.get(r.localCandidateId!) as { candidateType?: string } | undefined;
+        const local = (stats as unknown as Map<string, { candidateType?: string }>).get(r.localCandidateId!);
         pairLocalType = local?.candidateType ?? '';
       }
     });
