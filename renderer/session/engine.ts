@@ -429,6 +429,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (!this.graceTimer || this.peerDead) return;
     this.deps.clock.clearTimeout(this.graceTimer);
     this.graceTimer = null;
+    if (this.state === 'interrupted' && this.peer) this.setState('connected');
     this.emit('controlLocked', false);
   }
 

@@ -130,3 +130,35 @@ describe('every end path tears down completely', () => {
     expect(p.screen.track.readyState).toBe('ended');
   });
 });
+
+describe('brief interruptions do not end the session', () => {
+  it('a broker restart within the grace period: signaling reconnects with the same token and the peer connection never dropped', async () => {
+    let b = await startTestBroker('sqlite');
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const s = await activeSession(b, analyst);
+    const screen = new SyntheticScreen();
+    const exp = Date.now() + 30 * 60_000;
+    const port = Number(new URL(b.url).port);
+    const eu = nodeEngine(s.endUser.device, { role: 'end_user', brokerUrl: b.url, token: s.endUserToken, expiresAt: exp, iceServers: [], stream: screen.stream, graceMs: 5000 });
+    const an = nodeEngine(analyst.api.device, { role: 'analyst', brokerUrl: b.url, token: s.analystToken, expiresAt: exp, iceServers: [], graceMs: 5000 });
+    const locks: boolean[] = [];
+    eu.on('controlLocked', (v) => locks.push(v));
+    const got: string[] = [];
+    eu.on('control', (c) => got.push(c.data));
+    const up = Promise.all([eu.once('sas'), an.once('sas')]);
+    eu.start();
+    an.start();
+    await up;
+    b = await b.restart({ port });
+    // Both links come back; control was locked meanwhile and unlocks without any new consent.
+    await expect.poll(() => locks.join(','), { timeout: 5000 }).toBe('true,false');
+    expect(eu.state).toBe('connected');
+    expect(an.sendControl({ t: 'text', text: 'still here' })).toBe(true);
+    await expect.poll(() => got.length).toBe(1);
+    const ended = eu.once('ended');
+    await an.stop();
+    expect((await ended).reason).toBe('completed');
+    screen.stop();
+    await b.destroy();
+  });
+});
