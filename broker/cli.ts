@@ -16,7 +16,7 @@ Usage:
                             [--organisation ORG] [--kind internal|vendor|incident_responder] [--no-totp] [--data-dir DIR]
   chaperone-broker user list [--data-dir DIR] [--json]
   chaperone-broker user disable --username NAME [--data-dir DIR]
-  chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl] [--json]
+  chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl [--jwks JWKS.json]] [--json]
   chaperone-broker audit export [--data-dir DIR] [--out FILE] [--since-seq N]
   chaperone-broker keys rotate [--data-dir DIR]
 
@@ -197,9 +197,9 @@ async function user(sub: string | undefined, argv: string[]): Promise<number> {
 
 async function audit(sub: string | undefined, argv: string[]): Promise<number> {
   if (sub === 'verify') {
-    const o = opts(argv, { file: { type: 'string' } });
+    const o = opts(argv, { file: { type: 'string' }, jwks: { type: 'string' } });
     const { runAuditVerify } = await import('./audit/verify.js');
-    return runAuditVerify({ dataDir: str(o['data-dir']) ?? defaultDataDir(), databaseUrl: process.env.DATABASE_URL, file: str(o.file), json: Boolean(o.json) });
+    return runAuditVerify({ dataDir: str(o['data-dir']) ?? defaultDataDir(), databaseUrl: process.env.DATABASE_URL, file: str(o.file), jwks: str(o.jwks), json: Boolean(o.json) });
   }
   if (sub === 'export') {
     const o = opts(argv, { out: { type: 'string' }, 'since-seq': { type: 'string' } });

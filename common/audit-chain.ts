@@ -59,19 +59,14 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
+/**
+ * The canonical JSON of an event's fields. Written out in sorted key order by hand because
+ * verification hashes every event and a generic sort per event costs most of the time; the
+ * result is byte for byte what canonicalJson gives for the same object (a unit test checks).
+ */
 export function eventBody(e: Omit<AuditEvent, 'prev_hash' | 'hash'>): string {
-  return canonicalJson({
-    seq: e.seq,
-    id: e.id,
-    ts: e.ts,
-    type: e.type,
-    outcome: e.outcome,
-    actor: e.actor,
-    session_id: e.session_id,
-    ticket: e.ticket,
-    source: e.source,
-    meta: e.meta,
-  });
+  const s = JSON.stringify;
+  return `{"actor":${s(e.actor)},"id":${s(e.id)},"meta":${canonicalJson(e.meta)},"outcome":${s(e.outcome)},"seq":${s(e.seq)},"session_id":${s(e.session_id)},"source":${s(e.source)},"ticket":${s(e.ticket)},"ts":${s(e.ts)},"type":${s(e.type)}}`;
 }
 
 export function chainHash(hash: HashHex, prevHash: string, body: string): string {

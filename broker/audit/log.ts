@@ -22,6 +22,14 @@ export function signCheckpoint(keys: KeyRing, c: Pick<AuditCheckpoint, 'seq' | '
   return { ...c, kid: k.kid, sig };
 }
 
+/**
+ * What gets hashed must be what the database gives back: both engines turn a lone surrogate into
+ * U+FFFD and PostgreSQL refuses NUL, so those are replaced before hashing (meta is stored as JSON
+ * text, which escapes them, and needs nothing).
+ */
+const storable = (s: string): string => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g, '\ufffd');
+const storableOrNull = (s: string | null | undefined): string | null => (s == null ? null : storable(s));
+
 const bucket = (seq: number): number => Math.floor(seq / 1000);
 
 export const HEAD_FILE = 'audit-head.json';
@@ -100,7 +108,15 @@ export class AuditLog {
     const p = this.commit(batch)
       .then((events) => {
         batch.forEach((b, i) => b.resolve(events[i]!));
-        for (const e of events) for (const l of this.listeners) l(e);
+        for (const e of events) {
+          for (const l of this.listeners) {
+            try {
+              l(e);
+            } catch (err) {
+              process.stderr.write(`audit listener failed: ${String(err)}\n`);
+            }
+          }
+        }
       })
       .catch((err: unknown) => batch.forEach((b) => b.reject(err)))
       .finally(() => {
@@ -111,7 +127,23 @@ export class AuditLog {
     return p;
   }
 
+  /**
+   * Another process (the CLI's `user add`) may hold SQLite's write lock for a moment; a deferred
+   * transaction that must upgrade gets SQLITE_BUSY at once instead of waiting, so retry.
+   */
   private async commit(batch: { input: AuditEventInput }[]): Promise<AuditEvent[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.commitOnce(batch);
+      } catch (err) {
+        const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY');
+        if (!busy || attempt >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
+  }
+
+  private async commitOnce(batch: { input: AuditEventInput }[]): Promise<AuditEvent[]> {
     const db = this.storage.db;
     return db.transaction().execute(async (trx) => {
       if (this.storage.engine === 'postgres') {
@@ -128,12 +160,12 @@ export class AuditLog {
           seq,
           id: crypto.randomUUID(),
           ts,
-          type: input.type,
+          type: storable(input.type),
           outcome: input.outcome,
-          actor: input.actor,
-          session_id: input.session_id ?? null,
-          ticket: input.ticket ?? null,
-          source: input.source ?? null,
+          actor: storable(input.actor),
+          session_id: storableOrNull(input.session_id),
+          ticket: storableOrNull(input.ticket),
+          source: storableOrNull(input.source),
           meta: input.meta ?? {},
         };
         const hash = chainHash(sha256hex, prev, eventBody(base));

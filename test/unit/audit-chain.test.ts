@@ -23,6 +23,15 @@ describe('audit chain', () => {
   };
   const verifySig = (_kid: string, msg: string, sig: string) => crypto.verify(null, Buffer.from(msg), publicKey, Buffer.from(sig, 'base64url'));
 
+  it('the hand-written event body is exactly the canonical JSON of the event', () => {
+    for (const e of chain(5)) {
+      const { prev_hash: _p, hash: _h, ...fields } = e;
+      expect(eventBody(fields)).toBe(canonicalJson(fields));
+    }
+    const odd = { seq: 1, id: 'x', ts: 2, type: 't"q', outcome: 'denied' as const, actor: 'a\\b', session_id: null, ticket: null, source: null, meta: { z: ['1', 'x'], a: null, m: true } };
+    expect(eventBody(odd)).toBe(canonicalJson(odd));
+  });
+
   it('canonical JSON sorts keys at every depth', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
   });
