@@ -23,9 +23,15 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     // Paths are matched exactly: no trailing-slash or case folding, so /API/v1/admin/users/ is not a way in.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, ignoreDuplicateSlashes: false },
     trustProxy: false,
+    // Keep the one error shape even for requests the router cannot parse (bad percent-encoding).
+    frameworkErrors: (err: Error & { code?: string }, _req: unknown, reply: { code(n: number): { send(b: unknown): void } }) => {
+      reply.code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'bad_url' : 'bad_request', 'the request URL or headers could not be parsed'));
+    },
     ...(ctx.cfg.tls ? { https: { cert: fs.readFileSync(ctx.cfg.tls.cert), key: fs.readFileSync(ctx.cfg.tls.key) } } : {}),
   } as never) as unknown as FastifyInstance;
 
+  // JSON only: a text/plain body is refused with 415 rather than read as something else.
+  app.removeContentTypeParser('text/plain');
   // Keep the raw text of JSON bodies: the ticket webhook's HMAC is over the exact bytes.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_HTTP_BODY_BYTES }, (req, body, done) => {

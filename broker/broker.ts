@@ -55,8 +55,9 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   }
 
   let firstRun: Broker['firstRun'] = null;
-  const anyAccount = await storage.db.selectFrom('accounts').select('id').limit(1).executeTakeFirst();
-  if (!anyAccount) {
+  // First run means no admin account exists yet (an operator may have added other users first).
+  const anyAdmin = await storage.db.selectFrom('accounts').select('id').where('roles', 'like', '%admin%').limit(1).executeTakeFirst();
+  if (!anyAdmin) {
     const created = await accounts.create({ username: 'admin', display_name: 'Administrator', organisation: cfg.policy.organisation, kind: 'internal', roles: ['admin'] }, 'system');
     firstRun = { username: 'admin', one_time_password: created.one_time_password, otpauth_uri: created.otpauth_uri, totp_secret: created.totp_secret };
   }
@@ -73,7 +74,11 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   if (o.listen !== false) {
     await app.listen({ host: cfg.host, port: cfg.port });
     const addr = app.server.address();
-    if (addr && typeof addr === 'object') url = `${cfg.tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${addr.port}`;
+    if (addr && typeof addr === 'object') {
+      url = `${cfg.tls ? 'https' : 'http'}://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${addr.port}`;
+      // With --port 0 the configured URL names port 0; the OpenAPI document must name the real one.
+      if (cfg.publicUrl.endsWith(':0')) cfg.publicUrl = url;
+    }
   }
   return {
     ctx,

@@ -61,6 +61,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return cmd ? 0 : 64;
     }
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     if (cmd === 'serve') return await serve([sub, ...rest].filter((x): x is string => x !== undefined));
     if (cmd === 'user') return await user(sub, rest);
     if (cmd === 'audit') return await audit(sub, rest);

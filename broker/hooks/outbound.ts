@@ -64,8 +64,12 @@ export class HookDispatcher {
       .catch((err: unknown) => process.stderr.write(`could not queue webhook: ${String(err)}\n`));
   }
 
+  private kickWhileRunning = false;
+
   private kick(delayMs: number): void {
     if (this.stopped) return;
+    // A delivery queued while a drain runs would otherwise wait for the next event.
+    if (this.running) this.kickWhileRunning = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.drain(), delayMs);
     this.timer.unref();
@@ -83,6 +87,10 @@ export class HookDispatcher {
       if (!this.stopped) process.stderr.write(`webhook delivery loop: ${String(err)}\n`);
     } finally {
       this.running = false;
+      if (this.kickWhileRunning) {
+        this.kickWhileRunning = false;
+        this.kick(0);
+      }
     }
   }
 

@@ -12,6 +12,8 @@ export interface RouteDef<B extends z.ZodType | undefined, P extends z.ZodType |
   auth: AuthKind;
   roles?: readonly string[];
   body?: B;
+  /** Documents a body the handler parses itself (the ticket webhook needs the raw bytes first). */
+  docBody?: z.ZodType;
   params?: P;
   query?: Q;
   /** Status codes and what they mean, for the OpenAPI document. */
@@ -54,7 +56,7 @@ const toUrlTemplate = (url: string) => url.replace(/:([A-Za-z_]+)/g, '{$1}');
 
 export function openApiDocument(routes: readonly AnyRoute[], info: { version: string; serverUrl: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'openapi-3.0', unrepresentable: 'any' });
+  const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'openapi-3.0', unrepresentable: 'any', io: 'input' });
   for (const r of routes) {
     const p = (paths[toUrlTemplate(r.url)] ??= {});
     const parameters: unknown[] = [];
@@ -73,8 +75,12 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
       parameters.push({ name: 'X-Chaperone-Timestamp', in: 'header', required: true, schema: { type: 'string' } });
       parameters.push({ name: 'X-Chaperone-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 'v1=hex(HMAC-SHA256(secret, timestamp + "." + body))' });
     }
+    const documented: Record<number, string> = { ...r.responses };
+    // Every route that reads input can refuse it, and every authenticated one can refuse the caller.
+    if ((r.body || r.docBody || r.params || r.query) && !documented[400]) documented[400] = 'invalid input (the error says which field)';
+    if (r.auth !== 'none' && !documented[401]) documented[401] = 'missing or invalid token or proof';
     const responses: Record<string, unknown> = {};
-    for (const [code, description] of Object.entries(r.responses)) {
+    for (const [code, description] of Object.entries(documented)) {
       responses[code] =
         Number(code) >= 400
           ? { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
@@ -86,7 +92,7 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
       ...(r.auth === 'account' ? { security: [{ DPoPAccessToken: [] }] } : {}),
       ...(r.roles ? { 'x-roles': r.roles } : {}),
       parameters,
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: schema(r.body) } } } } : {}),
+      ...requestBody(r.body ?? r.docBody, schema),
       responses,
     };
   }
@@ -112,4 +118,13 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
       },
     },
   };
+}
+
+/** Action routes take no body or an empty object; say so instead of an `anyOf` that looks open. */
+function requestBody(body: z.ZodType | undefined, schema: (s: z.ZodType) => unknown): Record<string, unknown> {
+  if (!body) return {};
+  if (body.safeParse(undefined).success) {
+    return { requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } } };
+  }
+  return { requestBody: { required: true, content: { 'application/json': { schema: schema(body) } } } };
 }

@@ -13,6 +13,7 @@ export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     summary: 'Ticketing system marks a ticket approved or closed (closing ends its sessions as ticket_closed). HMAC-SHA256 signed, replays refused.',
     tag: 'tickets',
     auth: 'webhook',
+    docBody: TicketWebhookBody,
     responses: { 200: '{ ticket, status, ended_sessions }', 400: 'invalid body', 401: 'bad signature, stale timestamp or replay' },
     handler: async ({ req }) => {
       const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
@@ -22,19 +23,27 @@ export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
         await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: check.why } });
         throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
       }
-      // A signature is good once: the primary key makes a concurrent replay fail too.
-      try {
-        await ctx.storage.db.insertInto('webhook_replays').values({ signature: check.signature, seen_at: ctx.now() }).execute();
-      } catch {
+      const body = parseInput(TicketWebhookBody, req.body, 'body');
+      const now = ctx.now();
+      // A signature is good once (its primary key makes a concurrent replay fail too), and it is
+      // recorded in the same transaction as the ticket change, so a failed update can be retried.
+      const replayed = await ctx.storage.db
+        .transaction()
+        .execute(async (trx) => {
+          const ins = await trx.insertInto('webhook_replays').values({ signature: check.signature, seen_at: now }).onConflict((oc) => oc.column('signature').doNothing()).executeTakeFirst();
+          if (Number(ins.numInsertedOrUpdatedRows ?? 0) === 0) return true;
+          await trx
+            .insertInto('tickets')
+            .values({ ref: body.ticket, status: body.status, updated_at: now })
+            .onConflict((oc) => oc.column('ref').doUpdateSet({ status: body.status, updated_at: now }))
+            .execute();
+          return false;
+        });
+      if (replayed) {
         await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: 'replay' } });
         throw new ApiError(401, 'webhook_replayed', 'webhook refused: this delivery was already processed');
       }
-      await ctx.storage.db.deleteFrom('webhook_replays').where('seen_at', '<', ctx.now() - 2 * 3600_000).execute();
-      const body = parseInput(TicketWebhookBody, req.body, 'body');
-      const now = ctx.now();
-      const existing = await ctx.storage.db.selectFrom('tickets').select('ref').where('ref', '=', body.ticket).executeTakeFirst();
-      if (existing) await ctx.storage.db.updateTable('tickets').set({ status: body.status, updated_at: now }).where('ref', '=', body.ticket).execute();
-      else await ctx.storage.db.insertInto('tickets').values({ ref: body.ticket, status: body.status, updated_at: now }).execute();
+      await ctx.storage.db.deleteFrom('webhook_replays').where('seen_at', '<', now - 2 * 3600_000).execute();
       await ctx.audit.append({ type: `ticket.${body.status}`, outcome: 'success', actor: 'webhook:tickets', source, ticket: body.ticket, meta: { event_id: body.event_id } });
       const ended = body.status === 'closed' ? await ctx.sessions.ticketClosed(body.ticket, { actor: 'webhook:tickets', source }) : [];
       return { ticket: body.ticket, status: body.status, ended_sessions: ended };
