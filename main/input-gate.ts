@@ -1,0 +1,234 @@
+import {
+  CONTROL_CHANNELS,
+  decodeControl,
+  EventRateLimiter,
+  MAX_CONTROL_MESSAGE_BYTES,
+  MAX_EVENTS_PER_SECOND,
+  type ControlMessage,
+  type DropReason,
+} from '../common/control/protocol.js';
+import { missingCase } from '../common/missing-case.js';
+import type { GrantKind, GrantRecord, RevokedListener } from './grants.js';
+import type { Injector, PointerButton } from './injector.js';
+import { chordPart, completesChord, type ChordPart } from './panic.js';
+
+export interface GateCounters {
+  injected: number;
+  chat: number;
+  refused_no_grant: number;
+  refused_inactive: number;
+  /** Key events refused because they would complete the panic chord. */
+  refused_panic: number;
+  dropped_rate: number;
+  dropped_invalid: number;
+  /** A message type this version does not know, or a key with no mapping on this desktop. */
+  dropped_unknown: number;
+  /** The injector threw (its connection to the desktop is gone). */
+  inject_failed: number;
+}
+
+export type GateOutcome = keyof GateCounters;
+
+export function zeroCounters(): GateCounters {
+  return {
+    injected: 0,
+    chat: 0,
+    refused_no_grant: 0,
+    refused_inactive: 0,
+    refused_panic: 0,
+    dropped_rate: 0,
+    dropped_invalid: 0,
+    dropped_unknown: 0,
+    inject_failed: 0,
+  };
+}
+
+/** The slice of the GrantRegistry the gate needs. */
+export interface ControlGrants {
+  isActive(kind: GrantKind, sessionId: string): boolean;
+  onRevoked(fn: RevokedListener): () => void;
+}
+
+export interface InputGateOptions {
+  grants: ControlGrants;
+  /** Whether the session is active right now (consent given, not ended). */
+  isSessionActive: (sessionId: string) => boolean;
+  injector: Injector;
+  counters?: GateCounters;
+  onChat?: (sessionId: string, text: string) => void;
+  now?: () => number;
+  perSecond?: number;
+}
+
+const KNOWN_TYPES: Record<ControlMessage['t'], true> = {
+  move: true,
+  down: true,
+  up: true,
+  wheel: true,
+  keydown: true,
+  keyup: true,
+  text: true,
+  chat: true,
+};
+
+/**
+ * Every remote input message passes here before it can touch the desktop. In order: the rate
+ * budget (first, so a flood of garbage cannot buy parsing time), the decoder, the session being
+ * active, the control grant for that very session, the panic chord. Nothing is queued: an event
+ * refused now is gone. `handle` never throws.
+ */
+export class InputGate {
+  readonly counters: GateCounters;
+  private readonly grants: ControlGrants;
+  private readonly isSessionActive: (sessionId: string) => boolean;
+  private readonly injector: Injector;
+  private readonly onChat: (sessionId: string, text: string) => void;
+  private readonly now: () => number;
+  private readonly limiter: EventRateLimiter;
+  /** Keys the remote side holds down, by code, with the chord part each one is (if any). */
+  private readonly heldKeys = new Map<string, ChordPart | null>();
+  private readonly heldButtons = new Set<PointerButton>();
+  private readonly unsubscribe: () => void;
+
+  constructor(opts: InputGateOptions) {
+    this.grants = opts.grants;
+    this.isSessionActive = opts.isSessionActive;
+    this.injector = opts.injector;
+    this.counters = opts.counters ?? zeroCounters();
+    this.onChat = opts.onChat ?? (() => {});
+    this.now = opts.now ?? Date.now;
+    this.limiter = new EventRateLimiter(opts.perSecond ?? MAX_EVENTS_PER_SECOND);
+    this.unsubscribe = this.grants.onRevoked((grant: GrantRecord) => {
+      // Whoever took control away, nothing the analyst pressed may stay down after it.
+      if (grant.kind === 'control') this.releaseAll();
+    });
+  }
+
+  handle(sessionId: string, raw: unknown, channel: keyof typeof CONTROL_CHANNELS): GateOutcome {
+    const outcome = this.decide(sessionId, raw, channel);
+    this.counters[outcome]++;
+    return outcome;
+  }
+
+  /** Lets go of every key and button the remote side holds. */
+  releaseAll(): void {
+    this.heldKeys.clear();
+    this.heldButtons.clear();
+    try {
+      this.injector.releaseAll();
+    } catch {
+      // A closed injector holds nothing down any more.
+    }
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.releaseAll();
+  }
+
+  private decide(sessionId: string, raw: unknown, channel: keyof typeof CONTROL_CHANNELS): GateOutcome {
+    if (!this.limiter.allow(this.now())) return 'dropped_rate';
+    const decoded = decodeControl(raw, channel);
+    if (!decoded.ok) return dropOutcome(decoded.reason, raw);
+    const msg = decoded.msg;
+
+    if (!this.isSessionActive(sessionId)) {
+      this.releaseIfHeld();
+      return 'refused_inactive';
+    }
+    if (msg.t === 'chat') {
+      this.onChat(sessionId, msg.text);
+      return 'chat';
+    }
+    if (!this.grants.isActive('control', sessionId)) {
+      // The revoke listener normally got here first; an expiry whose timer is late did not.
+      this.releaseIfHeld();
+      return 'refused_no_grant';
+    }
+    try {
+      return this.inject(msg);
+    } catch {
+      return 'inject_failed';
+    }
+  }
+
+  private inject(msg: Exclude<ControlMessage, { t: 'chat' }>): GateOutcome {
+    const inj = this.injector;
+    switch (msg.t) {
+      case 'move':
+        inj.move(msg.x, msg.y);
+        return 'injected';
+      case 'down':
+        inj.move(msg.x, msg.y);
+        inj.button(msg.button, true);
+        this.heldButtons.add(msg.button);
+        return 'injected';
+      case 'up':
+        // Releasing a button the analyst never pressed could end the end user's own drag.
+        if (!this.heldButtons.has(msg.button)) return 'dropped_invalid';
+        inj.move(msg.x, msg.y);
+        inj.button(msg.button, false);
+        this.heldButtons.delete(msg.button);
+        return 'injected';
+      case 'wheel':
+        inj.wheel(msg.dx, msg.dy);
+        return 'injected';
+      case 'keydown': {
+        const part = chordPart(msg.code, msg.key);
+        if (part && completesChord(this.heldParts(), part)) return 'refused_panic';
+        if (!inj.key(msg.code, msg.key, true)) return 'dropped_unknown';
+        this.heldKeys.set(msg.code, part);
+        return 'injected';
+      }
+      case 'keyup':
+        if (!this.heldKeys.has(msg.code)) return 'dropped_invalid';
+        this.heldKeys.delete(msg.code);
+        inj.key(msg.code, msg.key, false);
+        return 'injected';
+      case 'text':
+        // Typed text presses Shift for capitals, which with Ctrl, Alt and End held would be the
+        // chord; and text typed under held modifiers is a shortcut, which keydown exists for.
+        if (this.heldParts().length > 0) return 'refused_panic';
+        inj.text(msg.text);
+        return 'injected';
+      default:
+        return missingCase(msg);
+    }
+  }
+
+  private heldParts(): ChordPart[] {
+    return [...this.heldKeys.values()].filter((p): p is ChordPart => p !== null);
+  }
+
+  private releaseIfHeld(): void {
+    if (this.heldKeys.size > 0 || this.heldButtons.size > 0) this.releaseAll();
+  }
+}
+
+function dropOutcome(reason: DropReason, raw: unknown): GateOutcome {
+  switch (reason) {
+    case 'too_large':
+    case 'not_json':
+    case 'wrong_channel':
+      return 'dropped_invalid';
+    case 'rate_limited':
+      return 'dropped_rate';
+    case 'invalid':
+      return isUnknownType(raw) ? 'dropped_unknown' : 'dropped_invalid';
+    default:
+      return missingCase(reason);
+  }
+}
+
+/** Tells a well-formed message of a type we do not know from a malformed one of a type we do. */
+function isUnknownType(raw: unknown): boolean {
+  if (typeof raw !== 'string' || raw.length > MAX_CONTROL_MESSAGE_BYTES) return false;
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+    const t = (v as { t?: unknown }).t;
+    return typeof t === 'string' && !Object.hasOwn(KNOWN_TYPES, t);
+  } catch {
+    return false;
+  }
+}
