@@ -27,6 +27,7 @@ export function signCheckpoint(keys: KeyRing, c: Pick<AuditCheckpoint, 'seq' | '
  * U+FFFD and PostgreSQL refuses NUL, so those are replaced before hashing (meta is stored as JSON
  * text, which escapes them, and needs nothing).
  */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what PostgreSQL refuses
 const storable = (s: string): string => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g, '\ufffd');
 const storableOrNull = (s: string | null | undefined): string | null => (s == null ? null : storable(s));
 
