@@ -1,5 +1,5 @@
 import SimplePeer from 'simple-peer';
-import { CONTROL_CHANNELS, type ControlDraft } from '../../common/control/protocol.js';
+import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import type { BrokerFrame, SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -42,6 +42,8 @@ export interface EngineEvents extends Record<string, unknown> {
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
   grantRequest: { request_id: string; capability: string };
+  /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
+  chat: string;
   grant: { capability: string; granted: boolean; by: string };
   controlLocked: boolean;
   warning: number;
@@ -76,6 +78,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private readonly grace: number;
   private sharedTrack: MediaStreamTrack | null = null;
   private peerDead = false;
+  /** Capture tracks taken out of the stream by pause/resume; stopped at teardown with the rest. */
+  private pausedTracks: MediaStreamTrack[] = [];
 
   constructor(
     private readonly opts: EngineOptions,
@@ -112,6 +116,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   sendChat(text: string): boolean {
+    if (text.length === 0 || text.length > MAX_CHAT_CHARS) return false;
     return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
   }
 
@@ -149,7 +154,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
   resumeSharing(): void {
     const s = this.opts.stream;
     if (!this.peer || !s || !this.sharedTrack) return;
-    this.peer.addTrack(this.sharedTrack, s);
+    // simple-peer refuses to re-add a removed track; a clone of the same capture is a new track.
+    const again = this.sharedTrack.clone();
+    s.removeTrack(this.sharedTrack);
+    s.addTrack(again);
+    this.pausedTracks.push(this.sharedTrack);
+    this.peer.addTrack(again, s);
     this.sharedTrack = null;
   }
 
@@ -189,6 +199,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (this.opts.stream) {
       for (const t of this.opts.stream.getTracks()) t.stop();
       this.sharedTrack?.stop();
+      for (const t of this.pausedTracks) t.stop();
       if (!revoked.includes('capture')) revoked.push('capture');
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
@@ -347,9 +358,15 @@ export class SessionEngine extends Emitter<EngineEvents> {
       void this.computeSas(pc);
     });
     peer.on('data', (chunk: Uint8Array | string) => {
-      if (this.opts.role !== 'end_user') return;
       const text = typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk);
-      this.emit('control', { data: text, channel: 'reliable' });
+      if (this.opts.role === 'end_user') {
+        // Untrusted: the input gate in main/ decides what, if anything, happens with it.
+        this.emit('control', { data: text, channel: 'reliable' });
+        return;
+      }
+      // The analyst only ever accepts chat from the end user; anything else is dropped.
+      const d = decodeControl(text, 'reliable');
+      if (d.ok && d.msg.t === 'chat') this.emit('chat', d.msg.text);
     });
     peer.on('stream', (s: MediaStream) => this.emit('stream', s));
     peer.on('track', (_t: MediaStreamTrack, s: MediaStream) => this.emit('stream', s));
