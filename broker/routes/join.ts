@@ -1,4 +1,6 @@
-import { ConsentBody, JoinBody } from '../../common/protocol/api.js';
+import { ConsentBody, JoinBody, TeardownReportBody } from '../../common/protocol/api.js';
+import { forbidden } from '../http/errors.js';
+import { endUserActor } from '../sessions/types.js';
 import type { BrokerContext } from '../context.js';
 import { requireDevice, sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
@@ -30,6 +32,26 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       const device = await requireDevice(ctx, req);
       const res = await ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req));
       return res.accepted ? { accepted: true, ...res.session } : { accepted: false };
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/join/teardown-report',
+    summary: "End user's client reports the local grants it revoked, also after a crash when signaling is gone (device proof of the key that redeemed the code)",
+    tag: 'end user',
+    auth: 'device',
+    body: TeardownReportBody,
+    responses: { 200: 'recorded in the audit chain', 403: 'not the device of this session', 404: 'no such session' },
+    handler: async ({ req, body }) => {
+      const device = await requireDevice(ctx, req);
+      const row = await ctx.sessions.row(body.session_id);
+      const actor = endUserActor(device.jkt, sourceOf(req));
+      if (row.end_user_jkt !== device.jkt) {
+        await ctx.audit.append({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
+        throw forbidden('this device is not the end user of that session');
+      }
+      await ctx.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: body.revoked, after_crash: body.after_crash } });
+      return { recorded: true };
     },
   });
 }

@@ -103,3 +103,12 @@ export const TicketWebhookBody = z
     status: z.enum(['open', 'approved', 'closed']),
   })
   .strict();
+
+/** After a crash the client revokes what its grant journal still held and says so. */
+export const TeardownReportBody = z
+  .object({
+    session_id: IdSchema,
+    revoked: z.array(z.enum(['capture', 'control', 'clipboard', 'files'])).max(4),
+    after_crash: z.boolean(),
+  })
+  .strict();
