@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { JwsError, decodeJws, ed25519FromX, ed25519Thumbprint, verifyJwsSignature } from './jws.js';
 import { TokenError } from './tokens.js';
 
 const MAX_SKEW_S = 60;
@@ -34,14 +35,34 @@ export function sha256b64url(text: string): string {
 }
 
 /** Checks that a public JWK is an Ed25519 key with nothing private in it. */
-function assertDevicePublicKey(jwk: unknown): JWK {
+function devicePublicX(jwk: unknown): string {
   if (!jwk || typeof jwk !== 'object') throw new TokenError('bad_proof', 'proof has no device key');
   const k = jwk as Record<string, unknown>;
   if (k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string') {
     throw new TokenError('bad_proof', 'device key must be an Ed25519 public key');
   }
   if ('d' in k) throw new TokenError('bad_proof', 'device key must not contain private material');
-  return { kty: 'OKP', crv: 'Ed25519', x: k.x };
+  return k.x;
+}
+
+/** A JWS signed by the Ed25519 key embedded in its own header, of the given `typ`. */
+export function verifyEmbeddedKeyJws(token: string, typ: string): { payload: Record<string, unknown>; jkt: string; jwk: JWK } {
+  if (token.length > 4096) throw new TokenError('bad_proof', 'proof too large');
+  let d;
+  try {
+    d = decodeJws(token);
+  } catch (e) {
+    throw new TokenError('bad_proof', e instanceof JwsError ? `proof rejected: ${e.message}` : 'proof is not a well-formed JWS');
+  }
+  const x = devicePublicX(d.header.jwk);
+  let key;
+  try {
+    key = ed25519FromX(x);
+  } catch {
+    throw new TokenError('bad_proof', 'device key must be an Ed25519 public key');
+  }
+  if (!verifyJwsSignature(d, key) || d.header.typ !== typ) throw new TokenError('bad_proof', 'proof signature or type is invalid');
+  return { payload: d.payload, jkt: ed25519Thumbprint(x), jwk: { kty: 'OKP', crv: 'Ed25519', x } };
 }
 
 /**
@@ -55,21 +76,7 @@ export async function verifyHttpProof(
   replay: ReplayCache,
   now: number,
 ): Promise<ProofResult> {
-  if (proof.length > 4096) throw new TokenError('bad_proof', 'proof too large');
-  let header;
-  try {
-    header = decodeProtectedHeader(proof);
-  } catch {
-    throw new TokenError('bad_proof', 'proof is not a well-formed JWS');
-  }
-  if (header.alg !== 'EdDSA') throw new TokenError('bad_proof', 'proof must use EdDSA');
-  const jwk = assertDevicePublicKey(header.jwk);
-  let payload;
-  try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ['EdDSA'], typ: 'dpop+jwt', currentDate: new Date(now) }));
-  } catch {
-    throw new TokenError('bad_proof', 'proof signature or type is invalid');
-  }
+  const { payload, jkt, jwk } = verifyEmbeddedKeyJws(proof, 'dpop+jwt');
   if (payload.htm !== expect.method) throw new TokenError('bad_proof', 'proof was made for another method');
   let htuPath: string;
   try {
@@ -87,7 +94,6 @@ export async function verifyHttpProof(
   if (expect.accessToken !== undefined && payload.ath !== sha256b64url(expect.accessToken)) {
     throw new TokenError('bad_proof', 'proof is not bound to this access token');
   }
-  const jkt = await calculateJwkThumbprint(jwk, 'sha256');
   if (!replay.claim(`${jkt}:${payload.jti}`, now)) throw new TokenError('proof_replayed', 'proof was already used');
   return { jkt, jwk };
 }
@@ -96,23 +102,9 @@ export async function verifyHttpProof(
  * Signaling proof: the device key signs the broker's fresh nonce and the hash of the session
  * token, so a stolen token alone cannot open a socket.
  */
-export async function verifyNonceProof(proof: string, nonce: string, token: string, now: number): Promise<ProofResult> {
-  if (proof.length > 4096) throw new TokenError('bad_proof', 'proof too large');
-  let header;
-  try {
-    header = decodeProtectedHeader(proof);
-  } catch {
-    throw new TokenError('bad_proof', 'proof is not a well-formed JWS');
-  }
-  if (header.alg !== 'EdDSA') throw new TokenError('bad_proof', 'proof must use EdDSA');
-  const jwk = assertDevicePublicKey(header.jwk);
-  let payload;
-  try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: ['EdDSA'], typ: 'chaperone-pop+jwt', currentDate: new Date(now) }));
-  } catch {
-    throw new TokenError('bad_proof', 'proof signature or type is invalid');
-  }
-  if (payload.nonce !== nonce) throw new TokenError('bad_proof', 'proof does not sign this connection\'s nonce');
+export async function verifyNonceProof(proof: string, nonce: string, token: string, _now: number): Promise<ProofResult> {
+  const { payload, jkt, jwk } = verifyEmbeddedKeyJws(proof, 'chaperone-pop+jwt');
+  if (payload.nonce !== nonce) throw new TokenError('bad_proof', "proof does not sign this connection's nonce");
   if (payload.ath !== sha256b64url(token)) throw new TokenError('bad_proof', 'proof is not bound to this token');
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jwk };
+  return { jkt, jwk };
 }

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { SignJWT, jwtVerify, decodeProtectedHeader, errors as joseErrors, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+import { JwsError, decodeJws, signJws, verifyJwsSignature } from './jws.js';
 import type { KeyRing } from '../keys.js';
 
 /** Each use has its own `typ` and audience, so a token minted for one purpose is useless for another. */
@@ -29,44 +30,35 @@ export function createTokenService(keys: KeyRing, issuer: string, now: () => num
     async sign(kind, claims, expiresAtMs) {
       const k = keys.active;
       const jti = crypto.randomUUID();
-      const iat = Math.floor(now() / 1000);
-      const token = await new SignJWT({ ...claims })
-        .setProtectedHeader({ alg: 'EdDSA', typ: TOKEN_KINDS[kind].typ, kid: k.kid })
-        .setIssuer(issuer)
-        .setAudience(TOKEN_KINDS[kind].aud)
-        .setIssuedAt(iat)
-        .setExpirationTime(Math.floor(expiresAtMs / 1000))
-        .setJti(jti)
-        .sign(k.privateKey);
+      const token = signJws(
+        { typ: TOKEN_KINDS[kind].typ, kid: k.kid },
+        { ...claims, iss: issuer, aud: TOKEN_KINDS[kind].aud, iat: Math.floor(now() / 1000), exp: Math.floor(expiresAtMs / 1000), jti },
+        k.privateKey,
+      );
       return { token, jti };
     },
     async verify(kind, token) {
-      let kid: unknown;
+      let d;
       try {
-        const header = decodeProtectedHeader(token);
-        kid = header.kid;
-        if (header.alg !== 'EdDSA') throw new TokenError('bad_token', `algorithm ${String(header.alg)} is not accepted`);
+        d = decodeJws(token);
       } catch (e) {
-        if (e instanceof TokenError) throw e;
-        throw new TokenError('bad_token', 'token is not a well-formed JWS');
+        throw new TokenError('bad_token', e instanceof JwsError ? `token rejected: ${e.message}` : 'token is not a well-formed JWS');
       }
+      const kid = d.header.kid;
       const key = typeof kid === 'string' ? keys.published(now()).find((k) => k.kid === kid) : undefined;
       if (!key) throw new TokenError('bad_token', 'token was signed with an unknown key');
-      try {
-        const { payload } = await jwtVerify(token, key.publicKey, {
-          algorithms: ['EdDSA'],
-          typ: TOKEN_KINDS[kind].typ,
-          audience: TOKEN_KINDS[kind].aud,
-          issuer,
-          requiredClaims: ['exp', 'jti', 'iat'],
-          currentDate: new Date(now()),
-        });
-        return payload as JWTPayload & { jti: string };
-      } catch (e) {
-        if (e instanceof joseErrors.JWTExpired) throw new TokenError('token_expired', 'token has expired');
-        if (e instanceof joseErrors.JOSEError) throw new TokenError('bad_token', `token rejected: ${e.code}`);
-        throw new TokenError('bad_token', 'token rejected');
-      }
+      if (!verifyJwsSignature(d, key.publicKey)) throw new TokenError('bad_token', 'token signature is invalid');
+      if (d.header.typ !== TOKEN_KINDS[kind].typ) throw new TokenError('bad_token', 'token is of another type');
+      const p = d.payload;
+      const aud = TOKEN_KINDS[kind].aud;
+      if (p.iss !== issuer) throw new TokenError('bad_token', 'token is from another issuer');
+      if (!(p.aud === aud || (Array.isArray(p.aud) && p.aud.includes(aud)))) throw new TokenError('bad_token', 'token is for another audience');
+      if (typeof p.jti !== 'string' || typeof p.iat !== 'number' || typeof p.exp !== 'number') throw new TokenError('bad_token', 'token lacks exp, iat or jti');
+      const nowS = Math.floor(now() / 1000);
+      // At its exp second a token is already expired (RFC 7519: "on or after").
+      if (p.exp <= nowS) throw new TokenError('token_expired', 'token has expired');
+      if (typeof p.nbf === 'number' && p.nbf > nowS) throw new TokenError('bad_token', 'token is not valid yet');
+      return p as JWTPayload & { jti: string };
     },
   };
 }

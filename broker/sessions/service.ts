@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { EmbeddedJWK, calculateJwkThumbprint, decodeProtectedHeader, jwtVerify } from 'jose';
 import { sql, type Selectable } from 'kysely';
 import { CONSENT_CAPABILITIES, isGrantable, type Capability, type GrantableCapability } from '../../common/capabilities.js';
 import { formatJoinCode, codeFromBytes, normalizeJoinCode } from '../../common/join-code.js';
@@ -9,7 +8,7 @@ import type { SessionRole } from '../../common/roles.js';
 import { checkTransition, type EndReason, type SessionState, type Transition } from '../../common/session-state.js';
 import type { AuditLog } from '../audit/log.js';
 import type { TokenService } from '../auth/tokens.js';
-import { sha256b64url } from '../auth/dpop.js';
+import { sha256b64url, verifyEmbeddedKeyJws } from '../auth/dpop.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import { ApiError, badRequest, conflict, forbidden, notFound, tooMany } from '../http/errors.js';
@@ -390,19 +389,14 @@ export class SessionService {
       await this.audit.append({ type: 'consent.receipt_rejected', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why } });
       throw badRequest(`consent receipt rejected: ${why}`, 'bad_receipt');
     };
-    try {
-      const h = decodeProtectedHeader(receipt);
-      if (h.alg !== 'EdDSA' || !h.jwk) return bad('must be EdDSA with the device key');
-      if ((await calculateJwkThumbprint(h.jwk, 'sha256')) !== jkt) return bad('signed by another key');
-    } catch (e) {
-      if (e instanceof ApiError) throw e;
-      return bad('not a JWS');
-    }
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(receipt, EmbeddedJWK, { algorithms: ['EdDSA'], typ, currentDate: new Date(this.now()) }));
-    } catch {
-      return bad('signature invalid');
+      const v = verifyEmbeddedKeyJws(receipt, typ);
+      if (v.jkt !== jkt) return bad('signed by another key');
+      payload = v.payload;
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      return bad('not a JWS signed by the device key, or of another type');
     }
     if (payload.sid !== r.id) return bad('made for another session');
     if (typeof payload.iat !== 'number' || Math.abs(payload.iat - this.now() / 1000) > 300) return bad('stale');

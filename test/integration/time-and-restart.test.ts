@@ -15,7 +15,8 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
 
   it('the broker warns at 5 and 1 minutes, ends the session at its expiry and revokes the tokens', async () => {
     clock = new TestClock();
-    b = await startTestBroker(engine, { clock });
+    // Minutes pass in single jumps here; a long heartbeat timeout keeps peer_lost out of the picture.
+    b = await startTestBroker(engine, { clock, policy: { heartbeat_timeout_seconds: 300 } });
     const analyst = await createUser(b, 'alice', ['analyst']);
     const s = await activeSession(b, analyst, { duration: 10 });
     const { eu, an } = await connectBoth(b, analyst, s);
@@ -104,7 +105,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
 
   it('extension: the end user must consent again, approval applies again, and the hard maximum holds', async () => {
     clock = new TestClock();
-    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30 } });
+    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } });
     const analyst = await createUser(b, 'alice', ['analyst']);
     const approver = await createUser(b, 'bob', ['approver']);
     const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, duration: 30 });
@@ -130,10 +131,19 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     expect(renewed.token).not.toBe(before);
     expect(renewed.expires_at).toBe(result.expires_at);
     // Time moves to the old expiry: the session is still on; at the new one it ends.
-    await clock.advance(30 * 60_000 + 1000);
-    eu.sendJson({ type: 'heartbeat' });
+    // Time moves in steps the heartbeat timeout allows, the end user's client beating in between.
+    for (let m = 0; m < 30; m += 4) {
+      eu.sendJson({ type: 'heartbeat' });
+      await new Promise((r) => setTimeout(r, 20));
+      await clock.advance(Math.min(4, 30 - m) * 60_000);
+    }
+    await clock.advance(1000);
     expect(an.frames.find((f) => f.type === 'session.ended')).toBeUndefined();
-    await clock.advance(15 * 60_000);
+    for (let m = 0; m < 16; m += 4) {
+      eu.sendJson({ type: 'heartbeat' });
+      await new Promise((r) => setTimeout(r, 20));
+      await clock.advance(4 * 60_000);
+    }
     expect((await an.nextOfType('session.ended')).reason).toBe('expired');
   });
 });
