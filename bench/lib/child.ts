@@ -15,6 +15,47 @@ export function emit(msg: Record<string, unknown>): void {
 }
 
 const live = new Set<ServerChild>();
+/** CPU seconds of children that have already exited (read just before they were stopped). */
+let exitedChildrenCpuS = 0;
+
+function readStatTicks(file: string): number[] | null {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU use of the whole machine versus this benchmark's own processes over an interval: on a
+ * shared VM, other tenants' work shows up as `other_cores` and makes latencies and rates worse.
+ */
+export class MachineLoad {
+  private readonly sys0 = readStatTicks('/proc/stat');
+  private readonly own0 = ownCpuSeconds();
+  private readonly t0 = Date.now();
+
+  stop(): { busy_cores: number; own_cores: number; other_cores: number } {
+    const sys1 = readStatTicks('/proc/stat');
+    const secs = (Date.now() - this.t0) / 1000;
+    const busy = (t: number[]) => (t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0) + (t[5] ?? 0) + (t[6] ?? 0) + (t[7] ?? 0);
+    const busyCores = this.sys0 && sys1 && secs > 0 ? (busy(sys1) - busy(this.sys0)) / 100 / secs : NaN;
+    const ownCores = secs > 0 ? (ownCpuSeconds() - this.own0) / secs : NaN;
+    const r = (x: number) => Math.round(x * 100) / 100;
+    return { busy_cores: r(busyCores), own_cores: r(ownCores), other_cores: r(Math.max(0, busyCores - ownCores)) };
+  }
+}
+
+/** This process plus every server child, living or exited. */
+export function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  let s = (u.user + u.system) / 1e6 + exitedChildrenCpuS;
+  for (const c of live) {
+    const x = c.cpuSeconds();
+    if (!Number.isNaN(x)) s += x;
+  }
+  return s;
+}
 process.on('exit', () => {
   for (const c of live) c.killNow();
 });
@@ -23,6 +64,8 @@ export interface SpawnOptions {
   /** Directory for a V8 CPU profile of the child (written when it exits cleanly). */
   cpuProfDir?: string | undefined;
   env?: Record<string, string>;
+  /** Extra node flags for the child (e.g. --trace-gc). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -38,10 +81,13 @@ export class ServerChild {
   private exitCode: number | null | undefined = undefined;
 
   constructor(readonly name: string, script: string, args: string[] = [], o: SpawnOptions = {}) {
-    const nodeArgs = ['--import', 'tsx'];
+    const nodeArgs = ['--import', 'tsx', ...(o.nodeArgs ?? [])];
     if (o.cpuProfDir) {
-      fs.mkdirSync(o.cpuProfDir, { recursive: true });
-      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`);
+      // One directory per child: with tsx there are two threads (main and the loader hooks), each
+      // writing its own CPU.*.cpuprofile; the main thread's is the big one.
+      const dir = path.join(o.cpuProfDir, `${name}-${Date.now()}`);
+      fs.mkdirSync(dir, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
     }
     this.proc = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, script), ...args], {
       cwd: REPO_ROOT,
@@ -95,6 +141,13 @@ export class ServerChild {
     return m as T;
   }
 
+  /** Asks a broker child for its counters (SIGUSR2 → a `stats` message). */
+  async stats<T = Record<string, unknown>>(): Promise<T> {
+    const p = this.waitFor<T>('stats', 10_000);
+    this.proc.kill('SIGUSR2');
+    return p;
+  }
+
   /** Resident set size in MiB, from /proc. */
   rssMiB(): number {
     try {
@@ -121,10 +174,12 @@ export class ServerChild {
   /** Asks the child to shut down cleanly (SIGTERM; it closes and exits), then kills it if it hangs. */
   async stop(timeoutMs = 20_000): Promise<void> {
     if (this.exitCode !== undefined) return;
+    const cpu = this.cpuSeconds();
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.killNow(), timeoutMs);
     await this.exited;
     clearTimeout(t);
+    if (!Number.isNaN(cpu)) exitedChildrenCpuS += cpu;
   }
 
   killNow(): void {

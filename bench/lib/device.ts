@@ -15,11 +15,11 @@ export class BenchDevice {
     this.publicJwk = { kty: 'OKP', crv: 'Ed25519', x: j.x! };
   }
 
-  static fromPrivateJwk(jwk: JsonWebKey): BenchDevice {
+  static fromPrivateJwk(jwk: crypto.JsonWebKey): BenchDevice {
     return new BenchDevice(crypto.createPrivateKey({ key: jwk, format: 'jwk' }));
   }
 
-  privateJwk(): JsonWebKey {
+  privateJwk(): crypto.JsonWebKey {
     return this.privateKey.export({ format: 'jwk' });
   }
 

@@ -1,0 +1,55 @@
+// Benchmark entry point: `npm run bench -- <name> [--quick] [--only a,b] [--cpu-prof]`.
+import { parseArgs } from 'node:util';
+
+type Bench = (o: { quick: boolean; only: Set<string>; cpuProf: boolean; instrument: boolean; brokerNodeArgs: string[] }) => Promise<number>;
+
+const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
+  broker: {
+    about: 'signaling relay vs plain ws and PeerJS, kill switch, lifecycles/s (SQLite, PostgreSQL), audit append/verify',
+    load: async () => (await import('./broker.js')).runBrokerBench,
+  },
+  session: {
+    about: 'input latency into Xvfb vs a raw data channel, setup to first frame, kill-switch teardown, local expiry',
+    load: async () => (await import('./session.js')).runSessionBench,
+  },
+};
+
+function usage(): string {
+  const names = Object.entries(BENCHES)
+    .map(([n, b]) => `  ${n}  ${b.about}`)
+    .join('\n');
+  return `usage: npm run bench -- <name> [--quick] [--only relay,kill,lifecycle,audit] [--cpu-prof] [--instrument] [--trace-gc] [--broker-node-args '--flag ...']\nknown benchmarks:\n${names}\n`;
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      instrument: { type: 'boolean', default: false },
+      'trace-gc': { type: 'boolean', default: false },
+      'broker-node-args': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n${usage()}`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(usage());
+  process.exit(0);
+}
+const name = positionals[0];
+const bench = name === undefined ? undefined : BENCHES[name];
+if (!bench) {
+  process.stderr.write(`${name === undefined ? 'no benchmark named' : `unknown benchmark "${name}"`}; known: ${Object.keys(BENCHES).join(', ')}\n${usage()}`);
+  process.exit(2);
+}
+const run = await bench.load();
+const code = await run({ quick: values.quick, only: new Set((values.only ?? '').split(',').filter(Boolean)), cpuProf: values['cpu-prof'], instrument: values.instrument, brokerNodeArgs: [...(values['trace-gc'] ? ['--trace-gc'] : []), ...(values['broker-node-args'] ?? '').split(/\s+/).filter(Boolean)] });
+process.exit(code);
