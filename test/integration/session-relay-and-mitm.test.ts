@@ -41,15 +41,14 @@ describe.skipIf(!haveTurn && !process.env.CI)('a session forced through the cotu
     const [x, y] = await up;
     expect(x).toBe(y);
     const pc = (eu as unknown as { peer: { _pc: RTCPeerConnection } }).peer._pc;
-    const stats = await pc.getStats();
-    let pairLocalType = '';
-    stats.forEach((r: { type: string; state?: string; nominated?: boolean; localCandidateId?: string }) => {
-      if (r.type === 'candidate-pair' && r.state === 'succeeded' && r.nominated) {
-        const local = (stats as unknown as Map<string, { candidateType?: string }>).get(r.localCandidateId!);
-        pairLocalType = local?.candidateType ?? '';
-      }
-    });
-    expect(pairLocalType).toBe('relay');
+    // The pair in use must be a relay candidate on our side (polled: stats settle after connect).
+    const localTypeInUse = async (): Promise<string> => {
+      const stats = await pc.getStats();
+      const all = [...(stats as unknown as Map<string, { type: string; state?: string; localCandidateId?: string; candidateType?: string }>).values()];
+      const pair = all.find((r) => r.type === 'candidate-pair' && r.state === 'succeeded');
+      return all.find((r) => r.type === 'local-candidate' && pair && (r as { id?: string }).id === pair.localCandidateId)?.candidateType ?? '';
+    };
+    await expect.poll(localTypeInUse, { timeout: 5000 }).toBe('relay');
     expect(await firstFrame(await stream)).toEqual({ width: 320, height: 180 });
     an.sendControl({ t: 'down', button: 'left', x: 0.1, y: 0.1 });
     await expect.poll(() => got.length).toBe(1);
