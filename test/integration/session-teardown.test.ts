@@ -153,6 +153,8 @@ describe('brief interruptions do not end the session', () => {
     // Both links come back; control was locked meanwhile and unlocks without any new consent.
     await expect.poll(() => locks.join(','), { timeout: 5000 }).toBe('true,false');
     expect(eu.state).toBe('connected');
+    // The analyst's link reconnects on its own backoff; it comes back without any new consent too.
+    await expect.poll(() => an.state, { timeout: 5000 }).toBe('connected');
     expect(an.sendControl({ t: 'text', text: 'still here' })).toBe(true);
     await expect.poll(() => got.length).toBe(1);
     const ended = eu.once('ended');
