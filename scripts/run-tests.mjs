@@ -27,25 +27,32 @@ if (!extra.length) {
   else failed++;
 }
 
-const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-vitest-')), 'report.json');
-const vitest = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra], {
-  stdio: 'inherit',
-  env: process.env,
-});
-let vitestCounted = false;
-try {
-  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-  passed += r.numPassedTests;
-  failed += r.numFailedTests;
-  skipped += r.numPendingTests + (r.numTodoTests ?? 0);
-  // A file that fails to load counts no test but must still fail the run.
-  const brokenSuites = (r.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
-  failed += brokenSuites;
-  vitestCounted = true;
-} catch {
-  failed++;
+/** Runs one vitest configuration and adds its counts; a run that could not report counts as failed. */
+function vitestRun(name, args) {
+  process.stdout.write(`\n=== ${name}\n`);
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-vitest-')), 'report.json');
+  const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], { stdio: 'inherit', env: process.env });
+  const before = failed;
+  try {
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests;
+    skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+    // A file that fails to load counts no test but must still fail the run.
+    failed += (r.testResults ?? []).filter((s) => s.status === 'failed' && (s.assertionResults ?? []).length === 0).length;
+  } catch {
+    failed++;
+  }
+  if (run.status !== 0 && failed === before) failed++;
+  steps.push({ name, ok: failed === before });
 }
-if (vitest.status !== 0 && vitestCounted && failed === 0) failed++;
+
+vitestRun('unit and integration tests', extra);
+if (!extra.length) {
+  // End-to-end: the real app in Debian's Chromium under Xvfb, built first.
+  if (step('build the renderer', 'npm', ['run', 'build:renderer', '--silent'])) vitestRun('end-to-end tests (Chromium, Xvfb)', ['--config', 'vitest.e2e.config.ts']);
+  else failed++;
+}
 
 for (const s of steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name}\n`);
 const total = passed + failed + skipped;

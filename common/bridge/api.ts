@@ -1,0 +1,248 @@
+import { z } from 'zod';
+import { CAPABILITIES } from '../capabilities.js';
+import { ANALYST_KINDS } from '../roles.js';
+import { LOCAL_GRANTS } from '../protocol/signaling.js';
+import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
+import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
+
+/**
+ * The one definition of what the renderer may ask of the main process. The Electron preload
+ * (`preload/index.ts`) and the browser test host (`main/browser-host/`) both build their API from
+ * this table, and the main side dispatches every call through `dispatchBridgeCall`, which parses
+ * the arguments as untrusted input and the result before it goes back. A method that is not in
+ * this table does not exist on either side, so the two cannot drift apart.
+ *
+ * The device key never leaves the main process: the renderer asks for proofs and receipts, each
+ * for a narrow purpose, and gets back a signed string.
+ */
+
+const sessionId = z.string().uuid();
+const jws = z.string().min(16).max(MAX_TOKEN_CHARS);
+const accessToken = z.string().min(1).max(MAX_TOKEN_CHARS);
+const shortId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+const epochMs = z.number().int().min(0).max(8.64e15);
+
+export const GrantKindSchema = z.enum(LOCAL_GRANTS);
+export type BridgeGrantKind = z.infer<typeof GrantKindSchema>;
+
+export const PolicyViewSchema = z
+  .object({
+    /** Where the renderer sends broker calls (the pinned broker, or the host's same-origin relay of it). */
+    brokerUrl: z.string().url().max(2048),
+    organisation: z.string().min(1).max(120).nullable(),
+    /** Capabilities this machine never allows, whatever the remote side asks for. */
+    deniedCapabilities: z.array(z.enum(CAPABILITIES)).max(5),
+    /** Seconds a control request may wait for an answer before it is denied. */
+    controlPromptSeconds: z.number().int().min(5).max(300),
+    /** True where the panic chord is armed (Ctrl+Alt+Shift+End). */
+    panicChord: z.boolean(),
+  })
+  .strict();
+export type PolicyView = z.infer<typeof PolicyViewSchema>;
+
+export const PublicJwkSchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().min(43).max(43) }).strict();
+
+/** What the consent screen shows, taken from an offer whose signature main has checked against the broker's keys. */
+export const OfferViewSchema = z
+  .object({
+    sid: sessionId,
+    org: z.string().max(120),
+    analyst: z
+      .object({
+        id: z.string().max(64),
+        name: z.string().max(120),
+        username: z.string().max(64),
+        organisation: z.string().max(120),
+        kind: z.enum(ANALYST_KINDS),
+      })
+      .strict(),
+    verification: z.object({ method: z.string().max(64), mfa_at: z.number().int().nullable() }).strict(),
+    ticket: z.string().max(64),
+    reason: z.string().max(MAX_TEXT_CHARS),
+    capabilities: z.array(z.enum(CAPABILITIES)).min(1).max(5),
+    consent_covers: z.array(z.enum(CAPABILITIES)).max(5),
+    granted_later: z.array(z.enum(CAPABILITIES)).max(5),
+    duration_s: z.number().int().min(1).max(24 * 3600),
+    /** Seconds since the epoch, as in the token. */
+    exp: z.number().int(),
+    iat: z.number().int(),
+  })
+  .strict();
+export type OfferView = z.infer<typeof OfferViewSchema>;
+
+export const AcquireResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), expiresAt: epochMs }).strict(),
+  z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict(),
+]);
+
+export const GateOutcomeSchema = z.enum([
+  'injected',
+  'chat',
+  'refused_no_grant',
+  'refused_inactive',
+  'refused_panic',
+  'dropped_rate',
+  'dropped_invalid',
+  'dropped_unknown',
+  'inject_failed',
+]);
+
+const ok = z.object({ ok: z.literal(true) }).strict();
+
+/** Every method: a tuple of arguments and a result, both parsed on the main side. */
+export const BRIDGE_METHODS = {
+  'policy.get': { args: z.tuple([]), result: PolicyViewSchema },
+  'device.publicJwk': { args: z.tuple([]), result: PublicJwkSchema },
+  /** A DPoP proof (RFC 9449) for one broker request; refused for any URL outside the pinned broker's API. */
+  'device.dpopProof': {
+    args: z.tuple([z.object({ htm: z.enum(['GET', 'POST']), htu: z.string().url().max(2048), accessToken: accessToken.optional() }).strict()]),
+    result: jws,
+  },
+  /** The proof for the signaling socket: the broker's nonce and the session token's hash. */
+  'device.nonceProof': { args: z.tuple([z.object({ nonce: z.string().min(8).max(256), token: accessToken }).strict()]), result: jws },
+  /** Checks the broker's signature on an offer and that it was made for this device; returns what to show. */
+  'offer.verify': { args: z.tuple([z.object({ offer: jws }).strict()]), result: OfferViewSchema },
+  /** The consent receipt; main hashes the offer itself and accepts only what consent covers. */
+  'consent.receipt': {
+    args: z.tuple([z.object({ offer: jws, decision: z.enum(['accept', 'decline']) }).strict()]),
+    result: z.object({ sid: sessionId, receipt: jws }).strict(),
+  },
+  'extension.receipt': { args: z.tuple([z.object({ sessionId, extensionId: shortId }).strict()]), result: jws },
+  /** The broker made the session active: grants may be acquired for it until expiresAt. */
+  'session.open': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
+  'session.setExpiry': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
+  /** Called only from the end user's own click (Accept, Allow). */
+  'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
+  'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },
+  /** Teardown: ends the session locally and revokes every grant; idempotent. */
+  'grants.revokeAll': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4) }).strict() },
+  'grants.list': { args: z.tuple([]), result: z.array(z.object({ sessionId, kind: GrantKindSchema, expiresAt: epochMs }).strict()).max(4) },
+  /** One raw data-channel message from the analyst, untouched: the input gate in main judges it. */
+  'input.deliver': {
+    args: z.tuple([z.object({ sessionId, data: z.string().max(MAX_CONTROL_MESSAGE_BYTES * 2), channel: z.enum(['pointer', 'reliable']) }).strict()]),
+    result: GateOutcomeSchema,
+  },
+} as const;
+
+/** Pushes from main to the renderer. */
+export const BRIDGE_EVENTS = {
+  /** A grant stopped (expiry, teardown, the end user); for capture the renderer stops its tracks. */
+  'grant.revoked': z.object({ kind: GrantKindSchema, reason: z.enum(['user', 'expired', 'teardown']) }).strict(),
+  /** The end user's panic chord: stop the session now. */
+  panic: z.object({}).strict(),
+  /** A chat message from the analyst that passed the input gate. */
+  chat: z.object({ sessionId, text: z.string().min(1).max(2000) }).strict(),
+} as const;
+
+export type BridgeMethod = keyof typeof BRIDGE_METHODS;
+export type BridgeArgs<M extends BridgeMethod> = z.infer<(typeof BRIDGE_METHODS)[M]['args']>;
+export type BridgeResult<M extends BridgeMethod> = z.infer<(typeof BRIDGE_METHODS)[M]['result']>;
+export type BridgeEvent = keyof typeof BRIDGE_EVENTS;
+export type BridgeEventPayload<E extends BridgeEvent> = z.infer<(typeof BRIDGE_EVENTS)[E]>;
+
+type Namespace = BridgeMethod extends infer M ? (M extends `${infer N}.${string}` ? N : never) : never;
+
+/** The object the renderer sees as `window.chaperone`: `bridge.grants.acquire({...})`. */
+export type ChaperoneBridge = {
+  readonly [N in Namespace]: {
+    readonly [M in BridgeMethod as M extends `${N}.${infer F}` ? F : never]: (...args: BridgeArgs<M>) => Promise<BridgeResult<M>>;
+  };
+} & {
+  on<E extends BridgeEvent>(event: E, fn: (payload: BridgeEventPayload<E>) => void): () => void;
+};
+
+/** What the main process implements: one function per method, given arguments that already passed the schema. */
+export type BridgeHandlers = { [M in BridgeMethod]: (...args: BridgeArgs<M>) => Promise<BridgeResult<M>> | BridgeResult<M> };
+
+export const BRIDGE_GLOBAL = 'chaperone';
+/** Electron IPC channel of a method (`ipcRenderer.invoke`) and of the event stream. */
+export const ipcChannel = (m: BridgeMethod): string => `chaperone:${m}`;
+export const IPC_EVENT_CHANNEL = 'chaperone:event';
+
+export class BridgeError extends Error {
+  constructor(
+    readonly code: 'unknown_method' | 'invalid_args' | 'invalid_result' | 'failed' | 'closed' | 'refused',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BridgeError';
+  }
+}
+
+export function isBridgeMethod(m: unknown): m is BridgeMethod {
+  return typeof m === 'string' && Object.hasOwn(BRIDGE_METHODS, m);
+}
+
+export function isBridgeEvent(e: unknown): e is BridgeEvent {
+  return typeof e === 'string' && Object.hasOwn(BRIDGE_EVENTS, e);
+}
+
+/**
+ * The main side of every call: the method must be in the table, the arguments must parse (strict:
+ * no extra fields, bounded sizes), and so must the result. Throws BridgeError; never calls a handler
+ * with anything the schema did not accept.
+ */
+export async function dispatchBridgeCall(handlers: BridgeHandlers, method: unknown, args: unknown): Promise<unknown> {
+  if (!isBridgeMethod(method)) throw new BridgeError('unknown_method', `no such bridge method: ${String(method).slice(0, 64)}`);
+  const def = BRIDGE_METHODS[method];
+  const parsed = def.args.safeParse(args);
+  if (!parsed.success) throw new BridgeError('invalid_args', `${method}: ${parsed.error.issues[0]?.message ?? 'invalid arguments'}`);
+  const fn = handlers[method] as (...a: unknown[]) => unknown;
+  const result = await fn(...(parsed.data as unknown[]));
+  const out = def.result.safeParse(result);
+  if (!out.success) throw new BridgeError('invalid_result', `${method}: the main process returned something its schema refuses`);
+  return out.data;
+}
+
+/** Parses an event payload from main; null for an unknown event or a payload its schema refuses. */
+export function parseBridgeEvent(event: unknown, payload: unknown): { event: BridgeEvent; payload: unknown } | null {
+  if (!isBridgeEvent(event)) return null;
+  const r = BRIDGE_EVENTS[event].safeParse(payload);
+  return r.success ? { event, payload: r.data } : null;
+}
+
+/**
+ * Builds the renderer-facing object from a transport: `invoke` carries one call to main, `subscribe`
+ * delivers main's events. Arguments are checked here too, so a mistake fails in the page with a
+ * clear message instead of as a refusal from main.
+ */
+export function createBridge(
+  invoke: (method: BridgeMethod, args: unknown[]) => Promise<unknown>,
+  subscribe: (listener: (event: string, payload: unknown) => void) => () => void,
+): ChaperoneBridge {
+  const api: Record<string, Record<string, (...a: unknown[]) => Promise<unknown>>> = {};
+  for (const method of Object.keys(BRIDGE_METHODS) as BridgeMethod[]) {
+    const [ns, fn] = method.split('.') as [string, string];
+    const def = BRIDGE_METHODS[method];
+    (api[ns] ??= {})[fn] = async (...args: unknown[]) => {
+      const a = def.args.safeParse(args);
+      if (!a.success) throw new BridgeError('invalid_args', `${method}: ${a.error.issues[0]?.message ?? 'invalid arguments'}`);
+      const r = def.result.safeParse(await invoke(method, a.data as unknown[]));
+      if (!r.success) throw new BridgeError('invalid_result', `${method}: unexpected result from the main process`);
+      return r.data;
+    };
+  }
+  const listeners = new Map<BridgeEvent, Set<(p: unknown) => void>>();
+  let unsubscribe: (() => void) | null = null;
+  const on = (event: BridgeEvent, fn: (p: unknown) => void): (() => void) => {
+    if (!isBridgeEvent(event)) throw new BridgeError('unknown_method', `no such bridge event: ${String(event)}`);
+    unsubscribe ??= subscribe((e, p) => {
+      const parsed = parseBridgeEvent(e, p);
+      if (!parsed) return;
+      for (const l of listeners.get(parsed.event) ?? []) {
+        try {
+          l(parsed.payload);
+        } catch {
+          // One listener's failure must not stop the others.
+        }
+      }
+    });
+    let set = listeners.get(event);
+    if (!set) listeners.set(event, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+    };
+  };
+  return Object.freeze({ ...api, on }) as unknown as ChaperoneBridge;
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { BridgeError, type BridgeMethod } from './api.js';
+
+/**
+ * The bridge carried over one WebSocket, for the browser test host (Chromium without Electron).
+ * Same methods, same schemas; this file only frames calls, results and events.
+ */
+
+export const MAX_RPC_FRAME_BYTES = 64 * 1024;
+/** Calls in flight per connection; more is a bug or an attack, and is refused. */
+export const MAX_RPC_IN_FLIGHT = 256;
+
+export const RpcCallSchema = z
+  .object({
+    id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    method: z.string().min(1).max(64),
+    args: z.array(z.unknown()).max(4),
+  })
+  .strict();
+export type RpcCall = z.infer<typeof RpcCallSchema>;
+
+export type RpcServerFrame =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { code: string; message: string } }
+  | { event: string; payload: unknown };
+
+const RpcServerFrameSchema = z.union([
+  z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }).strict(),
+  z.object({ id: z.number().int(), ok: z.literal(false), error: z.object({ code: z.string().max(64), message: z.string().max(1000) }).strict() }).strict(),
+  z.object({ event: z.string().max(64), payload: z.unknown() }).strict(),
+]);
+
+/** Parses one frame from the page; null when it is not a well-formed call. */
+export function parseRpcCall(data: unknown): RpcCall | null {
+  if (typeof data !== 'string' || data.length > MAX_RPC_FRAME_BYTES) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const r = RpcCallSchema.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+/** What the client needs from a socket; the browser's WebSocket fits it. */
+export interface RpcSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  addEventListener(type: 'open' | 'close' | 'message' | 'error', fn: (ev: { data?: unknown }) => void): void;
+}
+
+/**
+ * The page's end of the bridge socket: numbered calls, answered in any order; events fan out to
+ * the subscriber. Calls made before the socket opens wait for it; once it closes every pending
+ * and later call fails (the host went away: the app must not pretend grants still work).
+ */
+export class RpcClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly queue: string[] = [];
+  private closed = false;
+  private listener: ((event: string, payload: unknown) => void) | null = null;
+
+  constructor(private readonly socket: RpcSocket) {
+    socket.addEventListener('open', () => {
+      for (const f of this.queue.splice(0)) socket.send(f);
+    });
+    socket.addEventListener('message', (ev) => this.onMessage(ev.data));
+    socket.addEventListener('close', () => this.fail());
+    socket.addEventListener('error', () => this.fail());
+  }
+
+  invoke(method: BridgeMethod, args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(new BridgeError('closed', 'the connection to the main process is closed'));
+    if (this.pending.size >= MAX_RPC_IN_FLIGHT) return Promise.reject(new BridgeError('refused', 'too many calls in flight'));
+    const id = this.nextId++;
+    const frame = JSON.stringify({ id, method, args });
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.socket.readyState === 1) this.socket.send(frame);
+      else this.queue.push(frame);
+    });
+  }
+
+  subscribe(fn: (event: string, payload: unknown) => void): () => void {
+    this.listener = fn;
+    return () => {
+      if (this.listener === fn) this.listener = null;
+    };
+  }
+
+  private onMessage(data: unknown): void {
+    if (typeof data !== 'string' || data.length > MAX_RPC_FRAME_BYTES) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const r = RpcServerFrameSchema.safeParse(raw);
+    if (!r.success) return;
+    const f = r.data;
+    if ('event' in f) {
+      this.listener?.(f.event, f.payload);
+      return;
+    }
+    const p = this.pending.get(f.id);
+    if (!p) return;
+    this.pending.delete(f.id);
+    if (f.ok) p.resolve(f.result);
+    else p.reject(new BridgeError(toCode(f.error.code), f.error.message));
+  }
+
+  private fail(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    for (const p of this.pending.values()) p.reject(new BridgeError('closed', 'the connection to the main process closed'));
+    this.pending.clear();
+  }
+}
+
+function toCode(c: string): BridgeError['code'] {
+  const known: BridgeError['code'][] = ['unknown_method', 'invalid_args', 'invalid_result', 'failed', 'closed', 'refused'];
+  return (known as string[]).includes(c) ? (c as BridgeError['code']) : 'failed';
+}

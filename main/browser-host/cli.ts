@@ -1,0 +1,44 @@
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBrowserHost } from './server.js';
+
+/**
+ * Runs the app without Electron: the main-process services in this Node process, the renderer
+ * in any Chromium pointed at the printed URL (it carries the per-launch secret; open it once).
+ *
+ *   npm run build:renderer
+ *   node --import tsx main/browser-host/cli.ts --broker http://127.0.0.1:7480 [--display :0] [--data-dir DIR]
+ */
+const { values } = parseArgs({
+  options: {
+    broker: { type: 'string', default: 'http://127.0.0.1:7480' },
+    renderer: { type: 'string', default: path.resolve(import.meta.dirname, '../../dist/renderer') },
+    'data-dir': { type: 'string', default: path.join(os.homedir(), '.chaperone', 'app') },
+    display: { type: 'string' },
+    port: { type: 'string' },
+  },
+});
+
+const display = values.display ?? process.env.DISPLAY;
+const host = await startBrowserHost({
+  brokerUrl: values.broker.replace(/\/+$/, ''),
+  rendererDir: values.renderer,
+  dataDir: values['data-dir'],
+  port: values.port ? Number(values.port) : 0,
+  ...(display
+    ? {
+        createInjector: async () => {
+          const { createInjector } = await import('../injector.js');
+          return createInjector(process.platform, { display });
+        },
+      }
+    : {}),
+  onError: (err) => process.stderr.write(`chaperone host: ${String((err as Error)?.message ?? err)}\n`),
+});
+process.stdout.write(`Chaperone is running. Open this once (it carries the launch secret):\n  ${host.launchUrl}\n`);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void host.close().finally(() => process.exit(0));
+  });
+}

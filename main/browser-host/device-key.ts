@@ -1,0 +1,86 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SignJWT, calculateJwkThumbprint } from 'jose';
+import { z } from 'zod';
+
+const StoredKeySchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().length(43), d: z.string().length(43) }).strict();
+
+export interface PublicJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+}
+
+/**
+ * This machine's Ed25519 device key. It lives in the main process only: the renderer receives
+ * proofs and receipts, never the key. With a file it survives restarts (the crash report after a
+ * restart must come from the device that redeemed the code); the file is 0600 and written
+ * atomically. The Electron build keeps the same bytes under safeStorage instead.
+ */
+export class DeviceKeyService {
+  private constructor(
+    private readonly privateKey: crypto.KeyObject,
+    readonly publicJwk: PublicJwk,
+    readonly jkt: string,
+    private readonly now: () => number,
+  ) {}
+
+  static async create(opts: { file?: string; now?: () => number } = {}): Promise<DeviceKeyService> {
+    let jwk: z.infer<typeof StoredKeySchema> | null = null;
+    if (opts.file) {
+      try {
+        const parsed = StoredKeySchema.safeParse(JSON.parse(fs.readFileSync(opts.file, 'utf8')));
+        if (parsed.success) jwk = parsed.data;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`device key ${opts.file} is unreadable: ${(err as Error).message}`);
+      }
+    }
+    if (!jwk) {
+      const { privateKey } = crypto.generateKeyPairSync('ed25519');
+      const j = privateKey.export({ format: 'jwk' });
+      jwk = { kty: 'OKP', crv: 'Ed25519', x: j.x!, d: j.d! };
+      if (opts.file) writePrivate(opts.file, JSON.stringify(jwk));
+    }
+    const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+    const publicJwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
+    const jkt = await calculateJwkThumbprint(publicJwk, 'sha256');
+    return new DeviceKeyService(privateKey, publicJwk, jkt, opts.now ?? Date.now);
+  }
+
+  /** DPoP proof (RFC 9449) for one HTTP request. */
+  dpop(htm: string, htu: string, accessToken?: string): Promise<string> {
+    const claims: Record<string, unknown> = { htm, htu, jti: crypto.randomUUID() };
+    if (accessToken) claims.ath = sha256b64url(accessToken);
+    return this.sign('dpop+jwt', claims);
+  }
+
+  /** The signaling proof: the broker's nonce and the token's hash. */
+  nonceProof(nonce: string, token: string): Promise<string> {
+    return this.sign('chaperone-pop+jwt', { nonce, ath: sha256b64url(token) });
+  }
+
+  sign(typ: string, claims: Record<string, unknown>): Promise<string> {
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk })
+      .setIssuedAt(Math.floor(this.now() / 1000))
+      .sign(this.privateKey);
+  }
+}
+
+export function sha256b64url(s: string): string {
+  return crypto.createHash('sha256').update(s).digest('base64url');
+}
+
+function writePrivate(file: string, body: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeFileSync(fd, body);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}

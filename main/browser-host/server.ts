@@ -1,0 +1,295 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import { BridgeError, dispatchBridgeCall } from '../../common/bridge/api.js';
+import { MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
+import { MainServices, type MainServicesOptions } from './services.js';
+
+/**
+ * The browser test host: runs the app's main-process services in Node and gives a plain Chromium
+ * page the same bridge the Electron preload gives the app, so the whole app runs without the
+ * Electron binary.
+ *
+ * - Listens on 127.0.0.1 only.
+ * - A per-launch secret: the launch URL carries it once (`/?k=...`), the host moves it into an
+ *   HttpOnly, SameSite=Strict cookie and redirects; every later request and WebSocket must carry
+ *   that cookie. The Host header must be this very address (no DNS rebinding) and WebSockets
+ *   must come from this origin. Anything else gets 403 and nothing more.
+ * - Serves the built renderer with a strict CSP, and injects the host's preload stand-in.
+ * - `/__chaperone/bridge`: the bridge over WebSocket, every call through `dispatchBridgeCall`.
+ * - `/api/v1/...` and `/.well-known/...`: relayed to the pinned broker, so the page talks to one
+ *   origin as the Electron app's CSP would have it; signaling is relayed frame for frame, close
+ *   codes included. The broker still sees every DPoP proof and decides everything itself.
+ */
+export interface BrowserHostOptions extends Omit<MainServicesOptions, 'brokerUrl'> {
+  /** The real broker (http://127.0.0.1:port). */
+  brokerUrl: string;
+  /** The built renderer (vite build output). */
+  rendererDir: string;
+  port?: number;
+}
+
+export interface BrowserHost {
+  /** The launch URL, with the secret; open it once. */
+  readonly launchUrl: string;
+  readonly origin: string;
+  readonly secret: string;
+  readonly services: MainServices;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'chaperone_host';
+const BRIDGE_PATH = '/__chaperone/bridge';
+const PRELOAD_FILE = 'host-preload.js';
+const MAX_PROXY_BODY = 64 * 1024;
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob: mediastream:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+export async function startBrowserHost(opts: BrowserHostOptions): Promise<BrowserHost> {
+  const index = path.join(opts.rendererDir, 'index.html');
+  if (!fs.existsSync(index)) throw new Error(`no built renderer at ${opts.rendererDir}: run npm run build:renderer`);
+  const services = await MainServices.start(opts);
+  const secret = crypto.randomBytes(32).toString('base64url');
+  const broker = new URL(opts.brokerUrl);
+  const server = http.createServer();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_RPC_FRAME_BYTES });
+  const sockets = new Set<WebSocket>();
+  let origin = '';
+  let hostHeader = '';
+
+  const hasSecret = (req: http.IncomingMessage): boolean => {
+    const m = /(?:^|;\s*)chaperone_host=([A-Za-z0-9_-]{43})(?:;|$)/.exec(req.headers.cookie ?? '');
+    return m?.[1] !== undefined && safeEqual(m[1], secret);
+  };
+  const sameHost = (req: http.IncomingMessage): boolean => req.headers.host === hostHeader;
+
+  server.on('request', (req, res) => {
+    void handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('error');
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', origin);
+    if (!sameHost(req)) return refuse(res);
+    if (!hasSecret(req)) {
+      const k = url.searchParams.get('k');
+      if (req.method === 'GET' && url.pathname === '/' && k !== null && safeEqual(k, secret)) {
+        res.writeHead(303, {
+          'set-cookie': `${COOKIE}=${secret}; HttpOnly; SameSite=Strict; Path=/`,
+          location: '/',
+          'cache-control': 'no-store',
+          'referrer-policy': 'no-referrer',
+        });
+        res.end();
+        return;
+      }
+      return refuse(res);
+    }
+    if (url.pathname.startsWith('/api/v1/') || url.pathname.startsWith('/.well-known/')) return proxy(req, res, url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405);
+    serveStatic(url.pathname, res);
+  }
+
+  function serveStatic(pathname: string, res: http.ServerResponse): void {
+    let rel: string;
+    try {
+      rel = pathname === '/' || pathname === '/index.html' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    } catch {
+      rel = '\u0000';
+    }
+    const file = path.resolve(opts.rendererDir, rel);
+    if (rel.includes('\u0000') || !file.startsWith(path.resolve(opts.rendererDir) + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+      return;
+    }
+    let body: Buffer | string = fs.readFileSync(file);
+    if (rel === 'index.html') {
+      // The preload stand-in runs before the app's module, as Electron's preload would.
+      body = body.toString('utf8').replace('<head>', `<head>\n    <script type="module" src="/${PRELOAD_FILE}"></script>`);
+    }
+    res.writeHead(200, {
+      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+  }
+
+  async function proxy(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > MAX_PROXY_BODY) return refuse(res, 413);
+      chunks.push(c);
+    }
+    const headers: Record<string, string> = {};
+    for (const h of ['authorization', 'dpop', 'content-type', 'accept']) {
+      const v = req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    const upstream = await fetch(new URL(url.pathname + url.search, broker), {
+      method: req.method,
+      headers,
+      body: chunks.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
+      redirect: 'manual',
+    });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(body);
+  }
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', origin);
+    if (!sameHost(req) || !hasSecret(req) || req.headers.origin !== origin) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (url.pathname === BRIDGE_PATH) {
+      wss.handleUpgrade(req, socket, head, (ws) => serveBridge(ws));
+      return;
+    }
+    if (url.pathname === '/api/v1/signaling') {
+      wss.handleUpgrade(req, socket, head, (ws) => relaySignaling(ws));
+      return;
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  const bridges = new Set<WebSocket>();
+
+  function serveBridge(ws: WebSocket): void {
+    sockets.add(ws);
+    bridges.add(ws);
+    let inFlight = 0;
+    const send = (f: RpcServerFrame) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(f));
+    };
+    const off = services.onEvent((event, payload) => send({ event, payload }));
+    ws.on('message', (data, isBinary) => {
+      const call = isBinary ? null : parseRpcCall(data.toString('utf8'));
+      if (!call) {
+        ws.close(1008, 'malformed bridge frame');
+        return;
+      }
+      if (inFlight >= MAX_RPC_IN_FLIGHT) {
+        send({ id: call.id, ok: false, error: { code: 'refused', message: 'too many calls in flight' } });
+        return;
+      }
+      inFlight++;
+      // Called synchronously in arrival order, so input events reach the gate in the order sent.
+      dispatchBridgeCall(services.handlers, call.method, call.args).then(
+        (result) => send({ id: call.id, ok: true, result }),
+        (err: unknown) => {
+          const code = err instanceof BridgeError ? err.code : 'failed';
+          send({ id: call.id, ok: false, error: { code, message: String((err as Error)?.message ?? err).slice(0, 500) } });
+        },
+      ).finally(() => inFlight--);
+    });
+    ws.on('close', () => {
+      off();
+      sockets.delete(ws);
+      bridges.delete(ws);
+      // The last page went away: its grants cannot be confirmed alive, so they go.
+      if (bridges.size === 0) void services.rendererGone().catch(() => undefined);
+    });
+    ws.on('error', () => undefined);
+  }
+
+  function relaySignaling(client: WebSocket): void {
+    sockets.add(client);
+    const up = new WebSocket(`${broker.protocol === 'https:' ? 'wss' : 'ws'}://${broker.host}/api/v1/signaling`, { maxPayload: 64 * 1024 + 1024 });
+    const early: string[] = [];
+    up.on('open', () => {
+      for (const f of early.splice(0)) up.send(f);
+    });
+    up.on('message', (data, isBinary) => {
+      if (client.readyState === WebSocket.OPEN) client.send(isBinary ? data : data.toString('utf8'));
+    });
+    client.on('message', (data, isBinary) => {
+      // Relayed as is (a binary frame too): the broker is the one that refuses and audits.
+      const f = isBinary ? data : data.toString('utf8');
+      if (up.readyState === WebSocket.OPEN) up.send(f);
+      else if (up.readyState === WebSocket.CONNECTING && typeof f === 'string') early.push(f);
+    });
+    up.on('close', (code, reason) => {
+      if (client.readyState <= WebSocket.OPEN) client.close(sendableCode(code), reason.toString('utf8').slice(0, 120));
+    });
+    client.on('close', (code) => {
+      sockets.delete(client);
+      if (up.readyState <= WebSocket.OPEN) up.close(sendableCode(code));
+    });
+    up.on('error', () => {
+      if (client.readyState <= WebSocket.OPEN) client.close(1011, 'broker unreachable');
+    });
+    client.on('error', () => undefined);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  hostHeader = `127.0.0.1:${port}`;
+  origin = `http://${hostHeader}`;
+  services.rendererBrokerUrl = origin;
+
+  return {
+    launchUrl: `${origin}/?k=${secret}`,
+    origin,
+    secret,
+    services,
+    async close() {
+      for (const s of sockets) s.terminate();
+      wss.close();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+      await services.close();
+    },
+  };
+}
+
+function refuse(res: http.ServerResponse, status = 403): void {
+  res.writeHead(status, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+  res.end(status === 403 ? 'forbidden' : 'refused');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/** 1005 and 1006 describe a close; they cannot be sent in one. */
+function sendableCode(code: number): number {
+  return code === 1000 || (code >= 3000 && code <= 4999) || (code >= 1001 && code <= 1003) || (code >= 1007 && code <= 1011) ? code : 1001;
+}

@@ -1,0 +1,51 @@
+import { useEffect, type ReactNode } from 'react';
+import { EndUserApp } from './screens/end-user.js';
+import { StaffApp } from './screens/staff.js';
+import { h } from './screens/ui.js';
+import { parseJoinInput, displayCode } from './format.js';
+import { useAppStore } from './store.js';
+
+/** Hash routes: #/ (the end user), #/join/CODE (a link with the code filled in), #/staff. */
+export function applyHash(hash: string): void {
+  const s = useAppStore.getState();
+  const m = /^#\/join\/(.+)$/.exec(hash);
+  if (m) {
+    s.setRoute('join');
+    const code = parseJoinInput(`chaperone://join/${decodeURIComponent(m[1]!)}`);
+    if (code && s.join.phase === 'enter') s.setJoin({ code: displayCode(code) });
+    return;
+  }
+  s.setRoute(hash.startsWith('#/staff') ? 'staff' : 'join');
+}
+
+export function App(): ReactNode {
+  const route = useAppStore((s) => s.route);
+  const bump = useAppStore((s) => s.bump);
+  const live = useAppStore((s) => s.live.role !== null && s.live.state !== 'ended' && s.live.state !== 'idle');
+  useEffect(() => {
+    const t = setInterval(bump, 1000);
+    const onHash = () => applyHash(location.hash);
+    addEventListener('hashchange', onHash);
+    return () => {
+      clearInterval(t);
+      removeEventListener('hashchange', onHash);
+    };
+  }, [bump]);
+  return h(
+    'div',
+    { className: 'app' },
+    live ? null : h('a', { className: 'skip-link', href: '#main' }, 'Skip to content'),
+    h(
+      'main',
+      { id: 'main', className: 'content' },
+      route === 'staff' ? h(StaffApp) : h(EndUserApp),
+    ),
+    live
+      ? null
+      : h(
+          'footer',
+          { className: 'footer' },
+          route === 'staff' ? h('a', { href: '#/' }, 'I need help (enter a join code)') : h('a', { href: '#/staff' }, 'Support staff sign in'),
+        ),
+  );
+}

@@ -1,0 +1,125 @@
+import type { ChaperoneBridge } from '../../common/bridge/api.js';
+
+/** An error the broker returned, in its one error shape. */
+export class BrokerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BrokerError';
+  }
+}
+
+export interface Tokens {
+  access: string;
+  refresh: string | null;
+}
+
+/**
+ * The renderer's client of the broker's HTTP API. Every call carries a DPoP proof that the main
+ * process makes with the device key (through the bridge); the page never holds the key. Access
+ * tokens are bound to that key, so a token copied out of the page is useless elsewhere.
+ */
+export class BrokerClient {
+  tokens: Tokens | null = null;
+
+  constructor(
+    private readonly bridge: ChaperoneBridge,
+    readonly baseUrl: string,
+    private readonly fetchImpl: typeof fetch = (...a) => globalThis.fetch(...a),
+  ) {}
+
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, retried = false): Promise<T> {
+    const url = `${this.baseUrl}${path}`;
+    const htu = url.split('?')[0]!;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const access = this.tokens?.access;
+    if (access) headers.authorization = `DPoP ${access}`;
+    headers.dpop = await this.bridge.device.dpopProof({ htm: method, htu, ...(access ? { accessToken: access } : {}) });
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await this.fetchImpl(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (res.status === 401 && access && this.tokens?.refresh && !retried && !path.startsWith('/api/v1/auth/')) {
+      if (await this.refresh()) return this.call<T>(method, path, body, true);
+    }
+    if (!res.ok) {
+      const e = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
+      throw new BrokerError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `the broker answered ${res.status}`);
+    }
+    return parsed as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.call<T>('GET', path);
+  }
+
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.call<T>('POST', path, body);
+  }
+
+  private async refresh(): Promise<boolean> {
+    const refresh = this.tokens?.refresh;
+    if (!refresh) return false;
+    try {
+      this.tokens = null;
+      const r = await this.post<{ access_token: string; refresh_token: string }>('/api/v1/auth/refresh', { refresh_token: refresh });
+      this.tokens = { access: r.access_token, refresh: r.refresh_token };
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Shapes of the broker's answers the screens use (see docs/api.md). */
+export interface AccountView {
+  id: string;
+  username: string;
+  display_name: string;
+  organisation: string;
+  kind: string;
+  roles: string[];
+}
+
+export interface LoginResult {
+  access_token: string;
+  refresh_token: string;
+  account: AccountView;
+}
+
+export interface SessionView {
+  id: string;
+  state: string;
+  end_reason: string | null;
+  ticket: string;
+  reason: string;
+  capabilities: string[];
+  duration_minutes: number;
+  analyst: { id: string; username: string; display_name: string; organisation: string; kind: string };
+  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null };
+  code_expires_at: number | null;
+  expires_at: number | null;
+  created_at: number;
+  ended_at: number | null;
+  grants: { capability: string; state: string }[];
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface SessionTokenResult {
+  token: string;
+  expires_at: number;
+  ice_servers: IceServer[];
+}

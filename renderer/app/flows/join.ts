@@ -1,0 +1,101 @@
+import { BrokerError, type IceServer } from '../broker-client.js';
+import { parseJoinInput } from '../format.js';
+import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
+import { resetStore, useAppStore } from '../store.js';
+import { startEndUser } from './session.js';
+
+/** The end user's path: code, offer (checked by main), consent, screen capture, the live session. */
+
+function store() {
+  return useAppStore.getState();
+}
+
+export async function redeemCode(input: string): Promise<void> {
+  const s = store();
+  const code = parseJoinInput(input);
+  if (!code) {
+    s.setJoin({ error: 'That does not look like a join code. It has 10 letters and digits, like 7KQ2M-XW9PC.' });
+    return;
+  }
+  s.setJoin({ phase: 'redeeming', error: null });
+  try {
+    const r = await endUserBroker().post<{ session_id: string; offer: string; offer_expires_at: number }>('/api/v1/join', { code });
+    // The consent screen shows only what the broker signed, after main checked the signature.
+    const view = await getBridge().offer.verify({ offer: r.offer });
+    if (view.sid !== r.session_id) throw new Error('the offer does not match the session');
+    s.setJoin({ phase: 'consent', offer: r.offer, offerView: view, offerExpiresAt: r.offer_expires_at });
+  } catch (err) {
+    s.setJoin({ phase: 'enter', error: joinError(err) });
+  }
+}
+
+function joinError(err: unknown): string {
+  if (err instanceof BrokerError) {
+    if (err.status === 404) return 'This code is not valid. It may be mistyped, already used or expired. Check it with the person helping you.';
+    if (err.status === 429) return 'Too many wrong codes. Wait a few minutes, then check the code with the person helping you.';
+    return err.message;
+  }
+  return `The code could not be checked: ${(err as Error).message}`;
+}
+
+/** Accept: the click is the gesture screen capture needs; nothing is shared before it. */
+export async function acceptOffer(): Promise<void> {
+  const s = store();
+  const { offer, offerView } = s.join;
+  if (!offer || !offerView) return;
+  s.setJoin({ phase: 'starting', error: null });
+  let media: MediaStream;
+  try {
+    media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+  } catch (err) {
+    s.setJoin({ phase: 'consent', error: `Screen sharing did not start (${(err as Error).name}). Nothing was shared. You can try again or decline.` });
+    return;
+  }
+  const stopMedia = () => media.getTracks().forEach((t) => t.stop());
+  try {
+    const bridge = getBridge();
+    const { sid, receipt } = await bridge.consent.receipt({ offer, decision: 'accept' });
+    const r = await endUserBroker().post<{ accepted: boolean; token?: string; expires_at?: number; ice_servers?: IceServer[] }>('/api/v1/join/consent', { session_id: sid, receipt });
+    if (!r.accepted || !r.token || !r.expires_at) throw new Error('the broker did not start the session');
+    await bridge.session.open({ sessionId: sid, expiresAt: r.expires_at });
+    const cap = await bridge.grants.acquire({ sessionId: sid, kind: 'capture' });
+    if (!cap.ok) {
+      stopMedia();
+      s.setJoin({ phase: 'ended' });
+      s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'revoked', revoked: ['capture'], at: Date.now() }, notice: `Screen sharing was refused on this machine (${cap.reason}).` });
+      return;
+    }
+    const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');
+    s.setLive({
+      peerName: offerView.analyst.name,
+      peerOrg: offerView.analyst.organisation,
+      ticket: offerView.ticket,
+      capabilities: offerView.capabilities,
+    });
+    startEndUser({ sessionId: sid, brokerUrl, token: r.token, expiresAt: r.expires_at, iceServers: r.ice_servers ?? [], stream: media });
+    s.setJoin({ phase: 'live' });
+  } catch (err) {
+    stopMedia();
+    s.setJoin({ phase: 'consent', error: err instanceof BrokerError && err.code === 'offer_expired' ? 'This offer expired. Ask for a new code.' : `The session could not start: ${(err as Error).message}` });
+  }
+}
+
+export async function declineOffer(): Promise<void> {
+  const s = store();
+  const { offer } = s.join;
+  if (!offer) return;
+  try {
+    const { sid, receipt } = await getBridge().consent.receipt({ offer, decision: 'decline' });
+    await endUserBroker().post('/api/v1/join/consent', { session_id: sid, receipt });
+    s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'declined', revoked: [], at: Date.now() } });
+    s.setJoin({ phase: 'ended' });
+  } catch (err) {
+    s.setJoin({ error: `Declining did not reach the broker: ${(err as Error).message}. Nothing is shared either way.` });
+  }
+}
+
+/** "Done" on the end screen: back to code entry with nothing left over. */
+export function startOver(): void {
+  forgetEndUserClient();
+  resetStore({ policy: true, route: true, account: true });
+}

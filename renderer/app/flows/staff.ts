@@ -1,0 +1,213 @@
+import { BrokerError, type LoginResult, type SessionTokenResult, type SessionView } from '../broker-client.js';
+import { staffBroker } from '../services.js';
+import { useAppStore } from '../store.js';
+import { startAnalyst } from './session.js';
+
+/** Analyst and approver: sign-in, the request and its life until the viewer opens; the approval queue. */
+
+function store() {
+  return useAppStore.getState();
+}
+
+function message(err: unknown): string {
+  return err instanceof BrokerError ? err.message : (err as Error).message;
+}
+
+export async function signIn(username: string, password: string, totp: string): Promise<void> {
+  const s = store();
+  s.setStaff({ signingIn: true, error: null });
+  try {
+    const r = await staffBroker().post<LoginResult>('/api/v1/auth/login', { username, password, ...(totp ? { totp } : {}) });
+    staffBroker().tokens = { access: r.access_token, refresh: r.refresh_token };
+    s.setStaff({ account: r.account, signingIn: false });
+  } catch (err) {
+    const text = err instanceof BrokerError && err.status === 401 ? 'Sign-in failed: check the username, password and authenticator code.' : message(err);
+    s.setStaff({ signingIn: false, error: text });
+  }
+}
+
+export async function signOut(): Promise<void> {
+  stopPolling();
+  try {
+    const refresh = staffBroker().tokens?.refresh;
+    if (refresh) await staffBroker().post('/api/v1/auth/logout', { refresh_token: refresh });
+  } catch {
+    // Signing out locally is what matters; the token expires by itself.
+  }
+  staffBroker().tokens = null;
+  store().setStaff({ account: null, session: null, code: null, error: null });
+}
+
+export interface RequestForm {
+  ticket: string;
+  reason: string;
+  capabilities: string[];
+  durationMinutes: number;
+}
+
+let poll: ReturnType<typeof setInterval> | null = null;
+let pollBusy = false;
+
+export function stopPolling(): void {
+  if (poll) clearInterval(poll);
+  poll = null;
+}
+
+export async function requestSession(f: RequestForm): Promise<void> {
+  const s = store();
+  s.setStaff({ busy: true, error: null, code: null });
+  try {
+    const session = await staffBroker().post<SessionView>('/api/v1/sessions', { ticket: f.ticket, reason: f.reason, capabilities: f.capabilities, duration_minutes: f.durationMinutes });
+    s.setStaff({ session, busy: false });
+    s.setLive({ notice: null, ended: null, state: 'idle', chat: [], warnings: [], sas: null });
+    await afterChange(session);
+    startPolling();
+  } catch (err) {
+    s.setStaff({ busy: false, error: message(err) });
+  }
+}
+
+function startPolling(): void {
+  stopPolling();
+  poll = setInterval(() => void refresh(), 1000);
+}
+
+async function refresh(): Promise<void> {
+  const id = store().staff.session?.id;
+  if (!id || pollBusy) return;
+  pollBusy = true;
+  try {
+    const session = await staffBroker().get<SessionView>(`/api/v1/sessions/${id}`);
+    const before = store().staff.session;
+    store().setStaff({ session });
+    if (before?.state !== session.state) await afterChange(session);
+  } catch {
+    // A missed poll is retried a second later.
+  } finally {
+    pollBusy = false;
+  }
+}
+
+/** What the analyst's side does when the request moves on. */
+async function afterChange(session: SessionView): Promise<void> {
+  const s = store();
+  switch (session.state) {
+    case 'approved': {
+      const c = await staffBroker().post<{ code: string; code_display: string; expires_at: number }>(`/api/v1/sessions/${session.id}/code`, {});
+      s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at }, session: { ...session, state: 'code_issued' } });
+      return;
+    }
+    case 'active': {
+      stopPolling();
+      if (s.live.role === 'analyst' && s.live.sessionId === session.id) return;
+      const t = await staffBroker().post<SessionTokenResult>(`/api/v1/sessions/${session.id}/token`, {});
+      s.setLive({
+        peerName: 'the end user',
+        peerOrg: null,
+        ticket: session.ticket,
+        capabilities: session.capabilities,
+        chat: [],
+        warnings: [],
+        notice: null,
+        ended: null,
+      });
+      startAnalyst({ sessionId: session.id, brokerUrl: store().policy!.brokerUrl.replace(/\/+$/, ''), token: t.token, expiresAt: t.expires_at, iceServers: t.ice_servers });
+      return;
+    }
+    case 'ended':
+      stopPolling();
+      if (s.live.role !== 'analyst') s.setLive({ state: 'ended', ended: { reason: session.end_reason ?? 'completed', revoked: [], at: Date.now() } });
+      return;
+    default:
+      return;
+  }
+}
+
+/** Cancel a request that has not become a session yet. */
+export async function cancelRequest(): Promise<void> {
+  const id = store().staff.session?.id;
+  if (!id) return;
+  try {
+    await staffBroker().post(`/api/v1/sessions/${id}/end`, {});
+  } catch (err) {
+    store().setStaff({ error: message(err) });
+  }
+  await refresh();
+}
+
+/** Back to the request form after a session ended. */
+export function newRequest(): void {
+  stopPolling();
+  store().setStaff({ session: null, code: null, error: null });
+  store().setLive({
+    role: null,
+    sessionId: null,
+    state: 'idle',
+    ended: null,
+    sas: null,
+    chat: [],
+    warnings: [],
+    notice: null,
+    granted: [],
+    expiresAt: null,
+    hasVideo: false,
+  });
+}
+
+// ---------------------------------------------------------------- approver
+
+let approvalsPoll: ReturnType<typeof setInterval> | null = null;
+
+export async function loadApprovals(): Promise<void> {
+  const s = store();
+  try {
+    const [pending, active] = await Promise.all([
+      staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=awaiting_approval'),
+      staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=active'),
+    ]);
+    s.setApprovals({ pending: pending.sessions, active: active.sessions, loaded: true, error: null });
+  } catch (err) {
+    s.setApprovals({ error: message(err), loaded: true });
+  }
+}
+
+export function watchApprovals(): () => void {
+  void loadApprovals();
+  if (approvalsPoll) clearInterval(approvalsPoll);
+  approvalsPoll = setInterval(() => void loadApprovals(), 2000);
+  return () => {
+    if (approvalsPoll) clearInterval(approvalsPoll);
+    approvalsPoll = null;
+  };
+}
+
+export async function approve(id: string): Promise<void> {
+  try {
+    await staffBroker().post(`/api/v1/sessions/${id}/approve`, {});
+    store().setApprovals({ message: 'Approved. The analyst can now give the end user a code.', error: null });
+  } catch (err) {
+    store().setApprovals({ error: message(err), message: null });
+  }
+  await loadApprovals();
+}
+
+export async function reject(id: string, reason: string): Promise<void> {
+  try {
+    await staffBroker().post(`/api/v1/sessions/${id}/reject`, { reason });
+    store().setApprovals({ message: 'Rejected. The analyst sees your reason.', error: null });
+  } catch (err) {
+    store().setApprovals({ error: message(err), message: null });
+  }
+  await loadApprovals();
+}
+
+/** The kill switch: ends a live session at once, on both sides. */
+export async function kill(id: string): Promise<void> {
+  try {
+    await staffBroker().post(`/api/v1/sessions/${id}/kill`, {});
+    store().setApprovals({ message: 'The session was ended with the kill switch.', error: null });
+  } catch (err) {
+    store().setApprovals({ error: message(err), message: null });
+  }
+  await loadApprovals();
+}

@@ -1,0 +1,313 @@
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { CAPABILITY_SENTENCES, isGrantable, type Capability } from '../../../common/capabilities.js';
+import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
+import { answerControl, answerExtension, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
+import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
+import { useAppStore } from '../store.js';
+import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
+
+// ---------------------------------------------------------------- code entry
+
+export function JoinScreen(): ReactNode {
+  const join = useAppStore((s) => s.join);
+  const setJoin = useAppStore((s) => s.setJoin);
+  const busy = join.phase === 'redeeming';
+  return h(
+    'section',
+    { className: 'card narrow', 'aria-labelledby': 'join-title' },
+    h(ScreenHeading, { id: 'join-title' }, 'Get help from your IT team'),
+    h('p', null, 'The person helping you will read you a join code. Type it here, or paste the chaperone://join link they sent you.'),
+    h(
+      'form',
+      {
+        onSubmit: (e: { preventDefault(): void }) => {
+          e.preventDefault();
+          void redeemCode(join.code);
+        },
+        noValidate: true,
+      },
+      h(
+        Field,
+        { id: 'join-code', label: 'Join code', hint: '10 letters and digits, like 7KQ2M-XW9PC' },
+        h('input', {
+          id: 'join-code',
+          name: 'code',
+          value: join.code,
+          autoComplete: 'off',
+          autoCapitalize: 'characters',
+          spellCheck: false,
+          'aria-describedby': join.error ? 'join-code-hint join-error' : 'join-code-hint',
+          'aria-invalid': join.error ? true : undefined,
+          onChange: (e: { target: { value: string } }) => setJoin({ code: e.target.value, error: null }),
+          className: 'code-input',
+        }),
+      ),
+      join.error ? h('div', { id: 'join-error' }, h(Alert, { kind: 'error', testId: 'join-error' }, join.error)) : null,
+      h('button', { type: 'submit', className: 'primary', disabled: busy }, busy ? 'Checking…' : 'Continue'),
+    ),
+    h('p', { className: 'small' }, 'Nothing is shared until you have seen who is asking and pressed Accept.'),
+  );
+}
+
+// ---------------------------------------------------------------- consent
+
+export function ConsentScreen(): ReactNode {
+  const join = useAppStore((s) => s.join);
+  const now = useNow();
+  const v = join.offerView;
+  if (!v) return null;
+  const starting = join.phase === 'starting';
+  const caps = v.capabilities as Capability[];
+  return h(
+    'section',
+    { className: 'card consent', 'aria-labelledby': 'consent-title' },
+    h(ScreenHeading, { id: 'consent-title' }, `${v.analyst.name} wants to see your screen`),
+    h(
+      'dl',
+      { className: 'facts' },
+      h('dt', null, 'Who'),
+      h('dd', { 'data-testid': 'consent-who' }, `${v.analyst.name} (${v.analyst.username}), ${v.analyst.organisation}`, v.analyst.kind !== 'internal' ? h('span', { className: 'badge' }, v.analyst.kind === 'vendor' ? 'outside vendor' : 'incident responder') : null),
+      h('dt', null, 'How they were checked'),
+      h('dd', { 'data-testid': 'consent-verification' }, `${verificationText(v.verification.method)}; ${mfaFreshness(v.verification.mfa_at, now)}`),
+      h('dt', null, 'Ticket'),
+      h('dd', { 'data-testid': 'consent-ticket' }, v.ticket),
+      h('dt', null, 'Why'),
+      h('dd', null, v.reason),
+      h('dt', null, 'For how long'),
+      h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
+      h('dt', null, 'Checked by'),
+      h('dd', null, `${v.org} (the offer is signed by your organisation's support broker)`),
+    ),
+    h('h2', null, 'What accepting allows'),
+    h(
+      'ul',
+      { className: 'caps', 'data-testid': 'consent-capabilities' },
+      ...caps.map((c) =>
+        h(
+          'li',
+          { key: c, 'data-capability': c },
+          h('strong', null, capName(c)),
+          h('span', { className: 'cap-when' }, isGrantable(c) ? ' — not now; only if you allow it later' : ' — when you accept'),
+          h('br'),
+          CAPABILITY_SENTENCES[c],
+        ),
+      ),
+    ),
+    join.error ? h(Alert, { kind: 'error', testId: 'consent-error' }, join.error) : null,
+    h(
+      'div',
+      { className: 'choice' },
+      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void acceptOffer(), disabled: starting }, starting ? 'Starting…' : 'Accept and share my screen'),
+      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void declineOffer(), disabled: starting }, 'Decline'),
+    ),
+    join.offerExpiresAt ? h('p', { className: 'small' }, 'This offer expires in ', h(Countdown, { until: join.offerExpiresAt, label: 'Offer expires in' }), '.') : null,
+  );
+}
+
+function capName(c: string): string {
+  switch (c) {
+    case 'view':
+      return 'See your screen';
+    case 'control':
+      return 'Control your mouse and keyboard';
+    case 'clipboard':
+      return 'Use your clipboard';
+    case 'files':
+      return 'Transfer files';
+    case 'chat':
+      return 'Chat';
+    default:
+      return c;
+  }
+}
+
+// ---------------------------------------------------------------- the live session
+
+/** Always visible while a session runs: who, what they can do now, time left, the code, Pause, Stop. */
+export function SessionBanner(): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const now = useNow();
+  const left = live.expiresAt !== null ? live.expiresAt - now : 0;
+  const can = ['see your screen', ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : [])];
+  const connected = live.state === 'connected';
+  return h(
+    'section',
+    { className: `banner${left <= 60_000 ? ' banner-urgent' : ''}`, role: 'region', 'aria-label': 'Support session banner', 'data-testid': 'banner' },
+    h(
+      'div',
+      { className: 'banner-line' },
+      h('span', { className: 'banner-time' }, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'banner-countdown' }) : '--:--', h('span', { className: 'small' }, ' left')),
+      h(
+        'span',
+        { className: 'banner-who', 'data-testid': 'banner-who' },
+        connected ? `${live.peerName ?? 'Support'}${live.peerOrg ? ` (${live.peerOrg})` : ''} is connected` : live.state === 'interrupted' ? 'Connection interrupted: control is locked' : `Waiting for ${live.peerName ?? 'support'} to connect…`,
+      ),
+      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.sharingPaused ? 'Sharing is paused: they see nothing' : `They can ${listText(can)}`),
+      h(Sas, { sas: live.sas, testId: 'banner-sas' }),
+      h(
+        'span',
+        { className: 'banner-actions' },
+        h('button', { type: 'button', onClick: () => pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
+        h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
+      ),
+    ),
+  );
+}
+
+export function LiveScreen(): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const warn = live.warnings[live.warnings.length - 1];
+  return h(
+    'section',
+    { className: 'card', 'aria-labelledby': 'live-title' },
+    h(ScreenHeading, { id: 'live-title' }, 'You are sharing your screen'),
+    h('p', null, `Ticket ${live.ticket ?? ''}. Read the verification code in the banner aloud with ${live.peerName ?? 'the person helping you'}: if your codes differ, press Stop.`),
+    warn !== undefined ? h(Alert, { kind: 'warning', testId: 'expiry-warning' }, warn >= 120 ? `This session ends in about ${Math.round(warn / 60)} minutes.` : `This session ends in ${warn} seconds.`) : null,
+    live.notice ? h(Alert, { testId: 'notice' }, live.notice) : null,
+    live.granted.includes('control')
+      ? h(
+          'div',
+          { className: 'control-on', 'data-testid': 'control-on' },
+          h('p', null, h('strong', null, `${live.peerName ?? 'They'} can control your mouse and keyboard.`)),
+          h('button', { type: 'button', className: 'primary', onClick: () => void takeBack('control'), 'data-testid': 'take-back' }, 'Take control back'),
+        )
+      : h('p', { 'data-testid': 'control-off' }, 'They can see your screen but cannot control it. They have to ask, and you decide.'),
+    h(ChatPanel, { who: live.peerName ?? 'Support' }),
+    live.controlRequest ? h(ControlPrompt) : null,
+    live.extensionOffer ? h(ExtensionPrompt) : null,
+  );
+}
+
+export function ControlPrompt(): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const seconds = useAppStore((s) => s.policy?.controlPromptSeconds ?? 30);
+  useAppStore((s) => s.tick);
+  // Focus goes to the dialog, not to Allow: an Enter pressed by habit must not hand over control.
+  const dialogRef = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    dialogRef.current?.focus();
+  }, []);
+  const req = live.controlRequest;
+  if (!req) return null;
+  const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
+  return h(
+    'div',
+    { className: 'overlay' },
+    h(
+      'div',
+      { role: 'alertdialog', 'aria-modal': true, 'aria-labelledby': 'cp-title', 'aria-describedby': 'cp-desc', className: 'dialog', 'data-testid': 'control-prompt', ref: dialogRef, tabIndex: -1 },
+      h('h2', { id: 'cp-title' }, `${live.peerName ?? 'Support'} asks to control your mouse and keyboard`),
+      h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
+      h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}.`),
+      h(
+        'div',
+        { className: 'choice' },
+        h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
+        h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
+      ),
+    ),
+  );
+}
+
+function ExtensionPrompt(): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const x = live.extensionOffer;
+  if (!x) return null;
+  return h(
+    'div',
+    { className: 'overlay' },
+    h(
+      'div',
+      { role: 'alertdialog', 'aria-modal': true, 'aria-labelledby': 'ext-title', className: 'dialog', 'data-testid': 'extension-prompt' },
+      h('h2', { id: 'ext-title' }, `${live.peerName ?? 'Support'} asks for ${x.minutes} more minutes`),
+      h('p', null, 'The session would end later. Everything else stays as it is, and you can still stop at any time.'),
+      h(
+        'div',
+        { className: 'choice' },
+        h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerExtension(true) }, 'Allow more time'),
+        h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerExtension(false) }, 'No'),
+      ),
+    ),
+  );
+}
+
+export function ChatPanel(props: { who: string }): ReactNode {
+  const chat = useAppStore((s) => s.live.chat);
+  const connected = useAppStore((s) => s.live.state === 'connected');
+  const [text, setText] = useState('');
+  return h(
+    'section',
+    { className: 'chat', 'aria-labelledby': 'chat-title' },
+    h('h2', { id: 'chat-title' }, 'Chat'),
+    h(
+      'ol',
+      { className: 'chat-log', 'aria-live': 'polite', 'data-testid': 'chat-log' },
+      ...chat.map((c, i) => h('li', { key: i, className: `chat-${c.from}` }, h('strong', null, c.from === 'me' ? 'You: ' : `${props.who}: `), c.text)),
+    ),
+    h(
+      'form',
+      {
+        className: 'chat-form',
+        onSubmit: (e: { preventDefault(): void }) => {
+          e.preventDefault();
+          if (text.trim() && sendChat(text.trim())) setText('');
+        },
+      },
+      h('label', { htmlFor: 'chat-input', className: 'visually-hidden' }, 'Message'),
+      h('input', { id: 'chat-input', value: text, maxLength: 2000, onChange: (e: { target: { value: string } }) => setText(e.target.value), disabled: !connected, placeholder: 'Type a message' }),
+      h('button', { type: 'submit', disabled: !connected }, 'Send'),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- the end
+
+const BY_TEXT: Record<string, string> = {
+  end_user: 'was taken back by you',
+  analyst: 'was given back by the support person',
+  broker: 'was ended by the broker',
+  expiry: 'ran out of time',
+};
+
+export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => void; text: Record<string, string> }): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const ended = live.ended;
+  const reason = ended?.reason ?? 'completed';
+  const revoked = (ended?.revoked ?? []).filter((r) => GRANT_NAMES[r]);
+  const during = live.revokedDuring.filter((d) => !revoked.includes(d.kind));
+  return h(
+    'section',
+    { className: 'card narrow', 'aria-labelledby': 'end-title', 'data-testid': 'end-screen', 'data-reason': reason },
+    h(ScreenHeading, { id: 'end-title' }, reason === 'declined' && props.role === 'end_user' ? 'You declined the session' : 'The session has ended'),
+    h('p', { 'data-testid': 'end-reason' }, props.text[reason] ?? reason),
+    props.role === 'end_user'
+      ? h(
+          'div',
+          { 'data-testid': 'end-revoked' },
+          revoked.length > 0 ? h('p', null, 'When it ended, this computer switched off: ', h('strong', null, listText(revoked.map((r) => GRANT_NAMES[r]!))), '.') : null,
+          during.length > 0 ? h('p', null, 'Earlier in the session: ', listText(during.map((d) => `${GRANT_NAMES[d.kind] ?? d.kind} ${BY_TEXT[d.by] ?? 'ended'}`)), '.') : null,
+          h('p', null, reason === 'declined' ? 'Nothing was shared and nothing was switched on.' : 'Nothing is shared any more and nobody can control this computer.'),
+        )
+      : h('p', null, 'The connection, your session token and any control you had are gone.'),
+    live.notice ? h(Alert, null, live.notice) : null,
+    h('button', { type: 'button', className: 'primary', onClick: props.onDone }, props.role === 'end_user' ? 'Done' : 'New request'),
+  );
+}
+
+export function EndUserApp(): ReactNode {
+  const phase = useAppStore((s) => s.join.phase);
+  switch (phase) {
+    case 'enter':
+    case 'redeeming':
+      return h(JoinScreen);
+    case 'consent':
+    case 'starting':
+      return h(ConsentScreen);
+    case 'live':
+      return h('div', null, h(SessionBanner), h(LiveScreen));
+    case 'ended':
+      return h(EndScreen, { role: 'end_user', onDone: startOver, text: END_REASON_TEXT });
+    default:
+      return null;
+  }
+}

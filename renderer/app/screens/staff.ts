@@ -1,0 +1,236 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { CAPABILITIES, CAPABILITY_SENTENCES, type Capability } from '../../../common/capabilities.js';
+import { approve, cancelRequest, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
+import { ANALYST_END_TEXT, durationText } from '../format.js';
+import type { SessionView } from '../broker-client.js';
+import { useAppStore } from '../store.js';
+import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
+import { Viewer } from './viewer.js';
+import { EndScreen } from './end-user.js';
+
+export function SignInScreen(): ReactNode {
+  const staff = useAppStore((s) => s.staff);
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  return h(
+    'section',
+    { className: 'card narrow', 'aria-labelledby': 'signin-title' },
+    h(ScreenHeading, { id: 'signin-title' }, 'Support staff sign in'),
+    h(
+      'form',
+      {
+        onSubmit: (e: { preventDefault(): void }) => {
+          e.preventDefault();
+          void signIn(username.trim(), password, totp.trim());
+        },
+      },
+      h(Field, { id: 'username', label: 'Username' }, h('input', { id: 'username', autoComplete: 'username', value: username, onChange: (e: { target: { value: string } }) => setUsername(e.target.value) })),
+      h(Field, { id: 'password', label: 'Password' }, h('input', { id: 'password', type: 'password', autoComplete: 'current-password', value: password, onChange: (e: { target: { value: string } }) => setPassword(e.target.value) })),
+      h(
+        Field,
+        { id: 'totp', label: 'Authenticator code', hint: 'The 6 digits your authenticator app shows now' },
+        h('input', { id: 'totp', inputMode: 'numeric', autoComplete: 'one-time-code', pattern: '[0-9]{6}', maxLength: 6, 'aria-describedby': 'totp-hint', value: totp, onChange: (e: { target: { value: string } }) => setTotp(e.target.value) }),
+      ),
+      staff.error ? h(Alert, { kind: 'error', testId: 'signin-error' }, staff.error) : null,
+      h('button', { type: 'submit', className: 'primary', disabled: staff.signingIn }, staff.signingIn ? 'Signing in…' : 'Sign in'),
+    ),
+  );
+}
+
+export function StaffApp(): ReactNode {
+  const account = useAppStore((s) => s.staff.account);
+  if (!account) return h(SignInScreen);
+  const isAnalyst = account.roles.includes('analyst');
+  const isApprover = account.roles.includes('approver') || account.roles.includes('admin');
+  return h(
+    'div',
+    null,
+    h(
+      'header',
+      { className: 'staff-bar' },
+      h('span', null, 'Signed in as ', h('strong', { 'data-testid': 'staff-name' }, account.display_name), ` (${account.roles.join(', ')})`),
+      h('button', { type: 'button', onClick: () => void signOut() }, 'Sign out'),
+    ),
+    isAnalyst ? h(AnalystPanel) : null,
+    isApprover ? h(ApproverPanel) : null,
+  );
+}
+
+// ---------------------------------------------------------------- analyst
+
+function AnalystPanel(): ReactNode {
+  const session = useAppStore((s) => s.staff.session);
+  const live = useAppStore((s) => s.live);
+  if (live.role === 'analyst' && live.state === 'ended') return h(EndScreen, { role: 'analyst', onDone: newRequest, text: ANALYST_END_TEXT });
+  if (live.role === 'analyst') return h(Viewer);
+  if (!session) return h(RequestForm);
+  return h(RequestStatus, { session });
+}
+
+const DURATIONS = [5, 15, 30, 60];
+
+function RequestForm(): ReactNode {
+  const staff = useAppStore((s) => s.staff);
+  const [ticket, setTicket] = useState('');
+  const [reason, setReason] = useState('');
+  const [caps, setCaps] = useState<Capability[]>(['view', 'chat']);
+  const [duration, setDuration] = useState(15);
+  const toggle = (c: Capability) => setCaps((x) => (x.includes(c) ? x.filter((y) => y !== c) : [...x, c]));
+  return h(
+    'section',
+    { className: 'card', 'aria-labelledby': 'req-title' },
+    h(ScreenHeading, { id: 'req-title' }, 'Request a support session'),
+    h(
+      'form',
+      {
+        onSubmit: (e: { preventDefault(): void }) => {
+          e.preventDefault();
+          void requestSession({ ticket: ticket.trim(), reason: reason.trim(), capabilities: caps, durationMinutes: duration });
+        },
+      },
+      h(Field, { id: 'ticket', label: 'Ticket', hint: 'The ticket this session is for, like INC-1234' }, h('input', { id: 'ticket', 'aria-describedby': 'ticket-hint', value: ticket, onChange: (e: { target: { value: string } }) => setTicket(e.target.value), required: true, maxLength: 64 })),
+      h(Field, { id: 'reason', label: 'Reason', hint: 'What you need to do; the end user and the approver read this' }, h('textarea', { id: 'reason', 'aria-describedby': 'reason-hint', value: reason, onChange: (e: { target: { value: string } }) => setReason(e.target.value), required: true, maxLength: 500, rows: 3 })),
+      h(
+        'fieldset',
+        null,
+        h('legend', null, 'Capabilities'),
+        ...CAPABILITIES.map((c) =>
+          h(
+            'div',
+            { key: c, className: 'check' },
+            h('input', { type: 'checkbox', id: `cap-${c}`, checked: caps.includes(c), disabled: c === 'view', onChange: () => toggle(c), 'aria-describedby': `cap-${c}-desc` }),
+            h('label', { htmlFor: `cap-${c}` }, c),
+            h('span', { id: `cap-${c}-desc`, className: 'hint' }, ` ${CAPABILITY_SENTENCES[c]}`),
+          ),
+        ),
+      ),
+      h(
+        Field,
+        { id: 'duration', label: 'Duration' },
+        h('select', { id: 'duration', value: duration, onChange: (e: { target: { value: string } }) => setDuration(Number(e.target.value)) }, ...DURATIONS.map((d) => h('option', { key: d, value: d }, `${d} minutes`))),
+      ),
+      staff.error ? h(Alert, { kind: 'error', testId: 'request-error' }, staff.error) : null,
+      h('button', { type: 'submit', className: 'primary', disabled: staff.busy }, staff.busy ? 'Sending…' : 'Send request'),
+    ),
+  );
+}
+
+function RequestStatus(props: { session: SessionView }): ReactNode {
+  const code = useAppStore((s) => s.staff.code);
+  const error = useAppStore((s) => s.staff.error);
+  const s = props.session;
+  let body: ReactNode;
+  switch (s.state) {
+    case 'awaiting_approval':
+      body = h('div', null, h('p', { 'data-testid': 'request-state' }, 'Waiting for an approver.'), h('p', { className: 'small' }, `Why: ${s.approval.why}.`), h('p', { className: 'small' }, 'You cannot get a join code until the request is approved.'));
+      break;
+    case 'approved':
+      body = h('p', { 'data-testid': 'request-state' }, 'Approved. Getting a join code…');
+      break;
+    case 'code_issued':
+    case 'pending_consent':
+      body = h(
+        'div',
+        null,
+        h('p', { 'data-testid': 'request-state' }, s.state === 'pending_consent' ? 'The end user entered the code and is reading the consent screen.' : 'Approved. Read this code to the end user:'),
+        code ? h('p', { className: 'join-code', 'data-testid': 'join-code' }, code.display) : null,
+        code && s.state === 'code_issued' ? h('p', { className: 'small' }, 'It works once and expires in ', h(Countdown, { until: code.expiresAt, label: 'Code expires in' }), '.') : null,
+      );
+      break;
+    case 'ended':
+      body = h(
+        'div',
+        null,
+        h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, ANALYST_END_TEXT[s.end_reason ?? ''] ?? `Ended: ${s.end_reason}`),
+        h('button', { type: 'button', className: 'primary', onClick: newRequest }, 'New request'),
+      );
+      break;
+    default:
+      body = h('p', { 'data-testid': 'request-state' }, `State: ${s.state}`);
+  }
+  return h(
+    'section',
+    { className: 'card', 'aria-labelledby': 'status-title' },
+    h(ScreenHeading, { id: 'status-title' }, `Request for ${s.ticket}`),
+    h('p', null, `${s.capabilities.join(', ')} for ${durationText(s.duration_minutes * 60)}. ${s.reason}`),
+    body,
+    error ? h(Alert, { kind: 'error' }, error) : null,
+    s.state !== 'ended' ? h('button', { type: 'button', onClick: () => void cancelRequest() }, 'Cancel request') : null,
+  );
+}
+
+// ---------------------------------------------------------------- approver
+
+function ApproverPanel(): ReactNode {
+  const a = useAppStore((s) => s.approvals);
+  const me = useAppStore((s) => s.staff.account);
+  useEffect(() => watchApprovals(), []);
+  return h(
+    'section',
+    { className: 'card', 'aria-labelledby': 'appr-title' },
+    h(ScreenHeading, { id: 'appr-title', level: me?.roles.includes('analyst') ? 2 : 1 }, 'Requests waiting for approval'),
+    a.message ? h(Alert, { testId: 'approvals-message' }, a.message) : null,
+    a.error ? h(Alert, { kind: 'error', testId: 'approvals-error' }, a.error) : null,
+    a.loaded && a.pending.length === 0 ? h('p', { 'data-testid': 'no-pending' }, 'Nothing is waiting.') : null,
+    h('ul', { className: 'requests' }, ...a.pending.map((s) => h(PendingCard, { key: s.id, s, mine: s.analyst.id === me?.id }))),
+    h('h2', null, 'Live sessions'),
+    a.active.length === 0 ? h('p', null, 'No session is live.') : null,
+    h(
+      'ul',
+      { className: 'requests' },
+      ...a.active.map((s) =>
+        h(
+          'li',
+          { key: s.id, className: 'request', 'data-testid': `active-${s.ticket}` },
+          h('p', null, h('strong', null, s.analyst.display_name), ` on ${s.ticket}: ${s.capabilities.join(', ')}`, s.expires_at ? h('span', null, ', ', h(Countdown, { until: s.expires_at, label: 'Time left' }), ' left') : null),
+          h('button', { type: 'button', className: 'danger', onClick: () => void kill(s.id) }, `Kill switch: end ${s.ticket} now`),
+        ),
+      ),
+    ),
+  );
+}
+
+function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
+  const { s } = props;
+  const [rejecting, setRejecting] = useState(false);
+  const [reason, setReason] = useState('');
+  const id = `req-${s.id}`;
+  return h(
+    'li',
+    { className: 'request', 'aria-labelledby': `${id}-t`, 'data-testid': `pending-${s.ticket}` },
+    h('h3', { id: `${id}-t` }, `${s.analyst.display_name} (${s.analyst.organisation}, ${s.analyst.kind}) — ${s.ticket}`),
+    h(
+      'dl',
+      { className: 'facts' },
+      h('dt', null, 'Why'),
+      h('dd', null, s.reason),
+      h('dt', null, 'What'),
+      h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, h('strong', null, c), `: ${CAPABILITY_SENTENCES[c as Capability] ?? ''}`)))),
+      h('dt', null, 'How long'),
+      h('dd', null, durationText(s.duration_minutes * 60)),
+      h('dt', null, 'Why approval'),
+      h('dd', null, s.approval.why),
+    ),
+    props.mine
+      ? h('p', { className: 'small' }, 'This is your own request; another approver must decide.')
+      : rejecting
+        ? h(
+            'form',
+            {
+              onSubmit: (e: { preventDefault(): void }) => {
+                e.preventDefault();
+                if (reason.trim()) void reject(s.id, reason.trim());
+              },
+            },
+            h(Field, { id: `${id}-reason`, label: 'Reason for rejecting' }, h('textarea', { id: `${id}-reason`, value: reason, maxLength: 500, rows: 2, required: true, onChange: (e: { target: { value: string } }) => setReason(e.target.value) })),
+            h('div', { className: 'choice' }, h('button', { type: 'submit', className: 'choice-button decline' }, 'Reject'), h('button', { type: 'button', className: 'choice-button', onClick: () => setRejecting(false) }, 'Back')),
+          )
+        : h(
+            'div',
+            { className: 'choice' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void approve(s.id) }, `Approve ${s.ticket}`),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => setRejecting(true) }, `Reject ${s.ticket}…`),
+          ),
+  );
+}

@@ -1,0 +1,220 @@
+import { create, type StateCreator } from 'zustand';
+import type { OfferView, PolicyView } from '../../common/bridge/api.js';
+import type { AccountView, SessionView } from './broker-client.js';
+
+/**
+ * One bound store made of typed slices (the zustand "slices" pattern). Each slice owns its part of
+ * the state and its synchronous actions; the flows in ./flows/ do the async work (broker calls, the
+ * session engine) and call these actions. `resetStore()` puts everything back for tests.
+ */
+
+// ---------- app: routing, policy, the broker's time ----------
+
+export type Route = 'join' | 'staff';
+
+export interface AppSlice {
+  route: Route;
+  policy: PolicyView | null;
+  /** Broker time minus local time, learned from the broker; only ever moves expiry earlier. */
+  clockOffsetMs: number;
+  /** Ticks once a second so countdowns re-render. */
+  tick: number;
+  setRoute(r: Route): void;
+  setPolicy(p: PolicyView): void;
+  learnBrokerTime(brokerNowMs: number, localNowMs: number): void;
+  bump(): void;
+}
+
+// ---------- end user: code entry and consent ----------
+
+export type JoinPhase = 'enter' | 'redeeming' | 'consent' | 'starting' | 'live' | 'ended';
+
+export interface JoinSlice {
+  join: {
+    phase: JoinPhase;
+    code: string;
+    error: string | null;
+    offer: string | null;
+    offerView: OfferView | null;
+    offerExpiresAt: number | null;
+  };
+  setJoin(patch: Partial<JoinSlice['join']>): void;
+}
+
+// ---------- the live session (either role) ----------
+
+export type LiveState = 'idle' | 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
+
+export interface ChatLine {
+  from: 'me' | 'them';
+  text: string;
+  at: number;
+}
+
+export interface ControlRequest {
+  requestId: string;
+  capability: string;
+  receivedAt: number;
+}
+
+export interface LiveSlice {
+  live: {
+    role: 'end_user' | 'analyst' | null;
+    sessionId: string | null;
+    state: LiveState;
+    expiresAt: number | null;
+    sas: string | null;
+    /** Who is on the other side, as the offer (end user) or the request (analyst) named them. */
+    peerName: string | null;
+    peerOrg: string | null;
+    ticket: string | null;
+    capabilities: string[];
+    /** Grants in force right now, as the broker reported them. */
+    granted: string[];
+    /** End user: a request waiting for Allow or Deny. */
+    controlRequest: ControlRequest | null;
+    /** Analyst: a request sent and not answered yet. */
+    pendingRequest: string | null;
+    controlLocked: boolean;
+    warnings: number[];
+    sharingPaused: boolean;
+    hasVideo: boolean;
+    chat: ChatLine[];
+    extensionOffer: { extensionId: string; minutes: number; newExpiresAt: number } | null;
+    notice: string | null;
+    /** Grants that ended while the session went on (taken back, given up, expired). */
+    revokedDuring: { kind: string; by: string }[];
+    ended: { reason: string; revoked: string[]; at: number } | null;
+  };
+  setLive(patch: Partial<LiveSlice['live']>): void;
+  addChat(line: ChatLine): void;
+  setGrant(capability: string, granted: boolean, by?: string): void;
+}
+
+// ---------- staff: sign-in, request, approval status, code ----------
+
+export interface StaffSlice {
+  staff: {
+    account: AccountView | null;
+    signingIn: boolean;
+    error: string | null;
+    /** The analyst's current request. */
+    session: SessionView | null;
+    code: { display: string; expiresAt: number } | null;
+    busy: boolean;
+  };
+  setStaff(patch: Partial<StaffSlice['staff']>): void;
+}
+
+// ---------- approver ----------
+
+export interface ApprovalsSlice {
+  approvals: {
+    pending: SessionView[];
+    active: SessionView[];
+    error: string | null;
+    message: string | null;
+    loaded: boolean;
+  };
+  setApprovals(patch: Partial<ApprovalsSlice['approvals']>): void;
+}
+
+export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & ApprovalsSlice;
+
+type Slice<T> = StateCreator<AppState, [], [], T>;
+
+const initialApp = { route: 'join' as Route, policy: null, clockOffsetMs: 0, tick: 0 };
+const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null };
+const initialLive: LiveSlice['live'] = {
+  role: null,
+  sessionId: null,
+  state: 'idle',
+  expiresAt: null,
+  sas: null,
+  peerName: null,
+  peerOrg: null,
+  ticket: null,
+  capabilities: [],
+  granted: [],
+  controlRequest: null,
+  pendingRequest: null,
+  controlLocked: false,
+  warnings: [],
+  sharingPaused: false,
+  hasVideo: false,
+  chat: [],
+  extensionOffer: null,
+  notice: null,
+  revokedDuring: [],
+  ended: null,
+};
+const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false };
+const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], active: [], error: null, message: null, loaded: false };
+
+const createAppSlice: Slice<AppSlice> = (set) => ({
+  ...initialApp,
+  setRoute: (route) => set({ route }),
+  setPolicy: (policy) => set({ policy }),
+  learnBrokerTime: (brokerNow, localNow) =>
+    set((s) => {
+      const offset = brokerNow - localNow;
+      // Fail closed: a broker ahead of us shortens the session here; one behind never lengthens it.
+      return offset > s.clockOffsetMs + 1000 ? { clockOffsetMs: offset } : {};
+    }),
+  bump: () => set((s) => ({ tick: s.tick + 1 })),
+});
+
+const createJoinSlice: Slice<JoinSlice> = (set) => ({
+  join: initialJoin,
+  setJoin: (patch) => set((s) => ({ join: { ...s.join, ...patch } })),
+});
+
+const createLiveSlice: Slice<LiveSlice> = (set) => ({
+  live: initialLive,
+  setLive: (patch) => set((s) => ({ live: { ...s.live, ...patch } })),
+  addChat: (line) => set((s) => ({ live: { ...s.live, chat: [...s.live.chat, line].slice(-200) } })),
+  setGrant: (capability, granted, by = 'broker') =>
+    set((s) => {
+      const had = s.live.granted.includes(capability);
+      const rest = s.live.granted.filter((c) => c !== capability);
+      const revokedDuring = had && !granted ? [...s.live.revokedDuring, { kind: capability, by }] : s.live.revokedDuring;
+      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, revokedDuring } };
+    }),
+});
+
+const createStaffSlice: Slice<StaffSlice> = (set) => ({
+  staff: initialStaff,
+  setStaff: (patch) => set((s) => ({ staff: { ...s.staff, ...patch } })),
+});
+
+const createApprovalsSlice: Slice<ApprovalsSlice> = (set) => ({
+  approvals: initialApprovals,
+  setApprovals: (patch) => set((s) => ({ approvals: { ...s.approvals, ...patch } })),
+});
+
+export const useAppStore = create<AppState>()((...a) => ({
+  ...createAppSlice(...a),
+  ...createJoinSlice(...a),
+  ...createLiveSlice(...a),
+  ...createStaffSlice(...a),
+  ...createApprovalsSlice(...a),
+}));
+
+/** Everything back to the start (tests, and after an end screen's "Done"). */
+export function resetStore(keep: { policy?: boolean; route?: boolean; account?: boolean } = {}): void {
+  const s = useAppStore.getState();
+  useAppStore.setState({
+    ...initialApp,
+    policy: keep.policy ? s.policy : null,
+    route: keep.route ? s.route : 'join',
+    join: initialJoin,
+    live: initialLive,
+    staff: keep.account ? { ...initialStaff, account: s.staff.account } : initialStaff,
+    approvals: initialApprovals,
+  });
+}
+
+/** Broker time as this client best knows it. */
+export function brokerNow(): number {
+  return Date.now() + useAppStore.getState().clockOffsetMs;
+}

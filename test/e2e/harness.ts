@@ -1,0 +1,314 @@
+/**
+ * What the end-to-end tests run on, all real: a broker on loopback (SQLite), the app's renderer
+ * built by vite and served by the browser host (main/browser-host) with the real main-process
+ * services, Debian's Chromium driven by playwright-core, an Xvfb display that the end user's
+ * Chromium captures (getDisplayMedia, Entire screen) and that the XTEST injector types into.
+ *
+ * Screen layout on the 1280x720 display: a target window (a button and a text field) at the top
+ * left, the end user's app window on the right; the bottom-left quarter shows the root window,
+ * whose colour `xsetroot -solid` changes.
+ */
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createXTestInjector } from '../../main/injectors/xtest.js';
+import { startBrowserHost, type BrowserHost } from '../../main/browser-host/server.js';
+import { ApiClient } from '../helpers/api.js';
+import { DeviceKey } from '../helpers/device.js';
+import { freshTotp, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
+import type { Clock } from '../../main/clock.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const RENDERER_DIR = path.join(ROOT, 'dist/renderer');
+export const SCREENS_DIR = path.join(ROOT, 'test-results/screens');
+export const W = 1280;
+export const H = 720;
+/** Where the windows sit on the X display. */
+export const TARGET_WINDOW = { x: 0, y: 0, width: 560, height: 400 };
+export const APP_WINDOW = { x: 600, y: 0, width: 680, height: 720 };
+/** A point of the display that only the root window covers. */
+export const ROOT_POINT = { x: 150, y: 560 };
+/** Where the X pointer rests when nobody moves it (root window, away from ROOT_POINT: the cursor is captured too). */
+export const PARK_POINT = { x: 580, y: 700 };
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=Translate,MediaRouter', '--password-store=basic'];
+
+export function missingTools(): string[] {
+  const m = missingDisplayTools({ chromium: true });
+  if (!fs.existsSync(path.join(RENDERER_DIR, 'index.html'))) m.push('the built renderer (npm run build:renderer)');
+  if (!onPath('xsetroot')) m.push('xsetroot (apt-get install x11-xserver-utils)');
+  return m;
+}
+
+function onPath(bin: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, bin)));
+}
+
+export function xsetroot(display: string, colour: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('xsetroot', ['-solid', colour], { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENS_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENS_DIR, `${name}.png`), fullPage: true });
+}
+
+const TARGET_PAGE = `<!doctype html><html><head><title>Target</title></head><body style="margin:0;background:#fff;font:16px sans-serif">
+<button id="b" style="position:absolute;left:60px;top:40px;width:200px;height:80px;font-size:20px">Press me</button>
+<input id="i" aria-label="typed text" style="position:absolute;left:60px;top:160px;width:400px;height:40px;font-size:20px">
+<script>
+  window.clicks = 0; window.lastMove = null;
+  document.getElementById('b').addEventListener('click', (e) => { if (e.isTrusted) clicks++; });
+  addEventListener('mousemove', (e) => { lastMove = { x: e.screenX, y: e.screenY, cx: e.clientX, cy: e.clientY }; }, true);
+</script></body></html>`;
+
+/** A real Chromium window on the X display, with a button and a text field that remote input must reach. */
+export class TargetWindow {
+  private constructor(
+    readonly browser: Browser,
+    readonly page: Page,
+    /** Screen position of the page's (0,0). */
+    readonly origin: { x: number; y: number },
+  ) {}
+
+  static async open(display: string): Promise<TargetWindow> {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: false,
+      env: { ...process.env, DISPLAY: display },
+      args: [...CHROMIUM_ARGS, `--window-position=${TARGET_WINDOW.x},${TARGET_WINDOW.y}`, `--window-size=${TARGET_WINDOW.width},${TARGET_WINDOW.height}`],
+    });
+    const page = await (await browser.newContext({ viewport: null })).newPage();
+    await page.setContent(TARGET_PAGE);
+    // Calibrate: where the page's (0,0) is on the screen, from a real pointer move.
+    await xdotool(display, ['mousemove', '150', '200']);
+    let m: { x: number; y: number; cx: number; cy: number } | null = null;
+    for (let i = 0; i < 200 && !m; i++) {
+      m = await page.evaluate(() => (window as unknown as { lastMove: { x: number; y: number; cx: number; cy: number } | null }).lastMove);
+      if (!m) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!m) throw new Error('the target window never saw the calibration move');
+    await xdotool(display, ['mousemove', String(PARK_POINT.x), String(PARK_POINT.y)]);
+    return new TargetWindow(browser, page, { x: m.x - m.cx, y: m.y - m.cy });
+  }
+
+  async state(): Promise<{ clicks: number; value: string }> {
+    return this.page.evaluate(() => ({ clicks: (window as unknown as { clicks: number }).clicks, value: (document.getElementById('i') as HTMLInputElement).value }));
+  }
+
+  async reset(): Promise<void> {
+    await this.page.evaluate(() => {
+      (window as unknown as { clicks: number }).clicks = 0;
+      (document.getElementById('i') as HTMLInputElement).value = '';
+    });
+  }
+
+  /** The screen position (normalised) of an element's centre. */
+  async centreOf(selector: string): Promise<{ x: number; y: number }> {
+    const r = await this.page.locator(selector).boundingBox();
+    if (!r) throw new Error(`no ${selector} in the target window`);
+    return { x: (this.origin.x + r.x + r.width / 2) / W, y: (this.origin.y + r.y + r.height / 2) / H };
+  }
+}
+
+export interface Person {
+  user: TestUser;
+  /** The display name the broker shows. */
+  name: string;
+}
+
+/** One test's world: the broker, the three apps' hosts, the browsers. Tear down with close(). */
+export class Stack {
+  readonly hosts: BrowserHost[] = [];
+  readonly browsers: Browser[] = [];
+
+  private constructor(
+    readonly dir: string,
+    readonly xvfb: Xvfb,
+    readonly broker: TestBroker,
+    readonly target: TargetWindow,
+    /** analysts, approvers and end users in headless Chromium share one browser. */
+    readonly headless: Browser,
+  ) {}
+
+  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown> } = {}): Promise<Stack> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-e2e-'));
+    const started: (() => Promise<unknown>)[] = [];
+    try {
+      const xvfb = await startXvfb({ width: W, height: H });
+      started.push(() => xvfb.stop());
+      await xsetroot(xvfb.display, '#203040');
+      const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}) } as never);
+      started.push(() => broker.destroy());
+      const target = await TargetWindow.open(xvfb.display);
+      started.push(() => target.browser.close());
+      const headless = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+      const s = new Stack(dir, xvfb, broker, target, headless);
+      s.browsers.push(target.browser, headless);
+      return s;
+    } catch (err) {
+      // Whatever did start must not outlive a failed start.
+      for (const stop of started.reverse()) await stop().catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async user(role: 'analyst' | 'approver' | 'admin', kind: 'internal' | 'vendor' = 'internal'): Promise<Person> {
+    const name = `${role.slice(0, 3)}${crypto.randomBytes(3).toString('hex')}`;
+    // As an admin would: the account, then its one-time password changed. No API sign-in here,
+    // so the next TOTP step is still free for the sign-in form (the broker accepts one step ahead).
+    const created = await this.broker.ctx.accounts.create({ username: name, display_name: `${name[0]!.toUpperCase()}${name.slice(1)} Tester`, organisation: 'Acme IT', kind, roles: [role] }, 'test');
+    const api = new ApiClient(this.broker.url, new DeviceKey());
+    const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
+    const change = await api.post('/api/v1/auth/password', { username: name, password: created.one_time_password, totp: freshTotp(created.totp_secret!), new_password: password });
+    if (change.status !== 200) throw new Error(`password change failed: ${JSON.stringify(change.body)}`);
+    const user: TestUser = { username: name, password, totpSecret: created.totp_secret!, api, id: created.account.id };
+    return { user, name: created.account.display_name };
+  }
+
+  /** A host with the real main services; the end user's injects into the Xvfb display. */
+  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number } } = {}): Promise<BrowserHost> {
+    const dataDir = fs.mkdtempSync(path.join(this.dir, `${kind}-`));
+    const display = this.xvfb.display;
+    const host = await startBrowserHost({
+      brokerUrl: this.broker.url,
+      rendererDir: RENDERER_DIR,
+      dataDir,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(kind === 'end_user' ? { createInjector: () => createXTestInjector({ display }) } : {}),
+    });
+    this.hosts.push(host);
+    return host;
+  }
+
+  /** A staff app (analyst or approver) in headless Chromium. */
+  async staffPage(host: BrowserHost, viewport = { width: 1280, height: 860 }): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await this.headless.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(`${host.launchUrl}#/staff`);
+    await page.getByRole('heading', { name: 'Support staff sign in' }).waitFor();
+    return { context, page };
+  }
+
+  /** The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real screen. */
+  async endUserPage(host: BrowserHost, hash = '#/'): Promise<{ browser: Browser; page: Page }> {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: false,
+      env: { ...process.env, DISPLAY: this.xvfb.display },
+      args: [
+        ...CHROMIUM_ARGS,
+        '--auto-select-desktop-capture-source=Entire screen',
+        `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
+        `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
+      ],
+    });
+    this.browsers.push(browser);
+    const page = await (await browser.newContext({ viewport: null })).newPage();
+    await page.goto(`${host.launchUrl}${hash}`);
+    await page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    return { browser, page };
+  }
+
+  async close(): Promise<void> {
+    for (const b of this.browsers) await b.close().catch(() => undefined);
+    for (const h of this.hosts) await h.close().catch(() => undefined);
+    await this.broker.destroy().catch(() => undefined);
+    await this.xvfb.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Signs in through the form with a TOTP code the account has not used yet. */
+export async function signIn(page: Page, p: Person): Promise<void> {
+  await page.getByLabel('Username').fill(p.user.username);
+  await page.getByLabel('Password').fill(p.user.password);
+  await page.getByLabel('Authenticator code').fill(freshTotp(p.user.totpSecret));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('staff-name').waitFor();
+}
+
+export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number }): Promise<void> {
+  await page.getByLabel('Ticket').fill(o.ticket);
+  await page.getByLabel('Reason').fill(o.reason);
+  if (o.control) await page.getByRole('checkbox', { name: 'control' }).check();
+  if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
+  await page.getByRole('button', { name: 'Send request' }).click();
+}
+
+/** Reads one pixel of the remote screen as the analyst's viewer shows it (normalised position). */
+export async function viewerPixel(page: Page, x: number, y: number): Promise<[number, number, number] | null> {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement | null;
+      if (!v || v.videoWidth === 0) return null;
+      const c = document.createElement('canvas');
+      c.width = v.videoWidth;
+      c.height = v.videoHeight;
+      const g = c.getContext('2d');
+      if (!g) return null;
+      g.drawImage(v, 0, 0);
+      const d = g.getImageData(Math.round(nx! * (v.videoWidth - 1)), Math.round(ny! * (v.videoHeight - 1)), 1, 1).data;
+      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
+    },
+    [x, y],
+  );
+}
+
+/** Where on the analyst's page a normalised screen position is shown (the video is letterboxed). */
+export async function viewerPoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  return page.evaluate(
+    ([nx, ny]) => {
+      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement;
+      const r = v.getBoundingClientRect();
+      const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+      const w = v.videoWidth * scale;
+      const hh = v.videoHeight * scale;
+      return { x: r.left + (r.width - w) / 2 + nx! * w, y: r.top + (r.height - hh) / 2 + ny! * hh };
+    },
+    [x, y],
+  );
+}
+
+const AXE = fs.readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA rules). */
+export async function axeSerious(page: Page): Promise<{ id: string; impact: string; help: string; nodes: string[] }[]> {
+  // evaluate() is not subject to the page's CSP, which (rightly) forbids injected scripts.
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+}
+
+/**
+ * The page at 200% zoom: a window's CSS viewport halves in each direction (what browser zoom does to
+ * layout). Takes a screenshot, then checks that nothing needs horizontal scrolling and that the
+ * named buttons still fit across the viewport. Restores the size after.
+ */
+export async function at200(page: Page, name: string, buttons: string[]): Promise<{ horizontalScroll: boolean; clipped: string[] }> {
+  const base = page.viewportSize() ?? (await page.evaluate(() => ({ width: window.innerWidth, height: window.innerHeight })));
+  const half = { width: Math.floor(base.width / 2), height: Math.floor(base.height / 2) };
+  await page.setViewportSize(half);
+  await page.waitForTimeout(300);
+  const horizontalScroll = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  const clipped: string[] = [];
+  for (const b of buttons) {
+    const box = await page.getByRole('button', { name: b, exact: true }).first().boundingBox();
+    if (!box || box.x < 0 || box.x + box.width > half.width + 1) clipped.push(b);
+  }
+  await shot(page, name);
+  await page.setViewportSize(base);
+  await page.waitForTimeout(200);
+  return { horizontalScroll, clipped };
+}

@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EmbeddedJWK, jwtVerify } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BRIDGE_METHODS, BridgeError, createBridge, dispatchBridgeCall, ipcChannel, parseBridgeEvent, type BridgeHandlers } from '../../common/bridge/api.js';
+import { parseRpcCall } from '../../common/bridge/rpc.js';
+import { MainServices } from '../../main/browser-host/services.js';
+import { ipcBridge, installPreload, type PreloadIpc } from '../../preload/index.js';
+
+const SID = '9b2f3c1e-1d2a-4c3b-8e4f-5a6b7c8d9e0f';
+const dirs: string[] = [];
+const services: MainServices[] = [];
+
+async function mainServices(): Promise<MainServices> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-bridge-'));
+  dirs.push(dataDir);
+  const s = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir });
+  s.rendererBrokerUrl = 'http://127.0.0.1:4000';
+  services.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of services.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Electron's ipcMain.handle wiring, minus Electron: each channel goes to the one dispatcher. */
+function ipcTo(handlers: BridgeHandlers, seen: string[] = []): PreloadIpc {
+  return {
+    invoke: async (channel, ...args) => {
+      seen.push(channel);
+      return dispatchBridgeCall(handlers, channel.replace(/^chaperone:/, ''), args);
+    },
+    on: () => undefined,
+    removeListener: () => undefined,
+  };
+}
+
+describe('the bridge: one definition, parsed on both sides', () => {
+  it('the main side refuses unknown methods, extra fields, wrong types and oversized values before any handler runs', async () => {
+    const s = await mainServices();
+    let called = 0;
+    const handlers = { ...s.handlers, 'input.deliver': (...a: unknown[]) => (called++, (s.handlers['input.deliver'] as (...x: unknown[]) => unknown)(...a)) } as BridgeHandlers;
+    const code = async (m: unknown, a: unknown) => dispatchBridgeCall(handlers, m, a).then(() => 'ok', (e: BridgeError) => e.code);
+    expect(await code('shell.exec', [])).toBe('unknown_method');
+    expect(await code('__proto__', [])).toBe('unknown_method');
+    expect(await code('toString', [])).toBe('unknown_method');
+    expect(await code('input.deliver', [{ sessionId: SID, data: 'x', channel: 'pointer', extra: 1 }])).toBe('invalid_args');
+    expect(await code('input.deliver', [{ sessionId: 'not-a-uuid', data: 'x', channel: 'pointer' }])).toBe('invalid_args');
+    expect(await code('input.deliver', [{ sessionId: SID, data: 'x'.repeat(9000), channel: 'pointer' }])).toBe('invalid_args');
+    expect(await code('input.deliver', [{ sessionId: SID, data: 'x', channel: 'usb' }])).toBe('invalid_args');
+    expect(await code('input.deliver', [{ sessionId: SID, data: 'x', channel: 'pointer' }, 'second'])).toBe('invalid_args');
+    expect(await code('input.deliver', { sessionId: SID })).toBe('invalid_args');
+    expect(await code('grants.acquire', [{ sessionId: SID, kind: 'root' }])).toBe('invalid_args');
+    expect(called).toBe(0);
+    // A well-formed message for a session that is not open is judged by the input gate, not injected.
+    expect(await dispatchBridgeCall(handlers, 'input.deliver', [{ sessionId: SID, data: '{"t":"move","seq":1,"x":0.5,"y":0.5}', channel: 'pointer' }])).toBe('refused_inactive');
+    expect(called).toBe(1);
+  });
+
+  it('a result its schema refuses never reaches the page', async () => {
+    const s = await mainServices();
+    const bad = { ...s.handlers, 'grants.list': () => [{ sessionId: SID, kind: 'capture', expiresAt: 1, secret: 'x' }] } as unknown as BridgeHandlers;
+    await expect(dispatchBridgeCall(bad, 'grants.list', [])).rejects.toMatchObject({ code: 'invalid_result' });
+  });
+
+  it('the preload exposes exactly the table, over one IPC channel per method, and checks arguments in the page too', async () => {
+    const s = await mainServices();
+    const seen: string[] = [];
+    let exposed: { key: string; api: unknown } | null = null;
+    installPreload({ contextBridge: { exposeInMainWorld: (key, api) => (exposed = { key, api }) }, ipcRenderer: ipcTo(s.handlers, seen) });
+    expect(exposed!.key).toBe('chaperone');
+    const api = exposed!.api as ReturnType<typeof ipcBridge>;
+    const names = Object.entries(api)
+      .filter(([k]) => k !== 'on')
+      .flatMap(([ns, fns]) => Object.keys(fns as object).map((f) => `${ns}.${f}`));
+    expect(names.sort()).toEqual(Object.keys(BRIDGE_METHODS).sort());
+    expect(Object.isFrozen(api)).toBe(true);
+
+    expect(await api.grants.list()).toEqual([]);
+    expect(seen).toEqual([ipcChannel('grants.list')]);
+    await expect(api.grants.acquire({ sessionId: SID, kind: 'root' as never })).rejects.toMatchObject({ code: 'invalid_args' });
+    expect(seen).toHaveLength(1);
+
+    // Grants: only for an open session, capture then control refused without an injector, all gone at revokeAll.
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'capture' })).toEqual({ ok: false, reason: 'unknown_session' });
+    const exp = Date.now() + 60_000;
+    await api.session.open({ sessionId: SID, expiresAt: exp });
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'capture' })).toEqual({ ok: true, expiresAt: exp });
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'control' })).toEqual({ ok: false, reason: 'injection_unavailable' });
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'clipboard' })).toEqual({ ok: false, reason: 'not_supported' });
+    expect((await api.grants.list()).map((g) => g.kind)).toEqual(['capture']);
+    expect(await api.grants.revokeAll({ sessionId: SID })).toEqual({ revoked: ['capture'] });
+    expect(await api.grants.revokeAll({ sessionId: SID })).toEqual({ revoked: [] });
+    expect(await api.grants.list()).toEqual([]);
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'capture' })).toMatchObject({ ok: false });
+  });
+
+  it('the device key stays in main: proofs only for the pinned broker API, verifiable with the key they carry', async () => {
+    const s = await mainServices();
+    const api = ipcBridge(ipcTo(s.handlers));
+    const proof = await api.device.dpopProof({ htm: 'POST', htu: 'http://127.0.0.1:4000/api/v1/join', accessToken: 'tok' });
+    const { payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['EdDSA'] });
+    expect(payload).toMatchObject({ htm: 'POST', htu: 'http://127.0.0.1:4000/api/v1/join' });
+    expect(typeof payload.ath).toBe('string');
+    expect(protectedHeader.jwk).toEqual(await api.device.publicJwk());
+    expect(JSON.stringify(protectedHeader.jwk)).not.toContain('"d"');
+    for (const htu of ['http://evil.example/api/v1/join', 'http://127.0.0.1:4001/api/v1/join', 'http://127.0.0.1:4000/admin', 'http://127.0.0.1:4000/api/v1/join?x=1']) {
+      await expect(api.device.dpopProof({ htm: 'GET', htu })).rejects.toThrow(/pinned broker/);
+    }
+    const pop = await api.device.nonceProof({ nonce: 'n0nce-123456', token: 'tok' });
+    expect((await jwtVerify(pop, EmbeddedJWK, { typ: 'chaperone-pop+jwt' })).payload).toMatchObject({ nonce: 'n0nce-123456' });
+    // An extension receipt is signed only for a session that is open here.
+    await expect(api.extension.receipt({ sessionId: SID, extensionId: 'e1' })).rejects.toThrow();
+  });
+
+  it('events from main are parsed too: unknown events and bad payloads are dropped', () => {
+    expect(parseBridgeEvent('grant.revoked', { kind: 'control', reason: 'expired' })).toEqual({ event: 'grant.revoked', payload: { kind: 'control', reason: 'expired' } });
+    expect(parseBridgeEvent('grant.revoked', { kind: 'control', reason: 'expired', x: 1 })).toBeNull();
+    expect(parseBridgeEvent('shell', {})).toBeNull();
+    let deliver: ((e: string, p: unknown) => void) | null = null;
+    const api = createBridge(
+      async () => null,
+      (fn) => {
+        deliver = fn;
+        return () => undefined;
+      },
+    );
+    const got: unknown[] = [];
+    api.on('chat', (m) => got.push(m));
+    deliver!('chat', { sessionId: SID, text: 'hi' });
+    deliver!('chat', { sessionId: SID, text: '' });
+    deliver!('panic', {});
+    expect(got).toEqual([{ sessionId: SID, text: 'hi' }]);
+    expect(() => api.on('nope' as never, () => undefined)).toThrow(BridgeError);
+  });
+
+  it('the host socket frames calls strictly', () => {
+    expect(parseRpcCall(JSON.stringify({ id: 1, method: 'grants.list', args: [] }))).toEqual({ id: 1, method: 'grants.list', args: [] });
+    expect(parseRpcCall('{"id":1,"method":"grants.list","args":[],"x":1}')).toBeNull();
+    expect(parseRpcCall('{"id":-1,"method":"grants.list","args":[]}')).toBeNull();
+    expect(parseRpcCall('not json')).toBeNull();
+    expect(parseRpcCall(`{"id":1,"method":"a","args":["${'x'.repeat(70_000)}"]}`)).toBeNull();
+    expect(parseRpcCall(Buffer.from('{}'))).toBeNull();
+  });
+});
