@@ -134,6 +134,8 @@ export class Keepalive {
 /** Raw outcome of one phase; rounds of the same server and size are pooled with RelayPool. */
 export interface PhaseRaw {
   sent: number;
+  /** Messages not sent because a socket of the pair had closed. */
+  skippedClosed: number;
   received: number;
   latencies: Float64Array;
   errors: Map<string, number>;
@@ -161,6 +163,7 @@ export async function runPhase(pairs: readonly Pair[], o: { rate: number; durati
   // Spread the round-robin start so consecutive phases do not always begin on the same sockets.
   const offset = Math.floor(Math.random() * P);
   let k = 0;
+  let skipped = 0;
   const t0 = performance.now();
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -173,8 +176,11 @@ export async function runPhase(pairs: readonly Pair[], o: { rate: number; durati
         const sdp = prefix + PAD.slice(0, Math.max(0, o.size - prefix.length));
         const frame = pair.frame(dir, sdp);
         const ws = dir === 0 ? pair.a : pair.b;
-        rec.sentAt[k] = performance.now();
-        ws.send(frame);
+        const to = dir === 0 ? pair.b : pair.a;
+        if (ws.readyState === ws.OPEN && to.readyState === to.OPEN) {
+          rec.sentAt[k] = performance.now();
+          ws.send(frame);
+        } else skipped++;
         k++;
       }
       if (k >= total) resolve();
@@ -184,7 +190,7 @@ export async function runPhase(pairs: readonly Pair[], o: { rate: number; durati
   });
   // Stragglers: up to 3 s for the last replies.
   const deadline = performance.now() + 3000;
-  while (rec.received < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (rec.received < total - skipped && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   loop.disable();
   current = null;
   const lats = new Float64Array(rec.received);
@@ -200,7 +206,7 @@ export async function runPhase(pairs: readonly Pair[], o: { rate: number; durati
   }
   // The histogram counts from the expected wake-up, so subtract the sampling interval.
   const ms = (ns: number) => Math.max(0, ns / 1e6 - 2);
-  return { sent: total, received: rec.received, latencies: lats, errors: rec.errors, loopDelayP99Ms: ms(loop.percentile(99)), loopDelayMaxMs: ms(loop.max), gcMaxMs: Math.max(0, ...gcPauses), gcTotalMs: gcPauses.reduce((a, b) => a + b, 0) };
+  return { sent: total - skipped, skippedClosed: skipped, received: rec.received, latencies: lats, errors: rec.errors, loopDelayP99Ms: ms(loop.percentile(99)), loopDelayMaxMs: ms(loop.max), gcMaxMs: Math.max(0, ...gcPauses), gcTotalMs: gcPauses.reduce((a, b) => a + b, 0) };
 }
 
 export interface PooledResult {
@@ -211,6 +217,7 @@ export interface PooledResult {
   sent: number;
   received: number;
   lost: number;
+  skipped_closed: number;
   /** Over every message of every round. */
   latency_ms: Summary;
   /** p99 of each round on its own: shows whether one bad moment drives the pooled p99. */
@@ -271,6 +278,7 @@ export class RelayPool {
       sent,
       received,
       lost: sent - received,
+      skipped_closed: this.rounds.reduce((n, r) => n + r.skippedClosed, 0),
       latency_ms: summarize(all),
       p99_by_round_ms: this.rounds.map((r) => summarize(r.latencies).p99),
       p99_round_median_ms: median(this.rounds.map((r) => summarize(r.latencies).p99)),

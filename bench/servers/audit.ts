@@ -52,8 +52,9 @@ try {
       verify = { available: true, ms: verifyMs, events, per_s: events / (verifyMs / 1000), ok: result.ok, result: JSON.stringify(result).slice(0, 500) };
     }
   }
-  emit({ event: 'result', events: N, append_ms: appendMs, append_per_s: N / (appendMs / 1000), verify });
+  // Clean up before reporting: the parent stops this process as soon as it has the result.
   fs.rmSync(dataDir, { recursive: true, force: true });
+  emit({ event: 'result', events: N, append_ms: appendMs, append_per_s: N / (appendMs / 1000), verify });
   process.exit(0);
 } catch (e) {
   fs.rmSync(dataDir, { recursive: true, force: true });
