@@ -3,7 +3,7 @@ import { verifyHttpProof, type ProofResult } from '../auth/dpop.js';
 import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
 import type { Account } from '../sessions/types.js';
-import { ApiError, forbidden, unauthorized } from './errors.js';
+import { ApiError, forbidden } from './errors.js';
 
 export function sourceOf(req: FastifyRequest): string {
   return req.ip;
@@ -63,4 +63,3 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   return { account, device };
 }
 
-export { unauthorized };

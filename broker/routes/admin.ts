@@ -28,7 +28,6 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     responses: { 200: 'created', 403: 'not an admin', 409: 'username taken' },
     handler: async ({ req, body }) => {
       const { account } = await requireAccount(ctx, req, ['admin']);
-      void sourceOf;
       return ctx.accounts.create(body, `account:${account.username}`);
     },
   });

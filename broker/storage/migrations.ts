@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 
 /** One set of migrations for SQLite and PostgreSQL: only portable column types are used. */
 const migrations: Record<string, Migration> = {
@@ -152,7 +152,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('kid', 'text', (c) => c.notNull())
         .addColumn('sig', 'text', (c) => c.notNull())
         .execute();
-      void sql;
     },
   },
 };

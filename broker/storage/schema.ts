@@ -1,5 +1,3 @@
-import type { Generated } from 'kysely';
-
 /** Times are milliseconds since the epoch, stored as 64-bit integers on both engines. */
 export interface AccountsTable {
   id: string;
@@ -156,5 +154,4 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
   kysely_migration: { name: string; timestamp: string };
-  _unused: { x: Generated<number> };
 }

@@ -7,6 +7,8 @@ export class SignalingClient {
   readonly frames: BrokerFrame[] = [];
   closeCode: number | null = null;
   closeReason = '';
+  /** The broker's `ready` frame, once authenticated: which session and role the token gave. */
+  ready: Extract<BrokerFrame, { type: 'ready' }> | null = null;
   private waiters: { pred: (f: BrokerFrame) => boolean; resolve: (f: BrokerFrame) => void }[] = [];
   private closeWaiters: ((code: number) => void)[] = [];
   private constructor(readonly ws: WebSocket) {
@@ -45,6 +47,7 @@ export class SignalingClient {
     c.sendJson({ type: 'auth', token, proof: await device.nonceProof(challenge.nonce, token) });
     const first = await Promise.race([c.next((f) => f.type === 'ready' || f.type === 'error'), c.closed().then((code) => ({ type: 'error', code: `closed ${code}`, message: '' }) as BrokerFrame)]);
     if (first.type !== 'ready') throw new Error(`signaling auth failed: ${JSON.stringify(first)} close=${c.closeCode}`);
+    c.ready = first;
     return c;
   }
 

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../helpers/api.js';
 import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
 import { TestClock } from '../helpers/clock.js';
@@ -213,7 +213,6 @@ describe('HTTP path and input attacks', () => {
     approver = await createUser(b, 'bob', ['approver']);
   });
   afterAll(async () => b?.destroy());
-  afterEach(() => undefined);
 
   it('privileged routes are not reachable with a trailing slash, changed case or %2f', async () => {
     const s = await activeSession(b, analyst);
