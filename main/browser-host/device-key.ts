@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, calculateJwkThumbprint } from 'jose';
 import { z } from 'zod';
+import type { SecretStore } from '../secret-store.js';
 
 const StoredKeySchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().length(43), d: z.string().length(43) }).strict();
 
@@ -26,9 +27,18 @@ export class DeviceKeyService {
     private readonly now: () => number,
   ) {}
 
-  static async create(opts: { file?: string; now?: () => number } = {}): Promise<DeviceKeyService> {
+  /** `secrets` (the Electron build: safeStorage) takes precedence over `file` (the browser host). */
+  static async create(opts: { file?: string; secrets?: SecretStore; now?: () => number } = {}): Promise<DeviceKeyService> {
     let jwk: z.infer<typeof StoredKeySchema> | null = null;
-    if (opts.file) {
+    if (opts.secrets) {
+      const stored = await opts.secrets.get('device-key');
+      if (stored !== null) {
+        const parsed = StoredKeySchema.safeParse(JSON.parse(stored));
+        // A damaged key is not silently replaced: the broker knows this device by it.
+        if (!parsed.success) throw new Error('the stored device key is damaged');
+        jwk = parsed.data;
+      }
+    } else if (opts.file) {
       try {
         const parsed = StoredKeySchema.safeParse(JSON.parse(fs.readFileSync(opts.file, 'utf8')));
         if (parsed.success) jwk = parsed.data;
@@ -40,7 +50,8 @@ export class DeviceKeyService {
       const { privateKey } = crypto.generateKeyPairSync('ed25519');
       const j = privateKey.export({ format: 'jwk' });
       jwk = { kty: 'OKP', crv: 'Ed25519', x: j.x!, d: j.d! };
-      if (opts.file) writePrivate(opts.file, JSON.stringify(jwk));
+      if (opts.secrets) await opts.secrets.set('device-key', JSON.stringify(jwk));
+      else if (opts.file) writePrivate(opts.file, JSON.stringify(jwk));
     }
     const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
     const publicJwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };

@@ -14,6 +14,7 @@ import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from '../gra
 import { GrantRegistry, type GrantKind } from '../grants.js';
 import type { Injector } from '../injector.js';
 import { InputGate } from '../input-gate.js';
+import type { SecretStore } from '../secret-store.js';
 import { DeviceKeyService, sha256b64url } from './device-key.js';
 
 export interface MainServicesOptions {
@@ -28,7 +29,12 @@ export interface MainServicesOptions {
   policy?: Partial<Omit<PolicyView, 'brokerUrl'>>;
   fetch?: typeof fetch;
   onError?: (err: unknown) => void;
+  /** The Electron build keeps the device key here (safeStorage) instead of in dataDir. */
+  secrets?: SecretStore;
 }
+
+/** How long an accepted consent waits for its screen capture to start before it lapses. */
+const CONSENT_CAPTURE_WINDOW_MS = 60_000;
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
 
@@ -49,6 +55,8 @@ export class MainServices {
   private injector: Injector | null = null;
   private injectorPromise: Promise<Injector> | null = null;
   private readonly verifiedOffers = new Map<string, OfferView>();
+  /** Sessions whose offer the end user accepted with screen viewing, and when. */
+  private readonly captureConsents = new Map<string, number>();
   private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | null = null;
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
@@ -88,7 +96,7 @@ export class MainServices {
   /** Recovers from a crashed run (revoking and reporting what it held), then starts the services. */
   static async start(opts: MainServicesOptions): Promise<MainServices> {
     const clock = opts.clock ?? systemClock;
-    const device = await DeviceKeyService.create({ file: path.join(opts.dataDir, 'device-key.json'), now: () => clock.now() });
+    const device = await DeviceKeyService.create({ file: path.join(opts.dataDir, 'device-key.json'), secrets: opts.secrets, now: () => clock.now() });
     const journal = new FileGrantJournal(path.join(opts.dataDir, 'grants.json'));
     // Nothing of a crashed run is alive in this process: capture died with its renderer, and an
     // injector that might hold keys is a fresh connection we release through.
@@ -103,6 +111,26 @@ export class MainServices {
     return () => this.listeners.delete(fn);
   }
 
+  /** Sessions open on this machine (the Electron shell locks its window while there is one). */
+  activeSessions(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /**
+   * Whether screen capture may start now: the end user accepted an offer that lets the analyst see
+   * the screen (within the last minute, for the first capture), or a session holds the capture
+   * grant (to switch screens within it). Electron's display-media handler asks this; nothing else
+   * lets a page capture the screen.
+   */
+  isCaptureConsented(): boolean {
+    const now = this.clock.now();
+    for (const [sid, at] of this.captureConsents) {
+      if (now - at <= CONSENT_CAPTURE_WINDOW_MS && now >= at) return true;
+      if (this.active.has(sid) && this.registry.grants().some((g) => g.sessionId === sid && g.kind === 'capture')) return true;
+    }
+    return false;
+  }
+
   /** The panic chord (Electron: globalShortcut) tells every page to stop. */
   panic(): void {
     this.emit('panic', {});
@@ -113,6 +141,7 @@ export class MainServices {
    * still wanted, so every open session ends locally, fail closed.
    */
   async rendererGone(): Promise<void> {
+    this.captureConsents.clear();
     for (const id of [...this.active.keys()]) {
       this.active.delete(id);
       this.gate.releaseAll();
@@ -123,6 +152,7 @@ export class MainServices {
   async close(): Promise<void> {
     for (const id of [...this.active.keys()]) await this.registry.revokeAll(id);
     this.active.clear();
+    this.captureConsents.clear();
     await this.injector?.close().catch(() => undefined);
     this.injector = null;
   }
@@ -156,6 +186,8 @@ export class MainServices {
       const denied = new Set<Capability>(this.opts.policy?.deniedCapabilities ?? []);
       const accepted = decision === 'accept' ? view.consent_covers.filter((c) => CONSENT_CAPABILITIES.includes(c) && !denied.has(c)) : [];
       const receipt = await this.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted });
+      if (accepted.includes('view')) this.captureConsents.set(view.sid, this.clock.now());
+      else this.captureConsents.delete(view.sid);
       return { sid: view.sid, receipt };
     },
     'extension.receipt': ({ sessionId, extensionId }) => {
@@ -192,6 +224,7 @@ export class MainServices {
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
     'grants.revokeAll': async ({ sessionId }) => {
       this.active.delete(sessionId);
+      this.captureConsents.delete(sessionId);
       this.gate.releaseAll();
       return { revoked: await this.registry.revokeAll(sessionId) };
     },
