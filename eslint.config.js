@@ -40,8 +40,14 @@ export default tseslint.config(
   ),
   layer(
     ['main/**/*.ts'],
+    [...UP('broker'), ...UP('preload'), ...UP('renderer'), ...UP('test'), ...UP('bench'), 'react', 'electron', 'electron/*'],
+    'main/ may import only common/; electron only in its composition root, main/electron/.',
+  ),
+  // The composition root is the one place in main/ that touches the real electron module.
+  layer(
+    ['main/electron/**/*.ts'],
     [...UP('broker'), ...UP('preload'), ...UP('renderer'), ...UP('test'), ...UP('bench'), 'react'],
-    'main/ may import only common/ (and electron in its composition root).',
+    'main/electron/ may import common/, main/ and electron.',
   ),
   layer(
     ['preload/**/*.ts'],

@@ -7,7 +7,7 @@ import { BRIDGE_GLOBAL, IPC_EVENT_CHANNEL, createBridge, ipcChannel, type Chaper
  *
  * Only the slices of Electron it uses are typed here (structurally, so Electron's own objects fit
  * them), which keeps this file free of the electron package: it typechecks and is tested without
- * the binary. The composition root passes `require('electron')`.
+ * the binary. `preload/electron.ts` is the entry Electron loads: it passes the real electron module.
  */
 export interface PreloadIpc {
   invoke(channel: string, ...args: unknown[]): Promise<unknown>;
@@ -39,9 +39,3 @@ export function ipcBridge(ipc: PreloadIpc): ChaperoneBridge {
 export function installPreload(electron: { contextBridge: PreloadContextBridge; ipcRenderer: PreloadIpc }): void {
   electron.contextBridge.exposeInMainWorld(BRIDGE_GLOBAL, ipcBridge(electron.ipcRenderer));
 }
-
-// In a sandboxed Electron preload `require` is the only way to reach electron; elsewhere (tests,
-// the browser host) this module is only imported for its functions.
-const req = (globalThis as { require?: (id: string) => unknown }).require;
-const isElectronPreload = typeof req === 'function' && typeof (globalThis as { process?: { versions?: { electron?: string } } }).process?.versions?.electron === 'string';
-if (isElectronPreload) installPreload(req('electron') as { contextBridge: PreloadContextBridge; ipcRenderer: PreloadIpc });

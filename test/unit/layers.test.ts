@@ -24,4 +24,16 @@ describe('imports flow down only (the lint rule CI runs)', () => {
     expect((await lint('renderer/probe.ts', "import { ipcRenderer } from 'electron';\nexport const a = ipcRenderer;\n")).length).toBeGreaterThan(0);
     expect(await lint('broker/probe.ts', "import { checkTransition } from '../common/session-state.js';\nexport const a = checkTransition;\n")).toHaveLength(0);
   });
+
+  it('electron is imported in main/ only by the composition root, main/electron/', async () => {
+    const code = "import { app } from 'electron';\nexport const a = app;\n";
+    expect(await lint('main/probe.ts', code)).toHaveLength(1);
+    expect(await lint('main/browser-host/probe.ts', code)).toHaveLength(1);
+    expect(await lint('main/probe.ts', "import type { BrowserWindow } from 'electron';\nexport type W = BrowserWindow;\n")).toHaveLength(1);
+    expect(await lint('main/electron/probe.ts', code)).toHaveLength(0);
+    expect(await lint('main/electron/probe.ts', "import { grantsFor } from '../grants.js';\nexport const a = grantsFor;\n")).toHaveLength(0);
+    // The root still may not reach up into the other layers.
+    expect((await lint('main/electron/probe.ts', "import x from '../../renderer/app/app.js';\nexport const a = x;\n")).length).toBeGreaterThan(0);
+    expect((await lint('main/electron/probe.ts', "import x from '../../broker/broker.js';\nexport const a = x;\n")).length).toBeGreaterThan(0);
+  });
 });
