@@ -27,14 +27,19 @@ const { values } = parseArgs({
 const statements = new Map<string, number>();
 let statementTotal = 0;
 if (values.instrument) {
-  const proto = BetterSqlite3.prototype as unknown as { prepare: (sql: string) => unknown };
-  const prepare = proto.prepare;
-  proto.prepare = function (this: unknown, sql: string) {
-    statementTotal++;
-    const key = sql.replace(/\s+/g, ' ').slice(0, 90);
-    statements.set(key, (statements.get(key) ?? 0) + 1);
-    return prepare.call(this, sql);
-  };
+  // Counts executions, not prepares: the broker caches prepared statements (storage/db.ts).
+  const probe = new BetterSqlite3(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<'run' | 'all' | 'get' | 'iterate', (...a: unknown[]) => unknown> & { source?: string };
+  probe.close();
+  for (const m of ['run', 'all', 'get', 'iterate'] as const) {
+    const orig = proto[m];
+    proto[m] = function (this: { source: string }, ...a: unknown[]) {
+      statementTotal++;
+      const key = this.source.replace(/\s+/g, ' ').slice(0, 90);
+      statements.set(key, (statements.get(key) ?? 0) + 1);
+      return orig.apply(this, a);
+    };
+  }
 }
 
 try {

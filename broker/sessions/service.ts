@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import { CONSENT_CAPABILITIES, isGrantable, type Capability, type GrantableCapability } from '../../common/capabilities.js';
 import { formatJoinCode, codeFromBytes, normalizeJoinCode } from '../../common/join-code.js';
 import { missingCase } from '../../common/missing-case.js';
@@ -20,6 +20,7 @@ import { clearTimers, type LiveSession } from './live.js';
 import { SYSTEM, accountActor, endUserActor, type Account, type Actor, type GrantView, type SessionView } from './types.js';
 
 type Row = Selectable<SessionsTable>;
+type AuditMeta = Record<string, string | number | boolean | null | string[]>;
 
 export interface SessionEvents {
   ended(s: LiveSession, reason: EndReason): void;
@@ -99,16 +100,19 @@ export class SessionService {
     return Promise.all(rows.map((r) => this.toView(r)));
   }
 
-  private async toView(r: Row): Promise<SessionView> {
-    const analyst = await this.db
-      .selectFrom('accounts')
-      .select(['id', 'username', 'display_name', 'organisation', 'kind'])
-      .where('id', '=', r.analyst_id)
-      .executeTakeFirst();
+  /**
+   * `known` carries what the caller already holds (the analyst's or approver's own account, or
+   * that a session just created has no grants), so a request is not answered with re-reads.
+   */
+  private async toView(r: Row, known: { accounts?: Account[]; noGrants?: boolean } = {}): Promise<SessionView> {
+    const held = (id: string) => known.accounts?.find((a) => a.id === id);
+    const analyst =
+      held(r.analyst_id) ??
+      (await this.db.selectFrom('accounts').select(['id', 'username', 'display_name', 'organisation', 'kind']).where('id', '=', r.analyst_id).executeTakeFirst());
     const approver = r.approver_id
-      ? await this.db.selectFrom('accounts').select('username').where('id', '=', r.approver_id).executeTakeFirst()
+      ? (held(r.approver_id) ?? (await this.db.selectFrom('accounts').select('username').where('id', '=', r.approver_id).executeTakeFirst()))
       : undefined;
-    const grants = await this.db.selectFrom('grants').selectAll().where('session_id', '=', r.id).orderBy('requested_at').execute();
+    const grants = known.noGrants ? [] : await this.db.selectFrom('grants').selectAll().where('session_id', '=', r.id).orderBy('requested_at').execute();
     return {
       id: r.id,
       state: r.state as SessionState,
@@ -130,6 +134,7 @@ export class SessionService {
         approver: approver?.username ?? null,
         approved_at: r.approved_at,
         deadline: r.approval_deadline,
+        rejection_reason: r.decision_note,
       },
       code_expires_at: r.code_expires_at,
       offer_expires_at: r.offer_expires_at,
@@ -200,6 +205,7 @@ export class SessionService {
       created_at: now,
       ended_at: null,
       version: 0,
+      decision_note: null,
     };
     await this.db.insertInto('sessions').values(row).execute();
     this.audit.record({
@@ -211,13 +217,11 @@ export class SessionService {
       meta: { capabilities: caps, duration_minutes: input.duration_minutes, analyst_kind: analyst.kind, reason_length: input.reason.length },
     });
     const live = this.track(row, analyst.username);
-    if (decision.needed) {
-      await this.move(live, 'requested', { to: 'awaiting_approval' }, SYSTEM, {}, { why: decision.why });
-    } else {
-      await this.move(live, 'requested', { to: 'approved' }, SYSTEM, { approved_at: now }, { why: decision.why });
-    }
-    this.scheduleTimers(live, await this.row(id));
-    return this.view(id);
+    const moved = decision.needed
+      ? await this.move(live, row, { to: 'awaiting_approval' }, SYSTEM, {}, { why: decision.why })
+      : await this.move(live, row, { to: 'approved' }, SYSTEM, { approved_at: now }, { why: decision.why });
+    this.scheduleTimers(live, moved);
+    return this.toView(moved, { accounts: [analyst], noGrants: true });
   }
 
   async approve(approver: Account, id: string, source: string | null): Promise<SessionView> {
@@ -227,13 +231,13 @@ export class SessionService {
     if (r.analyst_id === approver.id) await this.deny(actor, r, 'self_approval', 'an approver cannot approve their own request');
     const live = this.mustLive(r);
     const now = this.now();
-    await this.move(live, r.state as SessionState, { to: 'approved' }, actor, {
+    const moved = await this.move(live, r, { to: 'approved' }, actor, {
       approver_id: approver.id,
       approved_at: now,
       approval_deadline: now + this.policy.approval_window_minutes * 60_000,
     });
-    this.scheduleTimers(live, await this.row(id));
-    return this.view(id);
+    this.scheduleTimers(live, moved);
+    return this.toView(moved, { accounts: [approver] });
   }
 
   async reject(approver: Account, id: string, reason: string, source: string | null): Promise<SessionView> {
@@ -244,8 +248,8 @@ export class SessionService {
     if (r.state !== 'awaiting_approval') {
       await this.refuseTransition(actor, r, { to: 'ended', reason: 'rejected' });
     }
-    await this.end(id, 'rejected', actor, { approver_id: approver.id }, { reason_length: reason.length });
-    return this.view(id);
+    const ended = await this.end(id, 'rejected', actor, { approver_id: approver.id, decision_note: reason }, { reason_length: reason.length }, r);
+    return this.toView(ended, { accounts: [approver] });
   }
 
   async issueCode(analyst: Account, id: string, source: string | null): Promise<{ code: string; code_display: string; expires_at: number }> {
@@ -269,8 +273,8 @@ export class SessionService {
     const code = codeFromBytes(crypto.randomBytes(16));
     const expiresAt = now + this.policy.code_ttl_minutes * 60_000;
     const live = this.mustLive(r);
-    await this.move(live, r.state as SessionState, { to: 'code_issued' }, actor, { code_hash: hashCode(code), code_expires_at: expiresAt });
-    this.scheduleTimers(live, await this.row(id));
+    const moved = await this.move(live, r, { to: 'code_issued' }, actor, { code_hash: hashCode(code), code_expires_at: expiresAt });
+    this.scheduleTimers(live, moved);
     return { code, code_display: formatJoinCode(code), expires_at: expiresAt };
   }
 
@@ -328,7 +332,7 @@ export class SessionService {
     // The conditional update is what makes two simultaneous redemptions of one code end with one winner.
     const won = await this.move(
       live,
-      'code_issued',
+      r,
       { to: 'pending_consent' },
       actor,
       { end_user_jkt: device.jkt, offer_hash: sha256b64url(offer), offer_expires_at: offerExpiresAt, code_hash: null },
@@ -337,7 +341,7 @@ export class SessionService {
     );
     if (!won) return fail('lost_race', r.id);
     live.endUserJkt = device.jkt;
-    this.scheduleTimers(live, await this.row(r.id));
+    this.scheduleTimers(live, won);
     return { session_id: r.id, offer, offer_expires_at: offerExpiresAt };
   }
 
@@ -368,10 +372,10 @@ export class SessionService {
     const expiresAt = now + r.duration_s * 1000;
     const hardDeadline = now + this.policy.hard_max_minutes * 60_000;
     const live = this.mustLive(r);
-    await this.move(live, 'pending_consent', { to: 'active' }, actor, { activated_at: now, expires_at: expiresAt, hard_deadline: hardDeadline }, { receipt, accepted: claims.accepted_capabilities as string[] });
+    const moved = await this.move(live, r, { to: 'active' }, actor, { activated_at: now, expires_at: expiresAt, hard_deadline: hardDeadline }, { receipt, accepted: claims.accepted_capabilities as string[] });
     live.expiresAt = expiresAt;
     live.hardDeadline = hardDeadline;
-    this.scheduleTimers(live, await this.row(r.id));
+    this.scheduleTimers(live, moved);
     const session = await this.issueSessionToken(live, 'end_user', device.jkt, device.jkt);
     this.events?.activated(live);
     return { accepted: true, session };
@@ -443,8 +447,7 @@ export class SessionService {
     const r = await this.row(id);
     const actor = accountActor(analyst, source);
     if (r.analyst_id !== analyst.id) await this.deny(actor, r, 'forbidden', 'only the requesting analyst can end this session');
-    await this.end(id, 'completed', actor);
-    return this.view(id);
+    return this.toView(await this.end(id, 'completed', actor, {}, {}, r), { accounts: [analyst] });
   }
 
   /** The kill switch: admins end anything; approvers end what they approved. */
@@ -453,8 +456,7 @@ export class SessionService {
     const actor = accountActor(by, source);
     const allowed = by.roles.includes('admin') || (by.roles.includes('approver') && r.approver_id === by.id);
     if (!allowed) await this.deny(actor, r, 'forbidden', 'only an admin, or the approver who approved it, can revoke a session');
-    await this.end(id, 'revoked', actor, {}, { kill_switch: true });
-    return this.view(id);
+    return this.toView(await this.end(id, 'revoked', actor, {}, { kill_switch: true }, r), { accounts: [by] });
   }
 
   async ticketClosed(ref: string, actor: Actor): Promise<string[]> {
@@ -475,15 +477,24 @@ export class SessionService {
    * Ends a session with one reason: revokes its tokens and grants, tells the hub (which pushes the
    * end and closes both sockets), audits and fires the post-session hooks.
    */
-  async end(id: string, reason: EndReason, actor: Actor, patch: Partial<Row> = {}, meta: Record<string, string | number | boolean | null | string[]> = {}): Promise<void> {
-    const r = await this.row(id);
+  async end(
+    id: string,
+    reason: EndReason,
+    actor: Actor,
+    patch: Partial<Row> = {},
+    meta: Record<string, string | number | boolean | null | string[]> = {},
+    /** The row the caller just read, to save a re-read; the update is conditional on its version. */
+    read?: Row,
+  ): Promise<Row> {
+    const r = read ?? (await this.row(id));
     const from = r.state as SessionState;
     const check = checkTransition(from, { to: 'ended', reason });
     if (!check.ok) await this.refuseTransition(actor, r, { to: 'ended', reason });
     const now = this.now();
+    const endPatch = { ...patch, state: 'ended', end_reason: reason, ended_at: now, code_hash: null, version: r.version + 1 };
     const res = await this.db
       .updateTable('sessions')
-      .set({ ...patch, state: 'ended', end_reason: reason, ended_at: now, code_hash: null, version: r.version + 1 })
+      .set(endPatch)
       .where('id', '=', id)
       .where('version', '=', r.version)
       .executeTakeFirst();
@@ -522,6 +533,7 @@ export class SessionService {
       capabilities: r.capabilities.split(','),
       revoked_grants: revokedGrants,
     });
+    return { ...r, ...endPatch };
   }
 
   // ---------- grants inside an active session ----------
@@ -649,35 +661,26 @@ export class SessionService {
   // ---------- moves, refusals, timers ----------
 
   /**
-   * Applies a forward move if the stored state is still `from`. Returns false when another
-   * request moved the session first (and, unless told otherwise, throws 409 after auditing).
+   * Applies a forward move from the row `r` was read as, only if the stored row is still that
+   * version, and returns the row as it now stands. Returns null when another request changed the
+   * session first (and, unless told otherwise, throws 409 after auditing).
    */
-  private async move(
-    live: LiveSession,
-    from: SessionState,
-    t: Transition,
-    actor: Actor,
-    patch: Partial<Row>,
-    meta: Record<string, string | number | boolean | null | string[]> = {},
-    throwOnLost = true,
-  ): Promise<boolean> {
-    const r = { id: live.id, ticket_ref: live.ticket, state: from } as Row;
+  private async move(live: LiveSession, r: Row, t: Transition, actor: Actor, patch: Partial<Row>, meta?: AuditMeta, throwOnLost?: true): Promise<Row>;
+  private async move(live: LiveSession, r: Row, t: Transition, actor: Actor, patch: Partial<Row>, meta: AuditMeta, throwOnLost: false): Promise<Row | null>;
+  private async move(live: LiveSession, r: Row, t: Transition, actor: Actor, patch: Partial<Row>, meta: AuditMeta = {}, throwOnLost = true): Promise<Row | null> {
+    const from = r.state as SessionState;
     const check = checkTransition(from, t);
     if (!check.ok) await this.refuseTransition(actor, r, t);
-    const res = await this.db
-      .updateTable('sessions')
-      .set({ ...patch, state: t.to, version: sql<number>`version + 1` })
-      .where('id', '=', live.id)
-      .where('state', '=', from)
-      .executeTakeFirst();
+    const next = { ...patch, state: t.to, version: r.version + 1 };
+    const res = await this.db.updateTable('sessions').set(next).where('id', '=', live.id).where('version', '=', r.version).executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) {
-      if (!throwOnLost) return false;
+      if (!throwOnLost) return null;
       const fresh = await this.row(live.id);
       await this.refuseTransition(actor, fresh, t);
     }
     live.state = t.to;
     await this.audit.append({ type: `session.${t.to}`, outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { ...meta, from } });
-    return true;
+    return { ...r, ...next };
   }
 
   private async refuseTransition(actor: Actor, r: Pick<Row, 'id' | 'ticket_ref' | 'state'>, t: Transition): Promise<never> {
@@ -718,7 +721,7 @@ export class SessionService {
     return live;
   }
 
-  private at(live: LiveSession, when: number, fn: () => Promise<void> | void): void {
+  private at(live: LiveSession, when: number, fn: () => unknown): void {
     const cancel = this.clock.at(when, () => {
       Promise.resolve(fn()).catch((err: unknown) => {
         if (!(err instanceof ApiError)) process.stderr.write(`session timer failed: ${String(err)}\n`);

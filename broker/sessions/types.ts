@@ -45,7 +45,7 @@ export interface SessionView {
   capabilities: Capability[];
   duration_minutes: number;
   analyst: { id: string; username: string; display_name: string; organisation: string; kind: AnalystKind };
-  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null };
+  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null; rejection_reason: string | null };
   code_expires_at: number | null;
   offer_expires_at: number | null;
   activated_at: number | null;

@@ -154,6 +154,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_decision_note': {
+    // The approver's reason for a rejection, shown to the analyst; the audit keeps only its length.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sessions').addColumn('decision_note', 'text').execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -67,6 +67,8 @@ export interface SessionsTable {
   created_at: number;
   ended_at: number | null;
   version: number;
+  /** Why the approver rejected the request (null otherwise). */
+  decision_note: string | null;
 }
 
 export interface SessionTokensTable {

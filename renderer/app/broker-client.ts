@@ -104,7 +104,7 @@ export interface SessionView {
   capabilities: string[];
   duration_minutes: number;
   analyst: { id: string; username: string; display_name: string; organisation: string; kind: string };
-  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null };
+  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null; rejection_reason: string | null };
   code_expires_at: number | null;
   expires_at: number | null;
   created_at: number;

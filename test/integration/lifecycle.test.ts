@@ -49,11 +49,13 @@ describe.each(ENGINES)('session lifecycle on %s', (engine) => {
     expect(ok.body.approval.approver).toBe('bob');
   });
 
-  it('rejection ends the session as rejected', async () => {
+  it('rejection ends the session as rejected, and the analyst sees who rejected it and why', async () => {
     const s = await requestSession(vendor, ['view']);
     const r = await approver.api.post(`/api/v1/sessions/${s.id}/reject`, { reason: 'no change window' });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ state: 'ended', end_reason: 'rejected' });
+    const seen = await vendor.api.get(`/api/v1/sessions/${s.id}`);
+    expect(seen.body.approval).toMatchObject({ approver: 'bob', rejection_reason: 'no change window' });
   });
 
   it('the end user declining ends the session as declined', async () => {
