@@ -36,6 +36,18 @@ export const PolicyViewSchema = z
     controlPromptSeconds: z.number().int().min(5).max(300),
     /** True where the panic chord is armed (Ctrl+Alt+Shift+End). */
     panicChord: z.boolean(),
+    /**
+     * The machine policy an administrator set (common/machine-policy.ts); null on an unmanaged
+     * install. While it is `invalid` the app shows `message` instead of joining: no session starts.
+     */
+    managed: z
+      .object({ status: z.enum(['ok', 'invalid']), source: z.string().max(1024), message: z.string().max(2000).nullable() })
+      .strict()
+      .nullable(),
+    /** Whether the analyst screens exist on this machine. */
+    analystMode: z.boolean(),
+    /** The longest session this machine accepts, in seconds; null when only the broker limits it. */
+    maxDurationS: z.number().int().min(60).max(24 * 3600).nullable(),
   })
   .strict();
 export type PolicyView = z.infer<typeof PolicyViewSchema>;

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadMachinePolicyFile } from '../machine-policy/index.js';
 import { startBrowserHost } from './server.js';
 
 /**
@@ -9,6 +10,8 @@ import { startBrowserHost } from './server.js';
  *
  *   npm run build:renderer
  *   node --import tsx main/browser-host/cli.ts --broker http://127.0.0.1:7480 [--display :0] [--data-dir DIR]
+ *     [--machine-policy FILE]   a policy.json as an administrator would deploy it (docs/admin/policy.md):
+ *                               its broker replaces --broker; a broken one refuses every session
  */
 const { values } = parseArgs({
   options: {
@@ -17,12 +20,17 @@ const { values } = parseArgs({
     'data-dir': { type: 'string', default: path.join(os.homedir(), '.chaperone', 'app') },
     display: { type: 'string' },
     port: { type: 'string' },
+    'machine-policy': { type: 'string' },
   },
 });
 
+const machinePolicy = values['machine-policy'] ? await loadMachinePolicyFile(path.resolve(values['machine-policy']), { posixOwnership: false }) : undefined;
+if (machinePolicy?.status === 'invalid') process.stderr.write(`chaperone host: ${machinePolicy.message}\n`);
+
 const display = values.display ?? process.env.DISPLAY;
 const host = await startBrowserHost({
-  brokerUrl: values.broker.replace(/\/+$/, ''),
+  brokerUrl: machinePolicy?.status === 'ok' ? machinePolicy.policy.brokerUrl : values.broker.replace(/\/+$/, ''),
+  ...(machinePolicy ? { machinePolicy } : {}),
   rendererDir: values.renderer,
   dataDir: values['data-dir'],
   port: values.port ? Number(values.port) : 0,

@@ -14,6 +14,8 @@ import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from '../gra
 import { GrantRegistry, type GrantKind } from '../grants.js';
 import type { Injector } from '../injector.js';
 import { InputGate } from '../input-gate.js';
+import { MachinePolicyGuard } from '../machine-policy/guard.js';
+import type { MachinePolicyResult } from '../machine-policy/index.js';
 import type { SecretStore } from '../secret-store.js';
 import { DeviceKeyService, sha256b64url } from './device-key.js';
 
@@ -31,6 +33,11 @@ export interface MainServicesOptions {
   onError?: (err: unknown) => void;
   /** The Electron build keeps the device key here (safeStorage) instead of in dataDir. */
   secrets?: SecretStore;
+  /**
+   * The administrator's machine policy (main/machine-policy/). `ok` pins the broker (overriding
+   * brokerUrl) and its key and sets the consent floor; `invalid` refuses every session.
+   */
+  machinePolicy?: MachinePolicyResult;
 }
 
 /** How long an accepted consent waits for its screen capture to start before it lapses. */
@@ -60,6 +67,7 @@ export class MainServices {
   private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | null = null;
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
+  private readonly guard: MachinePolicyGuard;
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -69,7 +77,10 @@ export class MainServices {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.fetch = opts.fetch ?? fetch;
-    this.rendererBrokerUrl = opts.brokerUrl;
+    this.guard = new MachinePolicyGuard(opts.machinePolicy);
+    // The pinned broker wins over any address given elsewhere, for every use below.
+    this.opts = { ...opts, brokerUrl: this.guard.brokerUrl(opts.brokerUrl) };
+    this.rendererBrokerUrl = this.opts.brokerUrl;
     this.registry = new GrantRegistry({ clock: this.clock, journal: new FileGrantJournal(path.join(opts.dataDir, 'grants.json')), onError: opts.onError });
     const injectorProxy: Injector = {
       get screen() {
@@ -161,9 +172,10 @@ export class MainServices {
     'policy.get': () => ({
       brokerUrl: this.rendererBrokerUrl,
       organisation: this.opts.policy?.organisation ?? null,
-      deniedCapabilities: this.opts.policy?.deniedCapabilities ?? [],
-      controlPromptSeconds: this.opts.policy?.controlPromptSeconds ?? 30,
+      deniedCapabilities: this.deniedCapabilities(),
+      controlPromptSeconds: this.guard.controlPromptSeconds() ?? this.opts.policy?.controlPromptSeconds ?? 30,
       panicChord: this.opts.policy?.panicChord ?? false,
+      ...this.guard.view(),
     }),
     'device.publicJwk': () => this.device.publicJwk,
     'device.dpopProof': ({ htm, htu, accessToken }) => {
@@ -172,6 +184,7 @@ export class MainServices {
       if (u.origin !== pinned.origin || !u.pathname.startsWith('/api/v1/') || u.search || u.hash) {
         throw new Error('proofs are made only for the pinned broker API');
       }
+      this.guard.assertProofAllowed(u.pathname);
       return this.device.dpop(htm, htu, accessToken);
     },
     'device.nonceProof': ({ nonce, token }) => this.device.nonceProof(nonce, token),
@@ -182,8 +195,9 @@ export class MainServices {
     },
     'consent.receipt': async ({ offer, decision }) => {
       // Only an offer this process checked itself can be answered, and only with what consent covers.
+      this.guard.assertUsable();
       const view = this.verifiedOffers.get(sha256b64url(offer)) ?? (await this.verifyOffer(offer));
-      const denied = new Set<Capability>(this.opts.policy?.deniedCapabilities ?? []);
+      const denied = new Set<Capability>(this.deniedCapabilities());
       const accepted = decision === 'accept' ? view.consent_covers.filter((c) => CONSENT_CAPABILITIES.includes(c) && !denied.has(c)) : [];
       const receipt = await this.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted });
       if (accepted.includes('view')) this.captureConsents.set(view.sid, this.clock.now());
@@ -195,18 +209,21 @@ export class MainServices {
       return this.device.sign('chaperone-extension+jwt', { sid: sessionId, extension_id: extensionId, decision: 'accept' });
     },
     'session.open': ({ sessionId, expiresAt }) => {
+      this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
       this.registry.openSession(sessionId, expiresAt);
       this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
     'session.setExpiry': ({ sessionId, expiresAt }) => {
+      this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
       this.registry.setSessionExpiry(sessionId, expiresAt);
       if (this.active.has(sessionId)) this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
     'grants.acquire': async ({ sessionId, kind }) => {
+      if (this.guard.view().managed?.status === 'invalid') return { ok: false as const, reason: 'machine_policy_invalid' };
       if (!this.active.has(sessionId)) return { ok: false as const, reason: 'unknown_session' };
-      if ((this.opts.policy?.deniedCapabilities ?? []).includes(kind as Capability)) return { ok: false as const, reason: 'denied_by_policy' };
+      if (this.deniedCapabilities().includes(kind as Capability)) return { ok: false as const, reason: 'denied_by_policy' };
       if (kind === 'clipboard' || kind === 'files') return { ok: false as const, reason: 'not_supported' };
       if (kind === 'control') {
         try {
@@ -225,12 +242,18 @@ export class MainServices {
     'grants.revokeAll': async ({ sessionId }) => {
       this.active.delete(sessionId);
       this.captureConsents.delete(sessionId);
+      this.guard.sessionEnded(sessionId);
       this.gate.releaseAll();
       return { revoked: await this.registry.revokeAll(sessionId) };
     },
     'grants.list': () => this.registry.grants().map((g) => ({ sessionId: g.sessionId, kind: g.kind, expiresAt: g.expiresAt })),
     'input.deliver': ({ sessionId, data, channel }) => this.gate.handle(sessionId, data, channel),
   };
+
+  /** The machine's own list and the administrator's, together: either can only take away. */
+  private deniedCapabilities(): Capability[] {
+    return [...new Set([...(this.opts.policy?.deniedCapabilities ?? []), ...this.guard.deniedCapabilities()])];
+  }
 
   private sessionExpiry(sessionId: string): number {
     // The registry clamps every grant to its session's end as well.
@@ -260,32 +283,40 @@ export class MainServices {
 
   private async keys(force: boolean): Promise<ReturnType<typeof createLocalJWKSet>> {
     if (this.jwks && !force && this.clock.now() - this.jwks.at < 60_000) return this.jwks.set;
-    const res = await this.fetch(`${this.opts.brokerUrl}/.well-known/jwks.json`);
-    if (!res.ok) throw new Error(`the broker's keys are unavailable (${res.status})`);
-    const set = createLocalJWKSet((await res.json()) as JSONWebKeySet);
+    const set = createLocalJWKSet((await this.fetchJwks()) as JSONWebKeySet);
     this.jwks = { set, at: this.clock.now() };
     return set;
   }
 
+  private async fetchJwks(): Promise<unknown> {
+    const res = await this.fetch(`${this.opts.brokerUrl}/.well-known/jwks.json`);
+    if (!res.ok) throw new Error(`the broker's keys are unavailable (${res.status})`);
+    return res.json();
+  }
+
   private async verifyOffer(offer: string): Promise<OfferView> {
-    const check = async (force: boolean) =>
-      jwtVerify(offer, await this.keys(force), {
-        algorithms: ['EdDSA'],
-        typ: 'chaperone-offer+jwt',
-        audience: 'chaperone-client',
-        issuer: this.opts.issuer ?? 'chaperone-broker',
-        currentDate: new Date(this.clock.now()),
-      });
+    const verifyOptions = {
+      algorithms: ['EdDSA'],
+      typ: 'chaperone-offer+jwt',
+      audience: 'chaperone-client',
+      issuer: this.opts.issuer ?? 'chaperone-broker',
+      currentDate: new Date(this.clock.now()),
+    };
+    const check = async (force: boolean) => jwtVerify(offer, await this.keys(force), verifyOptions);
     let payload: Record<string, unknown>;
-    try {
-      payload = (await check(false)).payload;
-    } catch {
-      // A rotated key is not in a cached set yet: one fresh fetch, then give up.
-      payload = (await check(true)).payload;
+    const pinned = await this.guard.verifyPinned(offer, () => this.fetchJwks(), verifyOptions);
+    if (pinned) payload = pinned;
+    else {
+      try {
+        payload = (await check(false)).payload;
+      } catch {
+        // A rotated key is not in a cached set yet: one fresh fetch, then give up.
+        payload = (await check(true)).payload;
+      }
     }
     const cnf = payload.cnf as { jkt?: unknown } | undefined;
     if (cnf?.jkt !== this.device.jkt) throw new Error('this offer was made for another device');
-    return OfferViewSchema.parse({
+    const view = OfferViewSchema.parse({
       sid: payload.sid,
       org: payload.org,
       analyst: payload.analyst,
@@ -299,6 +330,8 @@ export class MainServices {
       exp: payload.exp,
       iat: payload.iat,
     });
+    this.guard.checkOffer(view);
+    return view;
   }
 
   private async reportRecovered(): Promise<void> {

@@ -64,9 +64,13 @@ export async function loadMachinePolicy(opts: LoadMachinePolicyOptions): Promise
   return { status: 'none' };
 }
 
-/** The same checks for one JSON file named by hand (the browser host's --machine-policy, the --check CLI). */
-export async function loadMachinePolicyFile(file: string, ports?: Pick<Partial<MachinePolicyPorts>, 'readAdminFile'>): Promise<MachinePolicyResult> {
-  const read = ports?.readAdminFile ?? realAdminFilePort({ posixOwnership: process.platform !== 'win32' });
+/**
+ * One JSON file named by hand, through the same reader and parser: the browser host's
+ * --machine-policy and `cli.ts --check FILE`. Whoever names the file on a command line already
+ * controls the process, so the ownership check is theirs to ask for.
+ */
+export async function loadMachinePolicyFile(file: string, opts: { posixOwnership: boolean }): Promise<MachinePolicyResult> {
+  const read = realAdminFilePort({ posixOwnership: opts.posixOwnership });
   const outcome = await readSource({ kind: 'json-file', location: file }, { ...realPorts(process.platform), readAdminFile: read });
   if (!outcome.found) return { status: 'invalid', source: file, message: invalidPolicyMessage(file, 'the file does not exist') };
   if (!outcome.parsed.ok) return { status: 'invalid', source: file, message: invalidPolicyMessage(file, outcome.parsed.problem) };
