@@ -1,0 +1,107 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeviceKeyService } from '../../main/browser-host/device-key.js';
+import { safeStorageSecrets } from '../../main/electron/safe-storage-secrets.js';
+import { EncryptedFileSecretStore, encryptionRefusal, type SecretCipher } from '../../main/secret-store.js';
+
+/** A real cipher (AES-256-GCM under a key of the test's own) standing where the OS keychain would. */
+function aesCipher(key = crypto.randomBytes(32)): SecretCipher {
+  return {
+    encryptString(plain) {
+      const iv = crypto.randomBytes(12);
+      const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), body]);
+    },
+    decryptString(buf) {
+      const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12));
+      d.setAuthTag(buf.subarray(12, 28));
+      return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+    },
+  };
+}
+
+const posix = process.platform !== 'win32';
+
+describe('secrets on disk (the pure part of the safeStorage store)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-secrets-')), 'secrets');
+  });
+  afterEach(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
+
+  it('keeps each secret encrypted in a 0600 file in a 0700 directory, and reads it back', async () => {
+    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    await store.set('analyst-refresh-token', 'rt-very-secret-value');
+    expect(await store.get('analyst-refresh-token')).toBe('rt-very-secret-value');
+    const file = path.join(dir, 'analyst-refresh-token.enc');
+    expect(fs.readFileSync(file).includes(Buffer.from('very-secret'))).toBe(false);
+    if (posix) {
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    }
+    expect(fs.readdirSync(dir)).toEqual(['analyst-refresh-token.enc']);
+    await store.delete('analyst-refresh-token');
+    expect(await store.get('analyst-refresh-token')).toBeNull();
+  });
+
+  it('tightens a directory something loosened', async () => {
+    if (!posix) return;
+    fs.mkdirSync(dir, { mode: 0o777 });
+    fs.chmodSync(dir, 0o777);
+    await new EncryptedFileSecretStore(dir, aesCipher()).set('device-key', 'x');
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+  });
+
+  it('a secret encrypted under another key (another user, a reset keychain) is an error, not garbage', async () => {
+    await new EncryptedFileSecretStore(dir, aesCipher()).set('device-key', 'k');
+    await expect(new EncryptedFileSecretStore(dir, aesCipher()).get('device-key')).rejects.toThrow(/cannot be decrypted/);
+  });
+
+  it('only known secret names, never a path', async () => {
+    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    await expect(store.set('../../etc/passwd' as never, 'x')).rejects.toThrow(/unknown secret/);
+  });
+
+  it("the device key lives in the store, encrypted, and is the same key on the next start", async () => {
+    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    const first = await DeviceKeyService.create({ secrets: store });
+    const again = await DeviceKeyService.create({ secrets: store });
+    expect(again.jkt).toBe(first.jkt);
+    expect(fs.readFileSync(path.join(dir, 'device-key.enc')).includes(Buffer.from('"d"'))).toBe(false);
+  });
+});
+
+describe('safeStorage that cannot really encrypt: the app refuses, with a reason a person can act on', () => {
+  const status = (available: boolean, backend: string) => ({ isEncryptionAvailable: () => available, getSelectedStorageBackend: () => backend });
+
+  it('refuses when safeStorage has no encryption, and on Linux when it would use its well-known password', () => {
+    expect(encryptionRefusal(status(false, 'gnome_libsecret'), 'linux')).toMatch(/no encryption/);
+    expect(encryptionRefusal(status(true, 'basic_text'), 'linux')).toMatch(/no keyring is running/);
+    expect(encryptionRefusal(status(true, 'unknown'), 'linux')).toMatch(/no keyring/);
+    expect(encryptionRefusal(status(true, 'gnome_libsecret'), 'linux')).toBeNull();
+    expect(encryptionRefusal(status(true, 'kwallet5'), 'linux')).toBeNull();
+    expect(encryptionRefusal({ isEncryptionAvailable: () => true }, 'win32')).toBeNull();
+    expect(encryptionRefusal({ isEncryptionAvailable: () => false }, 'darwin')).toMatch(/no encryption/);
+  });
+
+  it('the safeStorage store writes nothing and reads nothing then, so the app cannot start with a readable key', async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-secrets-')), 'secrets');
+    try {
+      const basic = { ...aesCipher(), ...status(true, 'basic_text') };
+      const store = safeStorageSecrets(basic, dir, 'linux');
+      await expect(store.set('device-key', 'k')).rejects.toThrow(/no keyring/);
+      await expect(store.get('device-key')).rejects.toThrow(/no keyring/);
+      await expect(DeviceKeyService.create({ secrets: store })).rejects.toThrow(/no keyring/);
+      expect(fs.existsSync(dir)).toBe(false);
+      const good = safeStorageSecrets({ ...aesCipher(), ...status(true, 'gnome_libsecret') }, dir, 'linux');
+      await good.set('device-key', 'k');
+      expect(await good.get('device-key')).toBe('k');
+    } finally {
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+});
