@@ -384,8 +384,11 @@ interface LifecycleResult {
   errors: number;
   first_errors: string[];
   server_cpu_percent: number;
+  /** Broker CPU time per completed lifecycle: what a core buys, whatever else the machine runs. */
+  server_cpu_ms_per_lifecycle: number;
   server_peak_rss_mib: number;
   load_generator_cpu_percent: number;
+  load_generator_cpu_ms_per_lifecycle: number;
   step_ms: Record<string, Summary>;
   includes: string;
   per_lifecycle?: { statements: number; audit_events: number; top_statements: Record<string, number> };
@@ -500,13 +503,15 @@ async function lifecycles(o: BrokerBenchOptions, sh: Shape, lb: LifecycleBroker)
       errors,
       first_errors: errs,
       server_cpu_percent: res.cpu_percent,
+      server_cpu_ms_per_lifecycle: round((res.cpu_percent / 100) * window * 1000 / Math.max(1, inWindow), 2),
       server_peak_rss_mib: res.peak_rss_mib,
       load_generator_cpu_percent: selfCpu,
+      load_generator_cpu_ms_per_lifecycle: round((selfCpu / 100) * window * 1000 / Math.max(1, inWindow), 2),
       step_ms: Object.fromEntries(STEPS.map((s) => [s, summarize(times[s])])),
       includes: 'request, join code, redeem, signed consent, analyst token, both parties connect to signaling (challenge + proof), analyst ends over signaling, both sockets closed',
       ...(perLifecycle ? { per_lifecycle: perLifecycle } : {}),
     };
-    process.stdout.write(`  lifecycles on ${engine}: ${r.lifecycles_per_s}/s (${inWindow} in ${round(window, 1)} s, ${errors} errors, broker CPU ${r.server_cpu_percent}%, load generator CPU ${r.load_generator_cpu_percent}%)\n`);
+    process.stdout.write(`  lifecycles on ${engine}: ${r.lifecycles_per_s}/s (${inWindow} in ${round(window, 1)} s, ${errors} errors, broker CPU ${r.server_cpu_percent}% = ${r.server_cpu_ms_per_lifecycle} ms per lifecycle, load generator CPU ${r.load_generator_cpu_percent}% = ${r.load_generator_cpu_ms_per_lifecycle} ms)\n`);
     return r;
   } finally {
     await stopLifecycleBroker(lb);
@@ -573,6 +578,7 @@ function printTable(r: Record<string, unknown>): void {
     ['kill switch p50 / p99 (ms, both sockets closed)', `${fmt(r.kill_switch_p50_ms)} / ${fmt(r.kill_switch_p99_ms)}`, ''],
     ['lifecycles/s SQLite', r.lifecycles_per_s_sqlite, '>= 300'],
     ['lifecycles/s PostgreSQL', r.lifecycles_per_s_postgres, ''],
+    ['broker CPU ms per lifecycle: SQLite / PostgreSQL', `${fmt(r.broker_cpu_ms_per_lifecycle_sqlite)} / ${fmt(r.broker_cpu_ms_per_lifecycle_postgres)}`, ''],
     ['audit appends/s (SQLite)', r.audit_append_per_s, '>= 10000'],
     ['audit verify events/s', r.audit_verify_per_s, '>= 100000'],
   ];
@@ -686,6 +692,8 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<number> {
     kill_switch_p99_ms: num(kill?.closed_ms.p99),
     lifecycles_per_s_sqlite: num(sqlite?.lifecycles_per_s),
     lifecycles_per_s_postgres: num(postgres?.lifecycles_per_s),
+    broker_cpu_ms_per_lifecycle_sqlite: num(sqlite?.server_cpu_ms_per_lifecycle),
+    broker_cpu_ms_per_lifecycle_postgres: num(postgres?.server_cpu_ms_per_lifecycle),
     audit_append_per_s: au ? Math.round(au.append_per_s) : null,
     audit_verify_per_s: au?.verify.available && au.verify.per_s !== undefined ? Math.round(au.verify.per_s) : null,
     load: {

@@ -14,7 +14,9 @@ import {
 import type { KeyRing } from '../keys.js';
 import type { Storage } from '../storage/db.js';
 
-export const sha256hex = (text: string): string => crypto.createHash('sha256').update(text).digest('hex');
+// crypto.hash (Node 20.12+) is one call into C++ instead of three JS objects per event; the
+// verifier hashes every event, so it is about a fifth of its time.
+export const sha256hex = (text: string): string => crypto.hash('sha256', text, 'hex');
 
 export function signCheckpoint(keys: KeyRing, c: Pick<AuditCheckpoint, 'seq' | 'hash' | 'ts'>): AuditCheckpoint {
   const k = keys.active;

@@ -33,7 +33,7 @@ export interface StoredLogOptions {
 const PAGE = 5000;
 // Small enough that events die in the young generation: chunks of 5,000 survived scavenges and
 // cost about 40% more CPU in promotion and old-space GC.
-const SQLITE_CHUNK = 128;
+const SQLITE_CHUNK = 512;
 const EVENT_COLUMNS = ['seq', 'id', 'ts', 'type', 'outcome', 'actor', 'session_id', 'ticket', 'source', 'meta', 'prev_hash', 'hash'] as const;
 
 /** A consistent view of the stored log: checkpoints and events come from one snapshot. */
@@ -70,21 +70,20 @@ export async function withLogSnapshot<T>(opts: StoredLogOptions, fn: (s: LogSnap
 
 function sqliteSnapshot(db: BetterSqlite3.Database): LogSnapshot {
   const cps = db.prepare('SELECT seq, hash, ts, kid, sig FROM audit_checkpoints WHERE seq > ? ORDER BY seq');
-  const events = db.prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq`).raw(true);
+  // Keyset pages through all() rather than one iterate(): the iterator crosses into C++ once per
+  // row and cost more than the hashing. Pages stay small so events die young (see SQLITE_CHUNK).
+  const page = db.prepare(`SELECT ${EVENT_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ${SQLITE_CHUNK}`).raw(true);
   return {
     checkpoints: async (afterSeq) => cps.all(afterSeq) as AuditCheckpoint[],
     async *events(afterSeq) {
-      let chunk: AuditEvent[] = [];
-      // A for-of over iterate() closes the statement when the consumer stops early, so the
-      // COMMIT that follows never meets a statement still in progress.
-      for (const r of events.iterate(afterSeq) as IterableIterator<unknown[]>) {
-        chunk.push(rowToEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]));
-        if (chunk.length === SQLITE_CHUNK) {
-          yield chunk;
-          chunk = [];
-        }
+      let after = afterSeq;
+      for (;;) {
+        const rows = page.all(after) as unknown[][];
+        if (rows.length === 0) return;
+        yield rows.map((r) => rowToEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]));
+        after = rows[rows.length - 1]![0] as number;
+        if (rows.length < SQLITE_CHUNK) return;
       }
-      if (chunk.length > 0) yield chunk;
     },
   };
 }
