@@ -158,12 +158,17 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     const where = i.path.length ? `field "${fieldPath(i.path)}"` : 'the policy';
     if (i.code === 'invalid_type' && i.message.startsWith('Invalid input')) {
       const received = /received (\w+)/.exec(i.message)?.[1];
-      return received === 'undefined' ? `${where} is missing` : `${where} must be ${i.expected === 'array' ? 'a list' : `a ${i.expected}`}${received ? `, not ${received === 'array' ? 'a list' : `a ${received}`}` : ''}`;
+      return received === 'undefined' ? `${where} is missing` : `${where} must be ${typeName(i.expected)}${received ? `, not ${typeName(received)}` : ''}`;
     }
     return `${where} ${i.message}`;
   });
   if (issues.length > 3) parts.push(`and ${issues.length - 3} more problem${issues.length > 4 ? 's' : ''}`);
   return parts.join('; ');
+}
+
+function typeName(t: string): string {
+  if (t === 'array') return 'a list';
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {

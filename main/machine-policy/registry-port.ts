@@ -27,12 +27,12 @@ export function realRegistryPort(exec: ExecFile, regExe = DEFAULT_REG_EXE): (key
       const listing = await run(exec, regExe, ['query', parent]);
       if (!parseRegQueryOutput(listing).some((b) => b.key.toLowerCase() === full)) return { kind: 'absent' };
       const blocks = parseRegQueryOutput(await run(exec, regExe, ['query', key, '/s']));
-      const own = blocks.find((b) => b.key.toLowerCase() === full);
-      if (!own) return { kind: 'unreadable', problem: 'reg.exe listed the key but did not print it' };
-      const subkeys = blocks.filter((b) => b !== own).map((b) => b.key.slice(own.key.length + 1));
+      // reg.exe may leave out the header of a key that has no values of its own.
+      const values = blocks.find((b) => b.key.toLowerCase() === full)?.values ?? [];
+      const subkeys = blocks.filter((b) => b.key.toLowerCase() !== full).map((b) => b.key.slice(full.length + 1));
       // A key left behind empty (a Group Policy object removed, its key not) is no policy.
-      if (own.values.filter((v) => !/^\(.*\)$/.test(v.name)).length === 0 && subkeys.length === 0) return { kind: 'absent' };
-      return { kind: 'ok', values: own.values, subkeys };
+      if (values.filter((v) => !/^\(.*\)$/.test(v.name)).length === 0 && subkeys.length === 0) return { kind: 'absent' };
+      return { kind: 'ok', values, subkeys };
     } catch (err) {
       return { kind: 'unreadable', problem: (err as Error).message };
     }
