@@ -25,6 +25,9 @@ if (!extra.length) {
   else failed++;
   if (step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) passed++;
   else failed++;
+  // Electron security checks: fails on a HIGH or MEDIUM finding without an inline justification.
+  if (step('electronegativity (main, preload, renderer)', 'node', ['scripts/electronegativity.mjs'])) passed++;
+  else failed++;
 }
 
 /** Runs one vitest configuration and adds its counts; a run that could not report counts as failed. */
@@ -50,12 +53,16 @@ function vitestRun(name, args) {
 vitestRun('unit and integration tests', extra);
 if (!extra.length) {
   // End-to-end: the real app in Debian's Chromium under Xvfb, built first.
-  if (step('build the renderer', 'npm', ['run', 'build:renderer', '--silent'])) vitestRun('end-to-end tests (Chromium, Xvfb)', ['--config', 'vitest.e2e.config.ts']);
-  else failed++;
+  if (step('build the renderer', 'npm', ['run', 'build:renderer', '--silent'])) {
+    vitestRun('end-to-end tests (Chromium, Xvfb)', ['--config', 'vitest.e2e.config.ts']);
+    // The desktop app in real Electron: skipped, and counted as skipped, where the binary is absent.
+    if (step('build the desktop app', 'node', ['scripts/build-app.mjs'])) vitestRun('Electron app tests (_electron)', ['--config', 'vitest.electron.config.ts']);
+    else failed++;
+  } else failed++;
 }
 
 for (const s of steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name}\n`);
 const total = passed + failed + skipped;
 if (total === 0) failed++;
-process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.stdout.write(`${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 process.exit(failed > 0 ? 1 : 0);

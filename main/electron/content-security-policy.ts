@@ -6,6 +6,7 @@
  * the pinned broker (HTTP for the API, WebSocket for signaling); media from capture streams; no
  * plugins, frames, forms or base changes.
  */
+// electronegativity-ok CSP_GLOBAL_CHECK: the CSP is built here and sent as a header on every response of the app scheme (app-protocol.ts), which a static scan cannot see; test/unit/electron-window.test.ts checks it
 export function contentSecurityPolicy(brokerUrl: string): string {
   const broker = new URL(brokerUrl);
   if (broker.protocol !== 'https:' && broker.protocol !== 'http:') throw new Error(`the broker must be http(s), not ${broker.protocol}`);

@@ -104,6 +104,7 @@ async function start(): Promise<void> {
   ses.setDevicePermissionHandler(() => false);
   ses.on('will-download', (event) => event.preventDefault());
 
+  // electronegativity-ok: the options come from mainWindowOptions (window-options.ts): sandbox, contextIsolation, no nodeIntegration, Auxclick off, our bundled preload; test/unit/electron-window.test.ts asserts them
   win = new BrowserWindow(mainWindowOptions({ preload: path.join(app.getAppPath(), 'dist', 'app', 'preload.cjs'), devTools: !app.isPackaged }));
   const w = win;
   const trusted = (frame: Parameters<typeof isTrustedFrame>[0]) => !w.isDestroyed() && isTrustedFrame(frame, w.webContents.mainFrame);

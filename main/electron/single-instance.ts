@@ -52,5 +52,6 @@ export function protocolClientArgs(defaultApp: boolean, appPath: string): string
 }
 
 export function registerJoinLinks(app: InstanceApp, execPath: string, defaultApp: boolean, appPath: string): boolean {
+  // electronegativity-ok: links reach the app only through parseJoinLink/joinCodeFromArgv (exact shape), and `--` ends Chromium's switches
   return app.setAsDefaultProtocolClient(JOIN_LINK_SCHEME, execPath, protocolClientArgs(defaultApp, appPath));
 }

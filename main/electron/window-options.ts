@@ -21,6 +21,8 @@ export const SECURE_WEB_PREFERENCES: Readonly<WebPreferences> = Object.freeze({
   spellcheck: false,
   enableWebSQL: false,
   autoplayPolicy: 'user-gesture-required',
+  // A middle click would otherwise try to open a new window (denied anyway by the navigation guard).
+  disableBlinkFeatures: 'Auxclick',
 });
 
 export interface MainWindowInputs {

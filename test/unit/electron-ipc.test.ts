@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BRIDGE_METHODS, IPC_EVENT_CHANNEL, ipcChannel } from '../../common/bridge/api.js';
+import { BRIDGE_METHODS, IPC_EVENT_CHANNEL, ipcChannel, type BridgeMethod } from '../../common/bridge/api.js';
 import { MainServices } from '../../main/browser-host/services.js';
 import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { eventPusher, registerBridgeIpc, type BridgeIpc } from '../../main/electron/ipc.js';
@@ -38,7 +38,7 @@ describe('the Electron IPC bridge: sender check, then the shared schema, then th
   });
 
   it('serves every bridge method, each on its own channel', () => {
-    expect([...ipc.handlers.keys()].sort()).toEqual(Object.keys(BRIDGE_METHODS).map(ipcChannel).sort());
+    expect([...ipc.handlers.keys()].sort()).toEqual((Object.keys(BRIDGE_METHODS) as BridgeMethod[]).map(ipcChannel).sort());
   });
 
   it("a good call from the app's top frame reaches the services and comes back parsed", async () => {

@@ -33,6 +33,7 @@ describe('the window the app opens', () => {
       preload: '/app/dist/app/preload.cjs',
     });
     expect(o.webPreferences?.enableBlinkFeatures).toBeUndefined();
+    expect(o.webPreferences?.disableBlinkFeatures).toBe('Auxclick');
     expect(o.webPreferences?.additionalArguments).toBeUndefined();
     expect(Object.isFrozen(SECURE_WEB_PREFERENCES)).toBe(true);
   });
