@@ -12,6 +12,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'input latency into Xvfb vs a raw data channel, setup to first frame, kill-switch teardown, local expiry',
     load: async () => (await import('./session.js')).runSessionBench,
   },
+  app: {
+    about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
+    load: async () => (await import('./app.js')).runAppBench,
+  },
 };
 
 function usage(): string {

@@ -200,17 +200,7 @@ export class Stack {
 
   /** The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real screen. */
   async endUserPage(host: BrowserHost, hash = '#/'): Promise<{ browser: Browser; page: Page }> {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      headless: false,
-      env: { ...process.env, DISPLAY: this.xvfb.display },
-      args: [
-        ...CHROMIUM_ARGS,
-        '--auto-select-desktop-capture-source=Entire screen',
-        `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
-        `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
-      ],
-    });
+    const browser = await launchCapturingChromium(this.xvfb.display);
     this.browsers.push(browser);
     const page = await (await browser.newContext({ viewport: null })).newPage();
     await page.goto(`${host.launchUrl}${hash}`);
@@ -225,6 +215,24 @@ export class Stack {
     await this.xvfb.stop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Headed Chromium in the app window's place on the X display, whose getDisplayMedia picks the
+ * entire screen without a picker (the bench's plain-page baseline uses it too).
+ */
+export function launchCapturingChromium(display: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: false,
+    env: { ...process.env, DISPLAY: display },
+    args: [
+      ...CHROMIUM_ARGS,
+      '--auto-select-desktop-capture-source=Entire screen',
+      `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
+      `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
+    ],
+  });
 }
 
 /** Signs in through the form with a TOTP code the account has not used yet. */

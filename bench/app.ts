@@ -1,0 +1,180 @@
+/**
+ * App benchmark (`npm run bench -- app [--quick]`), writes bench/results/app.json:
+ * - first remote frame on the analyst's viewer after the end user's Accept (p50 over 10 sessions);
+ * - screen change on the Xvfb display to the changed pixel on the analyst's viewer (50 changes),
+ *   beside the same measurement through two plain pages (getDisplayMedia -> RTCPeerConnection,
+ *   no app) in the same run.
+ * Everything is real: the broker on loopback, the browser hosts with the main-process services,
+ * the built renderer, Debian's Chromium headed on Xvfb capturing the real screen. The set-up is
+ * the end-to-end tests' (test/e2e/harness.ts). Method and clocks: bench/README.md.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn, xsetroot } from '../test/e2e/harness.js';
+import { connectBaseline, openBaselinePages, servePlainPage } from './lib/capture-baseline.js';
+import { clockOffset, colourSeenAt, expectColour, firstFrameAt, installPixelProbe, watchFirstFrame } from './lib/screen-probe.js';
+import { round, sleep, summarize } from './lib/stats.js';
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+const APP_VIDEO = '[data-testid="remote-video"]';
+const BASELINE_VIDEO = '#v';
+/** Strongly different neighbours, so a half-updated frame never matches the next colour. */
+const COLOURS: [string, [number, number, number]][] = [
+  ['#ff0000', [255, 0, 0]],
+  ['#00ff00', [0, 255, 0]],
+  ['#0000ff', [0, 0, 255]],
+  ['#ffff00', [255, 255, 0]],
+  ['#ff00ff', [255, 0, 255]],
+  ['#00ffff', [0, 255, 255]],
+];
+const PROBE_POINT = { x: ROOT_POINT.x / W, y: ROOT_POINT.y / H };
+
+function load(): { loadavg_1m: number; uptime: string } {
+  let uptime = '';
+  try {
+    uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    uptime = `loadavg ${os.loadavg().join(' ')}`;
+  }
+  return { loadavg_1m: round(os.loadavg()[0]!, 2), uptime };
+}
+
+/**
+ * `n` colour changes of the X root window, each timed from just before xsetroot is spawned (so the
+ * process start counts against us) to the probe's first sample of the new colour on the viewer.
+ * Pauses of random length between changes keep them out of step with the capture's frame clock.
+ */
+async function changeToPixel(viewer: Page, display: string, offsetMs: number, n: number): Promise<{ ms: number[]; missed: number; xsetrootMs: number[] }> {
+  const ms: number[] = [];
+  const xsetrootMs: number[] = [];
+  let missed = 0;
+  for (let i = 0; i < n; i++) {
+    const [hex, rgb] = COLOURS[i % COLOURS.length]!;
+    await expectColour(viewer, rgb);
+    const t0 = Date.now();
+    await xsetroot(display, hex);
+    xsetrootMs.push(Date.now() - t0);
+    const seen = await colourSeenAt(viewer, offsetMs, 5000);
+    if (seen === null) missed++;
+    else ms.push(seen - t0);
+    await sleep(150 + Math.random() * 250);
+  }
+  return { ms, missed, xsetrootMs };
+}
+
+export async function runAppBench(o: { quick: boolean }): Promise<number> {
+  const missing = missingTools();
+  if (missing.length > 0) {
+    process.stderr.write(`app bench: missing ${missing.join(', ')}\n`);
+    return 1;
+  }
+  const nSessions = o.quick ? 3 : 10;
+  const nChanges = o.quick ? 15 : 50;
+  const started = Date.now();
+  const out: Record<string, unknown> = { quick: o.quick, date: new Date().toISOString(), cpus: os.cpus().length, load_before: load() };
+  log(`app bench: ${nSessions} sessions, ${nChanges} screen changes (app and plain-page baseline)`);
+
+  const s = await Stack.start();
+  try {
+    const euHost = await s.host('end_user');
+    const anHost = await s.host('staff');
+    const analyst = await s.user('analyst');
+    const an = await s.staffPage(anHost);
+    await signIn(an.page, analyst);
+    const eu = await s.endUserPage(euHost);
+    const anClock = await clockOffset(an.page);
+    out.clock_offset_ms = round(anClock.offsetMs, 2);
+    out.clock_offset_uncertainty_ms = round(anClock.uncertaintyMs, 2);
+
+    // 1. First frame after Accept, and (in the last session) change -> pixel through the app.
+    const firstFrames: number[] = [];
+    let app: Awaited<ReturnType<typeof changeToPixel>> | null = null;
+    for (let i = 0; i < nSessions; i++) {
+      await requestSession(an.page, { ticket: `BENCH-${i + 1}`, reason: 'Benchmark: first frame and change to pixel' });
+      const codeEl = an.page.getByTestId('join-code');
+      await codeEl.waitFor({ timeout: 15_000 });
+      const code = (await codeEl.textContent())!.trim();
+      await eu.page.getByLabel('Join code').fill(code);
+      await eu.page.getByRole('button', { name: 'Continue' }).click();
+      const accept = eu.page.getByRole('button', { name: 'Accept and share my screen' });
+      await accept.waitFor();
+      await watchFirstFrame(an.page, APP_VIDEO);
+      const t0 = Date.now();
+      await accept.click();
+      const at = await firstFrameAt(an.page, anClock.offsetMs, 30_000);
+      if (at === null) throw new Error(`session ${i + 1}: no frame on the analyst's viewer within 30 s`);
+      firstFrames.push(at - t0);
+      log(`  session ${i + 1}: first frame ${Math.round(at - t0)} ms after Accept`);
+      if (i === nSessions - 1) {
+        await installPixelProbe(an.page, APP_VIDEO, PROBE_POINT);
+        app = await changeToPixel(an.page, s.xvfb.display, anClock.offsetMs, nChanges);
+      }
+      await an.page.getByRole('button', { name: 'End session' }).click();
+      await an.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
+      await eu.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
+      await eu.page.getByRole('button', { name: 'Done' }).click();
+      await an.page.getByRole('button', { name: 'New request' }).click();
+      await sleep(300);
+    }
+    await eu.browser.close();
+    const ff = summarize(firstFrames);
+    const ap = summarize(app!.ms);
+    Object.assign(out, {
+      first_frame_p50_ms: round(ff.p50, 1),
+      first_frame_max_ms: round(ff.max, 1),
+      first_frame_samples_ms: firstFrames.map((x) => round(x, 1)),
+      change_to_pixel_p50_ms: round(ap.p50, 1),
+      change_to_pixel_p99_ms: round(ap.p99, 1),
+      change_to_pixel_n: ap.n,
+      change_to_pixel_missed: app!.missed,
+      xsetroot_p50_ms: round(summarize(app!.xsetrootMs).p50, 1),
+    });
+    log(`  first frame p50 ${round(ff.p50, 1)} ms (max ${round(ff.max, 1)}); change -> pixel p50 ${round(ap.p50, 1)} ms p99 ${round(ap.p99, 1)} ms (${app!.missed} missed)`);
+
+    // 2. The same change -> pixel through two plain pages, no app.
+    await xsetroot(s.xvfb.display, '#203040');
+    const server = await servePlainPage();
+    const sender = await launchCapturingChromium(s.xvfb.display);
+    s.browsers.push(sender);
+    const pages = await openBaselinePages({ url: server.url, headedSender: sender, headlessViewer: s.headless });
+    try {
+      const vClock = await clockOffset(pages.viewer);
+      await watchFirstFrame(pages.viewer, BASELINE_VIDEO);
+      const { t0 } = await connectBaseline(pages.sender, pages.viewer);
+      const at = await firstFrameAt(pages.viewer, vClock.offsetMs, 30_000);
+      if (at === null) throw new Error('baseline: no frame within 30 s');
+      await installPixelProbe(pages.viewer, BASELINE_VIDEO, PROBE_POINT);
+      const base = await changeToPixel(pages.viewer, s.xvfb.display, vClock.offsetMs, nChanges);
+      const bs = summarize(base.ms);
+      Object.assign(out, {
+        baseline_first_frame_ms: round(at - t0, 1),
+        baseline_change_to_pixel_p50_ms: round(bs.p50, 1),
+        baseline_change_to_pixel_p99_ms: round(bs.p99, 1),
+        baseline_change_to_pixel_n: bs.n,
+        baseline_change_to_pixel_missed: base.missed,
+        change_to_pixel_p50_ratio: round(ap.p50 / bs.p50, 2),
+        change_to_pixel_p99_ratio: round(ap.p99 / bs.p99, 2),
+      });
+      log(`  baseline (plain pages): first frame ${Math.round(at - t0)} ms; change -> pixel p50 ${round(bs.p50, 1)} ms p99 ${round(bs.p99, 1)} ms (${base.missed} missed)`);
+      log(`  app / baseline: p50 x${round(ap.p50 / bs.p50, 2)}, p99 x${round(ap.p99 / bs.p99, 2)}`);
+    } finally {
+      await pages.close();
+      await server.close();
+    }
+  } finally {
+    await s.close();
+  }
+
+  out.load_after = load();
+  out.duration_s = round((Date.now() - started) / 1000, 1);
+  out.goals = { first_frame_p50_ms: 1500, change_to_pixel_p50_ms: 200 };
+  fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
+  const file = path.join(import.meta.dirname, 'results', 'app.json');
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  log(`wrote ${file}`);
+  return 0;
+}

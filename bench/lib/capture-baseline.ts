@@ -1,0 +1,116 @@
+/**
+ * The floor the app's screen path is compared with: two plain pages and no app. One page (headed
+ * Chromium on the Xvfb display) captures the screen with getDisplayMedia under the same
+ * constraints the app uses and sends it over a bare RTCPeerConnection; the other (headless) shows
+ * it in a <video>. SDP is passed through Node once ICE gathering is complete; no broker, no
+ * simple-peer, no data channels.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { nameShim } from './screen-probe.js';
+
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>capture baseline</title></head>
+<body style="margin:0;background:#fff">
+<button id="share" style="font-size:24px">Share</button>
+<video id="v" autoplay muted playsinline style="width:640px;height:360px;background:#000"></video>
+</body></html>`;
+
+/** A loopback page server: getDisplayMedia needs a secure context, and http://127.0.0.1 is one. */
+export async function servePlainPage(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(PAGE);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** The same capture constraints as renderer/app/flows/join.ts, so the comparison is like for like. */
+export const CAPTURE_CONSTRAINTS = { video: { frameRate: 15 }, audio: false } as const;
+
+/**
+ * Connects a capturing page and a viewing page. `t0` is taken just before the click that starts
+ * capture (the user gesture getDisplayMedia needs).
+ */
+export async function connectBaseline(sender: Page, viewer: Page): Promise<{ t0: number }> {
+  await nameShim(sender);
+  await nameShim(viewer);
+  await sender.evaluate((constraints) => {
+    const w = window as unknown as { __offer: Promise<string> };
+    w.__offer = new Promise((resolve, reject) => {
+      document.getElementById('share')!.addEventListener(
+        'click',
+        () => {
+          void (async () => {
+            try {
+              const media = await navigator.mediaDevices.getDisplayMedia(constraints);
+              const pc = new RTCPeerConnection();
+              (window as unknown as { __pc: RTCPeerConnection }).__pc = pc;
+              for (const t of media.getTracks()) pc.addTrack(t, media);
+              await pc.setLocalDescription(await pc.createOffer());
+              await gathered(pc);
+              resolve(JSON.stringify(pc.localDescription));
+            } catch (e) {
+              reject(e instanceof Error ? e : new Error(String(e)));
+            }
+          })();
+        },
+        { once: true },
+      );
+    });
+    function gathered(pc: RTCPeerConnection): Promise<void> {
+      return new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') return r();
+        pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r());
+      });
+    }
+  }, CAPTURE_CONSTRAINTS);
+  const t0 = Date.now();
+  await sender.click('#share');
+  const offer = await sender.evaluate(() => (window as unknown as { __offer: Promise<string> }).__offer);
+  const answer = await viewer.evaluate(async (o) => {
+    const pc = new RTCPeerConnection();
+    (window as unknown as { __pc: RTCPeerConnection }).__pc = pc;
+    const v = document.getElementById('v') as HTMLVideoElement;
+    pc.addEventListener('track', (e) => {
+      v.srcObject = e.streams[0] ?? new MediaStream([e.track]);
+      void v.play().catch(() => undefined);
+    });
+    await pc.setRemoteDescription(JSON.parse(o) as RTCSessionDescriptionInit);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await new Promise<void>((r) => {
+      if (pc.iceGatheringState === 'complete') return r();
+      pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r());
+    });
+    return JSON.stringify(pc.localDescription);
+  }, offer);
+  await sender.evaluate(async (a) => {
+    await (window as unknown as { __pc: RTCPeerConnection }).__pc.setRemoteDescription(JSON.parse(a) as RTCSessionDescriptionInit);
+  }, answer);
+  return { t0 };
+}
+
+/** Opens both pages: the sender where the app's end-user window sits, so the same screen point shows the root window. */
+export async function openBaselinePages(o: {
+  url: string;
+  headedSender: Browser;
+  headlessViewer: Browser;
+}): Promise<{ sender: Page; viewer: Page; close(): Promise<void> }> {
+  const sender = await (await o.headedSender.newContext({ viewport: null })).newPage();
+  await sender.goto(o.url);
+  const viewerContext = await o.headlessViewer.newContext({ viewport: { width: 1280, height: 860 } });
+  const viewer = await viewerContext.newPage();
+  await viewer.goto(o.url);
+  return {
+    sender,
+    viewer,
+    close: async () => {
+      await viewerContext.close().catch(() => undefined);
+    },
+  };
+}
