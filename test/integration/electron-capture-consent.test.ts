@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MainServices } from '../../main/browser-host/services.js';
+import { APP_PAGE } from '../../main/electron/app-origin.js';
+import { displayMediaRequestHandler, type ScreenSource } from '../../main/electron/display-media.js';
+import { decidePermission } from '../../main/electron/permissions.js';
+import { isTrustedFrame } from '../../main/electron/sender-check.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { TestClock } from '../helpers/clock.js';
+import { fakeFrame } from '../fakes/electron-fakes.js';
+
+/**
+ * The shell's screen-capture handlers asked the real main-process services, with a real broker's
+ * signed offer: capture opens only once the end user accepted an offer that covers viewing the
+ * screen, and closes again when the session ends or the consent lapses unused.
+ */
+describe('screen capture follows the end user’s consent (real broker, real services)', () => {
+  let b: TestBroker;
+  let analyst: TestUser;
+  let dir: string;
+  let services: MainServices;
+  const clock = new TestClock();
+  const top = fakeFrame(APP_PAGE, { processId: 3, routingId: 1 });
+  const screens: ScreenSource[] = [{ id: 'screen:0:0', name: 'Entire screen', display_id: '0' }];
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-consent-'));
+    // One clock for broker and client: the test jumps time for both.
+    b = await startTestBroker('sqlite', { clock });
+    analyst = await createUser(b, 'alice', ['analyst']);
+    services = await MainServices.start({ brokerUrl: b.url, dataDir: dir, clock });
+  });
+  afterAll(async () => {
+    await services?.close();
+    await b?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const capture = () =>
+    new Promise<unknown>((resolve) =>
+      displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => services.isCaptureConsented(), screens: async () => screens, onRefused: () => undefined })(
+        { frame: top, securityOrigin: 'chaperone-app://ui', videoRequested: true, audioRequested: false, userGesture: true },
+        resolve,
+      ),
+    );
+  const permission = () => decidePermission('display-capture', { requestingUrl: APP_PAGE, isMainFrame: true }, { isCaptureConsented: () => services.isCaptureConsented(), onRefused: () => undefined });
+
+  async function offerForThisDevice(): Promise<string> {
+    const req = await analyst.api.post('/api/v1/sessions', { ticket: `INC-${Date.now()}`, reason: 'printer', capabilities: ['view', 'chat'], duration_minutes: 10 });
+    const code = (await analyst.api.post(`/api/v1/sessions/${req.body.id}/code`, {})).body.code_display as string;
+    const url = `${b.url}/api/v1/join`;
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await services.handlers['device.dpopProof']({ htm: 'POST', htu: url }) }, body: JSON.stringify({ code }) });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { offer: string }).offer;
+  }
+
+  it('no capture on the consent screen, nor after Decline; capture after Accept; none after the session ends', async () => {
+    const offer = await offerForThisDevice();
+    await services.handlers['offer.verify']({ offer });
+    expect(await capture()).toBeNull();
+    expect(permission()).toBe(false);
+
+    await services.handlers['consent.receipt']({ offer, decision: 'decline' });
+    expect(await capture()).toBeNull();
+
+    const { sid } = await services.handlers['consent.receipt']({ offer, decision: 'accept' });
+    expect(await capture()).toEqual({ video: screens[0] });
+    expect(permission()).toBe(true);
+
+    // The session runs with the capture grant: switching screens within it still works.
+    await services.handlers['session.open']({ sessionId: sid, expiresAt: clock.now() + 600_000 });
+    expect(await services.handlers['grants.acquire']({ sessionId: sid, kind: 'capture' })).toMatchObject({ ok: true });
+    await clock.advance(120_000);
+    expect(await capture()).toEqual({ video: screens[0] });
+
+    // Stop.
+    await services.handlers['grants.revokeAll']({ sessionId: sid });
+    expect(await capture()).toBeNull();
+    expect(permission()).toBe(false);
+  });
+
+  it('an accepted consent that never started capturing lapses after a minute', async () => {
+    const offer = await offerForThisDevice();
+    await services.handlers['offer.verify']({ offer });
+    await services.handlers['consent.receipt']({ offer, decision: 'accept' });
+    expect(await capture()).not.toBeNull();
+    await clock.advance(61_000);
+    expect(await capture()).toBeNull();
+  });
+});
