@@ -7,6 +7,7 @@ import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
+import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -88,6 +89,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
+  extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   adminRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
