@@ -11,7 +11,18 @@ import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js'
 export function JoinScreen(): ReactNode {
   const join = useAppStore((s) => s.join);
   const setJoin = useAppStore((s) => s.setJoin);
+  const managed = useAppStore((s) => s.policy?.managed);
   const busy = join.phase === 'redeeming';
+  // A broken machine policy refuses every session (main enforces it); say why instead of asking for a code.
+  if (managed?.status === 'invalid') {
+    return h(
+      'section',
+      { className: 'card narrow', 'aria-labelledby': 'join-title' },
+      h(ScreenHeading, { id: 'join-title' }, 'Remote support is not available on this computer'),
+      h(Alert, { kind: 'error', testId: 'machine-policy-invalid' }, managed.message ?? 'The machine policy could not be read.'),
+      h('p', null, 'Please contact your IT helpdesk and tell them the message above.'),
+    );
+  }
   return h(
     'section',
     { className: 'card narrow', 'aria-labelledby': 'join-title' },
