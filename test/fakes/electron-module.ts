@@ -1,0 +1,163 @@
+/**
+ * A fake of the `electron` module as a whole, for the one test that loads the composition root
+ * (main/electron/main.ts) in Node: the binary cannot run here. It is built from the small fakes in
+ * electron-fakes.ts plus what main.ts touches at start (app, session, protocol, safeStorage...),
+ * and records what the root did so the test can check the wiring and drive its events.
+ */
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { FakeApp, FakeBrowserWindow, FakeGlobalShortcuts, FakeIpcMain, FakeWebContents, fakeFrame } from './electron-fakes.js';
+import type { FrameLike } from '../../main/electron/sender-check.js';
+
+export interface FakeElectronSetup {
+  userData: string;
+  appPath: string;
+  argv?: string[];
+}
+
+let setup: FakeElectronSetup | null = null;
+export function configureFakeElectron(s: FakeElectronSetup): void {
+  setup = s;
+}
+
+class FakeElectronApp extends FakeApp {
+  isPackaged = false;
+  sandboxed = false;
+  quitCalls = 0;
+  exitCode: number | null = null;
+  private readonly ready: Promise<void> = new Promise((r) => setImmediate(r));
+  enableSandbox(): void {
+    this.sandboxed = true;
+  }
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+  getPath(name: string): string {
+    if (name !== 'userData' || !setup) throw new Error(`fake app.getPath(${name}) not configured`);
+    return setup.userData;
+  }
+  getAppPath(): string {
+    if (!setup) throw new Error('fake app not configured');
+    return setup.appPath;
+  }
+  quit(): void {
+    this.quitCalls++;
+    const e = { defaultPrevented: false, preventDefault: () => (e.defaultPrevented = true) };
+    this.fire('before-quit', e);
+    this.fire('will-quit', e);
+  }
+  exit(code: number): void {
+    this.exitCode = code;
+  }
+}
+
+export const app = new FakeElectronApp();
+
+class FakeContents extends FakeWebContents {
+  readonly sent: { channel: string; message: unknown }[] = [];
+  mainFrame: FrameLike = fakeFrame('about:blank', { processId: 11, routingId: 1 });
+  destroyed = false;
+  isDestroyed(): boolean {
+    return this.destroyed;
+  }
+  send(channel: string, message: unknown): void {
+    this.sent.push({ channel, message });
+  }
+}
+
+export class BrowserWindow extends FakeBrowserWindow {
+  static readonly all: BrowserWindow[] = [];
+  readonly webContents = new FakeContents();
+  readonly loaded: string[] = [];
+  focused = 0;
+  constructor(readonly options: Record<string, any>) {
+    super();
+    BrowserWindow.all.push(this);
+    app.fire('web-contents-created', {}, this.webContents);
+  }
+  once(event: string, fn: (...a: unknown[]) => void): this {
+    return this.on(event, fn);
+  }
+  focus(): void {
+    this.focused++;
+  }
+  async loadURL(url: string): Promise<void> {
+    const before = this.webContents.mainFrame.url.split('#')[0];
+    this.loaded.push(url);
+    this.webContents.mainFrame = fakeFrame(url, { processId: 11, routingId: 1 });
+    // Like Chromium: a change of fragment only is a same-document navigation.
+    this.webContents.fire(before === url.split('#')[0] ? 'did-navigate-in-page' : 'did-navigate');
+    this.fire('ready-to-show');
+  }
+}
+
+export const ipcMain = new FakeIpcMain();
+
+export const globalShortcut = Object.assign(new FakeGlobalShortcuts(), {
+  unregisterAll(this: FakeGlobalShortcuts) {
+    this.registered.clear();
+  },
+});
+
+const key = crypto.randomBytes(32);
+export const safeStorage = {
+  backend: 'gnome_libsecret',
+  isEncryptionAvailable: () => true,
+  getSelectedStorageBackend(): string {
+    return this.backend;
+  },
+  encryptString(plain: string): Buffer {
+    const iv = crypto.randomBytes(12);
+    const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]);
+  },
+  decryptString(buf: Buffer): string {
+    const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12));
+    d.setAuthTag(buf.subarray(12, 28));
+    return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+  },
+};
+
+class FakeSession extends EventEmitter {
+  readonly protocolHandlers = new Map<string, (req: Request) => Promise<Response> | Response>();
+  readonly protocol = { handle: (scheme: string, fn: (req: Request) => Promise<Response> | Response) => this.protocolHandlers.set(scheme, fn) };
+  permissionRequest: ((...a: any[]) => void) | null = null;
+  permissionCheck: ((...a: any[]) => boolean) | null = null;
+  devicePermission: ((...a: any[]) => boolean) | null = null;
+  displayMedia: ((...a: any[]) => void) | null = null;
+  setPermissionRequestHandler(h: (...a: any[]) => void): void {
+    this.permissionRequest = h;
+  }
+  setPermissionCheckHandler(h: (...a: any[]) => boolean): void {
+    this.permissionCheck = h;
+  }
+  setDevicePermissionHandler(h: (...a: any[]) => boolean): void {
+    this.devicePermission = h;
+  }
+  setDisplayMediaRequestHandler(h: (...a: any[]) => void): void {
+    this.displayMedia = h;
+  }
+}
+export const session = { defaultSession: new FakeSession() };
+
+export const protocol = {
+  privileged: [] as unknown[],
+  registerSchemesAsPrivileged(list: unknown[]): void {
+    this.privileged.push(...list);
+  },
+};
+
+export const desktopCapturer = {
+  getSources: async () => [
+    { id: 'screen:2:0', name: 'Screen 2', display_id: '2' },
+    { id: 'screen:1:0', name: 'Entire screen', display_id: '1' },
+  ],
+};
+export const screen = { getPrimaryDisplay: () => ({ id: 1 }) };
+export const dialog = {
+  errors: [] as { title: string; message: string }[],
+  showErrorBox(title: string, message: string): void {
+    this.errors.push({ title, message });
+  },
+};
