@@ -77,6 +77,23 @@ export async function loadMachinePolicyFile(file: string, opts: { posixOwnership
   return { status: 'ok', policy: outcome.parsed.policy, source: file };
 }
 
+/**
+ * A configuration profile's own bookkeeping (PayloadUUID, PayloadIdentifier, ...) may be left in
+ * the managed preferences beside the policy keys; those names can never be policy fields, so they
+ * are set aside. Everything else still meets the strict schema.
+ */
+function parsePlistJson(json: string): MachinePolicyParse {
+  if (json.length > MAX_MACHINE_POLICY_BYTES) return { ok: false, problem: `it is larger than the ${MAX_MACHINE_POLICY_BYTES / 1024} KiB a policy may have` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    return { ok: false, problem: 'plutil did not print valid JSON' };
+  }
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !/^Payload[A-Z]/.test(k)));
+  return parseMachinePolicy(raw);
+}
+
 async function readSource(source: PolicySource, ports: MachinePolicyPorts): Promise<SourceOutcome> {
   switch (source.kind) {
     case 'json-file': {
@@ -99,7 +116,8 @@ async function readSource(source: PolicySource, ports: MachinePolicyPorts): Prom
       if (f.kind === 'absent') return { found: false };
       if (f.kind === 'unreadable') return { found: true, parsed: { ok: false, problem: f.problem } };
       const j = await ports.plistToJson(source.location);
-      return { found: true, parsed: j.kind === 'ok' ? parseMachinePolicyJson(j.json) : { ok: false, problem: j.problem } };
+      if (j.kind === 'unreadable') return { found: true, parsed: { ok: false, problem: j.problem } };
+      return { found: true, parsed: parsePlistJson(j.json) };
     }
     default:
       return missingCase(source);

@@ -56,6 +56,14 @@ describe('the macOS managed preferences', () => {
     });
   });
 
+  it('a profile’s own Payload keys left in the file are set aside; any other unknown key is an error', async () => {
+    fs.writeFileSync(plist, PLIST, { mode: 0o644 });
+    const policy = { version: 1, broker_url: 'https://support.example.com', broker_public_keys: [keyX()] };
+    const withPayload = JSON.stringify({ ...policy, PayloadUUID: '8A4F2B6C-2D3E-4F50-8A61-7B8C9D0E1F22', PayloadIdentifier: 'com.example.chaperone.policy.settings' });
+    expect(await load({ [plist]: withPayload })).toMatchObject({ status: 'ok' });
+    expect(await load({ [plist]: JSON.stringify({ ...policy, Payloadish: 1 }) })).toMatchObject({ status: 'invalid', message: expect.stringContaining('unknown field "Payloadish"') });
+  });
+
   it('runs plutil by its full path to print JSON to stdout', async () => {
     const plutil = fakePlutil({});
     await realPlistPort(plutil)(plist);
