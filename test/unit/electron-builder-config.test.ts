@@ -35,7 +35,9 @@ describe('electron-builder.yml', () => {
 
   it('packs the built app (npm run build:app) and starts its bundle; the app id matches the macOS managed preferences domain', () => {
     expect(cfg.files).toContain('dist/app/**/*');
-    expect(section('extraMetadata').main).toBe('dist/app/main.cjs');
+    // electron-builder packs package.json, whose "main" is the bundle scripts/build-app.mjs writes.
+    expect(cfg.files).toContain('package.json');
+    expect((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { main?: string }).main).toBe('dist/app/main.cjs');
     expect(cfg.appId).toBe('com.chaperone.desktop');
     expect(cfg.asar).toBe(true);
   });
