@@ -405,7 +405,20 @@ export class SessionService {
     if (payload.sid !== r.id) return bad('made for another session');
     if (typeof payload.iat !== 'number' || Math.abs(payload.iat - this.now() / 1000) > 300) return bad('stale');
     if (payload.decision !== 'accept' && payload.decision !== 'decline') return bad('decision must be accept or decline');
-    if (typ === 'chaperone-consent+jwt' && payload.offer_hash !== r.offer_hash) return bad('does not answer the offer this device received');
+    if (typ === 'chaperone-consent+jwt') {
+      if (payload.offer_hash !== r.offer_hash) return bad('does not answer the offer this device received');
+      // What the receipt says was accepted goes into the audit chain, so it must be exactly a list
+      // of capabilities that consent can cover and that this session asked for: nothing else.
+      const asked = r.capabilities.split(',');
+      const acc = payload.accepted_capabilities;
+      const valid =
+        Array.isArray(acc) &&
+        acc.length <= CONSENT_CAPABILITIES.length &&
+        new Set(acc).size === acc.length &&
+        acc.every((c) => typeof c === 'string' && CONSENT_CAPABILITIES.includes(c as Capability) && asked.includes(c));
+      if (!valid) return bad('accepted_capabilities must list only capabilities consent covers for this session');
+      if (payload.decision === 'accept' && !acc.includes('view')) return bad('accepting means accepting view');
+    }
     const more = extra?.(payload);
     if (more) return bad(more);
     return payload;

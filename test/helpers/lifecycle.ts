@@ -28,9 +28,15 @@ export async function redeem(b: TestBroker, code: string, device = new DeviceKey
   return { api, res };
 }
 
-export async function consent(api: ApiClient, sessionId: string, offer: string, decision: 'accept' | 'decline' = 'accept') {
+/** The end user's signed answer, as the app makes it: accepting covers what the offer says consent covers. */
+export async function consentReceipt(device: DeviceKey, sessionId: string, offer: string, decision: 'accept' | 'decline' = 'accept'): Promise<string> {
   const offerHash = crypto.createHash('sha256').update(offer).digest('base64url');
-  const receipt = await api.device.sign('chaperone-consent+jwt', { sid: sessionId, offer_hash: offerHash, decision, accepted_capabilities: ['view', 'chat'] });
+  const claims = JSON.parse(Buffer.from(offer.split('.')[1]!, 'base64url').toString('utf8')) as { consent_covers: string[] };
+  return device.sign('chaperone-consent+jwt', { sid: sessionId, offer_hash: offerHash, decision, accepted_capabilities: decision === 'accept' ? claims.consent_covers : [] });
+}
+
+export async function consent(api: ApiClient, sessionId: string, offer: string, decision: 'accept' | 'decline' = 'accept') {
+  const receipt = await consentReceipt(api.device, sessionId, offer, decision);
   return api.post('/api/v1/join/consent', { session_id: sessionId, receipt });
 }
 

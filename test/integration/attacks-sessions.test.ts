@@ -1,9 +1,10 @@
+import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../helpers/api.js';
 import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
 import { TestClock } from '../helpers/clock.js';
 import { DeviceKey } from '../helpers/device.js';
-import { activeSession, connectBoth, redeem, requestSession } from '../helpers/lifecycle.js';
+import { activeSession, connectBoth, consent, redeem, requestSession } from '../helpers/lifecycle.js';
 
 async function audited(b: TestBroker, type: string): Promise<{ meta: string; outcome: string; session_id: string | null }[]> {
   await b.ctx.audit.flush();
@@ -65,6 +66,29 @@ describe('approval and join code attacks', () => {
     const late = await redeem(b, c2.body.code);
     expect(late.res.status).toBe(404);
     expect((await analyst.api.get(`/api/v1/sessions/${s2.id}`)).body).toMatchObject({ state: 'ended', end_reason: 'code_expired' });
+  });
+
+  it('a consent receipt that claims more than consent covers is refused, audited, and the session does not start', async () => {
+    // The test before moved the clock past the approver's access token.
+    await login(approver);
+    const s = await requestSession(analyst, ['view', 'control']);
+    const approved = await approver.api.post(`/api/v1/sessions/${s.id}/approve`, {});
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    const c = await analyst.api.post(`/api/v1/sessions/${s.id}/code`, {});
+    const { api, res } = await redeem(b, c.body.code);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const offerHash = crypto.createHash('sha256').update(res.body.offer).digest('base64url');
+    for (const forged of [['view', 'control'], ['view', 'files'], 'view', [{ toString: 'view' }], ['view', 'view']]) {
+      const receipt = await api.device.sign('chaperone-consent+jwt', { sid: s.id, offer_hash: offerHash, decision: 'accept', accepted_capabilities: forged });
+      const r = await api.post('/api/v1/join/consent', { session_id: s.id, receipt });
+      expect(r.status, JSON.stringify(forged)).toBe(400);
+      expect(r.body.error.code).toBe('bad_receipt');
+    }
+    expect((await analyst.api.get(`/api/v1/sessions/${s.id}`)).body.state).toBe('pending_consent');
+    expect((await audited(b, 'consent.receipt_rejected')).filter((e) => e.session_id === s.id).length).toBe(5);
+    // The honest receipt still works afterwards.
+    const ok = await consent(api, s.id, res.body.offer);
+    expect(ok.body.accepted).toBe(true);
   });
 
   it('two clients redeeming one code at the same moment: exactly one wins', async () => {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, connectBoth, redeem, requestSession } from '../helpers/lifecycle.js';
+import { activeSession, connectBoth, consentReceipt, redeem, requestSession } from '../helpers/lifecycle.js';
 
 /** Signs a webhook body the way the ticketing system does (the scheme in broker/hooks/signature.ts, re-implemented here). */
 function sign(secret: string, ts: number, body: string): string {
@@ -118,8 +118,7 @@ describe.each(ENGINES)('inbound ticket webhook on %s', (engine) => {
     expect((await analyst.api.get(`/api/v1/sessions/${other.id}`)).body.state).toBe('approved');
 
     // The end user who was about to consent can no longer start the session.
-    const offerHash = crypto.createHash('sha256').update(res.body.offer).digest('base64url');
-    const receipt = await endUser.device.sign('chaperone-consent+jwt', { sid: pending.id, offer_hash: offerHash, decision: 'accept', accepted_capabilities: ['view', 'chat'] });
+    const receipt = await consentReceipt(endUser.device, pending.id, res.body.offer);
     const late = await endUser.post('/api/v1/join/consent', { session_id: pending.id, receipt });
     expect(late.status).toBe(409);
     expect((await analyst.api.get(`/api/v1/sessions/${pending.id}`)).body.state).toBe('ended');
