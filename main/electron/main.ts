@@ -74,9 +74,8 @@ async function start(): Promise<void> {
   if (machinePolicy.status === 'invalid') log(machinePolicy.message);
   const brokerUrl = brokerUrlFor(machinePolicy, process.env);
   // MainServices refuses sessions while the machine policy is invalid (fail closed, with the
-  // message for the helpdesk); the field is passed by name so this file does not depend on when
-  // the option was added.
-  const opts: MainServicesOptions & { machinePolicy: MachinePolicyResult } = {
+  // message for the helpdesk) and applies its consent floor otherwise.
+  const opts: MainServicesOptions = {
     brokerUrl,
     dataDir: path.join(userData, 'state'),
     secrets: safeStorageSecrets(safeStorage, path.join(userData, 'secrets'), process.platform),
