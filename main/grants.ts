@@ -133,6 +133,25 @@ export class GrantRegistry {
     if (changed) this.persistQuietly();
   }
 
+  /**
+   * The end user agreed to more time (an extension receipt made on this machine): the session
+   * and the grants it holds now run to the new end. Never shortens; setSessionExpiry does that.
+   */
+  extendSession(sessionId: string, expiresAt: number): void {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.ended || !Number.isFinite(expiresAt) || expiresAt <= this.clock.now()) return;
+    if (expiresAt > s.expiresAt) s.expiresAt = expiresAt;
+    let changed = false;
+    for (const l of this.live.values()) {
+      if (l.record.sessionId !== sessionId || l.record.expiresAt >= s.expiresAt) continue;
+      l.cancelTimer();
+      l.record = { ...l.record, expiresAt: s.expiresAt };
+      this.arm(l);
+      changed = true;
+    }
+    if (changed) this.persistQuietly();
+  }
+
   acquire(sessionId: string, kind: GrantKind, opts: AcquireOptions): AcquireResult {
     if (opts.userAction !== true) return { ok: false, reason: 'no_user_action' };
     const s = this.sessions.get(sessionId);

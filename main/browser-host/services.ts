@@ -64,6 +64,8 @@ export class MainServices {
   private readonly verifiedOffers = new Map<string, OfferView>();
   /** Sessions whose offer the end user accepted with screen viewing, and when. */
   private readonly captureConsents = new Map<string, number>();
+  /** Sessions whose end user signed an extension receipt here that has not moved the end yet. */
+  private readonly extensionConsents = new Set<string>();
   private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | null = null;
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
@@ -153,6 +155,7 @@ export class MainServices {
    */
   async rendererGone(): Promise<void> {
     this.captureConsents.clear();
+    this.extensionConsents.clear();
     for (const id of [...this.active.keys()]) {
       this.active.delete(id);
       this.gate.releaseAll();
@@ -206,6 +209,7 @@ export class MainServices {
     },
     'extension.receipt': ({ sessionId, extensionId }) => {
       if (!this.active.has(sessionId)) throw new Error('no such active session');
+      this.extensionConsents.add(sessionId);
       return this.device.sign('chaperone-extension+jwt', { sid: sessionId, extension_id: extensionId, decision: 'accept' });
     },
     'session.open': ({ sessionId, expiresAt }) => {
@@ -216,7 +220,10 @@ export class MainServices {
     },
     'session.setExpiry': ({ sessionId, expiresAt }) => {
       this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
+      const before = this.active.get(sessionId);
       this.registry.setSessionExpiry(sessionId, expiresAt);
+      // A later end stretches the live grants only when the end user agreed to it on this machine.
+      if (before !== undefined && expiresAt > before && this.extensionConsents.delete(sessionId)) this.registry.extendSession(sessionId, expiresAt);
       if (this.active.has(sessionId)) this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
@@ -241,6 +248,7 @@ export class MainServices {
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
     'grants.revokeAll': async ({ sessionId }) => {
       this.active.delete(sessionId);
+      this.extensionConsents.delete(sessionId);
       this.captureConsents.delete(sessionId);
       this.guard.sessionEnded(sessionId);
       this.gate.releaseAll();

@@ -252,6 +252,25 @@ describe('GrantRegistry', () => {
     expect(revoked.sort()).toEqual(['capture', 'control']);
   });
 
+  it('stretches the grants to a later end only through extendSession (the end user agreed to more time)', async () => {
+    registry.acquire('s1', 'capture', { userAction: true, expiresAt: clock.t + 30 * MIN, revoke: revokeFn('capture') });
+    const before = registry.grants()[0]!.expiresAt;
+    registry.extendSession('s1', before - MIN);
+    expect(registry.grants()[0]!.expiresAt).toBe(before);
+    registry.extendSession('s1', before + 15 * MIN);
+    expect(registry.grants()[0]!.expiresAt).toBe(before + 15 * MIN);
+    expect(journalOnDisk().find((g) => g.kind === 'capture')?.expiresAt).toBe(before + 15 * MIN);
+    // The old end passes and the grant lives on; the new end drops it.
+    clock.t = before + MIN;
+    clock.fire();
+    expect(registry.isActive('capture', 's1')).toBe(true);
+    clock.t = before + 15 * MIN;
+    clock.fire();
+    await settle();
+    expect(registry.grants()).toEqual([]);
+    expect(revoked).toEqual(['capture']);
+  });
+
   it('writes the journal with mode 0600 and refuses a grant it cannot journal', () => {
     registry.acquire('s1', 'capture', { userAction: true, expiresAt: clock.t + MIN, revoke: revokeFn('capture') });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
