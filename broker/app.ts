@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { MAX_HTTP_BODY_BYTES, MAX_SIGNALING_FRAME_BYTES } from '../common/protocol/limits.js';
 import type { BrokerContext } from './context.js';
+import { registerCors } from './http/cors.js';
 import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
 import { adminRoutes } from './routes/admin.js';
@@ -63,6 +64,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     }
     return reply.status(status).send(errorBody(code, status === 500 ? 'internal error' : (e.message ?? 'bad request')));
   });
+
+  registerCors(app, ctx.cfg.corsOrigins);
 
   app.setNotFoundHandler(async (req, reply) => {
     // Probes of privileged paths with odd spellings land here; keep a record of them.

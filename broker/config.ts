@@ -19,6 +19,11 @@ export const BrokerFileSchema = z
       .max(16)
       .default([]),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
+    /** Page origins allowed to call the API from a browser context (CORS); the desktop app's by default. */
+    cors_origins: z
+      .array(z.string().max(200).regex(/^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin: scheme://host[:port], no path'))
+      .max(16)
+      .default(['chaperone-app://ui']),
     rate_limits: z
       .object({
         join_failures_per_source: z.number().int().min(1).max(10_000).default(10),
@@ -58,6 +63,7 @@ export interface BrokerConfig {
   hooks: { url: string; secret: string; events: string[] }[];
   syslog?: { host: string; port: number; transport: 'udp' | 'tcp' } | undefined;
   rateLimits: RateLimits;
+  corsOrigins: string[];
   /** Shared secret for the inbound ticket webhook (generated on first run, file mode 0600). */
   ticketWebhookSecret: string;
   accessTokenTtlS: number;
@@ -134,6 +140,7 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     turn: f.turn ? { urls: f.turn.urls, secret: f.turn.secret, ttlSeconds: f.turn.ttl_seconds } : undefined,
     hooks: f.hooks,
     syslog: f.syslog,
+    corsOrigins: f.cors_origins,
     rateLimits: f.rate_limits,
     ticketWebhookSecret: readOrCreateSecret(o.dataDir, 'ticket-webhook.secret'),
     accessTokenTtlS: 600,
