@@ -128,6 +128,14 @@ export const BRIDGE_METHODS = {
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },
   /** Teardown: ends the session locally and revokes every grant; idempotent. */
   'grants.revokeAll': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4) }).strict() },
+  /**
+   * The analyst's refresh token kept across restarts in the operating system's keychain
+   * (Electron safeStorage). `stored: false` where this machine cannot keep secrets encrypted, or
+   * its policy has no analyst mode: the analyst then signs in again next time.
+   */
+  'staff.saveRefreshToken': { args: z.tuple([z.object({ token: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict()]), result: z.object({ stored: z.boolean() }).strict() },
+  'staff.loadRefreshToken': { args: z.tuple([]), result: z.object({ token: z.string().max(MAX_TOKEN_CHARS).nullable() }).strict() },
+  'staff.forgetRefreshToken': { args: z.tuple([]), result: ok },
   'grants.list': { args: z.tuple([]), result: z.array(z.object({ sessionId, kind: GrantKindSchema, expiresAt: epochMs }).strict()).max(4) },
   /** One raw data-channel message from the analyst, untouched: the input gate in main judges it. */
   'input.deliver': {

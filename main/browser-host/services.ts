@@ -254,6 +254,26 @@ export class MainServices {
       this.gate.releaseAll();
       return { revoked: await this.registry.revokeAll(sessionId) };
     },
+    'staff.saveRefreshToken': async ({ token }) => {
+      if (!this.opts.secrets || !this.guard.view().analystMode) return { stored: false };
+      await this.opts.secrets.set('analyst-refresh-token', token);
+      return { stored: true };
+    },
+    'staff.loadRefreshToken': async () => {
+      if (!this.opts.secrets || !this.guard.view().analystMode) return { token: null };
+      try {
+        return { token: await this.opts.secrets.get('analyst-refresh-token') };
+      } catch (err) {
+        // Undecryptable (a reset keychain): the analyst signs in again; the stale file goes.
+        this.opts.onError?.(err);
+        await this.opts.secrets.delete('analyst-refresh-token');
+        return { token: null };
+      }
+    },
+    'staff.forgetRefreshToken': async () => {
+      await this.opts.secrets?.delete('analyst-refresh-token');
+      return { ok: true as const };
+    },
     'grants.list': () => this.registry.grants().map((g) => ({ sessionId: g.sessionId, kind: g.kind, expiresAt: g.expiresAt })),
     'input.deliver': ({ sessionId, data, channel }) => this.gate.handle(sessionId, data, channel),
   };

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { DeviceKeyService } from '../../main/browser-host/device-key.js';
+import { MainServices } from '../../main/browser-host/services.js';
 import { safeStorageSecrets } from '../../main/electron/safe-storage-secrets.js';
 import { EncryptedFileSecretStore, encryptionRefusal, type SecretCipher } from '../../main/secret-store.js';
 
@@ -72,6 +74,47 @@ describe('secrets on disk (the pure part of the safeStorage store)', () => {
     const again = await DeviceKeyService.create({ secrets: store });
     expect(again.jkt).toBe(first.jkt);
     expect(fs.readFileSync(path.join(dir, 'device-key.enc')).includes(Buffer.from('"d"'))).toBe(false);
+  });
+});
+
+describe("the analyst's refresh token across restarts (bridge methods staff.*)", () => {
+  let base: string;
+  beforeEach(() => {
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-refresh-'));
+  });
+  afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
+
+  const token = 'rt_' + 'x'.repeat(40);
+
+  it('is kept encrypted in the store, read back by the next start, and gone after sign-out', async () => {
+    const secrets = new EncryptedFileSecretStore(path.join(base, 'secrets'), aesCipher());
+    const first = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets });
+    expect(await dispatchBridgeCall(first.handlers, 'staff.saveRefreshToken', [{ token }])).toEqual({ stored: true });
+    expect(fs.readFileSync(path.join(base, 'secrets', 'analyst-refresh-token.enc')).includes(Buffer.from(token))).toBe(false);
+    await first.close();
+    const next = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets });
+    expect(await dispatchBridgeCall(next.handlers, 'staff.loadRefreshToken', [])).toEqual({ token });
+    await dispatchBridgeCall(next.handlers, 'staff.forgetRefreshToken', []);
+    expect(await dispatchBridgeCall(next.handlers, 'staff.loadRefreshToken', [])).toEqual({ token: null });
+    await next.close();
+  });
+
+  it('without an encrypting store (the browser host) nothing is written and the analyst signs in again', async () => {
+    const s = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base });
+    expect(await dispatchBridgeCall(s.handlers, 'staff.saveRefreshToken', [{ token }])).toEqual({ stored: false });
+    expect(await dispatchBridgeCall(s.handlers, 'staff.loadRefreshToken', [])).toEqual({ token: null });
+    expect(fs.readdirSync(base).filter((f) => f.includes('refresh'))).toEqual([]);
+    await expect(dispatchBridgeCall(s.handlers, 'staff.saveRefreshToken', [{ token: 'short' }])).rejects.toThrow(/invalid_args|staff.saveRefreshToken/);
+    await s.close();
+  });
+
+  it('a token the keychain can no longer decrypt is dropped, not guessed at', async () => {
+    const dir = path.join(base, 'secrets');
+    await new EncryptedFileSecretStore(dir, aesCipher()).set('analyst-refresh-token', token);
+    const s = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets: new EncryptedFileSecretStore(dir, aesCipher()), onError: () => undefined });
+    expect(await dispatchBridgeCall(s.handlers, 'staff.loadRefreshToken', [])).toEqual({ token: null });
+    expect(fs.existsSync(path.join(dir, 'analyst-refresh-token.enc'))).toBe(false);
+    await s.close();
   });
 });
 
