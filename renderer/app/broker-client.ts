@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ChaperoneBridge } from '../../common/bridge/api.js';
 
 /** An error the broker returned, in its one error shape. */
@@ -107,9 +108,53 @@ export interface SessionView {
   approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null; rejection_reason: string | null };
   code_expires_at: number | null;
   expires_at: number | null;
+  /** The latest the session may run to, extensions included (set when it starts). */
+  hard_deadline?: number | null;
   created_at: number;
   ended_at: number | null;
   grants: { capability: string; state: string }[];
+}
+
+/** A request for more time waiting for an approver (GET /api/v1/extensions/pending). */
+export interface PendingExtension {
+  id: string;
+  session_id: string;
+  ticket: string;
+  minutes: number;
+  requested_at: number;
+  /** The session's reason: a request for more time carries none of its own. */
+  reason: string;
+  capabilities: string[];
+  expires_at: number | null;
+  hard_deadline: number | null;
+  analyst: { id: string; username: string; display_name: string; organisation: string; kind: string };
+}
+
+const Id = z.string().min(1).max(64);
+const Text = (max: number) => z.string().max(max);
+const Time = z.number().int().nonnegative();
+const PendingExtensions = z.object({
+  extensions: z
+    .array(
+      z.object({
+        id: Id,
+        session_id: Id,
+        ticket: Text(64),
+        minutes: z.number().int().min(1).max(24 * 60),
+        requested_at: Time,
+        reason: Text(1000),
+        capabilities: z.array(Text(32)).max(16),
+        expires_at: Time.nullable(),
+        hard_deadline: Time.nullable(),
+        analyst: z.object({ id: Id, username: Text(128), display_name: Text(256), organisation: Text(256), kind: Text(32) }),
+      }),
+    )
+    .max(500),
+});
+
+/** The approver's list of requests for more time, checked before the screen shows any of it. */
+export function parsePendingExtensions(body: unknown): PendingExtension[] {
+  return PendingExtensions.parse(body).extensions;
 }
 
 export interface IceServer {

@@ -1,6 +1,6 @@
 import { create, type StateCreator } from 'zustand';
 import type { OfferView, PolicyView } from '../../common/bridge/api.js';
-import type { AccountView, SessionView } from './broker-client.js';
+import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
 
 /**
  * One bound store made of typed slices (the zustand "slices" pattern). Each slice owns its part of
@@ -81,6 +81,8 @@ export interface LiveSlice {
     hasVideo: boolean;
     chat: ChatLine[];
     extensionOffer: { extensionId: string; minutes: number; newExpiresAt: number } | null;
+    /** Analyst: a request for more time not decided yet (an approver may have to look first). */
+    extensionRequest: { minutes: number; phase: 'asked' | 'awaiting_approval' } | null;
     notice: string | null;
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
@@ -111,6 +113,8 @@ export interface StaffSlice {
 export interface ApprovalsSlice {
   approvals: {
     pending: SessionView[];
+    /** Requests for more time on live sessions that wait for an approver. */
+    extensions: PendingExtension[];
     active: SessionView[];
     error: string | null;
     message: string | null;
@@ -144,12 +148,13 @@ const initialLive: LiveSlice['live'] = {
   hasVideo: false,
   chat: [],
   extensionOffer: null,
+  extensionRequest: null,
   notice: null,
   revokedDuring: [],
   ended: null,
 };
 const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false };
-const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], active: [], error: null, message: null, loaded: false };
+const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], extensions: [], active: [], error: null, message: null, loaded: false };
 
 const createAppSlice: Slice<AppSlice> = (set) => ({
   ...initialApp,

@@ -48,6 +48,10 @@ export interface EngineEvents extends Record<string, unknown> {
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
+  /** Analyst side: the request for more time waits for an approver first. */
+  extensionPending: { extension_id: string; minutes: number };
+  /** Either side: the broker's decision on a request for more time (refused ones too). */
+  extensionResult: { extension_id: string; accepted: boolean; expires_at: number };
   expiresAt: number;
   error: { code: string; message: string };
   ended: { reason: EndReason; revoked: string[] };
@@ -267,6 +271,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by });
         return;
       case 'extend.pending_approval':
+        this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });
         return;
       case 'extend.offer':
         this.emit('extensionOffer', { extension_id: f.extension_id, minutes: f.minutes, new_expires_at: f.new_expires_at });
@@ -277,6 +282,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
           this.armExpiry();
           this.emit('expiresAt', f.expires_at);
         }
+        this.emit('extensionResult', { extension_id: f.extension_id, accepted: f.accepted, expires_at: f.expires_at });
         return;
       case 'token.renewed':
         this.token = f.token;

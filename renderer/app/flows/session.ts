@@ -70,11 +70,30 @@ function common(e: SessionEngine): void {
   });
   e.on('expiresAt', (expiresAt) => {
     const s = store();
-    s.setLive({ expiresAt, extensionOffer: null, warnings: [], notice: `The session was extended until ${new Date(expiresAt - s.clockOffsetMs).toLocaleTimeString()}.` });
+    s.setLive({ expiresAt, extensionOffer: null, extensionRequest: null, warnings: [], notice: `The session was extended until ${localTime(expiresAt)}.` });
     const sid = s.live.sessionId;
     if (sid && s.live.role === 'end_user') void getBridge().session.setExpiry({ sessionId: sid, expiresAt }).catch(() => undefined);
   });
-  e.on('error', (err) => store().setLive({ notice: err.message }));
+  e.on('error', (err) => store().setLive(refusalNotice(err)));
+}
+
+/** A broker time as the clock on this computer shows it. */
+function localTime(brokerMs: number): string {
+  return new Date(brokerMs - store().clockOffsetMs).toLocaleTimeString();
+}
+
+/** What to tell the person when the broker refuses something they just did. */
+function refusalNotice(err: { code: string; message: string }): Partial<ReturnType<typeof store>['live']> {
+  const end = store().live.expiresAt;
+  const still = end !== null ? ` The session still ends at ${localTime(end)}.` : '';
+  switch (err.code) {
+    case 'hard_max':
+      return { extensionRequest: null, notice: `No more time can be added: ${err.message}.${still}` };
+    case 'extension_pending':
+      return { notice: 'A request for more time is already waiting for an answer.' };
+    default:
+      return { notice: err.message };
+  }
 }
 
 // ---------------------------------------------------------------- end user
@@ -195,6 +214,8 @@ export async function answerExtension(accept: boolean): Promise<void> {
   s.setLive({ extensionOffer: null });
   if (!accept) {
     engine.respondExtension(x.extensionId, false);
+    const end = s.live.expiresAt;
+    s.setLive({ notice: `You said no to more time.${end !== null ? ` The session still ends at ${localTime(end)}.` : ''}` });
     return;
   }
   const receipt = await getBridge().extension.receipt({ sessionId: sid, extensionId: x.extensionId });
@@ -231,6 +252,19 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
     }
   });
   e.on('chat', (text) => store().addChat({ from: 'them', text, at: Date.now() }));
+  e.on('extensionPending', (x) =>
+    store().setLive({ extensionRequest: { minutes: x.minutes, phase: 'awaiting_approval' }, notice: `Waiting for an approver to allow ${x.minutes} more minutes; the end user is asked after that.` }),
+  );
+  e.on('extensionResult', (r) => {
+    const s = store();
+    const asked = s.live.extensionRequest;
+    if (r.accepted) return s.setLive({ extensionRequest: null });
+    const end = s.live.expiresAt;
+    const still = end !== null ? ` The session still ends at ${localTime(end)}.` : '';
+    // The broker's result does not say who refused; after an approver's turn it may be either.
+    const who = asked?.phase === 'awaiting_approval' ? 'An approver rejected it, or the end user said no.' : 'The end user said no.';
+    s.setLive({ extensionRequest: null, notice: `More time was not granted. ${who}${still}` });
+  });
   e.on('grant', (g) => {
     const s = store();
     s.setGrant(g.capability, g.granted, g.by);
@@ -258,8 +292,9 @@ export function releaseControl(): void {
 }
 
 export function requestExtension(minutes: number): void {
-  engine?.requestExtension(minutes, newId());
-  store().setLive({ notice: `Asked for ${minutes} more minutes; the end user has to agree.` });
+  if (!engine) return;
+  store().setLive({ extensionRequest: { minutes, phase: 'asked' }, notice: `Asked for ${minutes} more minutes; the end user has to agree.` });
+  engine.requestExtension(minutes, newId());
 }
 
 export function sendInput(msg: ControlDraft): boolean {
@@ -286,7 +321,7 @@ function finish(reason: string, revoked: string[]): void {
   stream = null;
   setRemote(null);
   engine = null;
-  store().setLive({ state: 'ended', controlRequest: null, granted: [], pendingRequest: null, notice: null, extensionOffer: null, ended: { reason, revoked, at: Date.now() } });
+  store().setLive({ state: 'ended', controlRequest: null, granted: [], pendingRequest: null, notice: null, extensionOffer: null, extensionRequest: null, ended: { reason, revoked, at: Date.now() } });
   if (store().live.role === 'end_user') store().setJoin({ phase: 'ended' });
 }
 

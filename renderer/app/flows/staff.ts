@@ -1,4 +1,4 @@
-import { BrokerError, type LoginResult, type SessionTokenResult, type SessionView } from '../broker-client.js';
+import { BrokerError, parsePendingExtensions, type LoginResult, type PendingExtension, type SessionTokenResult, type SessionView } from '../broker-client.js';
 import { staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
 import { startAnalyst } from './session.js';
@@ -161,11 +161,12 @@ let approvalsPoll: ReturnType<typeof setInterval> | null = null;
 export async function loadApprovals(): Promise<void> {
   const s = store();
   try {
-    const [pending, active] = await Promise.all([
+    const [pending, active, extensions] = await Promise.all([
       staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=awaiting_approval'),
       staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=active'),
+      staffBroker().get<unknown>('/api/v1/extensions/pending'),
     ]);
-    s.setApprovals({ pending: pending.sessions, active: active.sessions, loaded: true, error: null });
+    s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: parsePendingExtensions(extensions), loaded: true, error: null });
   } catch (err) {
     s.setApprovals({ error: message(err), loaded: true });
   }
@@ -195,6 +196,20 @@ export async function reject(id: string, reason: string): Promise<void> {
   try {
     await staffBroker().post(`/api/v1/sessions/${id}/reject`, { reason });
     store().setApprovals({ message: 'Rejected. The analyst sees your reason.', error: null });
+  } catch (err) {
+    store().setApprovals({ error: message(err), message: null });
+  }
+  await loadApprovals();
+}
+
+/** An approver lets a live session run longer; the end user is asked next. */
+export async function decideExtension(x: PendingExtension, approve: boolean): Promise<void> {
+  try {
+    await staffBroker().post(`/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`, {});
+    store().setApprovals({
+      message: approve ? `Approved ${x.minutes} more minutes for ${x.ticket}. The end user is asked now.` : `Rejected ${x.minutes} more minutes for ${x.ticket}. The session keeps its current end.`,
+      error: null,
+    });
   } catch (err) {
     store().setApprovals({ error: message(err), message: null });
   }

@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { CAPABILITY_SENTENCES, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
+import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
 // ---------------------------------------------------------------- code entry
@@ -184,8 +185,8 @@ export function LiveScreen(): ReactNode {
         )
       : h('p', { 'data-testid': 'control-off' }, 'They can see your screen but cannot control it. They have to ask, and you decide.'),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
-    live.controlRequest ? h(ControlPrompt) : null,
-    live.extensionOffer ? h(ExtensionPrompt) : null,
+    // One dialog at a time: the request for more time waits until control has been answered.
+    live.controlRequest ? h(ControlPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
   );
 }
 
@@ -193,51 +194,46 @@ export function ControlPrompt(): ReactNode {
   const live = useAppStore((s) => s.live);
   const seconds = useAppStore((s) => s.policy?.controlPromptSeconds ?? 30);
   useAppStore((s) => s.tick);
-  // Focus goes to the dialog, not to Allow: an Enter pressed by habit must not hand over control.
-  const dialogRef = useRef<HTMLDivElement | null>(null);
-  useEffect(() => {
-    dialogRef.current?.focus();
-  }, []);
   const req = live.controlRequest;
   if (!req) return null;
   const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
   return h(
-    'div',
-    { className: 'overlay' },
+    Dialog,
+    { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
+    h('h2', { id: 'cp-title' }, `${live.peerName ?? 'Support'} asks to control your mouse and keyboard`),
+    h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
+    h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`),
     h(
       'div',
-      { role: 'alertdialog', 'aria-modal': true, 'aria-labelledby': 'cp-title', 'aria-describedby': 'cp-desc', className: 'dialog', 'data-testid': 'control-prompt', ref: dialogRef, tabIndex: -1 },
-      h('h2', { id: 'cp-title' }, `${live.peerName ?? 'Support'} asks to control your mouse and keyboard`),
-      h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
-      h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}.`),
-      h(
-        'div',
-        { className: 'choice' },
-        h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
-        h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
-      ),
+      { className: 'choice' },
+      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
+      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
     ),
   );
 }
 
 function ExtensionPrompt(): ReactNode {
   const live = useAppStore((s) => s.live);
+  const offset = useAppStore((s) => s.clockOffsetMs);
   const x = live.extensionOffer;
   if (!x) return null;
+  const at = (brokerMs: number) => new Date(brokerMs - offset).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   return h(
-    'div',
-    { className: 'overlay' },
+    Dialog,
+    { alert: true, labelledBy: 'ext-title', describedBy: 'ext-desc', testId: 'extension-prompt', onEscape: () => void answerExtension(false) },
+    h('h2', { id: 'ext-title' }, `${live.peerName ?? 'Support'} asks for ${x.minutes} more minutes`),
+    h(
+      'p',
+      { id: 'ext-desc' },
+      live.expiresAt !== null ? `The session would end at ${at(x.newExpiresAt)} instead of ${at(live.expiresAt)}. ` : `The session would end at ${at(x.newExpiresAt)}. `,
+      'What they can do stays as it is, and you can still stop at any time.',
+    ),
+    h('p', { className: 'small' }, 'If you say no, the session ends when it was going to. Escape says no.'),
     h(
       'div',
-      { role: 'alertdialog', 'aria-modal': true, 'aria-labelledby': 'ext-title', className: 'dialog', 'data-testid': 'extension-prompt' },
-      h('h2', { id: 'ext-title' }, `${live.peerName ?? 'Support'} asks for ${x.minutes} more minutes`),
-      h('p', null, 'The session would end later. Everything else stays as it is, and you can still stop at any time.'),
-      h(
-        'div',
-        { className: 'choice' },
-        h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerExtension(true) }, 'Allow more time'),
-        h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerExtension(false) }, 'No'),
-      ),
+      { className: 'choice' },
+      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerExtension(true) }, `Allow ${x.minutes} more minutes`),
+      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerExtension(false) }, 'No, keep the current end'),
     ),
   );
 }

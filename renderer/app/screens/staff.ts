@@ -1,8 +1,8 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { CAPABILITIES, CAPABILITY_SENTENCES, type Capability } from '../../../common/capabilities.js';
-import { approve, cancelRequest, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
+import { approve, cancelRequest, decideExtension, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
 import { ANALYST_END_TEXT, durationText } from '../format.js';
-import type { SessionView } from '../broker-client.js';
+import type { PendingExtension, SessionView } from '../broker-client.js';
 import { useAppStore } from '../store.js';
 import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
 import { Viewer } from './viewer.js';
@@ -143,6 +143,9 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         'div',
         null,
         h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, ANALYST_END_TEXT[s.end_reason ?? ''] ?? `Ended: ${s.end_reason}`),
+        s.end_reason === 'rejected' && s.approval.rejection_reason
+          ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
+          : null,
         h('button', { type: 'button', className: 'primary', onClick: newRequest }, 'New request'),
       );
       break;
@@ -174,6 +177,9 @@ function ApproverPanel(): ReactNode {
     a.error ? h(Alert, { kind: 'error', testId: 'approvals-error' }, a.error) : null,
     a.loaded && a.pending.length === 0 ? h('p', { 'data-testid': 'no-pending' }, 'Nothing is waiting.') : null,
     h('ul', { className: 'requests' }, ...a.pending.map((s) => h(PendingCard, { key: s.id, s, mine: s.analyst.id === me?.id }))),
+    h('h2', null, 'Requests for more time'),
+    a.loaded && a.extensions.length === 0 ? h('p', { 'data-testid': 'no-pending-extensions' }, 'Nobody is asking for more time.') : null,
+    h('ul', { className: 'requests' }, ...a.extensions.map((x) => h(ExtensionCard, { key: x.id, x, mine: x.analyst.id === me?.id }))),
     h('h2', null, 'Live sessions'),
     a.active.length === 0 ? h('p', null, 'No session is live.') : null,
     h(
@@ -188,6 +194,40 @@ function ApproverPanel(): ReactNode {
         ),
       ),
     ),
+  );
+}
+
+function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode {
+  const { x } = props;
+  const offset = useAppStore((s) => s.clockOffsetMs);
+  const at = (ms: number) => new Date(ms - offset).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const id = `ext-${x.id}`;
+  return h(
+    'li',
+    { className: 'request', 'aria-labelledby': `${id}-t`, 'data-testid': `extension-${x.ticket}` },
+    h('h3', { id: `${id}-t` }, `${x.analyst.display_name} (${x.analyst.organisation}, ${x.analyst.kind}) asks for ${x.minutes} more minutes — ${x.ticket}`),
+    h(
+      'dl',
+      { className: 'facts' },
+      h('dt', null, 'How much'),
+      h('dd', null, `${x.minutes} more minutes`, x.expires_at !== null ? `: the session would end at ${at(x.expires_at + x.minutes * 60_000)} instead of ${at(x.expires_at)}` : ''),
+      h('dt', null, 'Time left now'),
+      h('dd', null, x.expires_at !== null ? h(Countdown, { until: x.expires_at, label: 'Time left' }) : 'unknown'),
+      h('dt', null, 'Why (the session)'),
+      h('dd', null, x.reason),
+      h('dt', null, 'What they can do'),
+      h('dd', null, x.capabilities.join(', ')),
+      x.hard_deadline !== null ? h('dt', null, 'Latest end policy allows') : null,
+      x.hard_deadline !== null ? h('dd', null, at(x.hard_deadline)) : null,
+    ),
+    props.mine
+      ? h('p', { className: 'small' }, 'This is your own session; another approver must decide.')
+      : h(
+          'div',
+          { className: 'choice' },
+          h('button', { type: 'button', className: 'choice-button accept', onClick: () => void decideExtension(x, true) }, `Approve more time for ${x.ticket}`),
+          h('button', { type: 'button', className: 'choice-button decline', onClick: () => void decideExtension(x, false) }, `Reject more time for ${x.ticket}`),
+        ),
   );
 }
 

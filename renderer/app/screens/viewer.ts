@@ -1,9 +1,10 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { onRemoteStream, releaseControl, remoteStream, requestControl, requestExtension, sendInput, stopSession } from '../flows/session.js';
 import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
-import { Alert, Countdown, Sas, h } from './ui.js';
+import { Dialog } from './dialog.js';
+import { Alert, Countdown, Field, Sas, h } from './ui.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -19,6 +20,7 @@ export function Viewer(): ReactNode {
   const areaRef = useRef<HTMLDivElement | null>(null);
   const endRef = useRef<HTMLButtonElement | null>(null);
   const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
+  const [extendOpen, setExtendOpen] = useState(false);
 
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
@@ -122,7 +124,18 @@ export function Viewer(): ReactNode {
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
         : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest ? 'Waiting for the end user…' : 'Request control'),
-      h('button', { type: 'button', onClick: () => requestExtension(15), disabled: !connected }, 'Extend 15 min'),
+      h(
+        'button',
+        {
+          type: 'button',
+          // aria-disabled, not disabled: the button keeps focus when the dialog it opened closes.
+          onClick: () => live.extensionRequest === null && setExtendOpen(true),
+          disabled: !connected,
+          'aria-disabled': live.extensionRequest !== null || undefined,
+          'data-testid': 'extend',
+        },
+        live.extensionRequest ? (live.extensionRequest.phase === 'awaiting_approval' ? 'More time: waiting for an approver and the end user…' : 'More time: waiting for the end user…') : 'Extend…',
+      ),
       h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => void stopSession() }, 'End session'),
     ),
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
@@ -145,6 +158,43 @@ export function Viewer(): ReactNode {
         live.hasVideo ? null : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'The end user is not sharing their screen right now (paused).' : 'Waiting for the screen…'),
       ),
       h(ChatPanel, { who: 'End user' }),
+    ),
+    extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
+  );
+}
+
+const EXTEND_MINUTES = [5, 15, 30];
+
+/** The analyst asks for more time: policy may need an approver again, and the end user decides. */
+function ExtendDialog(props: { onClose: () => void }): ReactNode {
+  const hardDeadline = useAppStore((s) => s.staff.session?.hard_deadline ?? null);
+  const offset = useAppStore((s) => s.clockOffsetMs);
+  const [minutes, setMinutes] = useState(15);
+  return h(
+    Dialog,
+    { labelledBy: 'extend-title', describedBy: 'extend-desc', testId: 'extend-dialog', onEscape: props.onClose },
+    h('h2', { id: 'extend-title' }, 'Ask for more time'),
+    h(
+      'p',
+      { id: 'extend-desc' },
+      'The end user has to agree, and an approver first if policy needs one for this session.',
+      hardDeadline !== null ? ` Policy lets this session run until ${new Date(hardDeadline - offset).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} at the latest.` : '',
+    ),
+    h(
+      'form',
+      {
+        onSubmit: (e: { preventDefault(): void }) => {
+          e.preventDefault();
+          requestExtension(minutes);
+          props.onClose();
+        },
+      },
+      h(
+        Field,
+        { id: 'extend-minutes', label: 'More time' },
+        h('select', { id: 'extend-minutes', value: minutes, onChange: (e: { target: { value: string } }) => setMinutes(Number(e.target.value)) }, ...EXTEND_MINUTES.map((m) => h('option', { key: m, value: m }, `${m} minutes`))),
+      ),
+      h('div', { className: 'choice' }, h('button', { type: 'submit', className: 'choice-button accept' }, 'Ask for more time'), h('button', { type: 'button', className: 'choice-button', onClick: props.onClose }, 'Cancel')),
     ),
   );
 }
