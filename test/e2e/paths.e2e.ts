@@ -123,6 +123,7 @@ describe.skipIf(missing.length > 0)('the app end to end: decline, wrong code, no
     await card.getByRole('button', { name: 'Reject', exact: true }).click();
     await ap.page.getByTestId('approvals-message').waitFor();
     await expect.poll(() => an.page.getByTestId('request-state').textContent(), { timeout: 10_000 }).toBe('The request was rejected by an approver.');
+    expect(await an.page.getByTestId('rejection-reason').textContent()).toBe(`${approver.user.username} wrote: Needs a change ticket first`);
     await shot(an.page, '24-analyst-rejected');
     expect(await session(ticket)).toMatchObject({ state: 'ended', end_reason: 'rejected' });
     await an.context.close();
