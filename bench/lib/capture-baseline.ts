@@ -101,7 +101,8 @@ export async function openBaselinePages(o: {
   headedSender: Browser;
   headlessViewer: Browser;
 }): Promise<{ sender: Page; viewer: Page; close(): Promise<void> }> {
-  const sender = await (await o.headedSender.newContext({ viewport: null })).newPage();
+  const senderContext = await o.headedSender.newContext({ viewport: null });
+  const sender = await senderContext.newPage();
   await sender.goto(o.url);
   const viewerContext = await o.headlessViewer.newContext({ viewport: { width: 1280, height: 860 } });
   const viewer = await viewerContext.newPage();
@@ -109,8 +110,30 @@ export async function openBaselinePages(o: {
   return {
     sender,
     viewer,
+    // Closing the sender's context ends its capture, so the next round starts from nothing.
     close: async () => {
+      await senderContext.close().catch(() => undefined);
       await viewerContext.close().catch(() => undefined);
     },
   };
+}
+
+/** The viewer's inbound video as WebRTC reports it (resolution, rate, per-frame buffer and decode). */
+export async function receiverStats(viewer: Page): Promise<Record<string, number>> {
+  return viewer.evaluate(async () => {
+    const pc = (window as unknown as { __pc: RTCPeerConnection }).__pc;
+    const out: Record<string, number> = {};
+    (await pc.getStats()).forEach((r: Record<string, unknown>) => {
+      if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+      const n = Number(r.jitterBufferEmittedCount ?? 0) || 1;
+      const frames = Number(r.framesDecoded ?? 0) || 1;
+      out.frame_width = Number(r.frameWidth ?? 0);
+      out.frame_height = Number(r.frameHeight ?? 0);
+      out.frames_per_second = Number(r.framesPerSecond ?? 0);
+      out.jitter_buffer_ms_per_frame = Math.round((Number(r.jitterBufferDelay ?? 0) / n) * 10_000) / 10;
+      out.decode_ms_per_frame = Math.round((Number(r.totalDecodeTime ?? 0) / frames) * 10_000) / 10;
+      out.frames_dropped = Number(r.framesDropped ?? 0);
+    });
+    return out;
+  });
 }
