@@ -1,7 +1,6 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
+import { writePrivateFileAtomic } from './private-file.js';
 import { LOCAL_GRANTS } from '../common/protocol/signaling.js';
 import type { GrantJournal, GrantKind, JournalEntry, JournalLoad } from './grants.js';
 
@@ -56,38 +55,7 @@ export class FileGrantJournal implements GrantJournal {
   }
 
   save(entries: readonly JournalEntry[]): void {
-    const dir = path.dirname(this.file);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const tmp = path.join(dir, `.${path.basename(this.file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-    const body = JSON.stringify({ version: 1, grants: [...entries] } satisfies z.infer<typeof JournalFileSchema>);
-    try {
-      // 'wx': never follow or reuse a file someone else put at the temp name.
-      const fd = fs.openSync(tmp, 'wx', 0o600);
-      try {
-        fs.writeFileSync(fd, body);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, this.file);
-    } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
-    syncDir(dir);
-  }
-}
-
-/** Makes the rename itself durable; not every platform can open a directory, so best effort. */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Windows cannot fsync a directory; its rename is already as durable as it gets there.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    writePrivateFileAtomic(this.file, JSON.stringify({ version: 1, grants: [...entries] } satisfies z.infer<typeof JournalFileSchema>));
   }
 }
 

@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writePrivateFileAtomic } from './private-file.js';
 
 /**
  * Where the main process keeps secrets that outlive a run (the device key, the analyst's refresh
@@ -56,16 +56,7 @@ export class EncryptedFileSecretStore implements SecretStore {
     if (value.length === 0 || value.length > MAX_SECRET_CHARS) throw new Error(`refusing to store a ${name} of ${value.length} characters`);
     const body = this.cipher.encryptString(value);
     this.ensureDir();
-    const file = this.file(name);
-    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    const fd = fs.openSync(tmp, 'wx', 0o600);
-    try {
-      fs.writeFileSync(fd, body);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writePrivateFileAtomic(this.file(name), body);
   }
 
   async delete(name: SecretName): Promise<void> {

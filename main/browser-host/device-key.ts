@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { SignJWT, calculateJwkThumbprint } from 'jose';
 import { z } from 'zod';
+import { writePrivateFileAtomic } from '../private-file.js';
 import type { SecretStore } from '../secret-store.js';
 
 const StoredKeySchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().length(43), d: z.string().length(43) }).strict();
@@ -51,7 +51,7 @@ export class DeviceKeyService {
       const j = privateKey.export({ format: 'jwk' });
       jwk = { kty: 'OKP', crv: 'Ed25519', x: j.x!, d: j.d! };
       if (opts.secrets) await opts.secrets.set('device-key', JSON.stringify(jwk));
-      else if (opts.file) writePrivate(opts.file, JSON.stringify(jwk));
+      else if (opts.file) writePrivateFileAtomic(opts.file, JSON.stringify(jwk));
     }
     const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
     const publicJwk: PublicJwk = { kty: 'OKP', crv: 'Ed25519', x: jwk.x };
@@ -81,17 +81,4 @@ export class DeviceKeyService {
 
 export function sha256b64url(s: string): string {
   return crypto.createHash('sha256').update(s).digest('base64url');
-}
-
-function writePrivate(file: string, body: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.writeFileSync(fd, body);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }

@@ -7,6 +7,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { BridgeError, dispatchBridgeCall } from '../../common/bridge/api.js';
 import { MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
 import { MainServices, type MainServicesOptions } from './services.js';
+import { RENDERER_CONTENT_TYPES } from '../content-types.js';
 
 /**
  * The browser test host: runs the app's main-process services in Node and gives a plain Chromium
@@ -58,15 +59,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
+const TYPES = RENDERER_CONTENT_TYPES;
 
 export async function startBrowserHost(opts: BrowserHostOptions): Promise<BrowserHost> {
   const index = path.join(opts.rendererDir, 'index.html');

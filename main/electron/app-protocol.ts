@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CustomScheme, Protocol } from 'electron';
 import { APP_SCHEME, isAppOrigin } from './app-origin.js';
+import { RENDERER_CONTENT_TYPES } from '../content-types.js';
 
 /** Registered before `ready` (Electron requires it): a standard, secure origin of the app's own. */
 export const APP_SCHEME_PRIVILEGES: CustomScheme = {
@@ -9,15 +10,7 @@ export const APP_SCHEME_PRIVILEGES: CustomScheme = {
   privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true, bypassCSP: false, corsEnabled: false, allowServiceWorkers: false, stream: false },
 };
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
+const TYPES = RENDERER_CONTENT_TYPES;
 
 /**
  * The file a request for the app's scheme maps to, or null: only GET, only our host, only files
