@@ -164,7 +164,8 @@ export async function loadApprovals(): Promise<void> {
     const [pending, active, extensions] = await Promise.all([
       staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=awaiting_approval'),
       staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=active'),
-      staffBroker().get<unknown>('/api/v1/extensions/pending'),
+      // Only approvers decide more time; an admin without the role would be refused the list.
+      s.staff.account?.roles.includes('approver') ? staffBroker().get<unknown>('/api/v1/extensions/pending') : Promise.resolve({ extensions: [] }),
     ]);
     s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: parsePendingExtensions(extensions), loaded: true, error: null });
   } catch (err) {

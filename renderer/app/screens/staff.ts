@@ -177,9 +177,7 @@ function ApproverPanel(): ReactNode {
     a.error ? h(Alert, { kind: 'error', testId: 'approvals-error' }, a.error) : null,
     a.loaded && a.pending.length === 0 ? h('p', { 'data-testid': 'no-pending' }, 'Nothing is waiting.') : null,
     h('ul', { className: 'requests' }, ...a.pending.map((s) => h(PendingCard, { key: s.id, s, mine: s.analyst.id === me?.id }))),
-    h('h2', null, 'Requests for more time'),
-    a.loaded && a.extensions.length === 0 ? h('p', { 'data-testid': 'no-pending-extensions' }, 'Nobody is asking for more time.') : null,
-    h('ul', { className: 'requests' }, ...a.extensions.map((x) => h(ExtensionCard, { key: x.id, x, mine: x.analyst.id === me?.id }))),
+    me?.roles.includes('approver') ? h(PendingExtensions, { meId: me.id }) : null,
     h('h2', null, 'Live sessions'),
     a.active.length === 0 ? h('p', null, 'No session is live.') : null,
     h(
@@ -194,6 +192,17 @@ function ApproverPanel(): ReactNode {
         ),
       ),
     ),
+  );
+}
+
+function PendingExtensions(props: { meId: string }): ReactNode {
+  const a = useAppStore((s) => s.approvals);
+  return h(
+    'div',
+    null,
+    h('h2', null, 'Requests for more time'),
+    a.loaded && a.extensions.length === 0 ? h('p', { 'data-testid': 'no-pending-extensions' }, 'Nobody is asking for more time.') : null,
+    h('ul', { className: 'requests' }, ...a.extensions.map((x) => h(ExtensionCard, { key: x.id, x, mine: x.analyst.id === props.meId }))),
   );
 }
 
