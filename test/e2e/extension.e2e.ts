@@ -266,4 +266,31 @@ describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs 
     expect((await brokerView()).end_reason).toBe('expired');
     expect(await euHost.services.handlers['grants.list']()).toEqual([]);
   }, 120_000);
+
+  it('when policy needs no approver for the session, the request for more time goes straight to the end user', async () => {
+    await eu.page.getByRole('button', { name: 'Done' }).click();
+    await an.page.getByTestId('end-screen').waitFor({ timeout: 10_000 });
+    await an.page.getByRole('button', { name: 'New request' }).click();
+    ticket = `INC-${Date.now() % 100000}`;
+    await requestSession(an.page, { ticket, reason: 'Printer queue check', minutes: 15 });
+    await an.page.getByTestId('join-code').waitFor({ timeout: 10_000 });
+    const code = (await an.page.getByTestId('join-code').textContent())!.trim();
+    await eu.page.getByLabel('Join code').fill(code);
+    await eu.page.getByRole('button', { name: 'Continue' }).click();
+    await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
+    await an.page.getByText(/^\d{3} \d{3}$/).waitFor({ timeout: 20_000 });
+    sessionId = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket)!.id;
+    const before = (await brokerView()).expires_at!;
+
+    await askForMore(5);
+    expect(await an.page.getByTestId('extend').textContent()).toBe('More time: waiting for the end user…');
+    await eu.page.getByTestId('extension-prompt').waitFor({ timeout: 10_000 });
+    expect(await ap.page.getByTestId(`extension-${ticket}`).count()).toBe(0);
+    await eu.page.getByRole('button', { name: 'Allow 5 more minutes' }).click();
+    await expect.poll(async () => (await brokerView()).expires_at, { timeout: 10_000 }).toBe(before + 5 * 60_000);
+    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent()).toMatch(/^The session was extended until /);
+    expect(await an.page.getByTestId('extend').textContent()).toBe('Extend…');
+    await an.page.getByRole('button', { name: 'End session' }).click();
+    await eu.page.getByTestId('end-screen').waitFor({ timeout: 10_000 });
+  });
 });
