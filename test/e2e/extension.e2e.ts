@@ -10,7 +10,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { TestClock } from '../helpers/clock.js';
-import { Stack, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
+import { Stack, at200, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
 
 const missing = missingTools();
 if (missing.length > 0) console.warn(`[extension.e2e] skipping: missing ${missing.join(', ')}`);
@@ -174,6 +174,8 @@ describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs 
     expect(await focused(eu.page)).toBe('Allow 5 more minutes');
     expect(await axeSerious(eu.page)).toEqual([]);
     await shot(eu.page, '43-end-user-extension-prompt');
+    expect(await at200(eu.page, '43b-end-user-extension-prompt-200pct', ['Allow 5 more minutes', 'No, keep the current end'])).toEqual({ horizontalScroll: false, clipped: [] });
+    expect(await focused(eu.page)).toBe('Allow 5 more minutes');
     await eu.page.keyboard.press('Enter');
 
     await expect.poll(async () => (await brokerView()).expires_at, { timeout: 10_000 }).toBe(before + 5 * 60_000);
