@@ -15,13 +15,15 @@ export function applyHash(hash: string): void {
     if (code && s.join.phase === 'enter') s.setJoin({ code: displayCode(code) });
     return;
   }
-  s.setRoute(hash.startsWith('#/staff') ? 'staff' : 'join');
+  // A machine whose policy leaves out the analyst mode has no staff screens at all.
+  s.setRoute(hash.startsWith('#/staff') && s.policy?.analystMode !== false ? 'staff' : 'join');
 }
 
 export function App(): ReactNode {
   const route = useAppStore((s) => s.route);
   const bump = useAppStore((s) => s.bump);
   const live = useAppStore((s) => s.live.role !== null && s.live.state !== 'ended' && s.live.state !== 'idle');
+  const analystMode = useAppStore((s) => s.policy?.analystMode !== false);
   useEffect(() => {
     const t = setInterval(bump, 1000);
     const onHash = () => applyHash(location.hash);
@@ -40,7 +42,7 @@ export function App(): ReactNode {
       { id: 'main', className: 'content' },
       route === 'staff' ? h(StaffApp) : h(EndUserApp),
     ),
-    live
+    live || !analystMode
       ? null
       : h(
           'footer',

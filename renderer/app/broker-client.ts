@@ -25,6 +25,8 @@ export interface Tokens {
  */
 export class BrokerClient {
   tokens: Tokens | null = null;
+  /** Told of every new refresh token (rotation), and of null when refreshing failed. */
+  onRefreshToken: ((token: string | null) => void) | null = null;
 
   constructor(
     private readonly bridge: ChaperoneBridge,
@@ -66,6 +68,12 @@ export class BrokerClient {
     return this.call<T>('POST', path, body);
   }
 
+  /** Signs in again with a refresh token kept from an earlier run (rotates it). */
+  async resume(refresh: string): Promise<boolean> {
+    this.tokens = { access: '', refresh };
+    return this.refresh();
+  }
+
   private async refresh(): Promise<boolean> {
     const refresh = this.tokens?.refresh;
     if (!refresh) return false;
@@ -73,8 +81,10 @@ export class BrokerClient {
       this.tokens = null;
       const r = await this.post<{ access_token: string; refresh_token: string }>('/api/v1/auth/refresh', { refresh_token: refresh });
       this.tokens = { access: r.access_token, refresh: r.refresh_token };
+      this.onRefreshToken?.(r.refresh_token);
       return true;
     } catch {
+      this.onRefreshToken?.(null);
       return false;
     }
   }

@@ -3,6 +3,7 @@ import './styles.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App, applyHash } from './app.js';
+import { resumeStaff } from './flows/staff.js';
 import { loadPolicy } from './services.js';
 import { h } from './screens/ui.js';
 
@@ -17,6 +18,7 @@ async function boot(): Promise<void> {
   }
   applyHash(location.hash);
   createRoot(root).render(h(StrictMode, null, h(App)));
+  void resumeStaff();
 }
 
 void boot();

@@ -32,8 +32,24 @@ function brokerUrl(): string {
 }
 
 export function staffBroker(): BrokerClient {
-  staffClient ??= new BrokerClient(getBridge(), brokerUrl());
+  if (!staffClient) {
+    const c = new BrokerClient(getBridge(), brokerUrl());
+    // A rotated refresh token replaces the kept one at once: the old one is spent, and presenting
+    // it again would revoke the whole family (docs/api.md).
+    c.onRefreshToken = (token) => void keepRefreshToken(token);
+    staffClient = c;
+  }
   return staffClient;
+}
+
+/** Keeps (or forgets) the analyst's refresh token in main's secret store; best effort. */
+export async function keepRefreshToken(token: string | null): Promise<void> {
+  try {
+    if (token) await getBridge().staff.saveRefreshToken({ token });
+    else await getBridge().staff.forgetRefreshToken();
+  } catch {
+    // Not kept: the analyst signs in again next time, nothing else changes.
+  }
 }
 
 export function endUserBroker(): BrokerClient {

@@ -44,8 +44,14 @@ export async function acceptOffer(): Promise<void> {
   const { offer, offerView } = s.join;
   if (!offer || !offerView) return;
   s.setJoin({ phase: 'starting', error: null });
+  const bridge = getBridge();
+  let signed: { sid: string; receipt: string };
   let media: MediaStream;
   try {
+    // The signed receipt comes first: in Electron, main allows screen capture only once this
+    // machine has recorded the user's Accept (main/electron/permissions.ts). It is sent to the
+    // broker only after capture started, so a failed capture starts nothing.
+    signed = await bridge.consent.receipt({ offer, decision: 'accept' });
     media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
   } catch (err) {
     s.setJoin({ phase: 'consent', error: `Screen sharing did not start (${(err as Error).name}). Nothing was shared. You can try again or decline.` });
@@ -53,8 +59,7 @@ export async function acceptOffer(): Promise<void> {
   }
   const stopMedia = () => media.getTracks().forEach((t) => t.stop());
   try {
-    const bridge = getBridge();
-    const { sid, receipt } = await bridge.consent.receipt({ offer, decision: 'accept' });
+    const { sid, receipt } = signed;
     const r = await endUserBroker().post<{ accepted: boolean; token?: string; expires_at?: number; ice_servers?: IceServer[] }>('/api/v1/join/consent', { session_id: sid, receipt });
     if (!r.accepted || !r.token || !r.expires_at) throw new Error('the broker did not start the session');
     await bridge.session.open({ sessionId: sid, expiresAt: r.expires_at });

@@ -1,5 +1,5 @@
-import { BrokerError, parsePendingExtensions, type LoginResult, type PendingExtension, type SessionTokenResult, type SessionView } from '../broker-client.js';
-import { staffBroker } from '../services.js';
+import { BrokerError, parsePendingExtensions, type AccountView, type LoginResult, type PendingExtension, type SessionTokenResult, type SessionView } from '../broker-client.js';
+import { getBridge, keepRefreshToken, staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
 import { startAnalyst } from './session.js';
 
@@ -19,6 +19,7 @@ export async function signIn(username: string, password: string, totp: string): 
   try {
     const r = await staffBroker().post<LoginResult>('/api/v1/auth/login', { username, password, ...(totp ? { totp } : {}) });
     staffBroker().tokens = { access: r.access_token, refresh: r.refresh_token };
+    await keepRefreshToken(r.refresh_token);
     s.setStaff({ account: r.account, signingIn: false });
   } catch (err) {
     const text = err instanceof BrokerError && err.status === 401 ? 'Sign-in failed: check the username, password and authenticator code.' : message(err);
@@ -35,7 +36,29 @@ export async function signOut(): Promise<void> {
     // Signing out locally is what matters; the token expires by itself.
   }
   staffBroker().tokens = null;
+  await keepRefreshToken(null);
   store().setStaff({ account: null, session: null, code: null, error: null });
+}
+
+/**
+ * At start: a refresh token kept by main from the last run signs the analyst back in, without
+ * the password and authenticator code. A spent or revoked one is forgotten silently.
+ */
+export async function resumeStaff(): Promise<void> {
+  if (!store().policy?.analystMode) return;
+  let token: string | null = null;
+  try {
+    token = (await getBridge().staff.loadRefreshToken()).token;
+  } catch {
+    return;
+  }
+  if (!token || !(await staffBroker().resume(token))) return;
+  try {
+    const account = await staffBroker().get<AccountView>('/api/v1/me');
+    store().setStaff({ account });
+  } catch {
+    staffBroker().tokens = null;
+  }
 }
 
 export interface RequestForm {
