@@ -1,4 +1,4 @@
-import { ExtensionParams, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
+import { ExtensionDecisionBody, ExtensionParams, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
 import type { BrokerContext } from '../context.js';
 import { requireAccount, sourceOf } from '../http/auth.js';
 import { notFound } from '../http/errors.js';
@@ -149,11 +149,12 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       auth: 'account',
       roles: ['approver'],
       params: ExtensionParams,
-      body: OptionalEmptyBody,
+      body: decision === 'approve' ? OptionalEmptyBody : ExtensionDecisionBody,
       responses: { 200: 'decided', 403: 'not an approver, or your own session', 409: 'no such extension waiting' },
-      handler: async ({ req, params }) => {
+      handler: async ({ req, params, body }) => {
         const { account } = await requireAccount(ctx, req, ['approver']);
-        await ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req));
+        const reason = decision === 'reject' ? ((body as { reason?: string } | null | undefined)?.reason ?? null) : null;
+        await ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req), reason);
         return { decided: decision };
       },
     });

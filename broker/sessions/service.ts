@@ -27,10 +27,21 @@ export interface SessionEvents {
   activated(s: LiveSession): void;
   grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string): void;
   grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability): void;
-  extension(s: LiveSession, e: { id: string; minutes: number; phase: 'awaiting_approval' | 'offer' | 'result'; accepted?: boolean; newExpiresAt?: number }): void;
+  extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;
   expiryWarning(s: LiveSession, secondsLeft: number): void;
   hook(eventType: string, payload: Record<string, unknown>): void;
+}
+
+export interface ExtensionEvent {
+  id: string;
+  minutes: number;
+  phase: 'awaiting_approval' | 'offer' | 'result';
+  accepted?: boolean;
+  newExpiresAt?: number;
+  by?: 'approver' | 'end_user';
+  /** The approver's reason for refusing. */
+  reason?: string | null;
 }
 
 export interface IssuedSessionToken {
@@ -602,7 +613,7 @@ export class SessionService {
     const analyst = await this.db.selectFrom('accounts').select('kind').where('id', '=', r.analyst_id).executeTakeFirstOrThrow();
     const needs = approvalNeeded(this.policy, analyst.kind as Account['kind'], live.capabilities).needed;
     const state = needs ? 'awaiting_approval' : 'awaiting_consent';
-    await this.db.insertInto('extensions').values({ id, session_id: live.id, minutes, state, requested_at: this.now(), approver_id: null, decided_at: null }).execute();
+    await this.db.insertInto('extensions').values({ id, session_id: live.id, minutes, state, requested_at: this.now(), approver_id: null, decided_at: null, decision_note: null }).execute();
     live.pendingExtension = { id, minutes, state };
     await this.audit.append({ type: 'extension.requested', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { minutes, extension_id: id, approval_required: needs } });
     if (needs) this.events?.extension(live, { id, minutes, phase: 'awaiting_approval' });
@@ -616,7 +627,7 @@ export class SessionService {
     this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'offer', newExpiresAt });
   }
 
-  async approveExtension(approver: Account, sessionId: string, extensionId: string, approve: boolean, source: string | null): Promise<void> {
+  async approveExtension(approver: Account, sessionId: string, extensionId: string, approve: boolean, source: string | null, reason: string | null = null): Promise<void> {
     const actor = accountActor(approver, source);
     const r = await this.row(sessionId);
     if (!approver.roles.includes('approver')) await this.deny(actor, r, 'forbidden', 'only approvers can decide extensions');
@@ -626,12 +637,16 @@ export class SessionService {
     if (!live || !e || e.id !== extensionId || e.state !== 'awaiting_approval') {
       throw conflict('no extension with that id is waiting for approval', 'no_pending_extension');
     }
-    await this.db.updateTable('extensions').set({ state: approve ? 'awaiting_consent' : 'rejected', approver_id: approver.id, decided_at: this.now() }).where('id', '=', extensionId).execute();
-    await this.audit.append({ type: approve ? 'extension.approved' : 'extension.rejected', outcome: 'success', ...actor, session_id: sessionId, ticket: r.ticket_ref, meta: { extension_id: extensionId } });
+    await this.db
+      .updateTable('extensions')
+      .set({ state: approve ? 'awaiting_consent' : 'rejected', approver_id: approver.id, decided_at: this.now(), decision_note: approve ? null : reason })
+      .where('id', '=', extensionId)
+      .execute();
+    await this.audit.append({ type: approve ? 'extension.approved' : 'extension.rejected', outcome: 'success', ...actor, session_id: sessionId, ticket: r.ticket_ref, meta: { extension_id: extensionId, ...(approve ? {} : { reason_length: reason?.length ?? 0 }) } });
     if (approve) this.offerExtension(live);
     else {
       live.pendingExtension = null;
-      this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false });
+      this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false, by: 'approver', reason });
     }
   }
 
@@ -648,7 +663,7 @@ export class SessionService {
     if (!accept) {
       await this.db.updateTable('extensions').set({ state: 'declined', decided_at: now }).where('id', '=', extensionId).execute();
       await this.audit.append({ type: 'extension.declined', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { extension_id: extensionId } });
-      this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false });
+      this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false, by: 'end_user' });
       return;
     }
     const newExpiresAt = Math.min(Math.max(live.expiresAt ?? now, now) + e.minutes * 60_000, live.hardDeadline ?? now);
@@ -667,7 +682,7 @@ export class SessionService {
       const issued = await this.issueSessionToken(live, role, role === 'analyst' ? live.analystId : t.jkt, t.jkt);
       tokens[role] = { token: issued.token, expires_at: issued.expires_at };
     }
-    this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: true, newExpiresAt });
+    this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: true, newExpiresAt, by: 'end_user' });
     this.events?.tokensRenewed(live, tokens);
   }
 

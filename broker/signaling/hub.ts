@@ -13,7 +13,7 @@ import type { BrokerContext } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { TokenBucket } from '../rate-limit.js';
 import type { LiveSession } from '../sessions/live.js';
-import type { SessionEvents } from '../sessions/service.js';
+import type { ExtensionEvent, SessionEvents } from '../sessions/service.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -305,7 +305,7 @@ export class SignalingHub implements SessionEvents {
     for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}) });
   }
 
-  extension(s: LiveSession, e: { id: string; minutes: number; phase: 'awaiting_approval' | 'offer' | 'result'; accepted?: boolean; newExpiresAt?: number }): void {
+  extension(s: LiveSession, e: ExtensionEvent): void {
     const parties = this.bySession.get(s.id);
     switch (e.phase) {
       case 'awaiting_approval':
@@ -315,7 +315,11 @@ export class SignalingHub implements SessionEvents {
         if (parties?.end_user) this.send(parties.end_user, { type: 'extend.offer', extension_id: e.id, minutes: e.minutes, new_expires_at: e.newExpiresAt ?? 0 });
         return;
       case 'result':
-        for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0 });
+        for (const c of [parties?.analyst, parties?.end_user]) {
+          if (!c) continue;
+          const reason = c === parties?.analyst && e.reason ? { reason: e.reason } : {};
+          this.send(c, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
+        }
         return;
       default:
         return missingCase(e.phase);

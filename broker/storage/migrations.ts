@@ -160,6 +160,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sessions').addColumn('decision_note', 'text').execute();
     },
   },
+  '0003_extension_decision_note': {
+    // The approver's reason for refusing more time, shown to the analyst.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('extensions').addColumn('decision_note', 'text').execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

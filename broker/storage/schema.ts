@@ -99,6 +99,7 @@ export interface ExtensionsTable {
   requested_at: number;
   approver_id: string | null;
   decided_at: number | null;
+  decision_note: string | null;
 }
 
 export interface WebhookReplaysTable {

@@ -50,6 +50,8 @@ export const SessionRequestBody = z
   .strict();
 
 export const RejectBody = z.object({ reason: text(MAX_TEXT_CHARS) }).strict();
+/** Refusing more time: a reason is welcome (the analyst sees it) but not required. */
+export const ExtensionDecisionBody = z.union([z.object({ reason: text(MAX_TEXT_CHARS).optional() }).strict(), z.undefined(), z.null()]);
 export const EmptyBody = z.object({}).strict();
 export const OptionalEmptyBody = z.union([z.object({}).strict(), z.undefined(), z.null()]);
 

@@ -50,7 +50,16 @@ export type BrokerFrame =
   | { type: 'grant.changed'; capability: string; granted: boolean; by: 'analyst' | 'end_user' | 'broker'; request_id?: string }
   | { type: 'extend.pending_approval'; extension_id: string; minutes: number }
   | { type: 'extend.offer'; extension_id: string; minutes: number; new_expires_at: number }
-  | { type: 'extend.result'; extension_id: string; accepted: boolean; expires_at: number }
+  | {
+      type: 'extend.result';
+      extension_id: string;
+      accepted: boolean;
+      expires_at: number;
+      /** Who decided: the approver (reject), the end user (accept or decline), or the broker. */
+      by: 'approver' | 'end_user';
+      /** The approver's words when they refused (to the analyst only). */
+      reason?: string;
+    }
   | { type: 'token.renewed'; token: string; expires_at: number }
   | { type: 'expiry.warning'; seconds_left: number; expires_at: number }
   | { type: 'session.ended'; reason: (typeof END_REASONS)[number] }

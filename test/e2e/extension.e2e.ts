@@ -53,9 +53,10 @@ describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs 
     await expect.poll(() => an.page.getByTestId('extend-dialog').count()).toBe(0);
   }
 
-  async function approverDecides(approve: boolean): Promise<void> {
+  async function approverDecides(approve: boolean, reason = ''): Promise<void> {
     const card = ap.page.getByTestId(`extension-${ticket}`);
     await card.waitFor({ timeout: 10_000 });
+    if (reason) await card.getByLabel(/Reason if you reject/).fill(reason);
     await card.getByRole('button', { name: `${approve ? 'Approve' : 'Reject'} more time for ${ticket}` }).click();
     await expect.poll(() => ap.page.getByTestId(`extension-${ticket}`).count(), { timeout: 10_000 }).toBe(0);
   }
@@ -197,7 +198,7 @@ describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs 
     await approverDecides(true);
     await eu.page.getByTestId('extension-prompt').waitFor({ timeout: 10_000 });
     await eu.page.getByRole('button', { name: 'No, keep the current end' }).click();
-    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\. An approver rejected it, or the end user said no\. The session still ends at /);
+    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\. The end user said no\. The session still ends at /);
     expect(await eu.page.getByTestId('notice').textContent()).toMatch(/^You said no to more time\. The session still ends at /);
     expect((await brokerView()).expires_at).toBe(end);
     expect(await minutesShown(eu.page, 'banner-countdown')).toBeLessThanOrEqual(20);
@@ -212,8 +213,8 @@ describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs 
     expect((await brokerView()).expires_at).toBe(end);
 
     await askForMore(5);
-    await approverDecides(false);
-    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\./);
+    await approverDecides(false, 'change freeze until 18:00');
+    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\. An approver rejected it: “change freeze until 18:00”\. The session still ends at /);
     expect(await eu.page.getByTestId('extension-prompt').count()).toBe(0);
     expect((await brokerView()).expires_at).toBe(end);
     await expect.poll(() => an.page.getByTestId('extend').textContent()).toBe('Extend…');

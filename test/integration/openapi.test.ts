@@ -41,6 +41,7 @@ const DOCUMENTED: [method: string, path: string][] = [
   ['post', '/api/v1/sessions/{id}/kill'],
   ['post', '/api/v1/sessions/{id}/extensions/{eid}/approve'],
   ['post', '/api/v1/sessions/{id}/extensions/{eid}/reject'],
+  ['get', '/api/v1/extensions/pending'],
   ['post', '/api/v1/join'],
   ['post', '/api/v1/join/consent'],
   ['get', '/api/v1/admin/users'],

@@ -132,7 +132,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     const receipt = await s.endUser.device.sign('chaperone-extension+jwt', { sid: s.id, extension_id: offer.extension_id, decision: 'accept' });
     eu.sendJson({ type: 'extend.response', extension_id: offer.extension_id, accept: true, receipt });
     const result = await an.nextOfType('extend.result');
-    expect(result.accepted).toBe(true);
+    expect(result).toMatchObject({ accepted: true, by: 'end_user' });
     const renewed = await eu.nextOfType('token.renewed');
     const before = s.endUserToken;
     expect(renewed.token).not.toBe(before);
@@ -152,5 +152,30 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
       await clock.advance(4 * 60_000);
     }
     expect((await an.nextOfType('session.ended')).reason).toBe('expired');
+  });
+
+  it("a rejected extension: the analyst hears it was the approver and why; the end user is never asked", async () => {
+    clock = new TestClock();
+    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const approver = await createUser(b, 'bob', ['approver']);
+    const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, duration: 30 });
+    const { eu, an } = await connectBoth(b, analyst, s);
+    an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 10 });
+    const pending = await an.nextOfType('extend.pending_approval');
+    const listed = await approver.api.get('/api/v1/extensions/pending');
+    expect(listed.body.extensions.map((x: { id: string }) => x.id)).toEqual([pending.extension_id]);
+    const tooLong = await approver.api.post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/reject`, { reason: 'x'.repeat(2001) });
+    expect(tooLong.status).toBe(400);
+    const r = await approver.api.post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/reject`, { reason: 'change freeze' });
+    expect(r.status).toBe(200);
+    expect(await an.nextOfType('extend.result')).toMatchObject({ accepted: false, by: 'approver', reason: 'change freeze' });
+    const told = await eu.nextOfType('extend.result');
+    expect(told).toMatchObject({ accepted: false, by: 'approver' });
+    expect(told.reason).toBeUndefined();
+    expect(eu.frames.find((f) => f.type === 'extend.offer')).toBeUndefined();
+    const row = await b.ctx.storage.db.selectFrom('extensions').selectAll().where('id', '=', pending.extension_id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ state: 'rejected', decision_note: 'change freeze' });
+    expect((await approver.api.get('/api/v1/extensions/pending')).body.extensions).toEqual([]);
   });
 });

@@ -257,12 +257,10 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   );
   e.on('extensionResult', (r) => {
     const s = store();
-    const asked = s.live.extensionRequest;
     if (r.accepted) return s.setLive({ extensionRequest: null });
     const end = s.live.expiresAt;
     const still = end !== null ? ` The session still ends at ${localTime(end)}.` : '';
-    // The broker's result does not say who refused; after an approver's turn it may be either.
-    const who = asked?.phase === 'awaiting_approval' ? 'An approver rejected it, or the end user said no.' : 'The end user said no.';
+    const who = r.by === 'approver' ? `An approver rejected it${r.reason ? `: “${r.reason}”.` : '.'}` : 'The end user said no.';
     s.setLive({ extensionRequest: null, notice: `More time was not granted. ${who}${still}` });
   });
   e.on('grant', (g) => {

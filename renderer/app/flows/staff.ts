@@ -227,9 +227,9 @@ export async function reject(id: string, reason: string): Promise<void> {
 }
 
 /** An approver lets a live session run longer; the end user is asked next. */
-export async function decideExtension(x: PendingExtension, approve: boolean): Promise<void> {
+export async function decideExtension(x: PendingExtension, approve: boolean, reason = ''): Promise<void> {
   try {
-    await staffBroker().post(`/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`, {});
+    await staffBroker().post(`/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`, !approve && reason ? { reason } : {});
     store().setApprovals({
       message: approve ? `Approved ${x.minutes} more minutes for ${x.ticket}. The end user is asked now.` : `Rejected ${x.minutes} more minutes for ${x.ticket}. The session keeps its current end.`,
       error: null,

@@ -208,6 +208,7 @@ function PendingExtensions(props: { meId: string }): ReactNode {
 
 function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode {
   const { x } = props;
+  const [reason, setReason] = useState('');
   const offset = useAppStore((s) => s.clockOffsetMs);
   const at = (ms: number) => new Date(ms - offset).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const id = `ext-${x.id}`;
@@ -233,9 +234,18 @@ function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode
       ? h('p', { className: 'small' }, 'This is your own session; another approver must decide.')
       : h(
           'div',
-          { className: 'choice' },
-          h('button', { type: 'button', className: 'choice-button accept', onClick: () => void decideExtension(x, true) }, `Approve more time for ${x.ticket}`),
-          h('button', { type: 'button', className: 'choice-button decline', onClick: () => void decideExtension(x, false) }, `Reject more time for ${x.ticket}`),
+          null,
+          h(
+            Field,
+            { id: `${id}-reason`, label: 'Reason if you reject (optional; the analyst sees it)' },
+            h('textarea', { id: `${id}-reason`, value: reason, maxLength: 500, rows: 2, onChange: (e: { target: { value: string } }) => setReason(e.target.value) }),
+          ),
+          h(
+            'div',
+            { className: 'choice' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void decideExtension(x, true) }, `Approve more time for ${x.ticket}`),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => void decideExtension(x, false, reason.trim()) }, `Reject more time for ${x.ticket}`),
+          ),
         ),
   );
 }
