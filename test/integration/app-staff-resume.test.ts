@@ -13,7 +13,7 @@ import { TestClock } from '../helpers/clock.js';
 
 /** Stands in for safeStorage's OS-keychain cipher; the store around it is the real one. */
 const xorCipher: SecretCipher = {
-  encryptString: (s) => Buffer.from(s, 'utf8').map((b) => b ^ 0x5a),
+  encryptString: (s) => Buffer.from(Buffer.from(s, 'utf8').map((b) => b ^ 0x5a)),
   decryptString: (b) => Buffer.from(b.map((x) => x ^ 0x5a)).toString('utf8'),
 };
 
