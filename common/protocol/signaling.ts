@@ -41,29 +41,52 @@ export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];
 
 /** Frames the broker sends to a client. */
-export type BrokerFrame =
-  | { type: 'challenge'; nonce: string }
-  | { type: 'ready'; session_id: string; role: 'analyst' | 'end_user'; expires_at: number; capabilities: string[]; grants: string[]; peer_online: boolean }
-  | { type: 'peer.online'; online: boolean }
-  | { type: 'signal'; from: 'analyst' | 'end_user'; payload: SignalPayload }
-  | { type: 'grant.request'; request_id: string; capability: string }
-  | { type: 'grant.changed'; capability: string; granted: boolean; by: 'analyst' | 'end_user' | 'broker'; request_id?: string }
-  | { type: 'extend.pending_approval'; extension_id: string; minutes: number }
-  | { type: 'extend.offer'; extension_id: string; minutes: number; new_expires_at: number }
-  | {
-      type: 'extend.result';
-      extension_id: string;
-      accepted: boolean;
-      expires_at: number;
-      /** Who decided: the approver (reject), the end user (accept or decline), or the broker. */
-      by: 'approver' | 'end_user';
+const role = z.enum(['analyst', 'end_user']);
+const epoch = z.number().int().min(0).max(8.64e15);
+const shortText = z.string().max(200);
+
+/**
+ * Frames the broker sends to a client. Clients parse every frame through this schema before they
+ * act on it: a frame that does not fit (a bug, a proxy, a broker of another version) is dropped,
+ * never half-understood.
+ */
+export const BrokerFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('challenge'), nonce: z.string().min(8).max(256) }).strict(),
+  z
+    .object({
+      type: z.literal('ready'),
+      session_id: z.string().max(64),
+      role,
+      expires_at: epoch,
+      capabilities: z.array(shortText).max(8),
+      grants: z.array(shortText).max(8),
+      peer_online: z.boolean(),
+    })
+    .strict(),
+  z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
+  z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
+  z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText }).strict(),
+  z.object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional() }).strict(),
+  z.object({ type: z.literal('extend.pending_approval'), extension_id: id, minutes: z.number().int().min(1).max(1440) }).strict(),
+  z.object({ type: z.literal('extend.offer'), extension_id: id, minutes: z.number().int().min(1).max(1440), new_expires_at: epoch }).strict(),
+  z
+    .object({
+      type: z.literal('extend.result'),
+      extension_id: id,
+      accepted: z.boolean(),
+      expires_at: epoch,
+      /** Who decided: the approver (reject) or the end user (accept or decline). */
+      by: z.enum(['approver', 'end_user']),
       /** The approver's words when they refused (to the analyst only). */
-      reason?: string;
-    }
-  | { type: 'token.renewed'; token: string; expires_at: number }
-  | { type: 'expiry.warning'; seconds_left: number; expires_at: number }
-  | { type: 'session.ended'; reason: (typeof END_REASONS)[number] }
-  | { type: 'error'; code: string; message: string };
+      reason: z.string().max(2000).optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('token.renewed'), token: z.string().min(1).max(MAX_TOKEN_CHARS), expires_at: epoch }).strict(),
+  z.object({ type: z.literal('expiry.warning'), seconds_left: z.number().int().min(0).max(86400), expires_at: epoch }).strict(),
+  z.object({ type: z.literal('session.ended'), reason: z.enum(END_REASONS) }).strict(),
+  z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }).strict(),
+]);
+export type BrokerFrame = z.infer<typeof BrokerFrameSchema>;
 
 /** WebSocket close codes the broker uses (4000-4999 is the application range). */
 export const CLOSE = {

@@ -1,4 +1,4 @@
-import type { BrokerFrame } from '../../common/protocol/signaling.js';
+import { BrokerFrameSchema, type BrokerFrame } from '../../common/protocol/signaling.js';
 import type { EngineClock, NonceSigner, SocketFactory, SocketLike } from './ports.js';
 
 export type LinkEvent =
@@ -61,12 +61,15 @@ export class SignalingLink {
     this.ws = ws;
     let authed = false;
     ws.onmessage = (ev) => {
-      let f: BrokerFrame;
+      let raw: unknown;
       try {
-        f = JSON.parse(String(ev.data)) as BrokerFrame;
+        raw = JSON.parse(String(ev.data));
       } catch {
         return;
       }
+      const parsed = BrokerFrameSchema.safeParse(raw);
+      if (!parsed.success) return;
+      const f: BrokerFrame = parsed.data;
       if (f.type === 'challenge') {
         void this.sign(f.nonce, this.token).then((proof) => {
           if (this.ws === ws && ws.readyState === OPEN) ws.send(JSON.stringify({ type: 'auth', token: this.token, proof }));
