@@ -37,6 +37,13 @@ export interface AuditEvent {
   hash: string;
 }
 
+/**
+ * An event as the database holds it: meta as the JSON text the broker wrote. Since the broker
+ * stores meta in canonical form, that text is exactly what was hashed, so a verifier can hash it
+ * as it stands and parse nothing (about a fifth of verification time).
+ */
+export type StoredAuditEvent = Omit<AuditEvent, 'meta'> & { meta_text: string };
+
 export interface AuditCheckpoint {
   seq: number;
   hash: string;
@@ -65,8 +72,17 @@ export function canonicalJson(value: unknown): string {
  * result is byte for byte what canonicalJson gives for the same object (a unit test checks).
  */
 export function eventBody(e: Omit<AuditEvent, 'prev_hash' | 'hash'>): string {
+  return eventBodyWithMeta(e, canonicalJson(e.meta));
+}
+
+/**
+ * The same body with meta given as its canonical JSON text. Every other field is a JSON scalar
+ * written by JSON.stringify, so the text between `"meta":` and `,"outcome":` is fixed by the rest
+ * of the body: a stored meta text that hashes right is the very text the broker hashed.
+ */
+export function eventBodyWithMeta(e: Omit<AuditEvent, 'prev_hash' | 'hash' | 'meta'>, metaJson: string): string {
   const s = JSON.stringify;
-  return `{"actor":${s(e.actor)},"id":${s(e.id)},"meta":${canonicalJson(e.meta)},"outcome":${s(e.outcome)},"seq":${s(e.seq)},"session_id":${s(e.session_id)},"source":${s(e.source)},"ticket":${s(e.ticket)},"ts":${s(e.ts)},"type":${s(e.type)}}`;
+  return `{"actor":${s(e.actor)},"id":${s(e.id)},"meta":${metaJson},"outcome":${s(e.outcome)},"seq":${s(e.seq)},"session_id":${s(e.session_id)},"source":${s(e.source)},"ticket":${s(e.ticket)},"ts":${s(e.ts)},"type":${s(e.type)}}`;
 }
 
 export function chainHash(hash: HashHex, prevHash: string, body: string): string {
@@ -99,7 +115,7 @@ export class ChainVerifier {
     return this.problem;
   }
 
-  push(e: AuditEvent): boolean {
+  push(e: AuditEvent | StoredAuditEvent): boolean {
     if (this.problem) return false;
     this.count++;
     if (e.seq !== this.expectedSeq) {
@@ -111,7 +127,7 @@ export class ChainVerifier {
       this.problem = { seq: e.seq, id: e.id, problem: 'prev_hash does not match the previous event (reordered or deleted)' };
       return false;
     }
-    const computed = chainHash(this.hash, e.prev_hash, eventBody(e));
+    const computed = 'meta_text' in e ? this.storedHash(e) : chainHash(this.hash, e.prev_hash, eventBody(e));
     if (computed !== e.hash) {
       this.problem = { seq: e.seq, id: e.id, problem: 'hash does not match the event content (modified)' };
       return false;
@@ -120,6 +136,19 @@ export class ChainVerifier {
     this.prevHash = e.hash;
     this.expectedSeq++;
     return true;
+  }
+
+  private storedHash(e: StoredAuditEvent): string {
+    const asStored = chainHash(this.hash, e.prev_hash, eventBodyWithMeta(e, e.meta_text));
+    if (asStored === e.hash) return asStored;
+    // Logs written before meta was stored canonically (or a modified meta): canonicalise, retry.
+    let canonical: string;
+    try {
+      canonical = canonicalJson(JSON.parse(e.meta_text));
+    } catch {
+      return asStored;
+    }
+    return canonical === e.meta_text ? asStored : chainHash(this.hash, e.prev_hash, eventBodyWithMeta(e, canonical));
   }
 
   /**

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { readHead } from './log.js';
-import { EVENT_PREFIX, loadKeyRingIfAny, withLogSnapshot, type ExportHeader } from './verify.js';
+import { EVENT_PREFIX, loadKeyRingIfAny, parseMeta, withLogSnapshot, type ExportHeader } from './verify.js';
 
 export interface AuditExportArgs {
   dataDir: string;
@@ -67,7 +67,8 @@ export async function runAuditExport(args: AuditExportArgs): Promise<number> {
       out.line(JSON.stringify({ kind: 'export', ...header }));
       let events = 0;
       for await (const chunk of snap.events(since)) {
-        for (const e of chunk) {
+        for (const { meta_text, ...rest } of chunk) {
+          const e = { ...rest, meta: parseMeta(meta_text) };
           // The exact prefix lets verifyExportFile's first pass skip event lines without parsing them.
           out.line(`${EVENT_PREFIX},${JSON.stringify(e).slice(1)}`);
         }

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import {
   GENESIS_HASH,
+  canonicalJson,
   chainHash,
   checkpointMessage,
-  eventBody,
+  eventBodyWithMeta,
   type AuditCheckpoint,
   type AuditEvent,
   type AuditEventInput,
@@ -157,6 +158,7 @@ export class AuditLog {
       let seq = last ? Number(last.seq) : 0;
       let prev = last ? last.hash : GENESIS_HASH;
       const ts = this.now();
+      const metaTexts = new Map<AuditEvent, string>();
       const events: AuditEvent[] = batch.map(({ input }) => {
         seq++;
         const base = {
@@ -171,15 +173,18 @@ export class AuditLog {
           source: storableOrNull(input.source),
           meta: input.meta ?? {},
         };
-        const hash = chainHash(sha256hex, prev, eventBody(base));
+        // Stored exactly as hashed (canonical), so verification can hash the stored text as is.
+        const metaText = canonicalJson(base.meta);
+        const hash = chainHash(sha256hex, prev, eventBodyWithMeta(base, metaText));
         const e: AuditEvent = { ...base, prev_hash: prev, hash };
+        metaTexts.set(e, metaText);
         prev = hash;
         return e;
       });
       for (let i = 0; i < events.length; i += 400) {
         await trx
           .insertInto('audit_events')
-          .values(events.slice(i, i + 400).map((e) => ({ ...e, meta: JSON.stringify(e.meta) })))
+          .values(events.slice(i, i + 400).map((e) => ({ ...e, meta: metaTexts.get(e)! })))
           .execute();
       }
       const cp = signCheckpoint(this.keys, { seq, hash: prev, ts });

@@ -11,6 +11,7 @@ import {
   type AuditMeta,
   type AuditOutcome,
   type ChainResult,
+  type StoredAuditEvent,
 } from '../../common/audit-chain.js';
 import { KeyRing } from '../keys.js';
 import { openStorage } from '../storage/db.js';
@@ -40,7 +41,7 @@ const EVENT_COLUMNS = ['seq', 'id', 'ts', 'type', 'outcome', 'actor', 'session_i
 export interface LogSnapshot {
   checkpoints(afterSeq: number): Promise<AuditCheckpoint[]>;
   /** Events with seq > afterSeq in seq order, in chunks so consumers await per chunk, not per event. */
-  events(afterSeq: number): AsyncGenerator<AuditEvent[]>;
+  events(afterSeq: number): AsyncGenerator<StoredAuditEvent[]>;
 }
 
 /**
@@ -139,7 +140,7 @@ function rowToEvent(
   meta: unknown,
   prev_hash: unknown,
   hash: unknown,
-): AuditEvent {
+): StoredAuditEvent {
   return {
     seq: typeof seq === 'string' ? Number(seq) : (seq as number),
     id: id as string,
@@ -150,7 +151,7 @@ function rowToEvent(
     session_id: session_id as string | null,
     ticket: ticket as string | null,
     source: source as string | null,
-    meta: parseMeta(meta),
+    meta_text: typeof meta === 'string' ? meta : String(meta),
     prev_hash: prev_hash as string,
     hash: hash as string,
   };
@@ -158,7 +159,8 @@ function rowToEvent(
 
 const EMPTY_META = '{}';
 
-function parseMeta(text: unknown): AuditMeta {
+/** The stored meta as an object (for export); the chain check hashes the text itself. */
+export function parseMeta(text: unknown): AuditMeta {
   // '{}' is the most common meta by far; it needs no parser.
   if (text === EMPTY_META) return {};
   try {
@@ -190,13 +192,13 @@ class LogCheck {
     if (head) this.seqs.add(head.seq);
   }
 
-  push(e: AuditEvent): boolean {
+  push(e: AuditEvent | StoredAuditEvent): boolean {
     this.events++;
     this.verifier ??= this.makeVerifier(e);
     return this.verifier.push(e);
   }
 
-  private makeVerifier(first: AuditEvent | null): ChainVerifier {
+  private makeVerifier(first: AuditEvent | StoredAuditEvent | null): ChainVerifier {
     const v = new ChainVerifier(sha256hex, this.seqs);
     if (this.fromSeq > 0) {
       // ChainVerifier has no public way to start mid-chain; its two cursors are plain fields.
