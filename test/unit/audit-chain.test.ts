@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ChainVerifier, GENESIS_HASH, canonicalJson, chainHash, checkpointMessage, eventBody, type AuditEvent, type StoredAuditEvent } from '../../common/audit-chain.js';
+import { ChainVerifier, GENESIS_HASH, canonicalJson, chainHash, checkpointMessage, eventBody, type AuditEvent, type AuditMeta, type StoredAuditEvent } from '../../common/audit-chain.js';
 
 const sha = (t: string) => crypto.createHash('sha256').update(t).digest('hex');
 
@@ -59,7 +59,7 @@ describe('audit chain', () => {
   });
 
   it('stored events: canonical meta text verifies as stored; an older non-canonical text still verifies; a changed value does not', () => {
-    const multi = (i: number) => ({ z: i, a: ['view', 'chat'], m: { y: 1, b: null } });
+    const multi = (i: number): AuditMeta => ({ z: i, a: ['view', 'chat'], y: 'ü "q"', b: null });
     let prev = GENESIS_HASH;
     const events = Array.from({ length: 20 }, (_, i) => {
       const base = { seq: i + 1, id: `e${i}`, ts: 1000 + i, type: 't', outcome: 'success' as const, actor: 'a', session_id: null, ticket: null, source: null, meta: multi(i) };
@@ -68,18 +68,18 @@ describe('audit chain', () => {
       prev = hash;
       return e;
     });
-    const stored = (text: (e: AuditEvent) => string): StoredAuditEvent[] => events.map(({ meta: _m, ...rest }) => ({ ...rest, meta_text: text(rest as AuditEvent & { meta: never }) }));
+    const stored = (text: (seq: number) => string): StoredAuditEvent[] => events.map(({ meta: _m, ...rest }) => ({ ...rest, meta_text: text(rest.seq) }));
     const run = (list: StoredAuditEvent[]) => {
       const v = new ChainVerifier(sha);
       for (const e of list) if (!v.push(e)) break;
       return v.failed;
     };
-    expect(run(stored((e) => canonicalJson(multi(e.seq - 1))))).toBeNull();
+    expect(run(stored((seq) => canonicalJson(multi(seq - 1))))).toBeNull();
     // Insertion order, as brokers before this change wrote it: slower, still intact.
-    expect(run(stored((e) => JSON.stringify(multi(e.seq - 1))))).toBeNull();
-    const changed = stored((e) => canonicalJson(e.seq === 7 ? { ...multi(6), z: 99 } : multi(e.seq - 1)));
+    expect(run(stored((seq) => JSON.stringify(multi(seq - 1))))).toBeNull();
+    const changed = stored((seq) => canonicalJson(seq === 7 ? { ...multi(6), z: 99 } : multi(seq - 1)));
     expect(run(changed)).toMatchObject({ seq: 7, problem: expect.stringMatching(/modified/) });
-    const broken = stored((e) => (e.seq === 3 ? '{"z":2,' : canonicalJson(multi(e.seq - 1))));
+    const broken = stored((seq) => (seq === 3 ? '{"z":2,' : canonicalJson(multi(seq - 1))));
     expect(run(broken)).toMatchObject({ seq: 3 });
   });
 
