@@ -47,6 +47,7 @@ export class SignalingHub implements SessionEvents {
   private readonly bySession = new Map<string, Partial<Record<SessionRole, Conn>>>();
   private readonly heartbeatTimer: NodeJS.Timeout;
   private readonly endUserSeen = new Map<string, number>();
+  private closing = false;
 
   constructor(private readonly ctx: BrokerContext) {
     ctx.sessions.setEvents(this);
@@ -65,6 +66,7 @@ export class SignalingHub implements SessionEvents {
   }
 
   close(): void {
+    this.closing = true;
     clearInterval(this.heartbeatTimer);
     for (const parties of this.bySession.values()) {
       for (const c of Object.values(parties)) c?.ws.close(1001, 'broker shutting down');
@@ -90,7 +92,15 @@ export class SignalingHub implements SessionEvents {
     };
     c.authTimer = setTimeout(() => this.refuse(c, 'auth_timeout', 'authenticate within 10 seconds', CLOSE.authTimeout), AUTH_TIMEOUT_MS);
     c.authTimer.unref();
-    ws.on('message', (data, isBinary) => void this.onMessage(c, data as Buffer, isBinary));
+    // A frame whose handling fails unexpectedly (a database error, the broker closing under it)
+    // must not become an unhandled rejection, which would stop the whole process.
+    ws.on('message', (data, isBinary) =>
+      this.onMessage(c, data as Buffer, isBinary).catch((err: unknown) => {
+        if (this.closing) return;
+        process.stderr.write(`signaling: a frame could not be handled: ${String((err as Error)?.message ?? err)}\n`);
+        this.send(c, { type: 'error', code: 'internal', message: 'the broker could not handle that frame' });
+      }),
+    );
     ws.on('close', () => this.onClose(c));
     // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
     ws.on('error', (err) => {

@@ -13,6 +13,9 @@ import { keysymForChar, keysymForKey, XK } from './x11-keysyms.js';
  * and there is nothing to build.
  */
 
+/** How long clients get to pick up a changed keymap before a borrowed key is pressed. */
+const REMAP_SETTLE_MS = 50;
+
 export interface XTestOptions {
   /** X11 display name, such as ":0". */
   display: string | undefined;
@@ -96,6 +99,9 @@ export class XTestInjector implements Injector {
   private readonly scratch: number[] = [];
   /** keysym → borrowed keycode, oldest first. */
   private readonly borrowed = new Map<number, number>();
+  /** Requests waiting behind a keymap change, in order (see `send`). */
+  private readonly pending: (() => void | Promise<void>)[] = [];
+  private paused: Promise<void> | null = null;
 
   constructor(
     private readonly X: x11.XClient,
@@ -126,7 +132,7 @@ export class XTestInjector implements Injector {
     this.open();
     const px = toPixel(x, this.screen.x, this.screen.width);
     const py = toPixel(y, this.screen.y, this.screen.height);
-    this.xtest.FakeInput(this.xtest.MotionNotify, 0, 0, this.root, px, py);
+    this.send(() => this.xtest.FakeInput(this.xtest.MotionNotify, 0, 0, this.root, px, py));
   }
 
   button(button: PointerButton, down: boolean): void {
@@ -199,14 +205,17 @@ export class XTestInjector implements Injector {
     this.heldButtons.clear();
   }
 
-  /** Resolves once the X server has processed every request sent so far. */
-  sync(): Promise<void> {
+  /** Resolves once the X server has processed every request sent so far (waiting ones included). */
+  async sync(): Promise<void> {
     this.open();
+    while (this.paused) await this.paused;
     return this.X.sync();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Whatever waits behind a keymap change goes out now, so every release below comes after it.
+    this.flushNow();
     this.releaseAll();
     for (const kc of this.borrowed.values()) this.X.ChangeKeyboardMapping(kc, 2, [0, 0]);
     this.borrowed.clear();
@@ -228,7 +237,39 @@ export class XTestInjector implements Injector {
   }
 
   private fake(type: number, detail: number): void {
-    this.xtest.FakeInput(type, detail, 0, this.root, 0, 0);
+    this.send(() => this.xtest.FakeInput(type, detail, 0, this.root, 0, 0));
+  }
+
+  /**
+   * Sends one request now, or, while a keymap change settles, after it in order. The fast path is
+   * the common one: pointer and key events go straight out with no added latency.
+   */
+  private send(op: () => void | Promise<void>): void {
+    if (this.paused) {
+      this.pending.push(op);
+      return;
+    }
+    const wait = op();
+    if (wait) this.pauseOn(wait);
+  }
+
+  private pauseOn(wait: Promise<void>): void {
+    const p = wait
+      .catch((err: unknown) => this.onError(err as Error))
+      .then(() => {
+        if (this.paused !== p) return;
+        this.paused = null;
+        while (this.pending.length && !this.paused && !this.closed) {
+          const next = this.pending.shift()!();
+          if (next) this.pauseOn(next);
+        }
+      });
+    this.paused = p;
+  }
+
+  private flushNow(): void {
+    this.paused = null;
+    for (const op of this.pending.splice(0)) void op();
   }
 
   private tap(kc: number): void {
@@ -260,7 +301,14 @@ export class XTestInjector implements Injector {
       }
     }
     if (kc === undefined) return undefined;
-    this.X.ChangeKeyboardMapping(kc, 2, [ks, ks]);
+    // An X client translates a key press with the keymap it holds when the press arrives and
+    // refreshes it only on MappingNotify; a press sent right behind the change is often read
+    // with the old (empty) mapping and types nothing. So input waits until the server has the
+    // change and clients have had a moment to fetch it; only a symbol's first use pays this.
+    this.send(() => {
+      this.X.ChangeKeyboardMapping(kc, 2, [ks, ks]);
+      return this.X.sync().then(() => new Promise<void>((resolve) => setTimeout(resolve, REMAP_SETTLE_MS)));
+    });
     this.borrowed.set(ks, kc);
     return kc;
   }
