@@ -119,7 +119,8 @@ export const BRIDGE_METHODS = {
     args: z.tuple([z.object({ offer: jws, decision: z.enum(['accept', 'decline']) }).strict()]),
     result: z.object({ sid: sessionId, receipt: jws }).strict(),
   },
-  'extension.receipt': { args: z.tuple([z.object({ sessionId, extensionId: shortId }).strict()]), result: jws },
+  /** The end user's yes to more time; refused when the new end passes this machine's maximum. */
+  'extension.receipt': { args: z.tuple([z.object({ sessionId, extensionId: shortId, newExpiresAt: epochMs }).strict()]), result: jws },
   /** The broker made the session active: grants may be acquired for it until expiresAt. */
   'session.open': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
   'session.setExpiry': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },

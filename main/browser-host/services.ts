@@ -207,8 +207,10 @@ export class MainServices {
       else this.captureConsents.delete(view.sid);
       return { sid: view.sid, receipt };
     },
-    'extension.receipt': ({ sessionId, extensionId }) => {
+    'extension.receipt': ({ sessionId, extensionId, newExpiresAt }) => {
       if (!this.active.has(sessionId)) throw new Error('no such active session');
+      // The machine's maximum is a floor no remote party lowers: no receipt for a longer session.
+      this.guard.checkSessionEnd(sessionId, this.clock.now(), newExpiresAt);
       this.extensionConsents.add(sessionId);
       return this.device.sign('chaperone-extension+jwt', { sid: sessionId, extension_id: extensionId, decision: 'accept' });
     },

@@ -126,6 +126,9 @@ describe('the machine policy in force', () => {
     expect(s.handlers['session.open']({ sessionId: sid, expiresAt: now + 5 * 60_000 })).toEqual({ ok: true });
     expect(() => s.handlers['session.setExpiry']({ sessionId: sid, expiresAt: now + 20 * 60_000 })).toThrow(/cannot run longer/);
     expect(s.handlers['session.setExpiry']({ sessionId: sid, expiresAt: now + 4 * 60_000 })).toEqual({ ok: true });
+    // The end user's yes to more time is not even signed when the new end passes the maximum.
+    await expect(Promise.resolve().then(() => s.handlers['extension.receipt']({ sessionId: sid, extensionId: 'e1', newExpiresAt: now + 20 * 60_000 }))).rejects.toThrow(/at most 5 minutes/);
+    expect(await s.handlers['extension.receipt']({ sessionId: sid, extensionId: 'e2', newExpiresAt: now + 5 * 60_000 })).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
   it('after the broker rotates to a key the administrator has not pinned, its new offers are refused', async () => {

@@ -113,7 +113,7 @@ describe('the bridge: one definition, parsed on both sides', () => {
     const pop = await api.device.nonceProof({ nonce: 'n0nce-123456', token: 'tok' });
     expect((await jwtVerify(pop, EmbeddedJWK, { typ: 'chaperone-pop+jwt' })).payload).toMatchObject({ nonce: 'n0nce-123456' });
     // An extension receipt is signed only for a session that is open here.
-    await expect(api.extension.receipt({ sessionId: SID, extensionId: 'e1' })).rejects.toThrow();
+    await expect(api.extension.receipt({ sessionId: SID, extensionId: 'e1', newExpiresAt: Date.now() + 60_000 })).rejects.toThrow();
   });
 
   it('events from main are parsed too: unknown events and bad payloads are dropped', () => {

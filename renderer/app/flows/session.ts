@@ -218,7 +218,16 @@ export async function answerExtension(accept: boolean): Promise<void> {
     s.setLive({ notice: `You said no to more time.${end !== null ? ` The session still ends at ${localTime(end)}.` : ''}` });
     return;
   }
-  const receipt = await getBridge().extension.receipt({ sessionId: sid, extensionId: x.extensionId });
+  let receipt: string;
+  try {
+    receipt = await getBridge().extension.receipt({ sessionId: sid, extensionId: x.extensionId, newExpiresAt: x.newExpiresAt });
+  } catch (err) {
+    // This machine refuses (its policy caps the length): the answer to the broker is no.
+    engine.respondExtension(x.extensionId, false);
+    const end = s.live.expiresAt;
+    s.setLive({ notice: `More time was not accepted: ${(err as Error).message}${end !== null ? ` The session still ends at ${localTime(end)}.` : ''}` });
+    return;
+  }
   engine.respondExtension(x.extensionId, true, receipt);
 }
 
