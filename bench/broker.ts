@@ -4,7 +4,6 @@
  * PostgreSQL, and the audit log's append and verify rates. Every server under test runs in a
  * child process of its own; this process is the load generator. Writes bench/results/broker.json.
  */
-import { SERVE_NODE_FLAGS } from '../bin/serve-node-flags.mjs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -229,13 +228,8 @@ async function killSwitch(baseUrl: string, admin: BenchApi, pairs: BrokerPair[],
   };
 }
 
-/** The brokers under test run with the flags the shipped launcher gives `serve`, plus any asked for. */
-function brokerNodeArgs(o: BrokerBenchOptions): string[] {
-  return [...SERVE_NODE_FLAGS, ...(o.brokerNodeArgs ?? [])];
-}
-
 async function startBrokerChild(name: string, o: BrokerBenchOptions, args: string[]): Promise<{ child: ServerChild; url: string; accounts: BenchAccount[] }> {
-  const child = new ServerChild(name, 'bench/servers/broker.ts', args, { cpuProfDir: o.cpuProf ? PROF_DIR : undefined, nodeArgs: brokerNodeArgs(o) });
+  const child = new ServerChild(name, 'bench/servers/broker.ts', args, { cpuProfDir: o.cpuProf ? PROF_DIR : undefined, nodeArgs: o.brokerNodeArgs });
   const ready = await child.waitFor<{ url: string; accounts: BenchAccount[] }>('ready');
   return { child, url: ready.url, accounts: ready.accounts };
 }
@@ -413,7 +407,7 @@ function startLifecycleBroker(o: BrokerBenchOptions, sh: Shape, engine: 'sqlite'
   const args = ['--analysts', String(sh.analysts), '--engine', engine];
   if (o.instrument) args.push('--instrument');
   if (schema) args.push('--database-url', PG_URL, '--pg-schema', schema);
-  const child = new ServerChild(`broker-lifecycle-${engine}`, 'bench/servers/broker.ts', args, { cpuProfDir: o.cpuProf ? PROF_DIR : undefined, nodeArgs: brokerNodeArgs(o) });
+  const child = new ServerChild(`broker-lifecycle-${engine}`, 'bench/servers/broker.ts', args, { cpuProfDir: o.cpuProf ? PROF_DIR : undefined, nodeArgs: o.brokerNodeArgs });
   const started = child.waitFor<{ url: string; accounts: BenchAccount[] }>('ready').then((r) => ({ child, url: r.url, accounts: r.accounts }));
   started.catch(() => undefined);
   return { engine, schema, child, started };
@@ -721,7 +715,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<number> {
       lifecycle: { concurrency: sh.concurrency, seconds: sh.lifecycleS, warmup_s: sh.lifecycleWarmupS, analysts: sh.analysts },
       audit: { events: sh.auditEvents, concurrent: true },
     },
-    broker_node_args: brokerNodeArgs(o),
+    broker_node_args: o.brokerNodeArgs ?? [],
     rate_limits: 'broker defaults, none raised (per socket 100 frames/s, burst 200; load stays at or below ' + round(sh.rate / (sh.sessions * 2), 2) + ' frames/s per socket plus heartbeats)',
     unexpected_closes: { count: unexpectedCloses.length, first: unexpectedCloses.slice(0, 20) },
     details: { ...details, relay: { chaperone: ours, plain_ws: plain, peerjs: peer }, kill_switch: kill, lifecycles: { sqlite, postgres }, audit: au },

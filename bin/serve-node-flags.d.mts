@@ -1,1 +1,0 @@
-export declare const SERVE_NODE_FLAGS: readonly string[];
