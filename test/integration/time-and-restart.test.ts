@@ -110,13 +110,20 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     await expect(SignalingClient.connect(b.url, s.endUserToken, s.endUser.device)).rejects.toThrow();
   });
 
-  it('extension: the end user must consent again, approval applies again, and the hard maximum holds', async () => {
-    clock = new TestClock();
-    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } });
+  /** A live 30-minute session with control (so more time needs an approver), both parties connected. */
+  async function liveSessionNeedingApproval() {
+    const c = new TestClock();
+    clock = c;
+    b = await startTestBroker(engine, { clock: c, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } });
     const analyst = await createUser(b, 'alice', ['analyst']);
     const approver = await createUser(b, 'bob', ['approver']);
     const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, duration: 30 });
     const { eu, an } = await connectBoth(b, analyst, s);
+    return { clock: c, broker: b, analyst, approver, s, eu, an };
+  }
+
+  it('extension: the end user must consent again, approval applies again, and the hard maximum holds', async () => {
+    const { clock, analyst, approver, s, eu, an } = await liveSessionNeedingApproval();
     an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 40 });
     expect((await an.nextOfType('error')).code).toBe('hard_max');
     an.sendJson({ type: 'extend.request', request_id: 'x2', minutes: 15 });
@@ -155,12 +162,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
   });
 
   it("a rejected extension: the analyst hears it was the approver and why; the end user is never asked", async () => {
-    clock = new TestClock();
-    b = await startTestBroker(engine, { clock, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } });
-    const analyst = await createUser(b, 'alice', ['analyst']);
-    const approver = await createUser(b, 'bob', ['approver']);
-    const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, duration: 30 });
-    const { eu, an } = await connectBoth(b, analyst, s);
+    const { broker, approver, s, eu, an } = await liveSessionNeedingApproval();
     an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 10 });
     const pending = await an.nextOfType('extend.pending_approval');
     const listed = await approver.api.get('/api/v1/extensions/pending');
@@ -174,7 +176,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     expect(told).toMatchObject({ accepted: false, by: 'approver' });
     expect(told.reason).toBeUndefined();
     expect(eu.frames.find((f) => f.type === 'extend.offer')).toBeUndefined();
-    const row = await b.ctx.storage.db.selectFrom('extensions').selectAll().where('id', '=', pending.extension_id).executeTakeFirstOrThrow();
+    const row = await broker.ctx.storage.db.selectFrom('extensions').selectAll().where('id', '=', pending.extension_id).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ state: 'rejected', decision_note: 'change freeze' });
     expect((await approver.api.get('/api/v1/extensions/pending')).body.extensions).toEqual([]);
   });
