@@ -25,7 +25,27 @@ export interface TokenService {
   verify(kind: TokenKind, token: string): Promise<JWTPayload & { jti: string }>;
 }
 
+/**
+ * Tokens whose signature already checked out, by their exact text, with the key that signed them.
+ * An analyst's page presents one access token on every call (it polls once a second), and an
+ * Ed25519 verification costs about 0.2 ms here; the same bytes under the same key verify the same
+ * way forever, so only the signature check is skipped. Everything else (key still published,
+ * type, audience, expiry) is checked on every use. Bounded: the oldest entries go first.
+ */
+class VerifiedSignatures {
+  private readonly byToken = new Map<string, string>();
+  constructor(private readonly max = 2048) {}
+  has(token: string, kid: string): boolean {
+    return this.byToken.get(token) === kid;
+  }
+  add(token: string, kid: string): void {
+    if (this.byToken.size >= this.max) this.byToken.delete(this.byToken.keys().next().value as string);
+    this.byToken.set(token, kid);
+  }
+}
+
 export function createTokenService(keys: KeyRing, issuer: string, now: () => number = Date.now): TokenService {
+  const verified = new VerifiedSignatures();
   return {
     async sign(kind, claims, expiresAtMs) {
       const k = keys.active;
@@ -47,7 +67,10 @@ export function createTokenService(keys: KeyRing, issuer: string, now: () => num
       const kid = d.header.kid;
       const key = typeof kid === 'string' ? keys.published(now()).find((k) => k.kid === kid) : undefined;
       if (!key) throw new TokenError('bad_token', 'token was signed with an unknown key');
-      if (!verifyJwsSignature(d, key.publicKey)) throw new TokenError('bad_token', 'token signature is invalid');
+      if (!verified.has(token, key.kid)) {
+        if (!verifyJwsSignature(d, key.publicKey)) throw new TokenError('bad_token', 'token signature is invalid');
+        verified.add(token, key.kid);
+      }
       if (d.header.typ !== TOKEN_KINDS[kind].typ) throw new TokenError('bad_token', 'token is of another type');
       const p = d.payload;
       const aud = TOKEN_KINDS[kind].aud;
