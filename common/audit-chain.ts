@@ -115,7 +115,21 @@ export class ChainVerifier {
     return this.problem;
   }
 
-  push(e: AuditEvent | StoredAuditEvent): boolean {
+  /** An event as exported or built in memory: its meta object is what is hashed (canonically). */
+  push(e: AuditEvent): boolean {
+    return this.check(e, () => chainHash(this.hash, e.prev_hash, eventBody(e)));
+  }
+
+  /**
+   * A row read from the broker's own database: its stored meta text is hashed as it stands. Only
+   * for rows the verifier read itself; an export line is untrusted input and goes through push(),
+   * so a line cannot pick which meta gets hashed.
+   */
+  pushStored(e: StoredAuditEvent): boolean {
+    return this.check(e, () => this.storedHash(e));
+  }
+
+  private check(e: AuditEvent | StoredAuditEvent, hashOf: () => string): boolean {
     if (this.problem) return false;
     this.count++;
     if (e.seq !== this.expectedSeq) {
@@ -127,7 +141,7 @@ export class ChainVerifier {
       this.problem = { seq: e.seq, id: e.id, problem: 'prev_hash does not match the previous event (reordered or deleted)' };
       return false;
     }
-    const computed = 'meta_text' in e ? this.storedHash(e) : chainHash(this.hash, e.prev_hash, eventBody(e));
+    const computed = hashOf();
     if (computed !== e.hash) {
       this.problem = { seq: e.seq, id: e.id, problem: 'hash does not match the event content (modified)' };
       return false;
@@ -141,13 +155,17 @@ export class ChainVerifier {
   private storedHash(e: StoredAuditEvent): string {
     const asStored = chainHash(this.hash, e.prev_hash, eventBodyWithMeta(e, e.meta_text));
     if (asStored === e.hash) return asStored;
-    // Logs written before meta was stored canonically (or a modified meta): canonicalise, retry.
-    let canonical: string;
+    // Rows written before meta was stored canonically hold JSON.stringify of the meta object; only
+    // text of exactly that form is canonicalised and retried. Anything else (duplicate keys that a
+    // SQL reader might resolve differently, odd spacing) is what it looks like: modified.
+    let parsed: unknown;
     try {
-      canonical = canonicalJson(JSON.parse(e.meta_text));
+      parsed = JSON.parse(e.meta_text);
     } catch {
       return asStored;
     }
+    if (JSON.stringify(parsed) !== e.meta_text) return asStored;
+    const canonical = canonicalJson(parsed);
     return canonical === e.meta_text ? asStored : chainHash(this.hash, e.prev_hash, eventBodyWithMeta(e, canonical));
   }
 

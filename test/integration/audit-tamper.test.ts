@@ -5,7 +5,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { chainHash, checkpointMessage, eventBody, type AuditCheckpoint, type AuditEvent, type AuditEventInput } from '../../common/audit-chain.js';
+import { canonicalJson, chainHash, checkpointMessage, eventBody, type AuditCheckpoint, type AuditEvent, type AuditEventInput } from '../../common/audit-chain.js';
 import { runAuditExport } from '../../broker/audit/export.js';
 import { AuditLog, HEAD_FILE, readHead, sha256hex } from '../../broker/audit/log.js';
 import { runAuditVerify, verifyExportFile, verifyStoredLog, type VerifyResult } from '../../broker/audit/verify.js';
@@ -127,6 +127,18 @@ describe('audit log tamper detection on SQLite', () => {
   it('a modified event is named by seq and id', async () => {
     const dir = tampered((db) => db.prepare(`UPDATE audit_events SET meta = '{"n":1}' WHERE seq = 1234`).run());
     expect(bad(await verifyStoredLog({ dataDir: dir }))).toEqual({ seq: 1234, id: eventId(1234), problem: expect.stringMatching(/modified/) });
+  });
+
+  it('a stored meta with a duplicate key (which a SQL reader may resolve to the first) is modified, not canonicalised away', async () => {
+    const db0 = new BetterSqlite3(path.join(base, 'chaperone.sqlite'), { readonly: true });
+    const meta = (db0.prepare('SELECT meta FROM audit_events WHERE seq = 1235').get() as { meta: string }).meta;
+    db0.close();
+    const parsed = JSON.parse(meta) as Record<string, unknown>;
+    const [k] = Object.keys(parsed);
+    if (!k) throw new Error('event 1235 has no meta to tamper with');
+    const dup = `{${JSON.stringify(k)}:"FAKE",${meta.slice(1)}`;
+    const dir = tampered((db) => db.prepare('UPDATE audit_events SET meta = ? WHERE seq = 1235').run(dup));
+    expect(bad(await verifyStoredLog({ dataDir: dir }))).toMatchObject({ seq: 1235, problem: expect.stringMatching(/modified/) });
   });
 
   it('a deleted event in the middle', async () => {
@@ -254,6 +266,14 @@ describe('audit log tamper detection on SQLite', () => {
       const f = writeVariant('modified.jsonl', ls);
       expect(bad(await verifyExportFile(f))).toMatchObject({ seq: 777, id: e.id, problem: expect.stringMatching(/modified/) });
       expect((await captureStdout(() => runAuditVerify({ dataDir: '/nonexistent', file: f }))).value).toBe(2);
+    });
+
+    it('a line that changes its meta and carries the old meta as text beside it is still caught', async () => {
+      const ls = lines();
+      const i = ls.findIndex((l) => l.startsWith('{"kind":"event","seq":778,'));
+      const e = JSON.parse(ls[i]!) as AuditEvent & { kind: string };
+      ls[i] = JSON.stringify({ ...e, meta: { ...e.meta, n: 999999 }, meta_text: canonicalJson(e.meta) });
+      expect(bad(await verifyExportFile(writeVariant('meta-text.jsonl', ls)))).toMatchObject({ seq: 778, problem: expect.stringMatching(/modified/) });
     });
 
     it('a dropped line, a reformatted line and a dropped head', async () => {

@@ -71,7 +71,7 @@ describe('audit chain', () => {
     const stored = (text: (seq: number) => string): StoredAuditEvent[] => events.map(({ meta: _m, ...rest }) => ({ ...rest, meta_text: text(rest.seq) }));
     const run = (list: StoredAuditEvent[]) => {
       const v = new ChainVerifier(sha);
-      for (const e of list) if (!v.push(e)) break;
+      for (const e of list) if (!v.pushStored(e)) break;
       return v.failed;
     };
     expect(run(stored((seq) => canonicalJson(multi(seq - 1))))).toBeNull();
