@@ -19,7 +19,8 @@ export interface LiveSession {
   /** Grant requests waiting for the end user's answer, by request id. */
   pendingGrants: Map<string, { capability: GrantableCapability; grantId: string }>;
   /** Extension waiting for approval or consent. */
-  pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent' } | null;
+  /** `deciding`: a decision on it is being written; a second one at the same time is refused. */
+  pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent'; deciding?: boolean } | null;
   timers: (() => void)[];
 }
 

@@ -623,6 +623,7 @@ export class SessionService {
   private offerExtension(live: LiveSession): void {
     const e = live.pendingExtension!;
     e.state = 'awaiting_consent';
+    e.deciding = false;
     const newExpiresAt = Math.max(live.expiresAt ?? this.now(), this.now()) + e.minutes * 60_000;
     this.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'offer', newExpiresAt });
   }
@@ -634,13 +635,16 @@ export class SessionService {
     if (r.analyst_id === approver.id) await this.deny(actor, r, 'self_approval', 'an approver cannot approve their own extension');
     const live = this.live.get(sessionId);
     const e = live?.pendingExtension;
-    if (!live || !e || e.id !== extensionId || e.state !== 'awaiting_approval') {
+    if (!live || !e || e.id !== extensionId || e.state !== 'awaiting_approval' || e.deciding) {
       throw conflict('no extension with that id is waiting for approval', 'no_pending_extension');
     }
+    // Claimed before the first await, so two approvers deciding at once cannot both win.
+    e.deciding = true;
     await this.db
       .updateTable('extensions')
       .set({ state: approve ? 'awaiting_consent' : 'rejected', approver_id: approver.id, decided_at: this.now(), decision_note: approve ? null : reason })
       .where('id', '=', extensionId)
+      .where('state', '=', 'awaiting_approval')
       .execute();
     await this.audit.append({ type: approve ? 'extension.approved' : 'extension.rejected', outcome: 'success', ...actor, session_id: sessionId, ticket: r.ticket_ref, meta: { extension_id: extensionId, ...(approve ? {} : { reason_length: reason?.length ?? 0 }) } });
     if (approve) this.offerExtension(live);
@@ -652,11 +656,20 @@ export class SessionService {
 
   async respondExtension(live: LiveSession, extensionId: string, accept: boolean, receipt: string | undefined, actor: Actor): Promise<void> {
     const e = live.pendingExtension;
-    if (!e || e.id !== extensionId || e.state !== 'awaiting_consent') throw conflict('no extension with that id is waiting for consent', 'no_pending_extension');
-    const r = await this.row(live.id);
-    if (accept) {
-      if (!receipt) throw badRequest('accepting an extension needs a signed consent receipt', 'bad_receipt');
-      await this.verifyReceipt(receipt, live.endUserJkt!, r, actor, 'chaperone-extension+jwt', (p) => (p.extension_id === extensionId ? null : 'made for another extension'));
+    if (!e || e.id !== extensionId || e.state !== 'awaiting_consent' || e.deciding) throw conflict('no extension with that id is waiting for consent', 'no_pending_extension');
+    // Claimed before the first await: two answers arriving together cannot both extend.
+    e.deciding = true;
+    let r: Row;
+    try {
+      r = await this.row(live.id);
+      if (accept) {
+        if (!receipt) throw badRequest('accepting an extension needs a signed consent receipt', 'bad_receipt');
+        await this.verifyReceipt(receipt, live.endUserJkt!, r, actor, 'chaperone-extension+jwt', (p) => (p.extension_id === extensionId ? null : 'made for another extension'));
+      }
+    } catch (err) {
+      // A refused answer leaves the question open for a proper one.
+      e.deciding = false;
+      throw err;
     }
     live.pendingExtension = null;
     const now = this.now();
@@ -667,7 +680,12 @@ export class SessionService {
       return;
     }
     const newExpiresAt = Math.min(Math.max(live.expiresAt ?? now, now) + e.minutes * 60_000, live.hardDeadline ?? now);
-    await this.db.updateTable('sessions').set({ expires_at: newExpiresAt, version: r.version + 1 }).where('id', '=', live.id).where('version', '=', r.version).execute();
+    const moved = await this.db.updateTable('sessions').set({ expires_at: newExpiresAt, version: r.version + 1 }).where('id', '=', live.id).where('version', '=', r.version).where('state', '=', 'active').executeTakeFirst();
+    if (Number(moved.numUpdatedRows) !== 1) {
+      // The session ended (or changed) meanwhile: nothing is extended, no token is issued.
+      await this.db.updateTable('extensions').set({ state: 'lapsed', decided_at: now }).where('id', '=', extensionId).execute();
+      throw conflict('the session ended before the extension could be applied', 'session_ended');
+    }
     await this.db.updateTable('extensions').set({ state: 'accepted', decided_at: now }).where('id', '=', extensionId).execute();
     live.expiresAt = newExpiresAt;
     await this.audit.append({ type: 'extension.accepted', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { extension_id: extensionId, minutes: e.minutes, expires_at: newExpiresAt, receipt: receipt ?? null } });
@@ -799,6 +817,9 @@ export class SessionService {
     let ended = 0;
     const now = this.now();
     await this.db.updateTable('grants').set({ state: 'denied', decided_at: now }).where('state', '=', 'requested').execute();
+    // A request for more time lived in memory with its session; after a restart nobody can decide
+    // it, so it lapses (and leaves the approvers' list). The analyst may ask again.
+    await this.db.updateTable('extensions').set({ state: 'lapsed', decided_at: now }).where('state', 'in', ['awaiting_approval', 'awaiting_consent']).execute();
     for (const r of rows) {
       const analyst = await this.db.selectFrom('accounts').select('username').where('id', '=', r.analyst_id).executeTakeFirst();
       const live = this.track(r, analyst?.username ?? '');

@@ -95,7 +95,7 @@ export interface ExtensionsTable {
   id: string;
   session_id: string;
   minutes: number;
-  state: string; // awaiting_approval | awaiting_consent | accepted | declined | rejected
+  state: string; // awaiting_approval | awaiting_consent | accepted | declined | rejected | lapsed
   requested_at: number;
   approver_id: string | null;
   decided_at: number | null;

@@ -180,4 +180,47 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     expect(row).toMatchObject({ state: 'rejected', decision_note: 'change freeze' });
     expect((await approver.api.get('/api/v1/extensions/pending')).body.extensions).toEqual([]);
   });
+
+  it('decisions that race: two approvers at once, two answers at once; each extension is decided once and applied once', async () => {
+    const { broker, approver, s, eu, an } = await liveSessionNeedingApproval();
+    const second = await createUser(broker, 'carol', ['approver']);
+    an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 10 });
+    const pending = await an.nextOfType('extend.pending_approval');
+    const url = (d: string) => `/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/${d}`;
+    const [a, b2] = await Promise.all([approver.api.post(url('approve'), {}), second.api.post(url('reject'), { reason: 'no' })]);
+    expect([a.status, b2.status].sort()).toEqual([200, 409]);
+    const approved = a.status === 200;
+    await broker.ctx.audit.flush();
+    const decided = await broker.ctx.storage.db.selectFrom('audit_events').select('type').where('session_id', '=', s.id).where('type', 'in', ['extension.approved', 'extension.rejected']).execute();
+    expect(decided).toHaveLength(1);
+    if (!approved) {
+      // The reject won this time; ask again so the answers below always have an offer to race on.
+      expect((await an.nextOfType('extend.result')).by).toBe('approver');
+      an.sendJson({ type: 'extend.request', request_id: 'x2', minutes: 10 });
+      const again = await an.nextOfType('extend.pending_approval');
+      expect((await approver.api.post(`/api/v1/sessions/${s.id}/extensions/${again.extension_id}/approve`, {})).status).toBe(200);
+    }
+    const offer = await eu.nextOfType('extend.offer');
+    const before = (await broker.ctx.storage.db.selectFrom('sessions').select('expires_at').where('id', '=', s.id).executeTakeFirstOrThrow()).expires_at!;
+    const receipt = await s.endUser.device.sign('chaperone-extension+jwt', { sid: s.id, extension_id: offer.extension_id, decision: 'accept' });
+    eu.sendJson({ type: 'extend.response', extension_id: offer.extension_id, accept: true, receipt });
+    eu.sendJson({ type: 'extend.response', extension_id: offer.extension_id, accept: true, receipt });
+    expect((await an.nextOfType('extend.result')).accepted).toBe(true);
+    expect((await eu.nextOfType('error')).code).toBe('no_pending_extension');
+    const after = (await broker.ctx.storage.db.selectFrom('sessions').select('expires_at').where('id', '=', s.id).executeTakeFirstOrThrow()).expires_at!;
+    expect(after - before).toBe(10 * 60_000);
+  });
+
+  it('a request for more time waiting when the broker restarts lapses and leaves the approvers\' list', async () => {
+    const { broker, approver, an } = await liveSessionNeedingApproval();
+    an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 10 });
+    const pending = await an.nextOfType('extend.pending_approval');
+    expect((await approver.api.get('/api/v1/extensions/pending')).body.extensions).toHaveLength(1);
+    await broker.close();
+    b = await startTestBroker(engine, { clock: clock!, policy: { hard_max_minutes: 60, max_duration_minutes: 30, heartbeat_timeout_seconds: 300 } }, { dataDir: broker.dataDir, pgSchema: broker.pgSchema });
+    Object.assign(approver.api, { baseUrl: b.url });
+    expect((await approver.api.get('/api/v1/extensions/pending')).body.extensions).toEqual([]);
+    const row = await b.ctx.storage.db.selectFrom('extensions').select('state').where('id', '=', pending.extension_id).executeTakeFirstOrThrow();
+    expect(row.state).toBe('lapsed');
+  });
 });
