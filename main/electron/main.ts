@@ -43,7 +43,7 @@ function deliverJoinCode(code: string): void {
   // A link never interrupts a running session: the end user finishes (or stops) it first.
   if ((services?.activeSessions().length ?? 0) > 0) return log('join link ignored: a session is running');
   // Only the fragment changes (the app's route), so the page is not reloaded.
-  void win.loadURL(`${APP_PAGE}#/join/${code}`);
+  win.loadURL(`${APP_PAGE}#/join/${code}`).catch((err: unknown) => log(`join link: ${String((err as Error)?.message ?? err)}`));
 }
 
 function focusWindow(): void {
@@ -58,7 +58,12 @@ if (!claimSingleInstance(app, { focus: focusWindow, onJoinCode: deliverJoinCode,
 } else {
   if (!registerJoinLinks(app, process.execPath, process.defaultApp === true, path.resolve(process.argv[1] ?? '.'))) log('could not register chaperone:// links');
   app.on('web-contents-created', (_e, contents) => guardNavigation(contents, (r) => log(`refused ${r.what} to ${r.url}`)));
-  app.whenReady().then(start, (err: unknown) => fail(err));
+  // start() failing (a bad broker address, services that cannot start) must show its reason and
+  // exit, not leave a process holding the single-instance lock with no window.
+  app
+    .whenReady()
+    .then(start)
+    .catch((err: unknown) => fail(err));
 }
 
 function fail(err: unknown): void {
@@ -142,7 +147,7 @@ async function start(): Promise<void> {
 
   w.webContents.on('render-process-gone', (_e, details) => {
     void teardown(`the page ended (${details.reason})`).then(() => {
-      if (!w.isDestroyed()) void w.loadURL(APP_PAGE);
+      if (!w.isDestroyed()) w.loadURL(APP_PAGE).catch((err: unknown) => log(`reload after a crash: ${String((err as Error)?.message ?? err)}`));
     });
   });
   let loaded = false;
@@ -164,15 +169,18 @@ async function start(): Promise<void> {
     if (tornDown) return;
     // Quit waits for the teardown: grants revoked and journaled before the process goes.
     event.preventDefault();
-    void s.close().finally(() => {
-      tornDown = true;
-      app.quit();
-    });
+    s.close()
+      .catch((err: unknown) => log(`teardown at quit: ${String((err as Error)?.message ?? err)}`))
+      .finally(() => {
+        tornDown = true;
+        app.quit();
+      });
   });
 
   const code = pendingJoinCode;
   pendingJoinCode = null;
-  await w.loadURL(code ? `${APP_PAGE}#/join/${code}` : APP_PAGE);
+  // A join link arriving during this first load replaces it (ERR_ABORTED): not a failure to start.
+  await w.loadURL(code ? `${APP_PAGE}#/join/${code}` : APP_PAGE).catch((err: unknown) => log(`first load: ${String((err as Error)?.message ?? err)}`));
 }
 
 /** The primary display's screen first: that is the screen the end user sees the banner on. */

@@ -83,8 +83,9 @@ export class BrokerClient {
       this.tokens = { access: r.access_token, refresh: r.refresh_token };
       this.onRefreshToken?.(r.refresh_token);
       return true;
-    } catch {
-      this.onRefreshToken?.(null);
+    } catch (err) {
+      // Only the broker's refusal spends the kept token; a network error or an outage keeps it.
+      if (err instanceof BrokerError && err.status >= 400 && err.status < 500) this.onRefreshToken?.(null);
       return false;
     }
   }
