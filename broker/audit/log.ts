@@ -11,6 +11,7 @@ import {
   type AuditCheckpoint,
   type AuditEvent,
   type AuditEventInput,
+  type StoredAuditEvent,
 } from '../../common/audit-chain.js';
 import type { KeyRing } from '../keys.js';
 import type { Storage } from '../storage/db.js';
@@ -158,10 +159,13 @@ export class AuditLog {
       let seq = last ? Number(last.seq) : 0;
       let prev = last ? last.hash : GENESIS_HASH;
       const ts = this.now();
-      const metaTexts = new Map<AuditEvent, string>();
-      const events: AuditEvent[] = batch.map(({ input }) => {
+      // Each event as callers get it, and the row stored for it: meta as the canonical text that
+      // was hashed, so verification can hash the stored text as it stands.
+      const events: AuditEvent[] = [];
+      const rows: StoredAuditEvent[] = [];
+      for (const { input } of batch) {
         seq++;
-        const base = {
+        const fields = {
           seq,
           id: crypto.randomUUID(),
           ts,
@@ -171,20 +175,18 @@ export class AuditLog {
           session_id: storableOrNull(input.session_id),
           ticket: storableOrNull(input.ticket),
           source: storableOrNull(input.source),
-          meta: input.meta ?? {},
         };
-        // Stored exactly as hashed (canonical), so verification can hash the stored text as is.
-        const metaText = canonicalJson(base.meta);
-        const hash = chainHash(sha256hex, prev, eventBodyWithMeta(base, metaText));
-        const e: AuditEvent = { ...base, prev_hash: prev, hash };
-        metaTexts.set(e, metaText);
+        const meta = input.meta ?? {};
+        const metaText = canonicalJson(meta);
+        const hash = chainHash(sha256hex, prev, eventBodyWithMeta(fields, metaText));
+        events.push({ ...fields, meta, prev_hash: prev, hash });
+        rows.push({ ...fields, meta_text: metaText, prev_hash: prev, hash });
         prev = hash;
-        return e;
-      });
-      for (let i = 0; i < events.length; i += 400) {
+      }
+      for (let i = 0; i < rows.length; i += 400) {
         await trx
           .insertInto('audit_events')
-          .values(events.slice(i, i + 400).map((e) => ({ ...e, meta: metaTexts.get(e)! })))
+          .values(rows.slice(i, i + 400).map(({ meta_text, ...r }) => ({ ...r, meta: meta_text })))
           .execute();
       }
       const cp = signCheckpoint(this.keys, { seq, hash: prev, ts });

@@ -1,5 +1,5 @@
 import { importJWK, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import type { OfferView } from '../../common/bridge/api.js';
+import type { OfferView, PolicyView } from '../../common/bridge/api.js';
 import type { Capability } from '../../common/capabilities.js';
 import type { MachinePolicy } from '../../common/machine-policy.js';
 import { missingCase } from '../../common/missing-case.js';
@@ -20,12 +20,8 @@ export class MachinePolicyRefusal extends Error {
 const CLOCK_SLACK_MS = 120_000;
 const MAX_JWKS_BYTES = 64 * 1024;
 
-/** What policy.get adds for the renderer (see PolicyViewSchema). */
-export interface ManagedView {
-  managed: { status: 'ok' | 'invalid'; source: string; message: string | null } | null;
-  analystMode: boolean;
-  maxDurationS: number | null;
-}
+/** What policy.get adds for the renderer: the bridge schema's own fields, not a copy of them. */
+export type ManagedView = Pick<PolicyView, 'managed' | 'analystMode' | 'maxDurationS'>;
 
 /**
  * Applies the machine policy to MainServices. Unmanaged (`none`) changes nothing; `invalid`

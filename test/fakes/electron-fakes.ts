@@ -5,6 +5,7 @@
  * records what the code under test asked for and lets the test fire the events Electron would.
  * The real objects are exercised by the Playwright `_electron` tests where the binary exists.
  */
+import crypto from 'node:crypto';
 import type { FrameLike } from '../../main/electron/sender-check.js';
 import type { IpcMainLike } from '../../main/electron/ipc.js';
 import type { GuardedContents, NavigationEvent } from '../../main/electron/navigation-guard.js';
@@ -141,4 +142,25 @@ export class FakeApp extends FakeEmitter implements InstanceApp {
     this.protocolClient = { protocol, path, args };
     return true;
   }
+}
+
+/**
+ * Stands where Electron's safeStorage (the OS keychain) would: a real AES-256-GCM cipher under a
+ * key of its own, so a secret on disk is really unreadable without that key, and a store made with
+ * another fake keychain cannot decrypt it (as after a keychain reset).
+ */
+export function fakeKeychainCipher(key: Buffer = crypto.randomBytes(32)): { encryptString(plain: string): Buffer; decryptString(buf: Buffer): string } {
+  return {
+    encryptString(plain) {
+      const iv = crypto.randomBytes(12);
+      const c = crypto.createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+      return Buffer.concat([iv, c.getAuthTag(), body]);
+    },
+    decryptString(buf) {
+      const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12));
+      d.setAuthTag(buf.subarray(12, 28));
+      return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+    },
+  };
 }

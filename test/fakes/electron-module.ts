@@ -4,9 +4,8 @@
  * electron-fakes.ts plus what main.ts touches at start (app, session, protocol, safeStorage...),
  * and records what the root did so the test can check the wiring and drive its events.
  */
-import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { FakeApp, FakeBrowserWindow, FakeGlobalShortcuts, FakeIpcMain, FakeWebContents, fakeFrame } from './electron-fakes.js';
+import { FakeApp, FakeBrowserWindow, FakeGlobalShortcuts, FakeIpcMain, FakeWebContents, fakeFrame, fakeKeychainCipher } from './electron-fakes.js';
 import type { FrameLike } from '../../main/electron/sender-check.js';
 
 export interface FakeElectronSetup {
@@ -99,24 +98,15 @@ export const globalShortcut = Object.assign(new FakeGlobalShortcuts(), {
   },
 });
 
-const key = crypto.randomBytes(32);
+const keychain = fakeKeychainCipher();
 export const safeStorage = {
   backend: 'gnome_libsecret',
   isEncryptionAvailable: () => true,
   getSelectedStorageBackend(): string {
     return this.backend;
   },
-  encryptString(plain: string): Buffer {
-    const iv = crypto.randomBytes(12);
-    const c = crypto.createCipheriv('aes-256-gcm', key, iv);
-    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-    return Buffer.concat([iv, c.getAuthTag(), body]);
-  },
-  decryptString(buf: Buffer): string {
-    const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12));
-    d.setAuthTag(buf.subarray(12, 28));
-    return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
-  },
+  encryptString: (plain: string): Buffer => keychain.encryptString(plain),
+  decryptString: (buf: Buffer): string => keychain.decryptString(buf),
 };
 
 class FakeSession extends EventEmitter {

@@ -4,24 +4,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridge, dispatchBridgeCall } from '../../common/bridge/api.js';
 import { MainServices } from '../../main/browser-host/services.js';
-import { EncryptedFileSecretStore, type SecretCipher } from '../../main/secret-store.js';
+import { EncryptedFileSecretStore } from '../../main/secret-store.js';
+import { fakeKeychainCipher } from '../fakes/electron-fakes.js';
 import { resumeStaff, signIn, signOut } from '../../renderer/app/flows/staff.js';
 import { loadPolicy, setBridgeForTests } from '../../renderer/app/services.js';
 import { resetStore, useAppStore } from '../../renderer/app/store.js';
 import { createUser, freshTotp, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
 import { TestClock } from '../helpers/clock.js';
 
-/** Stands in for safeStorage's OS-keychain cipher; the store around it is the real one. */
-const xorCipher: SecretCipher = {
-  encryptString: (s) => Buffer.from(Buffer.from(s, 'utf8').map((b) => b ^ 0x5a)),
-  decryptString: (b) => Buffer.from(b.map((x) => x ^ 0x5a)).toString('utf8'),
-};
 
 /**
  * The analyst's sign-in across an app restart: the renderer's real flows against a real broker,
  * main's real services and secret store, joined by the real bridge dispatch (no Electron).
  */
 describe('staff sign-in survives a restart through the secret store', () => {
+  // One machine, one keychain, across the app's restarts.
+  const keychain = fakeKeychainCipher();
   let b: TestBroker;
   let clock: TestClock;
   let alice: TestUser;
@@ -29,7 +27,7 @@ describe('staff sign-in survives a restart through the secret store', () => {
   const running: MainServices[] = [];
 
   async function startApp(): Promise<MainServices> {
-    const secrets = new EncryptedFileSecretStore(path.join(dataDir, 'secrets'), xorCipher);
+    const secrets = new EncryptedFileSecretStore(path.join(dataDir, 'secrets'), keychain);
     const services = await MainServices.start({ brokerUrl: b.url, dataDir, clock, secrets });
     running.push(services);
     setBridgeForTests(createBridge((m, a) => dispatchBridgeCall(services.handlers, m, a), () => () => undefined));

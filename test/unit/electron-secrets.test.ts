@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,24 +6,9 @@ import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { DeviceKeyService } from '../../main/browser-host/device-key.js';
 import { MainServices } from '../../main/browser-host/services.js';
 import { safeStorageSecrets } from '../../main/electron/safe-storage-secrets.js';
-import { EncryptedFileSecretStore, encryptionRefusal, type SecretCipher } from '../../main/secret-store.js';
+import { EncryptedFileSecretStore, encryptionRefusal } from '../../main/secret-store.js';
+import { fakeKeychainCipher } from '../fakes/electron-fakes.js';
 
-/** A real cipher (AES-256-GCM under a key of the test's own) standing where the OS keychain would. */
-function aesCipher(key = crypto.randomBytes(32)): SecretCipher {
-  return {
-    encryptString(plain) {
-      const iv = crypto.randomBytes(12);
-      const c = crypto.createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-      return Buffer.concat([iv, c.getAuthTag(), body]);
-    },
-    decryptString(buf) {
-      const d = crypto.createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12));
-      d.setAuthTag(buf.subarray(12, 28));
-      return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
-    },
-  };
-}
 
 const posix = process.platform !== 'win32';
 
@@ -36,7 +20,7 @@ describe('secrets on disk (the pure part of the safeStorage store)', () => {
   afterEach(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));
 
   it('keeps each secret encrypted in a 0600 file in a 0700 directory, and reads it back', async () => {
-    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    const store = new EncryptedFileSecretStore(dir, fakeKeychainCipher());
     await store.set('analyst-refresh-token', 'rt-very-secret-value');
     expect(await store.get('analyst-refresh-token')).toBe('rt-very-secret-value');
     const file = path.join(dir, 'analyst-refresh-token.enc');
@@ -54,22 +38,22 @@ describe('secrets on disk (the pure part of the safeStorage store)', () => {
     if (!posix) return;
     fs.mkdirSync(dir, { mode: 0o777 });
     fs.chmodSync(dir, 0o777);
-    await new EncryptedFileSecretStore(dir, aesCipher()).set('device-key', 'x');
+    await new EncryptedFileSecretStore(dir, fakeKeychainCipher()).set('device-key', 'x');
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
   });
 
   it('a secret encrypted under another key (another user, a reset keychain) is an error, not garbage', async () => {
-    await new EncryptedFileSecretStore(dir, aesCipher()).set('device-key', 'k');
-    await expect(new EncryptedFileSecretStore(dir, aesCipher()).get('device-key')).rejects.toThrow(/cannot be decrypted/);
+    await new EncryptedFileSecretStore(dir, fakeKeychainCipher()).set('device-key', 'k');
+    await expect(new EncryptedFileSecretStore(dir, fakeKeychainCipher()).get('device-key')).rejects.toThrow(/cannot be decrypted/);
   });
 
   it('only known secret names, never a path', async () => {
-    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    const store = new EncryptedFileSecretStore(dir, fakeKeychainCipher());
     await expect(store.set('../../etc/passwd' as never, 'x')).rejects.toThrow(/unknown secret/);
   });
 
   it("the device key lives in the store, encrypted, and is the same key on the next start", async () => {
-    const store = new EncryptedFileSecretStore(dir, aesCipher());
+    const store = new EncryptedFileSecretStore(dir, fakeKeychainCipher());
     const first = await DeviceKeyService.create({ secrets: store });
     const again = await DeviceKeyService.create({ secrets: store });
     expect(again.jkt).toBe(first.jkt);
@@ -87,7 +71,7 @@ describe("the analyst's refresh token across restarts (bridge methods staff.*)",
   const token = 'rt_' + 'x'.repeat(40);
 
   it('is kept encrypted in the store, read back by the next start, and gone after sign-out', async () => {
-    const secrets = new EncryptedFileSecretStore(path.join(base, 'secrets'), aesCipher());
+    const secrets = new EncryptedFileSecretStore(path.join(base, 'secrets'), fakeKeychainCipher());
     const first = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets });
     expect(await dispatchBridgeCall(first.handlers, 'staff.saveRefreshToken', [{ token }])).toEqual({ stored: true });
     expect(fs.readFileSync(path.join(base, 'secrets', 'analyst-refresh-token.enc')).includes(Buffer.from(token))).toBe(false);
@@ -110,8 +94,8 @@ describe("the analyst's refresh token across restarts (bridge methods staff.*)",
 
   it('a token the keychain can no longer decrypt is dropped, not guessed at', async () => {
     const dir = path.join(base, 'secrets');
-    await new EncryptedFileSecretStore(dir, aesCipher()).set('analyst-refresh-token', token);
-    const s = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets: new EncryptedFileSecretStore(dir, aesCipher()), onError: () => undefined });
+    await new EncryptedFileSecretStore(dir, fakeKeychainCipher()).set('analyst-refresh-token', token);
+    const s = await MainServices.start({ brokerUrl: 'http://127.0.0.1:9', dataDir: base, secrets: new EncryptedFileSecretStore(dir, fakeKeychainCipher()), onError: () => undefined });
     expect(await dispatchBridgeCall(s.handlers, 'staff.loadRefreshToken', [])).toEqual({ token: null });
     expect(fs.existsSync(path.join(dir, 'analyst-refresh-token.enc'))).toBe(false);
     await s.close();
@@ -134,13 +118,13 @@ describe('safeStorage that cannot really encrypt: the app refuses, with a reason
   it('the safeStorage store writes nothing and reads nothing then, so the app cannot start with a readable key', async () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-secrets-')), 'secrets');
     try {
-      const basic = { ...aesCipher(), ...status(true, 'basic_text') };
+      const basic = { ...fakeKeychainCipher(), ...status(true, 'basic_text') };
       const store = safeStorageSecrets(basic, dir, 'linux');
       await expect(store.set('device-key', 'k')).rejects.toThrow(/no keyring/);
       await expect(store.get('device-key')).rejects.toThrow(/no keyring/);
       await expect(DeviceKeyService.create({ secrets: store })).rejects.toThrow(/no keyring/);
       expect(fs.existsSync(dir)).toBe(false);
-      const good = safeStorageSecrets({ ...aesCipher(), ...status(true, 'gnome_libsecret') }, dir, 'linux');
+      const good = safeStorageSecrets({ ...fakeKeychainCipher(), ...status(true, 'gnome_libsecret') }, dir, 'linux');
       await good.set('device-key', 'k');
       expect(await good.get('device-key')).toBe('k');
     } finally {

@@ -206,47 +206,35 @@ export function watchApprovals(): () => void {
   };
 }
 
-export async function approve(id: string): Promise<void> {
+/** One approver decision: post it, say what happened (or why not), and refresh the lists. */
+async function decide(path: string, body: unknown, done: string): Promise<void> {
   try {
-    await staffBroker().post(`/api/v1/sessions/${id}/approve`, {});
-    store().setApprovals({ message: 'Approved. The analyst can now give the end user a code.', error: null });
+    await staffBroker().post(path, body);
+    store().setApprovals({ message: done, error: null });
   } catch (err) {
     store().setApprovals({ error: message(err), message: null });
   }
   await loadApprovals();
 }
 
-export async function reject(id: string, reason: string): Promise<void> {
-  try {
-    await staffBroker().post(`/api/v1/sessions/${id}/reject`, { reason });
-    store().setApprovals({ message: 'Rejected. The analyst sees your reason.', error: null });
-  } catch (err) {
-    store().setApprovals({ error: message(err), message: null });
-  }
-  await loadApprovals();
+export function approve(id: string): Promise<void> {
+  return decide(`/api/v1/sessions/${id}/approve`, {}, 'Approved. The analyst can now give the end user a code.');
+}
+
+export function reject(id: string, reason: string): Promise<void> {
+  return decide(`/api/v1/sessions/${id}/reject`, { reason }, 'Rejected. The analyst sees your reason.');
 }
 
 /** An approver lets a live session run longer; the end user is asked next. */
-export async function decideExtension(x: PendingExtension, approve: boolean, reason = ''): Promise<void> {
-  try {
-    await staffBroker().post(`/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`, !approve && reason ? { reason } : {});
-    store().setApprovals({
-      message: approve ? `Approved ${x.minutes} more minutes for ${x.ticket}. The end user is asked now.` : `Rejected ${x.minutes} more minutes for ${x.ticket}. The session keeps its current end.`,
-      error: null,
-    });
-  } catch (err) {
-    store().setApprovals({ error: message(err), message: null });
-  }
-  await loadApprovals();
+export function decideExtension(x: PendingExtension, approve: boolean, reason = ''): Promise<void> {
+  return decide(
+    `/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`,
+    !approve && reason ? { reason } : {},
+    approve ? `Approved ${x.minutes} more minutes for ${x.ticket}. The end user is asked now.` : `Rejected ${x.minutes} more minutes for ${x.ticket}. The session keeps its current end.`,
+  );
 }
 
 /** The kill switch: ends a live session at once, on both sides. */
-export async function kill(id: string): Promise<void> {
-  try {
-    await staffBroker().post(`/api/v1/sessions/${id}/kill`, {});
-    store().setApprovals({ message: 'The session was ended with the kill switch.', error: null });
-  } catch (err) {
-    store().setApprovals({ error: message(err), message: null });
-  }
-  await loadApprovals();
+export function kill(id: string): Promise<void> {
+  return decide(`/api/v1/sessions/${id}/kill`, {}, 'The session was ended with the kill switch.');
 }
