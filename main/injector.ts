@@ -1,3 +1,8 @@
+/**
+ * The input injection port: what the input gate calls to put input into the end user's desktop.
+ * The adapters (main/injectors/) implement it; main/injector-factory.ts picks one for the
+ * platform. This file imports no adapter, so adapters can import it without a circle.
+ */
 export type PointerButton = 'left' | 'middle' | 'right';
 
 /** The captured screen, in the platform's desktop pixels (one monitor may start away from 0,0). */
@@ -43,53 +48,9 @@ export function toPixel(n: number, origin: number, size: number): number {
   return origin + Math.min(size - 1, Math.round(clamped * size));
 }
 
-export interface CreateInjectorOptions {
-  /** X11 display; defaults to $DISPLAY. */
-  display?: string;
-  /** Defaults to the whole desktop. */
-  screen?: ScreenRect;
-  onError?: (err: Error) => void;
-  env?: NodeJS.ProcessEnv;
-}
-
 export class UnsupportedPlatformError extends Error {
   constructor(what: string) {
     super(`Input injection is not supported on this platform yet: ${what}`);
     this.name = 'UnsupportedPlatformError';
-  }
-}
-
-/** Picks the adapter for the platform the main process runs on. */
-export async function createInjector(platform: NodeJS.Platform, opts: CreateInjectorOptions = {}): Promise<Injector> {
-  const env = opts.env ?? process.env;
-  switch (platform) {
-    case 'linux': {
-      // XTEST under XWayland reaches only X11 clients, not the Wayland desktop the user sees. An
-      // explicit display (a test's Xvfb) is a real X server whatever the session around it is.
-      if (!opts.display && (env.XDG_SESSION_TYPE === 'wayland' || (env.WAYLAND_DISPLAY && !env.DISPLAY))) {
-        throw new UnsupportedPlatformError('Linux on Wayland (XTEST reaches X11 sessions only)');
-      }
-      const { createXTestInjector } = await import('./injectors/xtest.js');
-      return createXTestInjector({ display: opts.display ?? env.DISPLAY, screen: opts.screen, onError: opts.onError });
-    }
-    case 'win32': {
-      const { createWindowsInjector } = await import('./injectors/windows.js');
-      return createWindowsInjector();
-    }
-    case 'darwin': {
-      const { createMacosInjector } = await import('./injectors/macos.js');
-      return createMacosInjector();
-    }
-    case 'aix':
-    case 'android':
-    case 'freebsd':
-    case 'haiku':
-    case 'openbsd':
-    case 'netbsd':
-    case 'sunos':
-    case 'cygwin':
-      throw new UnsupportedPlatformError(platform);
-    default:
-      throw new UnsupportedPlatformError(String(platform));
   }
 }

@@ -1,5 +1,5 @@
 import { BRIDGE_GLOBAL, createBridge, type ChaperoneBridge } from '../common/bridge/api.js';
-import { RpcClient, type RpcSocket } from '../common/bridge/rpc.js';
+import { BRIDGE_PATH, RpcClient, type RpcSocket } from '../common/bridge/rpc.js';
 
 /**
  * The preload's stand-in when the app runs in plain Chromium against the browser test host
@@ -7,8 +7,6 @@ import { RpcClient, type RpcSocket } from '../common/bridge/rpc.js';
  * the host instead of Electron IPC. The host serves this script first, before the app; the socket
  * is same-origin and carries the host's per-launch secret in its cookie.
  */
-export const BRIDGE_PATH = '/__chaperone/bridge';
-
 export function socketBridge(socket: RpcSocket): ChaperoneBridge {
   const rpc = new RpcClient(socket);
   return createBridge(

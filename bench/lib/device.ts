@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { dpopProof, nonceProof, signStatement } from '../../main/proofs.js';
 
 /**
- * An Ed25519 device key with the proofs the broker asks for (the same shapes as
- * test/helpers/device.ts), which can also be exported to and imported from a private JWK so a
- * server child can hand its accounts' keys to the load generator.
+ * An Ed25519 device key with the proofs the broker asks for (built by main/proofs.ts, as the app's
+ * and the tests' are), which can also be exported to and imported from a private JWK so a server
+ * child can hand its accounts' keys to the load generator.
  */
 export class BenchDevice {
   readonly publicJwk: JWK;
@@ -29,21 +30,14 @@ export class BenchDevice {
   }
 
   httpProof(method: string, url: string, accessToken?: string): Promise<string> {
-    const claims: Record<string, unknown> = { htm: method, htu: url, jti: crypto.randomUUID() };
-    if (accessToken) claims.ath = crypto.createHash('sha256').update(accessToken).digest('base64url');
-    return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk: this.publicJwk }).setIssuedAt(nowS()).sign(this.privateKey);
+    return dpopProof(this, method, url, accessToken, Date.now);
   }
 
   nonceProof(nonce: string, token: string): Promise<string> {
-    const ath = crypto.createHash('sha256').update(token).digest('base64url');
-    return new SignJWT({ nonce, ath }).setProtectedHeader({ alg: 'EdDSA', typ: 'chaperone-pop+jwt', jwk: this.publicJwk }).setIssuedAt(nowS()).sign(this.privateKey);
+    return nonceProof(this, nonce, token, Date.now);
   }
 
   sign(typ: string, claims: Record<string, unknown>): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk }).setIssuedAt(nowS()).sign(this.privateKey);
+    return signStatement(this, typ, claims, Date.now);
   }
-}
-
-function nowS(): number {
-  return Math.floor(Date.now() / 1000);
 }

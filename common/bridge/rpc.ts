@@ -6,6 +6,9 @@ import { BridgeError, type BridgeMethod } from './api.js';
  * Same methods, same schemas; this file only frames calls, results and events.
  */
 
+/** Where the browser test host serves the bridge socket, on the page's own origin. */
+export const BRIDGE_PATH = '/__chaperone/bridge';
+
 export const MAX_RPC_FRAME_BYTES = 64 * 1024;
 /** Calls in flight per connection; more is a bug or an attack, and is refused. */
 export const MAX_RPC_IN_FLIGHT = 256;

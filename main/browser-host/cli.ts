@@ -37,7 +37,7 @@ const host = await startBrowserHost({
   ...(display
     ? {
         createInjector: async () => {
-          const { createInjector } = await import('../injector.js');
+          const { createInjector } = await import('../injector-factory.js');
           return createInjector(process.platform, { display });
         },
       }

@@ -5,9 +5,10 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BridgeError, dispatchBridgeCall } from '../../common/bridge/api.js';
-import { MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
-import { MainServices, type MainServicesOptions } from './services.js';
-import { RENDERER_CONTENT_TYPES } from '../content-types.js';
+import { BRIDGE_PATH, MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
+import { contentSecurityPolicy } from '../content-security-policy.js';
+import { rendererFileFor, rendererResponseHeaders } from '../renderer-files.js';
+import { MainServices, type MainServicesOptions } from '../services.js';
 
 /**
  * The browser test host: runs the app's main-process services in Node and gives a plain Chromium
@@ -43,26 +44,13 @@ export interface BrowserHost {
 }
 
 const COOKIE = 'chaperone_host';
-const BRIDGE_PATH = '/__chaperone/bridge';
 const PRELOAD_FILE = 'host-preload.js';
 const MAX_PROXY_BODY = 64 * 1024;
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob: mediastream:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-const TYPES = RENDERER_CONTENT_TYPES;
+// The broker is relayed on this origin, so the page connects to nothing but 'self'.
+const CSP = contentSecurityPolicy();
 
 export async function startBrowserHost(opts: BrowserHostOptions): Promise<BrowserHost> {
-  const index = path.join(opts.rendererDir, 'index.html');
+  const index = path.resolve(opts.rendererDir, 'index.html');
   if (!fs.existsSync(index)) throw new Error(`no built renderer at ${opts.rendererDir}: run npm run build:renderer`);
   const services = await MainServices.start(opts);
   const secret = crypto.randomBytes(32).toString('base64url');
@@ -105,34 +93,24 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     }
     if (url.pathname.startsWith('/api/v1/') || url.pathname.startsWith('/.well-known/')) return proxy(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405);
-    serveStatic(url.pathname, res);
+    await serveStatic(url.pathname, res);
   }
 
-  function serveStatic(pathname: string, res: http.ServerResponse): void {
-    let rel: string;
-    try {
-      rel = pathname === '/' || pathname === '/index.html' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
-    } catch {
-      rel = '\u0000';
-    }
-    const file = path.resolve(opts.rendererDir, rel);
-    if (rel.includes('\u0000') || !file.startsWith(path.resolve(opts.rendererDir) + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+  async function serveStatic(pathname: string, res: http.ServerResponse): Promise<void> {
+    // The same files as Electron's app protocol, and nothing else (main/renderer-files.ts).
+    const hit = rendererFileFor(opts.rendererDir, pathname);
+    let body: Buffer | string | null = null;
+    if (hit) body = await fs.promises.readFile(hit.file).catch(() => null);
+    if (!hit || body === null) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found');
       return;
     }
-    let body: Buffer | string = fs.readFileSync(file);
-    if (rel === 'index.html') {
+    if (hit.file === index) {
       // The preload stand-in runs before the app's module, as Electron's preload would.
       body = body.toString('utf8').replace('<head>', `<head>\n    <script type="module" src="/${PRELOAD_FILE}"></script>`);
     }
-    res.writeHead(200, {
-      'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-      'content-security-policy': CSP,
-      'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
-      'cache-control': 'no-store',
-    });
+    res.writeHead(200, rendererResponseHeaders(hit.type, CSP));
     res.end(body);
   }
 

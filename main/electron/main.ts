@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { BrowserWindow, app, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session } from 'electron';
-import { MainServices, type MainServicesOptions } from '../browser-host/services.js';
+import { contentSecurityPolicy } from '../content-security-policy.js';
 import { joinCodeFromArgv } from '../join-link.js';
 import { loadMachinePolicy, type MachinePolicyResult } from '../machine-policy/index.js';
+import { MainServices, type MainServicesOptions } from '../services.js';
 import { APP_PAGE } from './app-origin.js';
 import { APP_SCHEME_PRIVILEGES, serveAppProtocol } from './app-protocol.js';
 import { brokerUrlFor } from './broker-url.js';
-import { contentSecurityPolicy } from './content-security-policy.js';
 import { displayMediaRequestHandler, type ScreenSource } from './display-media.js';
 import { eventPusher, registerBridgeIpc } from './ipc.js';
 import { guardNavigation } from './navigation-guard.js';
@@ -87,7 +87,7 @@ async function start(): Promise<void> {
     policy: { panicChord: true },
     machinePolicy,
     createInjector: async () => {
-      const { createInjector } = await import('../injector.js');
+      const { createInjector } = await import('../injector-factory.js');
       return createInjector(process.platform);
     },
     onError: (err) => log(String((err as Error)?.message ?? err)),

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
-import { SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import { dpopProof, nonceProof, signStatement } from '../../main/proofs.js';
 
-/** An Ed25519 device key as a client holds it, with the proofs the broker asks for. */
+/** An Ed25519 device key as a client holds it, with the proofs the broker asks for (main/proofs.ts builds them). */
 export class DeviceKey {
   /** Seconds the test clock runs ahead of the machine clock, so proofs look fresh to a broker on test time. */
   static clockSkewS = 0;
@@ -23,29 +24,21 @@ export class DeviceKey {
 
   /** DPoP proof for one HTTP request (RFC 9449 shape). */
   async httpProof(method: string, url: string, accessToken?: string, iatOffsetS = 0): Promise<string> {
-    const claims: Record<string, unknown> = { htm: method, htu: url, jti: crypto.randomUUID() };
-    if (accessToken) claims.ath = crypto.createHash('sha256').update(accessToken).digest('base64url');
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'EdDSA', typ: 'dpop+jwt', jwk: this.publicJwk })
-      .setIssuedAt(nowS() + iatOffsetS)
-      .sign(this.privateKey);
+    return dpopProof(this, method, url, accessToken, testNow(iatOffsetS));
   }
 
   /** Proof for the signaling socket: signs the broker's nonce and the token's hash. */
   async nonceProof(nonce: string, token: string): Promise<string> {
-    const ath = crypto.createHash('sha256').update(token).digest('base64url');
-    return new SignJWT({ nonce, ath })
-      .setProtectedHeader({ alg: 'EdDSA', typ: 'chaperone-pop+jwt', jwk: this.publicJwk })
-      .setIssuedAt(nowS())
-      .sign(this.privateKey);
+    return nonceProof(this, nonce, token, testNow());
   }
 
   /** A signed statement (consent receipt) with this key. */
   async sign(typ: string, claims: Record<string, unknown>): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk }).setIssuedAt(nowS()).sign(this.privateKey);
+    return signStatement(this, typ, claims, testNow());
   }
 }
 
-function nowS(): number {
-  return Math.floor(Date.now() / 1000 + DeviceKey.clockSkewS);
+/** The test's time (machine clock plus the skew), moved by `offsetS` for a deliberately stale or early proof. */
+function testNow(offsetS = 0): () => number {
+  return () => Date.now() + (DeviceKey.clockSkewS + offsetS) * 1000;
 }

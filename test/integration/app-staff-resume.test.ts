@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBridge, dispatchBridgeCall } from '../../common/bridge/api.js';
-import { MainServices } from '../../main/browser-host/services.js';
+import { MainServices } from '../../main/services.js';
 import { EncryptedFileSecretStore } from '../../main/secret-store.js';
 import { fakeKeychainCipher } from '../fakes/electron-fakes.js';
 import { resumeStaff, signIn, signOut } from '../../renderer/app/flows/staff.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MainServices } from '../../main/browser-host/services.js';
+import { MainServices } from '../../main/services.js';
 import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { displayMediaRequestHandler, type ScreenSource } from '../../main/electron/display-media.js';
 import { decidePermission } from '../../main/electron/permissions.js';

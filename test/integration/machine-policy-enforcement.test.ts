@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { parseMachinePolicy, type MachinePolicyInput } from '../../common/machine-policy.js';
-import { MainServices } from '../../main/browser-host/services.js';
+import { MainServices } from '../../main/services.js';
 import type { MachinePolicyResult } from '../../main/machine-policy/index.js';
 import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../helpers/broker.js';
 

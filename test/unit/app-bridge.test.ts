@@ -5,7 +5,7 @@ import { EmbeddedJWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BRIDGE_METHODS, BridgeError, createBridge, dispatchBridgeCall, ipcChannel, parseBridgeEvent, type BridgeHandlers } from '../../common/bridge/api.js';
 import { parseRpcCall } from '../../common/bridge/rpc.js';
-import { MainServices } from '../../main/browser-host/services.js';
+import { MainServices } from '../../main/services.js';
 import { ipcBridge, installPreload, type PreloadIpc } from '../../preload/index.js';
 
 const SID = '9b2f3c1e-1d2a-4c3b-8e4f-5a6b7c8d9e0f';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BRIDGE_METHODS, IPC_EVENT_CHANNEL, ipcChannel, type BridgeMethod } from '../../common/bridge/api.js';
-import { MainServices } from '../../main/browser-host/services.js';
+import { MainServices } from '../../main/services.js';
 import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { eventPusher, registerBridgeIpc, type BridgeIpc } from '../../main/electron/ipc.js';
 import { isTrustedFrame } from '../../main/electron/sender-check.js';

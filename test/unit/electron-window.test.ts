@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { APP_SCHEME_PRIVILEGES, appResponseHeaders, resolveAppFile } from '../../main/electron/app-protocol.js';
-import { contentSecurityPolicy } from '../../main/electron/content-security-policy.js';
+import { contentSecurityPolicy } from '../../main/content-security-policy.js';
 import { displayMediaRequestHandler, type DisplayMediaRequest, type ScreenSource } from '../../main/electron/display-media.js';
 import { guardNavigation, type Refusal } from '../../main/electron/navigation-guard.js';
 import { decidePermission, permissionCheckHandler, permissionRequestHandler } from '../../main/electron/permissions.js';

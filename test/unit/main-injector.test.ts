@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createInjector, toPixel, UnsupportedPlatformError } from '../../main/injector.js';
+import { toPixel, UnsupportedPlatformError } from '../../main/injector.js';
+import { createInjector } from '../../main/injector-factory.js';
 import { createXTestInjector } from '../../main/injectors/xtest.js';
 import { keysymForChar, keysymForKey, XK } from '../../main/injectors/x11-keysyms.js';
 

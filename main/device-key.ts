@@ -1,9 +1,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { SignJWT, calculateJwkThumbprint } from 'jose';
+import { calculateJwkThumbprint } from 'jose';
 import { z } from 'zod';
-import { writePrivateFileAtomic } from '../private-file.js';
-import type { SecretStore } from '../secret-store.js';
+import { writePrivateFileAtomic } from './private-file.js';
+import { dpopProof, nonceProof, signStatement, type ProofKey } from './proofs.js';
+import type { SecretStore } from './secret-store.js';
 
 const StoredKeySchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().length(43), d: z.string().length(43) }).strict();
 
@@ -61,24 +62,19 @@ export class DeviceKeyService {
 
   /** DPoP proof (RFC 9449) for one HTTP request. */
   dpop(htm: string, htu: string, accessToken?: string): Promise<string> {
-    const claims: Record<string, unknown> = { htm, htu, jti: crypto.randomUUID() };
-    if (accessToken) claims.ath = sha256b64url(accessToken);
-    return this.sign('dpop+jwt', claims);
+    return dpopProof(this.key(), htm, htu, accessToken, this.now);
   }
 
   /** The signaling proof: the broker's nonce and the token's hash. */
   nonceProof(nonce: string, token: string): Promise<string> {
-    return this.sign('chaperone-pop+jwt', { nonce, ath: sha256b64url(token) });
+    return nonceProof(this.key(), nonce, token, this.now);
   }
 
   sign(typ: string, claims: Record<string, unknown>): Promise<string> {
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'EdDSA', typ, jwk: this.publicJwk })
-      .setIssuedAt(Math.floor(this.now() / 1000))
-      .sign(this.privateKey);
+    return signStatement(this.key(), typ, claims, this.now);
   }
-}
 
-export function sha256b64url(s: string): string {
-  return crypto.createHash('sha256').update(s).digest('base64url');
+  private key(): ProofKey {
+    return { privateKey: this.privateKey, publicJwk: this.publicJwk };
+  }
 }

@@ -1,23 +1,19 @@
 import path from 'node:path';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { CONSENT_CAPABILITIES, type Capability } from '../../common/capabilities.js';
-import {
-  OfferViewSchema,
-  type BridgeEvent,
-  type BridgeEventPayload,
-  type BridgeHandlers,
-  type OfferView,
-  type PolicyView,
-} from '../../common/bridge/api.js';
-import { systemClock, type Clock } from '../clock.js';
-import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from '../grant-journal.js';
-import { GrantRegistry, type GrantKind } from '../grants.js';
-import type { Injector } from '../injector.js';
-import { InputGate } from '../input-gate.js';
-import { MachinePolicyGuard } from '../machine-policy/guard.js';
-import type { MachinePolicyResult } from '../machine-policy/index.js';
-import type { SecretStore } from '../secret-store.js';
-import { DeviceKeyService, sha256b64url } from './device-key.js';
+import type { Capability } from '../common/capabilities.js';
+import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
+import { systemClock, type Clock } from './clock.js';
+import { reportRecoveredGrants } from './crash-report.js';
+import { DeviceKeyService } from './device-key.js';
+import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
+import { GrantRegistry, type GrantKind } from './grants.js';
+import type { Injector } from './injector.js';
+import { InputGate } from './input-gate.js';
+import { LazyInjector } from './lazy-injector.js';
+import { MachinePolicyGuard } from './machine-policy/guard.js';
+import type { MachinePolicyResult } from './machine-policy/index.js';
+import { OfferVerifier } from './offer-verifier.js';
+import { Receipts } from './receipts.js';
+import type { SecretStore } from './secret-store.js';
 
 export interface MainServicesOptions {
   /** The pinned broker, reached from the main process (JWKS, crash reports). */
@@ -40,16 +36,14 @@ export interface MainServicesOptions {
   machinePolicy?: MachinePolicyResult;
 }
 
-/** How long an accepted consent waits for its screen capture to start before it lapses. */
-const CONSENT_CAPTURE_WINDOW_MS = 60_000;
-
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
 
 /**
  * The end user's (and the analyst's) main-process services behind the bridge: the device key, the
- * grant registry with its crash journal, the input gate and the injector, and the check of the
- * broker's signed offer. Electron's composition root and the browser test host both serve exactly
- * these handlers, through `dispatchBridgeCall`.
+ * grant registry with its crash journal, the input gate and the injector, the check of the
+ * broker's signed offer and the receipts that answer it. Electron's composition root
+ * (main/electron/) and the browser test host (main/browser-host/) both serve exactly these
+ * handlers, through `dispatchBridgeCall`.
  */
 export class MainServices {
   readonly registry: GrantRegistry;
@@ -59,14 +53,9 @@ export class MainServices {
   /** Sessions open on this machine and their end, as the broker decided it. */
   private readonly active = new Map<string, number>();
   private readonly listeners = new Set<Emit>();
-  private injector: Injector | null = null;
-  private injectorPromise: Promise<Injector> | null = null;
-  private readonly verifiedOffers = new Map<string, OfferView>();
-  /** Sessions whose offer the end user accepted with screen viewing, and when. */
-  private readonly captureConsents = new Map<string, number>();
-  /** Sessions whose end user signed an extension receipt here that has not moved the end yet. */
-  private readonly extensionConsents = new Set<string>();
-  private jwks: { set: ReturnType<typeof createLocalJWKSet>; at: number } | null = null;
+  private readonly injector: LazyInjector;
+  private readonly offers: OfferVerifier;
+  private readonly receipts: Receipts;
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
   private readonly guard: MachinePolicyGuard;
@@ -84,22 +73,20 @@ export class MainServices {
     this.opts = { ...opts, brokerUrl: this.guard.brokerUrl(opts.brokerUrl) };
     this.rendererBrokerUrl = this.opts.brokerUrl;
     this.registry = new GrantRegistry({ clock: this.clock, journal: new FileGrantJournal(path.join(opts.dataDir, 'grants.json')), onError: opts.onError });
-    const injectorProxy: Injector = {
-      get screen() {
-        return { x: 0, y: 0, width: 1, height: 1 };
-      },
-      move: (x, y) => this.mustInjector().move(x, y),
-      button: (b, d) => this.mustInjector().button(b, d),
-      wheel: (dx, dy) => this.mustInjector().wheel(dx, dy),
-      key: (c, k, d) => this.mustInjector().key(c, k, d),
-      text: (s) => this.mustInjector().text(s),
-      releaseAll: () => this.injector?.releaseAll(),
-      close: async () => this.injector?.close(),
-    };
+    this.injector = new LazyInjector(opts.createInjector);
+    this.offers = new OfferVerifier({ brokerUrl: this.opts.brokerUrl, issuer: opts.issuer, clock: this.clock, fetch: this.fetch, guard: this.guard, deviceJkt: device.jkt });
+    this.receipts = new Receipts({
+      device,
+      offers: this.offers,
+      guard: this.guard,
+      clock: this.clock,
+      deniedCapabilities: () => this.deniedCapabilities(),
+      isSessionActive: (id) => this.active.has(id),
+    });
     this.gate = new InputGate({
       grants: this.registry,
       isSessionActive: (id) => this.active.has(id),
-      injector: injectorProxy,
+      injector: this.injector.proxy,
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
     });
@@ -115,7 +102,7 @@ export class MainServices {
     // injector that might hold keys is a fresh connection we release through.
     const recovered = await recoverAfterCrash(journal, { capture: () => undefined, control: () => undefined, clipboard: () => undefined, files: () => undefined });
     const s = new MainServices(opts, device, recovered);
-    await s.reportRecovered().catch((err: unknown) => opts.onError?.(err));
+    await reportRecoveredGrants(s.recovered, { brokerUrl: s.opts.brokerUrl, fetch: s.fetch, device }).catch((err: unknown) => opts.onError?.(err));
     return s;
   }
 
@@ -136,12 +123,7 @@ export class MainServices {
    * lets a page capture the screen.
    */
   isCaptureConsented(): boolean {
-    const now = this.clock.now();
-    for (const [sid, at] of this.captureConsents) {
-      if (now - at <= CONSENT_CAPTURE_WINDOW_MS && now >= at) return true;
-      if (this.active.has(sid) && this.registry.grants().some((g) => g.sessionId === sid && g.kind === 'capture')) return true;
-    }
-    return false;
+    return this.receipts.captureConsented((sid) => this.active.has(sid) && this.registry.grants().some((g) => g.sessionId === sid && g.kind === 'capture'));
   }
 
   /** The panic chord (Electron: globalShortcut) tells every page to stop. */
@@ -154,8 +136,7 @@ export class MainServices {
    * still wanted, so every open session ends locally, fail closed.
    */
   async rendererGone(): Promise<void> {
-    this.captureConsents.clear();
-    this.extensionConsents.clear();
+    this.receipts.forgetAll();
     for (const id of [...this.active.keys()]) {
       this.active.delete(id);
       this.gate.releaseAll();
@@ -166,9 +147,8 @@ export class MainServices {
   async close(): Promise<void> {
     for (const id of [...this.active.keys()]) await this.registry.revokeAll(id);
     this.active.clear();
-    this.captureConsents.clear();
-    await this.injector?.close().catch(() => undefined);
-    this.injector = null;
+    this.receipts.forgetCaptureConsents();
+    await this.injector.close();
   }
 
   readonly handlers: BridgeHandlers = {
@@ -191,29 +171,10 @@ export class MainServices {
       return this.device.dpop(htm, htu, accessToken);
     },
     'device.nonceProof': ({ nonce, token }) => this.device.nonceProof(nonce, token),
-    'offer.verify': async ({ offer }) => {
-      const view = await this.verifyOffer(offer);
-      this.verifiedOffers.set(sha256b64url(offer), view);
-      return view;
-    },
-    'consent.receipt': async ({ offer, decision }) => {
-      // Only an offer this process checked itself can be answered, and only with what consent covers.
-      this.guard.assertUsable();
-      const view = this.verifiedOffers.get(sha256b64url(offer)) ?? (await this.verifyOffer(offer));
-      const denied = new Set<Capability>(this.deniedCapabilities());
-      const accepted = decision === 'accept' ? view.consent_covers.filter((c) => CONSENT_CAPABILITIES.includes(c) && !denied.has(c)) : [];
-      const receipt = await this.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted });
-      if (accepted.includes('view')) this.captureConsents.set(view.sid, this.clock.now());
-      else this.captureConsents.delete(view.sid);
-      return { sid: view.sid, receipt };
-    },
-    'extension.receipt': ({ sessionId, extensionId, newExpiresAt }) => {
-      if (!this.active.has(sessionId)) throw new Error('no such active session');
-      // The machine's maximum is a floor no remote party lowers: no receipt for a longer session.
-      this.guard.checkSessionEnd(sessionId, this.clock.now(), newExpiresAt);
-      this.extensionConsents.add(sessionId);
-      return this.device.sign('chaperone-extension+jwt', { sid: sessionId, extension_id: extensionId, decision: 'accept' });
-    },
+    'offer.verify': ({ offer }) => this.offers.verify(offer),
+    // Only an offer this process checked itself can be answered, and only with what consent covers.
+    'consent.receipt': ({ offer, decision }) => this.receipts.consent(offer, decision),
+    'extension.receipt': ({ sessionId, extensionId, newExpiresAt }) => this.receipts.extension(sessionId, extensionId, newExpiresAt),
     'session.open': ({ sessionId, expiresAt }) => {
       this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
       this.registry.openSession(sessionId, expiresAt);
@@ -225,7 +186,7 @@ export class MainServices {
       const before = this.active.get(sessionId);
       this.registry.setSessionExpiry(sessionId, expiresAt);
       // A later end stretches the live grants only when the end user agreed to it on this machine.
-      if (before !== undefined && expiresAt > before && this.extensionConsents.delete(sessionId)) this.registry.extendSession(sessionId, expiresAt);
+      if (before !== undefined && expiresAt > before && this.receipts.takeExtensionConsent(sessionId)) this.registry.extendSession(sessionId, expiresAt);
       if (this.active.has(sessionId)) this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
@@ -236,7 +197,7 @@ export class MainServices {
       if (kind === 'clipboard' || kind === 'files') return { ok: false as const, reason: 'not_supported' };
       if (kind === 'control') {
         try {
-          await this.ensureInjector();
+          await this.injector.ensure();
         } catch (err) {
           this.opts.onError?.(err);
           return { ok: false as const, reason: 'injection_unavailable' };
@@ -250,8 +211,7 @@ export class MainServices {
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
     'grants.revokeAll': async ({ sessionId }) => {
       this.active.delete(sessionId);
-      this.extensionConsents.delete(sessionId);
-      this.captureConsents.delete(sessionId);
+      this.receipts.forgetSession(sessionId);
       this.guard.sessionEnded(sessionId);
       this.gate.releaseAll();
       return { revoked: await this.registry.revokeAll(sessionId) };
@@ -292,89 +252,7 @@ export class MainServices {
 
   private revokeResource(kind: GrantKind): void {
     // Capture is the renderer's MediaStream: the grant.revoked event makes it stop the tracks.
-    if (kind === 'control') this.injector?.releaseAll();
-  }
-
-  private mustInjector(): Injector {
-    if (!this.injector) throw new Error('no input injector');
-    return this.injector;
-  }
-
-  private async ensureInjector(): Promise<Injector> {
-    if (this.injector) return this.injector;
-    if (!this.opts.createInjector) throw new Error('input injection is not available on this machine');
-    this.injectorPromise ??= this.opts.createInjector().catch((err: unknown) => {
-      this.injectorPromise = null;
-      throw err;
-    });
-    this.injector = await this.injectorPromise;
-    return this.injector;
-  }
-
-  private async keys(force: boolean): Promise<ReturnType<typeof createLocalJWKSet>> {
-    if (this.jwks && !force && this.clock.now() - this.jwks.at < 60_000) return this.jwks.set;
-    const set = createLocalJWKSet((await this.fetchJwks()) as JSONWebKeySet);
-    this.jwks = { set, at: this.clock.now() };
-    return set;
-  }
-
-  private async fetchJwks(): Promise<unknown> {
-    const res = await this.fetch(`${this.opts.brokerUrl}/.well-known/jwks.json`);
-    if (!res.ok) throw new Error(`the broker's keys are unavailable (${res.status})`);
-    return res.json();
-  }
-
-  private async verifyOffer(offer: string): Promise<OfferView> {
-    const verifyOptions = {
-      algorithms: ['EdDSA'],
-      typ: 'chaperone-offer+jwt',
-      audience: 'chaperone-client',
-      issuer: this.opts.issuer ?? 'chaperone-broker',
-      currentDate: new Date(this.clock.now()),
-    };
-    const check = async (force: boolean) => jwtVerify(offer, await this.keys(force), verifyOptions);
-    let payload: Record<string, unknown>;
-    const pinned = await this.guard.verifyPinned(offer, () => this.fetchJwks(), verifyOptions);
-    if (pinned) payload = pinned;
-    else {
-      try {
-        payload = (await check(false)).payload;
-      } catch {
-        // A rotated key is not in a cached set yet: one fresh fetch, then give up.
-        payload = (await check(true)).payload;
-      }
-    }
-    const cnf = payload.cnf as { jkt?: unknown } | undefined;
-    if (cnf?.jkt !== this.device.jkt) throw new Error('this offer was made for another device');
-    const view = OfferViewSchema.parse({
-      sid: payload.sid,
-      org: payload.org,
-      analyst: payload.analyst,
-      verification: payload.verification,
-      ticket: payload.ticket,
-      reason: payload.reason,
-      capabilities: payload.capabilities,
-      consent_covers: payload.consent_covers,
-      granted_later: payload.granted_later,
-      duration_s: payload.duration_s,
-      exp: payload.exp,
-      iat: payload.iat,
-    });
-    this.guard.checkOffer(view);
-    return view;
-  }
-
-  private async reportRecovered(): Promise<void> {
-    const bySession = new Map<string, Set<GrantKind>>();
-    for (const r of this.recovered) if (r.sessionId) (bySession.get(r.sessionId) ?? bySession.set(r.sessionId, new Set()).get(r.sessionId)!).add(r.kind);
-    for (const [sessionId, kinds] of bySession) {
-      const url = `${this.opts.brokerUrl}/api/v1/join/teardown-report`;
-      await this.fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', dpop: await this.device.dpop('POST', url) },
-        body: JSON.stringify({ session_id: sessionId, revoked: [...kinds], after_crash: true }),
-      });
-    }
+    if (kind === 'control') this.injector.releaseAll();
   }
 
   private emit<E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>): void {
