@@ -9,6 +9,7 @@ import { BRIDGE_PATH, MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { rendererFileFor, rendererResponseHeaders } from '../renderer-files.js';
 import { MainServices, type MainServicesOptions } from '../services.js';
+import { relayHttp, relaySignaling } from './broker-relay.js';
 
 /**
  * The browser test host: runs the app's main-process services in Node and gives a plain Chromium
@@ -20,11 +21,13 @@ import { MainServices, type MainServicesOptions } from '../services.js';
  *   HttpOnly, SameSite=Strict cookie and redirects; every later request and WebSocket must carry
  *   that cookie. The Host header must be this very address (no DNS rebinding) and WebSockets
  *   must come from this origin. Anything else gets 403 and nothing more.
- * - Serves the built renderer with a strict CSP, and injects the host's preload stand-in.
+ * - Serves exactly the files of the built renderer Electron's app protocol serves, under the same
+ *   CSP (main/renderer-files.ts, main/content-security-policy.ts), and injects the host's preload
+ *   stand-in into the page.
  * - `/__chaperone/bridge`: the bridge over WebSocket, every call through `dispatchBridgeCall`.
- * - `/api/v1/...` and `/.well-known/...`: relayed to the pinned broker, so the page talks to one
- *   origin as the Electron app's CSP would have it; signaling is relayed frame for frame, close
- *   codes included. The broker still sees every DPoP proof and decides everything itself.
+ * - `/api/v1/...` and `/.well-known/...`: relayed to the pinned broker (broker-relay.ts), so the
+ *   page talks to one origin as the Electron app's CSP would have it; signaling is relayed frame
+ *   for frame, close codes included.
  */
 export interface BrowserHostOptions extends Omit<MainServicesOptions, 'brokerUrl'> {
   /** The real broker (http://127.0.0.1:port). */
@@ -45,7 +48,6 @@ export interface BrowserHost {
 
 const COOKIE = 'chaperone_host';
 const PRELOAD_FILE = 'host-preload.js';
-const MAX_PROXY_BODY = 64 * 1024;
 // The broker is relayed on this origin, so the page connects to nothing but 'self'.
 const CSP = contentSecurityPolicy();
 
@@ -91,7 +93,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       }
       return refuse(res);
     }
-    if (url.pathname.startsWith('/api/v1/') || url.pathname.startsWith('/.well-known/')) return proxy(req, res, url);
+    if (url.pathname.startsWith('/api/v1/') || url.pathname.startsWith('/.well-known/')) return relayHttp(req, res, url, broker, refuse);
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405);
     await serveStatic(url.pathname, res);
   }
@@ -114,30 +116,6 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     res.end(body);
   }
 
-  async function proxy(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > MAX_PROXY_BODY) return refuse(res, 413);
-      chunks.push(c);
-    }
-    const headers: Record<string, string> = {};
-    for (const h of ['authorization', 'dpop', 'content-type', 'accept']) {
-      const v = req.headers[h];
-      if (typeof v === 'string') headers[h] = v;
-    }
-    const upstream = await fetch(new URL(url.pathname + url.search, broker), {
-      method: req.method,
-      headers,
-      body: chunks.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
-      redirect: 'manual',
-    });
-    const body = Buffer.from(await upstream.arrayBuffer());
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' });
-    res.end(body);
-  }
-
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', origin);
     if (!sameHost(req) || !hasSecret(req) || req.headers.origin !== origin) {
@@ -149,7 +127,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       return;
     }
     if (url.pathname === '/api/v1/signaling') {
-      wss.handleUpgrade(req, socket, head, (ws) => relaySignaling(ws));
+      wss.handleUpgrade(req, socket, head, (ws) => relaySignaling(ws, broker, sockets));
       return;
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -195,35 +173,6 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     ws.on('error', () => undefined);
   }
 
-  function relaySignaling(client: WebSocket): void {
-    sockets.add(client);
-    const up = new WebSocket(`${broker.protocol === 'https:' ? 'wss' : 'ws'}://${broker.host}/api/v1/signaling`, { maxPayload: 64 * 1024 + 1024 });
-    const early: string[] = [];
-    up.on('open', () => {
-      for (const f of early.splice(0)) up.send(f);
-    });
-    up.on('message', (data, isBinary) => {
-      if (client.readyState === WebSocket.OPEN) client.send(isBinary ? data : data.toString('utf8'));
-    });
-    client.on('message', (data, isBinary) => {
-      // Relayed as is (a binary frame too): the broker is the one that refuses and audits.
-      const f = isBinary ? data : data.toString('utf8');
-      if (up.readyState === WebSocket.OPEN) up.send(f);
-      else if (up.readyState === WebSocket.CONNECTING && typeof f === 'string') early.push(f);
-    });
-    up.on('close', (code, reason) => {
-      if (client.readyState <= WebSocket.OPEN) client.close(sendableCode(code), reason.toString('utf8').slice(0, 120));
-    });
-    client.on('close', (code) => {
-      sockets.delete(client);
-      if (up.readyState <= WebSocket.OPEN) up.close(sendableCode(code));
-    });
-    up.on('error', () => {
-      if (client.readyState <= WebSocket.OPEN) client.close(1011, 'broker unreachable');
-    });
-    client.on('error', () => undefined);
-  }
-
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -258,9 +207,4 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && crypto.timingSafeEqual(x, y);
-}
-
-/** 1005 and 1006 describe a close; they cannot be sent in one. */
-function sendableCode(code: number): number {
-  return code === 1000 || (code >= 3000 && code <= 4999) || (code >= 1001 && code <= 1003) || (code >= 1007 && code <= 1011) ? code : 1001;
 }

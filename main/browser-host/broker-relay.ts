@@ -1,0 +1,76 @@
+import type http from 'node:http';
+import WebSocket from 'ws';
+
+/**
+ * The browser host's relay to the pinned broker: the page talks to one origin, as the Electron
+ * app's CSP would have it, and the broker still sees every DPoP proof and decides everything itself.
+ */
+
+const MAX_PROXY_BODY = 64 * 1024;
+
+/**
+ * One HTTP request of the page, relayed to the pinned broker: a bounded body and the few headers
+ * the API reads (authorization, DPoP, content type, accept), no redirects followed.
+ */
+export async function relayHttp(req: http.IncomingMessage, res: http.ServerResponse, url: URL, broker: URL, refuse: (res: http.ServerResponse, status: number) => void): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_PROXY_BODY) return refuse(res, 413);
+    chunks.push(c);
+  }
+  const headers: Record<string, string> = {};
+  for (const h of ['authorization', 'dpop', 'content-type', 'accept']) {
+    const v = req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  const upstream = await fetch(new URL(url.pathname + url.search, broker), {
+    method: req.method,
+    headers,
+    body: chunks.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
+    redirect: 'manual',
+  });
+  const body = Buffer.from(await upstream.arrayBuffer());
+  res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/**
+ * The page's signaling socket, relayed frame for frame to the broker's, close codes included;
+ * frames sent before the broker's side opens wait for it. `sockets` tracks the page's side so the
+ * host can end it at close.
+ */
+export function relaySignaling(client: WebSocket, broker: URL, sockets: Set<WebSocket>): void {
+  sockets.add(client);
+  const up = new WebSocket(`${broker.protocol === 'https:' ? 'wss' : 'ws'}://${broker.host}/api/v1/signaling`, { maxPayload: 64 * 1024 + 1024 });
+  const early: string[] = [];
+  up.on('open', () => {
+    for (const f of early.splice(0)) up.send(f);
+  });
+  up.on('message', (data, isBinary) => {
+    if (client.readyState === WebSocket.OPEN) client.send(isBinary ? data : data.toString('utf8'));
+  });
+  client.on('message', (data, isBinary) => {
+    // Relayed as is (a binary frame too): the broker is the one that refuses and audits.
+    const f = isBinary ? data : data.toString('utf8');
+    if (up.readyState === WebSocket.OPEN) up.send(f);
+    else if (up.readyState === WebSocket.CONNECTING && typeof f === 'string') early.push(f);
+  });
+  up.on('close', (code, reason) => {
+    if (client.readyState <= WebSocket.OPEN) client.close(sendableCode(code), reason.toString('utf8').slice(0, 120));
+  });
+  client.on('close', (code) => {
+    sockets.delete(client);
+    if (up.readyState <= WebSocket.OPEN) up.close(sendableCode(code));
+  });
+  up.on('error', () => {
+    if (client.readyState <= WebSocket.OPEN) client.close(1011, 'broker unreachable');
+  });
+  client.on('error', () => undefined);
+}
+
+/** 1005 and 1006 describe a close; they cannot be sent in one. */
+function sendableCode(code: number): number {
+  return code === 1000 || (code >= 3000 && code <= 4999) || (code >= 1001 && code <= 1003) || (code >= 1007 && code <= 1011) ? code : 1001;
+}
