@@ -22,7 +22,7 @@ const EVENTS = {
   'auth.password_changed': { outcomes: ['success'], about: 'a password was replaced' },
   'auth.refresh_failed': { outcomes: ['denied'], about: 'a refresh token was refused (a reused one revokes its family)' },
   'auth.refreshed': { outcomes: ['success'], about: 'a refresh token was traded for a new pair' },
-  'auth.request_rejected': { outcomes: ['denied'], about: 'a request without a valid token, proof or webhook signature' },
+  'auth.request_rejected': { outcomes: ['denied'], about: 'a request without a valid access token or device proof' },
   'auth.role_denied': { outcomes: ['denied'], about: 'a signed-in account lacked the role a route needs' },
 
   'broker.started': { outcomes: ['success'], about: 'the broker started' },
