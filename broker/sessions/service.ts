@@ -23,9 +23,6 @@ import { resumeAfterRestart } from './restart.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
 import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 
-export type { ExtensionEvent, PostSessionHooks, SessionEvents } from './events.js';
-export type { IssuedSessionToken } from './types.js';
-
 /**
  * The session lifecycle, one door for its callers (routes, the signaling hub, the composition
  * root, tests). It holds the state the parts share (SessionCore: the sessions that have not
