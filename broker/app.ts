@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { MAX_HTTP_BODY_BYTES, MAX_SIGNALING_FRAME_BYTES } from '../common/protocol/limits.js';
 import type { BrokerContext } from './context.js';
+import { DomainError, type DomainErrorKind } from './domain-errors.js';
+import { authenticator } from './http/auth.js';
 import { registerCors } from './http/cors.js';
 import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
@@ -16,6 +18,17 @@ import { ticketRoutes } from './routes/tickets.js';
 import { SignalingHub } from './signaling/hub.js';
 
 export const VERSION = '0.1.0';
+
+/** How the domain's refusals (broker/domain-errors.ts) read over HTTP. */
+const HTTP_STATUS: Record<DomainErrorKind, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  rate_limited: 429,
+  unavailable: 503,
+};
 
 /** Builds the HTTP app without listening (tests use it through inject or a real port). */
 export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
@@ -43,6 +56,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
+    if (err instanceof DomainError) return reply.status(HTTP_STATUS[err.kind]).send(errorBody(err.code, err.message));
     if (err instanceof ApiError) return reply.status(err.status).send(errorBody(err.code, err.message));
     const e = err as { statusCode?: number; code?: string; message?: string };
     const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
@@ -88,7 +102,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   app.addHook('preClose', async () => hub?.close());
   await app.register(websocket, { options: { maxPayload: MAX_SIGNALING_FRAME_BYTES } });
 
-  const registry = new RouteRegistry(app);
+  const registry = new RouteRegistry(app, authenticator(ctx));
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
   sessionRoutes(registry, ctx);

@@ -10,6 +10,7 @@ import type { BrokerContext } from './context.js';
 import { HookDispatcher } from './hooks/outbound.js';
 import { KeyRing } from './keys.js';
 import { Metrics } from './metrics.js';
+import type { AnyRoute } from './http/registry.js';
 import { SessionService } from './sessions/service.js';
 import type { SignalingHub } from './signaling/hub.js';
 import { openStorage } from './storage/db.js';
@@ -18,6 +19,8 @@ export interface Broker {
   ctx: BrokerContext;
   app: FastifyInstance;
   hub: SignalingHub;
+  /** Every HTTP route as declared (what the OpenAPI document is made from). */
+  routes: readonly AnyRoute[];
   /** Set on first run: the admin account's one-time credentials, shown once. */
   firstRun: { username: string; one_time_password: string; otpauth_uri: string | null; totp_secret: string | null } | null;
   url: string;
@@ -43,8 +46,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const audit = new AuditLog(storage, keys, cfg.dataDir, now);
   const metrics = new Metrics();
   const accounts = new AccountService(cfg, storage, audit, tokens, now);
-  const sessions = new SessionService(cfg, storage, audit, tokens, clock);
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
+  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks);
   const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, replay: new ReplayCache(180_000), accounts, sessions, hooks, metrics, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
@@ -63,7 +66,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   }
   await audit.append({ type: 'broker.started', outcome: 'success', actor: 'system', meta: { engine: storage.engine, key: keys.active.kid } });
 
-  const { app, hub } = await buildApp(ctx);
+  const { app, hub, registry } = await buildApp(ctx);
   metrics.gauge('chaperone_live_sessions', 'Sessions that have not ended', () => sessions.live.size);
   metrics.gauge('chaperone_signaling_sockets', 'Authenticated signaling sockets', () => hub.socketCount);
   metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
@@ -84,6 +87,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
     ctx,
     app,
     hub,
+    routes: registry.routes,
     firstRun,
     url,
     async close() {

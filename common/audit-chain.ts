@@ -4,16 +4,17 @@
  * Signed checkpoints pin the head so that truncation is caught too. Hashing and signature
  * checks are injected so this runs unchanged in the broker, the CLI and a browser.
  */
-export const GENESIS_HASH = '0'.repeat(64);
+import type { AuditEventType, AuditOutcome } from './audit-events.js';
 
-export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
-export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+export { AUDIT_OUTCOMES, type AuditOutcome } from './audit-events.js';
+
+export const GENESIS_HASH = '0'.repeat(64);
 
 export type AuditMeta = Record<string, string | number | boolean | null | string[]>;
 
-/** What a caller supplies; the log adds seq, id, time and the hashes. */
+/** What a caller supplies; the log adds seq, id, time and the hashes. Only catalogued types. */
 export interface AuditEventInput {
-  type: string;
+  type: AuditEventType;
   outcome: AuditOutcome;
   actor: string;
   session_id?: string | null;

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { readHead } from './log.js';
-import { EVENT_PREFIX, loadKeyRingIfAny, parseMeta, withLogSnapshot, type ExportHeader } from './verify.js';
+import { loadKeyRingIfAny, parseMeta, withLogSnapshot } from './stored-log.js';
+import { EVENT_PREFIX, type ExportHeader } from './verify.js';
 
 export interface AuditExportArgs {
   dataDir: string;

@@ -3,10 +3,11 @@ import type { Selectable } from 'kysely';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/roles.js';
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
-import { ApiError, badRequest, conflict, unauthorized } from '../http/errors.js';
+import type { CreatedAccount, LoginResult } from '../../common/protocol/responses.js';
+import { DomainError, badRequest, conflict, notFound, rateLimited, unauthorized } from '../domain-errors.js';
 import type { Storage } from '../storage/db.js';
 import type { AccountsTable } from '../storage/schema.js';
-import type { Account } from '../sessions/types.js';
+import type { Account, SignedInAccount } from './account.js';
 import { DUMMY_HASH_PROMISE, generateOneTimePassword, hashPassword, verifyPassword } from './passwords.js';
 import type { TokenService } from './tokens.js';
 import { generateTotpSecret, otpauthUri, verifyTotp } from './totp.js';
@@ -32,22 +33,6 @@ export interface NewAccount {
   kind: AnalystKind;
   roles: Role[];
   totp?: boolean;
-}
-
-export interface CreatedAccount {
-  account: Account;
-  one_time_password: string;
-  totp_secret: string | null;
-  otpauth_uri: string | null;
-}
-
-export interface LoginResult {
-  access_token: string;
-  token_type: 'DPoP';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-  account: Account;
 }
 
 const LOCK_MS = 15 * 60_000;
@@ -114,13 +99,13 @@ export class AccountService {
 
   async disable(username: string, actor: string): Promise<void> {
     const res = await this.db.updateTable('accounts').set({ disabled: 1 }).where('username', '=', username).executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw new ApiError(404, 'not_found', `no account named ${username}`);
+    if (Number(res.numUpdatedRows) !== 1) throw notFound(`no account named ${username}`);
     const acc = await this.db.selectFrom('accounts').select('id').where('username', '=', username).executeTakeFirstOrThrow();
     await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', acc.id).where('revoked_at', 'is', null).execute();
     await this.audit.append({ type: 'account.disabled', outcome: 'success', actor, meta: { username } });
   }
 
-  async byId(id: string): Promise<(Account & { disabled: boolean }) | null> {
+  async byId(id: string): Promise<SignedInAccount | null> {
     const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? { ...toAccount(r), disabled: r.disabled === 1 } : null;
   }
@@ -144,7 +129,7 @@ export class AccountService {
     }
     if (r.locked_until > now) {
       await this.audit.append({ type: 'auth.login_locked', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
-      throw new ApiError(429, 'account_locked', 'too many failed sign-ins; try again in 15 minutes');
+      throw rateLimited('too many failed sign-ins; try again in 15 minutes', 'account_locked');
     }
     if (!(await verifyPassword(password, r.password_hash))) return fail('bad_password');
     if (r.disabled) return fail('disabled');
@@ -165,7 +150,7 @@ export class AccountService {
     const r = await this.checkCredentials(username, password, totp, source);
     if (r.must_change_password) {
       await this.audit.append({ type: 'auth.password_change_required', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
-      throw new ApiError(403, 'password_change_required', 'this is a one-time password: set a new one with POST /api/v1/auth/password');
+      throw new DomainError('forbidden', 'password_change_required', 'this is a one-time password: set a new one with POST /api/v1/auth/password');
     }
     await this.rememberDevice(device);
     const familyId = crypto.randomUUID();

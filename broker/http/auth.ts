@@ -1,9 +1,11 @@
 import type { FastifyRequest } from 'fastify';
+import type { SignedInAccount } from '../auth/account.js';
 import { verifyHttpProof, type ProofResult } from '../auth/dpop.js';
 import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
-import type { Account } from '../sessions/types.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
 import { ApiError, forbidden } from './errors.js';
+import type { Authenticator } from './registry.js';
 
 export function sourceOf(req: FastifyRequest): string {
   return req.ip;
@@ -37,7 +39,7 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
  * An analyst, approver, admin or auditor: a DPoP-bound access token plus a fresh proof from the
  * same device key. Roles come from the database, not the token, so disabling takes effect at once.
  */
-export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: Account; device: ProofResult }> {
+export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: SignedInAccount; device: ProofResult }> {
   const authz = req.headers.authorization;
   if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', 'Authorization: DPoP <access token> is required');
   const token = authz.slice(5).trim();
@@ -63,3 +65,26 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   return { account, device };
 }
 
+
+/**
+ * The ticketing system's webhook: an HMAC over the exact body bytes with a fresh timestamp. The
+ * replay check needs the body and the database, so it stays with the route (routes/tickets.ts).
+ */
+export async function requireTicketWebhook(ctx: BrokerContext, req: FastifyRequest): Promise<{ signature: string }> {
+  const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
+  const check = checkWebhookSignature(ctx.cfg.ticketWebhookSecret, raw, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], ctx.now());
+  if (!check.ok) {
+    await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source: sourceOf(req), meta: { why: check.why } });
+    throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
+  }
+  return { signature: check.signature };
+}
+
+/** What the route registry enforces for each `auth` kind a route declares. */
+export function authenticator(ctx: BrokerContext): Authenticator {
+  return {
+    account: (req, roles) => requireAccount(ctx, req, roles),
+    device: (req) => requireDevice(ctx, req),
+    webhook: (req) => requireTicketWebhook(ctx, req),
+  };
+}

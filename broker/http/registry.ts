@@ -1,42 +1,86 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { Role } from '../../common/roles.js';
+import type { SignedInAccount } from '../auth/account.js';
+import type { ProofResult } from '../auth/dpop.js';
+import { missingCase } from '../../common/missing-case.js';
 import { parseInput } from './parse.js';
 
 export type AuthKind = 'none' | 'account' | 'device' | 'webhook';
 
-export interface RouteDef<B extends z.ZodType | undefined, P extends z.ZodType | undefined, Q extends z.ZodType | undefined> {
+/** Who called, as the registry established it from the route's `auth` before the handler runs. */
+export type CallerOf<A extends AuthKind> = A extends 'account'
+  ? { account: SignedInAccount; device: ProofResult }
+  : A extends 'device'
+    ? { device: ProofResult }
+    : A extends 'webhook'
+      ? { webhook: { signature: string } }
+      : Record<never, never>;
+
+/**
+ * The checks behind each `auth` kind (broker/http/auth.ts). Each refuses with 401 (or 403 for a
+ * missing role) and audits the refusal; none of them is called by a handler.
+ */
+export interface Authenticator {
+  account(req: FastifyRequest, roles: readonly Role[] | undefined): Promise<{ account: SignedInAccount; device: ProofResult }>;
+  device(req: FastifyRequest): Promise<ProofResult>;
+  webhook(req: FastifyRequest): Promise<{ signature: string }>;
+}
+
+export interface RouteDef<
+  B extends z.ZodType | undefined,
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  A extends AuthKind,
+  R extends z.ZodType,
+> {
   method: 'GET' | 'POST';
   url: string;
   summary: string;
   tag: string;
-  auth: AuthKind;
-  roles?: readonly string[];
+  /** Enforced by the registry before the handler runs, and documented from the same field. */
+  auth: A;
+  /** With `auth: 'account'`: the account needs one of these roles (403 and audited otherwise). */
+  roles?: A extends 'account' ? readonly Role[] : never;
   body?: B;
   /** Documents a body the handler parses itself (the ticket webhook needs the raw bytes first). */
   docBody?: z.ZodType;
   params?: P;
   query?: Q;
+  /** The answer's shape (common/protocol/responses.ts); the handler must return it. */
+  response: R;
   /** Status codes and what they mean, for the OpenAPI document. */
   responses: Record<number, string>;
-  handler: (ctx: {
-    req: FastifyRequest;
-    reply: FastifyReply;
-    body: B extends z.ZodType ? z.infer<B> : undefined;
-    params: P extends z.ZodType ? z.infer<P> : undefined;
-    query: Q extends z.ZodType ? z.infer<Q> : undefined;
-  }) => Promise<unknown>;
+  handler: (
+    ctx: {
+      req: FastifyRequest;
+      reply: FastifyReply;
+      body: B extends z.ZodType ? z.infer<B> : undefined;
+      params: P extends z.ZodType ? z.infer<P> : undefined;
+      query: Q extends z.ZodType ? z.infer<Q> : undefined;
+    } & CallerOf<A>,
+  ) => Promise<NoInfer<z.infer<R>>>;
 }
 
-export type AnyRoute = RouteDef<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>;
+export type AnyRoute = RouteDef<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, AuthKind, z.ZodType>;
 
-/** Every route is declared once: Fastify gets the handler, the OpenAPI document the description. */
+/**
+ * Every route is declared once: Fastify gets the handler, the OpenAPI document the description,
+ * and the registry enforces the declared `auth` and `roles`, so the document and the check cannot
+ * drift apart. Input is parsed first (a malformed request is a 400 whoever sends it), then the
+ * caller is authenticated, then the handler runs with the caller in its context.
+ */
 export class RouteRegistry {
   readonly routes: AnyRoute[] = [];
 
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly auth: Authenticator,
+  ) {}
 
-  add<B extends z.ZodType | undefined, P extends z.ZodType | undefined, Q extends z.ZodType | undefined>(def: RouteDef<B, P, Q>): void {
-    this.routes.push(def as unknown as AnyRoute);
+  add<B extends z.ZodType | undefined, P extends z.ZodType | undefined, Q extends z.ZodType | undefined, A extends AuthKind, R extends z.ZodType>(def: RouteDef<B, P, Q, A, R>): void {
+    const route = def as unknown as AnyRoute;
+    this.routes.push(route);
     this.app.route({
       method: def.method,
       url: def.url,
@@ -45,10 +89,25 @@ export class RouteRegistry {
         const body = def.body ? parseInput(def.body, req.body, 'body') : undefined;
         const params = def.params ? parseInput(def.params, req.params, 'path') : undefined;
         const query = def.query ? parseInput(def.query, req.query, 'query') : undefined;
-        const out = await def.handler({ req, reply, body, params, query } as never);
-        return out;
+        const caller = await this.caller(route, req);
+        return route.handler({ req, reply, body, params, query, ...caller } as never);
       },
     });
+  }
+
+  private async caller(def: AnyRoute, req: FastifyRequest): Promise<object> {
+    switch (def.auth) {
+      case 'none':
+        return {};
+      case 'account':
+        return this.auth.account(req, def.roles);
+      case 'device':
+        return { device: await this.auth.device(req) };
+      case 'webhook':
+        return { webhook: await this.auth.webhook(req) };
+      default:
+        return missingCase(def.auth);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { AuditQuery, DeliveriesQuery, OptionalEmptyBody, UserCreateBody, UsernameParams } from '../../common/protocol/api.js';
+import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, UserDisabledSchema, UserListSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
-import { requireAccount, sourceOf } from '../http/auth.js';
+import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
@@ -11,9 +12,9 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'admin',
     auth: 'account',
     roles: ['admin'],
+    response: UserListSchema,
     responses: { 200: '{ users: [...] }', 403: 'not an admin' },
-    handler: async ({ req }) => {
-      await requireAccount(ctx, req, ['admin']);
+    handler: async () => {
       return { users: await ctx.accounts.list() };
     },
   });
@@ -25,9 +26,9 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['admin'],
     body: UserCreateBody,
+    response: CreatedAccountSchema,
     responses: { 200: 'created', 403: 'not an admin', 409: 'username taken' },
-    handler: async ({ req, body }) => {
-      const { account } = await requireAccount(ctx, req, ['admin']);
+    handler: async ({ body, account }) => {
       return ctx.accounts.create(body, `account:${account.username}`);
     },
   });
@@ -40,9 +41,9 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['admin'],
     params: UsernameParams,
     body: OptionalEmptyBody,
+    response: UserDisabledSchema,
     responses: { 200: 'disabled', 403: 'not an admin', 404: 'no such account' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req, ['admin']);
+    handler: async ({ params, account }) => {
       await ctx.accounts.disable(params.username, `account:${account.username}`);
       return { disabled: params.username };
     },
@@ -55,9 +56,9 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['admin'],
     body: OptionalEmptyBody,
+    response: KeyRotatedSchema,
     responses: { 200: '{ kid, previous }', 403: 'not an admin' },
-    handler: async ({ req }) => {
-      const { account } = await requireAccount(ctx, req, ['admin']);
+    handler: async ({ req, account }) => {
       const previous = ctx.keys.active.kid;
       const k = ctx.keys.rotate(ctx.now());
       await ctx.audit.append({ type: 'keys.rotated', outcome: 'success', actor: `account:${account.username}`, source: sourceOf(req), meta: { kid: k.kid, previous } });
@@ -72,10 +73,10 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['admin'],
     query: DeliveriesQuery,
+    response: HookDeliveriesSchema,
     responses: { 200: '{ deliveries: [...] }', 403: 'not an admin' },
-    handler: async ({ req, query }) => {
-      await requireAccount(ctx, req, ['admin']);
-      let q = ctx.storage.db.selectFrom('hook_deliveries').select(['id', 'event_type', 'url', 'status', 'attempts', 'last_error', 'created_at', 'delivered_at', 'next_attempt_at']).orderBy('created_at', 'desc').limit(query.limit);
+    handler: async ({ query }) => {
+      let q = ctx.storage.db.selectFrom('hook_deliveries').select(['id', 'event_type', 'url', 'status', 'attempts', 'last_error', 'created_at', 'delivered_at', 'next_attempt_at']).orderBy('created_at', 'desc').limit(query.limit).$narrowType<{ status: 'pending' | 'delivered' | 'failed' }>();
       if (query.status) q = q.where('status', '=', query.status);
       return { deliveries: await q.execute() };
     },
@@ -88,9 +89,9 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['auditor', 'admin'],
     query: AuditQuery,
+    response: AuditEventsSchema,
     responses: { 200: '{ events: [...] }', 403: 'not an auditor' },
-    handler: async ({ req, query }) => {
-      await requireAccount(ctx, req, ['auditor', 'admin']);
+    handler: async ({ query }) => {
       await ctx.audit.flush();
       let q = ctx.storage.db.selectFrom('audit_events').selectAll().where('seq', '>', query.after_seq).orderBy('seq').limit(query.limit);
       if (query.session_id) q = q.where('session_id', '=', query.session_id);

@@ -1,6 +1,7 @@
 import { LoginBody, PasswordChangeBody, RefreshBody } from '../../common/protocol/api.js';
+import { LoginResultSchema, MeSchema, PasswordChangedSchema, SignedOutSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
-import { requireAccount, requireDevice, sourceOf } from '../http/auth.js';
+import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
@@ -11,9 +12,9 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'auth',
     auth: 'device',
     body: LoginBody,
+    response: LoginResultSchema,
     responses: { 200: 'signed in', 400: 'invalid body', 401: 'wrong credentials or bad proof', 403: 'one-time password must be changed first', 429: 'account locked' },
-    handler: async ({ req, body }) => {
-      const device = await requireDevice(ctx, req);
+    handler: async ({ req, body, device }) => {
       return ctx.accounts.login(body.username, body.password, body.totp, device, sourceOf(req));
     },
   });
@@ -24,11 +25,11 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'auth',
     auth: 'device',
     body: PasswordChangeBody,
+    response: PasswordChangedSchema,
     responses: { 200: 'changed', 400: 'invalid body or weak password', 401: 'wrong credentials' },
     handler: async ({ req, body }) => {
-      await requireDevice(ctx, req);
       await ctx.accounts.changePassword(body.username, body.password, body.totp, body.new_password, sourceOf(req));
-      return { changed: true };
+      return { changed: true } as const;
     },
   });
   r.add({
@@ -38,9 +39,9 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'auth',
     auth: 'device',
     body: RefreshBody,
+    response: LoginResultSchema,
     responses: { 200: 'new tokens', 401: 'refresh token not valid (a reused one revokes its whole family)' },
-    handler: async ({ req, body }) => {
-      const device = await requireDevice(ctx, req);
+    handler: async ({ req, body, device }) => {
       return ctx.accounts.refresh(body.refresh_token, device.jkt, sourceOf(req));
     },
   });
@@ -51,11 +52,11 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'auth',
     auth: 'device',
     body: RefreshBody,
+    response: SignedOutSchema,
     responses: { 200: 'signed out' },
     handler: async ({ req, body }) => {
-      await requireDevice(ctx, req);
       await ctx.accounts.logout(body.refresh_token, sourceOf(req));
-      return { signed_out: true };
+      return { signed_out: true } as const;
     },
   });
   r.add({
@@ -64,7 +65,8 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     summary: 'The signed-in account',
     tag: 'auth',
     auth: 'account',
+    response: MeSchema,
     responses: { 200: 'account', 401: 'not signed in' },
-    handler: async ({ req }) => (await requireAccount(ctx, req)).account,
+    handler: async ({ account }) => account,
   });
 }

@@ -1,8 +1,7 @@
 import { ConsentBody, JoinBody, TeardownReportBody } from '../../common/protocol/api.js';
-import { forbidden } from '../http/errors.js';
-import { endUserActor } from '../sessions/types.js';
+import { ConsentResultSchema, RedeemResultSchema, TeardownRecordedSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
-import { requireDevice, sourceOf } from '../http/auth.js';
+import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
@@ -13,9 +12,9 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'end user',
     auth: 'device',
     body: JoinBody,
+    response: RedeemResultSchema,
     responses: { 200: '{ session_id, offer, offer_expires_at }', 401: 'no or bad device proof', 404: 'code not valid (mistyped, used, expired)', 429: 'too many wrong codes' },
-    handler: async ({ req, body }) => {
-      const device = await requireDevice(ctx, req);
+    handler: async ({ req, body, device }) => {
       await ctx.accounts.rememberDevice(device);
       return ctx.sessions.redeem(body.code, device, sourceOf(req));
     },
@@ -27,12 +26,9 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'end user',
     auth: 'device',
     body: ConsentBody,
+    response: ConsentResultSchema,
     responses: { 200: '{ accepted, token?, expires_at?, ice_servers? }', 400: 'receipt rejected', 403: 'not the device that redeemed the code', 409: 'offer expired or session not pending consent' },
-    handler: async ({ req, body }) => {
-      const device = await requireDevice(ctx, req);
-      const res = await ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req));
-      return res.accepted ? { accepted: true, ...res.session } : { accepted: false };
-    },
+    handler: async ({ req, body, device }) => ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -41,17 +37,11 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'end user',
     auth: 'device',
     body: TeardownReportBody,
+    response: TeardownRecordedSchema,
     responses: { 200: 'recorded in the audit chain', 403: 'not the device of this session', 404: 'no such session' },
-    handler: async ({ req, body }) => {
-      const device = await requireDevice(ctx, req);
-      const row = await ctx.sessions.row(body.session_id);
-      const actor = endUserActor(device.jkt, sourceOf(req));
-      if (row.end_user_jkt !== device.jkt) {
-        await ctx.audit.append({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
-        throw forbidden('this device is not the end user of that session');
-      }
-      await ctx.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: body.revoked, after_crash: body.after_crash } });
-      return { recorded: true };
+    handler: async ({ req, body, device }) => {
+      await ctx.sessions.deviceTeardownReport(body.session_id, body, device, sourceOf(req));
+      return { recorded: true } as const;
     },
   });
 }

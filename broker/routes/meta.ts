@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { HealthSchema, JwksSchema, MetricsTextSchema, OpenApiDocumentSchema, ReadySchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { ApiError } from '../http/errors.js';
 import { openApiDocument, type RouteRegistry } from '../http/registry.js';
@@ -10,8 +11,9 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
     summary: 'Liveness: the process is up',
     tag: 'operations',
     auth: 'none',
+    response: HealthSchema,
     responses: { 200: 'alive' },
-    handler: async () => ({ status: 'ok' }),
+    handler: async () => ({ status: 'ok' }) as const,
   });
   r.add({
     method: 'GET',
@@ -19,6 +21,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
     summary: 'Readiness: the database answers and a signing key is loaded',
     tag: 'operations',
     auth: 'none',
+    response: ReadySchema,
     responses: { 200: 'ready', 503: 'not ready' },
     handler: async () => {
       try {
@@ -26,7 +29,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
       } catch {
         throw new ApiError(503, 'not_ready', 'the database does not answer');
       }
-      return { status: 'ready', engine: ctx.storage.engine, key: ctx.keys.active.kid };
+      return { status: 'ready' as const, engine: ctx.storage.engine, key: ctx.keys.active.kid };
     },
   });
   r.add({
@@ -35,6 +38,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
     summary: 'Prometheus metrics',
     tag: 'operations',
     auth: 'none',
+    response: MetricsTextSchema,
     responses: { 200: 'metrics in the Prometheus text format' },
     handler: async ({ reply }) => {
       reply.type('text/plain; version=0.0.4');
@@ -47,6 +51,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
     summary: 'The broker public keys (Ed25519). Old keys stay until the tokens they signed have expired.',
     tag: 'operations',
     auth: 'none',
+    response: JwksSchema,
     responses: { 200: 'JWKS' },
     handler: async ({ reply }) => {
       reply.header('cache-control', 'max-age=60');
@@ -59,6 +64,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
     summary: 'This document',
     tag: 'operations',
     auth: 'none',
+    response: OpenApiDocumentSchema,
     responses: { 200: 'OpenAPI 3 document' },
     handler: async () => openApiDocument(r.routes, { version, serverUrl: ctx.cfg.publicUrl }),
   });

@@ -1,10 +1,8 @@
 import { ExtensionDecisionBody, ExtensionParams, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
+import { CodeResultSchema, ExtensionDecidedSchema, SessionListSchema, SessionTokenSchema, SessionViewSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
-import { requireAccount, sourceOf } from '../http/auth.js';
-import { notFound } from '../http/errors.js';
+import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
-
-const SEES_ALL = ['approver', 'admin', 'auditor'];
 
 export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
@@ -15,11 +13,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['analyst'],
     body: SessionRequestBody,
+    response: SessionViewSchema,
     responses: { 200: 'the session, approved or awaiting approval', 400: 'invalid body or duration beyond policy', 403: 'not an analyst', 409: 'ticket closed or unknown when policy requires one' },
-    handler: async ({ req, body }) => {
-      const { account } = await requireAccount(ctx, req, ['analyst']);
-      return ctx.sessions.request(account, body, sourceOf(req));
-    },
+    handler: async ({ req, body, account }) => ctx.sessions.request(account, body, sourceOf(req)),
   });
   r.add({
     method: 'GET',
@@ -28,12 +24,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'sessions',
     auth: 'account',
     query: SessionListQuery,
+    response: SessionListSchema,
     responses: { 200: '{ sessions: [...] }' },
-    handler: async ({ req, query }) => {
-      const { account } = await requireAccount(ctx, req);
-      const all = account.roles.some((x) => SEES_ALL.includes(x));
-      return { sessions: await ctx.sessions.list({ analystId: all ? undefined : account.id, state: query.state, limit: query.limit }) };
-    },
+    handler: async ({ query, account }) => ({ sessions: await ctx.sessions.listFor(account, { state: query.state, limit: query.limit }) }),
   });
   r.add({
     method: 'GET',
@@ -42,13 +35,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'sessions',
     auth: 'account',
     params: SessionIdParams,
+    response: SessionViewSchema,
     responses: { 200: 'the session', 404: 'no such session (or not yours)' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req);
-      const v = await ctx.sessions.view(params.id);
-      if (v.analyst.id !== account.id && !account.roles.some((x) => SEES_ALL.includes(x))) throw notFound('no such session');
-      return v;
-    },
+    handler: async ({ params, account }) => ctx.sessions.viewFor(account, params.id),
   });
   r.add({
     method: 'POST',
@@ -59,11 +48,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['approver'],
     params: SessionIdParams,
     body: OptionalEmptyBody,
+    response: SessionViewSchema,
     responses: { 200: 'approved', 403: 'not an approver, or your own request', 409: 'not awaiting approval' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req, ['approver']);
-      return ctx.sessions.approve(account, params.id, sourceOf(req));
-    },
+    handler: async ({ req, params, account }) => ctx.sessions.approve(account, params.id, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -74,11 +61,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['approver'],
     params: SessionIdParams,
     body: RejectBody,
+    response: SessionViewSchema,
     responses: { 200: 'rejected', 403: 'not an approver, or your own request', 409: 'not awaiting approval' },
-    handler: async ({ req, params, body }) => {
-      const { account } = await requireAccount(ctx, req, ['approver']);
-      return ctx.sessions.reject(account, params.id, body.reason, sourceOf(req));
-    },
+    handler: async ({ req, params, body, account }) => ctx.sessions.reject(account, params.id, body.reason, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -89,11 +74,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['analyst'],
     params: SessionIdParams,
     body: OptionalEmptyBody,
+    response: CodeResultSchema,
     responses: { 200: '{ code, code_display, expires_at }', 403: 'not your session', 409: 'not approved, or the approval lapsed', 503: 'too many live codes' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req, ['analyst']);
-      return ctx.sessions.issueCode(account, params.id, sourceOf(req));
-    },
+    handler: async ({ req, params, account }) => ctx.sessions.issueCode(account, params.id, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -104,11 +87,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['analyst'],
     params: SessionIdParams,
     body: OptionalEmptyBody,
+    response: SessionTokenSchema,
     responses: { 200: '{ token, expires_at, ice_servers }', 403: 'not your session', 409: 'session not active' },
-    handler: async ({ req, params }) => {
-      const { account, device } = await requireAccount(ctx, req, ['analyst']);
-      return ctx.sessions.analystToken(account, device.jkt, params.id, sourceOf(req));
-    },
+    handler: async ({ req, params, account, device }) => ctx.sessions.analystToken(account, device.jkt, params.id, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -119,11 +100,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['analyst'],
     params: SessionIdParams,
     body: OptionalEmptyBody,
+    response: SessionViewSchema,
     responses: { 200: 'ended', 403: 'not your session', 409: 'already ended' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req, ['analyst']);
-      return ctx.sessions.endByAnalyst(account, params.id, sourceOf(req));
-    },
+    handler: async ({ req, params, account }) => ctx.sessions.endByAnalyst(account, params.id, sourceOf(req)),
   });
   r.add({
     method: 'POST',
@@ -134,11 +113,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['admin', 'approver'],
     params: SessionIdParams,
     body: OptionalEmptyBody,
+    response: SessionViewSchema,
     responses: { 200: 'ended; both sides told and disconnected; tokens revoked', 403: 'not allowed', 409: 'already ended' },
-    handler: async ({ req, params }) => {
-      const { account } = await requireAccount(ctx, req, ['admin', 'approver']);
-      return ctx.sessions.kill(account, params.id, sourceOf(req));
-    },
+    handler: async ({ req, params, account }) => ctx.sessions.kill(account, params.id, sourceOf(req)),
   });
   for (const decision of ['approve', 'reject'] as const) {
     r.add({
@@ -150,9 +127,9 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       roles: ['approver'],
       params: ExtensionParams,
       body: decision === 'approve' ? OptionalEmptyBody : ExtensionDecisionBody,
+      response: ExtensionDecidedSchema,
       responses: { 200: 'decided', 403: 'not an approver, or your own session', 409: 'no such extension waiting' },
-      handler: async ({ req, params, body }) => {
-        const { account } = await requireAccount(ctx, req, ['approver']);
+      handler: async ({ req, params, body, account }) => {
         const reason = decision === 'reject' ? ((body as { reason?: string } | null | undefined)?.reason ?? null) : null;
         await ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req), reason);
         return { decided: decision };

@@ -1,10 +1,10 @@
 import { TicketWebhookBody } from '../../common/protocol/api.js';
+import { TicketWebhookResultSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
 import { parseInput } from '../http/parse.js';
 import type { RouteRegistry } from '../http/registry.js';
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
 
 export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
@@ -14,15 +14,11 @@ export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     tag: 'tickets',
     auth: 'webhook',
     docBody: TicketWebhookBody,
+    response: TicketWebhookResultSchema,
     responses: { 200: '{ ticket, status, ended_sessions }', 400: 'invalid body', 401: 'bad signature, stale timestamp or replay' },
-    handler: async ({ req }) => {
-      const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
+    handler: async ({ req, webhook }) => {
       const source = sourceOf(req);
-      const check = checkWebhookSignature(ctx.cfg.ticketWebhookSecret, raw, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], ctx.now());
-      if (!check.ok) {
-        await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: check.why } });
-        throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
-      }
+      // The registry checked the signature (http/auth.ts); the body is parsed only after that.
       const body = parseInput(TicketWebhookBody, req.body, 'body');
       const now = ctx.now();
       // A signature is good once (its primary key makes a concurrent replay fail too), and it is
@@ -30,7 +26,7 @@ export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       const replayed = await ctx.storage.db
         .transaction()
         .execute(async (trx) => {
-          const ins = await trx.insertInto('webhook_replays').values({ signature: check.signature, seen_at: now }).onConflict((oc) => oc.column('signature').doNothing()).executeTakeFirst();
+          const ins = await trx.insertInto('webhook_replays').values({ signature: webhook.signature, seen_at: now }).onConflict((oc) => oc.column('signature').doNothing()).executeTakeFirst();
           if (Number(ins.numInsertedOrUpdatedRows ?? 0) === 0) return true;
           await trx
             .insertInto('tickets')

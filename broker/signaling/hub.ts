@@ -10,10 +10,10 @@ import type { EndReason } from '../../common/session-state.js';
 import { verifyNonceProof } from '../auth/dpop.js';
 import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
-import { ApiError } from '../http/errors.js';
+import { DomainError } from '../domain-errors.js';
 import { TokenBucket } from '../rate-limit.js';
+import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
-import type { ExtensionEvent, SessionEvents } from '../sessions/service.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -144,7 +144,8 @@ export class SignalingHub implements SessionEvents {
     try {
       await this.handle(c, s, frame);
     } catch (e) {
-      if (e instanceof ApiError) this.send(c, { type: 'error', code: e.code, message: e.message });
+      // A refusal from the lifecycle is an error frame; the socket stays open.
+      if (e instanceof DomainError) this.send(c, { type: 'error', code: e.code, message: e.message });
       else throw e;
     }
   }
@@ -348,9 +349,5 @@ export class SignalingHub implements SessionEvents {
   expiryWarning(s: LiveSession, secondsLeft: number): void {
     const parties = this.bySession.get(s.id);
     for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
-  }
-
-  hook(eventType: string, payload: Record<string, unknown>): void {
-    this.ctx.hooks.enqueue(eventType, payload);
   }
 }

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { ChaperoneBridge } from '../../common/bridge/api.js';
+import { ErrorResponseSchema, LoginResultSchema } from '../../common/protocol/responses.js';
 
 /** An error the broker returned, in its one error shape. */
 export class BrokerError extends Error {
@@ -34,7 +35,11 @@ export class BrokerClient {
     private readonly fetchImpl: typeof fetch = (...a) => globalThis.fetch(...a),
   ) {}
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, retried = false): Promise<T> {
+  /**
+   * One call. The answer is parsed through `schema` (common/protocol/responses.ts) before anyone
+   * sees it: an answer that does not match is a BrokerError `bad_response`, never a cast.
+   */
+  async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown, retried = false): Promise<z.infer<S>> {
     const url = `${this.baseUrl}${path}`;
     const htu = url.split('?')[0]!;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -51,21 +56,28 @@ export class BrokerClient {
       parsed = null;
     }
     if (res.status === 401 && access && this.tokens?.refresh && !retried && !path.startsWith('/api/v1/auth/')) {
-      if (await this.refresh()) return this.call<T>(method, path, body, true);
+      if (await this.refresh()) return this.call(method, path, schema, body, true);
     }
     if (!res.ok) {
-      const e = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-      throw new BrokerError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `the broker answered ${res.status}`);
+      const e = ErrorResponseSchema.safeParse(parsed);
+      if (e.success) throw new BrokerError(res.status, e.data.error.code, e.data.error.message);
+      throw new BrokerError(res.status, `http_${res.status}`, `the broker answered ${res.status}`);
     }
-    return parsed as T;
+    const answer = schema.safeParse(parsed);
+    if (!answer.success) {
+      const issue = answer.error.issues[0];
+      const where = issue && issue.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new BrokerError(res.status, 'bad_response', `the broker's answer to ${method} ${htu.slice(this.baseUrl.length)} is not what this app understands${where}`);
+    }
+    return answer.data;
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.call<T>('GET', path);
+  get<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
+    return this.call('GET', path, schema);
   }
 
-  post<T>(path: string, body: unknown = {}): Promise<T> {
-    return this.call<T>('POST', path, body);
+  post<S extends z.ZodType>(path: string, body: unknown, schema: S): Promise<z.infer<S>> {
+    return this.call('POST', path, schema, body);
   }
 
   /** Signs in again with a refresh token kept from an earlier run (rotates it). */
@@ -79,7 +91,7 @@ export class BrokerClient {
     if (!refresh) return false;
     try {
       this.tokens = null;
-      const r = await this.post<{ access_token: string; refresh_token: string }>('/api/v1/auth/refresh', { refresh_token: refresh });
+      const r = await this.post('/api/v1/auth/refresh', { refresh_token: refresh }, LoginResultSchema);
       this.tokens = { access: r.access_token, refresh: r.refresh_token };
       this.onRefreshToken?.(r.refresh_token);
       return true;
@@ -91,91 +103,5 @@ export class BrokerClient {
   }
 }
 
-/** Shapes of the broker's answers the screens use (see docs/api.md). */
-export interface AccountView {
-  id: string;
-  username: string;
-  display_name: string;
-  organisation: string;
-  kind: string;
-  roles: string[];
-}
-
-export interface LoginResult {
-  access_token: string;
-  refresh_token: string;
-  account: AccountView;
-}
-
-export interface SessionView {
-  id: string;
-  state: string;
-  end_reason: string | null;
-  ticket: string;
-  reason: string;
-  capabilities: string[];
-  duration_minutes: number;
-  analyst: { id: string; username: string; display_name: string; organisation: string; kind: string };
-  approval: { required: boolean; why: string; approver: string | null; approved_at: number | null; deadline: number | null; rejection_reason: string | null };
-  code_expires_at: number | null;
-  expires_at: number | null;
-  /** The latest the session may run to, extensions included (set when it starts). */
-  hard_deadline?: number | null;
-  created_at: number;
-  ended_at: number | null;
-  grants: { capability: string; state: string }[];
-}
-
-/** A request for more time waiting for an approver (GET /api/v1/extensions/pending). */
-export interface PendingExtension {
-  id: string;
-  session_id: string;
-  ticket: string;
-  minutes: number;
-  requested_at: number;
-  /** The session's reason: a request for more time carries none of its own. */
-  reason: string;
-  capabilities: string[];
-  expires_at: number | null;
-  hard_deadline: number | null;
-  analyst: { id: string; username: string; display_name: string; organisation: string; kind: string };
-}
-
-const Id = z.string().min(1).max(64);
-const Text = (max: number) => z.string().max(max);
-const Time = z.number().int().nonnegative();
-const PendingExtensions = z.object({
-  extensions: z
-    .array(
-      z.object({
-        id: Id,
-        session_id: Id,
-        ticket: Text(64),
-        minutes: z.number().int().min(1).max(24 * 60),
-        requested_at: Time,
-        reason: Text(1000),
-        capabilities: z.array(Text(32)).max(16),
-        expires_at: Time.nullable(),
-        hard_deadline: Time.nullable(),
-        analyst: z.object({ id: Id, username: Text(128), display_name: Text(256), organisation: Text(256), kind: Text(32) }),
-      }),
-    )
-    .max(500),
-});
-
-/** The approver's list of requests for more time, checked before the screen shows any of it. */
-export function parsePendingExtensions(body: unknown): PendingExtension[] {
-  return PendingExtensions.parse(body).extensions;
-}
-
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
-
-export interface SessionTokenResult {
-  token: string;
-  expires_at: number;
-  ice_servers: IceServer[];
-}
+/** The broker's answers the screens use, as common/protocol/responses.ts defines them. */
+export type { AccountView, IceServer, LoginResult, PendingExtension, SessionTokenResult, SessionView } from '../../common/protocol/responses.js';

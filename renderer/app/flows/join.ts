@@ -1,4 +1,5 @@
-import { BrokerError, type IceServer } from '../broker-client.js';
+import { ConsentResultSchema, RedeemResultSchema } from '../../../common/protocol/responses.js';
+import { BrokerError } from '../broker-client.js';
 import { parseJoinInput } from '../format.js';
 import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
 import { resetStore, useAppStore } from '../store.js';
@@ -19,7 +20,7 @@ export async function redeemCode(input: string): Promise<void> {
   }
   s.setJoin({ phase: 'redeeming', error: null });
   try {
-    const r = await endUserBroker().post<{ session_id: string; offer: string; offer_expires_at: number }>('/api/v1/join', { code });
+    const r = await endUserBroker().post('/api/v1/join', { code }, RedeemResultSchema);
     // The consent screen shows only what the broker signed, after main checked the signature.
     const view = await getBridge().offer.verify({ offer: r.offer });
     if (view.sid !== r.session_id) throw new Error('the offer does not match the session');
@@ -60,8 +61,8 @@ export async function acceptOffer(): Promise<void> {
   const stopMedia = () => media.getTracks().forEach((t) => t.stop());
   try {
     const { sid, receipt } = signed;
-    const r = await endUserBroker().post<{ accepted: boolean; token?: string; expires_at?: number; ice_servers?: IceServer[] }>('/api/v1/join/consent', { session_id: sid, receipt });
-    if (!r.accepted || !r.token || !r.expires_at) throw new Error('the broker did not start the session');
+    const r = await endUserBroker().post('/api/v1/join/consent', { session_id: sid, receipt }, ConsentResultSchema);
+    if (!r.accepted || !r.expires_at) throw new Error('the broker did not start the session');
     await bridge.session.open({ sessionId: sid, expiresAt: r.expires_at });
     const cap = await bridge.grants.acquire({ sessionId: sid, kind: 'capture' });
     if (!cap.ok) {
@@ -77,7 +78,7 @@ export async function acceptOffer(): Promise<void> {
       ticket: offerView.ticket,
       capabilities: offerView.capabilities,
     });
-    startEndUser({ sessionId: sid, brokerUrl, token: r.token, expiresAt: r.expires_at, iceServers: r.ice_servers ?? [], stream: media });
+    startEndUser({ sessionId: sid, brokerUrl, token: r.token, expiresAt: r.expires_at, iceServers: r.ice_servers, stream: media });
     s.setJoin({ phase: 'live' });
   } catch (err) {
     stopMedia();
@@ -91,7 +92,7 @@ export async function declineOffer(): Promise<void> {
   if (!offer) return;
   try {
     const { sid, receipt } = await getBridge().consent.receipt({ offer, decision: 'decline' });
-    await endUserBroker().post('/api/v1/join/consent', { session_id: sid, receipt });
+    await endUserBroker().post('/api/v1/join/consent', { session_id: sid, receipt }, ConsentResultSchema);
     s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'declined', revoked: [], at: Date.now() } });
     s.setJoin({ phase: 'ended' });
   } catch (err) {

@@ -1,4 +1,16 @@
-import { BrokerError, parsePendingExtensions, type AccountView, type LoginResult, type PendingExtension, type SessionTokenResult, type SessionView } from '../broker-client.js';
+import type { z } from 'zod';
+import {
+  CodeResultSchema,
+  ExtensionDecidedSchema,
+  LoginResultSchema,
+  MeSchema,
+  PendingExtensionsSchema,
+  SessionListSchema,
+  SessionTokenSchema,
+  SessionViewSchema,
+  SignedOutSchema,
+} from '../../../common/protocol/responses.js';
+import { BrokerError, type PendingExtension, type SessionView } from '../broker-client.js';
 import { getBridge, keepRefreshToken, staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
 import { startAnalyst } from './session.js';
@@ -17,7 +29,7 @@ export async function signIn(username: string, password: string, totp: string): 
   const s = store();
   s.setStaff({ signingIn: true, error: null });
   try {
-    const r = await staffBroker().post<LoginResult>('/api/v1/auth/login', { username, password, ...(totp ? { totp } : {}) });
+    const r = await staffBroker().post('/api/v1/auth/login', { username, password, ...(totp ? { totp } : {}) }, LoginResultSchema);
     staffBroker().tokens = { access: r.access_token, refresh: r.refresh_token };
     await keepRefreshToken(r.refresh_token);
     s.setStaff({ account: r.account, signingIn: false });
@@ -31,7 +43,7 @@ export async function signOut(): Promise<void> {
   stopPolling();
   try {
     const refresh = staffBroker().tokens?.refresh;
-    if (refresh) await staffBroker().post('/api/v1/auth/logout', { refresh_token: refresh });
+    if (refresh) await staffBroker().post('/api/v1/auth/logout', { refresh_token: refresh }, SignedOutSchema);
   } catch {
     // Signing out locally is what matters; the token expires by itself.
   }
@@ -54,7 +66,7 @@ export async function resumeStaff(): Promise<void> {
   }
   if (!token || !(await staffBroker().resume(token))) return;
   try {
-    const account = await staffBroker().get<AccountView>('/api/v1/me');
+    const account = await staffBroker().get('/api/v1/me', MeSchema);
     store().setStaff({ account });
   } catch {
     staffBroker().tokens = null;
@@ -80,7 +92,7 @@ export async function requestSession(f: RequestForm): Promise<void> {
   const s = store();
   s.setStaff({ busy: true, error: null, code: null });
   try {
-    const session = await staffBroker().post<SessionView>('/api/v1/sessions', { ticket: f.ticket, reason: f.reason, capabilities: f.capabilities, duration_minutes: f.durationMinutes });
+    const session = await staffBroker().post('/api/v1/sessions', { ticket: f.ticket, reason: f.reason, capabilities: f.capabilities, duration_minutes: f.durationMinutes }, SessionViewSchema);
     s.setStaff({ session, busy: false });
     s.setLive({ notice: null, ended: null, state: 'idle', chat: [], warnings: [], sas: null });
     await afterChange(session);
@@ -100,7 +112,7 @@ async function refresh(): Promise<void> {
   if (!id || pollBusy) return;
   pollBusy = true;
   try {
-    const session = await staffBroker().get<SessionView>(`/api/v1/sessions/${id}`);
+    const session = await staffBroker().get(`/api/v1/sessions/${id}`, SessionViewSchema);
     const before = store().staff.session;
     store().setStaff({ session });
     if (before?.state !== session.state) await afterChange(session);
@@ -116,14 +128,14 @@ async function afterChange(session: SessionView): Promise<void> {
   const s = store();
   switch (session.state) {
     case 'approved': {
-      const c = await staffBroker().post<{ code: string; code_display: string; expires_at: number }>(`/api/v1/sessions/${session.id}/code`, {});
+      const c = await staffBroker().post(`/api/v1/sessions/${session.id}/code`, {}, CodeResultSchema);
       s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at }, session: { ...session, state: 'code_issued' } });
       return;
     }
     case 'active': {
       stopPolling();
       if (s.live.role === 'analyst' && s.live.sessionId === session.id) return;
-      const t = await staffBroker().post<SessionTokenResult>(`/api/v1/sessions/${session.id}/token`, {});
+      const t = await staffBroker().post(`/api/v1/sessions/${session.id}/token`, {}, SessionTokenSchema);
       s.setLive({
         peerName: 'the end user',
         peerOrg: null,
@@ -151,7 +163,7 @@ export async function cancelRequest(): Promise<void> {
   const id = store().staff.session?.id;
   if (!id) return;
   try {
-    await staffBroker().post(`/api/v1/sessions/${id}/end`, {});
+    await staffBroker().post(`/api/v1/sessions/${id}/end`, {}, SessionViewSchema);
   } catch (err) {
     store().setStaff({ error: message(err) });
   }
@@ -185,12 +197,12 @@ export async function loadApprovals(): Promise<void> {
   const s = store();
   try {
     const [pending, active, extensions] = await Promise.all([
-      staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=awaiting_approval'),
-      staffBroker().get<{ sessions: SessionView[] }>('/api/v1/sessions?state=active'),
+      staffBroker().get('/api/v1/sessions?state=awaiting_approval', SessionListSchema),
+      staffBroker().get('/api/v1/sessions?state=active', SessionListSchema),
       // Only approvers decide more time; an admin without the role would be refused the list.
-      s.staff.account?.roles.includes('approver') ? staffBroker().get<unknown>('/api/v1/extensions/pending') : Promise.resolve({ extensions: [] }),
+      s.staff.account?.roles.includes('approver') ? staffBroker().get('/api/v1/extensions/pending', PendingExtensionsSchema) : Promise.resolve({ extensions: [] }),
     ]);
-    s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: parsePendingExtensions(extensions), loaded: true, error: null });
+    s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: extensions.extensions, loaded: true, error: null });
   } catch (err) {
     s.setApprovals({ error: message(err), loaded: true });
   }
@@ -207,9 +219,9 @@ export function watchApprovals(): () => void {
 }
 
 /** One approver decision: post it, say what happened (or why not), and refresh the lists. */
-async function decide(path: string, body: unknown, done: string): Promise<void> {
+async function decide(path: string, body: unknown, answer: z.ZodType, done: string): Promise<void> {
   try {
-    await staffBroker().post(path, body);
+    await staffBroker().post(path, body, answer);
     store().setApprovals({ message: done, error: null });
   } catch (err) {
     store().setApprovals({ error: message(err), message: null });
@@ -218,11 +230,11 @@ async function decide(path: string, body: unknown, done: string): Promise<void> 
 }
 
 export function approve(id: string): Promise<void> {
-  return decide(`/api/v1/sessions/${id}/approve`, {}, 'Approved. The analyst can now give the end user a code.');
+  return decide(`/api/v1/sessions/${id}/approve`, {}, SessionViewSchema, 'Approved. The analyst can now give the end user a code.');
 }
 
 export function reject(id: string, reason: string): Promise<void> {
-  return decide(`/api/v1/sessions/${id}/reject`, { reason }, 'Rejected. The analyst sees your reason.');
+  return decide(`/api/v1/sessions/${id}/reject`, { reason }, SessionViewSchema, 'Rejected. The analyst sees your reason.');
 }
 
 /** An approver lets a live session run longer; the end user is asked next. */
@@ -230,11 +242,12 @@ export function decideExtension(x: PendingExtension, approve: boolean, reason = 
   return decide(
     `/api/v1/sessions/${x.session_id}/extensions/${x.id}/${approve ? 'approve' : 'reject'}`,
     !approve && reason ? { reason } : {},
+    ExtensionDecidedSchema,
     approve ? `Approved ${x.minutes} more minutes for ${x.ticket}. The end user is asked now.` : `Rejected ${x.minutes} more minutes for ${x.ticket}. The session keeps its current end.`,
   );
 }
 
 /** The kill switch: ends a live session at once, on both sides. */
 export function kill(id: string): Promise<void> {
-  return decide(`/api/v1/sessions/${id}/kill`, {}, 'The session was ended with the kill switch.');
+  return decide(`/api/v1/sessions/${id}/kill`, {}, SessionViewSchema, 'The session was ended with the kill switch.');
 }

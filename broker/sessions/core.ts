@@ -1,0 +1,25 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { AuditLog } from '../audit/log.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { Clock } from '../clock.js';
+import type { BrokerConfig } from '../config.js';
+import type { Database, SessionsTable } from '../storage/schema.js';
+import type { PostSessionHooks, SessionEvents } from './events.js';
+import type { LiveSession } from './live.js';
+
+export type Row = Selectable<SessionsTable>;
+
+/**
+ * What every part of the lifecycle shares: the stores it writes, the clock, the sessions that
+ * have not ended, and whom to tell. Built once by SessionService; the parts are functions over it.
+ */
+export interface SessionCore {
+  readonly cfg: BrokerConfig;
+  readonly db: Kysely<Database>;
+  readonly audit: AuditLog;
+  readonly tokens: TokenService;
+  readonly clock: Clock;
+  readonly hooks: PostSessionHooks;
+  readonly live: Map<string, LiveSession>;
+  events: SessionEvents | null;
+}

@@ -1,0 +1,106 @@
+import crypto from 'node:crypto';
+import { codeFromBytes, formatJoinCode, normalizeJoinCode } from '../../common/join-code.js';
+import type { CodeResult, RedeemResult } from '../../common/protocol/responses.js';
+import type { Account } from '../auth/account.js';
+import { sha256b64url } from '../auth/dpop.js';
+import type { BrokerConfig } from '../config.js';
+import { notFound, rateLimited, unavailable, conflict } from '../domain-errors.js';
+import { WindowCounter, sourceKey } from '../rate-limit.js';
+import type { SessionCore } from './core.js';
+import { endSession } from './ending.js';
+import { mustLive } from './live.js';
+import { deny, move, tryMove } from './moves.js';
+import { signOffer } from './offer.js';
+import { readRow } from './queries.js';
+import { scheduleTimers } from './timers.js';
+import { SYSTEM, accountActor, endUserActor } from './types.js';
+
+/**
+ * Join codes: the analyst issues a single-use code and reads it to the end user, whose client
+ * redeems it with its device key. Wrong codes are counted per source and across all sources
+ * (docs/join-codes.md has the guessing arithmetic).
+ */
+
+const hashCode = (code: string) => crypto.createHash('sha256').update(`chaperone-join-code:${code}`).digest('hex');
+
+/** Wrong codes in the recent window, per source and across all of them. */
+export class JoinFailureLimits {
+  readonly bySource: WindowCounter;
+  readonly global: WindowCounter;
+
+  constructor(rateLimits: BrokerConfig['rateLimits']) {
+    const w = rateLimits.join_failure_window_minutes * 60_000;
+    this.bySource = new WindowCounter(rateLimits.join_failures_per_source, w);
+    this.global = new WindowCounter(rateLimits.join_failures_global, w);
+  }
+}
+
+export async function issueCode(core: SessionCore, analyst: Account, id: string, source: string | null): Promise<CodeResult> {
+  const actor = accountActor(analyst, source);
+  const r = await readRow(core, id);
+  if (r.analyst_id !== analyst.id) await deny(core, actor, r, 'forbidden', 'only the requesting analyst can issue the join code');
+  const now = core.clock.now();
+  if (r.state === 'approved' && r.approval_deadline !== null && r.approval_deadline <= now) {
+    await endSession(core, id, 'expired', SYSTEM, {}, { why: 'approval lapsed before a code was issued' });
+    throw conflict('the approval lapsed before a code was issued; request a new session', 'approval_lapsed');
+  }
+  const liveCodes = await core.db
+    .selectFrom('sessions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('state', '=', 'code_issued')
+    .executeTakeFirstOrThrow();
+  if (Number(liveCodes.n) >= core.cfg.rateLimits.max_live_codes) {
+    await core.audit.append({ type: 'join.code_capacity', outcome: 'denied', ...actor, session_id: id, ticket: r.ticket_ref, meta: {} });
+    throw unavailable('too many join codes are live; try again in a few minutes', 'too_many_live_codes');
+  }
+  const code = codeFromBytes(crypto.randomBytes(16));
+  const expiresAt = now + core.cfg.policy.code_ttl_minutes * 60_000;
+  const live = mustLive(core, r);
+  const moved = await move(core, live, r, { to: 'code_issued' }, actor, { code_hash: hashCode(code), code_expires_at: expiresAt });
+  scheduleTimers(core, live, moved);
+  return { code, code_display: formatJoinCode(code), expires_at: expiresAt };
+}
+
+/** The end user's client redeems a code with its device key and gets the signed consent offer. */
+export async function redeem(core: SessionCore, limits: JoinFailureLimits, rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
+  const now = core.clock.now();
+  const src = source ?? 'unknown';
+  const key = sourceKey(src);
+  const actor = endUserActor(device.jkt, source);
+  if (limits.bySource.exceeded(key, now) || limits.global.exceeded('*', now)) {
+    await core.audit.append({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope: limits.global.exceeded('*', now) ? 'global' : 'source' } });
+    throw rateLimited('too many wrong join codes; wait a few minutes and check the code with your support contact');
+  }
+  const code = normalizeJoinCode(rawCode);
+  const fail = async (why: string, sessionId: string | null = null): Promise<never> => {
+    limits.bySource.add(key, now);
+    limits.global.add('*', now);
+    await core.audit.append({ type: 'join.redeem_failed', outcome: 'failure', ...actor, session_id: sessionId, meta: { why } });
+    throw notFound('this code is not valid: it may be mistyped, already used or expired', 'invalid_code');
+  };
+  if (!code) return fail('malformed');
+  const r = await core.db.selectFrom('sessions').selectAll().where('code_hash', '=', hashCode(code)).executeTakeFirst();
+  if (!r) return fail('unknown');
+  if (r.state !== 'code_issued') return fail('already_used', r.id);
+  if (r.code_expires_at !== null && r.code_expires_at <= now) {
+    await endSession(core, r.id, 'code_expired', SYSTEM).catch(() => undefined);
+    return fail('expired', r.id);
+  }
+  const offerExpiresAt = now + core.cfg.policy.offer_ttl_seconds * 1000;
+  const offer = await signOffer(core, r, device.jkt, offerExpiresAt);
+  const live = mustLive(core, r);
+  // The conditional update is what makes two simultaneous redemptions of one code end with one winner.
+  const won = await tryMove(
+    core,
+    live,
+    r,
+    { to: 'pending_consent' },
+    actor,
+    { end_user_jkt: device.jkt, offer_hash: sha256b64url(offer), offer_expires_at: offerExpiresAt, code_hash: null },
+    { device: device.jkt },
+  );
+  if (!won) return fail('lost_race', r.id);
+  live.endUserJkt = device.jkt;
+  scheduleTimers(core, live, won);
+  return { session_id: r.id, offer, offer_expires_at: offerExpiresAt };
+}

@@ -1,0 +1,30 @@
+import { CONSENT_CAPABILITIES, isGrantable, type Capability } from '../../common/capabilities.js';
+import type { Row, SessionCore } from './core.js';
+
+/**
+ * The consent offer: what the end user's consent screen shows, signed by the broker and bound to
+ * the device that redeemed the code. The end user's client shows nothing it did not verify.
+ */
+export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, expiresAt: number): Promise<string> {
+  const analyst = await core.db.selectFrom('accounts').selectAll().where('id', '=', r.analyst_id).executeTakeFirstOrThrow();
+  const caps = r.capabilities.split(',') as Capability[];
+  const { token } = await core.tokens.sign(
+    'offer',
+    {
+      sid: r.id,
+      sub: deviceJkt,
+      org: core.cfg.policy.organisation,
+      analyst: { id: analyst.id, name: analyst.display_name, username: analyst.username, organisation: analyst.organisation, kind: analyst.kind },
+      verification: { method: analyst.totp_secret ? 'password+totp' : 'password', mfa_at: analyst.mfa_at ? Math.floor(analyst.mfa_at / 1000) : null },
+      ticket: r.ticket_ref,
+      reason: r.reason,
+      capabilities: caps,
+      consent_covers: caps.filter((c) => CONSENT_CAPABILITIES.includes(c)),
+      granted_later: caps.filter((c) => isGrantable(c)),
+      duration_s: r.duration_s,
+      cnf: { jkt: deviceJkt },
+    },
+    expiresAt,
+  );
+  return token;
+}

@@ -1,0 +1,47 @@
+import type { SessionRole } from '../../common/roles.js';
+import type { Account } from '../auth/account.js';
+import { issueTurnCredentials } from '../turn.js';
+import type { SessionCore } from './core.js';
+import { mustLive, type LiveSession } from './live.js';
+import { deny } from './moves.js';
+import { readRow } from './queries.js';
+import { accountActor, type IssuedSessionToken } from './types.js';
+
+/**
+ * Session tokens open signaling for one party of one active session. Each is bound to that
+ * party's device key, expires with the session, is recorded (so ending revokes it) and comes with
+ * TURN credentials that expire no later than the session either.
+ */
+
+export async function issueSessionToken(core: SessionCore, live: LiveSession, role: SessionRole, sub: string, jkt: string): Promise<IssuedSessionToken> {
+  const expiresAt = live.expiresAt!;
+  const { token, jti } = await core.tokens.sign('session', { sid: live.id, role, sub, caps: live.capabilities, cnf: { jkt } }, expiresAt);
+  await core.db.insertInto('session_tokens').values({ jti, session_id: live.id, role, jkt, expires_at: expiresAt, revoked_at: null }).execute();
+  core.audit.record({ type: 'token.issued', outcome: 'success', actor: role === 'analyst' ? `account:${live.analystUsername}` : `end_user:${jkt.slice(0, 16)}`, source: null, session_id: live.id, ticket: live.ticket, meta: { role, jti, exp: Math.floor(expiresAt / 1000) } });
+  return { token, expires_at: expiresAt, ice_servers: iceServers(core, live, role) };
+}
+
+function iceServers(core: SessionCore, live: LiveSession, role: SessionRole): IssuedSessionToken['ice_servers'] {
+  if (!core.cfg.turn || live.expiresAt === null) return [];
+  const c = issueTurnCredentials(core.cfg.turn, { sessionId: live.id, role, sessionExpiresAtMs: live.expiresAt, nowMs: core.clock.now() });
+  return [{ urls: c.urls, username: c.username, credential: c.credential }];
+}
+
+/** The analyst's token, bound to the device key the request was signed with. */
+export async function analystToken(core: SessionCore, analyst: Account, deviceJkt: string, id: string, source: string | null): Promise<IssuedSessionToken> {
+  const r = await readRow(core, id);
+  const actor = accountActor(analyst, source);
+  if (r.analyst_id !== analyst.id) await deny(core, actor, r, 'forbidden', 'only the requesting analyst can join this session');
+  if (r.state !== 'active') {
+    await deny(core, actor, r, 'not_active', `the session is ${r.state}, not active`, 'conflict');
+  }
+  return issueSessionToken(core, mustLive(core, r), 'analyst', analyst.id, deviceJkt);
+}
+
+/** Checks a session token presented on signaling: not revoked, for a live active session. */
+export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
+  const t = await core.db.selectFrom('session_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+  if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
+  const live = core.live.get(sid);
+  return live && live.state === 'active' ? live : null;
+}

@@ -1,0 +1,93 @@
+import { SESSION_STATES, type SessionState } from './session-state.js';
+
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/**
+ * Every audit event type the broker writes, with the outcome(s) it is written with: one list, the
+ * way Teleport keeps lib/events/codes.go. The broker's audit log takes only these types (a
+ * misspelled one does not compile) and test/integration/audit-catalogue.test.ts checks that what
+ * a real broker stores is listed here. A new event is added here first; an auditor's tooling can
+ * read the list instead of guessing from samples. Old logs may hold types no longer listed.
+ */
+const EVENTS = {
+  'account.created': { outcomes: ['success'], about: 'an account was created (CLI, admin API or first run)' },
+  'account.disabled': { outcomes: ['success'], about: 'an account was disabled; its refresh tokens are revoked' },
+
+  'auth.login': { outcomes: ['success'], about: 'a sign-in with password (and TOTP) succeeded' },
+  'auth.login_failed': { outcomes: ['failure'], about: 'wrong username, password or one-time code (meta.why says which)' },
+  'auth.login_locked': { outcomes: ['denied'], about: 'a sign-in to a locked account was refused' },
+  'auth.logout': { outcomes: ['success'], about: 'a refresh token family was revoked' },
+  'auth.password_change_required': { outcomes: ['denied'], about: 'a sign-in with a one-time password was refused until it is changed' },
+  'auth.password_changed': { outcomes: ['success'], about: 'a password was replaced' },
+  'auth.refresh_failed': { outcomes: ['denied'], about: 'a refresh token was refused (a reused one revokes its family)' },
+  'auth.refreshed': { outcomes: ['success'], about: 'a refresh token was traded for a new pair' },
+  'auth.request_rejected': { outcomes: ['denied'], about: 'a request without a valid access token or device proof' },
+  'auth.role_denied': { outcomes: ['denied'], about: 'a signed-in account lacked the role a route needs' },
+
+  'broker.started': { outcomes: ['success'], about: 'the broker started' },
+  'broker.resumed': { outcomes: ['success'], about: 'live sessions were reloaded after a start; overdue ones ended' },
+  'broker.stopped': { outcomes: ['success'], about: 'the broker stopped' },
+
+  'client.teardown_report': { outcomes: ['success'], about: "the end user's client reported the local grants it dropped" },
+  'client.teardown_report_refused': { outcomes: ['denied'], about: 'a teardown report from a device that is not the end user of the session' },
+
+  'consent.receipt_rejected': { outcomes: ['denied'], about: 'a consent or extension receipt failed its checks' },
+  'consent.refused': { outcomes: ['denied'], about: 'a consent from a device that did not redeem the code' },
+
+  'extension.requested': { outcomes: ['success'], about: 'the analyst asked for more time' },
+  'extension.refused': { outcomes: ['denied'], about: 'more time beyond the hard maximum was refused' },
+  'extension.approved': { outcomes: ['success'], about: 'an approver approved more time (the end user is asked next)' },
+  'extension.rejected': { outcomes: ['success'], about: 'an approver refused more time' },
+  'extension.accepted': { outcomes: ['success'], about: 'the end user accepted more time with a signed receipt' },
+  'extension.declined': { outcomes: ['success'], about: 'the end user declined more time' },
+
+  'grant.requested': { outcomes: ['success'], about: 'the analyst asked for a capability inside the session' },
+  'grant.refused': { outcomes: ['denied'], about: 'a capability not approved for the session was asked for' },
+  'grant.granted': { outcomes: ['success'], about: 'the end user allowed a capability' },
+  'grant.denied': { outcomes: ['success'], about: 'the end user refused a capability' },
+  'grant.revoked': { outcomes: ['success'], about: 'a capability was taken back' },
+
+  'hook.delivery_failed': { outcomes: ['failure'], about: 'a post-session hook failed after every retry' },
+
+  'http.not_found': { outcomes: ['denied'], about: 'a request under /api for a route that does not exist' },
+  'http.request_refused': { outcomes: ['denied'], about: 'a request the HTTP layer refused (body, media type, size)' },
+
+  'join.code_capacity': { outcomes: ['denied'], about: 'a join code was refused because too many are live' },
+  'join.rate_limited': { outcomes: ['denied'], about: 'a redemption was refused after too many wrong codes' },
+  'join.redeem_failed': { outcomes: ['failure'], about: 'a join code was wrong, used, expired or lost a race' },
+
+  'keys.rotated': { outcomes: ['success'], about: 'the broker started signing with a new key' },
+
+  'session.request_refused': { outcomes: ['denied'], about: 'a session request was refused (role, policy, ticket)' },
+  'session.action_denied': { outcomes: ['denied'], about: 'an action on a session by someone not allowed to take it' },
+  'session.transition_refused': { outcomes: ['denied'], about: 'a move the lifecycle does not allow from the current state' },
+
+  'signaling.connected': { outcomes: ['success'], about: 'a party authenticated on signaling' },
+  'signaling.frame_refused': { outcomes: ['denied'], about: 'a signaling frame was refused (throttled per socket)' },
+
+  'ticket.open': { outcomes: ['success'], about: 'the ticketing system marked a ticket open' },
+  'ticket.approved': { outcomes: ['success'], about: 'the ticketing system marked a ticket approved' },
+  'ticket.closed': { outcomes: ['success'], about: 'the ticketing system closed a ticket (its sessions end)' },
+  'ticket.webhook_rejected': { outcomes: ['denied'], about: 'a ticket webhook with a bad signature, a stale timestamp or a replay' },
+
+  'token.issued': { outcomes: ['success'], about: 'a session token for signaling was issued' },
+} as const satisfies Record<string, { outcomes: readonly AuditOutcome[]; about: string }>;
+
+/** The lifecycle writes `session.<state>` on entering each state (common/session-state.ts). */
+type SessionStateEvent = `session.${SessionState}`;
+
+const SESSION_STATE_EVENTS = Object.fromEntries(
+  SESSION_STATES.map((s) => [`session.${s}`, { outcomes: ['success'], about: `the session moved to ${s}` }]),
+) as unknown as Record<SessionStateEvent, { outcomes: readonly ['success']; about: string }>;
+
+export type AuditEventType = keyof typeof EVENTS | SessionStateEvent;
+
+export const AUDIT_EVENT_TYPES: Readonly<Record<AuditEventType, { readonly outcomes: readonly AuditOutcome[]; readonly about: string }>> = {
+  ...EVENTS,
+  ...SESSION_STATE_EVENTS,
+};
+
+export function isAuditEventType(t: string): t is AuditEventType {
+  return Object.hasOwn(AUDIT_EVENT_TYPES, t);
+}

@@ -1,0 +1,238 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUDIT_EVENT_TYPES, isAuditEventType } from '../../common/audit-events.js';
+import { ErrorResponseSchema } from '../../common/protocol/responses.js';
+import { signWebhook } from '../../broker/hooks/signature.js';
+import type { AnyRoute } from '../../broker/http/registry.js';
+import { ApiClient, type ApiResult } from '../helpers/api.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { DeviceKey } from '../helpers/device.js';
+import { consent, consentReceipt, requestSession } from '../helpers/lifecycle.js';
+import { SignalingClient } from '../helpers/signaling-client.js';
+
+/**
+ * The contract in common/ holds for a real broker: every route's answers parse through the
+ * schema it declares (common/protocol/responses.ts) with nothing left over, errors keep the one
+ * error shape, and every audit event the broker writes is in common/audit-events.ts with the
+ * outcome listed there. A whole lifecycle, refusals included, runs through every route.
+ */
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+function routeFor(routes: readonly AnyRoute[], method: string, url: string): AnyRoute | undefined {
+  const p = url.split('?')[0]!;
+  return routes.find((r) => r.method === method && new RegExp(`^${r.url.replace(/:[A-Za-z_]+/g, '[^/]+')}$`).test(p));
+}
+
+describe.each(ENGINES)('the wire contract on %s', (engine) => {
+  let b: TestBroker;
+  const answered = new Set<string>();
+  const problems: string[] = [];
+  const original = ApiClient.prototype.call;
+
+  beforeAll(async () => {
+    b = await startTestBroker(engine);
+    // Every answer any client in this file receives is checked against the route's schema.
+    ApiClient.prototype.call = async function (this: ApiClient, ...args: Parameters<ApiClient['call']>): Promise<ApiResult> {
+      const res = await original.apply(this, args);
+      const [method, url] = args;
+      const route = routeFor(b.routes, method, url);
+      if (!route) return res;
+      const where = `${method} ${route.url} (${res.status})`;
+      const schema = res.status < 300 ? route.response : ErrorResponseSchema;
+      const parsed = schema.safeParse(res.body);
+      if (!parsed.success) problems.push(`${where}: ${parsed.error.message}`);
+      // Zod drops keys a schema does not name: anything dropped is a field the contract lacks.
+      else if (!isDeepStrictEqual(parsed.data, res.body)) problems.push(`${where}: fields outside the schema in ${JSON.stringify(res.body).slice(0, 300)}`);
+      if (res.status < 300) answered.add(`${route.method} ${route.url}`);
+      return res;
+    };
+  });
+  afterAll(async () => {
+    ApiClient.prototype.call = original;
+    await b?.destroy();
+  });
+
+  it('a whole lifecycle through every route answers in the declared shapes', async () => {
+    const anon = new ApiClient(b.url);
+    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json']) expect((await anon.get(p)).status, p).toBe(200);
+
+    // Accounts: createUser changes the one-time password and signs in through the API.
+    const admin = await createUser(b, 'root', ['admin']);
+    const alice = await createUser(b, 'alice', ['analyst']);
+    const bob = await createUser(b, 'bob', ['approver']);
+    const audrey = await createUser(b, 'audrey', ['auditor']);
+    expect((await alice.api.get('/api/v1/me')).status).toBe(200);
+    const refreshed = await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken });
+    expect(refreshed.status).toBe(200);
+    alice.api.accessToken = refreshed.body.access_token;
+    expect((await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken })).status).toBe(401);
+    expect((await alice.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
+    expect((await alice.api.post('/api/v1/auth/login', { username: 'alice', password: 'wrong password', totp: '000000' })).status).toBe(401);
+    expect((await admin.api.get('/api/v1/admin/users')).status).toBe(200);
+    const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
+    expect(carol.status).toBe(200);
+    expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(401);
+    expect((await admin.api.post('/api/v1/admin/users/carol/disable', {})).status).toBe(200);
+    expect((await alice.api.get('/api/v1/admin/users')).status).toBe(403);
+    expect((await anon.call('GET', '/api/v1/me', undefined, { proof: false })).status).toBe(401);
+
+    // A session that needs an approver (control), live on signaling, with a grant and more time.
+    const s = await requestSession(alice, ['view', 'control']);
+    expect(s.state).toBe('awaiting_approval');
+    expect((await alice.api.post(`/api/v1/sessions/${s.id}/approve`, {})).status).toBe(403);
+    expect((await bob.api.post(`/api/v1/sessions/${s.id}/approve`, {})).status).toBe(200);
+    expect((await bob.api.post(`/api/v1/sessions/${s.id}/approve`, {})).status).toBe(409);
+    expect((await alice.api.get('/api/v1/sessions')).status).toBe(200);
+    expect((await alice.api.get(`/api/v1/sessions/${s.id}`)).status).toBe(200);
+    const code = await alice.api.post(`/api/v1/sessions/${s.id}/code`, {});
+    expect(code.status).toBe(200);
+    const endUser = new ApiClient(b.url, new DeviceKey());
+    expect((await endUser.post('/api/v1/join', { code: 'ZZZZZ-ZZZZZ' })).status).toBe(404);
+    const offer = await endUser.post('/api/v1/join', { code: code.body.code_display });
+    expect(offer.status).toBe(200);
+    const forged = await new DeviceKey().sign('chaperone-consent+jwt', { sid: s.id, decision: 'accept' });
+    expect((await endUser.post('/api/v1/join/consent', { session_id: s.id, receipt: forged })).status).toBe(400);
+    expect((await consent(new ApiClient(b.url, new DeviceKey()), s.id, offer.body.offer)).status).toBe(403);
+    const accepted = await consent(endUser, s.id, offer.body.offer);
+    expect(accepted.status).toBe(200);
+    const token = await alice.api.post(`/api/v1/sessions/${s.id}/token`, {});
+    expect(token.status).toBe(200);
+    const eu = await SignalingClient.connect(b.url, accepted.body.token, endUser.device);
+    const an = await SignalingClient.connect(b.url, token.body.token, alice.api.device);
+    an.sendJson({ type: 'grant.response', request_id: 'nope', allow: true });
+    await an.nextOfType('error');
+    an.sendJson({ type: 'grant.request', request_id: 'g1', capability: 'control' });
+    await eu.nextOfType('grant.request');
+    eu.sendJson({ type: 'grant.response', request_id: 'g1', allow: true });
+    await an.nextOfType('grant.changed');
+    eu.sendJson({ type: 'grant.revoke', capability: 'control' });
+    await an.nextOfType('grant.changed');
+    an.sendJson({ type: 'grant.request', request_id: 'g2', capability: 'clipboard' });
+    await an.nextOfType('error');
+    an.sendJson({ type: 'extend.request', request_id: 'x0', minutes: 240 });
+    await an.nextOfType('error');
+    an.sendJson({ type: 'extend.request', request_id: 'x1', minutes: 5 });
+    const first = await an.nextOfType('extend.pending_approval');
+    const pending = await bob.api.get('/api/v1/extensions/pending');
+    expect(pending.body.extensions.map((x: { id: string }) => x.id)).toContain(first.extension_id);
+    expect((await bob.api.post(`/api/v1/sessions/${s.id}/extensions/${first.extension_id}/approve`, {})).status).toBe(200);
+    const asked = await eu.nextOfType('extend.offer');
+    const receipt = await endUser.device.sign('chaperone-extension+jwt', { sid: s.id, extension_id: asked.extension_id, decision: 'accept' });
+    eu.sendJson({ type: 'extend.response', extension_id: asked.extension_id, accept: true, receipt });
+    await an.nextOfType('extend.result');
+    an.sendJson({ type: 'extend.request', request_id: 'x2', minutes: 5 });
+    const second = await an.nextOfType('extend.pending_approval');
+    expect((await bob.api.post(`/api/v1/sessions/${s.id}/extensions/${second.extension_id}/reject`, { reason: 'change freeze' })).status).toBe(200);
+    await an.nextOfType('extend.result');
+    an.sendJson({ type: 'extend.request', request_id: 'x3', minutes: 5 });
+    const third = await an.nextOfType('extend.pending_approval');
+    expect((await bob.api.post(`/api/v1/sessions/${s.id}/extensions/${third.extension_id}/approve`, {})).status).toBe(200);
+    eu.sendJson({ type: 'extend.response', extension_id: (await eu.nextOfType('extend.offer')).extension_id, accept: false });
+    await an.nextOfType('extend.result');
+    eu.sendJson({ type: 'teardown.report', revoked: ['control'] });
+    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: false })).status).toBe(200);
+    expect((await new ApiClient(b.url).post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true })).status).toBe(403);
+    expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
+    await eu.closed();
+
+    // Declined, rejected, killed, and a ticket closed by the ticketing system.
+    const declined = await requestSession(alice, ['view']);
+    const c2 = await alice.api.post(`/api/v1/sessions/${declined.id}/code`, {});
+    const eu2 = new ApiClient(b.url, new DeviceKey());
+    const o2 = await eu2.post('/api/v1/join', { code: c2.body.code });
+    const no = await eu2.post('/api/v1/join/consent', { session_id: declined.id, receipt: await consentReceipt(eu2.device, declined.id, o2.body.offer, 'decline') });
+    expect(no.body).toEqual({ accepted: false });
+    const rejected = await requestSession(alice, ['view', 'control']);
+    expect((await bob.api.post(`/api/v1/sessions/${rejected.id}/reject`, { reason: 'no change window' })).status).toBe(200);
+    const killed = await requestSession(alice, ['view']);
+    expect((await admin.api.post(`/api/v1/sessions/${killed.id}/kill`, {})).status).toBe(200);
+    const onTicket = await requestSession(alice, ['view'], 'INC-CLOSE');
+    const opened = JSON.stringify({ event_id: crypto.randomUUID(), ticket: 'INC-OPEN', status: 'open' });
+    const t0 = Math.floor(Date.now() / 1000);
+    expect((await anon.call('POST', '/api/v1/webhooks/tickets', undefined, { proof: false, rawBody: opened, headers: { 'x-chaperone-timestamp': String(t0), 'x-chaperone-signature': signWebhook(b.ctx.cfg.ticketWebhookSecret, t0, opened) } })).status).toBe(200);
+    const raw = JSON.stringify({ event_id: crypto.randomUUID(), ticket: 'INC-CLOSE', status: 'closed' });
+    const ts = Math.floor(Date.now() / 1000);
+    const hook = await anon.call('POST', '/api/v1/webhooks/tickets', undefined, { proof: false, rawBody: raw, headers: { 'x-chaperone-timestamp': String(ts), 'x-chaperone-signature': signWebhook(b.ctx.cfg.ticketWebhookSecret, ts, raw) } });
+    expect(hook.body.ended_sessions).toEqual([onTicket.id]);
+    expect((await anon.call('POST', '/api/v1/webhooks/tickets', undefined, { proof: false, rawBody: raw, headers: { 'x-chaperone-timestamp': String(ts), 'x-chaperone-signature': 'v1=00' } })).status).toBe(401);
+
+    expect((await admin.api.post('/api/v1/admin/keys/rotate', {})).status).toBe(200);
+    expect((await admin.api.get('/api/v1/admin/hook-deliveries')).status).toBe(200);
+    expect((await audrey.api.get('/api/v1/audit/events?limit=1000')).status).toBe(200);
+    await fetch(`${b.url}/api/v1/no-such-route`);
+    await fetch(`${b.url}/api/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":' });
+
+    expect(problems).toEqual([]);
+    const never = b.routes.map((r) => `${r.method} ${r.url}`).filter((k) => !answered.has(k));
+    expect(never, 'routes this lifecycle never got a 2xx answer from').toEqual([]);
+  });
+
+  it('every audit event the broker stored is catalogued, with an outcome listed for it', async () => {
+    await b.ctx.audit.flush();
+    const stored = await b.ctx.storage.db.selectFrom('audit_events').select(['type', 'outcome']).distinct().execute();
+    const uncatalogued = stored.filter((e) => !isAuditEventType(e.type)).map((e) => e.type);
+    expect(uncatalogued).toEqual([]);
+    const wrongOutcome = stored.filter((e) => isAuditEventType(e.type) && !(AUDIT_EVENT_TYPES[e.type].outcomes as readonly string[]).includes(e.outcome));
+    expect(wrongOutcome).toEqual([]);
+    // The check has teeth only if the lifecycle wrote most of the catalogue (what it leaves out
+    // needs time to pass, many failures, or a hook receiver: lockouts, rate limits, expiries).
+    const seen = new Set(stored.map((e) => e.type));
+    const unseen = Object.keys(AUDIT_EVENT_TYPES).filter((t) => !seen.has(t));
+    expect(seen.size, `not written by this lifecycle: ${unseen.join(', ')}`).toBeGreaterThanOrEqual(44);
+  });
+});
+
+describe('the audit catalogue and the broker source agree', () => {
+  /** Every `audit.append({ type: ..., outcome: ... })` and `.record(...)` call in broker/. */
+  function auditCalls(): { file: string; type: string; outcome: string }[] {
+    const out: { file: string; type: string; outcome: string }[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.ts')) {
+          const text = fs.readFileSync(p, 'utf8');
+          for (const m of text.matchAll(/\.(?:append|record)\(\{\s*type:\s*([^,]+?),\s*outcome:\s*('[a-z]+')/g)) out.push({ file: path.relative(root, p), type: m[1]!, outcome: m[2]!.slice(1, -1) });
+        }
+      }
+    };
+    walk(path.join(root, 'broker'));
+    return out;
+  }
+
+  it('every type the broker source writes is in the catalogue, with that outcome', () => {
+    const calls = auditCalls();
+    // The pattern must read every call there is, or the check below would skip some.
+    const sites = (dir: string): number =>
+      fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? sites(path.join(dir, e.name)) : e.name.endsWith('.ts') ? (fs.readFileSync(path.join(dir, e.name), 'utf8').match(/audit\.(?:append|record)\(/g) ?? []).length : 0), 0);
+    expect(calls.length).toBe(sites(path.join(root, 'broker')));
+    expect(calls.length).toBeGreaterThan(40);
+    const catalogue = Object.keys(AUDIT_EVENT_TYPES);
+    const problems: string[] = [];
+    for (const c of calls) {
+      // A literal ('grant.granted'), a choice of literals, or a template (`session.${t.to}`).
+      const template = /^`([^$`]*)\$\{/.exec(c.type)?.[1];
+      if (template !== undefined) {
+        // The compiler holds the template to the catalogue; here, some type it can make has this outcome.
+        const can = catalogue.filter((t) => t.startsWith(template) && (AUDIT_EVENT_TYPES[t as keyof typeof AUDIT_EVENT_TYPES].outcomes as readonly string[]).includes(c.outcome));
+        if (can.length === 0) problems.push(`${c.file}: no ${template}* type is written as ${c.outcome}`);
+        continue;
+      }
+      const types = [...c.type.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+      if (types.length === 0) problems.push(`${c.file}: cannot read the type ${c.type}`);
+      for (const t of types) {
+        if (!isAuditEventType(t)) problems.push(`${c.file}: ${t} is not in common/audit-events.ts`);
+        else if (!(AUDIT_EVENT_TYPES[t].outcomes as readonly string[]).includes(c.outcome)) problems.push(`${c.file}: ${t} written as ${c.outcome}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('lists every session state', () => {
+    for (const t of ['session.requested', 'session.awaiting_approval', 'session.approved', 'session.code_issued', 'session.pending_consent', 'session.active', 'session.ended']) expect(isAuditEventType(t), t).toBe(true);
+  });
+});
