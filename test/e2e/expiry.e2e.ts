@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../helpers/clock.js';
-import { Stack, axeSerious, missingTools, requestSession, shot, signIn } from './harness.js';
+import { Stack, missingTools, requestSession, signIn } from '../../kit/e2e-stack.js';
+import { axeSerious, shot } from './page-checks.js';
 
 const missing = missingTools();
 if (missing.length > 0) console.warn(`[expiry.e2e] skipping: missing ${missing.join(', ')}`);

@@ -10,7 +10,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { TestClock } from '../helpers/clock.js';
-import { Stack, at200, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
+import { Stack, missingTools, requestSession, signIn, type Person } from '../../kit/e2e-stack.js';
+import { at200, axeSerious, shot } from './page-checks.js';
 
 const missing = missingTools();
 if (missing.length > 0) console.warn(`[extension.e2e] skipping: missing ${missing.join(', ')}`);

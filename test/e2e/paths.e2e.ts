@@ -6,7 +6,8 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
-import { Stack, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
+import { Stack, missingTools, requestSession, signIn, type Person } from '../../kit/e2e-stack.js';
+import { axeSerious, shot } from './page-checks.js';
 
 const missing = missingTools();
 if (missing.length > 0) console.warn(`[paths.e2e] skipping: missing ${missing.join(', ')}`);

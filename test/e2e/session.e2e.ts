@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
-import { H, ROOT_POINT, Stack, W, at200, axeSerious, missingTools, requestSession, shot, signIn, viewerPixel, viewerPoint, xsetroot } from './harness.js';
+import { H, ROOT_POINT, Stack, W, missingTools, requestSession, signIn, xsetroot } from '../../kit/e2e-stack.js';
+import { at200, axeSerious, shot, viewerPixel, viewerPoint } from './page-checks.js';
 
 const missing = missingTools();
 if (missing.length > 0) console.warn(`[session.e2e] skipping: missing ${missing.join(', ')}`);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker, tempDir, type TestBroker } from '../helpers/broker.js';
+import { startTestBroker, tempDir, type TestBroker } from '../../kit/broker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const keyX = () => crypto.generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!;

@@ -10,12 +10,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createXTestInjector, type XTestInjector } from '../../main/injectors/xtest.js';
 import type { SessionEngine } from '../../renderer/session/engine.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { startCoturn, turnserverAvailable, type Coturn } from '../helpers/coturn.js';
-import { EndUserSide } from '../helpers/end-user-side.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, nodeEngine } from '../helpers/node-session.js';
-import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
+import { EndUserSide } from '../../kit/end-user-side.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, nodeEngine } from '../../kit/node-session.js';
+import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../../kit/xvfb.js';
 
 const missing = missingDisplayTools({ chromium: true });
 if (!turnserverAvailable()) missing.push('turnserver');

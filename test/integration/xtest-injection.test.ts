@@ -15,7 +15,7 @@ import { FileGrantJournal } from '../../main/grant-journal.js';
 import { GrantRegistry } from '../../main/grants.js';
 import { InputGate } from '../../main/input-gate.js';
 import { createXTestInjector, type XTestInjector } from '../../main/injectors/xtest.js';
-import { CHROMIUM_PATH, missingDisplayTools, mouseLocation, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
+import { CHROMIUM_PATH, missingDisplayTools, mouseLocation, startXvfb, xdotool, type Xvfb } from '../../kit/xvfb.js';
 
 const missing = missingDisplayTools({ chromium: true });
 if (missing.length > 0) {
