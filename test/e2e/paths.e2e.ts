@@ -148,7 +148,8 @@ describe.skipIf(missing.length > 0)('the app end to end: decline, wrong code, no
     await an.page.getByTestId('request-control').click();
     await eu.page.getByTestId('control-prompt').waitFor();
     await expect.poll(() => eu.page.getByTestId('control-prompt').count(), { timeout: 10_000 }).toBe(0);
-    expect(await eu.page.getByTestId('notice').textContent()).toContain('denied because nobody answered');
+    // The policy's 5 s, not the default's 30.
+    expect(await eu.page.getByTestId('notice').textContent()).toContain('denied because nobody answered within 5 seconds.');
     await expect.poll(() => an.page.getByTestId('viewer-notice').textContent()).toBe('The end user did not allow control.');
     expect(await an.page.getByTestId('viewer-state').textContent()).toBe('View only');
     await shot(an.page, '25-analyst-control-denied');

@@ -2,6 +2,7 @@ import type { ControlDraft } from '../../../common/control/protocol.js';
 import { SessionEngine } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
+import { controlPromptTimedOut } from '../format.js';
 import { getBridge } from '../services.js';
 import { brokerNow, useAppStore } from '../store.js';
 
@@ -181,7 +182,7 @@ export async function answerControl(allow: boolean, why: 'click' | 'timeout' = '
   const sid = s.live.sessionId;
   clearPrompt();
   if (!req || !engine || !sid) return;
-  s.setLive({ controlRequest: null, notice: why === 'timeout' ? 'The control request was denied because nobody answered within 30 seconds.' : null });
+  s.setLive({ controlRequest: null, notice: why === 'timeout' ? controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) : null });
   if (!allow) {
     engine.respondGrant(req.requestId, false);
     return;
