@@ -7,12 +7,13 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { Stack, missingTools, requestSession, signIn, type Person } from '../../kit/e2e-stack.js';
+import { skipWithout } from '../helpers/needs-tools.js';
 import { axeSerious, shot } from './page-checks.js';
 
-const missing = missingTools();
-if (missing.length > 0) console.warn(`[paths.e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'the app end to end: decline, wrong code, no approval, no answer, kill switch';
+const skip = skipWithout(SUITE, missingTools());
 
-describe.skipIf(missing.length > 0)('the app end to end: decline, wrong code, no approval, no answer, kill switch', () => {
+describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let euHost: BrowserHost;
   let anHost: BrowserHost;
