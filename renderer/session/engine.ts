@@ -1,7 +1,8 @@
 import SimplePeer from 'simple-peer';
+import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
-import type { BrokerFrame, SignalPayload } from '../../common/protocol/signaling.js';
+import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { sdpFingerprint, shortAuthString } from '../../common/sas.js';
@@ -124,7 +125,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
   }
 
-  requestGrant(capability: 'control' | 'clipboard' | 'files', requestId: string): void {
+  requestGrant(capability: GrantableCapability, requestId: string): void {
     this.link.send({ type: 'grant.request', request_id: requestId, capability });
   }
 
@@ -138,7 +139,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.link.send({ type: 'grant.response', request_id: requestId, allow });
   }
 
-  revokeGrant(capability: 'control' | 'clipboard' | 'files'): void {
+  revokeGrant(capability: GrantableCapability): void {
     this.link.send({ type: 'grant.revoke', capability });
   }
 
@@ -208,7 +209,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r) => ['capture', 'control', 'clipboard', 'files'].includes(r)) });
+    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
     if (tellBroker) this.link.send({ type: 'end' });
     try {
       this.pointer?.close();
