@@ -6,14 +6,14 @@
  *   no app) in the same run.
  * Everything is real: the broker on loopback, the browser hosts with the main-process services,
  * the built renderer, Debian's Chromium headed on Xvfb capturing the real screen. The set-up is
- * the end-to-end tests' (test/e2e/harness.ts). Method and clocks: bench/README.md.
+ * the end-to-end tests' (kit/e2e-stack.ts). Method and clocks: bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn, xsetroot } from '../test/e2e/harness.js';
+import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn, xsetroot } from '../kit/e2e-stack.js';
 import { connectBaseline, openBaselinePages, receiverStats, servePlainPage } from './lib/capture-baseline.js';
 import { clockOffset, colourSeenAt, expectColour, firstFrameAt, installPixelProbe, watchFirstFrame } from './lib/screen-probe.js';
 import { round, sleep, summarize } from './lib/stats.js';

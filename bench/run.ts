@@ -6,7 +6,7 @@ type Bench = (o: { quick: boolean; only: Set<string>; cpuProf: boolean; instrume
 const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
   broker: {
     about: 'signaling relay vs plain ws and PeerJS, kill switch, lifecycles/s (SQLite, PostgreSQL), audit append/verify',
-    load: async () => (await import('./broker.js')).runBrokerBench,
+    load: async () => (await import('./broker/run.js')).runBrokerBench,
   },
   session: {
     about: 'input latency into Xvfb vs a raw data channel, setup to first frame, kill-switch teardown, local expiry',

@@ -13,11 +13,11 @@ import wrtc from '@roamhq/wrtc';
 import type { Injector } from '../main/injector.js';
 import { createXTestInjector } from '../main/injectors/xtest.js';
 import type { EngineClock } from '../renderer/session/ports.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../test/helpers/broker.js';
-import { EndUserSide } from '../test/helpers/end-user-side.js';
-import { activeSession } from '../test/helpers/lifecycle.js';
-import { SyntheticScreen, firstFrame, nodeEngine } from '../test/helpers/node-session.js';
-import { startXvfb } from '../test/helpers/xvfb.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../kit/broker.js';
+import { EndUserSide } from '../kit/end-user-side.js';
+import { activeSession } from '../kit/lifecycle.js';
+import { SyntheticScreen, firstFrame, nodeEngine } from '../kit/node-session.js';
+import { startXvfb } from '../kit/xvfb.js';
 import { round, sleep, summarize } from './lib/stats.js';
 
 type Opts = { quick: boolean };

@@ -1,6 +1,11 @@
 export const CAPABILITIES = ['view', 'control', 'clipboard', 'files', 'chat'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
+/** For names that arrive as text (a session view, a frame): is this one of ours? */
+export function isCapability(c: string): c is Capability {
+  return (CAPABILITIES as readonly string[]).includes(c);
+}
+
 /** Consent to the session itself covers these; everything else is granted one by one inside it. */
 export const CONSENT_CAPABILITIES: readonly Capability[] = ['view', 'chat'];
 
@@ -8,7 +13,7 @@ export const CONSENT_CAPABILITIES: readonly Capability[] = ['view', 'chat'];
 export const GRANTABLE_CAPABILITIES = ['control', 'clipboard', 'files'] as const;
 export type GrantableCapability = (typeof GRANTABLE_CAPABILITIES)[number];
 
-export function isGrantable(c: Capability): c is GrantableCapability {
+export function isGrantable(c: string): c is GrantableCapability {
   return (GRANTABLE_CAPABILITIES as readonly string[]).includes(c);
 }
 

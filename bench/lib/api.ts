@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { BenchDevice } from './device.js';
+import { DeviceKey } from '../../kit/device.js';
 
 export interface Res<T = any> {
   status: number;
@@ -43,7 +43,7 @@ export function rawRequest<T = any>(method: 'GET' | 'POST', url: string, headers
 export class BenchApi {
   constructor(
     readonly baseUrl: string,
-    readonly device: BenchDevice = new BenchDevice(),
+    readonly device: DeviceKey = new DeviceKey(),
     public accessToken: string | null = null,
   ) {}
 

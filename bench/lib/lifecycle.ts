@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type WebSocket from 'ws';
 import { BenchApi, must, rawRequest } from './api.js';
-import { BenchDevice } from './device.js';
+import { DeviceKey } from '../../kit/device.js';
 import { closedAt, connectSignaling } from './signaling.js';
 
 export interface BenchAccount {
@@ -13,7 +13,7 @@ export interface BenchAccount {
 }
 
 export function accountApi(baseUrl: string, a: BenchAccount): BenchApi {
-  return new BenchApi(baseUrl, BenchDevice.fromPrivateJwk(a.private_jwk), a.access_token);
+  return new BenchApi(baseUrl, DeviceKey.fromPrivateJwk(a.private_jwk), a.access_token);
 }
 
 export const STEPS = ['request', 'code', 'redeem', 'consent', 'analyst_token', 'signaling_connect', 'end'] as const;
@@ -35,7 +35,7 @@ async function call<T = any>(api: BenchApi, path: string, body: unknown, step: S
 
 export interface Active {
   id: string;
-  endUser: BenchDevice;
+  endUser: DeviceKey;
   endUserToken: string;
   analystToken: string;
 }
@@ -51,7 +51,7 @@ export async function driveToActive(analyst: BenchApi, times?: StepTimes): Promi
   );
   if (s.state !== 'approved') throw new Error(`expected an auto-approved session, got ${s.state}`);
   const c = await call<{ code_display: string }>(analyst, `/api/v1/sessions/${s.id}/code`, {}, 'code', times);
-  const eu = new BenchApi(analyst.baseUrl, new BenchDevice());
+  const eu = new BenchApi(analyst.baseUrl, new DeviceKey());
   const red = await call<{ offer: string }>(eu, '/api/v1/join', { code: c.code_display }, 'redeem', times);
   const offerHash = crypto.createHash('sha256').update(red.offer).digest('base64url');
   const receipt = await eu.device.sign('chaperone-consent+jwt', { sid: s.id, offer_hash: offerHash, decision: 'accept', accepted_capabilities: ['view', 'chat'] });

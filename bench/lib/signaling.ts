@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { BenchDevice } from './device.js';
+import type { DeviceKey } from '../../kit/device.js';
 
 interface Early {
   frames: Buffer[];
@@ -90,7 +90,7 @@ export function nextFrame(ws: WebSocket, timeoutMs = 15_000): Promise<any> {
  * A Chaperone signaling connection: challenge, auth with the session token and a proof over the
  * nonce made by the token's device key, then `ready`. Resolves with the open socket.
  */
-export async function connectSignaling(baseUrl: string, token: string, device: BenchDevice): Promise<WebSocket> {
+export async function connectSignaling(baseUrl: string, token: string, device: DeviceKey): Promise<WebSocket> {
   const ws = await openWs(`${baseUrl.replace(/^http/, 'ws')}/api/v1/signaling`);
   try {
     const challenge = await nextFrame(ws);

@@ -9,7 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { startBroker } from '../../broker/broker.js';
 import type { BrokerFile } from '../../broker/config.js';
 import type { Role } from '../../common/roles.js';
-import { createUser } from '../../test/helpers/broker.js';
+import { createUser } from '../../kit/broker.js';
 import { emit } from '../lib/child.js';
 
 const { values } = parseArgs({

@@ -19,6 +19,11 @@ export function spokenDuration(ms: number): string {
   return parts.join(' ');
 }
 
+/** The notice when nobody answered the control prompt in its time (the machine policy's, default 30 s). */
+export function controlPromptTimedOut(seconds: number): string {
+  return `The control request was denied because nobody answered within ${spokenDuration(seconds * 1000)}.`;
+}
+
 /** 1800 -> "30 minutes"; 5400 -> "1 hour 30 minutes". */
 export function durationText(seconds: number): string {
   const m = Math.round(seconds / 60);

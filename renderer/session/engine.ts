@@ -1,13 +1,16 @@
 import SimplePeer from 'simple-peer';
+import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
-import type { BrokerFrame, SignalPayload } from '../../common/protocol/signaling.js';
+import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
-import { sdpFingerprint, shortAuthString } from '../../common/sas.js';
 import { Emitter } from './emitter.js';
+import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
 import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
+import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
+import { verificationCode } from './verification.js';
 
 export type EngineState = 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
 
@@ -22,8 +25,7 @@ export interface EngineOptions {
   stream?: MediaStream;
   /** How long ICE or signaling may stay lost before the session ends as peer_lost. */
   graceMs?: number;
-  /** Keeps only the ICE candidates this returns true for (tests pin loopback). */
-  candidateFilter?: (candidate: string) => boolean;
+  candidateFilter?: CandidateFilter;
   /** Revokes every local grant; returns what it revoked. Runs first in teardown. */
   onTeardown?: (reason: EndReason) => Promise<string[]> | string[];
 }
@@ -64,7 +66,7 @@ const PEER_CLOSED_SETTLE_MS = 2000;
 
 /**
  * Both ends of a live session: signaling, the peer connection (simple-peer), the two data
- * channels, the short authentication string, and a teardown that runs once, completely, on every
+ * channels, the short authentication string (verification.ts), and a teardown that runs once, completely, on every
  * way a session can end, including when the broker cannot be reached (local expiry fails closed).
  */
 export class SessionEngine extends Emitter<EngineEvents> {
@@ -80,10 +82,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private token: string;
   private expiresAt: number;
   private readonly grace: number;
-  private sharedTrack: MediaStreamTrack | null = null;
+  private readonly screen: SharedScreen | null;
   private peerDead = false;
-  /** Capture tracks taken out of the stream by pause/resume; stopped at teardown with the rest. */
-  private pausedTracks: MediaStreamTrack[] = [];
 
   constructor(
     private readonly opts: EngineOptions,
@@ -93,6 +93,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.token = opts.token;
     this.expiresAt = opts.expiresAt;
     this.grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+    this.screen = opts.stream ? new SharedScreen(opts.stream) : null;
     const wsUrl = `${opts.brokerUrl.replace(/^http/, 'ws')}/api/v1/signaling`;
     this.link = new SignalingLink(wsUrl, this.token, deps.sign, deps.socket, deps.clock, (e) => this.onLink(e));
   }
@@ -124,7 +125,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
   }
 
-  requestGrant(capability: 'control' | 'clipboard' | 'files', requestId: string): void {
+  requestGrant(capability: GrantableCapability, requestId: string): void {
     this.link.send({ type: 'grant.request', request_id: requestId, capability });
   }
 
@@ -138,7 +139,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.link.send({ type: 'grant.response', request_id: requestId, allow });
   }
 
-  revokeGrant(capability: 'control' | 'clipboard' | 'files'): void {
+  revokeGrant(capability: GrantableCapability): void {
     this.link.send({ type: 'grant.revoke', capability });
   }
 
@@ -148,34 +149,16 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   /** Stops sending the screen (renegotiates the track away); resume adds it back. */
   pauseSharing(): void {
-    const s = this.opts.stream;
-    const t = s?.getVideoTracks()[0];
-    if (!this.peer || !s || !t) return;
-    this.sharedTrack = t;
-    this.peer.removeTrack(t, s);
+    if (this.peer) this.screen?.pause(this.peer);
   }
 
   resumeSharing(): void {
-    const s = this.opts.stream;
-    if (!this.peer || !s || !this.sharedTrack) return;
-    // simple-peer refuses to re-add a removed track; a clone of the same capture is a new track.
-    const again = this.sharedTrack.clone();
-    s.removeTrack(this.sharedTrack);
-    s.addTrack(again);
-    this.pausedTracks.push(this.sharedTrack);
-    this.peer.addTrack(again, s);
-    this.sharedTrack = null;
+    if (this.peer) this.screen?.resume(this.peer);
   }
 
   /** The shared screen changed (another display, another window): swap the track in place. */
   replaceScreen(track: MediaStreamTrack): void {
-    const s = this.opts.stream;
-    const old = s?.getVideoTracks()[0];
-    if (!this.peer || !s || !old) return;
-    this.peer.replaceTrack(old, track, s);
-    s.removeTrack(old);
-    s.addTrack(track);
-    old.stop();
+    if (this.peer) this.screen?.replace(this.peer, track);
   }
 
   // ---------- both ----------
@@ -200,15 +183,13 @@ export class SessionEngine extends Emitter<EngineEvents> {
     } catch {
       // The grant layer fails closed on its own; teardown goes on regardless.
     }
-    if (this.opts.stream) {
-      for (const t of this.opts.stream.getTracks()) t.stop();
-      this.sharedTrack?.stop();
-      for (const t of this.pausedTracks) t.stop();
+    if (this.screen) {
+      this.screen.stopAll();
       if (!revoked.includes('capture')) revoked.push('capture');
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r) => ['capture', 'control', 'clipboard', 'files'].includes(r)) });
+    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
     if (tellBroker) this.link.send({ type: 'end' });
     try {
       this.pointer?.close();
@@ -318,28 +299,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   private signalPeer(p: SignalPayload): void {
-    switch (p.kind) {
-      case 'offer':
-      case 'answer':
-        this.peer!.signal({ type: p.kind, sdp: p.sdp });
-        return;
-      case 'candidate':
-        if (this.opts.candidateFilter && !this.opts.candidateFilter(p.candidate)) return;
-        this.peer!.signal({ type: 'candidate', candidate: { candidate: p.candidate, sdpMid: p.sdpMid ?? null, sdpMLineIndex: p.sdpMLineIndex ?? null } } as never);
-        return;
-      case 'renegotiate':
-        this.peer!.signal({ type: 'renegotiate', renegotiate: true } as never);
-        return;
-      default:
-        return missingCase(p);
-    }
+    const signal = toPeerSignal(p, this.opts.candidateFilter);
+    if (signal) this.peer!.signal(signal);
   }
 
   // ---------- the peer connection ----------
 
   private createPeer(): void {
     const initiator = this.opts.role === 'end_user';
-    const filter = this.opts.candidateFilter;
     const peer = new SimplePeer({
       initiator,
       trickle: true,
@@ -348,7 +315,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       channelConfig: { ordered: true },
       config: { iceServers: this.opts.iceServers as RTCIceServer[], iceTransportPolicy: this.opts.iceTransportPolicy ?? 'all' },
       ...(initiator && this.opts.stream ? { stream: this.opts.stream } : {}),
-      sdpTransform: filter ? (sdp: string) => sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:') || filter(l.slice(2))).join('\r\n') : (sdp: string) => sdp,
+      sdpTransform: sdpCandidateTransform(this.opts.candidateFilter),
     });
     this.peer = peer;
     const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
@@ -394,24 +361,15 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   private onLocalSignal(d: SimplePeer.SignalData): void {
-    const any = d as { type?: string; sdp?: string; candidate?: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }; renegotiate?: boolean };
-    if (any.type === 'offer' || any.type === 'answer') {
-      this.link.send({ type: 'signal', payload: { kind: any.type, sdp: any.sdp ?? '' } });
-    } else if (any.candidate) {
-      if (this.opts.candidateFilter && !this.opts.candidateFilter(any.candidate.candidate)) return;
-      this.link.send({ type: 'signal', payload: { kind: 'candidate', candidate: any.candidate.candidate, sdpMid: any.candidate.sdpMid ?? null, sdpMLineIndex: any.candidate.sdpMLineIndex ?? null } });
-    } else if (any.renegotiate) {
-      this.link.send({ type: 'signal', payload: { kind: 'renegotiate' } });
-    }
+    const payload = fromPeerSignal(d, this.opts.candidateFilter);
+    if (payload) this.link.send({ type: 'signal', payload });
   }
 
   private async computeSas(pc: RTCPeerConnection): Promise<void> {
-    const local = pc.localDescription?.sdp ? sdpFingerprint(pc.localDescription.sdp) : null;
-    const remote = pc.remoteDescription?.sdp ? sdpFingerprint(pc.remoteDescription.sdp) : null;
-    if (!local || !remote) return;
-    const [eu, an] = this.opts.role === 'end_user' ? [local, remote] : [remote, local];
-    this.sas = await shortAuthString(eu, an);
-    this.emit('sas', this.sas);
+    const sas = await verificationCode(pc, this.opts.role);
+    if (!sas) return;
+    this.sas = sas;
+    this.emit('sas', sas);
   }
 
   private sendReliable(text: string): boolean {

@@ -7,14 +7,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../helpers/clock.js';
-import { Stack, axeSerious, missingTools, requestSession, shot, signIn } from './harness.js';
+import { Stack, missingTools, requestSession, signIn } from '../../kit/e2e-stack.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { axeSerious, shot } from './page-checks.js';
 
-const missing = missingTools();
-if (missing.length > 0) console.warn(`[expiry.e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'the app end to end: expiry with its warnings';
+const skip = skipWithout(SUITE, missingTools());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(missing.length > 0)('the app end to end: expiry with its warnings', () => {
+describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let clock: TestClock;
   beforeAll(async () => {

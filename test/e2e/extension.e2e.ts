@@ -10,10 +10,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { TestClock } from '../helpers/clock.js';
-import { Stack, at200, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
+import { Stack, missingTools, requestSession, signIn, type Person } from '../../kit/e2e-stack.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { at200, axeSerious, shot } from './page-checks.js';
 
-const missing = missingTools();
-if (missing.length > 0) console.warn(`[extension.e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'the app end to end: more time, and dialogs by keyboard';
+const skip = skipWithout(SUITE, missingTools());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,7 +28,7 @@ function focused(page: Page): Promise<string> {
   });
 }
 
-describe.skipIf(missing.length > 0)('the app end to end: more time, and dialogs by keyboard', () => {
+describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let clock: TestClock;
   let euHost: BrowserHost;

@@ -6,12 +6,14 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
-import { Stack, axeSerious, missingTools, requestSession, shot, signIn, type Person } from './harness.js';
+import { Stack, missingTools, requestSession, signIn, type Person } from '../../kit/e2e-stack.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { axeSerious, shot } from './page-checks.js';
 
-const missing = missingTools();
-if (missing.length > 0) console.warn(`[paths.e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'the app end to end: decline, wrong code, no approval, no answer, kill switch';
+const skip = skipWithout(SUITE, missingTools());
 
-describe.skipIf(missing.length > 0)('the app end to end: decline, wrong code, no approval, no answer, kill switch', () => {
+describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let euHost: BrowserHost;
   let anHost: BrowserHost;
@@ -147,7 +149,8 @@ describe.skipIf(missing.length > 0)('the app end to end: decline, wrong code, no
     await an.page.getByTestId('request-control').click();
     await eu.page.getByTestId('control-prompt').waitFor();
     await expect.poll(() => eu.page.getByTestId('control-prompt').count(), { timeout: 10_000 }).toBe(0);
-    expect(await eu.page.getByTestId('notice').textContent()).toContain('denied because nobody answered');
+    // The policy's 5 s, not the default's 30.
+    expect(await eu.page.getByTestId('notice').textContent()).toContain('denied because nobody answered within 5 seconds.');
     await expect.poll(() => an.page.getByTestId('viewer-notice').textContent()).toBe('The end user did not allow control.');
     expect(await an.page.getByTestId('viewer-state').textContent()).toBe('View only');
     await shot(an.page, '25-analyst-control-denied');

@@ -6,14 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
-import { H, ROOT_POINT, Stack, W, at200, axeSerious, missingTools, requestSession, shot, signIn, viewerPixel, viewerPoint, xsetroot } from './harness.js';
+import { H, ROOT_POINT, Stack, W, missingTools, requestSession, signIn, xsetroot } from '../../kit/e2e-stack.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { at200, axeSerious, shot, viewerPixel, viewerPoint } from './page-checks.js';
 
-const missing = missingTools();
-if (missing.length > 0) console.warn(`[session.e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'the app end to end: one full attended session';
+const skip = skipWithout(SUITE, missingTools());
 
 const near = (got: [number, number, number] | null, want: [number, number, number]) => got !== null && got.every((v, i) => Math.abs(v - want[i]!) <= 48);
 
-describe.skipIf(missing.length > 0)('the app end to end: one full attended session', () => {
+describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let euHost: BrowserHost;
   let anHost: BrowserHost;

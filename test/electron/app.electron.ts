@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, login, startTestBroker, tempDir, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { requestSession } from '../helpers/lifecycle.js';
+import { createUser, login, startTestBroker, tempDir, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { requestSession } from '../../kit/lifecycle.js';
 import { electronBinary } from './binary.js';
 
 /**

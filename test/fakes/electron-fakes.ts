@@ -1,9 +1,10 @@
 /**
  * Fakes of the Electron objects the shell's modules take through their parameters. The Electron
- * binary cannot run here (DESIGN.md), so these stand in for ipcMain, WebFrameMain, WebContents,
- * BrowserWindow, globalShortcut and app in Node tests. Each one is structural and small: it
- * records what the code under test asked for and lets the test fire the events Electron would.
- * The real objects are exercised by the Playwright `_electron` tests where the binary exists.
+ * binary cannot run here (README.md, "The desktop shell"), so these stand in for ipcMain,
+ * WebFrameMain, WebContents, BrowserWindow, globalShortcut and app in Node tests. Each one is
+ * structural and small: it records what the code under test asked for and lets the test fire the
+ * events Electron would. The real objects are exercised by the Playwright `_electron` tests where
+ * the binary exists.
  */
 import crypto from 'node:crypto';
 import type { FrameLike } from '../../main/electron/sender-check.js';

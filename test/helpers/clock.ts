@@ -1,5 +1,5 @@
 import type { Clock } from '../../broker/clock.js';
-import { DeviceKey } from './device.js';
+import { DeviceKey } from '../../kit/device.js';
 
 /**
  * Real time plus an offset the test can jump forward. Deadlines fire when real time reaches them

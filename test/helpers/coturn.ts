@@ -14,6 +14,11 @@ import { stunBinding } from './stun-client.js';
 
 export const TURNSERVER_PATH = '/usr/bin/turnserver';
 
+/** What is missing to run coturn here, for skipWithout (test/helpers/needs-tools.ts). */
+export function missingTurnserver(): string[] {
+  return turnserverAvailable() ? [] : [`${TURNSERVER_PATH} (apt-get install coturn)`];
+}
+
 export function turnserverAvailable(): boolean {
   try {
     fs.accessSync(TURNSERVER_PATH, fs.constants.X_OK);

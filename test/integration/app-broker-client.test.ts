@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChaperoneBridge } from '../../common/bridge/api.js';
 import { MeSchema, SessionListSchema, SessionViewSchema } from '../../common/protocol/responses.js';
 import { BrokerClient, BrokerError } from '../../renderer/app/broker-client.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 
 /**
  * The app's broker client against a real broker: answers arrive parsed through the schemas in

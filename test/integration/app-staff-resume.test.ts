@@ -9,7 +9,7 @@ import { fakeKeychainCipher } from '../fakes/electron-fakes.js';
 import { resumeStaff, signIn, signOut } from '../../renderer/app/flows/staff.js';
 import { loadPolicy, setBridgeForTests } from '../../renderer/app/services.js';
 import { resetStore, useAppStore } from '../../renderer/app/store.js';
-import { createUser, freshTotp, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, freshTotp, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { TestClock } from '../helpers/clock.js';
 
 

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../helpers/api.js';
-import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { ApiClient } from '../../kit/api.js';
+import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { TestClock } from '../helpers/clock.js';
-import { DeviceKey } from '../helpers/device.js';
-import { activeSession, connectBoth, consent, redeem, requestSession } from '../helpers/lifecycle.js';
+import { DeviceKey } from '../../kit/device.js';
+import { activeSession, connectBoth, consent, redeem, requestSession } from '../../kit/lifecycle.js';
 
 async function audited(b: TestBroker, type: string): Promise<{ meta: string; outcome: string; session_id: string | null }[]> {
   await b.ctx.audit.flush();
@@ -157,7 +157,7 @@ describe('signaling frame attacks', () => {
   });
 
   it('frames before auth are refused', async () => {
-    const { SignalingClient } = await import('../helpers/signaling-client.js');
+    const { SignalingClient } = await import('../../kit/signaling-client.js');
     const c = await SignalingClient.open(b.url);
     c.sendJson({ type: 'signal', payload: { kind: 'offer', sdp: 'x' } });
     expect(await c.closed()).toBe(4001);

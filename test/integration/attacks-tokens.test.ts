@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../helpers/api.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { DeviceKey } from '../helpers/device.js';
-import { activeSession, connectBoth } from '../helpers/lifecycle.js';
-import { SignalingClient } from '../helpers/signaling-client.js';
+import { ApiClient } from '../../kit/api.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { DeviceKey } from '../../kit/device.js';
+import { activeSession, connectBoth } from '../../kit/lifecycle.js';
+import { SignalingClient } from '../../kit/signaling-client.js';
 
 const b64url = (s: string | Buffer) => Buffer.from(s).toString('base64url');
 

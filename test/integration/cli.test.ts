@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient } from '../helpers/api.js';
-import { freshTotp, tempDir } from '../helpers/broker.js';
+import { ApiClient } from '../../kit/api.js';
+import { freshTotp, tempDir } from '../../kit/broker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'bin', 'chaperone-broker.mjs');

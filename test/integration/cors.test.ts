@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startTestBroker, type TestBroker } from '../../kit/broker.js';
 
 /** A raw request, because fetch would not let a test set the Origin header as a page does. */
 function raw(url: string, method: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

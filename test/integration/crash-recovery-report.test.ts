@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../main/clock.js';
 import { FileGrantJournal, recoverAfterCrash } from '../../main/grant-journal.js';
 import { GrantRegistry } from '../../main/grants.js';
-import { ApiClient } from '../helpers/api.js';
-import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { DeviceKey } from '../helpers/device.js';
-import { activeSession } from '../helpers/lifecycle.js';
+import { ApiClient } from '../../kit/api.js';
+import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { DeviceKey } from '../../kit/device.js';
+import { activeSession } from '../../kit/lifecycle.js';
 
 describe('after a crash the next start revokes what was left and reports it to the broker', () => {
   let b: TestBroker;

@@ -7,7 +7,7 @@ import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { displayMediaRequestHandler, type ScreenSource } from '../../main/electron/display-media.js';
 import { decidePermission } from '../../main/electron/permissions.js';
 import { isTrustedFrame } from '../../main/electron/sender-check.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { TestClock } from '../helpers/clock.js';
 import { fakeFrame } from '../fakes/electron-fakes.js';
 

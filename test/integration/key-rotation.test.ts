@@ -1,9 +1,9 @@
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, login, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { TestClock } from '../helpers/clock.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SignalingClient } from '../helpers/signaling-client.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SignalingClient } from '../../kit/signaling-client.js';
 
 describe('signing key rotation', () => {
   let b: TestBroker;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, connectBoth, consent, redeem, requestSession } from '../helpers/lifecycle.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession, connectBoth, consent, redeem, requestSession } from '../../kit/lifecycle.js';
 
 describe.each(ENGINES)('session lifecycle on %s', (engine) => {
   let b: TestBroker;
@@ -99,7 +99,7 @@ describe.each(ENGINES)('session lifecycle on %s', (engine) => {
     expect((await an.nextOfType('session.ended')).reason).toBe('revoked');
     await expect(eu.closed()).resolves.toBe(4000);
     await expect(an.closed()).resolves.toBe(4000);
-    const { SignalingClient } = await import('../helpers/signaling-client.js');
+    const { SignalingClient } = await import('../../kit/signaling-client.js');
     await expect(SignalingClient.connect(b.url, s.endUserToken, s.endUser.device)).rejects.toThrow(/token_revoked|4001/);
     const again = await admin.api.post(`/api/v1/sessions/${s.id}/kill`, {});
     expect(again.status).toBe(409);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestBroker, tempDir, type TestBroker } from '../helpers/broker.js';
+import { startTestBroker, tempDir, type TestBroker } from '../../kit/broker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const keyX = () => crypto.generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!;
@@ -59,7 +59,8 @@ describe('the policy check command', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'invalid', message: expect.stringContaining('permission denied (the file must be readable by every user)') });
   });
 
-  it.skipIf(fs.existsSync('/etc/chaperone/policy.json'))('without a file it reports this machine: here, unmanaged', () => {
+  const managed = fs.existsSync('/etc/chaperone/policy.json');
+  it.skipIf(managed)(managed ? 'without a file it reports this machine as unmanaged (skipped: this machine has /etc/chaperone/policy.json)' : 'without a file it reports this machine: here, unmanaged', () => {
     const r = check(['--check']);
     expect(r).toMatchObject({ code: 0, stdout: 'No machine policy: this is an unmanaged install and the defaults apply.\n' });
   });

@@ -6,7 +6,7 @@ import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { parseMachinePolicy, type MachinePolicyInput } from '../../common/machine-policy.js';
 import { MainServices } from '../../main/services.js';
 import type { MachinePolicyResult } from '../../main/machine-policy/index.js';
-import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../../kit/broker.js';
 
 const randomX = () => crypto.generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!;
 

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, requestSession } from '../helpers/lifecycle.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession, requestSession } from '../../kit/lifecycle.js';
 
 type Schema = Record<string, unknown>;
 interface Operation {

@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, requestSession } from '../helpers/lifecycle.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession, requestSession } from '../../kit/lifecycle.js';
 
 const SECRET = 'hook-secret-0123456789-abcdef';
 const RETRY_DELAYS_S = [0.05, 0.05];

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../common/roles.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
-import { ApiClient } from '../helpers/api.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { ApiClient } from '../../kit/api.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 
 /**
  * The route registry enforces what each route declares (the same fields the OpenAPI document is

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, firstFrame, nodeEngine } from '../helpers/node-session.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, firstFrame, nodeEngine } from '../../kit/node-session.js';
 
 describe('session engine: two Node peers through the real broker', () => {
   let b: TestBroker;

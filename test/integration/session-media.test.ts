@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import wrtc from '@roamhq/wrtc';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, nodeEngine } from '../helpers/node-session.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, nodeEngine } from '../../kit/node-session.js';
 
 /** Resolves with the size of the next frame that arrives on the track. */
 function nextFrame(track: MediaStreamTrack, timeoutMs = 8000): Promise<{ width: number; height: number }> {

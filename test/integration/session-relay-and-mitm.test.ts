@@ -1,15 +1,16 @@
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sdpFingerprint, shortAuthString } from '../../common/sas.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { startCoturn, turnserverAvailable, type Coturn } from '../helpers/coturn.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, firstFrame, nodeEngine } from '../helpers/node-session.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { missingTurnserver, startCoturn, type Coturn } from '../helpers/coturn.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, firstFrame, nodeEngine } from '../../kit/node-session.js';
 
-const haveTurn = turnserverAvailable();
-if (!haveTurn && !process.env.CI) console.warn('skipping the TURN relay session test: /usr/bin/turnserver (Debian coturn) is not installed');
+const RELAY_SUITE = 'a session forced through the coturn relay with the broker-issued credentials';
+const skipRelay = skipWithout(RELAY_SUITE, missingTurnserver());
 
-describe.skipIf(!haveTurn && !process.env.CI)('a session forced through the coturn relay with the broker-issued credentials', () => {
+describe.skipIf(skipRelay)(RELAY_SUITE, () => {
   let turn: Coturn;
   let b: TestBroker;
   let analyst: TestUser;

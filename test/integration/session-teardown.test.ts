@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionEngine } from '../../renderer/session/engine.js';
 import type { EngineClock } from '../../renderer/session/ports.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, type ActiveSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, nodeEngine } from '../helpers/node-session.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession, type ActiveSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, nodeEngine } from '../../kit/node-session.js';
 
 interface Pair {
   s: ActiveSession;

@@ -10,16 +10,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createXTestInjector, type XTestInjector } from '../../main/injectors/xtest.js';
 import type { SessionEngine } from '../../renderer/session/engine.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { startCoturn, turnserverAvailable, type Coturn } from '../helpers/coturn.js';
-import { EndUserSide } from '../helpers/end-user-side.js';
-import { activeSession } from '../helpers/lifecycle.js';
-import { SyntheticScreen, nodeEngine } from '../helpers/node-session.js';
-import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { missingTurnserver, startCoturn, type Coturn } from '../helpers/coturn.js';
+import { skipWithout } from '../helpers/needs-tools.js';
+import { EndUserSide } from '../../kit/end-user-side.js';
+import { activeSession } from '../../kit/lifecycle.js';
+import { SyntheticScreen, nodeEngine } from '../../kit/node-session.js';
+import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../../kit/xvfb.js';
 
-const missing = missingDisplayTools({ chromium: true });
-if (!turnserverAvailable()) missing.push('turnserver');
-if (missing.length > 0 && !process.env.CI) console.warn(`[session-xtest-e2e] skipping: missing ${missing.join(', ')}`);
+const SUITE = 'an attended session end to end with input landing in a real window';
+const skip = skipWithout(SUITE, [...missingDisplayTools({ chromium: true }), ...missingTurnserver()]);
 
 const W = 1280;
 const H = 720;
@@ -32,7 +32,7 @@ const PAGE = `<!doctype html><html><body style="margin:0;background:#fff">
   addEventListener('mousemove', (e) => { lastMove = { x: e.screenX, y: e.screenY, cx: e.clientX, cy: e.clientY }; }, true);
 </script></body></html>`;
 
-describe.skipIf(missing.length > 0 && !process.env.CI)('an attended session end to end with input landing in a real window', () => {
+describe.skipIf(skip)(SUITE, () => {
   let xvfb: Xvfb;
   let browser: Browser;
   let page: Page;

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { activeSession, connectBoth, consentReceipt, redeem, requestSession } from '../helpers/lifecycle.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { activeSession, connectBoth, consentReceipt, redeem, requestSession } from '../../kit/lifecycle.js';
 
 /** Signs a webhook body the way the ticketing system does (the scheme in broker/hooks/signature.ts, re-implemented here). */
 function sign(secret: string, ts: number, body: string): string {
@@ -89,7 +89,7 @@ describe.each(ENGINES)('inbound ticket webhook on %s', (engine) => {
     expect(v.body).toMatchObject({ state: 'ended', end_reason: 'ticket_closed' });
     expect(await ticketRow(b, t)).toMatchObject({ status: 'closed' });
     // The session tokens are revoked with it: reconnecting fails.
-    const { SignalingClient } = await import('../helpers/signaling-client.js');
+    const { SignalingClient } = await import('../../kit/signaling-client.js');
     await expect(SignalingClient.connect(b.url, s.endUserToken, s.endUser.device)).rejects.toThrow();
     const ended = (await auditEvents(b, 'session.ended')).filter((e) => e.session_id === s.id);
     expect(ended).toHaveLength(1);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ENGINES, createUser, login, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { ENGINES, createUser, login, startTestBroker, type TestBroker } from '../../kit/broker.js';
 import { TestClock } from '../helpers/clock.js';
-import { activeSession, connectBoth } from '../helpers/lifecycle.js';
-import { SignalingClient } from '../helpers/signaling-client.js';
+import { activeSession, connectBoth } from '../../kit/lifecycle.js';
+import { SignalingClient } from '../../kit/signaling-client.js';
 
 describe.each(ENGINES)('time and restarts on %s', (engine) => {
   let b: TestBroker | null = null;

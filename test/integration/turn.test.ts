@@ -1,23 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueTurnCredentials, type TurnConfig } from '../../broker/turn.js';
-import { startCoturn, TURNSERVER_PATH, turnserverAvailable, type Coturn } from '../helpers/coturn.js';
+import { missingTurnserver, startCoturn, type Coturn } from '../helpers/coturn.js';
+import { skipWithout } from '../helpers/needs-tools.js';
 import { TurnClient, turnAllocate } from '../helpers/stun-client.js';
 
 const HOUR = 3_600_000;
-const available = turnserverAvailable();
-
-if (!available) {
-  if (process.env.CI) {
-    // CI installs coturn (.ci/run); skipping there would hide a broken install as a green run.
-    describe('TURN against coturn', () => {
-      it('has turnserver installed', () => {
-        expect.fail(`${TURNSERVER_PATH} is missing on CI: the coturn package did not install`);
-      });
-    });
-  } else {
-    console.warn(`[turn.test] skipping the coturn tests: ${TURNSERVER_PATH} not found (apt-get install -y --no-install-recommends coturn)`);
-  }
-}
+const skipCoturn = skipWithout('TURN against coturn', missingTurnserver());
 
 describe('issueTurnCredentials', () => {
   const cfg: TurnConfig = { urls: ['turn:turn.example:3478'], secret: 's3cret', ttlSeconds: 600 };
@@ -62,7 +50,7 @@ describe('issueTurnCredentials', () => {
   });
 });
 
-describe.skipIf(!available)('TURN against coturn', () => {
+describe.skipIf(skipCoturn)('TURN against coturn', () => {
   let turn: Coturn;
   let cfg: TurnConfig;
 

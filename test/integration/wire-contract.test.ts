@@ -7,11 +7,11 @@ import { AUDIT_EVENT_TYPES, isAuditEventType } from '../../common/audit-events.j
 import { ErrorResponseSchema } from '../../common/protocol/responses.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
-import { ApiClient, type ApiResult } from '../helpers/api.js';
-import { ENGINES, createUser, startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { DeviceKey } from '../helpers/device.js';
-import { consent, consentReceipt, requestSession } from '../helpers/lifecycle.js';
-import { SignalingClient } from '../helpers/signaling-client.js';
+import { ApiClient, type ApiResult } from '../../kit/api.js';
+import { ENGINES, createUser, startTestBroker, type TestBroker } from '../../kit/broker.js';
+import { DeviceKey } from '../../kit/device.js';
+import { consent, consentReceipt, requestSession } from '../../kit/lifecycle.js';
+import { SignalingClient } from '../../kit/signaling-client.js';
 
 /**
  * The contract in common/ holds for a real broker: every route's answers parse through the

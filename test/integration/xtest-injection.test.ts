@@ -15,21 +15,10 @@ import { FileGrantJournal } from '../../main/grant-journal.js';
 import { GrantRegistry } from '../../main/grants.js';
 import { InputGate } from '../../main/input-gate.js';
 import { createXTestInjector, type XTestInjector } from '../../main/injectors/xtest.js';
-import { CHROMIUM_PATH, missingDisplayTools, mouseLocation, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
+import { CHROMIUM_PATH, missingDisplayTools, mouseLocation, startXvfb, xdotool, type Xvfb } from '../../kit/xvfb.js';
+import { skipWithout } from '../helpers/needs-tools.js';
 
-const missing = missingDisplayTools({ chromium: true });
-if (missing.length > 0) {
-  if (process.env.CI) {
-    // CI installs these (.ci/run); skipping there would hide a broken install as a green run.
-    describe('XTEST injection', () => {
-      it('has the X11 tools installed', () => {
-        expect.fail(`missing on CI: ${missing.join(', ')}`);
-      });
-    });
-  } else {
-    console.warn(`[xtest-injection.test] skipping the XTEST tests, missing: ${missing.join(', ')}`);
-  }
-}
+const skip = skipWithout('XTEST injection into a real Chromium window on Xvfb', missingDisplayTools({ chromium: true }));
 
 const W = 1280;
 const H = 720;
@@ -56,7 +45,7 @@ const PAGE = `<!doctype html><html><body style="margin:0;background:#fff">
 
 type PageLog = { t: string; key?: string; code?: string; button?: number; trusted: boolean };
 
-describe.skipIf(missing.length > 0)('XTEST injection into a real Chromium window on Xvfb', () => {
+describe.skipIf(skip)('XTEST injection into a real Chromium window on Xvfb', () => {
   const SID = 'sess-xtest';
   let xvfb: Xvfb;
   let browser: Browser;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyTranslator, durationText, mapPointer, mfaFreshness, mmss, parseJoinInput, spokenDuration, keyFields } from '../../renderer/app/format.js';
+import { KeyTranslator, controlPromptTimedOut, durationText, mapPointer, mfaFreshness, mmss, parseJoinInput, spokenDuration, keyFields } from '../../renderer/app/format.js';
 import { decodeControl } from '../../common/control/protocol.js';
 
 const key = (code: string, k: string, mods: Partial<{ ctrlKey: boolean; altKey: boolean; shiftKey: boolean; metaKey: boolean }> = {}) => ({ code, key: k, ctrlKey: false, altKey: false, shiftKey: false, metaKey: false, ...mods });
@@ -15,6 +15,12 @@ describe('the screens’ pure helpers', () => {
     expect(durationText(1800)).toBe('30 minutes');
     expect(durationText(5400)).toBe('1 hour 30 minutes');
     expect(durationText(3600)).toBe('1 hour');
+  });
+
+  it('the control prompt’s timeout notice says the prompt time the policy set', () => {
+    expect(controlPromptTimedOut(30)).toBe('The control request was denied because nobody answered within 30 seconds.');
+    expect(controlPromptTimedOut(5)).toBe('The control request was denied because nobody answered within 5 seconds.');
+    expect(controlPromptTimedOut(90)).toBe('The control request was denied because nobody answered within 1 minute 30 seconds.');
   });
 
   it('a join code as people type or paste it, or a chaperone://join link', () => {

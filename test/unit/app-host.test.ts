@@ -6,7 +6,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserHost, type BrowserHost } from '../../main/browser-host/server.js';
-import { createUser, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
+import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 
 /**
  * The browser test host: loopback only, nothing without its per-launch secret, the bridge over a

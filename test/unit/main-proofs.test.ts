@@ -3,10 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BenchDevice } from '../../bench/lib/device.js';
 import { ReplayCache, verifyHttpProof, verifyNonceProof } from '../../broker/auth/dpop.js';
 import { DeviceKeyService } from '../../main/device-key.js';
-import { DeviceKey } from '../helpers/device.js';
+import { DeviceKey } from '../../kit/device.js';
 
 /**
  * One proof builder (main/proofs.ts) behind the app's device key and the test and benchmark
@@ -29,7 +28,8 @@ describe('device proofs, as the app, the tests and the benchmarks make them', ()
     const url = 'http://127.0.0.1:7480/api/v1/sessions';
     const app = await appKey(Date.now);
     const test = new DeviceKey();
-    const bench = new BenchDevice();
+    // The benchmarks hand keys between processes as private JWKs; the key read back signs the same way.
+    const bench = DeviceKey.fromPrivateJwk(new DeviceKey().privateJwk());
     const clients = [
       { jkt: app.jkt, http: (t: string) => app.dpop('GET', url, t), nonce: (n: string, t: string) => app.nonceProof(n, t) },
       { jkt: await test.jkt(), http: (t: string) => test.httpProof('GET', url, t), nonce: (n: string, t: string) => test.nonceProof(n, t) },

@@ -1,7 +1,9 @@
+import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
 import { SessionEngine } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
+import { controlPromptTimedOut } from '../format.js';
 import { getBridge } from '../services.js';
 import { brokerNow, useAppStore } from '../store.js';
 
@@ -142,7 +144,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   e.on('grant', (g) => {
     store().setGrant(g.capability, g.granted, g.by);
     // The analyst gave a grant up, or the broker ended it: drop it here too.
-    if (!g.granted && (g.capability === 'control' || g.capability === 'clipboard' || g.capability === 'files')) void bridge.grants.revoke({ kind: g.capability }).catch(() => undefined);
+    if (!g.granted && isGrantable(g.capability)) void bridge.grants.revoke({ kind: g.capability }).catch(() => undefined);
   });
   e.on('extensionOffer', (x) => store().setLive({ extensionOffer: { extensionId: x.extension_id, minutes: x.minutes, newExpiresAt: x.new_expires_at } }));
   e.on('ended', (r) => finish(r.reason, r.revoked));
@@ -181,19 +183,19 @@ export async function answerControl(allow: boolean, why: 'click' | 'timeout' = '
   const sid = s.live.sessionId;
   clearPrompt();
   if (!req || !engine || !sid) return;
-  s.setLive({ controlRequest: null, notice: why === 'timeout' ? 'The control request was denied because nobody answered within 30 seconds.' : null });
+  s.setLive({ controlRequest: null, notice: why === 'timeout' ? controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) : null });
   if (!allow) {
     engine.respondGrant(req.requestId, false);
     return;
   }
-  const kind = req.capability === 'control' || req.capability === 'clipboard' || req.capability === 'files' ? req.capability : null;
+  const kind = isGrantable(req.capability) ? req.capability : null;
   const g = kind ? await getBridge().grants.acquire({ sessionId: sid, kind }) : { ok: false as const, reason: 'unknown' };
   engine.respondGrant(req.requestId, g.ok);
   if (!g.ok) s.setLive({ notice: `Control could not be turned on here (${g.reason}).` });
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */
-export async function takeBack(kind: 'control' | 'clipboard' | 'files'): Promise<void> {
+export async function takeBack(kind: GrantableCapability): Promise<void> {
   await getBridge().grants.revoke({ kind });
   store().setGrant(kind, false, 'end_user');
   engine?.revokeGrant(kind);

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from 'react';
-import { CAPABILITY_SENTENCES, isGrantable, type Capability } from '../../../common/capabilities.js';
+import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
@@ -116,21 +116,18 @@ export function ConsentScreen(): ReactNode {
   );
 }
 
+/** What each capability is called on the consent screen. */
+const CAPABILITY_NAMES: Record<Capability, string> = {
+  view: 'See your screen',
+  control: 'Control your mouse and keyboard',
+  clipboard: 'Use your clipboard',
+  files: 'Transfer files',
+  chat: 'Chat',
+};
+
 function capName(c: string): string {
-  switch (c) {
-    case 'view':
-      return 'See your screen';
-    case 'control':
-      return 'Control your mouse and keyboard';
-    case 'clipboard':
-      return 'Use your clipboard';
-    case 'files':
-      return 'Transfer files';
-    case 'chat':
-      return 'Chat';
-    default:
-      return c;
-  }
+  // A name this build does not know is shown as it came, never hidden from the end user.
+  return isCapability(c) ? CAPABILITY_NAMES[c] : c;
 }
 
 // ---------------------------------------------------------------- the live session

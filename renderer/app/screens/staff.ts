@@ -1,5 +1,5 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { CAPABILITIES, CAPABILITY_SENTENCES, type Capability } from '../../../common/capabilities.js';
+import { CAPABILITIES, CAPABILITY_SENTENCES, CONSENT_CAPABILITIES, isCapability, type Capability } from '../../../common/capabilities.js';
 import { approve, cancelRequest, decideExtension, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
 import { ANALYST_END_TEXT, durationText } from '../format.js';
 import type { PendingExtension, SessionView } from '../broker-client.js';
@@ -74,7 +74,7 @@ function RequestForm(): ReactNode {
   const staff = useAppStore((s) => s.staff);
   const [ticket, setTicket] = useState('');
   const [reason, setReason] = useState('');
-  const [caps, setCaps] = useState<Capability[]>(['view', 'chat']);
+  const [caps, setCaps] = useState<Capability[]>([...CONSENT_CAPABILITIES]);
   const [duration, setDuration] = useState(15);
   const toggle = (c: Capability) => setCaps((x) => (x.includes(c) ? x.filter((y) => y !== c) : [...x, c]));
   return h(
@@ -265,7 +265,7 @@ function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
       h('dt', null, 'Why'),
       h('dd', null, s.reason),
       h('dt', null, 'What'),
-      h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, h('strong', null, c), `: ${CAPABILITY_SENTENCES[c as Capability] ?? ''}`)))),
+      h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, h('strong', null, c), `: ${isCapability(c) ? CAPABILITY_SENTENCES[c] : ''}`)))),
       h('dt', null, 'How long'),
       h('dd', null, durationText(s.duration_minutes * 60)),
       h('dt', null, 'Why approval'),

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import type { GrantableCapability } from '../../common/capabilities.js';
-import { systemClock } from '../../main/clock.js';
-import { FileGrantJournal } from '../../main/grant-journal.js';
-import { GrantRegistry } from '../../main/grants.js';
-import type { Injector } from '../../main/injector.js';
-import { InputGate } from '../../main/input-gate.js';
-import type { SessionEngine } from '../../renderer/session/engine.js';
+import type { GrantableCapability } from '../common/capabilities.js';
+import { systemClock } from '../main/clock.js';
+import { FileGrantJournal } from '../main/grant-journal.js';
+import { GrantRegistry } from '../main/grants.js';
+import type { Injector } from '../main/injector.js';
+import { InputGate } from '../main/input-gate.js';
+import type { SessionEngine } from '../renderer/session/engine.js';
 import { nodeEngine, type SyntheticScreen } from './node-session.js';
 import type { DeviceKey } from './device.js';
 

@@ -1,5 +1,5 @@
 /**
- * What the end-to-end tests run on, all real: a broker on loopback (SQLite), the app's renderer
+ * What the end-to-end tests and the app benchmark run on, all real: a broker on loopback (SQLite), the app's renderer
  * built by vite and served by the browser host (main/browser-host) with the real main-process
  * services, Debian's Chromium driven by playwright-core, an Xvfb display that the end user's
  * Chromium captures (getDisplayMedia, Entire screen) and that the XTEST injector types into.
@@ -7,6 +7,8 @@
  * Screen layout on the 1280x720 display: a target window (a button and a text field) at the top
  * left, the end user's app window on the right; the bottom-left quarter shows the root window,
  * whose colour `xsetroot -solid` changes.
+ *
+ * The tests' page checks (screenshots, viewer pixels, axe, 200% zoom) are in test/e2e/page-checks.ts.
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -14,17 +16,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createXTestInjector } from '../../main/injectors/xtest.js';
-import { startBrowserHost, type BrowserHost } from '../../main/browser-host/server.js';
-import { ApiClient } from '../helpers/api.js';
-import { DeviceKey } from '../helpers/device.js';
-import { freshTotp, startTestBroker, type TestBroker, type TestUser } from '../helpers/broker.js';
-import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from '../helpers/xvfb.js';
-import type { Clock } from '../../main/clock.js';
+import { createXTestInjector } from '../main/injectors/xtest.js';
+import { startBrowserHost, type BrowserHost } from '../main/browser-host/server.js';
+import { ApiClient } from './api.js';
+import { DeviceKey } from './device.js';
+import { freshTotp, startTestBroker, type TestBroker, type TestUser } from './broker.js';
+import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from './xvfb.js';
+import type { Clock } from '../main/clock.js';
 
-export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const ROOT = path.resolve(import.meta.dirname, '..');
 export const RENDERER_DIR = path.join(ROOT, 'dist/renderer');
-export const SCREENS_DIR = path.join(ROOT, 'test-results/screens');
 export const W = 1280;
 export const H = 720;
 /** Where the windows sit on the X display. */
@@ -52,11 +53,6 @@ export function xsetroot(display: string, colour: string): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('xsetroot', ['-solid', colour], { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err) => (err ? reject(err) : resolve()));
   });
-}
-
-export async function shot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(SCREENS_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENS_DIR, `${name}.png`), fullPage: true });
 }
 
 const TARGET_PAGE = `<!doctype html><html><head><title>Target</title></head><body style="margin:0;background:#fff;font:16px sans-serif">
@@ -250,73 +246,4 @@ export async function requestSession(page: Page, o: { ticket: string; reason: st
   if (o.control) await page.getByRole('checkbox', { name: 'control' }).check();
   if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
   await page.getByRole('button', { name: 'Send request' }).click();
-}
-
-/** Reads one pixel of the remote screen as the analyst's viewer shows it (normalised position). */
-export async function viewerPixel(page: Page, x: number, y: number): Promise<[number, number, number] | null> {
-  return page.evaluate(
-    ([nx, ny]) => {
-      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement | null;
-      if (!v || v.videoWidth === 0) return null;
-      const c = document.createElement('canvas');
-      c.width = v.videoWidth;
-      c.height = v.videoHeight;
-      const g = c.getContext('2d');
-      if (!g) return null;
-      g.drawImage(v, 0, 0);
-      const d = g.getImageData(Math.round(nx! * (v.videoWidth - 1)), Math.round(ny! * (v.videoHeight - 1)), 1, 1).data;
-      return [d[0]!, d[1]!, d[2]!] as [number, number, number];
-    },
-    [x, y],
-  );
-}
-
-/** Where on the analyst's page a normalised screen position is shown (the video is letterboxed). */
-export async function viewerPoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  return page.evaluate(
-    ([nx, ny]) => {
-      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement;
-      const r = v.getBoundingClientRect();
-      const scale = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-      const w = v.videoWidth * scale;
-      const hh = v.videoHeight * scale;
-      return { x: r.left + (r.width - w) / 2 + nx! * w, y: r.top + (r.height - hh) / 2 + ny! * hh };
-    },
-    [x, y],
-  );
-}
-
-const AXE = fs.readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's serious and critical findings on the page as it is now (WCAG 2.x A and AA rules). */
-export async function axeSerious(page: Page): Promise<{ id: string; impact: string; help: string; nodes: string[] }[]> {
-  // evaluate() is not subject to the page's CSP, which (rightly) forbids injected scripts.
-  await page.evaluate(AXE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-  });
-}
-
-/**
- * The page at 200% zoom: a window's CSS viewport halves in each direction (what browser zoom does to
- * layout). Takes a screenshot, then checks that nothing needs horizontal scrolling and that the
- * named buttons still fit across the viewport. Restores the size after.
- */
-export async function at200(page: Page, name: string, buttons: string[]): Promise<{ horizontalScroll: boolean; clipped: string[] }> {
-  const base = page.viewportSize() ?? (await page.evaluate(() => ({ width: window.innerWidth, height: window.innerHeight })));
-  const half = { width: Math.floor(base.width / 2), height: Math.floor(base.height / 2) };
-  await page.setViewportSize(half);
-  await page.waitForTimeout(300);
-  const horizontalScroll = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  const clipped: string[] = [];
-  for (const b of buttons) {
-    const box = await page.getByRole('button', { name: b, exact: true }).first().boundingBox();
-    if (!box || box.x < 0 || box.x + box.width > half.width + 1) clipped.push(b);
-  }
-  await shot(page, name);
-  await page.setViewportSize(base);
-  await page.waitForTimeout(200);
-  return { horizontalScroll, clipped };
 }

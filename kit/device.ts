@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { dpopProof, nonceProof, signStatement } from '../../main/proofs.js';
+import { dpopProof, nonceProof, signStatement } from '../main/proofs.js';
 
 /** An Ed25519 device key as a client holds it, with the proofs the broker asks for (main/proofs.ts builds them). */
 export class DeviceKey {
@@ -10,11 +10,19 @@ export class DeviceKey {
   readonly publicJwk: JWK;
   private jktCache: string | null = null;
 
-  constructor() {
-    const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
+  constructor(privateKey: crypto.KeyObject = crypto.generateKeyPairSync('ed25519').privateKey) {
     this.privateKey = privateKey;
-    const j = publicKey.export({ format: 'jwk' });
+    const j = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
     this.publicJwk = { kty: 'OKP', crv: 'Ed25519', x: j.x! };
+  }
+
+  /** A benchmark's server child hands its accounts' keys to the load generator as private JWKs. */
+  static fromPrivateJwk(jwk: crypto.JsonWebKey): DeviceKey {
+    return new DeviceKey(crypto.createPrivateKey({ key: jwk, format: 'jwk' }));
+  }
+
+  privateJwk(): crypto.JsonWebKey {
+    return this.privateKey.export({ format: 'jwk' });
   }
 
   async jkt(): Promise<string> {

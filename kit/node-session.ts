@@ -1,7 +1,7 @@
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { SessionEngine, type EngineOptions } from '../../renderer/session/engine.js';
-import type { EngineClock, SocketFactory, SocketLike } from '../../renderer/session/ports.js';
+import { SessionEngine, type EngineOptions } from '../renderer/session/engine.js';
+import type { EngineClock, SocketFactory, SocketLike } from '../renderer/session/ports.js';
 import type { DeviceKey } from './device.js';
 
 export const nodeClock: EngineClock = {

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { BrokerFrame } from '../../common/protocol/signaling.js';
+import type { BrokerFrame } from '../common/protocol/signaling.js';
 import type { DeviceKey } from './device.js';
 
 /** A signaling connection as a client makes it: challenge, auth with token and proof, then frames. */

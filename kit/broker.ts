@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startBroker, type Broker, type StartOptions } from '../../broker/broker.js';
-import { totpAt, totpStep } from '../../broker/auth/totp.js';
-import type { Role, AnalystKind } from '../../common/roles.js';
+import { startBroker, type Broker, type StartOptions } from '../broker/broker.js';
+import { totpAt, totpStep } from '../broker/auth/totp.js';
+import type { Role, AnalystKind } from '../common/roles.js';
 import { ApiClient } from './api.js';
 import { DeviceKey } from './device.js';
 
