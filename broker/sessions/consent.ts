@@ -2,7 +2,7 @@ import type { ConsentResult } from '../../common/protocol/responses.js';
 import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import { endSession } from './ending.js';
-import { mustLive } from './live.js';
+import { mustLive } from './tracking.js';
 import { move } from './moves.js';
 import { readRow } from './queries.js';
 import { verifyReceipt } from './receipts.js';

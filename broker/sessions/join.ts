@@ -8,7 +8,7 @@ import { notFound, rateLimited, unavailable, conflict } from '../domain-errors.j
 import { WindowCounter, sourceKey } from '../rate-limit.js';
 import type { SessionCore } from './core.js';
 import { endSession } from './ending.js';
-import { mustLive } from './live.js';
+import { mustLive } from './tracking.js';
 import { deny, move, tryMove } from './moves.js';
 import { signOffer } from './offer.js';
 import { readRow } from './queries.js';

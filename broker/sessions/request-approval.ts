@@ -5,7 +5,7 @@ import type { Account } from '../auth/account.js';
 import { DomainError, type DomainErrorKind } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import { endSession } from './ending.js';
-import { mustLive, track } from './live.js';
+import { mustLive, track } from './tracking.js';
 import { deny, move, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
 import { scheduleTimers } from './timers.js';

@@ -2,7 +2,7 @@ import { isGrantable, type Capability, type GrantableCapability } from '../../co
 import type { SessionCore } from './core.js';
 import { overdue } from './deadlines.js';
 import { endSession } from './ending.js';
-import { track } from './live.js';
+import { track } from './tracking.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM } from './types.js';
 
