@@ -1,3 +1,5 @@
+import type { ControlRefusal } from '../common/control/refusals.js';
+
 /**
  * The input injection port: what the input gate calls to put input into the end user's desktop.
  * The adapters (main/injectors/) implement it; main/injector-factory.ts picks one for the
@@ -48,9 +50,28 @@ export function toPixel(n: number, origin: number, size: number): number {
   return origin + Math.min(size - 1, Math.round(clamped * size));
 }
 
-export class UnsupportedPlatformError extends Error {
+/**
+ * Control cannot work on this machine, and why (common/control/refusals.ts): the bridge answers
+ * the end user's Accept with this reason, and the analyst's viewer shows it too.
+ */
+export class InjectionUnavailableError extends Error {
+  constructor(
+    readonly reason: ControlRefusal,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InjectionUnavailableError';
+  }
+}
+
+export class UnsupportedPlatformError extends InjectionUnavailableError {
   constructor(what: string) {
-    super(`Input injection is not supported on this platform yet: ${what}`);
+    super('unsupported_platform', `Input injection is not supported on this platform: ${what}`);
     this.name = 'UnsupportedPlatformError';
   }
+}
+
+/** The reason to give the end user and the analyst for any error making an injector. */
+export function refusalOf(err: unknown): ControlRefusal {
+  return err instanceof InjectionUnavailableError ? err.reason : 'injection_unavailable';
 }

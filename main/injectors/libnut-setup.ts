@@ -1,0 +1,56 @@
+import x11 from 'x11';
+import { InjectionUnavailableError, type ScreenRect } from '../injector.js';
+import { inputRect, type DisplayInfo } from './desktop-coordinates.js';
+import { LibnutInjector } from './libnut.js';
+import { loadLibnut, type Libnut } from './libnut-module.js';
+import type { TargetOs } from './target-os.js';
+
+export interface LibnutSetup {
+  os: TargetOs;
+  /** The display being shared; by default libnut's main display from (0,0). */
+  display?: DisplayInfo;
+  /** Linux only: the X display name. libnut segfaults without one, so it is checked first. */
+  xDisplay?: string;
+  /** Tests load the binary themselves or hand a fake. */
+  lib?: Libnut;
+}
+
+/** Loads libnut for the platform and makes the adapter over the shared display. */
+export async function createLibnutInjector(o: LibnutSetup): Promise<LibnutInjector> {
+  if (o.os === 'linux') {
+    if (!o.xDisplay) throw new InjectionUnavailableError('injection_unavailable', 'no X display to inject into: DISPLAY is not set');
+    // XOpenDisplay failing leaves libnut with a null display it then dereferences: the whole
+    // main process would die. Reach the server ourselves first.
+    await probeXDisplay(o.xDisplay);
+  }
+  const lib = o.lib ?? loadLibnut(o.os);
+  if (o.os === 'linux' && o.xDisplay) lib.setXDisplayName?.(o.xDisplay);
+  const screen: ScreenRect = o.display ? inputRect(o.display, o.os) : { x: 0, y: 0, ...lib.getScreenSize() };
+  return new LibnutInjector({ os: o.os, lib, screen });
+}
+
+function probeXDisplay(name: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => reject(new InjectionUnavailableError('injection_unavailable', `cannot reach X display ${name}: ${why}`));
+    let client: x11.XClient | undefined;
+    const timer = setTimeout(() => {
+      fail(`no answer within ${timeoutMs} ms`);
+      client?.terminate();
+    }, timeoutMs);
+    try {
+      client = x11.createClient({ display: name, shm: false }, (err) => {
+        clearTimeout(timer);
+        client?.terminate();
+        if (err) fail(err.message);
+        else resolve();
+      });
+      client.on('error', (err: Error) => {
+        clearTimeout(timer);
+        fail(err.message);
+      });
+    } catch (err) {
+      clearTimeout(timer);
+      fail((err as Error).message);
+    }
+  });
+}
