@@ -31,26 +31,36 @@ export async function createLibnutInjector(o: LibnutSetup): Promise<LibnutInject
 
 function probeXDisplay(name: string, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new InjectionUnavailableError('injection_unavailable', `cannot reach X display ${name}: ${why}`));
+    let settled = false;
     let client: x11.XClient | undefined;
+    const end = () => {
+      try {
+        client?.terminate();
+      } catch {
+        // The socket never got as far as having a stream to end.
+      }
+    };
+    const settle = (why?: string) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      if (why === undefined) resolve();
+      else reject(new InjectionUnavailableError('injection_unavailable', `cannot reach X display ${name}: ${why}`));
+    };
     const timer = setTimeout(() => {
-      fail(`no answer within ${timeoutMs} ms`);
-      client?.terminate();
+      settle(`no answer within ${timeoutMs} ms`);
+      end();
     }, timeoutMs);
     try {
       client = x11.createClient({ display: name, shm: false }, (err) => {
-        clearTimeout(timer);
-        client?.terminate();
-        if (err) fail(err.message);
-        else resolve();
+        if (err) return settle(err.message);
+        settle();
+        end();
       });
-      client.on('error', (err: Error) => {
-        clearTimeout(timer);
-        fail(err.message);
-      });
+      // An 'error' with no listener would throw out of the socket handler and take the process down.
+      client.on('error', (err: Error) => settle(err.message));
     } catch (err) {
-      clearTimeout(timer);
-      fail((err as Error).message);
+      settle((err as Error).message);
     }
   });
 }
