@@ -23,6 +23,7 @@ import { DeviceKey } from './device.js';
 import { freshTotp, startTestBroker, type TestBroker, type TestUser } from './broker.js';
 import { CHROMIUM_PATH, missingDisplayTools, startXvfb, xdotool, type Xvfb } from './xvfb.js';
 import type { Clock } from '../main/clock.js';
+import type { Injector } from '../main/injector.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const RENDERER_DIR = path.join(ROOT, 'dist/renderer');
@@ -170,7 +171,7 @@ export class Stack {
   }
 
   /** A host with the real main services; the end user's injects into the Xvfb display. */
-  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number } } = {}): Promise<BrowserHost> {
+  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number }; createInjector?: () => Promise<Injector> } = {}): Promise<BrowserHost> {
     const dataDir = fs.mkdtempSync(path.join(this.dir, `${kind}-`));
     const display = this.xvfb.display;
     const host = await startBrowserHost({
@@ -179,7 +180,7 @@ export class Stack {
       dataDir,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
-      ...(kind === 'end_user' ? { createInjector: () => createXTestInjector({ display }) } : {}),
+      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })) } : {}),
     });
     this.hosts.push(host);
     return host;

@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { Capability } from '../common/capabilities.js';
+import type { ControlRefusal } from '../common/control/refusals.js';
 import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
 import { systemClock, type Clock } from './clock.js';
 import { reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
-import type { Injector } from './injector.js';
+import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
 import { LazyInjector } from './lazy-injector.js';
 import { MachinePolicyGuard } from './machine-policy/guard.js';
@@ -22,6 +23,8 @@ export interface MainServicesOptions {
   dataDir: string;
   /** Makes the input injector when control is first granted; without it control is refused. */
   createInjector?: () => Promise<Injector>;
+  /** Why screen sharing cannot work here (macOS Screen Recording off), checked when capture is granted. */
+  captureRefusal?: () => ControlRefusal | null;
   clock?: Clock;
   issuer?: string;
   policy?: Partial<Omit<PolicyView, 'brokerUrl'>>;
@@ -195,12 +198,14 @@ export class MainServices {
       if (!this.active.has(sessionId)) return { ok: false as const, reason: 'unknown_session' };
       if (this.deniedCapabilities().includes(kind as Capability)) return { ok: false as const, reason: 'denied_by_policy' };
       if (kind === 'clipboard' || kind === 'files') return { ok: false as const, reason: 'not_supported' };
+      const noCapture = kind === 'capture' ? this.opts.captureRefusal?.() : null;
+      if (noCapture) return { ok: false as const, reason: noCapture };
       if (kind === 'control') {
         try {
           await this.injector.ensure();
         } catch (err) {
           this.opts.onError?.(err);
-          return { ok: false as const, reason: 'injection_unavailable' };
+          return { ok: false as const, reason: refusalOf(err) };
         }
       }
       const expiresAt = this.sessionExpiry(sessionId);

@@ -1,4 +1,5 @@
 import type { GrantableCapability } from '../../common/capabilities.js';
+import type { ControlRefusal } from '../../common/control/refusals.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import type { LiveSession } from './live.js';
@@ -10,7 +11,8 @@ import type { LiveSession } from './live.js';
 export interface SessionEvents {
   ended(s: LiveSession, reason: EndReason): void;
   activated(s: LiveSession): void;
-  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string): void;
+  /** `reason`: why the end user's machine refused although the end user allowed. */
+  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: ControlRefusal): void;
   grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability): void;
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;

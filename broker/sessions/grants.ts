@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { GrantableCapability } from '../../common/capabilities.js';
+import type { ControlRefusal } from '../../common/control/refusals.js';
 import type { SessionRole } from '../../common/roles.js';
 import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
@@ -27,14 +28,14 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   core.events?.grantRequested(live, requestId, capability);
 }
 
-export async function respondGrant(core: SessionCore, live: LiveSession, requestId: string, allow: boolean, actor: Actor): Promise<void> {
+export async function respondGrant(core: SessionCore, live: LiveSession, requestId: string, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
   const p = live.pendingGrants.get(requestId);
   if (!p) throw conflict('no grant request with that id is waiting', 'unknown_request');
   live.pendingGrants.delete(requestId);
   await core.db.updateTable('grants').set({ state: allow ? 'granted' : 'denied', decided_at: core.clock.now() }).where('id', '=', p.grantId).execute();
   if (allow) live.granted.add(p.capability);
-  await core.audit.append({ type: allow ? 'grant.granted' : 'grant.denied', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability: p.capability, request_id: requestId } });
-  core.events?.grantChanged(live, p.capability, allow, 'end_user', requestId);
+  await core.audit.append({ type: allow ? 'grant.granted' : 'grant.denied', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability: p.capability, request_id: requestId, ...(reason && !allow ? { reason } : {}) } });
+  core.events?.grantChanged(live, p.capability, allow, 'end_user', requestId, allow ? undefined : reason);
 }
 
 export async function revokeGrant(core: SessionCore, live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {

@@ -1,4 +1,5 @@
 import type { GrantableCapability } from '../../common/capabilities.js';
+import type { ControlRefusal } from '../../common/control/refusals.js';
 import type { CodeResult, ConsentResult, PendingExtension, RedeemResult } from '../../common/protocol/responses.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason, SessionState } from '../../common/session-state.js';
@@ -120,8 +121,8 @@ export class SessionService {
   requestGrant(live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor): Promise<void> {
     return requestGrant(this.core, live, requestId, capability, actor);
   }
-  respondGrant(live: LiveSession, requestId: string, allow: boolean, actor: Actor): Promise<void> {
-    return respondGrant(this.core, live, requestId, allow, actor);
+  respondGrant(live: LiveSession, requestId: string, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
+    return respondGrant(this.core, live, requestId, allow, actor, reason);
   }
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
+import type { ControlRefusal } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';
@@ -168,7 +169,7 @@ export class SignalingHub implements SessionEvents {
       case 'grant.request':
         return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.allow, c.actor);
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.allow, c.actor, frame.reason);
       case 'grant.revoke':
         return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
       case 'extend.request':
@@ -310,10 +311,10 @@ export class SignalingHub implements SessionEvents {
     if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: ControlRefusal): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
-    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}) });
+    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {

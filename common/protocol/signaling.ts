@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
+import { CONTROL_REFUSALS } from '../control/refusals.js';
 
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
@@ -30,7 +31,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('signal'), payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
-  z.object({ type: z.literal('grant.response'), request_id: id, allow: z.boolean() }).strict(),
+  // `reason`: the end user's machine cannot do it although the end user said yes (Wayland, macOS permission).
+  z.object({ type: z.literal('grant.response'), request_id: id, allow: z.boolean(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
@@ -66,7 +68,7 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
   z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText }).strict(),
-  z.object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional() }).strict(),
+  z.object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
   z.object({ type: z.literal('extend.pending_approval'), extension_id: id, minutes: z.number().int().min(1).max(1440) }).strict(),
   z.object({ type: z.literal('extend.offer'), extension_id: id, minutes: z.number().int().min(1).max(1440), new_expires_at: epoch }).strict(),
   z

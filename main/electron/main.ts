@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { BrowserWindow, app, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session } from 'electron';
+import { BrowserWindow, app, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';
+import { captureRefusal, electronDesktopPermissions } from '../injector-permissions.js';
 import { joinCodeFromArgv } from '../join-link.js';
 import { loadMachinePolicy, type MachinePolicyResult } from '../machine-policy/index.js';
 import { MainServices, type MainServicesOptions } from '../services.js';
@@ -86,10 +87,15 @@ async function start(): Promise<void> {
     secrets: safeStorageSecrets(safeStorage, path.join(userData, 'secrets'), process.platform),
     policy: { panicChord: true },
     machinePolicy,
+    // macOS asks before control and capture (Accessibility, Screen Recording); Windows and macOS
+    // inject over the primary display, the one display-media.ts shares.
     createInjector: async () => {
       const { createInjector } = await import('../injector-factory.js');
-      return createInjector(process.platform);
+      const d = screen.getPrimaryDisplay();
+      const target = process.platform === 'linux' ? undefined : { bounds: d.bounds, scaleFactor: d.scaleFactor, ...(process.platform === 'win32' ? { physical: screen.dipToScreenRect(null, d.bounds) } : {}) };
+      return createInjector(process.platform, { target, permissions: electronDesktopPermissions(systemPreferences) });
     },
+    captureRefusal: () => captureRefusal(process.platform, electronDesktopPermissions(systemPreferences)),
     onError: (err) => log(String((err as Error)?.message ?? err)),
   };
   try {

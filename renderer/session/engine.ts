@@ -1,6 +1,7 @@
 import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
+import type { ControlRefusal } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -46,7 +47,7 @@ export interface EngineEvents extends Record<string, unknown> {
   grantRequest: { request_id: string; capability: string };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
-  grant: { capability: string; granted: boolean; by: string };
+  grant: { capability: string; granted: boolean; by: string; reason?: ControlRefusal };
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
@@ -135,8 +136,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- end user actions ----------
 
-  respondGrant(requestId: string, allow: boolean): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, allow });
+  /** `reason`: this machine refused although the end user allowed; the analyst is told why. */
+  respondGrant(requestId: string, allow: boolean, reason?: ControlRefusal): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, allow, ...(reason ? { reason } : {}) });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -249,7 +251,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
         return;
       case 'grant.changed':
-        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by });
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, ...(f.reason ? { reason: f.reason } : {}) });
         return;
       case 'extend.pending_approval':
         this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });

@@ -144,7 +144,15 @@ export const desktopCapturer = {
     { id: 'screen:1:0', name: 'Entire screen', display_id: '1' },
   ],
 };
-export const screen = { getPrimaryDisplay: () => ({ id: 1 }) };
+export const screen = {
+  getPrimaryDisplay: () => ({ id: 1, bounds: { x: 0, y: 0, width: 1280, height: 720 }, scaleFactor: 1 }),
+  dipToScreenRect: (_w: unknown, r: { x: number; y: number; width: number; height: number }) => r,
+};
+/** macOS's answers (only consulted when process.platform is darwin). */
+export const systemPreferences = {
+  isTrustedAccessibilityClient: (_prompt: boolean) => true,
+  getMediaAccessStatus: (_media: string) => 'granted',
+};
 export const dialog = {
   errors: [] as { title: string; message: string }[],
   showErrorBox(title: string, message: string): void {

@@ -1,3 +1,4 @@
+import { isControlRefusal, refusalForEndUser } from '../../../common/control/refusals.js';
 import { ConsentResultSchema, RedeemResultSchema } from '../../../common/protocol/responses.js';
 import { BrokerError } from '../broker-client.js';
 import { parseJoinInput } from '../format.js';
@@ -68,7 +69,7 @@ export async function acceptOffer(): Promise<void> {
     if (!cap.ok) {
       stopMedia();
       s.setJoin({ phase: 'ended' });
-      s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'revoked', revoked: ['capture'], at: Date.now() }, notice: `Screen sharing was refused on this machine (${cap.reason}).` });
+      s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'revoked', revoked: ['capture'], at: Date.now() }, notice: isControlRefusal(cap.reason) ? refusalForEndUser(cap.reason) : `Screen sharing was refused on this machine (${cap.reason}).` });
       return;
     }
     const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');

@@ -1,5 +1,9 @@
+// The design card's WebRTC shim, once, before anything touches the browser's RTCPeerConnection:
+// it normalises getStats, ICE candidate and track shapes across the Chromium versions Electron ships.
+import 'webrtc-adapter';
 import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
+import { isControlRefusal, refusalForAnalyst, refusalForEndUser } from '../../../common/control/refusals.js';
 import { SessionEngine } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
@@ -190,8 +194,10 @@ export async function answerControl(allow: boolean, why: 'click' | 'timeout' = '
   }
   const kind = isGrantable(req.capability) ? req.capability : null;
   const g = kind ? await getBridge().grants.acquire({ sessionId: sid, kind }) : { ok: false as const, reason: 'unknown' };
-  engine.respondGrant(req.requestId, g.ok);
-  if (!g.ok) s.setLive({ notice: `Control could not be turned on here (${g.reason}).` });
+  // This machine's own refusal (Wayland, a macOS permission) goes to the analyst too.
+  const refusal = !g.ok && isControlRefusal(g.reason) ? g.reason : undefined;
+  engine.respondGrant(req.requestId, g.ok, refusal);
+  if (!g.ok) s.setLive({ notice: refusal ? refusalForEndUser(refusal) : `Control could not be turned on here (${g.reason}).` });
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */
@@ -278,7 +284,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
     const s = store();
     s.setGrant(g.capability, g.granted, g.by);
     if (s.live.pendingRequest === g.capability) {
-      s.setLive({ pendingRequest: null, notice: g.granted ? null : `The end user did not allow ${g.capability}.` });
+      s.setLive({ pendingRequest: null, notice: g.granted ? null : g.reason ? refusalForAnalyst(g.reason) : `The end user did not allow ${g.capability}.` });
     } else if (!g.granted && g.by === 'end_user') {
       s.setLive({ notice: 'The end user took control back.' });
     }
