@@ -3,7 +3,8 @@
 //   dist/app/main.cjs     the composition root (main/electron/main.ts) and every main-process module
 //   dist/app/preload.cjs  the sandboxed preload (preload/electron.ts), one self-contained CommonJS file
 //   dist/app/renderer/    the renderer (vite build output), served on chaperone-app://ui
-// Everything is bundled, so the packaged app needs no node_modules; electron is the runtime's own.
+// Everything is bundled except libnut's native binary (electron-builder.yml packs that one package
+// unpacked beside app.asar); electron is the runtime's own.
 import fs from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -25,6 +26,11 @@ await build({
   outfile: path.join(out, 'main.cjs'),
   platform: 'node',
   target: 'node22',
+  // The one native module, libnut, is loaded at run time from node_modules beside the bundle
+  // (main/injectors/libnut-module.ts, createRequire(import.meta.url)); CommonJS has no
+  // import.meta, so the bundle's own file URL stands in for it.
+  define: { 'import.meta.url': '__chaperoneBundleUrl' },
+  banner: { js: "const __chaperoneBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 // A sandboxed preload gets a browser-like context whose require knows only electron and a few
 // polyfilled modules, so everything else is inlined.
