@@ -10,7 +10,8 @@ import { InjectionUnavailableError } from './injector.js';
  * Windows asks nothing, but its User Interface Privilege Isolation (UIPI) drops input sent to a
  * window of higher integrity (an app run as administrator, Task Manager, a UAC prompt, the
  * sign-in and lock screens, which are on the secure desktop) without an error either; that is
- * said in the docs and in what the end user reads when control starts (WINDOWS_UIPI_NOTE).
+ * said in the docs and in what the end user reads when control starts (common/control/refusals.ts
+ * WINDOWS_UIPI_NOTE).
  */
 export interface DesktopPermissions {
   /** macOS Accessibility for this app; `prompt` lets macOS show its own dialog with a button to the setting. */
@@ -33,9 +34,6 @@ export function electronDesktopPermissions(sp: SystemPreferencesLike): DesktopPe
     },
   };
 }
-
-export const WINDOWS_UIPI_NOTE =
-  'Windows does not let Chaperone control windows that run as administrator, User Account Control prompts or the lock screen: the end user clicks those.';
 
 /**
  * Called when the end user accepts control. On macOS without the Accessibility permission it

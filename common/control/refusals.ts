@@ -62,3 +62,10 @@ export function refusalForAnalyst(r: ControlRefusal): string {
       return missingCase(r);
   }
 }
+
+/**
+ * Windows' User Interface Privilege Isolation drops input sent to windows of higher integrity
+ * without an error; the end user reads this when control starts on Windows.
+ */
+export const WINDOWS_UIPI_NOTE =
+  'The helpdesk can now use your mouse and keyboard, except in windows that run as administrator, User Account Control prompts and the lock screen: Windows does not allow that, so you click those yourself.';

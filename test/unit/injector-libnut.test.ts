@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CONTROL_REFUSALS, isControlRefusal, refusalForAnalyst, refusalForEndUser } from '../../common/control/refusals.js';
+import { CONTROL_REFUSALS, isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../common/control/refusals.js';
 import { InjectionUnavailableError, refusalOf } from '../../main/injector.js';
-import { captureRefusal, checkControlPermission, electronDesktopPermissions, WINDOWS_UIPI_NOTE } from '../../main/injector-permissions.js';
+import { captureRefusal, checkControlPermission, electronDesktopPermissions } from '../../main/injector-permissions.js';
 import { ADAPTER_FOR, createInjector, isWaylandSession } from '../../main/injector-factory.js';
 import { LIBNUT_PACKAGES, loadLibnut } from '../../main/injectors/libnut-module.js';
 import { createLibnutInjector } from '../../main/injectors/libnut-setup.js';

@@ -3,7 +3,7 @@
 import 'webrtc-adapter';
 import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
-import { isControlRefusal, refusalForAnalyst, refusalForEndUser } from '../../../common/control/refusals.js';
+import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../../common/control/refusals.js';
 import { SessionEngine } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
@@ -198,6 +198,7 @@ export async function answerControl(allow: boolean, why: 'click' | 'timeout' = '
   const refusal = !g.ok && isControlRefusal(g.reason) ? g.reason : undefined;
   engine.respondGrant(req.requestId, g.ok, refusal);
   if (!g.ok) s.setLive({ notice: refusal ? refusalForEndUser(refusal) : `Control could not be turned on here (${g.reason}).` });
+  else if (kind === 'control' && /Windows/.test(globalThis.navigator?.userAgent ?? '')) s.setLive({ notice: WINDOWS_UIPI_NOTE });
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */
