@@ -21,7 +21,8 @@ export interface LibnutSetup {
  * On Linux it is for the tests and the benchmark only (the factory uses XTEST there): libnut's
  * Xlib connection exits the process when the X server goes away, and when a key's symbol is not
  * in the keymap (keycode 0, X answers BadValue to XTestFakeInput, Xlib's default error handler
- * exits), measured with a German layout and "~". Windows and macOS have neither failure mode.
+ * exits): measured with a German layout, where ` and ^ are dead keys. Windows and macOS have
+ * neither failure mode.
  */
 export async function createLibnutInjector(o: LibnutSetup): Promise<LibnutInjector> {
   if (o.os === 'linux') {
