@@ -72,9 +72,10 @@ export function firstFrame(stream: MediaStream, timeoutMs = 10_000): Promise<{ w
   });
 }
 
-export function nodeEngine(device: DeviceKey, opts: Omit<EngineOptions, 'candidateFilter'> & { loopback?: boolean }): SessionEngine {
+export function nodeEngine(device: DeviceKey, opts: Omit<EngineOptions, 'candidateFilter'> & { loopback?: boolean; socket?: SocketFactory }): SessionEngine {
+  const { socket, ...rest } = opts;
   return new SessionEngine(
-    { candidateFilter: opts.loopback === false ? undefined : loopbackOnly, ...opts },
-    { wrtc: wrtc as never, socket: wsFactory, clock: nodeClock, sign: (nonce, token) => device.nonceProof(nonce, token) },
+    { candidateFilter: opts.loopback === false ? undefined : loopbackOnly, ...rest },
+    { wrtc: wrtc as never, socket: socket ?? wsFactory, clock: nodeClock, sign: (nonce, token) => device.nonceProof(nonce, token) },
   );
 }

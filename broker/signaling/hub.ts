@@ -178,7 +178,7 @@ export class SignalingHub implements SessionEvents {
       case 'teardown.report':
         return this.ctx.sessions.teardownReport(s, frame.revoked, c.actor);
       case 'end':
-        await this.ctx.sessions.end(s.id, role === 'analyst' ? 'completed' : 'user_stopped', c.actor);
+        await this.ctx.sessions.end(s.id, frame.reason ?? (role === 'analyst' ? 'completed' : 'user_stopped'), c.actor);
         return;
       default:
         return missingCase(frame);

@@ -3,10 +3,13 @@ import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
 
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
-import { END_REASONS } from '../session-state.js';
+import { END_REASONS, type EndReason } from '../session-state.js';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+/** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
+export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
 
 /** What a client may put inside a relayed `signal`: WebRTC negotiation, nothing else. */
 export const SignalPayloadSchema = z.discriminatedUnion('kind', [
@@ -35,7 +38,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
   z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16) }).strict(),
-  z.object({ type: z.literal('end') }).strict(),
+  /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
+  z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];

@@ -2,7 +2,7 @@ import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
-import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
+import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
@@ -72,6 +72,8 @@ const PEER_CLOSED_SETTLE_MS = 2000;
 export class SessionEngine extends Emitter<EngineEvents> {
   state: EngineState = 'connecting';
   sas: string | null = null;
+  /** Remote ICE candidates that could not be applied: dropped, never the end of the session. */
+  candidatesDropped = 0;
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
@@ -190,7 +192,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
     if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
-    if (tellBroker) this.link.send({ type: 'end' });
+    // A session this side gives up by itself (peer lost, verification failed) ends at the broker
+    // at once with that reason, not at the heartbeat timeout.
+    if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
     try {
       this.pointer?.close();
     } catch {
@@ -319,6 +323,17 @@ export class SessionEngine extends Emitter<EngineEvents> {
     });
     this.peer = peer;
     const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    // simple-peer destroys the whole connection when one remote candidate cannot be applied (an
+    // unknown m-section, a line another stack writes differently). One candidate is never worth
+    // the session: it is dropped and counted, and ICE goes on with the others.
+    (peer as unknown as { _addIceCandidate(c: RTCIceCandidateInit): void })._addIceCandidate = (c) => {
+      const drop = () => void this.candidatesDropped++;
+      try {
+        pc.addIceCandidate(c).catch(drop);
+      } catch {
+        drop();
+      }
+    };
     // Pointer moves: unordered and never retransmitted; negotiated on both sides with a fixed id.
     this.pointer = pc.createDataChannel(CONTROL_CHANNELS.pointer.label, { negotiated: true, id: POINTER_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     this.pointer.onmessage = (ev) => {
@@ -402,7 +417,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       if (this.state === 'connected') this.setState('interrupted');
       this.emit('controlLocked', true);
     }
-    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost'), wait);
+    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost', true), wait);
   }
 
   private clearGrace(): void {
