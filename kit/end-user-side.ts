@@ -48,9 +48,8 @@ export class EndUserSide {
       },
     });
     this.engine.on('control', (c) => this.gate.handle(sessionId, c.data, c.channel));
-    this.engine.on('controlLocked', (locked) => {
-      if (locked) this.gate.releaseAll();
-    });
+    // As main's gate is told over the bridge in the app: locked while interrupted.
+    this.engine.on('controlLocked', (locked) => (locked ? this.gate.interrupt(sessionId) : this.gate.resume(sessionId)));
     this.engine.on('grantRequest', (r) => {
       const allow = this.answer(r.capability);
       if (allow) {

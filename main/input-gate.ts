@@ -17,6 +17,8 @@ export interface GateCounters {
   chat: number;
   refused_no_grant: number;
   refused_inactive: number;
+  /** Input while the session is interrupted (the peer reconnecting): control is locked. */
+  refused_interrupted: number;
   /** Key events refused because they would complete the panic chord. */
   refused_panic: number;
   dropped_rate: number;
@@ -35,6 +37,7 @@ export function zeroCounters(): GateCounters {
     chat: 0,
     refused_no_grant: 0,
     refused_inactive: 0,
+    refused_interrupted: 0,
     refused_panic: 0,
     dropped_rate: 0,
     dropped_invalid: 0,
@@ -74,7 +77,7 @@ const KNOWN_TYPES: Record<ControlMessage['t'], true> = {
 /**
  * Every remote input message passes here before it can touch the desktop. In order: the rate
  * budget (first, so a flood of garbage cannot buy parsing time), the decoder, the session being
- * active, the control grant for that very session, the panic chord. Nothing is queued: an event
+ * active, the session not being interrupted, the control grant for that very session, the panic chord. Nothing is queued: an event
  * refused now is gone. `handle` never throws.
  */
 export class InputGate {
@@ -88,6 +91,8 @@ export class InputGate {
   /** Keys the remote side holds down, by code, with the chord part each one is (if any). */
   private readonly heldKeys = new Map<string, ChordPart | null>();
   private readonly heldButtons = new Set<PointerButton>();
+  /** Sessions whose connection is interrupted right now: control is locked until they resume. */
+  private readonly interrupted = new Set<string>();
   private readonly unsubscribe: () => void;
 
   constructor(opts: InputGateOptions) {
@@ -108,6 +113,29 @@ export class InputGate {
     const outcome = this.decide(sessionId, raw, channel);
     this.counters[outcome]++;
     return outcome;
+  }
+
+  /**
+   * The session's connection is interrupted (signaling or ICE lost, the peer reconnecting): no
+   * input is injected until `resume`, whatever still arrives on the data channel, and nothing
+   * the analyst held stays down meanwhile. Chat still passes.
+   */
+  interrupt(sessionId: string): void {
+    this.interrupted.add(sessionId);
+    this.releaseAll();
+  }
+
+  resume(sessionId: string): void {
+    this.interrupted.delete(sessionId);
+  }
+
+  isInterrupted(sessionId: string): boolean {
+    return this.interrupted.has(sessionId);
+  }
+
+  /** The session ended: nothing of it is kept. */
+  forget(sessionId: string): void {
+    this.interrupted.delete(sessionId);
   }
 
   /** Lets go of every key and button the remote side holds. */
@@ -140,6 +168,7 @@ export class InputGate {
       this.onChat(sessionId, msg.text);
       return 'chat';
     }
+    if (this.interrupted.has(sessionId)) return 'refused_interrupted';
     if (!this.grants.isActive('control', sessionId)) {
       // The revoke listener normally got here first; an expiry whose timer is late did not.
       this.releaseIfHeld();

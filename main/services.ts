@@ -139,6 +139,7 @@ export class MainServices {
     this.receipts.forgetAll();
     for (const id of [...this.active.keys()]) {
       this.active.delete(id);
+      this.gate.forget(id);
       this.gate.releaseAll();
       await this.registry.revokeAll(id);
     }
@@ -190,6 +191,15 @@ export class MainServices {
       if (this.active.has(sessionId)) this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
+    'session.interrupted': ({ sessionId }) => {
+      // Only a session open here can be locked; an unknown one has nothing to lock.
+      if (this.active.has(sessionId)) this.gate.interrupt(sessionId);
+      return { ok: true as const };
+    },
+    'session.resumed': ({ sessionId }) => {
+      this.gate.resume(sessionId);
+      return { ok: true as const };
+    },
     'grants.acquire': async ({ sessionId, kind }) => {
       if (this.guard.view().managed?.status === 'invalid') return { ok: false as const, reason: 'machine_policy_invalid' };
       if (!this.active.has(sessionId)) return { ok: false as const, reason: 'unknown_session' };
@@ -213,6 +223,7 @@ export class MainServices {
       this.active.delete(sessionId);
       this.receipts.forgetSession(sessionId);
       this.guard.sessionEnded(sessionId);
+      this.gate.forget(sessionId);
       this.gate.releaseAll();
       return { revoked: await this.registry.revokeAll(sessionId) };
     },

@@ -92,6 +92,7 @@ export const GateOutcomeSchema = z.enum([
   'chat',
   'refused_no_grant',
   'refused_inactive',
+  'refused_interrupted',
   'refused_panic',
   'dropped_rate',
   'dropped_invalid',
@@ -124,6 +125,12 @@ export const BRIDGE_METHODS = {
   /** The broker made the session active: grants may be acquired for it until expiresAt. */
   'session.open': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
   'session.setExpiry': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
+  /**
+   * The session's connection is interrupted (the peer reconnecting): main's input gate refuses
+   * input until `session.resumed`, whatever still arrives on the data channel.
+   */
+  'session.interrupted': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
+  'session.resumed': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
   /** Called only from the end user's own click (Accept, Allow). */
   'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },

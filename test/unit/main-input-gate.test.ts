@@ -126,6 +126,22 @@ describe('InputGate', () => {
     expect(gate.counters).toMatchObject({ injected: 0, refused_no_grant: 4, refused_inactive: 5 });
   });
 
+  it('locks itself while the session is interrupted: input refused, held keys released, chat still passes; unlocks on resume', () => {
+    grant();
+    expect(send({ t: 'keydown', code: 'ShiftLeft', key: 'Shift' })).toBe('injected');
+    gate.interrupt(SID);
+    expect(injector.calls).toEqual(['key ShiftLeft down', 'releaseAll']);
+    expect([send({ t: 'move', x: 0.5, y: 0.5 }), send({ t: 'down', button: 'left', x: 0.5, y: 0.5 }), send({ t: 'text', text: 'x' })]).toEqual(Array(3).fill('refused_interrupted'));
+    expect(send({ t: 'chat', text: 'are you still there?' })).toBe('chat');
+    // Another session's interruption is not this one's; resuming one that is not interrupted is a no-op.
+    gate.resume('s2');
+    expect(send({ t: 'move', x: 0.5, y: 0.5 })).toBe('refused_interrupted');
+    gate.resume(SID);
+    expect(send({ t: 'move', x: 0.25, y: 0.5 })).toBe('injected');
+    expect(injector.calls).toEqual(['key ShiftLeft down', 'releaseAll', 'move 0.25 0.5']);
+    expect(gate.counters).toMatchObject({ refused_interrupted: 4, chat: 1 });
+  });
+
   it('refuses input once the grant has expired, before any timer has fired', () => {
     grant();
     expect(send({ t: 'keydown', code: 'ShiftLeft', key: 'Shift' })).toBe('injected');

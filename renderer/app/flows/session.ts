@@ -4,6 +4,7 @@ import { SessionEngine } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { controlPromptTimedOut } from '../format.js';
+import { linkEngineToMain } from './main-link.js';
 import { getBridge } from '../services.js';
 import { brokerNow, useAppStore } from '../store.js';
 
@@ -126,10 +127,8 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   engine = e;
   common(e);
-  e.on('control', (c) => {
-    // Untrusted: main's input gate decides; the page never injects anything itself.
-    void bridge.input.deliver({ sessionId: o.sessionId, data: c.data, channel: c.channel }).catch(() => undefined);
-  });
+  // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
+  linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
     const s = store();
     if (s.live.controlRequest) {
