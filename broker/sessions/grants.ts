@@ -5,7 +5,7 @@ import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import { readRow } from './queries.js';
-import { endUserActor, type Actor } from './types.js';
+import { SYSTEM, endUserActor, type Actor } from './types.js';
 
 /**
  * Grants inside an active session: control, clipboard and files are asked for one by one, given
@@ -25,6 +25,20 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   live.pendingGrants.set(requestId, { capability, grantId });
   core.audit.record({ type: 'grant.requested', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, request_id: requestId } });
   core.events?.grantRequested(live, requestId, capability);
+  // Nobody answered in time: both sides hear it from here, 2 s after the end user's prompt closed.
+  const cancel = core.clock.at(core.clock.now() + (core.cfg.policy.control_prompt_seconds + 2) * 1000, () => {
+    void timeOutGrant(core, live, requestId).catch(() => undefined);
+  });
+  live.timers.push(cancel);
+}
+
+async function timeOutGrant(core: SessionCore, live: LiveSession, requestId: string): Promise<void> {
+  const p = live.pendingGrants.get(requestId);
+  if (!p || live.state !== 'active') return;
+  live.pendingGrants.delete(requestId);
+  await core.db.updateTable('grants').set({ state: 'denied', decided_at: core.clock.now() }).where('id', '=', p.grantId).execute();
+  await core.audit.append({ type: 'grant.denied', outcome: 'success', ...SYSTEM, session_id: live.id, ticket: live.ticket, meta: { capability: p.capability, request_id: requestId, reason: 'timeout' } });
+  core.events?.grantChanged(live, p.capability, false, 'broker', requestId, 'timeout');
 }
 
 export async function respondGrant(core: SessionCore, live: LiveSession, requestId: string, allow: boolean, actor: Actor): Promise<void> {

@@ -310,10 +310,10 @@ export class SignalingHub implements SessionEvents {
     if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: 'timeout'): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
-    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}) });
+    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {

@@ -89,6 +89,11 @@ export interface LiveSlice {
     ended: { reason: string; revoked: string[]; at: number } | null;
   };
   setLive(patch: Partial<LiveSlice['live']>): void;
+  /**
+   * A session starts (or the analyst goes back to the form): the live state starts over from
+   * nothing but the patch. Nothing of the last session (a lock, a pause, a prompt) carries over.
+   */
+  beginLive(patch: Partial<LiveSlice['live']>): void;
   addChat(line: ChatLine): void;
   setGrant(capability: string, granted: boolean, by?: string): void;
 }
@@ -177,6 +182,7 @@ const createJoinSlice: Slice<JoinSlice> = (set) => ({
 const createLiveSlice: Slice<LiveSlice> = (set) => ({
   live: initialLive,
   setLive: (patch) => set((s) => ({ live: { ...s.live, ...patch } })),
+  beginLive: (patch) => set({ live: { ...initialLive, ...patch } }),
   addChat: (line) => set((s) => ({ live: { ...s.live, chat: [...s.live.chat, line].slice(-200) } })),
   setGrant: (capability, granted, by = 'broker') =>
     set((s) => {

@@ -46,7 +46,8 @@ export interface EngineEvents extends Record<string, unknown> {
   grantRequest: { request_id: string; capability: string };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
-  grant: { capability: string; granted: boolean; by: string };
+  /** The broker's grant.changed: the only source of grant state on either side. */
+  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: 'timeout' | null };
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
@@ -137,8 +138,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- end user actions ----------
 
-  respondGrant(requestId: string, allow: boolean): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, allow });
+  /** The end user's answer names the capability the prompt showed; the broker checks it against the request. */
+  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, capability, allow });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -253,7 +255,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
         return;
       case 'grant.changed':
-        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by });
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null });
         return;
       case 'extend.pending_approval':
         this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });

@@ -117,6 +117,8 @@ describe.skipIf(skip)(SUITE, () => {
       const granted = an.once('grant');
       an.requestGrant('control', `req-${relay}`);
       expect(await granted).toMatchObject({ capability: 'control', granted: true, by: 'end_user' });
+      // The end user's side switches control on when the broker's grant.changed reaches it too.
+      await expect.poll(() => eu.registry.isActive('control', sid)).toBe(true);
       await clickButton(an);
       await expect.poll(async () => (await state()).clicks, { timeout: 5000 }).toBe(before.clicks + 1);
       const p = at(300, 320);
@@ -160,7 +162,7 @@ describe.skipIf(skip)(SUITE, () => {
     const granted = an.once('grant');
     an.requestGrant('control', 'k1');
     await granted;
-    expect(eu.registry.isActive('control', sid)).toBe(true);
+    await expect.poll(() => eu.registry.isActive('control', sid)).toBe(true);
     const ended = eu.engine.once('ended');
     expect((await admin.api.post(`/api/v1/sessions/${sid}/kill`, {})).status).toBe(200);
     const r = await ended;

@@ -1,9 +1,9 @@
 import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
-import { SessionEngine } from '../../session/engine.js';
+import { SessionEngine, type EngineEvents } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
-import { controlPromptTimedOut } from '../format.js';
+import { GRANT_NAMES, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
 import { getBridge } from '../services.js';
 import { brokerNow, useAppStore } from '../store.js';
@@ -18,6 +18,10 @@ let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
+/** End user: requests this person allowed, by id, with the capability the prompt showed. */
+const allowed = new Map<string, GrantableCapability>();
+/** Analyst: the id of the request waiting for an answer. */
+let pendingRequestId: string | null = null;
 const offs: (() => void)[] = [];
 const streamListeners = new Set<(s: MediaStream | null) => void>();
 
@@ -101,7 +105,15 @@ function refusalNotice(err: { code: string; message: string }): Partial<ReturnTy
 
 // ---------------------------------------------------------------- end user
 
-export interface EndUserStart {
+/** Who is on the other side and what the session is for, as the offer (end user) or the request (analyst) said. */
+export interface LivePeer {
+  peerName: string | null;
+  peerOrg: string | null;
+  ticket: string | null;
+  capabilities: string[];
+}
+
+export interface EndUserStart extends LivePeer {
   sessionId: string;
   brokerUrl: string;
   token: string;
@@ -131,20 +143,18 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
     const s = store();
+    // A capability this build cannot grant, or a second prompt over the first: no.
+    if (!isGrantable(r.capability)) return;
     if (s.live.controlRequest) {
-      e.respondGrant(r.request_id, false);
+      e.respondGrant(r.request_id, r.capability, false);
       return;
     }
     s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, receivedAt: Date.now() } });
     const seconds = s.policy?.controlPromptSeconds ?? 30;
     clearPrompt();
-    promptTimer = setTimeout(() => void answerControl(false, 'timeout'), seconds * 1000);
+    promptTimer = setTimeout(() => promptTimedOut(r.request_id), seconds * 1000);
   });
-  e.on('grant', (g) => {
-    store().setGrant(g.capability, g.granted, g.by);
-    // The analyst gave a grant up, or the broker ended it: drop it here too.
-    if (!g.granted && isGrantable(g.capability)) void bridge.grants.revoke({ kind: g.capability }).catch(() => undefined);
-  });
+  e.on('grant', (g) => void onGrantChanged(e, o.sessionId, g));
   e.on('extensionOffer', (x) => store().setLive({ extensionOffer: { extensionId: x.extension_id, minutes: x.minutes, newExpiresAt: x.new_expires_at } }));
   e.on('ended', (r) => finish(r.reason, r.revoked));
   offs.push(
@@ -165,9 +175,69 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   // If the person stops sharing from Chromium's own "Stop sharing" bar, the session ends too.
   for (const t of o.stream.getVideoTracks()) t.addEventListener('ended', () => void e.stop());
-  store().setLive({ role: 'end_user', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, granted: [], revokedDuring: [] });
+  store().beginLive({ role: 'end_user', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
   return e;
+}
+
+/** Grants changed on the end user's side while the live one was being turned on: turn it off again. */
+const grantEpoch = new Map<string, number>();
+
+/**
+ * The end user's side of grant.changed, the one source of grant state. Control is switched on in
+ * main only for a request this person allowed, with the capability the prompt showed, and only
+ * once the broker has recorded it; anything else the broker claims is refused here (fail closed).
+ */
+async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEvents['grant']): Promise<void> {
+  const bridge = getBridge();
+  const s = store();
+  if (!isGrantable(g.capability)) return;
+  const kind = g.capability;
+  if (g.requestId && s.live.controlRequest?.requestId === g.requestId) {
+    // Decided while the prompt was still open (the broker's timeout): the prompt goes.
+    clearPrompt();
+    s.setLive({ controlRequest: null });
+  }
+  if (!g.granted) {
+    if (g.requestId) allowed.delete(g.requestId);
+    grantEpoch.set(kind, (grantEpoch.get(kind) ?? 0) + 1);
+    if (g.reason === 'timeout') s.setLive({ notice: controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) });
+    s.setGrant(kind, false, g.by);
+    // The analyst gave a grant up, or the broker ended it: drop it here too.
+    void bridge.grants.revoke({ kind }).catch(() => undefined);
+    return;
+  }
+  const shown = g.requestId ? allowed.get(g.requestId) : undefined;
+  if (g.requestId) allowed.delete(g.requestId);
+  if (shown !== kind) {
+    e.revokeGrant(kind);
+    s.setLive({ notice: `The broker reported ${GRANT_NAMES[kind] ?? kind} that you did not allow; it stays off.` });
+    return;
+  }
+  const epoch = grantEpoch.get(kind) ?? 0;
+  const r = await bridge.grants.acquire({ sessionId, kind }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
+  if (!r.ok) {
+    e.revokeGrant(kind);
+    store().setLive({ notice: `Control could not be turned on here (${r.reason}).` });
+    return;
+  }
+  if ((grantEpoch.get(kind) ?? 0) !== epoch) {
+    // Taken back (or ended by the broker) while main was switching it on: it goes again.
+    void bridge.grants.revoke({ kind }).catch(() => undefined);
+    return;
+  }
+  store().setGrant(kind, true, g.by);
+}
+
+/**
+ * Nobody answered in the prompt's time: the prompt closes (no late Allow) and the broker, which
+ * times the request out 2 s later, tells both sides (grant.changed reason "timeout").
+ */
+function promptTimedOut(requestId: string): void {
+  const s = store();
+  if (s.live.controlRequest?.requestId !== requestId) return;
+  clearPrompt();
+  s.setLive({ controlRequest: null, notice: controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) });
 }
 
 function clearPrompt(): void {
@@ -175,22 +245,18 @@ function clearPrompt(): void {
   promptTimer = null;
 }
 
-/** Allow or Deny on the control prompt (or the timeout denying it). */
-export async function answerControl(allow: boolean, why: 'click' | 'timeout' = 'click'): Promise<void> {
+/**
+ * Allow or Deny on the control prompt. Allow answers the broker with the capability shown and
+ * switches nothing on yet: that happens when the broker's grant.changed confirms this very request.
+ */
+export function answerControl(allow: boolean): void {
   const s = store();
   const req = s.live.controlRequest;
-  const sid = s.live.sessionId;
   clearPrompt();
-  if (!req || !engine || !sid) return;
-  s.setLive({ controlRequest: null, notice: why === 'timeout' ? controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) : null });
-  if (!allow) {
-    engine.respondGrant(req.requestId, false);
-    return;
-  }
-  const kind = isGrantable(req.capability) ? req.capability : null;
-  const g = kind ? await getBridge().grants.acquire({ sessionId: sid, kind }) : { ok: false as const, reason: 'unknown' };
-  engine.respondGrant(req.requestId, g.ok);
-  if (!g.ok) s.setLive({ notice: `Control could not be turned on here (${g.reason}).` });
+  if (!req || !engine || !isGrantable(req.capability)) return;
+  s.setLive({ controlRequest: null, notice: null });
+  if (allow) allowed.set(req.requestId, req.capability);
+  engine.respondGrant(req.requestId, req.capability, allow);
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */
@@ -234,7 +300,7 @@ export async function answerExtension(accept: boolean): Promise<void> {
 
 // ---------------------------------------------------------------- analyst
 
-export interface AnalystStart {
+export interface AnalystStart extends LivePeer {
   sessionId: string;
   brokerUrl: string;
   token: string;
@@ -276,22 +342,26 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   e.on('grant', (g) => {
     const s = store();
     s.setGrant(g.capability, g.granted, g.by);
-    if (s.live.pendingRequest === g.capability) {
-      s.setLive({ pendingRequest: null, notice: g.granted ? null : `The end user did not allow ${g.capability}.` });
+    const answersMine = s.live.pendingRequest === g.capability && (g.requestId === null || g.requestId === pendingRequestId);
+    if (answersMine) {
+      pendingRequestId = null;
+      const why = g.reason === 'timeout' ? `The end user did not answer in time, so ${g.capability} was not allowed.` : `The end user did not allow ${g.capability}.`;
+      s.setLive({ pendingRequest: null, notice: g.granted ? null : why });
     } else if (!g.granted && g.by === 'end_user') {
       s.setLive({ notice: 'The end user took control back.' });
     }
   });
   e.on('ended', (r) => finish(r.reason, r.revoked));
-  store().setLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, granted: [], revokedDuring: [] });
+  store().beginLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
   return e;
 }
 
 export function requestControl(): void {
   if (!engine) return;
+  pendingRequestId = newId();
   store().setLive({ pendingRequest: 'control', notice: null });
-  engine.requestGrant('control', newId());
+  engine.requestGrant('control', pendingRequestId);
 }
 
 /** The analyst gives control up. */
@@ -324,6 +394,9 @@ export async function stopSession(): Promise<void> {
 
 function finish(reason: string, revoked: string[]): void {
   clearPrompt();
+  allowed.clear();
+  grantEpoch.clear();
+  pendingRequestId = null;
   for (const off of offs.splice(0)) off();
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
