@@ -24,6 +24,8 @@ export const SignalPayloadSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('renegotiate') }).strict(),
+  /** A side's commitment to its verification value, its first signal (docs/session-protocol.md). */
+  z.object({ kind: z.literal('sas-commit'), commitment: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict(),
 ]);
 export type SignalPayload = z.infer<typeof SignalPayloadSchema>;
 

@@ -1,6 +1,6 @@
 import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
-import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
+import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -10,7 +10,7 @@ import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilt
 import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
-import { verificationCode } from './verification.js';
+import { Verification, type VerificationStep } from './verification.js';
 
 export type EngineState = 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
 
@@ -75,6 +75,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
   sas: string | null = null;
   /** Remote ICE candidates that could not be applied: dropped, never the end of the session. */
   candidatesDropped = 0;
+  /** Why the verification code failed, when it did (the session then ended as verification_failed). */
+  verificationFailure: string | null = null;
+  private readonly verification: Verification;
+  private pc: RTCPeerConnection | null = null;
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
@@ -97,6 +101,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.expiresAt = opts.expiresAt;
     this.grace = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.screen = opts.stream ? new SharedScreen(opts.stream) : null;
+    this.verification = new Verification(opts.role);
     const wsUrl = `${opts.brokerUrl.replace(/^http/, 'ws')}/api/v1/signaling`;
     this.link = new SignalingLink(wsUrl, this.token, deps.sign, deps.socket, deps.clock, (e) => this.onLink(e));
   }
@@ -107,7 +112,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   start(): void {
     this.armExpiry();
-    this.link.start();
+    // The commitment is ready before the first frame, so it can be the first signal we send.
+    void this.verification.prepare().then(() => {
+      if (this.state !== 'ended') this.link.start();
+    });
   }
 
   // ---------- analyst actions ----------
@@ -167,6 +175,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- both ----------
 
+  /** The end user read a different code from the analyst's: someone may sit in between. */
+  rejectCode(): Promise<{ reason: EndReason; revoked: string[] }> {
+    this.verificationFailure = 'the two people read different codes';
+    return this.tearDown('verification_failed', true);
+  }
+
   /** Stop pressed (or the panic chord): ends the session for both sides. */
   stop(): Promise<{ reason: EndReason; revoked: string[] }> {
     return this.tearDown(this.opts.role === 'analyst' ? 'completed' : 'user_stopped', true);
@@ -220,6 +234,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.clearGrace();
         this.expiresAt = e.frame.expires_at;
         this.armExpiry();
+        // Our commitment goes to the peer whenever it is there, before anything else we send it.
+        if (e.frame.peer_online) this.sendCommitment();
         if (!this.peer) {
           this.setState('waiting_peer');
           // The end user offers (it has the screen track); it waits until the analyst is there.
@@ -246,6 +262,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'ready':
         return;
       case 'peer.online':
+        if (f.online) this.sendCommitment();
         if (f.online && this.opts.role === 'end_user' && !this.peer) this.createPeer();
         return;
       case 'signal':
@@ -290,6 +307,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   private applySignal(p: SignalPayload): void {
+    if (p.kind === 'sas-commit') {
+      void this.verify(this.verification.onPeerCommitment(p.commitment));
+      return;
+    }
     if (this.peerDead) return;
     if (!this.peer) {
       if (this.opts.role === 'analyst') this.createPeer();
@@ -325,6 +346,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     });
     this.peer = peer;
     const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    this.pc = pc;
     // simple-peer destroys the whole connection when one remote candidate cannot be applied (an
     // unknown m-section, a line another stack writes differently). One candidate is never worth
     // the session: it is dropped and counted, and ICE goes on with the others.
@@ -345,10 +367,17 @@ export class SessionEngine extends Emitter<EngineEvents> {
     peer.on('connect', () => {
       this.clearGrace();
       this.setState('connected');
-      void this.computeSas(pc);
+      this.verification.onTransportUp();
+      void this.verify({ kind: 'none' });
     });
     peer.on('data', (chunk: Uint8Array | string) => {
       const text = typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk);
+      const own = decodeSessionMessage(text);
+      if (own) {
+        // The session's own messages never reach the input gate; a malformed one is dropped.
+        if (own.ok) void this.verify(this.verification.onPeerReveal(own.msg.value));
+        return;
+      }
       if (this.opts.role === 'end_user') {
         // Untrusted: the input gate in main/ decides what, if anything, happens with it.
         this.emit('control', { data: text, channel: 'reliable' });
@@ -382,11 +411,31 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (payload) this.link.send({ type: 'signal', payload });
   }
 
-  private async computeSas(pc: RTCPeerConnection): Promise<void> {
-    const sas = await verificationCode(pc, this.opts.role);
-    if (!sas) return;
-    this.sas = sas;
-    this.emit('sas', sas);
+  private sendCommitment(): void {
+    const payload = this.verification.commitFrame();
+    if (payload) this.link.send({ type: 'signal', payload });
+    void this.verify({ kind: 'none' });
+  }
+
+  /** One step of the verification code: reveal when it is time, then the code or the failure. */
+  private async verify(step: VerificationStep): Promise<void> {
+    if (this.state === 'ended') return;
+    if (step.kind === 'failed') return this.failVerification(step.why);
+    const r = this.verification.revealIfReady();
+    if (r.kind === 'reveal') this.sendReliable(JSON.stringify({ t: 'sas-reveal', seq: this.seq++, value: r.value }));
+    if (!this.pc) return;
+    const res = await this.verification.result(this.pc);
+    if (res.kind === 'failed') return this.failVerification(res.why);
+    // The session may have ended while the digest was being computed.
+    if (res.kind === 'code' && (this.state as EngineState) !== 'ended') {
+      this.sas = res.sas;
+      this.emit('sas', res.sas);
+    }
+  }
+
+  private failVerification(why: string): void {
+    this.verificationFailure = why;
+    void this.tearDown('verification_failed', true);
   }
 
   private sendReliable(text: string): boolean {

@@ -20,6 +20,9 @@ export function toPeerSignal(p: SignalPayload, keep?: CandidateFilter): SimplePe
       return { type: 'candidate', candidate: candidateInit(p) } as never;
     case 'renegotiate':
       return { type: 'renegotiate', renegotiate: true } as never;
+    case 'sas-commit':
+      // The session engine's own, not negotiation.
+      return null;
     default:
       return missingCase(p);
   }
