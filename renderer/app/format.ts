@@ -113,6 +113,7 @@ export const END_REASON_TEXT: Record<string, string> = {
   rejected: 'The request was rejected by an approver.',
   code_expired: 'The join code expired before it was used.',
   peer_lost: 'The connection to the other side was lost.',
+  verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
 };
 
 /** The same reasons, from the analyst's side of the session. */
@@ -121,6 +122,7 @@ export const ANALYST_END_TEXT: Record<string, string> = {
   completed: 'You ended the session.',
   user_stopped: 'The end user stopped the session.',
   declined: 'The end user declined the session.',
+  verification_failed: 'The verification codes did not match, so the session was ended. The connection may have been tampered with: report it to your security team.',
 };
 
 export const GRANT_NAMES: Record<string, string> = {

@@ -64,6 +64,8 @@ export interface LiveSlice {
     state: LiveState;
     expiresAt: number | null;
     sas: string | null;
+    /** End user: said yes to "does the analyst read the same code?" in this session. */
+    sasConfirmed: boolean;
     /** Who is on the other side, as the offer (end user) or the request (analyst) named them. */
     peerName: string | null;
     peerOrg: string | null;
@@ -140,6 +142,7 @@ const initialLive: LiveSlice['live'] = {
   state: 'idle',
   expiresAt: null,
   sas: null,
+  sasConfirmed: false,
   peerName: null,
   peerOrg: null,
   ticket: null,

@@ -61,7 +61,9 @@ describe.skipIf(skip)(SUITE, () => {
       await sleep(Math.max(0, 2000 - (Date.now() - accepted)));
       await request.click();
       await eu.page.getByTestId('control-prompt').waitFor();
-      await eu.page.getByRole('button', { name: 'Allow control' }).click();
+      // The first control of each session comes with the code check.
+      await expect.poll(() => eu.page.getByTestId('prompt-sas').textContent()).toBe(await an.page.getByTestId('viewer-sas').textContent());
+      await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
       await expect.poll(() => sides(an.page, eu.page), { timeout: 10_000 }).toEqual(IN_CONTROL);
       expect((await euHost.services.handlers['grants.list']()).map((g) => g.kind).sort()).toEqual(['capture', 'control']);
       // And it stays so: nothing flips back a moment later.

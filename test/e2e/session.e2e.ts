@@ -141,8 +141,12 @@ describe.skipIf(skip)(SUITE, () => {
     const prompt = eu.page.getByTestId('control-prompt');
     await prompt.waitFor();
     expect(await prompt.textContent()).toContain(`${analyst.name} asks to control your mouse and keyboard`);
+    // Before the first control: the code, large on both sides, and the question.
+    expect(await eu.page.getByTestId('prompt-sas').textContent()).toBe(await an.page.getByTestId('viewer-sas-large').textContent());
+    expect(await prompt.textContent()).toContain(`Does ${analyst.name} read the same code?`);
     await shot(eu.page, '09-end-user-control-prompt');
-    await eu.page.getByRole('button', { name: 'Allow control' }).click();
+    await shot(an.page, '09b-analyst-code-large');
+    await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent()).toBe('You have control');
     await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('They can see your screen and control your mouse and keyboard');
 

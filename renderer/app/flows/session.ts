@@ -252,11 +252,33 @@ function clearPrompt(): void {
 export function answerControl(allow: boolean): void {
   const s = store();
   const req = s.live.controlRequest;
+  // The first control of a session is given only together with the code check (confirmCodeAndAllow).
+  if (allow && needsCodeCheck(req?.capability ?? '')) return;
   clearPrompt();
   if (!req || !engine || !isGrantable(req.capability)) return;
   s.setLive({ controlRequest: null, notice: null });
   if (allow) allowed.set(req.requestId, req.capability);
   engine.respondGrant(req.requestId, req.capability, allow);
+}
+
+/** Whether this request must be answered with the code check first: control, not yet confirmed. */
+export function needsCodeCheck(capability: string): boolean {
+  return capability === 'control' && !store().live.sasConfirmed;
+}
+
+/** "Yes, the same code": the codes were compared aloud; control is allowed with it. */
+export function confirmCodeAndAllow(): void {
+  const s = store();
+  if (!s.live.sas || !s.live.controlRequest) return;
+  s.setLive({ sasConfirmed: true });
+  answerControl(true);
+}
+
+/** "No, a different code": someone may sit between the two; the session ends for both at once. */
+export async function codesDiffer(): Promise<void> {
+  clearPrompt();
+  store().setLive({ controlRequest: null });
+  await engine?.rejectCode();
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */

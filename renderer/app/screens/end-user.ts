@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
-import { answerControl, answerExtension, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
+import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
 import { Dialog } from './dialog.js';
@@ -194,18 +194,56 @@ export function ControlPrompt(): ReactNode {
   const req = live.controlRequest;
   if (!req) return null;
   const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
+  const who = live.peerName ?? 'Support';
+  const check = needsCodeCheck(req.capability);
   return h(
     Dialog,
     { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
-    h('h2', { id: 'cp-title' }, `${live.peerName ?? 'Support'} asks to control your mouse and keyboard`),
+    h('h2', { id: 'cp-title' }, `${who} asks to control your mouse and keyboard`),
     h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
-    h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`),
-    h(
-      'div',
-      { className: 'choice' },
-      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
-      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
-    ),
+    check ? h(CodeCheck, { who, sas: live.sas }) : null,
+    check
+      ? h(
+          'div',
+          null,
+          h(
+            'div',
+            { className: 'choice choice-compact' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: confirmCodeAndAllow, disabled: !live.sas }, 'Yes, the same code: allow control'),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => void codesDiffer() }, 'No, a different code: end the session'),
+          ),
+          h(
+            'p',
+            { className: 'small deny-line' },
+            h('button', { type: 'button', onClick: () => void answerControl(false) }, 'Deny control'),
+            ` If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`,
+          ),
+        )
+      : h(
+          'div',
+          null,
+          h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`),
+          h(
+            'div',
+            { className: 'choice' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
+          ),
+        ),
+  );
+}
+
+/**
+ * Before the first control of a session: the two people compare the code aloud. Only the same
+ * six digits on both screens show that nobody sits between them; a different code ends it.
+ */
+function CodeCheck(props: { who: string; sas: string | null }): ReactNode {
+  return h(
+    'div',
+    { className: 'code-check', 'data-testid': 'code-check' },
+    h('p', null, h('strong', null, `First check that it is really ${props.who}.`), ' Ask them to read you the verification code on their screen. Your code is:'),
+    h('p', { className: 'sas-large', 'data-testid': 'prompt-sas', 'aria-live': 'polite' }, props.sas ?? 'Waiting for the code…'),
+    h('p', { className: 'code-question' }, `Does ${props.who} read the same code?`),
   );
 }
 

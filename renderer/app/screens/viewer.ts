@@ -138,6 +138,16 @@ export function Viewer(): ReactNode {
       ),
       h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => void stopSession() }, 'End session'),
     ),
+    // Large, because the end user asks for it before they give control: read it out to them.
+    live.sas && !control
+      ? h(
+          'p',
+          { className: 'code-check viewer-code', 'data-testid': 'viewer-code-check' },
+          'Verification code: ',
+          h('span', { className: 'sas-large', 'data-testid': 'viewer-sas-large' }, live.sas),
+          h('span', null, ' Read it to the end user when they ask. If theirs differs, end the session.'),
+        )
+      : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
     h(
