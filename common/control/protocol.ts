@@ -41,11 +41,15 @@ export type ControlDraft = ControlMessage extends infer T ? (T extends unknown ?
 
 /**
  * Messages of the session itself on the reliable channel, both directions, handled by the session
- * engine and never passed to the input gate: the verification code's reveal.
+ * engine and never passed to the input gate: the verification code's reveal, and whether the end
+ * user's screen is being sent (only the end user sends `share`).
  */
-export const SessionMessageSchema = z.discriminatedUnion('t', [z.object({ t: z.literal('sas-reveal'), seq, value: z.string().regex(B64URL_32) }).strict()]);
+export const SessionMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('sas-reveal'), seq, value: z.string().regex(B64URL_32) }).strict(),
+  z.object({ t: z.literal('share'), seq, paused: z.boolean() }).strict(),
+]);
 export type SessionMessage = z.infer<typeof SessionMessageSchema>;
-const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal']);
+const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share']);
 
 /**
  * A reliable-channel message that belongs to the session engine: `{ok: true, msg}`, or

@@ -79,6 +79,7 @@ export interface LiveSlice {
     pendingRequest: string | null;
     controlLocked: boolean;
     warnings: number[];
+    /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
     sharingPaused: boolean;
     hasVideo: boolean;
     chat: ChatLine[];

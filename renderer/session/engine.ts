@@ -1,6 +1,6 @@
 import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
-import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft } from '../../common/control/protocol.js';
+import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -44,6 +44,8 @@ export interface EngineEvents extends Record<string, unknown> {
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
   grantRequest: { request_id: string; capability: string };
+  /** Analyst side: the end user paused or resumed sending the screen. */
+  share: { paused: boolean };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
   /** The broker's grant.changed: the only source of grant state on either side. */
@@ -159,18 +161,27 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.link.send({ type: 'extend.response', extension_id: extensionId, accept, ...(receipt ? { receipt } : {}) });
   }
 
-  /** Stops sending the screen (renegotiates the track away); resume adds it back. */
-  pauseSharing(): void {
-    if (this.peer) this.screen?.pause(this.peer);
+  /**
+   * Stops sending the screen without renegotiating (the sender's track goes, the section stays)
+   * and tells the analyst, whose viewer then says so; resume sends the same capture again.
+   */
+  async pauseSharing(): Promise<boolean> {
+    if (!this.pc || !this.screen) return false;
+    await this.screen.pause(this.pc);
+    this.sendReliable(JSON.stringify({ t: 'share', seq: this.seq++, paused: true }));
+    return true;
   }
 
-  resumeSharing(): void {
-    if (this.peer) this.screen?.resume(this.peer);
+  async resumeSharing(): Promise<boolean> {
+    if (!this.pc || !this.screen) return false;
+    await this.screen.resume(this.pc);
+    this.sendReliable(JSON.stringify({ t: 'share', seq: this.seq++, paused: false }));
+    return true;
   }
 
   /** The shared screen changed (another display, another window): swap the track in place. */
-  replaceScreen(track: MediaStreamTrack): void {
-    if (this.peer) this.screen?.replace(this.peer, track);
+  async replaceScreen(track: MediaStreamTrack): Promise<void> {
+    if (this.pc) await this.screen?.replace(this.pc, track);
   }
 
   // ---------- both ----------
@@ -375,7 +386,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       const own = decodeSessionMessage(text);
       if (own) {
         // The session's own messages never reach the input gate; a malformed one is dropped.
-        if (own.ok) void this.verify(this.verification.onPeerReveal(own.msg.value));
+        if (own.ok) this.onSessionMessage(own.msg);
         return;
       }
       if (this.opts.role === 'end_user') {
@@ -409,6 +420,20 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private onLocalSignal(d: SimplePeer.SignalData): void {
     const payload = fromPeerSignal(d, this.opts.candidateFilter);
     if (payload) this.link.send({ type: 'signal', payload });
+  }
+
+  private onSessionMessage(m: SessionMessage): void {
+    switch (m.t) {
+      case 'sas-reveal':
+        void this.verify(this.verification.onPeerReveal(m.value));
+        return;
+      case 'share':
+        // Only the end user's screen can be paused; from the analyst it means nothing.
+        if (this.opts.role === 'analyst') this.emit('share', { paused: m.paused });
+        return;
+      default:
+        return missingCase(m);
+    }
   }
 
   private sendCommitment(): void {

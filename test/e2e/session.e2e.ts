@@ -120,10 +120,13 @@ describe.skipIf(skip)(SUITE, () => {
 
     // Pause sharing: the analyst sees nothing; Resume: the live screen is back.
     await eu.page.getByRole('button', { name: 'Pause sharing' }).click();
-    expect(await eu.page.getByTestId('banner-can').textContent()).toBe('Sharing is paused: they see nothing');
+    await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('Sharing paused: they cannot see your screen');
     await an.page.getByTestId('screen-empty').waitFor({ timeout: 10_000 });
+    expect(await an.page.getByTestId('screen-empty').textContent()).toBe('The end user paused sharing: you cannot see their screen until they resume.');
     await shot(an.page, '08c-analyst-sharing-paused');
+    await shot(eu.page, '08d-end-user-sharing-paused');
     await eu.page.getByRole('button', { name: 'Resume sharing' }).click();
+    await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('They can see your screen');
     await expect.poll(() => an.page.getByTestId('screen-empty').count(), { timeout: 10_000 }).toBe(0);
     await xsetroot(s.xvfb.display, '#00ff00');
     await expect.poll(() => viewerPixel(an.page, rp.x, rp.y).then((px) => near(px, [0, 255, 0])), { timeout: 15_000 }).toBe(true);

@@ -288,11 +288,11 @@ export async function takeBack(kind: GrantableCapability): Promise<void> {
   engine?.revokeGrant(kind);
 }
 
-export function pauseSharing(paused: boolean): void {
+/** Pause or resume sending the screen; the banner says so once it is really so. */
+export async function pauseSharing(paused: boolean): Promise<void> {
   if (!engine) return;
-  if (paused) engine.pauseSharing();
-  else engine.resumeSharing();
-  store().setLive({ sharingPaused: paused });
+  const done = await (paused ? engine.pauseSharing() : engine.resumeSharing()).catch(() => false);
+  if (done) store().setLive({ sharingPaused: paused });
 }
 
 export async function answerExtension(accept: boolean): Promise<void> {
@@ -334,9 +334,11 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   const e = new SessionEngine({ role: 'analyst', brokerUrl: o.brokerUrl, token: o.token, expiresAt: o.expiresAt, iceServers: o.iceServers }, deps());
   engine = e;
   common(e);
+  // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
+  e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
   e.on('stream', (s) => {
     setRemote(s);
-    // Paused sharing removes the track (renegotiation); resuming brings a new one and a new 'stream'.
+    // A track that stops delivering (mute) or goes shows as no picture until it comes back.
     const gone = () => {
       if (remote === s) store().setLive({ hasVideo: false });
     };

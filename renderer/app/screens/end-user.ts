@@ -151,16 +151,24 @@ export function SessionBanner(): ReactNode {
         { className: 'banner-who', 'data-testid': 'banner-who' },
         connected ? `${live.peerName ?? 'Support'}${live.peerOrg ? ` (${live.peerOrg})` : ''} is connected` : live.state === 'interrupted' ? 'Connection interrupted: control is locked' : `Waiting for ${live.peerName ?? 'support'} to connect…`,
       ),
-      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.sharingPaused ? 'Sharing is paused: they see nothing' : `They can ${listText(can)}`),
+      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, flowing(live.state, live.sharingPaused, can)),
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(
         'span',
         { className: 'banner-actions' },
-        h('button', { type: 'button', onClick: () => pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
+        h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
       ),
     ),
   );
+}
+
+/** What is really reaching the other side right now, in the banner's words. */
+function flowing(state: string, paused: boolean, can: string[]): string {
+  if (paused) return 'Sharing paused: they cannot see your screen';
+  if (state === 'connected') return `They can ${listText(can)}`;
+  if (state === 'interrupted') return 'They may see a frozen picture until the connection is back';
+  return 'Nothing is shared until they connect';
 }
 
 export function LiveScreen(): ReactNode {
@@ -169,7 +177,7 @@ export function LiveScreen(): ReactNode {
   return h(
     'section',
     { className: 'card', 'aria-labelledby': 'live-title' },
-    h(ScreenHeading, { id: 'live-title' }, 'You are sharing your screen'),
+    h(ScreenHeading, { id: 'live-title' }, live.sharingPaused ? 'Sharing is paused' : 'You are sharing your screen'),
     h('p', null, `Ticket ${live.ticket ?? ''}. Read the verification code in the banner aloud with ${live.peerName ?? 'the person helping you'}: if your codes differ, press Stop.`),
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'expiry-warning' }, warn >= 120 ? `This session ends in about ${Math.round(warn / 60)} minutes.` : `This session ends in ${warn} seconds.`) : null,
     live.notice ? h(Alert, { testId: 'notice' }, live.notice) : null,
@@ -180,7 +188,13 @@ export function LiveScreen(): ReactNode {
           h('p', null, h('strong', null, `${live.peerName ?? 'They'} can control your mouse and keyboard.`)),
           h('button', { type: 'button', className: 'primary', onClick: () => void takeBack('control'), 'data-testid': 'take-back' }, 'Take control back'),
         )
-      : h('p', { 'data-testid': 'control-off' }, 'They can see your screen but cannot control it. They have to ask, and you decide.'),
+      : h(
+          'p',
+          { 'data-testid': 'control-off' },
+          live.sharingPaused
+            ? 'They see nothing of your screen and cannot control it. Press "Resume sharing" in the banner when you are ready.'
+            : 'They can see your screen but cannot control it. They have to ask, and you decide.',
+        ),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
     // One dialog at a time: the request for more time waits until control has been answered.
     live.controlRequest ? h(ControlPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,

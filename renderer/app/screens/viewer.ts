@@ -164,8 +164,12 @@ export function Viewer(): ReactNode {
           'data-testid': 'remote-screen',
         },
         // Hidden (not removed) while nothing arrives, so a frozen last frame never passes for the live screen.
-        h('video', { ref: videoRef, muted: true, autoPlay: true, playsInline: true, 'data-testid': 'remote-video', className: live.hasVideo ? undefined : 'video-hidden' }),
-        live.hasVideo ? null : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'The end user is not sharing their screen right now (paused).' : 'Waiting for the screen…'),
+        h('video', { ref: videoRef, muted: true, autoPlay: true, playsInline: true, 'data-testid': 'remote-video', className: live.hasVideo && !live.sharingPaused ? undefined : 'video-hidden' }),
+        live.sharingPaused
+          ? h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, 'The end user paused sharing: you cannot see their screen until they resume.')
+          : live.hasVideo
+            ? null
+            : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'No picture from the end user’s screen right now.' : 'Waiting for the screen…'),
       ),
       h(ChatPanel, { who: 'End user' }),
     ),
