@@ -52,6 +52,11 @@ export class MainServices {
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
   private readonly active = new Map<string, number>();
+  /**
+   * Which page (bridge connection) opened each session, where a host serves several pages at
+   * once (the browser host: the end user's and staff pages). Its grants go when that page goes.
+   */
+  private readonly owners = new Map<string, string>();
   private readonly listeners = new Set<Emit>();
   private readonly injector: LazyInjector;
   private readonly offers: OfferVerifier;
@@ -137,12 +142,46 @@ export class MainServices {
    */
   async rendererGone(): Promise<void> {
     this.receipts.forgetAll();
-    for (const id of [...this.active.keys()]) {
-      this.active.delete(id);
-      this.gate.forget(id);
-      this.gate.releaseAll();
-      await this.registry.revokeAll(id);
+    for (const id of [...this.active.keys()]) await this.endLocally(id);
+  }
+
+  /**
+   * The handlers one page is served, where a host serves several (the browser host): a session
+   * belongs to the page that opened it, only that page can acquire grants or deliver input for it,
+   * and `pageGone` ends exactly that page's sessions, whatever other pages stay connected.
+   */
+  handlersFor(page: string): BridgeHandlers {
+    const mine = (sessionId: string) => (this.owners.get(sessionId) ?? page) === page;
+    return {
+      ...this.handlers,
+      'session.open': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        const r = this.handlers['session.open'](a);
+        this.owners.set(a.sessionId, page);
+        return r;
+      },
+      'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
+      'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+    };
+  }
+
+  /** A page went away (closed, reloaded, crashed): the sessions it opened end here at once, fail closed. */
+  async pageGone(page: string): Promise<void> {
+    for (const [id, owner] of [...this.owners]) {
+      if (owner !== page) continue;
+      this.owners.delete(id);
+      if (this.active.has(id)) await this.endLocally(id);
     }
+  }
+
+  /** Ends one session on this machine: nothing can be acquired for it again, every grant is revoked. */
+  private async endLocally(id: string): Promise<GrantKind[]> {
+    this.active.delete(id);
+    this.receipts.forgetSession(id);
+    this.guard.sessionEnded(id);
+    this.gate.forget(id);
+    this.gate.releaseAll();
+    return this.registry.revokeAll(id);
   }
 
   async close(): Promise<void> {
@@ -220,12 +259,8 @@ export class MainServices {
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
     'grants.revokeAll': async ({ sessionId }) => {
-      this.active.delete(sessionId);
-      this.receipts.forgetSession(sessionId);
-      this.guard.sessionEnded(sessionId);
-      this.gate.forget(sessionId);
-      this.gate.releaseAll();
-      return { revoked: await this.registry.revokeAll(sessionId) };
+      this.owners.delete(sessionId);
+      return { revoked: await this.endLocally(sessionId) };
     },
     'staff.saveRefreshToken': async ({ token }) => {
       if (!this.opts.secrets || !this.guard.view().analystMode) return { stored: false };
