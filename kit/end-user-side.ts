@@ -34,6 +34,7 @@ export class EndUserSide {
     if (!cap.ok) throw new Error(`capture grant refused: ${cap.reason}`);
     this.engine = nodeEngine(opts.device, {
       role: 'end_user',
+      sessionId,
       brokerUrl: opts.brokerUrl,
       token: opts.token,
       expiresAt: opts.expiresAt,

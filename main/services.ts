@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Capability } from '../common/capabilities.js';
 import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
 import { systemClock, type Clock } from './clock.js';
-import { reportRecoveredGrants } from './crash-report.js';
+import { postTeardownReport, reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
@@ -57,6 +57,9 @@ export class MainServices {
    * once (the browser host: the end user's and staff pages). Its grants go when that page goes.
    */
   private readonly owners = new Map<string, string>();
+  /** Sessions opened on this machine, and those whose teardown report has been signed (once each). */
+  private readonly opened = new Set<string>();
+  private readonly reported = new Set<string>();
   private readonly listeners = new Set<Emit>();
   private readonly injector: LazyInjector;
   private readonly offers: OfferVerifier;
@@ -142,7 +145,7 @@ export class MainServices {
    */
   async rendererGone(): Promise<void> {
     this.receipts.forgetAll();
-    for (const id of [...this.active.keys()]) await this.endLocally(id);
+    for (const id of [...this.active.keys()]) await this.endWithoutPage(id);
   }
 
   /**
@@ -170,8 +173,19 @@ export class MainServices {
     for (const [id, owner] of [...this.owners]) {
       if (owner !== page) continue;
       this.owners.delete(id);
-      if (this.active.has(id)) await this.endLocally(id);
+      if (this.active.has(id)) await this.endWithoutPage(id);
     }
+  }
+
+  /**
+   * Main ends a session because its page is gone: the page cannot report any more, so main sends
+   * the signed teardown report over HTTP itself.
+   */
+  private async endWithoutPage(id: string): Promise<void> {
+    const revoked = await this.endLocally(id);
+    if (this.reported.has(id)) return;
+    this.reported.add(id);
+    await postTeardownReport({ brokerUrl: this.opts.brokerUrl, fetch: this.fetch, device: this.device }, { sessionId: id, revoked, afterCrash: false }).catch((err: unknown) => this.opts.onError?.(err));
   }
 
   /** Ends one session on this machine: nothing can be acquired for it again, every grant is revoked. */
@@ -185,7 +199,7 @@ export class MainServices {
   }
 
   async close(): Promise<void> {
-    for (const id of [...this.active.keys()]) await this.registry.revokeAll(id);
+    for (const id of [...this.active.keys()]) await this.endWithoutPage(id);
     this.active.clear();
     this.receipts.forgetCaptureConsents();
     await this.injector.close();
@@ -219,6 +233,7 @@ export class MainServices {
       this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
       this.registry.openSession(sessionId, expiresAt);
       this.active.set(sessionId, expiresAt);
+      this.opened.add(sessionId);
       return { ok: true as const };
     },
     'session.setExpiry': ({ sessionId, expiresAt }) => {
@@ -238,6 +253,14 @@ export class MainServices {
     'session.resumed': ({ sessionId }) => {
       this.gate.resume(sessionId);
       return { ok: true as const };
+    },
+    'session.teardownReceipt': ({ sessionId, revoked }) => {
+      // Only for a session this machine opened and has ended (its grants are gone), and once:
+      // the key does not sign "revoked" for grants that still live, nor a stream of receipts.
+      if (!this.opened.has(sessionId) || this.active.has(sessionId)) throw new Error('no such ended session on this machine');
+      if (this.reported.has(sessionId)) throw new Error('the teardown report for this session is already signed');
+      this.reported.add(sessionId);
+      return this.device.teardownReceipt(sessionId, revoked, false);
     },
     'grants.acquire': async ({ sessionId, kind }) => {
       if (this.guard.view().managed?.status === 'invalid') return { ok: false as const, reason: 'machine_policy_invalid' };

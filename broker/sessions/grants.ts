@@ -60,8 +60,8 @@ export async function revokeGrant(core: SessionCore, live: LiveSession, capabili
 }
 
 /** Client-side teardown report over signaling: which local grants the client says it dropped. */
-export async function teardownReport(core: SessionCore, live: LiveSession | { id: string; ticket: string }, revoked: string[], actor: Actor): Promise<void> {
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { revoked } });
+export async function teardownReport(core: SessionCore, live: LiveSession | { id: string; ticket: string }, revoked: string[], receipt: string, actor: Actor): Promise<void> {
+  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { revoked, receipt } });
 }
 
 /**
@@ -71,7 +71,7 @@ export async function teardownReport(core: SessionCore, live: LiveSession | { id
 export async function deviceTeardownReport(
   core: SessionCore,
   sessionId: string,
-  report: { revoked: string[]; after_crash: boolean },
+  report: { revoked: string[]; after_crash: boolean; receipt: string },
   device: { jkt: string },
   source: string | null,
 ): Promise<void> {
@@ -81,5 +81,5 @@ export async function deviceTeardownReport(
     await core.audit.append({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
     throw forbidden('this device is not the end user of that session');
   }
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash } });
+  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash, receipt: report.receipt } });
 }

@@ -131,6 +131,12 @@ export const BRIDGE_METHODS = {
    */
   'session.interrupted': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
   'session.resumed': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
+  /**
+   * The teardown report signed by the device key (`chaperone-teardown+jwt`), for a session this
+   * machine opened and has already ended locally, once; the page sends it on signaling or over
+   * HTTP. The page never holds the key.
+   */
+  'session.teardownReceipt': { args: z.tuple([z.object({ sessionId, revoked: z.array(GrantKindSchema).max(4) }).strict()]), result: jws },
   /** Called only from the end user's own click (Accept, Allow). */
   'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },

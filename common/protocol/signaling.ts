@@ -40,7 +40,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
-  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16) }).strict(),
+  /** `receipt`: the device key's `chaperone-teardown+jwt` over the same list (docs/session-protocol.md). */
+  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16), receipt: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict(),
   /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
   z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);

@@ -28,6 +28,20 @@ export interface EngineOptions {
   candidateFilter?: CandidateFilter;
   /** Revokes every local grant; returns what it revoked. Runs first in teardown. */
   onTeardown?: (reason: EndReason) => Promise<string[]> | string[];
+  /** End user: how the teardown report is signed (by main, with the device key) and sent when signaling is gone. */
+  teardownReport?: TeardownReporter;
+}
+
+export type LocalGrant = (typeof LOCAL_GRANTS)[number];
+
+/**
+ * The end user's report of what it revoked, on every way a session ends: signed by the device key
+ * (never held by the page), sent on signaling while the socket is open (the broker waits for it
+ * after the end) and over HTTP otherwise.
+ */
+export interface TeardownReporter {
+  sign(revoked: LocalGrant[]): Promise<string>;
+  overHttp(report: { revoked: LocalGrant[]; receipt: string }): Promise<void>;
 }
 
 export interface EngineDeps {
@@ -218,7 +232,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
+    if (this.opts.role === 'end_user') await this.report(revoked);
     // A session this side gives up by itself (peer lost, verification failed) ends at the broker
     // at once with that reason, not at the heartbeat timeout.
     if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
@@ -234,6 +248,21 @@ export class SessionEngine extends Emitter<EngineEvents> {
     const result = { reason, revoked };
     this.emit('ended', result);
     return result;
+  }
+
+  private async report(revoked: string[]): Promise<void> {
+    const r = this.opts.teardownReport;
+    if (!r) return;
+    const kinds = [...new Set(revoked.filter((k): k is LocalGrant => (LOCAL_GRANTS as readonly string[]).includes(k)))].sort();
+    let receipt: string;
+    try {
+      receipt = await r.sign(kinds);
+    } catch {
+      return;
+    }
+    if (this.link.send({ type: 'teardown.report', revoked: kinds, receipt })) return;
+    // Signaling is gone (the broker closed it, or never let us back in): the same report by HTTP.
+    void r.overHttp({ revoked: kinds, receipt }).catch(() => undefined);
   }
 
   // ---------- signaling ----------

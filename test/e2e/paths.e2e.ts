@@ -172,6 +172,13 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(an.page, '28-analyst-killed');
     expect(await session(ticket)).toMatchObject({ state: 'ended', end_reason: 'revoked' });
     expect(await euHost.services.handlers['grants.list']()).toEqual([]);
+    // The end user's page reported what it switched off, signed by the device key, after the end.
+    const reports = async () => {
+      await s.broker.ctx.audit.flush();
+      return s.broker.ctx.storage.db.selectFrom('audit_events').select(['meta']).where('session_id', '=', (await session(ticket)).id).where('type', '=', 'client.teardown_report').execute();
+    };
+    await expect.poll(async () => (await reports()).length, { timeout: 5000 }).toBe(1);
+    expect(JSON.parse((await reports())[0]!.meta)).toMatchObject({ revoked: ['capture'], receipt: expect.stringMatching(/^ey/) });
     // Main refuses grants for the ended session even if something asked.
     expect(await euHost.services.handlers['grants.acquire']({ sessionId: (await session(ticket)).id, kind: 'control' })).toMatchObject({ ok: false });
     await eu.browser.close();

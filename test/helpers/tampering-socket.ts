@@ -13,12 +13,17 @@ export interface Tampering {
   factory: SocketFactory;
   /** Pushes a frame to the client as if the broker had sent it. */
   inject(frame: Record<string, unknown>): void;
+  /** The network goes: the connection drops and new ones fail until `unblock`. */
+  block(): void;
+  unblock(): void;
 }
 
 export function tamperingSocket(inner: SocketFactory, o: { outgoing?: Rewrite; incoming?: Rewrite }): Tampering {
   let current: SocketLike | null = null;
   let deliver: ((ev: { data: unknown }) => void) | null = null;
+  let blocked = false;
   const factory: SocketFactory = (url) => {
+    if (blocked) return unreachable();
     const ws = inner(url);
     current = ws;
     const wrapped: SocketLike = {
@@ -52,5 +57,20 @@ export function tamperingSocket(inner: SocketFactory, o: { outgoing?: Rewrite; i
     inject(frame) {
       if (current && deliver) deliver({ data: JSON.stringify(frame) });
     },
+    block() {
+      blocked = true;
+      current?.close(4999, 'network gone');
+      current = null;
+    },
+    unblock() {
+      blocked = false;
+    },
   };
+}
+
+/** A connection attempt that fails, as one does with no network. */
+function unreachable(): SocketLike {
+  const s: SocketLike = { readyState: 3, onopen: null, onmessage: null, onclose: null, onerror: null, send: () => undefined, close: () => undefined };
+  setTimeout(() => s.onclose?.({ code: 1006, reason: '' }), 10);
+  return s;
 }

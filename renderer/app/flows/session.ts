@@ -5,7 +5,8 @@ import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
-import { getBridge } from '../services.js';
+import { endUserBroker, getBridge } from '../services.js';
+import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
 import { brokerNow, useAppStore } from '../store.js';
 
 /**
@@ -134,6 +135,13 @@ export function startEndUser(o: EndUserStart): SessionEngine {
       iceServers: o.iceServers,
       stream: o.stream,
       onTeardown: async () => (await bridge.grants.revokeAll({ sessionId: o.sessionId })).revoked,
+      // Main signs with the device key; signaling carries it, or HTTP when signaling is gone.
+      teardownReport: {
+        sign: (revoked) => bridge.session.teardownReceipt({ sessionId: o.sessionId, revoked }),
+        overHttp: async ({ revoked, receipt }) => {
+          await endUserBroker().post('/api/v1/join/teardown-report', { session_id: o.sessionId, revoked, after_crash: false, receipt }, TeardownRecordedSchema);
+        },
+      },
     },
     deps(),
   );
