@@ -23,6 +23,8 @@ export interface GateCounters {
   refused_panic: number;
   dropped_rate: number;
   dropped_invalid: number;
+  /** Older than what this sender already sent (a replay, or a move overtaken by newer input). */
+  dropped_stale: number;
   /** A message type this version does not know, or a key with no mapping on this desktop. */
   dropped_unknown: number;
   /** The injector threw (its connection to the desktop is gone). */
@@ -41,6 +43,7 @@ export function zeroCounters(): GateCounters {
     refused_panic: 0,
     dropped_rate: 0,
     dropped_invalid: 0,
+    dropped_stale: 0,
     dropped_unknown: 0,
     inject_failed: 0,
   };
@@ -93,6 +96,8 @@ export class InputGate {
   private readonly heldButtons = new Set<PointerButton>();
   /** Sessions whose connection is interrupted right now: control is locked until they resume. */
   private readonly interrupted = new Set<string>();
+  /** Per session, the sender's newest seq on the reliable channel and on either channel. */
+  private readonly seqs = new Map<string, { reliable: number; any: number }>();
   private readonly unsubscribe: () => void;
 
   constructor(opts: InputGateOptions) {
@@ -136,6 +141,7 @@ export class InputGate {
   /** The session ended: nothing of it is kept. */
   forget(sessionId: string): void {
     this.interrupted.delete(sessionId);
+    this.seqs.delete(sessionId);
   }
 
   /** Lets go of every key and button the remote side holds. */
@@ -164,6 +170,7 @@ export class InputGate {
       this.releaseIfHeld();
       return 'refused_inactive';
     }
+    if (this.stale(sessionId, msg)) return 'dropped_stale';
     if (msg.t === 'chat') {
       this.onChat(sessionId, msg.text);
       return 'chat';
@@ -223,6 +230,22 @@ export class InputGate {
       default:
         return missingCase(msg);
     }
+  }
+
+  /**
+   * `seq` is one counter per sender across both channels, strictly increasing. The reliable
+   * channel is ordered, so a message there at or below the last one seen there is a replay. The
+   * pointer channel is not: a move at or below the newest seq seen on either channel was
+   * overtaken (by a newer move, or by a click or key sent after it) and would move the pointer
+   * back; it is dropped. Everything that decoded counts as seen, granted or not.
+   */
+  private stale(sessionId: string, msg: ControlMessage): boolean {
+    const s = this.seqs.get(sessionId) ?? { reliable: -1, any: -1 };
+    this.seqs.set(sessionId, s);
+    if (msg.t === 'move' ? msg.seq <= s.any : msg.seq <= s.reliable) return true;
+    if (msg.t !== 'move') s.reliable = msg.seq;
+    s.any = Math.max(s.any, msg.seq);
+    return false;
   }
 
   private heldParts(): ChordPart[] {

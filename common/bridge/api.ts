@@ -96,6 +96,7 @@ export const GateOutcomeSchema = z.enum([
   'refused_panic',
   'dropped_rate',
   'dropped_invalid',
+  'dropped_stale',
   'dropped_unknown',
   'inject_failed',
 ]);

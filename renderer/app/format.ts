@@ -81,7 +81,9 @@ export interface Box {
 
 /**
  * A pointer position over a video shown with `object-fit: contain` to the normalised position on
- * the shared screen (0..1, top-left origin). Null over the letterbox bars or with no frame yet.
+ * the shared screen (0..1, top-left origin): the fraction of the shown frame's width and height
+ * (divided by width, not width - 1; the end user's pixel is floor(x * width): main/injector.ts).
+ * Null over the letterbox bars or with no frame yet.
  */
 export function mapPointer(clientX: number, clientY: number, box: Box, videoWidth: number, videoHeight: number): { x: number; y: number } | null {
   if (videoWidth <= 0 || videoHeight <= 0 || box.width <= 0 || box.height <= 0) return null;
