@@ -182,14 +182,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
   async pauseSharing(): Promise<boolean> {
     if (!this.pc || !this.screen) return false;
     await this.screen.pause(this.pc);
-    this.sendReliable(JSON.stringify({ t: 'share', seq: this.seq++, paused: true }));
+    this.sendSession(JSON.stringify({ t: 'share', seq: this.seq++, paused: true }));
     return true;
   }
 
   async resumeSharing(): Promise<boolean> {
     if (!this.pc || !this.screen) return false;
     await this.screen.resume(this.pc);
-    this.sendReliable(JSON.stringify({ t: 'share', seq: this.seq++, paused: false }));
+    this.sendSession(JSON.stringify({ t: 'share', seq: this.seq++, paused: false }));
     return true;
   }
 
@@ -434,6 +434,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       if ((ice === 'connected' || ice === 'completed') && this.state === 'interrupted') {
         this.clearGrace();
         this.setState('connected');
+        void this.verify({ kind: 'none' });
       }
     });
     // A closed or failed peer connection locks control at once; the broker usually says why within
@@ -476,7 +477,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (this.state === 'ended') return;
     if (step.kind === 'failed') return this.failVerification(step.why);
     const r = this.verification.revealIfReady();
-    if (r.kind === 'reveal') this.sendReliable(JSON.stringify({ t: 'sas-reveal', seq: this.seq++, value: r.value }));
+    if (r.kind === 'reveal' && this.sendSession(JSON.stringify({ t: 'sas-reveal', seq: this.seq, value: r.value }))) {
+      this.seq++;
+      this.verification.markRevealed();
+    }
     if (!this.pc) return;
     const res = await this.verification.result(this.pc);
     if (res.kind === 'failed') return this.failVerification(res.why);
@@ -490,6 +494,17 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private failVerification(why: string): void {
     this.verificationFailure = why;
     void this.tearDown('verification_failed', true);
+  }
+
+  /** The session's own messages go whenever the channel is open, interrupted signaling or not. */
+  private sendSession(text: string): boolean {
+    if (!this.peer || this.state === 'ended') return false;
+    try {
+      this.peer.send(text);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private sendReliable(text: string): boolean {

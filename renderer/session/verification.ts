@@ -78,10 +78,14 @@ export class Verification {
     return { kind: 'code', sas: await shortAuthString({ endUserFingerprint: eu.fp, analystFingerprint: an.fp, endUserSecret: eu.secret, analystSecret: an.secret }) };
   }
 
-  /** Our value, once: only when the transport is up, ours went out and theirs has arrived. */
+  /** Our value, once it is time: the transport is up, ours went out and theirs has arrived. */
   revealIfReady(): VerificationStep {
     if (this.revealed || !this.transportUp || !this.committed || this.peerCommitment === null) return { kind: 'none' };
-    this.revealed = true;
     return { kind: 'reveal', value: this.secret };
+  }
+
+  /** The reveal went out (the channel took it); until then it is tried again at the next step. */
+  markRevealed(): void {
+    this.revealed = true;
   }
 }
