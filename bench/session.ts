@@ -133,6 +133,8 @@ export async function runSessionBench(o: Opts): Promise<number> {
     const g = an.once('grant');
     an.requestGrant('control', 'bench');
     await g;
+    // The end user's side switches control on when the broker's grant.changed reaches it too.
+    while (!eu.registry.isActive('control', s.id)) await sleep(5);
     const sent: number[] = [];
     for (let i = 0; i < nInput; i++) {
       sent[i] = performance.now();
