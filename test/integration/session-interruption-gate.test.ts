@@ -63,9 +63,11 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => eu.state).toBe('interrupted');
     await expect.poll(() => services.gate.isInterrupted(s.id)).toBe(true);
     // What another analyst would still push through the open data channel.
-    const raw = (an as unknown as { peer: { send(t: string): void }; pointer: { send(t: string): void } });
-    raw.pointer.send(JSON.stringify({ t: 'move', seq: 10_000, x: 0.1, y: 0.1 }));
-    raw.peer.send(JSON.stringify({ t: 'text', seq: 10_001, text: 'typed while locked' }));
+    const raw = an as unknown as { peer: { send(t: string): void }; pointer: { send(t: string): void }; seq: number };
+    // Numbered by the analyst's own counter, the move after the text: however the two channels
+    // deliver, neither is stale (docs/session-protocol.md, seq).
+    raw.peer.send(JSON.stringify({ t: 'text', seq: raw.seq++, text: 'typed while locked' }));
+    raw.pointer.send(JSON.stringify({ t: 'move', seq: raw.seq++, x: 0.1, y: 0.1 }));
     await expect.poll(() => counters.refused_interrupted).toBe(2);
     expect(counters.injected).toBe(1);
 
