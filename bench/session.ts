@@ -154,6 +154,8 @@ export async function runSessionBench(o: Opts): Promise<number> {
       const g = p.an.once('grant');
       p.an.requestGrant('control', 'bench');
       await g;
+      // The end user's side switches control on when the broker's grant.changed reaches it too.
+      while (!p.eu.registry.isActive('control', p.s.id)) await sleep(5);
       live.push({ name: a.name, injector: a.injector, p });
       byAdapter[a.name] = [];
     }

@@ -20,6 +20,8 @@ export const OrgPolicySchema = z
       .strict()
       .default({ capabilities: ['view', 'chat'], analyst_kinds: ['internal'] }),
     mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
+    /** How long a grant request waits for the end user's answer; the broker refuses it 2 s later. */
+    control_prompt_seconds: z.number().int().min(5).max(300).default(30),
     /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
     heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
   })

@@ -21,6 +21,7 @@ export const END_REASONS = [
   'rejected',
   'code_expired',
   'peer_lost',
+  'verification_failed',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -38,7 +39,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'pending_consent':
       return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'verification_failed'];
     default:
       return missingCase(state);
   }

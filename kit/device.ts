@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { dpopProof, nonceProof, signStatement } from '../main/proofs.js';
+import { dpopProof, nonceProof, signStatement, teardownReceipt } from '../main/proofs.js';
 
 /** An Ed25519 device key as a client holds it, with the proofs the broker asks for (main/proofs.ts builds them). */
 export class DeviceKey {
@@ -38,6 +38,11 @@ export class DeviceKey {
   /** Proof for the signaling socket: signs the broker's nonce and the token's hash. */
   async nonceProof(nonce: string, token: string): Promise<string> {
     return nonceProof(this, nonce, token, testNow());
+  }
+
+  /** The signed teardown report, as main's device key makes it. */
+  async teardownReceipt(sid: string, revoked: readonly string[], afterCrash = false): Promise<string> {
+    return teardownReceipt(this, { sid, revoked, afterCrash }, testNow());
   }
 
   /** A signed statement (consent receipt) with this key. */

@@ -157,11 +157,11 @@ export class Stack {
     }
   }
 
-  async user(role: 'analyst' | 'approver' | 'admin', kind: 'internal' | 'vendor' = 'internal'): Promise<Person> {
+  async user(role: 'analyst' | 'approver' | 'admin', kind: 'internal' | 'vendor' = 'internal', o: { displayName?: string; organisation?: string } = {}): Promise<Person> {
     const name = `${role.slice(0, 3)}${crypto.randomBytes(3).toString('hex')}`;
     // As an admin would: the account, then its one-time password changed. No API sign-in here,
     // so the next TOTP step is still free for the sign-in form (the broker accepts one step ahead).
-    const created = await this.broker.ctx.accounts.create({ username: name, display_name: `${name[0]!.toUpperCase()}${name.slice(1)} Tester`, organisation: 'Acme IT', kind, roles: [role] }, 'test');
+    const created = await this.broker.ctx.accounts.create({ username: name, display_name: o.displayName ?? `${name[0]!.toUpperCase()}${name.slice(1)} Tester`, organisation: o.organisation ?? 'Acme IT', kind, roles: [role] }, 'test');
     const api = new ApiClient(this.broker.url, new DeviceKey());
     const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
     const change = await api.post('/api/v1/auth/password', { username: name, password: created.one_time_password, totp: freshTotp(created.totp_secret!), new_password: password });

@@ -34,6 +34,7 @@ export class EndUserSide {
     if (!cap.ok) throw new Error(`capture grant refused: ${cap.reason}`);
     this.engine = nodeEngine(opts.device, {
       role: 'end_user',
+      sessionId,
       brokerUrl: opts.brokerUrl,
       token: opts.token,
       expiresAt: opts.expiresAt,
@@ -48,19 +49,28 @@ export class EndUserSide {
       },
     });
     this.engine.on('control', (c) => this.gate.handle(sessionId, c.data, c.channel));
-    this.engine.on('controlLocked', (locked) => {
-      if (locked) this.gate.releaseAll();
-    });
+    // As main's gate is told over the bridge in the app: locked while interrupted.
+    this.engine.on('controlLocked', (locked) => (locked ? this.gate.interrupt(sessionId) : this.gate.resume(sessionId)));
+    // As the app does it: the answer names what was shown, and the grant is switched on locally
+    // only when the broker's grant.changed confirms a request this side allowed.
+    const allowed = new Map<string, string>();
     this.engine.on('grantRequest', (r) => {
+      const cap = r.capability as GrantableCapability;
       const allow = this.answer(r.capability);
-      if (allow) {
-        const g = this.registry.acquire(sessionId, r.capability as GrantableCapability, { userAction: true, expiresAt: opts.expiresAt, revoke: () => undefined });
-        this.engine.respondGrant(r.request_id, g.ok);
-      } else this.engine.respondGrant(r.request_id, false);
+      if (allow) allowed.set(r.request_id, cap);
+      this.engine.respondGrant(r.request_id, cap, allow);
     });
     this.engine.on('grant', (g) => {
-      // The broker says a grant ended (the end user took it back, or the analyst gave it up).
-      if (!g.granted) void this.registry.revoke(g.capability as GrantableCapability);
+      const cap = g.capability as GrantableCapability;
+      if (!g.granted) {
+        // The broker says a grant ended (the end user took it back, or the analyst gave it up).
+        void this.registry.revoke(cap);
+        return;
+      }
+      if (!g.requestId || allowed.get(g.requestId) !== cap) return this.engine.revokeGrant(cap);
+      allowed.delete(g.requestId);
+      const r = this.registry.acquire(sessionId, cap, { userAction: true, expiresAt: opts.expiresAt, revoke: () => undefined });
+      if (!r.ok) this.engine.revokeGrant(cap);
     });
   }
 

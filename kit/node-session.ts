@@ -1,6 +1,7 @@
 import wrtc from '@roamhq/wrtc';
 import WebSocket from 'ws';
-import { SessionEngine, type EngineOptions } from '../renderer/session/engine.js';
+import { SessionEngine, type EngineOptions, type TeardownReporter } from '../renderer/session/engine.js';
+import { ApiClient } from './api.js';
 import type { EngineClock, SocketFactory, SocketLike } from '../renderer/session/ports.js';
 import type { DeviceKey } from './device.js';
 
@@ -72,9 +73,24 @@ export function firstFrame(stream: MediaStream, timeoutMs = 10_000): Promise<{ w
   });
 }
 
-export function nodeEngine(device: DeviceKey, opts: Omit<EngineOptions, 'candidateFilter'> & { loopback?: boolean }): SessionEngine {
+/**
+ * The session engine in Node. An end user given its `sessionId` signs and sends its teardown
+ * report as the app does (the device key signs, signaling carries it, HTTP when signaling is gone).
+ */
+export function nodeEngine(device: DeviceKey, opts: Omit<EngineOptions, 'candidateFilter'> & { loopback?: boolean; socket?: SocketFactory; sessionId?: string }): SessionEngine {
+  const { socket, sessionId, ...rest } = opts;
+  const teardownReport: TeardownReporter | undefined =
+    sessionId && opts.role === 'end_user'
+      ? {
+          sign: (revoked) => device.teardownReceipt(sessionId, revoked),
+          overHttp: async ({ revoked, receipt }) => {
+            const res = await new ApiClient(opts.brokerUrl, device).post('/api/v1/join/teardown-report', { session_id: sessionId, revoked, after_crash: false, receipt });
+            if (res.status !== 200) throw new Error(`teardown report refused: ${res.status}`);
+          },
+        }
+      : undefined;
   return new SessionEngine(
-    { candidateFilter: opts.loopback === false ? undefined : loopbackOnly, ...opts },
-    { wrtc: wrtc as never, socket: wsFactory, clock: nodeClock, sign: (nonce, token) => device.nonceProof(nonce, token) },
+    { candidateFilter: opts.loopback === false ? undefined : loopbackOnly, ...(teardownReport ? { teardownReport } : {}), ...rest },
+    { wrtc: wrtc as never, socket: socket ?? wsFactory, clock: nodeClock, sign: (nonce, token) => device.nonceProof(nonce, token) },
   );
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { calculateJwkThumbprint } from 'jose';
 import { z } from 'zod';
 import { writePrivateFileAtomic } from './private-file.js';
-import { dpopProof, nonceProof, signStatement, type ProofKey } from './proofs.js';
+import { dpopProof, nonceProof, signStatement, teardownReceipt, type ProofKey } from './proofs.js';
 import type { SecretStore } from './secret-store.js';
 
 const StoredKeySchema = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string().length(43), d: z.string().length(43) }).strict();
@@ -68,6 +68,11 @@ export class DeviceKeyService {
   /** The signaling proof: the broker's nonce and the token's hash. */
   nonceProof(nonce: string, token: string): Promise<string> {
     return nonceProof(this.key(), nonce, token, this.now);
+  }
+
+  /** The signed teardown report for one session (main/proofs.ts). */
+  teardownReceipt(sid: string, revoked: readonly string[], afterCrash: boolean): Promise<string> {
+    return teardownReceipt(this.key(), { sid, revoked, afterCrash }, this.now);
   }
 
   sign(typ: string, claims: Record<string, unknown>): Promise<string> {

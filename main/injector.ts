@@ -42,12 +42,15 @@ export interface Injector {
 }
 
 /**
- * Normalised to pixel: the analyst sends pixel/size of the frame it saw, so rounding (not flooring)
- * gives the same pixel back despite floating-point error; 1.0 lands on the last pixel.
+ * Normalised to pixel. Coordinates are fractions of the width and height (divide by width, not
+ * width - 1: docs/session-protocol.md): pixel i spans [i/size, (i+1)/size), so the pixel is
+ * floor(n * size), the pixel under the analyst's pointer wherever inside it the pointer was and
+ * whatever the scale of the video it saw. A hair's allowance keeps an exact left edge (i/size,
+ * computed in floating point) on pixel i; 1.0, the right edge of the last pixel, lands on it.
  */
 export function toPixel(n: number, origin: number, size: number): number {
   const clamped = Number.isFinite(n) ? Math.min(1, Math.max(0, n)) : 0;
-  return origin + Math.min(size - 1, Math.round(clamped * size));
+  return origin + Math.min(size - 1, Math.floor(clamped * size + 1e-9));
 }
 
 /**

@@ -17,10 +17,14 @@ export interface GateCounters {
   chat: number;
   refused_no_grant: number;
   refused_inactive: number;
+  /** Input while the session is interrupted (the peer reconnecting): control is locked. */
+  refused_interrupted: number;
   /** Key events refused because they would complete the panic chord. */
   refused_panic: number;
   dropped_rate: number;
   dropped_invalid: number;
+  /** Older than what this sender already sent (a replay, or a move overtaken by newer input). */
+  dropped_stale: number;
   /** A message type this version does not know, or a key with no mapping on this desktop. */
   dropped_unknown: number;
   /** The injector threw (its connection to the desktop is gone). */
@@ -35,9 +39,11 @@ export function zeroCounters(): GateCounters {
     chat: 0,
     refused_no_grant: 0,
     refused_inactive: 0,
+    refused_interrupted: 0,
     refused_panic: 0,
     dropped_rate: 0,
     dropped_invalid: 0,
+    dropped_stale: 0,
     dropped_unknown: 0,
     inject_failed: 0,
   };
@@ -74,7 +80,7 @@ const KNOWN_TYPES: Record<ControlMessage['t'], true> = {
 /**
  * Every remote input message passes here before it can touch the desktop. In order: the rate
  * budget (first, so a flood of garbage cannot buy parsing time), the decoder, the session being
- * active, the control grant for that very session, the panic chord. Nothing is queued: an event
+ * active, the session not being interrupted, the control grant for that very session, the panic chord. Nothing is queued: an event
  * refused now is gone. `handle` never throws.
  */
 export class InputGate {
@@ -88,6 +94,10 @@ export class InputGate {
   /** Keys the remote side holds down, by code, with the chord part each one is (if any). */
   private readonly heldKeys = new Map<string, ChordPart | null>();
   private readonly heldButtons = new Set<PointerButton>();
+  /** Sessions whose connection is interrupted right now: control is locked until they resume. */
+  private readonly interrupted = new Set<string>();
+  /** Per session, the sender's newest seq on the reliable channel and on either channel. */
+  private readonly seqs = new Map<string, { reliable: number; any: number }>();
   private readonly unsubscribe: () => void;
 
   constructor(opts: InputGateOptions) {
@@ -108,6 +118,30 @@ export class InputGate {
     const outcome = this.decide(sessionId, raw, channel);
     this.counters[outcome]++;
     return outcome;
+  }
+
+  /**
+   * The session's connection is interrupted (signaling or ICE lost, the peer reconnecting): no
+   * input is injected until `resume`, whatever still arrives on the data channel, and nothing
+   * the analyst held stays down meanwhile. Chat still passes.
+   */
+  interrupt(sessionId: string): void {
+    this.interrupted.add(sessionId);
+    this.releaseAll();
+  }
+
+  resume(sessionId: string): void {
+    this.interrupted.delete(sessionId);
+  }
+
+  isInterrupted(sessionId: string): boolean {
+    return this.interrupted.has(sessionId);
+  }
+
+  /** The session ended: nothing of it is kept. */
+  forget(sessionId: string): void {
+    this.interrupted.delete(sessionId);
+    this.seqs.delete(sessionId);
   }
 
   /** Lets go of every key and button the remote side holds. */
@@ -136,10 +170,12 @@ export class InputGate {
       this.releaseIfHeld();
       return 'refused_inactive';
     }
+    if (this.stale(sessionId, msg)) return 'dropped_stale';
     if (msg.t === 'chat') {
       this.onChat(sessionId, msg.text);
       return 'chat';
     }
+    if (this.interrupted.has(sessionId)) return 'refused_interrupted';
     if (!this.grants.isActive('control', sessionId)) {
       // The revoke listener normally got here first; an expiry whose timer is late did not.
       this.releaseIfHeld();
@@ -194,6 +230,22 @@ export class InputGate {
       default:
         return missingCase(msg);
     }
+  }
+
+  /**
+   * `seq` is one counter per sender across both channels, strictly increasing. The reliable
+   * channel is ordered, so a message there at or below the last one seen there is a replay. The
+   * pointer channel is not: a move at or below the newest seq seen on either channel was
+   * overtaken (by a newer move, or by a click or key sent after it) and would move the pointer
+   * back; it is dropped. Everything that decoded counts as seen, granted or not.
+   */
+  private stale(sessionId: string, msg: ControlMessage): boolean {
+    const s = this.seqs.get(sessionId) ?? { reliable: -1, any: -1 };
+    this.seqs.set(sessionId, s);
+    if (msg.t === 'move' ? msg.seq <= s.any : msg.seq <= s.reliable) return true;
+    if (msg.t !== 'move') s.reliable = msg.seq;
+    s.any = Math.max(s.any, msg.seq);
+    return false;
   }
 
   private heldParts(): ChordPart[] {

@@ -37,6 +37,14 @@ export function dpopProof(key: ProofKey, htm: string, htu: string, accessToken: 
   return signStatement(key, 'dpop+jwt', claims, now);
 }
 
+/**
+ * The end user's teardown report, signed: which local grants the client dropped when the session
+ * ended (sorted), whether after a crash, and a unique id. The broker stores it in the audit chain.
+ */
+export function teardownReceipt(key: ProofKey, r: { sid: string; revoked: readonly string[]; afterCrash: boolean }, now: ProofClock): Promise<string> {
+  return signStatement(key, 'chaperone-teardown+jwt', { sid: r.sid, revoked: [...new Set(r.revoked)].sort(), after_crash: r.afterCrash, jti: crypto.randomUUID() }, now);
+}
+
 /** The signaling proof: the broker's nonce and the session token's hash. */
 export function nonceProof(key: ProofKey, nonce: string, token: string, now: ProofClock): Promise<string> {
   return signStatement(key, 'chaperone-pop+jwt', { nonce, ath: sha256b64url(token) }, now);

@@ -3,7 +3,7 @@ import type { Capability } from '../common/capabilities.js';
 import type { ControlRefusal } from '../common/control/refusals.js';
 import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
 import { systemClock, type Clock } from './clock.js';
-import { reportRecoveredGrants } from './crash-report.js';
+import { postTeardownReport, reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
@@ -55,6 +55,14 @@ export class MainServices {
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
   private readonly active = new Map<string, number>();
+  /**
+   * Which page (bridge connection) opened each session, where a host serves several pages at
+   * once (the browser host: the end user's and staff pages). Its grants go when that page goes.
+   */
+  private readonly owners = new Map<string, string>();
+  /** Sessions opened on this machine, and those whose teardown report has been signed (once each). */
+  private readonly opened = new Set<string>();
+  private readonly reported = new Set<string>();
   private readonly listeners = new Set<Emit>();
   private readonly injector: LazyInjector;
   private readonly offers: OfferVerifier;
@@ -140,15 +148,85 @@ export class MainServices {
    */
   async rendererGone(): Promise<void> {
     this.receipts.forgetAll();
-    for (const id of [...this.active.keys()]) {
-      this.active.delete(id);
-      this.gate.releaseAll();
-      await this.registry.revokeAll(id);
+    for (const id of [...this.active.keys()]) await this.endWithoutPage(id);
+  }
+
+  /**
+   * Why this machine cannot give `kind` for the session now (policy, platform, no desktop), or
+   * null. Asked before the end user's Allow is sent, so the analyst hears the machine's reason with
+   * the answer, and again when the grant is switched on.
+   */
+  private async cannotGrant(sessionId: string, kind: GrantKind): Promise<string | null> {
+    if (this.guard.view().managed?.status === 'invalid') return 'machine_policy_invalid';
+    if (!this.active.has(sessionId)) return 'unknown_session';
+    if (this.deniedCapabilities().includes(kind as Capability)) return 'denied_by_policy';
+    if (kind === 'clipboard' || kind === 'files') return 'not_supported';
+    const noCapture = kind === 'capture' ? this.opts.captureRefusal?.() : null;
+    if (noCapture) return noCapture;
+    if (kind === 'control') {
+      try {
+        await this.injector.ensure();
+      } catch (err) {
+        this.opts.onError?.(err);
+        return refusalOf(err);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The handlers one page is served, where a host serves several (the browser host): a session
+   * belongs to the page that opened it, only that page can acquire grants or deliver input for it,
+   * and `pageGone` ends exactly that page's sessions, whatever other pages stay connected.
+   */
+  handlersFor(page: string): BridgeHandlers {
+    const mine = (sessionId: string) => (this.owners.get(sessionId) ?? page) === page;
+    return {
+      ...this.handlers,
+      'session.open': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        const r = this.handlers['session.open'](a);
+        this.owners.set(a.sessionId, page);
+        return r;
+      },
+      'grants.check': (a) => (mine(a.sessionId) ? this.handlers['grants.check'](a) : { ok: false as const, reason: 'other_page' }),
+      'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
+      'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+    };
+  }
+
+  /** A page went away (closed, reloaded, crashed): the sessions it opened end here at once, fail closed. */
+  async pageGone(page: string): Promise<void> {
+    for (const [id, owner] of [...this.owners]) {
+      if (owner !== page) continue;
+      this.owners.delete(id);
+      if (this.active.has(id)) await this.endWithoutPage(id);
     }
   }
 
+  /**
+   * Main ends a session because its page is gone: the page cannot report any more, so main sends
+   * the signed teardown report over HTTP itself.
+   */
+  private async endWithoutPage(id: string): Promise<void> {
+    const revoked = await this.endLocally(id);
+    if (this.reported.has(id)) return;
+    this.reported.add(id);
+    await postTeardownReport({ brokerUrl: this.opts.brokerUrl, fetch: this.fetch, device: this.device }, { sessionId: id, revoked, afterCrash: false }).catch((err: unknown) => this.opts.onError?.(err));
+  }
+
+  /** Ends one session on this machine: nothing can be acquired for it again, every grant is revoked. */
+  private async endLocally(id: string): Promise<GrantKind[]> {
+    this.active.delete(id);
+    this.receipts.forgetSession(id);
+    this.guard.sessionEnded(id);
+    this.gate.forget(id);
+    this.gate.releaseAll();
+    return this.registry.revokeAll(id);
+  }
+
   async close(): Promise<void> {
-    for (const id of [...this.active.keys()]) await this.registry.revokeAll(id);
+    for (const id of [...this.active.keys()]) await this.endWithoutPage(id);
     this.active.clear();
     this.receipts.forgetCaptureConsents();
     await this.injector.close();
@@ -182,6 +260,7 @@ export class MainServices {
       this.guard.checkSessionEnd(sessionId, this.clock.now(), expiresAt);
       this.registry.openSession(sessionId, expiresAt);
       this.active.set(sessionId, expiresAt);
+      this.opened.add(sessionId);
       return { ok: true as const };
     },
     'session.setExpiry': ({ sessionId, expiresAt }) => {
@@ -193,21 +272,30 @@ export class MainServices {
       if (this.active.has(sessionId)) this.active.set(sessionId, expiresAt);
       return { ok: true as const };
     },
+    'session.interrupted': ({ sessionId }) => {
+      // Only a session open here can be locked; an unknown one has nothing to lock.
+      if (this.active.has(sessionId)) this.gate.interrupt(sessionId);
+      return { ok: true as const };
+    },
+    'session.resumed': ({ sessionId }) => {
+      this.gate.resume(sessionId);
+      return { ok: true as const };
+    },
+    'session.teardownReceipt': ({ sessionId, revoked }) => {
+      // Only for a session this machine opened and has ended (its grants are gone), and once:
+      // the key does not sign "revoked" for grants that still live, nor a stream of receipts.
+      if (!this.opened.has(sessionId) || this.active.has(sessionId)) throw new Error('no such ended session on this machine');
+      if (this.reported.has(sessionId)) throw new Error('the teardown report for this session is already signed');
+      this.reported.add(sessionId);
+      return this.device.teardownReceipt(sessionId, revoked, false);
+    },
+    'grants.check': async ({ sessionId, kind }) => {
+      const refused = await this.cannotGrant(sessionId, kind);
+      return refused ? { ok: false as const, reason: refused } : { ok: true as const };
+    },
     'grants.acquire': async ({ sessionId, kind }) => {
-      if (this.guard.view().managed?.status === 'invalid') return { ok: false as const, reason: 'machine_policy_invalid' };
-      if (!this.active.has(sessionId)) return { ok: false as const, reason: 'unknown_session' };
-      if (this.deniedCapabilities().includes(kind as Capability)) return { ok: false as const, reason: 'denied_by_policy' };
-      if (kind === 'clipboard' || kind === 'files') return { ok: false as const, reason: 'not_supported' };
-      const noCapture = kind === 'capture' ? this.opts.captureRefusal?.() : null;
-      if (noCapture) return { ok: false as const, reason: noCapture };
-      if (kind === 'control') {
-        try {
-          await this.injector.ensure();
-        } catch (err) {
-          this.opts.onError?.(err);
-          return { ok: false as const, reason: refusalOf(err) };
-        }
-      }
+      const refused = await this.cannotGrant(sessionId, kind);
+      if (refused) return { ok: false as const, reason: refused };
       const expiresAt = this.sessionExpiry(sessionId);
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
@@ -215,11 +303,8 @@ export class MainServices {
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
     'grants.revokeAll': async ({ sessionId }) => {
-      this.active.delete(sessionId);
-      this.receipts.forgetSession(sessionId);
-      this.guard.sessionEnded(sessionId);
-      this.gate.releaseAll();
-      return { revoked: await this.registry.revokeAll(sessionId) };
+      this.owners.delete(sessionId);
+      return { revoked: await this.endLocally(sessionId) };
     },
     'staff.saveRefreshToken': async ({ token }) => {
       if (!this.opts.secrets || !this.guard.view().analystMode) return { stored: false };

@@ -1,5 +1,5 @@
 import type { GrantableCapability } from '../../common/capabilities.js';
-import type { ControlRefusal } from '../../common/control/refusals.js';
+import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import type { LiveSession } from './live.js';
@@ -11,8 +11,8 @@ import type { LiveSession } from './live.js';
 export interface SessionEvents {
   ended(s: LiveSession, reason: EndReason): void;
   activated(s: LiveSession): void;
-  /** `reason`: why the end user's machine refused although the end user allowed. */
-  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: ControlRefusal): void;
+  /** `reason`: why the end user's machine refused although the end user allowed, or `timeout` when nobody answered. */
+  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void;
   grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability): void;
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;

@@ -6,7 +6,7 @@ import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import { readRow } from './queries.js';
-import { endUserActor, type Actor } from './types.js';
+import { SYSTEM, endUserActor, type Actor } from './types.js';
 
 /**
  * Grants inside an active session: control, clipboard and files are asked for one by one, given
@@ -26,6 +26,20 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   live.pendingGrants.set(requestId, { capability, grantId });
   core.audit.record({ type: 'grant.requested', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, request_id: requestId } });
   core.events?.grantRequested(live, requestId, capability);
+  // Nobody answered in time: both sides hear it from here, 2 s after the end user's prompt closed.
+  const cancel = core.clock.at(core.clock.now() + (core.cfg.policy.control_prompt_seconds + 2) * 1000, () => {
+    void timeOutGrant(core, live, requestId).catch(() => undefined);
+  });
+  live.timers.push(cancel);
+}
+
+async function timeOutGrant(core: SessionCore, live: LiveSession, requestId: string): Promise<void> {
+  const p = live.pendingGrants.get(requestId);
+  if (!p || live.state !== 'active') return;
+  live.pendingGrants.delete(requestId);
+  await core.db.updateTable('grants').set({ state: 'denied', decided_at: core.clock.now() }).where('id', '=', p.grantId).execute();
+  await core.audit.append({ type: 'grant.denied', outcome: 'success', ...SYSTEM, session_id: live.id, ticket: live.ticket, meta: { capability: p.capability, request_id: requestId, reason: 'timeout' } });
+  core.events?.grantChanged(live, p.capability, false, 'broker', requestId, 'timeout');
 }
 
 export async function respondGrant(core: SessionCore, live: LiveSession, requestId: string, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
@@ -47,8 +61,8 @@ export async function revokeGrant(core: SessionCore, live: LiveSession, capabili
 }
 
 /** Client-side teardown report over signaling: which local grants the client says it dropped. */
-export async function teardownReport(core: SessionCore, live: LiveSession | { id: string; ticket: string }, revoked: string[], actor: Actor): Promise<void> {
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { revoked } });
+export async function teardownReport(core: SessionCore, live: LiveSession | { id: string; ticket: string }, revoked: string[], receipt: string, actor: Actor): Promise<void> {
+  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { revoked, receipt } });
 }
 
 /**
@@ -58,7 +72,7 @@ export async function teardownReport(core: SessionCore, live: LiveSession | { id
 export async function deviceTeardownReport(
   core: SessionCore,
   sessionId: string,
-  report: { revoked: string[]; after_crash: boolean },
+  report: { revoked: string[]; after_crash: boolean; receipt: string },
   device: { jkt: string },
   source: string | null,
 ): Promise<void> {
@@ -68,5 +82,5 @@ export async function deviceTeardownReport(
     await core.audit.append({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
     throw forbidden('this device is not the end user of that session');
   }
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash } });
+  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash, receipt: report.receipt } });
 }

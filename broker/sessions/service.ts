@@ -127,10 +127,10 @@ export class SessionService {
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);
   }
-  teardownReport(live: LiveSession | { id: string; ticket: string }, revoked: string[], actor: Actor): Promise<void> {
-    return teardownReport(this.core, live, revoked, actor);
+  teardownReport(live: LiveSession | { id: string; ticket: string }, revoked: string[], receipt: string, actor: Actor): Promise<void> {
+    return teardownReport(this.core, live, revoked, receipt, actor);
   }
-  deviceTeardownReport(sessionId: string, report: { revoked: string[]; after_crash: boolean }, device: { jkt: string }, source: string | null): Promise<void> {
+  deviceTeardownReport(sessionId: string, report: { revoked: string[]; after_crash: boolean; receipt: string }, device: { jkt: string }, source: string | null): Promise<void> {
     return deviceTeardownReport(this.core, sessionId, report, device, source);
   }
 

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
-import type { ControlRefusal } from '../../common/control/refusals.js';
+import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';
@@ -18,6 +18,8 @@ import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
+/** How long the end user's socket stays open after the end for its teardown report. */
+const REPORT_WAIT_MS = 2000;
 
 interface Conn {
   ws: WebSocket;
@@ -31,6 +33,8 @@ interface Conn {
   lastSeen: number;
   refusedAuditAt: number;
   authTimer: NodeJS.Timeout | null;
+  /** The end user's socket after the end, open for its teardown report (up to 2 s). */
+  awaitingReport?: boolean;
 }
 
 /** Which frame types each side may send once authenticated; the rest are refused. */
@@ -141,6 +145,16 @@ export class SignalingHub implements SessionEvents {
     if (frame.type === 'auth') return this.notNow(c, frame.type, 'already authenticated');
     if (!ALLOWED[c.role].has(frame.type)) return this.notNow(c, frame.type, `${c.role} may not send ${frame.type}`);
     const s = c.session!;
+    if (s.state !== 'active' && c.awaitingReport) {
+      // Right after the end the end user's socket waits for its report; a heartbeat is no fault.
+      if (frame.type === 'heartbeat') return;
+      if (frame.type === 'teardown.report') {
+        c.awaitingReport = false;
+        await this.ctx.sessions.teardownReport(s, frame.revoked, frame.receipt, c.actor);
+        c.ws.close(CLOSE.sessionEnded, 'session ended');
+        return;
+      }
+    }
     if (s.state !== 'active') return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
     try {
       await this.handle(c, s, frame);
@@ -177,9 +191,9 @@ export class SignalingHub implements SessionEvents {
       case 'extend.response':
         return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, c.actor);
       case 'teardown.report':
-        return this.ctx.sessions.teardownReport(s, frame.revoked, c.actor);
+        return this.ctx.sessions.teardownReport(s, frame.revoked, frame.receipt, c.actor);
       case 'end':
-        await this.ctx.sessions.end(s.id, role === 'analyst' ? 'completed' : 'user_stopped', c.actor);
+        await this.ctx.sessions.end(s.id, frame.reason ?? (role === 'analyst' ? 'completed' : 'user_stopped'), c.actor);
         return;
       default:
         return missingCase(frame);
@@ -302,6 +316,12 @@ export class SignalingHub implements SessionEvents {
     for (const c of [parties.analyst, parties.end_user]) {
       if (!c) continue;
       this.send(c, { type: 'session.ended', reason });
+      if (c === parties.end_user) {
+        // The end user's client reports what it revoked right after this: wait for it, a little.
+        c.awaitingReport = true;
+        setTimeout(() => c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`), REPORT_WAIT_MS).unref();
+        continue;
+      }
       c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`);
     }
   }
@@ -311,7 +331,7 @@ export class SignalingHub implements SessionEvents {
     if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: ControlRefusal): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
     for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) });

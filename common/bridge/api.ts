@@ -92,9 +92,11 @@ export const GateOutcomeSchema = z.enum([
   'chat',
   'refused_no_grant',
   'refused_inactive',
+  'refused_interrupted',
   'refused_panic',
   'dropped_rate',
   'dropped_invalid',
+  'dropped_stale',
   'dropped_unknown',
   'inject_failed',
 ]);
@@ -124,6 +126,23 @@ export const BRIDGE_METHODS = {
   /** The broker made the session active: grants may be acquired for it until expiresAt. */
   'session.open': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
   'session.setExpiry': { args: z.tuple([z.object({ sessionId, expiresAt: epochMs }).strict()]), result: ok },
+  /**
+   * The session's connection is interrupted (the peer reconnecting): main's input gate refuses
+   * input until `session.resumed`, whatever still arrives on the data channel.
+   */
+  'session.interrupted': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
+  'session.resumed': { args: z.tuple([z.object({ sessionId }).strict()]), result: ok },
+  /**
+   * The teardown report signed by the device key (`chaperone-teardown+jwt`), for a session this
+   * machine opened and has already ended locally, once; the page sends it on signaling or over
+   * HTTP. The page never holds the key.
+   */
+  'session.teardownReceipt': { args: z.tuple([z.object({ sessionId, revoked: z.array(GrantKindSchema).max(4) }).strict()]), result: jws },
+  /** Whether this machine could give the grant now (nothing is granted): asked before Allow is answered. */
+  'grants.check': {
+    args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true) }).strict(), z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict()]),
+  },
   /** Called only from the end user's own click (Accept, Allow). */
   'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },

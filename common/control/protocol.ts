@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { B64URL_32 } from '../sas.js';
 
 /**
  * Remote input and chat on the WebRTC data channels. Pointer moves travel on an unordered channel
@@ -37,6 +38,37 @@ export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 export type InputMessage = Exclude<ControlMessage, { t: 'chat' }>;
 /** A message before the sender numbers it. */
 export type ControlDraft = ControlMessage extends infer T ? (T extends unknown ? Omit<T, 'seq'> : never) : never;
+
+/**
+ * Messages of the session itself on the reliable channel, both directions, handled by the session
+ * engine and never passed to the input gate: the verification code's reveal, and whether the end
+ * user's screen is being sent (only the end user sends `share`).
+ */
+export const SessionMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('sas-reveal'), seq, value: z.string().regex(B64URL_32) }).strict(),
+  z.object({ t: z.literal('share'), seq, paused: z.boolean() }).strict(),
+]);
+export type SessionMessage = z.infer<typeof SessionMessageSchema>;
+const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share']);
+
+/**
+ * A reliable-channel message that belongs to the session engine: `{ok: true, msg}`, or
+ * `{ok: false}` when it claims a session type but does not fit (dropped). Null for anything else,
+ * which goes on to the input gate (end user) or the chat filter (analyst) untouched.
+ */
+export function decodeSessionMessage(data: string): { ok: true; msg: SessionMessage } | { ok: false } | null {
+  if (data.length > MAX_CONTROL_MESSAGE_BYTES) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  const t = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as { t?: unknown }).t : undefined;
+  if (typeof t !== 'string' || !SESSION_TYPES.has(t)) return null;
+  const r = SessionMessageSchema.safeParse(raw);
+  return r.success ? { ok: true, msg: r.data } : { ok: false };
+}
 
 export type DropReason = 'too_large' | 'not_json' | 'invalid' | 'rate_limited' | 'wrong_channel';
 

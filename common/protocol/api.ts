@@ -106,11 +106,15 @@ export const TicketWebhookBody = z
   })
   .strict();
 
-/** After a crash the client revokes what its grant journal still held and says so. */
+/**
+ * The end user's teardown report when signaling is gone, and after a crash: what the client
+ * revoked, with the device key's signed receipt over the same list.
+ */
 export const TeardownReportBody = z
   .object({
     session_id: IdSchema,
     revoked: z.array(z.enum(['capture', 'control', 'clipboard', 'files'])).max(4),
     after_crash: z.boolean(),
+    receipt: z.string().min(16).max(MAX_TOKEN_CHARS),
   })
   .strict();

@@ -1,13 +1,16 @@
 import { z } from 'zod';
 import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
-import { CONTROL_REFUSALS } from '../control/refusals.js';
+import { CONTROL_REFUSALS, GRANT_CHANGE_REASONS } from '../control/refusals.js';
 
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
-import { END_REASONS } from '../session-state.js';
+import { END_REASONS, type EndReason } from '../session-state.js';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+/** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
+export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
 
 /** What a client may put inside a relayed `signal`: WebRTC negotiation, nothing else. */
 export const SignalPayloadSchema = z.discriminatedUnion('kind', [
@@ -22,6 +25,8 @@ export const SignalPayloadSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('renegotiate') }).strict(),
+  /** A side's commitment to its verification value, its first signal (docs/session-protocol.md). */
+  z.object({ kind: z.literal('sas-commit'), commitment: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict(),
 ]);
 export type SignalPayload = z.infer<typeof SignalPayloadSchema>;
 
@@ -31,13 +36,18 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('signal'), payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
-  // `reason`: the end user's machine cannot do it although the end user said yes (Wayland, macOS permission).
-  z.object({ type: z.literal('grant.response'), request_id: id, allow: z.boolean(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
+  /**
+   * `capability`: what the end user was shown and answers; the broker checks it against the request.
+   * `reason`: the end user's machine cannot do it although the end user said yes (Wayland, macOS permission).
+   */
+  z.object({ type: z.literal('grant.response'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES), allow: z.boolean(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
-  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16) }).strict(),
-  z.object({ type: z.literal('end') }).strict(),
+  /** `receipt`: the device key's `chaperone-teardown+jwt` over the same list (docs/session-protocol.md). */
+  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16), receipt: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict(),
+  /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
+  z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];
@@ -68,7 +78,10 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
   z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText }).strict(),
-  z.object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
+  /** `reason`: the machine's refusal (CONTROL_REFUSALS), or `timeout` when nobody answered the request within its time. */
+  z
+    .object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(GRANT_CHANGE_REASONS).optional() })
+    .strict(),
   z.object({ type: z.literal('extend.pending_approval'), extension_id: id, minutes: z.number().int().min(1).max(1440) }).strict(),
   z.object({ type: z.literal('extend.offer'), extension_id: id, minutes: z.number().int().min(1).max(1440), new_expires_at: epoch }).strict(),
   z

@@ -138,6 +138,9 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   function serveBridge(ws: WebSocket): void {
     sockets.add(ws);
     bridges.add(ws);
+    // Each bridge connection is one page; the sessions it opens are its own.
+    const page = crypto.randomUUID();
+    const handlers = services.handlersFor(page);
     let inFlight = 0;
     const send = (f: RpcServerFrame) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(f));
@@ -155,7 +158,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       }
       inFlight++;
       // Called synchronously in arrival order, so input events reach the gate in the order sent.
-      dispatchBridgeCall(services.handlers, call.method, call.args).then(
+      dispatchBridgeCall(handlers, call.method, call.args).then(
         (result) => send({ id: call.id, ok: true, result }),
         (err: unknown) => {
           const code = err instanceof BridgeError ? err.code : 'failed';
@@ -167,8 +170,12 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       off();
       sockets.delete(ws);
       bridges.delete(ws);
-      // The last page went away: its grants cannot be confirmed alive, so they go.
-      if (bridges.size === 0) void services.rendererGone().catch(() => undefined);
+      // The page went away (closed, reloaded): the grants of its sessions go at once, whatever
+      // other page (a staff page) stays connected. With the last page, everything goes.
+      void services
+        .pageGone(page)
+        .then(() => (bridges.size === 0 ? services.rendererGone() : undefined))
+        .catch(() => undefined);
     });
     ws.on('error', () => undefined);
   }

@@ -81,7 +81,9 @@ export interface Box {
 
 /**
  * A pointer position over a video shown with `object-fit: contain` to the normalised position on
- * the shared screen (0..1, top-left origin). Null over the letterbox bars or with no frame yet.
+ * the shared screen (0..1, top-left origin): the fraction of the shown frame's width and height
+ * (divided by width, not width - 1; the end user's pixel is floor(x * width): main/injector.ts).
+ * Null over the letterbox bars or with no frame yet.
  */
 export function mapPointer(clientX: number, clientY: number, box: Box, videoWidth: number, videoHeight: number): { x: number; y: number } | null {
   if (videoWidth <= 0 || videoHeight <= 0 || box.width <= 0 || box.height <= 0) return null;
@@ -113,6 +115,7 @@ export const END_REASON_TEXT: Record<string, string> = {
   rejected: 'The request was rejected by an approver.',
   code_expired: 'The join code expired before it was used.',
   peer_lost: 'The connection to the other side was lost.',
+  verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
 };
 
 /** The same reasons, from the analyst's side of the session. */
@@ -121,6 +124,7 @@ export const ANALYST_END_TEXT: Record<string, string> = {
   completed: 'You ended the session.',
   user_stopped: 'The end user stopped the session.',
   declined: 'The end user declined the session.',
+  verification_failed: 'The verification codes did not match, so the session was ended. The connection may have been tampered with: report it to your security team.',
 };
 
 export const GRANT_NAMES: Record<string, string> = {

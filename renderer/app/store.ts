@@ -64,6 +64,8 @@ export interface LiveSlice {
     state: LiveState;
     expiresAt: number | null;
     sas: string | null;
+    /** End user: said yes to "does the analyst read the same code?" in this session. */
+    sasConfirmed: boolean;
     /** Who is on the other side, as the offer (end user) or the request (analyst) named them. */
     peerName: string | null;
     peerOrg: string | null;
@@ -77,6 +79,7 @@ export interface LiveSlice {
     pendingRequest: string | null;
     controlLocked: boolean;
     warnings: number[];
+    /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
     sharingPaused: boolean;
     hasVideo: boolean;
     chat: ChatLine[];
@@ -89,6 +92,11 @@ export interface LiveSlice {
     ended: { reason: string; revoked: string[]; at: number } | null;
   };
   setLive(patch: Partial<LiveSlice['live']>): void;
+  /**
+   * A session starts (or the analyst goes back to the form): the live state starts over from
+   * nothing but the patch. Nothing of the last session (a lock, a pause, a prompt) carries over.
+   */
+  beginLive(patch: Partial<LiveSlice['live']>): void;
   addChat(line: ChatLine): void;
   setGrant(capability: string, granted: boolean, by?: string): void;
 }
@@ -135,6 +143,7 @@ const initialLive: LiveSlice['live'] = {
   state: 'idle',
   expiresAt: null,
   sas: null,
+  sasConfirmed: false,
   peerName: null,
   peerOrg: null,
   ticket: null,
@@ -177,6 +186,7 @@ const createJoinSlice: Slice<JoinSlice> = (set) => ({
 const createLiveSlice: Slice<LiveSlice> = (set) => ({
   live: initialLive,
   setLive: (patch) => set((s) => ({ live: { ...s.live, ...patch } })),
+  beginLive: (patch) => set({ live: { ...initialLive, ...patch } }),
   addChat: (line) => set((s) => ({ live: { ...s.live, chat: [...s.live.chat, line].slice(-200) } })),
   setGrant: (capability, granted, by = 'broker') =>
     set((s) => {

@@ -1,9 +1,9 @@
 import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
-import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
-import type { ControlRefusal } from '../../common/control/refusals.js';
+import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
+import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
-import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
+import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
@@ -11,7 +11,7 @@ import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilt
 import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
-import { verificationCode } from './verification.js';
+import { Verification, type VerificationStep } from './verification.js';
 
 export type EngineState = 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
 
@@ -29,6 +29,20 @@ export interface EngineOptions {
   candidateFilter?: CandidateFilter;
   /** Revokes every local grant; returns what it revoked. Runs first in teardown. */
   onTeardown?: (reason: EndReason) => Promise<string[]> | string[];
+  /** End user: how the teardown report is signed (by main, with the device key) and sent when signaling is gone. */
+  teardownReport?: TeardownReporter;
+}
+
+export type LocalGrant = (typeof LOCAL_GRANTS)[number];
+
+/**
+ * The end user's report of what it revoked, on every way a session ends: signed by the device key
+ * (never held by the page), sent on signaling while the socket is open (the broker waits for it
+ * after the end) and over HTTP otherwise.
+ */
+export interface TeardownReporter {
+  sign(revoked: LocalGrant[]): Promise<string>;
+  overHttp(report: { revoked: LocalGrant[]; receipt: string }): Promise<void>;
 }
 
 export interface EngineDeps {
@@ -45,9 +59,12 @@ export interface EngineEvents extends Record<string, unknown> {
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
   grantRequest: { request_id: string; capability: string };
+  /** Analyst side: the end user paused or resumed sending the screen. */
+  share: { paused: boolean };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
-  grant: { capability: string; granted: boolean; by: string; reason?: ControlRefusal };
+  /** The broker's grant.changed: the only source of grant state on either side. */
+  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: GrantChangeReason | null };
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
@@ -73,6 +90,12 @@ const PEER_CLOSED_SETTLE_MS = 2000;
 export class SessionEngine extends Emitter<EngineEvents> {
   state: EngineState = 'connecting';
   sas: string | null = null;
+  /** Remote ICE candidates that could not be applied: dropped, never the end of the session. */
+  candidatesDropped = 0;
+  /** Why the verification code failed, when it did (the session then ended as verification_failed). */
+  verificationFailure: string | null = null;
+  private readonly verification: Verification;
+  private pc: RTCPeerConnection | null = null;
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
@@ -95,6 +118,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.expiresAt = opts.expiresAt;
     this.grace = opts.graceMs ?? DEFAULT_GRACE_MS;
     this.screen = opts.stream ? new SharedScreen(opts.stream) : null;
+    this.verification = new Verification(opts.role);
     const wsUrl = `${opts.brokerUrl.replace(/^http/, 'ws')}/api/v1/signaling`;
     this.link = new SignalingLink(wsUrl, this.token, deps.sign, deps.socket, deps.clock, (e) => this.onLink(e));
   }
@@ -105,7 +129,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   start(): void {
     this.armExpiry();
-    this.link.start();
+    // The commitment is ready before the first frame, so it can be the first signal we send.
+    void this.verification.prepare().then(() => {
+      if (this.state !== 'ended') this.link.start();
+    });
   }
 
   // ---------- analyst actions ----------
@@ -136,9 +163,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- end user actions ----------
 
-  /** `reason`: this machine refused although the end user allowed; the analyst is told why. */
-  respondGrant(requestId: string, allow: boolean, reason?: ControlRefusal): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, allow, ...(reason ? { reason } : {}) });
+  /**
+   * The end user's answer names the capability the prompt showed; the broker checks it against the
+   * request. `reason`: this machine refused although the end user allowed; the analyst is told why.
+   */
+  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, capability, allow, ...(reason ? { reason } : {}) });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -149,21 +179,36 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.link.send({ type: 'extend.response', extension_id: extensionId, accept, ...(receipt ? { receipt } : {}) });
   }
 
-  /** Stops sending the screen (renegotiates the track away); resume adds it back. */
-  pauseSharing(): void {
-    if (this.peer) this.screen?.pause(this.peer);
+  /**
+   * Stops sending the screen without renegotiating (the sender's track goes, the section stays)
+   * and tells the analyst, whose viewer then says so; resume sends the same capture again.
+   */
+  async pauseSharing(): Promise<boolean> {
+    if (!this.pc || !this.screen) return false;
+    await this.screen.pause(this.pc);
+    this.sendSession(JSON.stringify({ t: 'share', seq: this.seq++, paused: true }));
+    return true;
   }
 
-  resumeSharing(): void {
-    if (this.peer) this.screen?.resume(this.peer);
+  async resumeSharing(): Promise<boolean> {
+    if (!this.pc || !this.screen) return false;
+    await this.screen.resume(this.pc);
+    this.sendSession(JSON.stringify({ t: 'share', seq: this.seq++, paused: false }));
+    return true;
   }
 
   /** The shared screen changed (another display, another window): swap the track in place. */
-  replaceScreen(track: MediaStreamTrack): void {
-    if (this.peer) this.screen?.replace(this.peer, track);
+  async replaceScreen(track: MediaStreamTrack): Promise<void> {
+    if (this.pc) await this.screen?.replace(this.pc, track);
   }
 
   // ---------- both ----------
+
+  /** The end user read a different code from the analyst's: someone may sit in between. */
+  rejectCode(): Promise<{ reason: EndReason; revoked: string[] }> {
+    this.verificationFailure = 'the two people read different codes';
+    return this.tearDown('verification_failed', true);
+  }
 
   /** Stop pressed (or the panic chord): ends the session for both sides. */
   stop(): Promise<{ reason: EndReason; revoked: string[] }> {
@@ -191,8 +236,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
-    if (tellBroker) this.link.send({ type: 'end' });
+    if (this.opts.role === 'end_user') await this.report(revoked);
+    // A session this side gives up by itself (peer lost, verification failed) ends at the broker
+    // at once with that reason, not at the heartbeat timeout.
+    if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
     try {
       this.pointer?.close();
     } catch {
@@ -207,6 +254,21 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return result;
   }
 
+  private async report(revoked: string[]): Promise<void> {
+    const r = this.opts.teardownReport;
+    if (!r) return;
+    const kinds = [...new Set(revoked.filter((k): k is LocalGrant => (LOCAL_GRANTS as readonly string[]).includes(k)))].sort();
+    let receipt: string;
+    try {
+      receipt = await r.sign(kinds);
+    } catch {
+      return;
+    }
+    if (this.link.send({ type: 'teardown.report', revoked: kinds, receipt })) return;
+    // Signaling is gone (the broker closed it, or never let us back in): the same report by HTTP.
+    void r.overHttp({ revoked: kinds, receipt }).catch(() => undefined);
+  }
+
   // ---------- signaling ----------
 
   private onLink(e: LinkEvent): void {
@@ -216,6 +278,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.clearGrace();
         this.expiresAt = e.frame.expires_at;
         this.armExpiry();
+        // Our commitment goes to the peer whenever it is there, before anything else we send it.
+        if (e.frame.peer_online) this.sendCommitment();
         if (!this.peer) {
           this.setState('waiting_peer');
           // The end user offers (it has the screen track); it waits until the analyst is there.
@@ -242,6 +306,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'ready':
         return;
       case 'peer.online':
+        if (f.online) this.sendCommitment();
         if (f.online && this.opts.role === 'end_user' && !this.peer) this.createPeer();
         return;
       case 'signal':
@@ -251,7 +316,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
         return;
       case 'grant.changed':
-        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, ...(f.reason ? { reason: f.reason } : {}) });
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null });
         return;
       case 'extend.pending_approval':
         this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });
@@ -286,6 +351,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   private applySignal(p: SignalPayload): void {
+    if (p.kind === 'sas-commit') {
+      void this.verify(this.verification.onPeerCommitment(p.commitment));
+      return;
+    }
     if (this.peerDead) return;
     if (!this.peer) {
       if (this.opts.role === 'analyst') this.createPeer();
@@ -321,6 +390,18 @@ export class SessionEngine extends Emitter<EngineEvents> {
     });
     this.peer = peer;
     const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
+    this.pc = pc;
+    // simple-peer destroys the whole connection when one remote candidate cannot be applied (an
+    // unknown m-section, a line another stack writes differently). One candidate is never worth
+    // the session: it is dropped and counted, and ICE goes on with the others.
+    (peer as unknown as { _addIceCandidate(c: RTCIceCandidateInit): void })._addIceCandidate = (c) => {
+      const drop = () => void this.candidatesDropped++;
+      try {
+        pc.addIceCandidate(c).catch(drop);
+      } catch {
+        drop();
+      }
+    };
     // Pointer moves: unordered and never retransmitted; negotiated on both sides with a fixed id.
     this.pointer = pc.createDataChannel(CONTROL_CHANNELS.pointer.label, { negotiated: true, id: POINTER_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     this.pointer.onmessage = (ev) => {
@@ -330,10 +411,17 @@ export class SessionEngine extends Emitter<EngineEvents> {
     peer.on('connect', () => {
       this.clearGrace();
       this.setState('connected');
-      void this.computeSas(pc);
+      this.verification.onTransportUp();
+      void this.verify({ kind: 'none' });
     });
     peer.on('data', (chunk: Uint8Array | string) => {
       const text = typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk);
+      const own = decodeSessionMessage(text);
+      if (own) {
+        // The session's own messages never reach the input gate; a malformed one is dropped.
+        if (own.ok) this.onSessionMessage(own.msg);
+        return;
+      }
       if (this.opts.role === 'end_user') {
         // Untrusted: the input gate in main/ decides what, if anything, happens with it.
         this.emit('control', { data: text, channel: 'reliable' });
@@ -350,6 +438,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       if ((ice === 'connected' || ice === 'completed') && this.state === 'interrupted') {
         this.clearGrace();
         this.setState('connected');
+        void this.verify({ kind: 'none' });
       }
     });
     // A closed or failed peer connection locks control at once; the broker usually says why within
@@ -367,11 +456,59 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (payload) this.link.send({ type: 'signal', payload });
   }
 
-  private async computeSas(pc: RTCPeerConnection): Promise<void> {
-    const sas = await verificationCode(pc, this.opts.role);
-    if (!sas) return;
-    this.sas = sas;
-    this.emit('sas', sas);
+  private onSessionMessage(m: SessionMessage): void {
+    switch (m.t) {
+      case 'sas-reveal':
+        void this.verify(this.verification.onPeerReveal(m.value));
+        return;
+      case 'share':
+        // Only the end user's screen can be paused; from the analyst it means nothing.
+        if (this.opts.role === 'analyst') this.emit('share', { paused: m.paused });
+        return;
+      default:
+        return missingCase(m);
+    }
+  }
+
+  private sendCommitment(): void {
+    const payload = this.verification.commitFrame();
+    if (payload) this.link.send({ type: 'signal', payload });
+    void this.verify({ kind: 'none' });
+  }
+
+  /** One step of the verification code: reveal when it is time, then the code or the failure. */
+  private async verify(step: VerificationStep): Promise<void> {
+    if (this.state === 'ended') return;
+    if (step.kind === 'failed') return this.failVerification(step.why);
+    const r = this.verification.revealIfReady();
+    if (r.kind === 'reveal' && this.sendSession(JSON.stringify({ t: 'sas-reveal', seq: this.seq, value: r.value }))) {
+      this.seq++;
+      this.verification.markRevealed();
+    }
+    if (!this.pc) return;
+    const res = await this.verification.result(this.pc);
+    if (res.kind === 'failed') return this.failVerification(res.why);
+    // The session may have ended while the digest was being computed.
+    if (res.kind === 'code' && (this.state as EngineState) !== 'ended') {
+      this.sas = res.sas;
+      this.emit('sas', res.sas);
+    }
+  }
+
+  private failVerification(why: string): void {
+    this.verificationFailure = why;
+    void this.tearDown('verification_failed', true);
+  }
+
+  /** The session's own messages go whenever the channel is open, interrupted signaling or not. */
+  private sendSession(text: string): boolean {
+    if (!this.peer || this.state === 'ended') return false;
+    try {
+      this.peer.send(text);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private sendReliable(text: string): boolean {
@@ -404,7 +541,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       if (this.state === 'connected') this.setState('interrupted');
       this.emit('controlLocked', true);
     }
-    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost'), wait);
+    this.graceTimer = this.deps.clock.setTimeout(() => void this.tearDown('peer_lost', true), wait);
   }
 
   private clearGrace(): void {

@@ -17,12 +17,29 @@ export function toPeerSignal(p: SignalPayload, keep?: CandidateFilter): SimplePe
       return { type: p.kind, sdp: p.sdp };
     case 'candidate':
       if (keep && !keep(p.candidate)) return null;
-      return { type: 'candidate', candidate: { candidate: p.candidate, sdpMid: p.sdpMid ?? null, sdpMLineIndex: p.sdpMLineIndex ?? null } } as never;
+      return { type: 'candidate', candidate: candidateInit(p) } as never;
     case 'renegotiate':
       return { type: 'renegotiate', renegotiate: true } as never;
+    case 'sas-commit':
+      // The session engine's own, not negotiation.
+      return null;
     default:
       return missingCase(p);
   }
+}
+
+/**
+ * Both fields are optional on the wire. WebRTC refuses a candidate with neither, so one that
+ * names neither belongs to the first m-section: with BUNDLE (which both sides negotiate) that
+ * section's transport carries everything.
+ */
+export function candidateInit(p: Extract<SignalPayload, { kind: 'candidate' }>): RTCIceCandidateInit {
+  // Absent rather than null: some stacks (@roamhq/wrtc) refuse a null field that the browser takes.
+  const init: RTCIceCandidateInit = { candidate: p.candidate };
+  if (typeof p.sdpMid === 'string') init.sdpMid = p.sdpMid;
+  if (typeof p.sdpMLineIndex === 'number') init.sdpMLineIndex = p.sdpMLineIndex;
+  if (init.sdpMid === undefined && init.sdpMLineIndex === undefined) init.sdpMLineIndex = 0;
+  return init;
 }
 
 export function fromPeerSignal(d: SimplePeer.SignalData, keep?: CandidateFilter): SignalPayload | null {
@@ -30,7 +47,8 @@ export function fromPeerSignal(d: SimplePeer.SignalData, keep?: CandidateFilter)
   if (any.type === 'offer' || any.type === 'answer') return { kind: any.type, sdp: any.sdp ?? '' };
   if (any.candidate) {
     if (keep && !keep(any.candidate.candidate)) return null;
-    return { kind: 'candidate', candidate: any.candidate.candidate, sdpMid: any.candidate.sdpMid ?? null, sdpMLineIndex: any.candidate.sdpMLineIndex ?? null };
+    const { candidate, sdpMid, sdpMLineIndex } = any.candidate;
+    return { kind: 'candidate', candidate, ...(typeof sdpMid === 'string' ? { sdpMid } : {}), ...(typeof sdpMLineIndex === 'number' ? { sdpMLineIndex } : {}) };
   }
   if (any.renegotiate) return { kind: 'renegotiate' };
   return null;

@@ -1,41 +1,43 @@
-import type SimplePeer from 'simple-peer';
-
 /**
- * The end user's shared screen on the peer connection: paused (the track renegotiated away),
- * resumed, swapped for another screen, and at teardown every capture track stopped, the ones
- * taken out by a pause included, so nothing keeps capturing after the session.
+ * The end user's shared screen on the peer connection: paused and resumed on its sender
+ * (replaceTrack(null) and back: no renegotiation, the video section stays as negotiated, which
+ * every stack follows), swapped for another screen in place, and at teardown every capture track
+ * stopped, so nothing keeps capturing after the session.
  */
 export class SharedScreen {
-  /** The track a pause took off the connection, until resume. */
-  private removed: MediaStreamTrack | null = null;
-  /** Capture tracks replaced by their clones on resume; still capturing until stopped. */
-  private retired: MediaStreamTrack[] = [];
+  private paused = false;
+  /** The video sender, found once: after replaceTrack(null) it carries no track to find it by. */
+  private sender: RTCRtpSender | null = null;
 
   constructor(readonly stream: MediaStream) {}
 
-  pause(peer: SimplePeer.Instance): void {
-    const t = this.stream.getVideoTracks()[0];
-    if (!t) return;
-    this.removed = t;
-    peer.removeTrack(t, this.stream);
+  get isPaused(): boolean {
+    return this.paused;
   }
 
-  resume(peer: SimplePeer.Instance): void {
-    if (!this.removed) return;
-    // simple-peer refuses to re-add a removed track; a clone of the same capture is a new track.
-    const again = this.removed.clone();
-    this.stream.removeTrack(this.removed);
-    this.stream.addTrack(again);
-    this.retired.push(this.removed);
-    peer.addTrack(again, this.stream);
-    this.removed = null;
+  /** Stops sending (the analyst receives nothing); the capture itself keeps running for resume. */
+  async pause(pc: RTCPeerConnection): Promise<void> {
+    const sender = this.senderOf(pc);
+    if (!sender || this.paused) return;
+    this.paused = true;
+    await sender.replaceTrack(null);
+  }
+
+  async resume(pc: RTCPeerConnection): Promise<void> {
+    const sender = this.senderOf(pc);
+    const track = this.stream.getVideoTracks()[0];
+    if (!sender || !track || !this.paused) return;
+    await sender.replaceTrack(track);
+    this.paused = false;
   }
 
   /** The shared screen changed (another display, another window): swap the track in place. */
-  replace(peer: SimplePeer.Instance, track: MediaStreamTrack): void {
+  async replace(pc: RTCPeerConnection, track: MediaStreamTrack): Promise<void> {
     const old = this.stream.getVideoTracks()[0];
     if (!old) return;
-    peer.replaceTrack(old, track, this.stream);
+    const sender = this.senderOf(pc);
+    // While paused the new screen waits in the stream and goes out on resume.
+    if (sender && !this.paused) await sender.replaceTrack(track);
     this.stream.removeTrack(old);
     this.stream.addTrack(track);
     old.stop();
@@ -43,7 +45,11 @@ export class SharedScreen {
 
   stopAll(): void {
     for (const t of this.stream.getTracks()) t.stop();
-    this.removed?.stop();
-    for (const t of this.retired) t.stop();
+  }
+
+  private senderOf(pc: RTCPeerConnection): RTCRtpSender | null {
+    const track = this.stream.getVideoTracks()[0];
+    this.sender ??= pc.getSenders().find((s) => s.track !== null && s.track === track) ?? null;
+    return this.sender;
   }
 }

@@ -87,7 +87,7 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByLabel('Join code').fill(code);
     await eu.page.getByRole('button', { name: 'Continue' }).click();
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
-    await an.page.getByText(/^\d{3} \d{3}$/).waitFor({ timeout: 20_000 });
+    await an.page.getByTestId('viewer-sas-large').waitFor({ timeout: 20_000 });
     sessionId = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket)!.id;
   }, 120_000);
 
@@ -129,14 +129,16 @@ describe.skipIf(skip)(SUITE, () => {
     const prompt = eu.page.getByTestId('control-prompt');
     await prompt.waitFor();
     expect(await focused(eu.page)).toBe('control-prompt');
+    // The first control of the session comes with the code check: the code, then three choices.
+    await expect.poll(() => eu.page.getByTestId('prompt-sas').textContent()).toMatch(/^\d{3} \d{3}$/);
     const order: string[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       await eu.page.keyboard.press('Tab');
       order.push(await focused(eu.page));
     }
-    expect(order).toEqual(['Allow control', 'Deny', 'Allow control']);
+    expect(order).toEqual(['Yes, the same code: allow control', 'No, a different code: end the session', 'Deny control', 'Yes, the same code: allow control']);
     await eu.page.keyboard.press('Shift+Tab');
-    expect(await focused(eu.page)).toBe('Deny');
+    expect(await focused(eu.page)).toBe('Deny control');
     await eu.page.keyboard.press('Escape');
     await expect.poll(() => prompt.count()).toBe(0);
     expect(await focused(eu.page)).toBe('chat-input');
@@ -283,7 +285,7 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByLabel('Join code').fill(code);
     await eu.page.getByRole('button', { name: 'Continue' }).click();
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
-    await an.page.getByText(/^\d{3} \d{3}$/).waitFor({ timeout: 20_000 });
+    await an.page.getByTestId('viewer-sas-large').waitFor({ timeout: 20_000 });
     sessionId = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket)!.id;
     const before = (await brokerView()).expires_at!;
 

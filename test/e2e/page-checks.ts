@@ -28,7 +28,9 @@ export async function viewerPixel(page: Page, x: number, y: number): Promise<[nu
       const g = c.getContext('2d');
       if (!g) return null;
       g.drawImage(v, 0, 0);
-      const d = g.getImageData(Math.round(nx! * (v.videoWidth - 1)), Math.round(ny! * (v.videoHeight - 1)), 1, 1).data;
+      // The protocol's convention (docs/session-protocol.md): pixel floor(x * width), the last for x = 1.
+      const px = (n: number, size: number) => Math.min(size - 1, Math.floor(n * size));
+      const d = g.getImageData(px(nx!, v.videoWidth), px(ny!, v.videoHeight), 1, 1).data;
       return [d[0]!, d[1]!, d[2]!] as [number, number, number];
     },
     [x, y],

@@ -19,8 +19,9 @@ describe.skipIf(skip)(SUITE, () => {
   let anHost: BrowserHost;
   let apHost: BrowserHost;
   beforeAll(async () => {
-    s = await Stack.start();
-    // A short control prompt, so the test does not sit through the default 30 s.
+    // A short control prompt, so the test does not sit through the default 30 s: the end user's
+    // machine closes its prompt after 5 s, the broker times the request out 2 s later.
+    s = await Stack.start({ policy: { control_prompt_seconds: 5 } });
     euHost = await s.host('end_user', { policy: { controlPromptSeconds: 5 } });
     anHost = await s.host('staff');
     apHost = await s.host('staff');
@@ -145,14 +146,15 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
     await expect.poll(() => an.page.getByTestId('viewer-sas').textContent(), { timeout: 20_000 }).toMatch(/^\d{3} \d{3}$/);
 
-    // The analyst asks; nobody answers; it is denied by itself.
+    // The analyst asks; nobody answers; it is denied by itself, and both sides say why.
     await an.page.getByTestId('request-control').click();
     await eu.page.getByTestId('control-prompt').waitFor();
     await expect.poll(() => eu.page.getByTestId('control-prompt').count(), { timeout: 10_000 }).toBe(0);
     // The policy's 5 s, not the default's 30.
     expect(await eu.page.getByTestId('notice').textContent()).toContain('denied because nobody answered within 5 seconds.');
-    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent()).toBe('The end user did not allow control.');
+    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toBe('The end user did not answer in time, so control was not allowed.');
     expect(await an.page.getByTestId('viewer-state').textContent()).toBe('View only');
+    expect(await an.page.getByTestId('request-control').isEnabled()).toBe(true);
     await shot(an.page, '25-analyst-control-denied');
 
     // The approver who approved it pulls the kill switch from the live list.
@@ -170,6 +172,13 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(an.page, '28-analyst-killed');
     expect(await session(ticket)).toMatchObject({ state: 'ended', end_reason: 'revoked' });
     expect(await euHost.services.handlers['grants.list']()).toEqual([]);
+    // The end user's page reported what it switched off, signed by the device key, after the end.
+    const reports = async () => {
+      await s.broker.ctx.audit.flush();
+      return s.broker.ctx.storage.db.selectFrom('audit_events').select(['meta']).where('session_id', '=', (await session(ticket)).id).where('type', '=', 'client.teardown_report').execute();
+    };
+    await expect.poll(async () => (await reports()).length, { timeout: 5000 }).toBe(1);
+    expect(JSON.parse((await reports())[0]!.meta)).toMatchObject({ revoked: ['capture'], receipt: expect.stringMatching(/^ey/) });
     // Main refuses grants for the ended session even if something asked.
     expect(await euHost.services.handlers['grants.acquire']({ sessionId: (await session(ticket)).id, kind: 'control' })).toMatchObject({ ok: false });
     await eu.browser.close();

@@ -120,10 +120,13 @@ describe.skipIf(skip)(SUITE, () => {
 
     // Pause sharing: the analyst sees nothing; Resume: the live screen is back.
     await eu.page.getByRole('button', { name: 'Pause sharing' }).click();
-    expect(await eu.page.getByTestId('banner-can').textContent()).toBe('Sharing is paused: they see nothing');
+    await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('Sharing paused: they cannot see your screen');
     await an.page.getByTestId('screen-empty').waitFor({ timeout: 10_000 });
+    expect(await an.page.getByTestId('screen-empty').textContent()).toBe('The end user paused sharing: you cannot see their screen until they resume.');
     await shot(an.page, '08c-analyst-sharing-paused');
+    await shot(eu.page, '08d-end-user-sharing-paused');
     await eu.page.getByRole('button', { name: 'Resume sharing' }).click();
+    await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('They can see your screen');
     await expect.poll(() => an.page.getByTestId('screen-empty').count(), { timeout: 10_000 }).toBe(0);
     await xsetroot(s.xvfb.display, '#00ff00');
     await expect.poll(() => viewerPixel(an.page, rp.x, rp.y).then((px) => near(px, [0, 255, 0])), { timeout: 15_000 }).toBe(true);
@@ -141,8 +144,12 @@ describe.skipIf(skip)(SUITE, () => {
     const prompt = eu.page.getByTestId('control-prompt');
     await prompt.waitFor();
     expect(await prompt.textContent()).toContain(`${analyst.name} asks to control your mouse and keyboard`);
+    // Before the first control: the code, large on both sides, and the question.
+    expect(await eu.page.getByTestId('prompt-sas').textContent()).toBe(await an.page.getByTestId('viewer-sas-large').textContent());
+    expect(await prompt.textContent()).toContain(`Does ${analyst.name} read the same code?`);
     await shot(eu.page, '09-end-user-control-prompt');
-    await eu.page.getByRole('button', { name: 'Allow control' }).click();
+    await shot(an.page, '09b-analyst-code-large');
+    await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent()).toBe('You have control');
     await expect.poll(() => eu.page.getByTestId('banner-can').textContent()).toBe('They can see your screen and control your mouse and keyboard');
 

@@ -62,6 +62,10 @@ class FakeContents extends FakeWebContents {
   send(channel: string, message: unknown): void {
     this.sent.push({ channel, message });
   }
+  /** Like Chromium's reload (Ctrl+R): a full navigation to the page already shown. */
+  reload(): void {
+    this.fire('did-navigate');
+  }
 }
 
 export class BrowserWindow extends FakeBrowserWindow {
@@ -81,11 +85,13 @@ export class BrowserWindow extends FakeBrowserWindow {
     this.focused++;
   }
   async loadURL(url: string): Promise<void> {
-    const before = this.webContents.mainFrame.url.split('#')[0];
+    const current = this.webContents.mainFrame.url;
     this.loaded.push(url);
     this.webContents.mainFrame = fakeFrame(url, { processId: 11, routingId: 1 });
-    // Like Chromium: a change of fragment only is a same-document navigation.
-    this.webContents.fire(before === url.split('#')[0] ? 'did-navigate-in-page' : 'did-navigate');
+    // Like Chromium: a change of fragment only is a same-document navigation; loading the same
+    // address again, or one without a fragment, is a full one.
+    const inPage = current.split('#')[0] === url.split('#')[0] && url.includes('#') && url !== current;
+    this.webContents.fire(inPage ? 'did-navigate-in-page' : 'did-navigate');
     this.fire('ready-to-show');
   }
 }

@@ -1,13 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 import { systemClock } from '../../main/clock.js';
+import { postTeardownReport } from '../../main/crash-report.js';
+import type { DeviceKeyService } from '../../main/device-key.js';
 import { FileGrantJournal, recoverAfterCrash } from '../../main/grant-journal.js';
 import { GrantRegistry } from '../../main/grants.js';
-import { ApiClient } from '../../kit/api.js';
 import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { DeviceKey } from '../../kit/device.js';
 import { activeSession } from '../../kit/lifecycle.js';
+
+/** The test's device key in the shape main's crash path signs and proves with. */
+function asDeviceKeyService(k: DeviceKey): DeviceKeyService {
+  return { dpop: (htm: string, htu: string) => k.httpProof(htm, htu), teardownReceipt: (sid: string, revoked: readonly string[], afterCrash: boolean) => k.teardownReceipt(sid, revoked, afterCrash) } as unknown as DeviceKeyService;
+}
 
 describe('after a crash the next start revokes what was left and reports it to the broker', () => {
   let b: TestBroker;
@@ -44,14 +51,18 @@ describe('after a crash the next start revokes what was left and reports it to t
     expect(revokedKinds.sort()).toEqual(['capture', 'control']);
     expect(() => new GrantRegistry({ clock: systemClock, journal: new FileGrantJournal(file) })).not.toThrow();
 
-    const report = { session_id: s.id, revoked: recovered.map((r) => r.kind), after_crash: true };
-    const stranger = await new ApiClient(b.url, new DeviceKey()).post('/api/v1/join/teardown-report', report);
-    expect(stranger.status).toBe(403);
-    const res = await s.endUser.post('/api/v1/join/teardown-report', report);
-    expect(res.status).toBe(200);
+    // The report main's crash path sends (main/crash-report.ts): signed by the device that redeemed the code.
+    const strangerKey = new DeviceKey();
+    const stranger = await postTeardownReport({ brokerUrl: b.url, fetch, device: asDeviceKeyService(strangerKey) }, { sessionId: s.id, revoked: recovered.map((r) => r.kind), afterCrash: true }).catch((e: Error) => e.message);
+    expect(stranger).toMatch(/refused .*\(403\)/);
+    await postTeardownReport({ brokerUrl: b.url, fetch, device: asDeviceKeyService(s.endUser.device) }, { sessionId: s.id, revoked: recovered.map((r) => r.kind), afterCrash: true });
     await b.ctx.audit.flush();
     const ev = await b.ctx.storage.db.selectFrom('audit_events').select(['type', 'meta']).where('session_id', '=', s.id).where('type', 'like', 'client.teardown_report%').orderBy('seq').execute();
     expect(ev.map((e) => e.type)).toEqual(['client.teardown_report_refused', 'client.teardown_report']);
-    expect(JSON.parse(ev[1]!.meta)).toEqual({ revoked: expect.arrayContaining(['capture', 'control']), after_crash: true });
+    const meta = JSON.parse(ev[1]!.meta) as { revoked: string[]; after_crash: boolean; receipt: string };
+    expect(meta).toMatchObject({ revoked: ['capture', 'control'], after_crash: true });
+    const { payload } = await compactVerify(meta.receipt, await importJWK(s.endUser.device.publicJwk, 'EdDSA'));
+    expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ sid: s.id, revoked: ['capture', 'control'], after_crash: true });
+    expect(decodeProtectedHeader(meta.receipt).typ).toBe('chaperone-teardown+jwt');
   });
 });

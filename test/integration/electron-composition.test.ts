@@ -114,6 +114,18 @@ describe('the composition root wires the shell together', () => {
     expect(win.loaded.at(-1)).toBe(APP_PAGE);
   });
 
+  it('a reloaded page ends the session locally: its grants go with the page that held them', async () => {
+    const sid = crypto.randomUUID();
+    await electron.ipcMain.invoke(ipcChannel('session.open'), top(), { sessionId: sid, expiresAt: Date.now() + 60_000 });
+    expect(await electron.ipcMain.invoke(ipcChannel('grants.acquire'), top(), { sessionId: sid, kind: 'capture' })).toMatchObject({ ok: true });
+    expect(win.closable).toBe(false);
+    // A reload is a full navigation to the same page (not a change of fragment).
+    win.webContents.reload();
+    await expect.poll(() => win.closable).toBe(true);
+    expect(await electron.ipcMain.invoke(ipcChannel('grants.list'), top())).toEqual([]);
+    expect(await electron.ipcMain.invoke(ipcChannel('grants.acquire'), top(), { sessionId: sid, kind: 'capture' })).toMatchObject({ ok: false, reason: 'unknown_session' });
+  });
+
   it('quitting during a session waits for the teardown before quitting, and the window may then go', async () => {
     const sid = crypto.randomUUID();
     await electron.ipcMain.invoke(ipcChannel('session.open'), top(), { sessionId: sid, expiresAt: Date.now() + 60_000 });

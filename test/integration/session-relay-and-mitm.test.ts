@@ -1,6 +1,6 @@
 import wrtc from '@roamhq/wrtc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sdpFingerprint, shortAuthString } from '../../common/sas.js';
+import { newSasSecret, sdpFingerprint, shortAuthString } from '../../common/sas.js';
 import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
 import { missingTurnserver, startCoturn, type Coturn } from '../helpers/coturn.js';
 import { skipWithout } from '../helpers/needs-tools.js';
@@ -76,10 +76,13 @@ describe('short authentication string against a man in the middle', () => {
     await offerer.setRemoteDescription(answer);
   }
 
-  async function sasOf(pc: RTCPeerConnection, role: 'end_user' | 'analyst'): Promise<string> {
+  /** The code one side shows: its own and the remote fingerprint, its own and the revealed value. */
+  async function sasOf(pc: RTCPeerConnection, role: 'end_user' | 'analyst', mine: string, theirs: string): Promise<string> {
     const local = sdpFingerprint(pc.localDescription!.sdp)!;
     const remote = sdpFingerprint(pc.remoteDescription!.sdp)!;
-    return role === 'end_user' ? shortAuthString(local, remote) : shortAuthString(remote, local);
+    return role === 'end_user'
+      ? shortAuthString({ endUserFingerprint: local, analystFingerprint: remote, endUserSecret: mine, analystSecret: theirs })
+      : shortAuthString({ endUserFingerprint: remote, analystFingerprint: local, endUserSecret: theirs, analystSecret: mine });
   }
 
   it('an honest relay gives both sides the same digits; a fingerprint-swapping one does not', async () => {
@@ -87,7 +90,8 @@ describe('short authentication string against a man in the middle', () => {
     const eu = new W.RTCPeerConnection();
     const an = new W.RTCPeerConnection();
     await connectPair(eu, an);
-    expect(await sasOf(eu, 'end_user')).toBe(await sasOf(an, 'analyst'));
+    const [rEu, rAn] = [newSasSecret(), newSasSecret()];
+    expect(await sasOf(eu, 'end_user', rEu, rAn)).toBe(await sasOf(an, 'analyst', rAn, rEu));
 
     const eu2 = new W.RTCPeerConnection();
     const an2 = new W.RTCPeerConnection();
@@ -95,8 +99,9 @@ describe('short authentication string against a man in the middle', () => {
     const mitmToAn = new W.RTCPeerConnection();
     await connectPair(eu2, mitmToEu);
     await connectPair(mitmToAn, an2);
-    const a = await sasOf(eu2, 'end_user');
-    const c = await sasOf(an2, 'analyst');
+    // Even passing each side's value through unchanged, its certificates give each side other digits.
+    const a = await sasOf(eu2, 'end_user', rEu, rAn);
+    const c = await sasOf(an2, 'analyst', rAn, rEu);
     expect(sdpFingerprint(eu2.remoteDescription!.sdp)).not.toBe(sdpFingerprint(an2.localDescription!.sdp));
     expect(a).not.toBe(c);
     for (const pc of [eu, an, eu2, an2, mitmToEu, mitmToAn]) pc.close();

@@ -103,11 +103,11 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(token.status).toBe(200);
     const eu = await SignalingClient.connect(b.url, accepted.body.token, endUser.device);
     const an = await SignalingClient.connect(b.url, token.body.token, alice.api.device);
-    an.sendJson({ type: 'grant.response', request_id: 'nope', allow: true });
+    an.sendJson({ type: 'grant.response', request_id: 'nope', capability: 'control', allow: true });
     await an.nextOfType('error');
     an.sendJson({ type: 'grant.request', request_id: 'g1', capability: 'control' });
     await eu.nextOfType('grant.request');
-    eu.sendJson({ type: 'grant.response', request_id: 'g1', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'g1', capability: 'control', allow: true });
     await an.nextOfType('grant.changed');
     eu.sendJson({ type: 'grant.revoke', capability: 'control' });
     await an.nextOfType('grant.changed');
@@ -133,9 +133,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await bob.api.post(`/api/v1/sessions/${s.id}/extensions/${third.extension_id}/approve`, {})).status).toBe(200);
     eu.sendJson({ type: 'extend.response', extension_id: (await eu.nextOfType('extend.offer')).extension_id, accept: false });
     await an.nextOfType('extend.result');
-    eu.sendJson({ type: 'teardown.report', revoked: ['control'] });
-    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: false })).status).toBe(200);
-    expect((await new ApiClient(b.url).post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true })).status).toBe(403);
+    eu.sendJson({ type: 'teardown.report', revoked: ['control'], receipt: await endUser.device.teardownReceipt(s.id, ['control']) });
+    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: false, receipt: await endUser.device.teardownReceipt(s.id, ['capture']) })).status).toBe(200);
+    const stranger = new ApiClient(b.url);
+    expect((await stranger.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true, receipt: await stranger.device.teardownReceipt(s.id, [], true) })).status).toBe(403);
     expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
     await eu.closed();
 

@@ -157,6 +157,52 @@ describe('the browser host', () => {
     expect(await host.services.handlers['grants.acquire']({ sessionId: sid, kind: 'capture' })).toMatchObject({ ok: false });
   });
 
+  it('grants belong to the page that opened their session: it goes, they go at once, while another page (staff) stays connected', async () => {
+    type Page = { call(method: string, args: unknown[]): Promise<unknown>; close(): Promise<void> };
+    const page = async (): Promise<Page> => {
+      const c = await ws(host, '/__chaperone/bridge', { cookie, origin: host.origin });
+      if (!('socket' in c)) throw new Error('bridge socket refused');
+      let id = 0;
+      const waiting = new Map<number, (v: unknown) => void>();
+      c.socket.on('message', (d) => {
+        const f = JSON.parse(String(d)) as { id?: number; ok?: boolean; result?: unknown; error?: unknown };
+        if (f.id !== undefined) waiting.get(f.id)?.(f.ok ? f.result : { error: f.error });
+      });
+      return {
+        call: (method, args) => new Promise((resolve) => {
+          waiting.set(++id, resolve);
+          c.socket.send(JSON.stringify({ id, method, args }));
+        }),
+        close: () => new Promise<void>((r) => {
+          c.socket.once('close', () => r());
+          c.socket.close();
+        }),
+      };
+    };
+    const staff = await page();
+    const endUser = await page();
+    const first = crypto.randomUUID();
+    await endUser.call('session.open', [{ sessionId: first, expiresAt: Date.now() + 60_000 }]);
+    expect(await endUser.call('grants.acquire', [{ sessionId: first, kind: 'capture' }])).toMatchObject({ ok: true });
+    // Another page cannot take a grant for a session it did not open.
+    expect(await staff.call('grants.acquire', [{ sessionId: first, kind: 'control' }])).toMatchObject({ ok: false, reason: 'other_page' });
+    // The end user's page is closed (or reloaded); the staff page stays.
+    await endUser.close();
+    await expect.poll(() => host.services.registry.grants()).toEqual([]);
+    expect(host.services.activeSessions()).toEqual([]);
+    // The next session, from a new page, is not refused for the old one's grants.
+    const again = await page();
+    const second = crypto.randomUUID();
+    await again.call('session.open', [{ sessionId: second, expiresAt: Date.now() + 60_000 }]);
+    expect(await again.call('grants.acquire', [{ sessionId: second, kind: 'capture' }])).toMatchObject({ ok: true });
+    // A staff page going changes nothing for the end user's session.
+    await staff.close();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(host.services.registry.grants().map((g) => g.kind)).toEqual(['capture']);
+    await again.close();
+    await expect.poll(() => host.services.registry.grants()).toEqual([]);
+  });
+
   it('main checks the broker’s signature on the offer and that it was made for this device; the receipt answers only it', async () => {
     const req = await analyst.api.post('/api/v1/sessions', { ticket: 'INC-77', reason: 'printer', capabilities: ['view', 'chat'], duration_minutes: 10 });
     const code = (await analyst.api.post(`/api/v1/sessions/${req.body.id}/code`, {})).body.code_display as string;

@@ -21,6 +21,15 @@ describe('the app store: one bound store of typed slices', () => {
     expect(useAppStore.getState().staff.account).toBeNull();
   });
 
+  it('a new session starts from a clean live state: nothing of the last one (a lock, a pause, a code, a prompt) leaks into it', () => {
+    const s = useAppStore.getState();
+    // How the previous session ended: the peer closed first, so control was locked; sharing paused.
+    s.setLive({ role: 'analyst', sessionId: 'old', state: 'ended', controlLocked: true, sharingPaused: true, sas: '111 222', pendingRequest: 'control', controlRequest: { requestId: 'r', capability: 'control', receivedAt: 1 }, notice: 'old news', revokedDuring: [{ kind: 'control', by: 'end_user' }] });
+    s.beginLive({ role: 'analyst', sessionId: 'new', state: 'connecting', expiresAt: 5, ticket: 'INC-2', capabilities: ['view', 'control'] });
+    const live = useAppStore.getState().live;
+    expect(live).toMatchObject({ role: 'analyst', sessionId: 'new', ticket: 'INC-2', controlLocked: false, sharingPaused: false, sas: null, pendingRequest: null, controlRequest: null, notice: null, revokedDuring: [], granted: [], ended: null });
+  });
+
   it('grants: what is in force now, and what ended during the session and by whom', () => {
     const s = useAppStore.getState();
     s.setGrant('control', true, 'end_user');

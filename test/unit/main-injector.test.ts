@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InjectionUnavailableError, toPixel } from '../../main/injector.js';
+import { InjectionUnavailableError, toPixel, UnsupportedPlatformError } from '../../main/injector.js';
+import { mapPointer } from '../../renderer/app/format.js';
 import { createInjector } from '../../main/injector-factory.js';
 import { createXTestInjector } from '../../main/injectors/xtest.js';
 import { keysymForChar, keysymForKey, XK } from '../../main/injectors/x11-keysyms.js';
@@ -8,6 +9,20 @@ describe('toPixel', () => {
   it('gives back the pixel the analyst pointed at, for every pixel of a 1280x720 screen', () => {
     for (const size of [1280, 720, 1366, 3840]) {
       for (let px = 0; px < size; px++) expect(toPixel(px / size, 0, size)).toBe(px);
+    }
+  });
+
+  it('agrees with the analyst’s mapping: a pointer anywhere inside a pixel of the video, at any scale, lands on that pixel', () => {
+    // Coordinates are fractions of the width (divide by width, not width - 1): pixel i spans [i/W, (i+1)/W).
+    for (const [w, h, shownW] of [[1280, 720, 640], [1280, 720, 1280], [1366, 768, 1000], [3840, 2160, 1280]] as const) {
+      const shownH = (shownW * h) / w;
+      const box = { left: 10, top: 20, width: shownW, height: shownH };
+      for (const px of [0, 1, 2, Math.floor(w / 3), w - 2, w - 1]) {
+        for (const within of [0.001, 0.5, 0.999]) {
+          const p = mapPointer(box.left + ((px + within) * shownW) / w, box.top + shownH / 2, box, w, h)!;
+          expect(toPixel(p.x, 0, w)).toBe(px);
+        }
+      }
     }
   });
 

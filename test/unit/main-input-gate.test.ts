@@ -126,6 +126,40 @@ describe('InputGate', () => {
     expect(gate.counters).toMatchObject({ injected: 0, refused_no_grant: 4, refused_inactive: 5 });
   });
 
+  it('locks itself while the session is interrupted: input refused, held keys released, chat still passes; unlocks on resume', () => {
+    grant();
+    expect(send({ t: 'keydown', code: 'ShiftLeft', key: 'Shift' })).toBe('injected');
+    gate.interrupt(SID);
+    expect(injector.calls).toEqual(['key ShiftLeft down', 'releaseAll']);
+    expect([send({ t: 'move', x: 0.5, y: 0.5 }), send({ t: 'down', button: 'left', x: 0.5, y: 0.5 }), send({ t: 'text', text: 'x' })]).toEqual(Array(3).fill('refused_interrupted'));
+    expect(send({ t: 'chat', text: 'are you still there?' })).toBe('chat');
+    // Another session's interruption is not this one's; resuming one that is not interrupted is a no-op.
+    gate.resume('s2');
+    expect(send({ t: 'move', x: 0.5, y: 0.5 })).toBe('refused_interrupted');
+    gate.resume(SID);
+    expect(send({ t: 'move', x: 0.25, y: 0.5 })).toBe('injected');
+    expect(injector.calls).toEqual(['key ShiftLeft down', 'releaseAll', 'move 0.25 0.5']);
+    expect(gate.counters).toMatchObject({ refused_interrupted: 4, chat: 1 });
+  });
+
+  it('enforces seq per sender: a replayed or older reliable message is dropped, and a move older than the newest input never lands', () => {
+    grant();
+    const at = (s: number, msg: Record<string, unknown>) => gate.handle(SID, JSON.stringify({ seq: s, ...msg }), msg.t === 'move' ? 'pointer' : 'reliable');
+    expect(at(10, { t: 'move', x: 0.5, y: 0.5 })).toBe('injected');
+    // The pointer channel is unordered: move 9 arriving after move 10 would jump the pointer back.
+    expect(at(9, { t: 'move', x: 0.1, y: 0.1 })).toBe('dropped_stale');
+    // The reliable channel is ordered on its own: a click sent before move 10 still counts.
+    expect(at(8, { t: 'down', button: 'left', x: 0.5, y: 0.5 })).toBe('injected');
+    expect(at(8, { t: 'down', button: 'left', x: 0.5, y: 0.5 })).toBe('dropped_stale');
+    expect(at(11, { t: 'up', button: 'left', x: 0.5, y: 0.5 })).toBe('injected');
+    // A move sent before that release lands nowhere after it.
+    expect(at(10, { t: 'move', x: 0.9, y: 0.9 })).toBe('dropped_stale');
+    expect(at(12, { t: 'move', x: 0.2, y: 0.2 })).toBe('injected');
+    expect(at(7, { t: 'chat', text: 'replayed' })).toBe('dropped_stale');
+    expect(injector.calls).toEqual(['move 0.5 0.5', 'move 0.5 0.5', 'button left down', 'move 0.5 0.5', 'button left up', 'move 0.2 0.2']);
+    expect(gate.counters.dropped_stale).toBe(4);
+  });
+
   it('refuses input once the grant has expired, before any timer has fired', () => {
     grant();
     expect(send({ t: 'keydown', code: 'ShiftLeft', key: 'Shift' })).toBe('injected');

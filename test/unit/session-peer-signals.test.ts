@@ -26,6 +26,16 @@ describe('negotiation between simple-peer and the broker’s signal payloads', (
     expect(sdpCandidateTransform()(sdp)).toBe(sdp);
   });
 
+  it('a candidate with neither sdpMid nor sdpMLineIndex (both optional) goes to the first m-section; null counts as absent', () => {
+    const init = (p: SignalPayload) => (toPeerSignal(p) as unknown as { candidate: RTCIceCandidateInit }).candidate;
+    expect(init({ kind: 'candidate', candidate: LOOP })).toEqual({ candidate: LOOP, sdpMLineIndex: 0 });
+    expect(init({ kind: 'candidate', candidate: LOOP, sdpMid: null, sdpMLineIndex: null })).toEqual({ candidate: LOOP, sdpMLineIndex: 0 });
+    expect(init({ kind: 'candidate', candidate: LOOP, sdpMid: '1' })).toEqual({ candidate: LOOP, sdpMid: '1' });
+    expect(init({ kind: 'candidate', candidate: LOOP, sdpMLineIndex: 2 })).toEqual({ candidate: LOOP, sdpMLineIndex: 2 });
+    // What this side sends leaves out what it does not know, rather than writing null.
+    expect(fromPeerSignal({ type: 'candidate', candidate: { candidate: LOOP, sdpMid: null, sdpMLineIndex: null } } as never)).toEqual({ kind: 'candidate', candidate: LOOP });
+  });
+
   it('what simple-peer emits that is no negotiation is not relayed', () => {
     expect(fromPeerSignal({ type: 'transceiverRequest', transceiverRequest: { kind: 'video' } } as never)).toBeNull();
   });

@@ -73,13 +73,18 @@ export async function acceptOffer(): Promise<void> {
       return;
     }
     const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');
-    s.setLive({
+    startEndUser({
+      sessionId: sid,
+      brokerUrl,
+      token: r.token,
+      expiresAt: r.expires_at,
+      iceServers: r.ice_servers,
+      stream: media,
       peerName: offerView.analyst.name,
       peerOrg: offerView.analyst.organisation,
       ticket: offerView.ticket,
       capabilities: offerView.capabilities,
     });
-    startEndUser({ sessionId: sid, brokerUrl, token: r.token, expiresAt: r.expires_at, iceServers: r.ice_servers, stream: media });
     s.setJoin({ phase: 'live' });
   } catch (err) {
     stopMedia();

@@ -4,11 +4,13 @@ import 'webrtc-adapter';
 import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
 import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../../common/control/refusals.js';
-import { SessionEngine } from '../../session/engine.js';
+import { SessionEngine, type EngineEvents } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
-import { controlPromptTimedOut } from '../format.js';
-import { getBridge } from '../services.js';
+import { GRANT_NAMES, controlPromptTimedOut } from '../format.js';
+import { linkEngineToMain } from './main-link.js';
+import { endUserBroker, getBridge } from '../services.js';
+import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
 import { brokerNow, useAppStore } from '../store.js';
 
 /**
@@ -21,6 +23,10 @@ let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
+/** End user: requests this person allowed, by id, with the capability the prompt showed. */
+const allowed = new Map<string, GrantableCapability>();
+/** Analyst: the id of the request waiting for an answer. */
+let pendingRequestId: string | null = null;
 const offs: (() => void)[] = [];
 const streamListeners = new Set<(s: MediaStream | null) => void>();
 
@@ -104,7 +110,15 @@ function refusalNotice(err: { code: string; message: string }): Partial<ReturnTy
 
 // ---------------------------------------------------------------- end user
 
-export interface EndUserStart {
+/** Who is on the other side and what the session is for, as the offer (end user) or the request (analyst) said. */
+export interface LivePeer {
+  peerName: string | null;
+  peerOrg: string | null;
+  ticket: string | null;
+  capabilities: string[];
+}
+
+export interface EndUserStart extends LivePeer {
   sessionId: string;
   brokerUrl: string;
   token: string;
@@ -125,31 +139,34 @@ export function startEndUser(o: EndUserStart): SessionEngine {
       iceServers: o.iceServers,
       stream: o.stream,
       onTeardown: async () => (await bridge.grants.revokeAll({ sessionId: o.sessionId })).revoked,
+      // Main signs with the device key; signaling carries it, or HTTP when signaling is gone.
+      teardownReport: {
+        sign: (revoked) => bridge.session.teardownReceipt({ sessionId: o.sessionId, revoked }),
+        overHttp: async ({ revoked, receipt }) => {
+          await endUserBroker().post('/api/v1/join/teardown-report', { session_id: o.sessionId, revoked, after_crash: false, receipt }, TeardownRecordedSchema);
+        },
+      },
     },
     deps(),
   );
   engine = e;
   common(e);
-  e.on('control', (c) => {
-    // Untrusted: main's input gate decides; the page never injects anything itself.
-    void bridge.input.deliver({ sessionId: o.sessionId, data: c.data, channel: c.channel }).catch(() => undefined);
-  });
+  // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
+  linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
     const s = store();
+    // A capability this build cannot grant, or a second prompt over the first: no.
+    if (!isGrantable(r.capability)) return;
     if (s.live.controlRequest) {
-      e.respondGrant(r.request_id, false);
+      e.respondGrant(r.request_id, r.capability, false);
       return;
     }
     s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, receivedAt: Date.now() } });
     const seconds = s.policy?.controlPromptSeconds ?? 30;
     clearPrompt();
-    promptTimer = setTimeout(() => void answerControl(false, 'timeout'), seconds * 1000);
+    promptTimer = setTimeout(() => promptTimedOut(r.request_id), seconds * 1000);
   });
-  e.on('grant', (g) => {
-    store().setGrant(g.capability, g.granted, g.by);
-    // The analyst gave a grant up, or the broker ended it: drop it here too.
-    if (!g.granted && isGrantable(g.capability)) void bridge.grants.revoke({ kind: g.capability }).catch(() => undefined);
-  });
+  e.on('grant', (g) => void onGrantChanged(e, o.sessionId, g));
   e.on('extensionOffer', (x) => store().setLive({ extensionOffer: { extensionId: x.extension_id, minutes: x.minutes, newExpiresAt: x.new_expires_at } }));
   e.on('ended', (r) => finish(r.reason, r.revoked));
   offs.push(
@@ -170,9 +187,69 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   // If the person stops sharing from Chromium's own "Stop sharing" bar, the session ends too.
   for (const t of o.stream.getVideoTracks()) t.addEventListener('ended', () => void e.stop());
-  store().setLive({ role: 'end_user', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, granted: [], revokedDuring: [] });
+  store().beginLive({ role: 'end_user', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
   return e;
+}
+
+/** Grants changed on the end user's side while the live one was being turned on: turn it off again. */
+const grantEpoch = new Map<string, number>();
+
+/**
+ * The end user's side of grant.changed, the one source of grant state. Control is switched on in
+ * main only for a request this person allowed, with the capability the prompt showed, and only
+ * once the broker has recorded it; anything else the broker claims is refused here (fail closed).
+ */
+async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEvents['grant']): Promise<void> {
+  const bridge = getBridge();
+  const s = store();
+  if (!isGrantable(g.capability)) return;
+  const kind = g.capability;
+  if (g.requestId && s.live.controlRequest?.requestId === g.requestId) {
+    // Decided while the prompt was still open (the broker's timeout): the prompt goes.
+    clearPrompt();
+    s.setLive({ controlRequest: null });
+  }
+  if (!g.granted) {
+    if (g.requestId) allowed.delete(g.requestId);
+    grantEpoch.set(kind, (grantEpoch.get(kind) ?? 0) + 1);
+    if (g.reason === 'timeout') s.setLive({ notice: controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) });
+    s.setGrant(kind, false, g.by);
+    // The analyst gave a grant up, or the broker ended it: drop it here too.
+    void bridge.grants.revoke({ kind }).catch(() => undefined);
+    return;
+  }
+  const shown = g.requestId ? allowed.get(g.requestId) : undefined;
+  if (g.requestId) allowed.delete(g.requestId);
+  if (shown !== kind) {
+    e.revokeGrant(kind);
+    s.setLive({ notice: `The broker reported ${GRANT_NAMES[kind] ?? kind} that you did not allow; it stays off.` });
+    return;
+  }
+  const epoch = grantEpoch.get(kind) ?? 0;
+  const r = await bridge.grants.acquire({ sessionId, kind }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
+  if (!r.ok) {
+    e.revokeGrant(kind);
+    store().setLive({ notice: isControlRefusal(r.reason) ? refusalForEndUser(r.reason) : `Control could not be turned on here (${r.reason}).` });
+    return;
+  }
+  if ((grantEpoch.get(kind) ?? 0) !== epoch) {
+    // Taken back (or ended by the broker) while main was switching it on: it goes again.
+    void bridge.grants.revoke({ kind }).catch(() => undefined);
+    return;
+  }
+  store().setGrant(kind, true, g.by);
+}
+
+/**
+ * Nobody answered in the prompt's time: the prompt closes (no late Allow) and the broker, which
+ * times the request out 2 s later, tells both sides (grant.changed reason "timeout").
+ */
+function promptTimedOut(requestId: string): void {
+  const s = store();
+  if (s.live.controlRequest?.requestId !== requestId) return;
+  clearPrompt();
+  s.setLive({ controlRequest: null, notice: controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) });
 }
 
 function clearPrompt(): void {
@@ -180,25 +257,63 @@ function clearPrompt(): void {
   promptTimer = null;
 }
 
-/** Allow or Deny on the control prompt (or the timeout denying it). */
-export async function answerControl(allow: boolean, why: 'click' | 'timeout' = 'click'): Promise<void> {
+/**
+ * Allow or Deny on the control prompt. Allow answers the broker with the capability shown and
+ * switches nothing on yet: that happens when the broker's grant.changed confirms this very request.
+ */
+export function answerControl(allow: boolean): void {
   const s = store();
   const req = s.live.controlRequest;
-  const sid = s.live.sessionId;
+  // The first control of a session is given only together with the code check (confirmCodeAndAllow).
+  if (allow && needsCodeCheck(req?.capability ?? '')) return;
   clearPrompt();
-  if (!req || !engine || !sid) return;
-  s.setLive({ controlRequest: null, notice: why === 'timeout' ? controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) : null });
+  if (!req || !engine || !isGrantable(req.capability)) return;
+  s.setLive({ controlRequest: null, notice: null });
   if (!allow) {
-    engine.respondGrant(req.requestId, false);
+    engine.respondGrant(req.requestId, req.capability, false);
     return;
   }
-  const kind = isGrantable(req.capability) ? req.capability : null;
-  const g = kind ? await getBridge().grants.acquire({ sessionId: sid, kind }) : { ok: false as const, reason: 'unknown' };
-  // This machine's own refusal (Wayland, a macOS permission) goes to the analyst too.
-  const refusal = !g.ok && isControlRefusal(g.reason) ? g.reason : undefined;
-  engine.respondGrant(req.requestId, g.ok, refusal);
-  if (!g.ok) s.setLive({ notice: refusal ? refusalForEndUser(refusal) : `Control could not be turned on here (${g.reason}).` });
-  else if (kind === 'control' && /Windows/.test(globalThis.navigator?.userAgent ?? '')) s.setLive({ notice: WINDOWS_UIPI_NOTE });
+  void allowIfThisMachineCan(engine, req.requestId, req.capability);
+}
+
+/**
+ * The end user said yes; this machine may still be unable to do it (Wayland, a macOS permission).
+ * Main is asked first, so the analyst hears the machine's own reason with the answer; nothing is
+ * switched on until the broker's grant.changed confirms the request.
+ */
+async function allowIfThisMachineCan(e: SessionEngine, requestId: string, capability: GrantableCapability): Promise<void> {
+  const s = store();
+  const sessionId = s.live.sessionId;
+  const c = sessionId ? await getBridge().grants.check({ sessionId, kind: capability }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message })) : { ok: false as const, reason: 'unknown_session' };
+  if (!c.ok) {
+    const refusal = isControlRefusal(c.reason) ? c.reason : undefined;
+    e.respondGrant(requestId, capability, false, refusal);
+    s.setLive({ notice: refusal ? refusalForEndUser(refusal) : `Control could not be turned on here (${c.reason}).` });
+    return;
+  }
+  allowed.set(requestId, capability);
+  e.respondGrant(requestId, capability, true);
+  if (capability === 'control' && /Windows/.test(globalThis.navigator?.userAgent ?? '')) s.setLive({ notice: WINDOWS_UIPI_NOTE });
+}
+
+/** Whether this request must be answered with the code check first: control, not yet confirmed. */
+export function needsCodeCheck(capability: string): boolean {
+  return capability === 'control' && !store().live.sasConfirmed;
+}
+
+/** "Yes, the same code": the codes were compared aloud; control is allowed with it. */
+export function confirmCodeAndAllow(): void {
+  const s = store();
+  if (!s.live.sas || !s.live.controlRequest) return;
+  s.setLive({ sasConfirmed: true });
+  answerControl(true);
+}
+
+/** "No, a different code": someone may sit between the two; the session ends for both at once. */
+export async function codesDiffer(): Promise<void> {
+  clearPrompt();
+  store().setLive({ controlRequest: null });
+  await engine?.rejectCode();
 }
 
 /** The end user takes control back: main drops it first, then the broker and the analyst hear. */
@@ -208,11 +323,11 @@ export async function takeBack(kind: GrantableCapability): Promise<void> {
   engine?.revokeGrant(kind);
 }
 
-export function pauseSharing(paused: boolean): void {
+/** Pause or resume sending the screen; the banner says so once it is really so. */
+export async function pauseSharing(paused: boolean): Promise<void> {
   if (!engine) return;
-  if (paused) engine.pauseSharing();
-  else engine.resumeSharing();
-  store().setLive({ sharingPaused: paused });
+  const done = await (paused ? engine.pauseSharing() : engine.resumeSharing()).catch(() => false);
+  if (done) store().setLive({ sharingPaused: paused });
 }
 
 export async function answerExtension(accept: boolean): Promise<void> {
@@ -242,7 +357,7 @@ export async function answerExtension(accept: boolean): Promise<void> {
 
 // ---------------------------------------------------------------- analyst
 
-export interface AnalystStart {
+export interface AnalystStart extends LivePeer {
   sessionId: string;
   brokerUrl: string;
   token: string;
@@ -254,9 +369,11 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   const e = new SessionEngine({ role: 'analyst', brokerUrl: o.brokerUrl, token: o.token, expiresAt: o.expiresAt, iceServers: o.iceServers }, deps());
   engine = e;
   common(e);
+  // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
+  e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
   e.on('stream', (s) => {
     setRemote(s);
-    // Paused sharing removes the track (renegotiation); resuming brings a new one and a new 'stream'.
+    // A track that stops delivering (mute) or goes shows as no picture until it comes back.
     const gone = () => {
       if (remote === s) store().setLive({ hasVideo: false });
     };
@@ -284,22 +401,31 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   e.on('grant', (g) => {
     const s = store();
     s.setGrant(g.capability, g.granted, g.by);
-    if (s.live.pendingRequest === g.capability) {
-      s.setLive({ pendingRequest: null, notice: g.granted ? null : g.reason ? refusalForAnalyst(g.reason) : `The end user did not allow ${g.capability}.` });
+    const answersMine = s.live.pendingRequest === g.capability && (g.requestId === null || g.requestId === pendingRequestId);
+    if (answersMine) {
+      pendingRequestId = null;
+      const why =
+        g.reason === 'timeout'
+          ? `The end user did not answer in time, so ${g.capability} was not allowed.`
+          : g.reason
+            ? refusalForAnalyst(g.reason)
+            : `The end user did not allow ${g.capability}.`;
+      s.setLive({ pendingRequest: null, notice: g.granted ? null : why });
     } else if (!g.granted && g.by === 'end_user') {
       s.setLive({ notice: 'The end user took control back.' });
     }
   });
   e.on('ended', (r) => finish(r.reason, r.revoked));
-  store().setLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, granted: [], revokedDuring: [] });
+  store().beginLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
   return e;
 }
 
 export function requestControl(): void {
   if (!engine) return;
+  pendingRequestId = newId();
   store().setLive({ pendingRequest: 'control', notice: null });
-  engine.requestGrant('control', newId());
+  engine.requestGrant('control', pendingRequestId);
 }
 
 /** The analyst gives control up. */
@@ -332,6 +458,9 @@ export async function stopSession(): Promise<void> {
 
 function finish(reason: string, revoked: string[]): void {
   clearPrompt();
+  allowed.clear();
+  grantEpoch.clear();
+  pendingRequestId = null;
   for (const off of offs.splice(0)) off();
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;

@@ -136,17 +136,17 @@ async function afterChange(session: SessionView): Promise<void> {
       stopPolling();
       if (s.live.role === 'analyst' && s.live.sessionId === session.id) return;
       const t = await staffBroker().post(`/api/v1/sessions/${session.id}/token`, {}, SessionTokenSchema);
-      s.setLive({
+      startAnalyst({
+        sessionId: session.id,
+        brokerUrl: store().policy!.brokerUrl.replace(/\/+$/, ''),
+        token: t.token,
+        expiresAt: t.expires_at,
+        iceServers: t.ice_servers,
         peerName: 'the end user',
         peerOrg: null,
         ticket: session.ticket,
         capabilities: session.capabilities,
-        chat: [],
-        warnings: [],
-        notice: null,
-        ended: null,
       });
-      startAnalyst({ sessionId: session.id, brokerUrl: store().policy!.brokerUrl.replace(/\/+$/, ''), token: t.token, expiresAt: t.expires_at, iceServers: t.ice_servers });
       return;
     }
     case 'ended':
@@ -174,19 +174,7 @@ export async function cancelRequest(): Promise<void> {
 export function newRequest(): void {
   stopPolling();
   store().setStaff({ session: null, code: null, error: null });
-  store().setLive({
-    role: null,
-    sessionId: null,
-    state: 'idle',
-    ended: null,
-    sas: null,
-    chat: [],
-    warnings: [],
-    notice: null,
-    granted: [],
-    expiresAt: null,
-    hasVideo: false,
-  });
+  store().beginLive({});
 }
 
 // ---------------------------------------------------------------- approver

@@ -1,7 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
-import { answerControl, answerExtension, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
+import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
 import { Dialog } from './dialog.js';
@@ -73,22 +73,22 @@ export function ConsentScreen(): ReactNode {
   return h(
     'section',
     { className: 'card consent', 'aria-labelledby': 'consent-title' },
-    h(ScreenHeading, { id: 'consent-title' }, `${v.analyst.name} wants to see your screen`),
+    h(ScreenHeading, { id: 'consent-title' }, iso(v.analyst.name), ' wants to see your screen'),
     h(
       'dl',
       { className: 'facts' },
       h('dt', null, 'Who'),
-      h('dd', { 'data-testid': 'consent-who' }, `${v.analyst.name} (${v.analyst.username}), ${v.analyst.organisation}`, v.analyst.kind !== 'internal' ? h('span', { className: 'badge' }, v.analyst.kind === 'vendor' ? 'outside vendor' : 'incident responder') : null),
+      h('dd', { 'data-testid': 'consent-who' }, iso(v.analyst.name), ' (', iso(v.analyst.username), '), ', iso(v.analyst.organisation), v.analyst.kind !== 'internal' ? h('span', { className: 'badge' }, v.analyst.kind === 'vendor' ? 'outside vendor' : 'incident responder') : null),
       h('dt', null, 'How they were checked'),
       h('dd', { 'data-testid': 'consent-verification' }, `${verificationText(v.verification.method)}; ${mfaFreshness(v.verification.mfa_at, now)}`),
       h('dt', null, 'Ticket'),
-      h('dd', { 'data-testid': 'consent-ticket' }, v.ticket),
+      h('dd', { 'data-testid': 'consent-ticket' }, iso(v.ticket)),
       h('dt', null, 'Why'),
-      h('dd', null, v.reason),
+      h('dd', { 'data-testid': 'consent-reason' }, iso(v.reason)),
       h('dt', null, 'For how long'),
       h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
       h('dt', null, 'Checked by'),
-      h('dd', null, `${v.org} (the offer is signed by your organisation's support broker)`),
+      h('dd', null, iso(v.org), " (the offer is signed by your organisation's support broker)"),
     ),
     h('h2', null, 'What accepting allows'),
     h(
@@ -98,7 +98,7 @@ export function ConsentScreen(): ReactNode {
         h(
           'li',
           { key: c, 'data-capability': c },
-          h('strong', null, capName(c)),
+          h('strong', null, isCapability(c) ? CAPABILITY_NAMES[c] : iso(c)),
           h('span', { className: 'cap-when' }, isGrantable(c) ? ' — not now; only if you allow it later' : ' — when you accept'),
           h('br'),
           CAPABILITY_SENTENCES[c],
@@ -125,9 +125,13 @@ const CAPABILITY_NAMES: Record<Capability, string> = {
   chat: 'Chat',
 };
 
-function capName(c: string): string {
-  // A name this build does not know is shown as it came, never hidden from the end user.
-  return isCapability(c) ? CAPABILITY_NAMES[c] : c;
+/**
+ * A string from the broker (or the other side), shown isolated: text in a right-to-left script, or
+ * one carrying direction marks, cannot reorder the words around it. A capability name this build
+ * does not know is shown this way too: as it came, never hidden from the end user.
+ */
+function iso(s: string | null | undefined): ReactNode {
+  return h('bdi', null, s ?? '');
 }
 
 // ---------------------------------------------------------------- the live session
@@ -149,18 +153,30 @@ export function SessionBanner(): ReactNode {
       h(
         'span',
         { className: 'banner-who', 'data-testid': 'banner-who' },
-        connected ? `${live.peerName ?? 'Support'}${live.peerOrg ? ` (${live.peerOrg})` : ''} is connected` : live.state === 'interrupted' ? 'Connection interrupted: control is locked' : `Waiting for ${live.peerName ?? 'support'} to connect…`,
+        ...(connected
+          ? [iso(live.peerName ?? 'Support'), ...(live.peerOrg ? [' (', iso(live.peerOrg), ')'] : []), ' is connected']
+          : live.state === 'interrupted'
+            ? ['Connection interrupted: control is locked']
+            : ['Waiting for ', iso(live.peerName ?? 'support'), ' to connect…']),
       ),
-      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.sharingPaused ? 'Sharing is paused: they see nothing' : `They can ${listText(can)}`),
+      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, flowing(live.state, live.sharingPaused, can)),
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(
         'span',
         { className: 'banner-actions' },
-        h('button', { type: 'button', onClick: () => pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
+        h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
       ),
     ),
   );
+}
+
+/** What is really reaching the other side right now, in the banner's words. */
+function flowing(state: string, paused: boolean, can: string[]): string {
+  if (paused) return 'Sharing paused: they cannot see your screen';
+  if (state === 'connected') return `They can ${listText(can)}`;
+  if (state === 'interrupted') return 'They may see a frozen picture until the connection is back';
+  return 'Nothing is shared until they connect';
 }
 
 export function LiveScreen(): ReactNode {
@@ -169,18 +185,24 @@ export function LiveScreen(): ReactNode {
   return h(
     'section',
     { className: 'card', 'aria-labelledby': 'live-title' },
-    h(ScreenHeading, { id: 'live-title' }, 'You are sharing your screen'),
-    h('p', null, `Ticket ${live.ticket ?? ''}. Read the verification code in the banner aloud with ${live.peerName ?? 'the person helping you'}: if your codes differ, press Stop.`),
+    h(ScreenHeading, { id: 'live-title' }, live.sharingPaused ? 'Sharing is paused' : 'You are sharing your screen'),
+    h('p', null, 'Ticket ', iso(live.ticket), '. Read the verification code in the banner aloud with ', iso(live.peerName ?? 'the person helping you'), ': if your codes differ, press Stop.'),
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'expiry-warning' }, warn >= 120 ? `This session ends in about ${Math.round(warn / 60)} minutes.` : `This session ends in ${warn} seconds.`) : null,
     live.notice ? h(Alert, { testId: 'notice' }, live.notice) : null,
     live.granted.includes('control')
       ? h(
           'div',
           { className: 'control-on', 'data-testid': 'control-on' },
-          h('p', null, h('strong', null, `${live.peerName ?? 'They'} can control your mouse and keyboard.`)),
+          h('p', null, h('strong', null, iso(live.peerName ?? 'They'), ' can control your mouse and keyboard.')),
           h('button', { type: 'button', className: 'primary', onClick: () => void takeBack('control'), 'data-testid': 'take-back' }, 'Take control back'),
         )
-      : h('p', { 'data-testid': 'control-off' }, 'They can see your screen but cannot control it. They have to ask, and you decide.'),
+      : h(
+          'p',
+          { 'data-testid': 'control-off' },
+          live.sharingPaused
+            ? 'They see nothing of your screen and cannot control it. Press "Resume sharing" in the banner when you are ready.'
+            : 'They can see your screen but cannot control it. They have to ask, and you decide.',
+        ),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
     // One dialog at a time: the request for more time waits until control has been answered.
     live.controlRequest ? h(ControlPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
@@ -194,18 +216,56 @@ export function ControlPrompt(): ReactNode {
   const req = live.controlRequest;
   if (!req) return null;
   const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
+  const who = live.peerName ?? 'Support';
+  const check = needsCodeCheck(req.capability);
   return h(
     Dialog,
     { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
-    h('h2', { id: 'cp-title' }, `${live.peerName ?? 'Support'} asks to control your mouse and keyboard`),
+    h('h2', { id: 'cp-title' }, iso(who), ' asks to control your mouse and keyboard'),
     h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
-    h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`),
-    h(
-      'div',
-      { className: 'choice' },
-      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
-      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
-    ),
+    check ? h(CodeCheck, { who, sas: live.sas }) : null,
+    check
+      ? h(
+          'div',
+          null,
+          h(
+            'div',
+            { className: 'choice choice-compact' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: confirmCodeAndAllow, disabled: !live.sas }, 'Yes, the same code: allow control'),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => void codesDiffer() }, 'No, a different code: end the session'),
+          ),
+          h(
+            'p',
+            { className: 'small deny-line' },
+            h('button', { type: 'button', onClick: () => void answerControl(false) }, 'Deny control'),
+            ` If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`,
+          ),
+        )
+      : h(
+          'div',
+          null,
+          h('p', { className: 'small' }, `If you do not answer, this is denied in ${mmss(left)}. Escape denies it now.`),
+          h(
+            'div',
+            { className: 'choice' },
+            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
+            h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
+          ),
+        ),
+  );
+}
+
+/**
+ * Before the first control of a session: the two people compare the code aloud. Only the same
+ * six digits on both screens show that nobody sits between them; a different code ends it.
+ */
+function CodeCheck(props: { who: string; sas: string | null }): ReactNode {
+  return h(
+    'div',
+    { className: 'code-check', 'data-testid': 'code-check' },
+    h('p', null, h('strong', null, 'First check that it is really ', iso(props.who), '.'), ' Ask them to read you the verification code on their screen. Your code is:'),
+    h('p', { className: 'sas-large', 'data-testid': 'prompt-sas', 'aria-live': 'polite' }, props.sas ?? 'Waiting for the code…'),
+    h('p', { className: 'code-question' }, 'Does ', iso(props.who), ' read the same code?'),
   );
 }
 
@@ -218,7 +278,7 @@ function ExtensionPrompt(): ReactNode {
   return h(
     Dialog,
     { alert: true, labelledBy: 'ext-title', describedBy: 'ext-desc', testId: 'extension-prompt', onEscape: () => void answerExtension(false) },
-    h('h2', { id: 'ext-title' }, `${live.peerName ?? 'Support'} asks for ${x.minutes} more minutes`),
+    h('h2', { id: 'ext-title' }, iso(live.peerName ?? 'Support'), ` asks for ${x.minutes} more minutes`),
     h(
       'p',
       { id: 'ext-desc' },
@@ -246,7 +306,7 @@ export function ChatPanel(props: { who: string }): ReactNode {
     h(
       'ol',
       { className: 'chat-log', 'aria-live': 'polite', 'data-testid': 'chat-log' },
-      ...chat.map((c, i) => h('li', { key: i, className: `chat-${c.from}` }, h('strong', null, c.from === 'me' ? 'You: ' : `${props.who}: `), c.text)),
+      ...chat.map((c, i) => h('li', { key: i, className: `chat-${c.from}` }, h('strong', null, c.from === 'me' ? 'You: ' : [iso(props.who), ': ']), iso(c.text))),
     ),
     h(
       'form',

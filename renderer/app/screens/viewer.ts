@@ -138,6 +138,16 @@ export function Viewer(): ReactNode {
       ),
       h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => void stopSession() }, 'End session'),
     ),
+    // Large, because the end user asks for it before they give control: read it out to them.
+    live.sas && !control
+      ? h(
+          'p',
+          { className: 'code-check viewer-code', 'data-testid': 'viewer-code-check' },
+          'Verification code: ',
+          h('span', { className: 'sas-large', 'data-testid': 'viewer-sas-large' }, live.sas),
+          h('span', null, ' Read it to the end user when they ask. If theirs differs, end the session.'),
+        )
+      : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
     h(
@@ -154,8 +164,12 @@ export function Viewer(): ReactNode {
           'data-testid': 'remote-screen',
         },
         // Hidden (not removed) while nothing arrives, so a frozen last frame never passes for the live screen.
-        h('video', { ref: videoRef, muted: true, autoPlay: true, playsInline: true, 'data-testid': 'remote-video', className: live.hasVideo ? undefined : 'video-hidden' }),
-        live.hasVideo ? null : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'The end user is not sharing their screen right now (paused).' : 'Waiting for the screen…'),
+        h('video', { ref: videoRef, muted: true, autoPlay: true, playsInline: true, 'data-testid': 'remote-video', className: live.hasVideo && !live.sharingPaused ? undefined : 'video-hidden' }),
+        live.sharingPaused
+          ? h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, 'The end user paused sharing: you cannot see their screen until they resume.')
+          : live.hasVideo
+            ? null
+            : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'No picture from the end user’s screen right now.' : 'Waiting for the screen…'),
       ),
       h(ChatPanel, { who: 'End user' }),
     ),
