@@ -1,5 +1,5 @@
 import type { GrantableCapability } from '../../common/capabilities.js';
-import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
+import type { GrantChangeReason } from '../../common/control/refusals.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import type { LiveSession } from './live.js';

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
-import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
+import type { GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';

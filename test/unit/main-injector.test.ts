@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InjectionUnavailableError, toPixel, UnsupportedPlatformError } from '../../main/injector.js';
+import { InjectionUnavailableError, toPixel } from '../../main/injector.js';
 import { mapPointer } from '../../renderer/app/format.js';
 import { createInjector } from '../../main/injector-factory.js';
 import { createXTestInjector } from '../../main/injectors/xtest.js';
