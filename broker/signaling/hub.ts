@@ -17,6 +17,14 @@ import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
+/**
+ * Frames of one socket waiting to be handled. They are handled one at a time, in order, so a
+ * limit checked before an await holds for the frames behind it; a client that sends faster than
+ * the broker can answer gets its extra frames refused rather than queued without end.
+ */
+export const MAX_QUEUED_FRAMES = 256;
+/** The same bound in bytes, so waiting frames cannot hold more than this much memory per socket. */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
 
 interface Conn {
   ws: WebSocket;
@@ -30,6 +38,12 @@ interface Conn {
   lastSeen: number;
   refusedAuditAt: number;
   authTimer: NodeJS.Timeout | null;
+  /** The frame being handled and those waiting behind it. */
+  queue: Promise<void>;
+  queued: number;
+  queuedBytes: number;
+  /** Set once the broker closes the socket: frames still arriving are dropped unread. */
+  closing: boolean;
 }
 
 /** Which frame types each side may send once authenticated; the rest are refused. */
@@ -69,7 +83,7 @@ export class SignalingHub implements SessionEvents {
     this.closing = true;
     clearInterval(this.heartbeatTimer);
     for (const parties of this.bySession.values()) {
-      for (const c of Object.values(parties)) c?.ws.close(1001, 'broker shutting down');
+      for (const c of Object.values(parties)) if (c) this.closeConn(c, 1001, 'broker shutting down');
     }
     this.bySession.clear();
   }
@@ -89,18 +103,14 @@ export class SignalingHub implements SessionEvents {
       lastSeen: now,
       refusedAuditAt: 0,
       authTimer: null,
+      queue: Promise.resolve(),
+      queued: 0,
+      queuedBytes: 0,
+      closing: false,
     };
     c.authTimer = setTimeout(() => this.refuse(c, 'auth_timeout', 'authenticate within 10 seconds', CLOSE.authTimeout), AUTH_TIMEOUT_MS);
     c.authTimer.unref();
-    // A frame whose handling fails unexpectedly (a database error, the broker closing under it)
-    // must not become an unhandled rejection, which would stop the whole process.
-    ws.on('message', (data, isBinary) =>
-      this.onMessage(c, data as Buffer, isBinary).catch((err: unknown) => {
-        if (this.closing) return;
-        process.stderr.write(`signaling: a frame could not be handled: ${String((err as Error)?.message ?? err)}\n`);
-        this.send(c, { type: 'error', code: 'internal', message: 'the broker could not handle that frame' });
-      }),
-    );
+    ws.on('message', (data, isBinary) => this.receive(c, data as Buffer, isBinary));
     ws.on('close', () => this.onClose(c));
     // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
     ws.on('error', (err) => {
@@ -109,16 +119,44 @@ export class SignalingHub implements SessionEvents {
     this.send(c, { type: 'challenge', nonce: c.nonce });
   }
 
+  /**
+   * Every frame of a socket goes through its queue: handled after the one before it has finished,
+   * whatever that awaited. The rate limit and the queue's bound are checked on arrival.
+   */
+  private receive(c: Conn, data: Buffer, isBinary: boolean): void {
+    if (c.closing) return;
+    if (!c.bucket.take(this.ctx.now())) return this.dropFrame(c, 'rate_limited', 'too many frames; slow down');
+    if (c.queued >= MAX_QUEUED_FRAMES || c.queuedBytes + data.length > MAX_QUEUED_BYTES) {
+      return this.dropFrame(c, 'queue_full', 'too many frames are waiting to be handled; slow down');
+    }
+    c.queued++;
+    c.queuedBytes += data.length;
+    c.queue = c.queue
+      .then(() => (c.closing ? undefined : this.onMessage(c, data, isBinary)))
+      // A frame whose handling fails unexpectedly (a database error, the broker closing under it)
+      // must not become an unhandled rejection, which would stop the whole process.
+      .catch((err: unknown) => {
+        if (this.closing) return;
+        process.stderr.write(`signaling: a frame could not be handled: ${String((err as Error)?.message ?? err)}\n`);
+        this.send(c, { type: 'error', code: 'internal', message: 'the broker could not handle that frame' });
+      })
+      .finally(() => {
+        c.queued--;
+        c.queuedBytes -= data.length;
+      });
+  }
+
+  /** A frame refused on arrival (flood): dropped, the socket stays open. */
+  private dropFrame(c: Conn, code: string, message: string): void {
+    this.ctx.metrics.framesRefused({ code });
+    this.auditRefusal(c, code, false);
+    this.send(c, { type: 'error', code, message });
+  }
+
   private async onMessage(c: Conn, data: Buffer, isBinary: boolean): Promise<void> {
     const now = this.ctx.now();
     if (isBinary) return this.refuse(c, 'binary_frame', 'binary frames are not accepted', CLOSE.badFrame);
     if (data.length > MAX_SIGNALING_FRAME_BYTES) return this.refuse(c, 'frame_too_large', 'frames are limited to 64 KiB', CLOSE.tooBig);
-    if (!c.bucket.take(now)) {
-      this.ctx.metrics.framesRefused({ code: 'rate_limited' });
-      this.auditRefusal(c, 'rate_limited', false);
-      this.send(c, { type: 'error', code: 'rate_limited', message: 'too many frames; slow down' });
-      return;
-    }
     let raw: unknown;
     try {
       raw = JSON.parse(data.toString('utf8'));
@@ -213,7 +251,7 @@ export class SignalingHub implements SessionEvents {
     const previous = parties[role];
     parties[role] = c;
     this.bySession.set(sid, parties);
-    if (previous) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection');
+    if (previous) this.closeConn(previous, CLOSE.replaced, 'replaced by a newer connection');
     if (role === 'end_user') this.endUserSeen.set(sid, now);
     this.ctx.audit.record({ type: 'signaling.connected', outcome: 'success', ...c.actor, session_id: sid, ticket: live.ticket, meta: { role, jti: claims.jti } });
     const peer = this.peer(sid, role);
@@ -245,7 +283,13 @@ export class SignalingHub implements SessionEvents {
     this.ctx.metrics.framesRefused({ code });
     this.auditRefusal(c, code, true);
     this.send(c, { type: 'error', code, message });
-    c.ws.close(closeCode, code);
+    this.closeConn(c, closeCode, code);
+  }
+
+  /** Closes a socket from the broker's side; whatever it still sends is dropped unread. */
+  private closeConn(c: Conn, code: number, reason: string): void {
+    c.closing = true;
+    c.ws.close(code, reason);
   }
 
   /** Refuses a frame the current role or state does not allow, keeping the socket open. */
@@ -301,7 +345,7 @@ export class SignalingHub implements SessionEvents {
     for (const c of [parties.analyst, parties.end_user]) {
       if (!c) continue;
       this.send(c, { type: 'session.ended', reason });
-      c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`);
+      this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
     }
   }
 
