@@ -43,10 +43,11 @@ const EVENTS = {
   'extension.declined': { outcomes: ['success'], about: 'the end user declined more time' },
 
   'grant.requested': { outcomes: ['success'], about: 'the analyst asked for a capability inside the session' },
-  'grant.refused': { outcomes: ['denied'], about: 'a capability not approved for the session was asked for' },
+  'grant.refused': { outcomes: ['denied'], about: 'a grant request or answer was refused: capability not approved, request id already used, or an answer naming another capability (meta.why)' },
   'grant.granted': { outcomes: ['success'], about: 'the end user allowed a capability' },
   'grant.denied': { outcomes: ['success'], about: 'the end user refused a capability' },
   'grant.revoked': { outcomes: ['success'], about: 'a capability was taken back' },
+  'grant.timed_out': { outcomes: ['success'], about: 'nobody answered a grant request in time; the broker answered it as refused' },
 
   'hook.delivery_failed': { outcomes: ['failure'], about: 'a post-session hook failed after every retry' },
 

@@ -22,6 +22,11 @@ export const OrgPolicySchema = z
     mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
     /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
     heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
+    /**
+     * How long the end user has to answer a request for control, clipboard or files; the broker
+     * answers it as refused (`timeout`) 2 s after that, so neither side waits on it any longer.
+     */
+    control_prompt_seconds: z.number().int().min(5).max(300).default(30),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

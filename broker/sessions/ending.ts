@@ -3,6 +3,7 @@ import type { EndReason } from '../../common/session-state.js';
 import type { Account } from '../auth/account.js';
 import { DomainError } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
+import { dropPendingGrants } from './grants.js';
 import { clearTimers } from './live.js';
 import { applyMove, deny, lostRace } from './moves.js';
 import { readRow, toView } from './queries.js';
@@ -31,6 +32,7 @@ export async function endSession(
   if (live) {
     live.state = 'ended';
     clearTimers(live);
+    dropPendingGrants(live);
     core.live.delete(id);
     core.events?.ended(live, reason);
   }

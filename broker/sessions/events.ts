@@ -10,7 +10,7 @@ import type { LiveSession } from './live.js';
 export interface SessionEvents {
   ended(s: LiveSession, reason: EndReason): void;
   activated(s: LiveSession): void;
-  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string): void;
+  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: 'timeout'): void;
   grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability): void;
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;

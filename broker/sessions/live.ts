@@ -17,7 +17,7 @@ export interface LiveSession {
   hardDeadline: number | null;
   granted: Set<GrantableCapability>;
   /** Grant requests waiting for the end user's answer, by request id. */
-  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string }>;
+  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string; cancelTimeout: () => void }>;
   /** Extension waiting for approval or consent. */
   /** `deciding`: a decision on it is being written; a second one at the same time is refused. */
   pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent'; deciding?: boolean } | null;

@@ -120,8 +120,8 @@ export class SessionService {
   requestGrant(live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor): Promise<void> {
     return requestGrant(this.core, live, requestId, capability, actor);
   }
-  respondGrant(live: LiveSession, requestId: string, allow: boolean, actor: Actor): Promise<void> {
-    return respondGrant(this.core, live, requestId, allow, actor);
+  respondGrant(live: LiveSession, requestId: string, capability: GrantableCapability, allow: boolean, actor: Actor): Promise<void> {
+    return respondGrant(this.core, live, requestId, capability, allow, actor);
   }
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);

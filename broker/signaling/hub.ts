@@ -206,7 +206,7 @@ export class SignalingHub implements SessionEvents {
       case 'grant.request':
         return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.allow, c.actor);
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, c.actor);
       case 'grant.revoke':
         return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
       case 'extend.request':
@@ -354,10 +354,11 @@ export class SignalingHub implements SessionEvents {
     if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: 'timeout'): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
-    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}) });
+    const extra = { ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
+    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...extra });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {

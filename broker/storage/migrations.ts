@@ -166,6 +166,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('extensions').addColumn('decision_note', 'text').execute();
     },
   },
+  '0004_grant_request_id': {
+    // A request id names one request of one session for good: a second request with the same id
+    // is refused, also after a restart, also when two arrive at once.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('grants').addColumn('request_id', 'text').execute();
+      await db.schema.createIndex('grants_request_id').on('grants').columns(['session_id', 'request_id']).unique().execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

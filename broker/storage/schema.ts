@@ -89,6 +89,8 @@ export interface GrantsTable {
   decided_at: number | null;
   revoked_at: number | null;
   revoked_by: string | null;
+  /** The analyst's id for the request (unique per session); null for rows from before it was kept. */
+  request_id: string | null;
 }
 
 export interface ExtensionsTable {

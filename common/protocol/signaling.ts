@@ -30,7 +30,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('signal'), payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
-  z.object({ type: z.literal('grant.response'), request_id: id, allow: z.boolean() }).strict(),
+  /** `capability`: what the end user was shown and answers; the broker checks it against the request. */
+  z.object({ type: z.literal('grant.response'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES), allow: z.boolean() }).strict(),
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
@@ -66,7 +67,17 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
   z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
   z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText }).strict(),
-  z.object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional() }).strict(),
+  z
+    .object({
+      type: z.literal('grant.changed'),
+      capability: shortText,
+      granted: z.boolean(),
+      by: z.enum(['analyst', 'end_user', 'broker']),
+      request_id: id.optional(),
+      /** Why the broker decided (by: broker): `timeout`, nobody answered the request in time. */
+      reason: z.enum(['timeout']).optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('extend.pending_approval'), extension_id: id, minutes: z.number().int().min(1).max(1440) }).strict(),
   z.object({ type: z.literal('extend.offer'), extension_id: id, minutes: z.number().int().min(1).max(1440), new_expires_at: epoch }).strict(),
   z

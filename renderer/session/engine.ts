@@ -1,5 +1,5 @@
 import SimplePeer from 'simple-peer';
-import type { GrantableCapability } from '../../common/capabilities.js';
+import { isGrantable, type GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, type ControlDraft } from '../../common/control/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
@@ -84,6 +84,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private readonly grace: number;
   private readonly screen: SharedScreen | null;
   private peerDead = false;
+  /** What each grant request asked for: the answer names it, so the broker can check it against what was shown. */
+  private readonly asked = new Map<string, string>();
 
   constructor(
     private readonly opts: EngineOptions,
@@ -136,7 +138,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
   // ---------- end user actions ----------
 
   respondGrant(requestId: string, allow: boolean): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, allow });
+    const capability = this.asked.get(requestId);
+    if (!capability || !isGrantable(capability)) return;
+    this.asked.delete(requestId);
+    this.link.send({ type: 'grant.response', request_id: requestId, capability, allow });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -246,6 +251,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.applySignal(f.payload);
         return;
       case 'grant.request':
+        this.asked.set(f.request_id, f.capability);
         this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
         return;
       case 'grant.changed':

@@ -166,7 +166,7 @@ describe('signaling frame attacks', () => {
   it('an analyst cannot grant itself control, nor ask for a capability that was not approved', async () => {
     const s = await activeSession(b, analyst);
     const { eu, an } = await connectBoth(b, analyst, s);
-    an.sendJson({ type: 'grant.response', request_id: 'r1', allow: true });
+    an.sendJson({ type: 'grant.response', request_id: 'r1', capability: 'control', allow: true });
     expect((await an.nextOfType('error')).code).toBe('not_allowed');
     an.sendJson({ type: 'grant.request', request_id: 'r2', capability: 'control' });
     expect((await an.nextOfType('error')).code).toBe('capability_not_approved');
@@ -182,9 +182,9 @@ describe('signaling frame attacks', () => {
     const ask = await eu.nextOfType('grant.request');
     expect(ask).toEqual({ type: 'grant.request', request_id: 'req-1', capability: 'control' });
     // An answer to a request that does not exist changes nothing.
-    eu.sendJson({ type: 'grant.response', request_id: 'forged', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'forged', capability: 'control', allow: true });
     expect((await eu.nextOfType('error')).code).toBe('unknown_request');
-    eu.sendJson({ type: 'grant.response', request_id: 'req-1', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'req-1', capability: 'control', allow: true });
     expect(await an.nextOfType('grant.changed')).toMatchObject({ capability: 'control', granted: true, by: 'end_user' });
     eu.sendJson({ type: 'grant.revoke', capability: 'control' });
     expect(await an.nextOfType('grant.changed')).toMatchObject({ capability: 'control', granted: false, by: 'end_user' });
@@ -208,7 +208,7 @@ describe('signaling frame attacks', () => {
     const { eu, an } = await connectBoth(b, analyst, s);
     an.sendJson({ type: 'grant.request', request_id: 'a', capability: 'control' });
     await eu.nextOfType('grant.request');
-    eu.sendJson({ type: 'grant.response', request_id: 'a', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'a', capability: 'control', allow: true });
     await an.nextOfType('grant.changed');
     an.sendJson({ type: 'grant.request', request_id: 'b', capability: 'clipboard' });
     await eu.nextOfType('grant.request');

@@ -66,7 +66,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     const { eu, an } = await connectBoth(b, analyst, s);
     an.sendJson({ type: 'grant.request', request_id: 'g1', capability: 'control' });
     await eu.nextOfType('grant.request');
-    eu.sendJson({ type: 'grant.response', request_id: 'g1', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'g1', capability: 'control', allow: true });
     await an.nextOfType('grant.changed');
     an.sendJson({ type: 'grant.request', request_id: 'g2', capability: 'clipboard' });
     await eu.nextOfType('grant.request');
@@ -85,7 +85,7 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     ]);
     // The end user answering the old request after the restart gets nothing.
     const eu2 = await SignalingClient.connect(b.url, s.endUserToken, s.endUser.device);
-    eu2.sendJson({ type: 'grant.response', request_id: 'g2', allow: true });
+    eu2.sendJson({ type: 'grant.response', request_id: 'g2', capability: 'clipboard', allow: true });
     expect((await eu2.nextOfType('error')).code).toBe('unknown_request');
     const grants = await b.ctx.storage.db.selectFrom('grants').select(['capability', 'state']).where('session_id', '=', s.id).orderBy('requested_at').execute();
     expect(grants).toEqual([

@@ -103,11 +103,11 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(token.status).toBe(200);
     const eu = await SignalingClient.connect(b.url, accepted.body.token, endUser.device);
     const an = await SignalingClient.connect(b.url, token.body.token, alice.api.device);
-    an.sendJson({ type: 'grant.response', request_id: 'nope', allow: true });
+    an.sendJson({ type: 'grant.response', request_id: 'nope', capability: 'control', allow: true });
     await an.nextOfType('error');
     an.sendJson({ type: 'grant.request', request_id: 'g1', capability: 'control' });
     await eu.nextOfType('grant.request');
-    eu.sendJson({ type: 'grant.response', request_id: 'g1', allow: true });
+    eu.sendJson({ type: 'grant.response', request_id: 'g1', capability: 'control', allow: true });
     await an.nextOfType('grant.changed');
     eu.sendJson({ type: 'grant.revoke', capability: 'control' });
     await an.nextOfType('grant.changed');
