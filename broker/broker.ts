@@ -48,6 +48,10 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const accounts = new AccountService(cfg, storage, audit, tokens, now);
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
   const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks);
+  // An account whose tokens stop counting loses its live sessions at once, not at their next use.
+  accounts.onRevoked(async (accountId, why, by) => {
+    await sessions.endForAccount(accountId, why, by);
+  });
   const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, replay: new ReplayCache(180_000), accounts, sessions, hooks, metrics, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
@@ -71,6 +75,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   metrics.gauge('chaperone_signaling_sockets', 'Authenticated signaling sockets', () => hub.socketCount);
   metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
   await sessions.resumeAfterRestart();
+  sessions.startAccountWatch();
   hooks.start();
 
   let url = cfg.publicUrl;

@@ -38,6 +38,15 @@ export interface NewAccount {
 const LOCK_MS = 15 * 60_000;
 const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
+/** Why an account's tokens stopped working: what its live sessions are ended for. */
+export type RevocationWhy = 'disabled' | 'roles_removed' | 'password_reset' | 'password_changed';
+
+/** Told when an account's tokens stop working, so its live sessions end at once (broker/broker.ts). */
+export type RevocationListener = (accountId: string, why: RevocationWhy, actor: string) => Promise<void>;
+
+/** What an access token is checked against on every use, besides its signature. */
+export type AccessCheck = { ok: true; account: SignedInAccount } | { ok: false; code: 'account_disabled' | 'token_revoked' };
+
 export class AccountService {
   constructor(
     private readonly cfg: BrokerConfig,
@@ -47,8 +56,30 @@ export class AccountService {
     private readonly now: () => number,
   ) {}
 
+  private revoked: RevocationListener | null = null;
+
+  /** The composition root wires this to the session service; a CLI process has none (the broker's watch catches up). */
+  onRevoked(l: RevocationListener): void {
+    this.revoked = l;
+  }
+
   private get db() {
     return this.storage.db;
+  }
+
+  /**
+   * Moves the account's token epoch on (with whatever else changes in the same statement), so
+   * every access, refresh and session token it holds is refused at its next use, then revokes its
+   * refresh tokens and ends its live sessions.
+   */
+  private async revokeAccess(id: string, why: RevocationWhy, actor: string, patch: Partial<Row> = {}): Promise<void> {
+    await this.db
+      .updateTable('accounts')
+      .set((eb) => ({ ...patch, token_epoch: eb('token_epoch', '+', 1) }))
+      .where('id', '=', id)
+      .execute();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', id).where('revoked_at', 'is', null).execute();
+    await this.revoked?.(id, why, actor);
   }
 
   mfaRequired(roles: Role[]): boolean {
@@ -81,6 +112,7 @@ export class AccountService {
       locked_until: 0,
       mfa_at: 0,
       created_at: this.now(),
+      token_epoch: 0,
     };
     await this.db.insertInto('accounts').values(row).execute();
     await this.audit.append({ type: 'account.created', outcome: 'success', actor, meta: { username: n.username, roles: n.roles, kind: n.kind, totp: wantTotp } });
@@ -97,17 +129,61 @@ export class AccountService {
     return rows.map((r) => ({ ...toAccount(r), disabled: r.disabled === 1, must_change_password: r.must_change_password === 1, totp: r.totp_secret !== null, created_at: r.created_at }));
   }
 
-  async disable(username: string, actor: string): Promise<void> {
-    const res = await this.db.updateTable('accounts').set({ disabled: 1 }).where('username', '=', username).executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) throw notFound(`no account named ${username}`);
-    const acc = await this.db.selectFrom('accounts').select('id').where('username', '=', username).executeTakeFirstOrThrow();
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', acc.id).where('revoked_at', 'is', null).execute();
-    await this.audit.append({ type: 'account.disabled', outcome: 'success', actor, meta: { username } });
+  private async byUsername(username: string): Promise<Row> {
+    const r = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
+    if (!r) throw notFound(`no account named ${username}`);
+    return r;
   }
 
-  async byId(id: string): Promise<SignedInAccount | null> {
-    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? { ...toAccount(r), disabled: r.disabled === 1 } : null;
+  async disable(username: string, actor: string): Promise<void> {
+    const r = await this.byUsername(username);
+    await this.audit.append({ type: 'account.disabled', outcome: 'success', actor, meta: { username } });
+    await this.revokeAccess(r.id, 'disabled', actor, { disabled: 1 });
+  }
+
+  /** Sets the account's roles; taking one away refuses its tokens and ends its live sessions. */
+  async setRoles(username: string, roles: Role[], actor: string): Promise<{ username: string; roles: Role[] }> {
+    if (roles.length === 0 || roles.some((x) => !ROLES.includes(x))) throw badRequest(`roles must be some of ${ROLES.join(', ')}`);
+    const r = await this.byUsername(username);
+    const next = [...new Set(roles)];
+    const before = r.roles.split(',').filter(Boolean) as Role[];
+    const removed = before.filter((x) => !next.includes(x));
+    if (!r.totp_secret && this.mfaRequired(next)) throw badRequest(`policy requires TOTP for roles ${this.cfg.policy.mfa_required_roles.join(', ')}; this account has none`);
+    await this.audit.append({ type: 'account.roles_changed', outcome: 'success', actor, meta: { username, roles: next, removed } });
+    if (removed.length > 0) await this.revokeAccess(r.id, 'roles_removed', actor, { roles: next.join(',') });
+    else await this.db.updateTable('accounts').set({ roles: next.join(',') }).where('id', '=', r.id).execute();
+    return { username, roles: next };
+  }
+
+  /** An admin's reset: a new one-time password (to be changed at the next sign-in); every token it held is refused. */
+  async resetPassword(username: string, actor: string): Promise<{ username: string; one_time_password: string }> {
+    const r = await this.byUsername(username);
+    const otp = generateOneTimePassword();
+    const hash = await hashPassword(otp);
+    await this.audit.append({ type: 'account.password_reset', outcome: 'success', actor, meta: { username } });
+    await this.revokeAccess(r.id, 'password_reset', actor, { password_hash: hash, must_change_password: 1, failed_logins: 0, locked_until: 0 });
+    return { username, one_time_password: otp };
+  }
+
+  /**
+   * What an access token is checked against on every use: the account exists and is enabled,
+   * the token carries the account's current epoch, and its sign-in (refresh family) has not been
+   * signed out. One query, so the check costs no more than reading the account did.
+   */
+  async forAccessToken(sub: string, epoch: unknown, family: unknown): Promise<AccessCheck> {
+    const fam = typeof family === 'string' ? family : '';
+    const r = await this.db
+      .selectFrom('accounts')
+      .selectAll()
+      .select((eb) => eb.exists(eb.selectFrom('refresh_tokens').select('id').where('family_id', '=', fam).where('revoked_at', 'is not', null)).as('family_revoked'))
+      .where('id', '=', sub)
+      .executeTakeFirst();
+    if (!r || r.disabled) return { ok: false, code: 'account_disabled' };
+    // Tokens from before epochs existed carry none: the account's first epoch is 0.
+    const tokenEpoch = typeof epoch === 'number' ? epoch : 0;
+    if (tokenEpoch !== r.token_epoch || Boolean(r.family_revoked)) return { ok: false, code: 'token_revoked' };
+    const { family_revoked: _, ...row } = r;
+    return { ok: true, account: { ...toAccount(row), disabled: false, token_epoch: r.token_epoch } };
   }
 
   /** Password, then TOTP. One generic message for every failure so accounts cannot be enumerated. */
@@ -163,9 +239,8 @@ export class AccountService {
     if (newPassword.length < 12) throw badRequest('the new password needs at least 12 characters', 'weak_password');
     if (newPassword === password) throw badRequest('the new password must differ from the old one', 'weak_password');
     const r = await this.checkCredentials(username, password, totp, source);
-    await this.db.updateTable('accounts').set({ password_hash: await hashPassword(newPassword), must_change_password: 0 }).where('id', '=', r.id).execute();
-    await this.db.updateTable('refresh_tokens').set({ revoked_at: this.now() }).where('account_id', '=', r.id).where('revoked_at', 'is', null).execute();
     await this.audit.append({ type: 'auth.password_changed', outcome: 'success', actor: `account:${username}`, source, meta: {} });
+    await this.revokeAccess(r.id, 'password_changed', `account:${username}`, { password_hash: await hashPassword(newPassword), must_change_password: 0 });
   }
 
   /**
@@ -186,10 +261,12 @@ export class AccountService {
       return fail('reused_family_revoked', t.account_id);
     }
     if (t.expires_at <= now) return fail('expired', t.account_id);
-    const upd = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', t.id).where('used_at', 'is', null).executeTakeFirst();
+    const upd = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', t.id).where('used_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
     if (Number(upd.numUpdatedRows) !== 1) return fail('race', t.account_id);
     const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', t.account_id).executeTakeFirst();
     if (!r || r.disabled) return fail('account_disabled', t.account_id);
+    // Minted before the account's tokens were revoked (a new password, a role taken away).
+    if (t.epoch !== r.token_epoch) return fail('revoked', t.account_id);
     const res = await this.issue(r, deviceJkt, t.family_id);
     await this.audit.append({ type: 'auth.refreshed', outcome: 'success', actor: `account:${r.username}`, source, meta: {} });
     return res;
@@ -211,11 +288,13 @@ export class AccountService {
   private async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {
     const now = this.now();
     const exp = now + this.cfg.accessTokenTtlS * 1000;
-    const { token } = await this.tokens.sign('access', { sub: r.id, roles: r.roles.split(','), cnf: { jkt }, auth_time: Math.floor(r.mfa_at / 1000) }, exp);
+    // `epoch` and `fam` are what each use checks besides the signature: the account's epoch when
+    // this was issued (revocation of everything) and the sign-in it belongs to (sign-out).
+    const { token } = await this.tokens.sign('access', { sub: r.id, roles: r.roles.split(','), cnf: { jkt }, auth_time: Math.floor(r.mfa_at / 1000), epoch: r.token_epoch, fam: familyId }, exp);
     const refresh = crypto.randomBytes(32).toString('base64url');
     await this.db
       .insertInto('refresh_tokens')
-      .values({ id: crypto.randomUUID(), family_id: familyId, account_id: r.id, jkt, token_hash: sha256(refresh), created_at: now, expires_at: now + this.cfg.refreshTokenTtlS * 1000, used_at: null, revoked_at: null })
+      .values({ id: crypto.randomUUID(), family_id: familyId, account_id: r.id, jkt, token_hash: sha256(refresh), created_at: now, expires_at: now + this.cfg.refreshTokenTtlS * 1000, used_at: null, revoked_at: null, epoch: r.token_epoch })
       .execute();
     return {
       access_token: token,

@@ -37,7 +37,9 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
 
 /**
  * An analyst, approver, admin or auditor: a DPoP-bound access token plus a fresh proof from the
- * same device key. Roles come from the database, not the token, so disabling takes effect at once.
+ * same device key. The signature check may be cached (broker/auth/tokens.ts); whether the token
+ * still counts is read from the database on every use: the account enabled, its token epoch the
+ * token's, its sign-in not signed out. Roles come from the database too, not the token.
  */
 export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: SignedInAccount; device: ProofResult }> {
   const authz = req.headers.authorization;
@@ -56,8 +58,13 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   }
   const cnf = claims.cnf as { jkt?: unknown } | undefined;
   if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
-  const account = typeof claims.sub === 'string' ? await ctx.accounts.byId(claims.sub) : null;
-  if (!account || account.disabled) return rejected(ctx, req, 'account_disabled', 'this account is disabled');
+  const check = typeof claims.sub === 'string' ? await ctx.accounts.forAccessToken(claims.sub, claims.epoch, claims.fam) : ({ ok: false, code: 'account_disabled' } as const);
+  if (!check.ok) {
+    return check.code === 'account_disabled'
+      ? rejected(ctx, req, 'account_disabled', 'this account is disabled')
+      : rejected(ctx, req, 'token_revoked', 'this token was revoked (signed out, a new password, or the account changed); sign in again');
+  }
+  const account = check.account;
   if (roles && !roles.some((r) => account.roles.includes(r as never))) {
     await ctx.audit.append({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route: req.routeOptions.url ?? '' } });
     throw forbidden(`this needs one of the roles: ${roles.join(', ')}`);

@@ -7,7 +7,7 @@ import { dropPendingGrants } from './grants.js';
 import { clearTimers } from './live.js';
 import { applyMove, deny, lostRace } from './moves.js';
 import { readRow, toView } from './queries.js';
-import { accountActor, type Actor, type SessionView } from './types.js';
+import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /**
  * Ends a session with one reason, through the same conditional move as every other state change:
@@ -77,6 +77,22 @@ export async function kill(core: SessionCore, by: Account, id: string, source: s
   const allowed = by.roles.includes('admin') || (by.roles.includes('approver') && r.approver_id === by.id);
   if (!allowed) await deny(core, actor, r, 'forbidden', 'only an admin, or the approver who approved it, can revoke a session');
   return toView(core, await endSession(core, id, 'revoked', actor, {}, { kill_switch: true }, r), { accounts: [by] });
+}
+
+/** The analyst's account stopped counting: every session of theirs that has not ended ends now. */
+export async function endForAccount(core: SessionCore, accountId: string, why: string, by: string): Promise<string[]> {
+  const rows = await core.db.selectFrom('sessions').select(['id']).where('analyst_id', '=', accountId).where('state', '!=', 'ended').execute();
+  const ended: string[] = [];
+  for (const { id } of rows) {
+    try {
+      await endSession(core, id, 'account_revoked', SYSTEM, {}, { why, by });
+      ended.push(id);
+    } catch (e) {
+      // Ended meanwhile by someone else: nothing left to do.
+      if (!(e instanceof DomainError)) throw e;
+    }
+  }
+  return ended;
 }
 
 /** The ticketing system closed a ticket: every session on it that has not ended ends now. */

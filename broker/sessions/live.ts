@@ -11,6 +11,8 @@ export interface LiveSession {
   ticket: string;
   analystId: string;
   analystUsername: string;
+  /** The analyst account's token epoch the session was asked for under (the row's analyst_epoch). */
+  analystEpoch: number;
   capabilities: Capability[];
   endUserJkt: string | null;
   expiresAt: number | null;

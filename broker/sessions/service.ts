@@ -4,14 +4,15 @@ import type { SessionRole } from '../../common/roles.js';
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { AuditMeta } from '../../common/audit-chain.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Account } from '../auth/account.js';
+import type { Account, SignedInAccount } from '../auth/account.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { Storage } from '../storage/db.js';
 import { consent } from './consent.js';
 import type { Row, SessionCore } from './core.js';
-import { endByAnalyst, endSession, kill, ticketClosed } from './ending.js';
+import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './ending.js';
+import { AccountWatch } from './account-watch.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import { approveExtension, requestExtension, respondExtension } from './extensions.js';
 import { deviceTeardownReport, requestGrant, respondGrant, revokeGrant, teardownReport } from './grants.js';
@@ -34,10 +35,12 @@ import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 export class SessionService {
   private readonly core: SessionCore;
   private readonly joinFailures: JoinFailureLimits;
+  private readonly watch: AccountWatch;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks) {
     this.core = { cfg, db: storage.db, audit, tokens, clock, hooks, live: new Map(), events: null };
     this.joinFailures = new JoinFailureLimits(cfg.rateLimits);
+    this.watch = new AccountWatch(this.core);
   }
 
   /** Sessions that have not ended, by id. */
@@ -72,7 +75,7 @@ export class SessionService {
 
   // ---------- request and approval
 
-  request(analyst: Account, input: SessionRequest, source: string | null): Promise<SessionView> {
+  request(analyst: SignedInAccount, input: SessionRequest, source: string | null): Promise<SessionView> {
     return request(this.core, analyst, input, source);
   }
   approve(approver: Account, id: string, source: string | null): Promise<SessionView> {
@@ -114,6 +117,10 @@ export class SessionService {
   ticketClosed(ref: string, actor: Actor): Promise<string[]> {
     return ticketClosed(this.core, ref, actor);
   }
+  /** The analyst's account stopped counting (disabled, a role removed, a new password): every session of theirs ends. */
+  endForAccount(accountId: string, why: string, by: string): Promise<string[]> {
+    return endForAccount(this.core, accountId, why, by);
+  }
 
   // ---------- grants inside an active session
 
@@ -150,7 +157,12 @@ export class SessionService {
   resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
     return resumeAfterRestart(this.core);
   }
+  /** Starts checking, every second, that the analysts of live sessions still count (changes made by another process). */
+  startAccountWatch(intervalMs = 1000): void {
+    this.watch.start(intervalMs);
+  }
   shutdown(): void {
+    this.watch.stop();
     for (const l of this.core.live.values()) clearTimers(l);
   }
 }

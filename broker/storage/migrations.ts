@@ -174,6 +174,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('grants_request_id').on('grants').columns(['session_id', 'request_id']).unique().execute();
     },
   },
+  '0005_token_epoch': {
+    // Every token an account holds is stamped with the account's epoch, which each use checks:
+    // disabling, taking a role away or a new password moves the epoch on and refuses them all.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('accounts').addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('refresh_tokens').addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('analyst_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -15,6 +15,8 @@ export interface AccountsTable {
   locked_until: number;
   mfa_at: number;
   created_at: number;
+  /** Moves on whenever the account's tokens must stop working (disabled, a role removed, a new password). */
+  token_epoch: number;
 }
 
 export interface DevicesTable {
@@ -34,6 +36,8 @@ export interface RefreshTokensTable {
   expires_at: number;
   used_at: number | null;
   revoked_at: number | null;
+  /** The account's token epoch when it was issued; good only while the account's is the same. */
+  epoch: number;
 }
 
 export interface TicketsTable {
@@ -69,6 +73,8 @@ export interface SessionsTable {
   version: number;
   /** Why the approver rejected the request (null otherwise). */
   decision_note: string | null;
+  /** The analyst's token epoch when they asked: the session ends when the account's moves on. */
+  analyst_epoch: number;
 }
 
 export interface SessionTokensTable {

@@ -84,6 +84,9 @@ export const UserCreateBody = z
   })
   .strict();
 
+/** The roles an account has from now on; taking one away refuses its tokens and ends its live sessions. */
+export const UserRolesBody = z.object({ roles: z.array(z.enum(ROLES)).min(1).max(4) }).strict();
+
 export const UsernameParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/) }).strict();
 
 export const AuditQuery = z

@@ -66,16 +66,23 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     const bob = await createUser(b, 'bob', ['approver']);
     const audrey = await createUser(b, 'audrey', ['auditor']);
     expect((await alice.api.get('/api/v1/me')).status).toBe(200);
-    const refreshed = await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken });
+    // Refresh, reuse and sign-out on an account of their own: a reused refresh token revokes its
+    // whole sign-in, the access tokens of it included.
+    const rita = await createUser(b, 'rita', ['auditor']);
+    const refreshed = await rita.api.post('/api/v1/auth/refresh', { refresh_token: rita.api.refreshToken });
     expect(refreshed.status).toBe(200);
-    alice.api.accessToken = refreshed.body.access_token;
-    expect((await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken })).status).toBe(401);
-    expect((await alice.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
+    rita.api.accessToken = refreshed.body.access_token;
+    expect((await rita.api.get('/api/v1/me')).status).toBe(200);
+    expect((await rita.api.post('/api/v1/auth/refresh', { refresh_token: rita.api.refreshToken })).status).toBe(401);
+    expect((await rita.api.get('/api/v1/me')).status).toBe(401);
+    expect((await rita.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
     expect((await alice.api.post('/api/v1/auth/login', { username: 'alice', password: 'wrong password', totp: '000000' })).status).toBe(401);
     expect((await admin.api.get('/api/v1/admin/users')).status).toBe(200);
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
     expect(carol.status).toBe(200);
     expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(401);
+    expect((await admin.api.post('/api/v1/admin/users/carol/roles', { roles: ['analyst', 'auditor'] })).status).toBe(200);
+    expect((await admin.api.post('/api/v1/admin/users/carol/reset-password', {})).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/disable', {})).status).toBe(200);
     expect((await alice.api.get('/api/v1/admin/users')).status).toBe(403);
     expect((await anon.call('GET', '/api/v1/me', undefined, { proof: false })).status).toBe(401);
