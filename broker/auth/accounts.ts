@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/roles.js';
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
@@ -186,39 +186,65 @@ export class AccountService {
     return { ok: true, account: { ...toAccount(row), disabled: false, token_epoch: r.token_epoch } };
   }
 
-  /** Password, then TOTP. One generic message for every failure so accounts cannot be enumerated. */
+  /**
+   * Counts this sign-in attempt against the account before anything is checked, in one
+   * statement: attempts arriving together each get their own number, so no more of them are
+   * evaluated than the limit allows. A lock that has run out starts the count again.
+   */
+  private async countAttempt(id: string, now: number): Promise<{ failures: number; lockedUntil: number }> {
+    const r = await sql<{ failed_logins: number; locked_until: number }>`
+      UPDATE accounts SET
+        failed_logins = CASE WHEN locked_until > ${now} THEN failed_logins WHEN locked_until > 0 THEN 1 ELSE failed_logins + 1 END,
+        locked_until = CASE WHEN locked_until > ${now} THEN locked_until ELSE 0 END
+      WHERE id = ${id}
+      RETURNING failed_logins, locked_until`.execute(this.db);
+    const row = r.rows[0];
+    return { failures: Number(row?.failed_logins ?? 0), lockedUntil: Number(row?.locked_until ?? 0) };
+  }
+
+  /**
+   * Password, then TOTP, each attempt counted first (countAttempt) and the count cleared by a
+   * success. One generic message for every failure so accounts cannot be enumerated.
+   */
   private async checkCredentials(username: string, password: string, totp: string | undefined, source: string | null): Promise<Row> {
     const now = this.now();
-    const r = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
-    const fail = async (why: string): Promise<never> => {
-      if (r) {
-        const failed = r.failed_logins + 1;
-        const lock = failed >= this.cfg.rateLimits.login_failures_per_account ? now + LOCK_MS : r.locked_until;
-        await this.db.updateTable('accounts').set({ failed_logins: failed, locked_until: lock }).where('id', '=', r.id).execute();
-      }
+    const limit = this.cfg.rateLimits.login_failures_per_account;
+    const refuse = async (why: string): Promise<never> => {
       await this.audit.append({ type: 'auth.login_failed', outcome: 'failure', actor: `account:${username.slice(0, 64)}`, source, meta: { why } });
       throw unauthorized('wrong username, password or one-time code', 'login_failed');
     };
+    const r = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
     if (!r) {
       await verifyPassword(password, await DUMMY_HASH_PROMISE);
-      return fail('unknown_account');
+      return refuse('unknown_account');
     }
-    if (r.locked_until > now) {
+    const locked = async (): Promise<never> => {
+      await this.db.updateTable('accounts').set({ locked_until: now + LOCK_MS }).where('id', '=', r.id).where('locked_until', '<=', now).execute();
       await this.audit.append({ type: 'auth.login_locked', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
       throw rateLimited('too many failed sign-ins; try again in 15 minutes', 'account_locked');
-    }
+    };
+    const attempt = await this.countAttempt(r.id, now);
+    if (attempt.lockedUntil > now || attempt.failures > limit) return locked();
+    const fail = async (why: string): Promise<never> => {
+      // The attempt stays counted; the one that reaches the limit locks the account.
+      if (attempt.failures >= limit) await this.db.updateTable('accounts').set({ locked_until: now + LOCK_MS }).where('id', '=', r.id).where('locked_until', '<=', now).execute();
+      return refuse(why);
+    };
     if (!(await verifyPassword(password, r.password_hash))) return fail('bad_password');
     if (r.disabled) return fail('disabled');
     const roles = r.roles.split(',') as Role[];
     if (r.totp_secret) {
       const step = totp ? verifyTotp(r.totp_secret, totp, now, r.totp_last_step) : null;
       if (step === null) return fail(totp ? 'bad_totp' : 'totp_missing');
-      await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now }).where('id', '=', r.id).execute();
+      // Claiming the step is conditional, so the same code sent twice at once signs in once.
+      const claimed = await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now }).where('id', '=', r.id).where('totp_last_step', '<', step).executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) return fail('totp_reused');
       r.mfa_at = now;
+      r.totp_last_step = step;
     } else if (this.mfaRequired(roles)) {
       return fail('totp_required_but_not_enrolled');
     }
-    if (r.failed_logins) await this.db.updateTable('accounts').set({ failed_logins: 0 }).where('id', '=', r.id).execute();
+    await this.db.updateTable('accounts').set({ failed_logins: 0 }).where('id', '=', r.id).execute();
     return r;
   }
 
@@ -256,13 +282,19 @@ export class AccountService {
     };
     if (!t) return fail('unknown');
     if (t.jkt !== deviceJkt) return fail('other_device', t.account_id);
-    if (t.used_at !== null || t.revoked_at !== null) {
+    const revokeFamily = async (why: string): Promise<never> => {
       await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', t.family_id).where('revoked_at', 'is', null).execute();
-      return fail('reused_family_revoked', t.account_id);
-    }
+      return fail(why, t.account_id);
+    };
+    if (t.used_at !== null || t.revoked_at !== null) return revokeFamily('reused_family_revoked');
     if (t.expires_at <= now) return fail('expired', t.account_id);
+    // A sign-in revoked while this token was being issued (a copy used at the same moment) is over too.
+    const familyRevoked = await this.db.selectFrom('refresh_tokens').select('id').where('family_id', '=', t.family_id).where('revoked_at', 'is not', null).limit(1).executeTakeFirst();
+    if (familyRevoked) return revokeFamily('family_revoked');
     const upd = await this.db.updateTable('refresh_tokens').set({ used_at: now }).where('id', '=', t.id).where('used_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) return fail('race', t.account_id);
+    // Another request used this token at the same moment: two holders of one token is a copy,
+    // however the race went, so the whole sign-in goes (the winner's new tokens with it).
+    if (Number(upd.numUpdatedRows) !== 1) return revokeFamily('reused_family_revoked');
     const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', t.account_id).executeTakeFirst();
     if (!r || r.disabled) return fail('account_disabled', t.account_id);
     // Minted before the account's tokens were revoked (a new password, a role taken away).

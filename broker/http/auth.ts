@@ -28,7 +28,7 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
   const proof = req.headers.dpop;
   if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof signed by the device key is required');
   try {
-    return await verifyHttpProof(proof, { method: req.method, path: requestPath(req) }, ctx.replay, ctx.now());
+    return await verifyHttpProof(proof, { method: req.method, path: requestPath(req) }, ctx.limits, ctx.now());
   } catch (e) {
     if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
     throw e;
@@ -51,7 +51,7 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   let device: ProofResult;
   try {
     claims = await ctx.tokens.verify('access', token);
-    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.replay, ctx.now());
+    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
   } catch (e) {
     if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
     throw e;

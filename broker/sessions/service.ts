@@ -9,14 +9,15 @@ import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { Storage } from '../storage/db.js';
+import type { LimitStore } from '../storage/limits.js';
 import { consent } from './consent.js';
 import type { Row, SessionCore } from './core.js';
 import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './ending.js';
 import { AccountWatch } from './account-watch.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import { approveExtension, requestExtension, respondExtension } from './extensions.js';
-import { deviceTeardownReport, requestGrant, respondGrant, revokeGrant, teardownReport } from './grants.js';
-import { JoinFailureLimits, issueCode, redeem } from './join.js';
+import { deviceTeardownReport, dropPendingGrants, requestGrant, respondGrant, revokeGrant, teardownReport } from './grants.js';
+import { issueCode, redeem } from './join.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
@@ -27,19 +28,17 @@ import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 /**
  * The session lifecycle, one door for its callers (routes, the signaling hub, the composition
  * root, tests). It holds the state the parts share (SessionCore: the sessions that have not
- * ended, whom to tell, the join-failure counters) and hands each call to the file that owns that
+ * ended, whom to tell, the shared counters) and hands each call to the file that owns that
  * part of the lifecycle: request-approval, join, consent, session-tokens, grants, extensions,
  * ending, timers and restart, over moves (the one conditional state change) and queries (the read
  * side). Kept as a facade so callers depend on one type and the parts stay free to move.
  */
 export class SessionService {
   private readonly core: SessionCore;
-  private readonly joinFailures: JoinFailureLimits;
   private readonly watch: AccountWatch;
 
-  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks) {
-    this.core = { cfg, db: storage.db, audit, tokens, clock, hooks, live: new Map(), events: null };
-    this.joinFailures = new JoinFailureLimits(cfg.rateLimits);
+  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore) {
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null };
     this.watch = new AccountWatch(this.core);
   }
 
@@ -91,7 +90,7 @@ export class SessionService {
     return issueCode(this.core, analyst, id, source);
   }
   redeem(rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
-    return redeem(this.core, this.joinFailures, rawCode, device, source);
+    return redeem(this.core, rawCode, device, source);
   }
   consent(sessionId: string, receipt: string, device: { jkt: string }, source: string | null): Promise<ConsentResult> {
     return consent(this.core, sessionId, receipt, device, source);
@@ -163,6 +162,9 @@ export class SessionService {
   }
   shutdown(): void {
     this.watch.stop();
-    for (const l of this.core.live.values()) clearTimers(l);
+    for (const l of this.core.live.values()) {
+      clearTimers(l);
+      dropPendingGrants(l);
+    }
   }
 }

@@ -61,6 +61,11 @@ export class SignalingHub implements SessionEvents {
   private readonly bySession = new Map<string, Partial<Record<SessionRole, Conn>>>();
   private readonly heartbeatTimer: NodeJS.Timeout;
   private readonly endUserSeen = new Map<string, number>();
+  /**
+   * The frame budget of each party of a session, kept for the session's life rather than the
+   * socket's: reconnecting does not refill it. (A restart does: every socket closes with it.)
+   */
+  private readonly buckets = new Map<string, TokenBucket>();
   private closing = false;
 
   constructor(private readonly ctx: BrokerContext) {
@@ -246,6 +251,10 @@ export class SignalingHub implements SessionEvents {
     c.role = role;
     c.session = live;
     c.jti = claims.jti;
+    const budget = `${sid}:${role}`;
+    const bucket = this.buckets.get(budget) ?? c.bucket;
+    this.buckets.set(budget, bucket);
+    c.bucket = bucket;
     c.actor = role === 'analyst' ? { actor: `account:${live.analystUsername}`, source: c.source } : endUserActor(jkt, c.source);
     const parties = this.bySession.get(sid) ?? {};
     const previous = parties[role];
@@ -339,6 +348,8 @@ export class SignalingHub implements SessionEvents {
     this.ctx.metrics.sessionsEnded({ reason });
     this.endUserSeen.delete(s.id);
     this.activatedAt.delete(s.id);
+    this.buckets.delete(`${s.id}:analyst`);
+    this.buckets.delete(`${s.id}:end_user`);
     const parties = this.bySession.get(s.id);
     this.bySession.delete(s.id);
     if (!parties) return;

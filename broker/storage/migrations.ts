@@ -183,6 +183,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sessions').addColumn('analyst_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0006_limits': {
+    // The shared counters and replay caches (storage/limits.ts), so that they hold across
+    // requests arriving together, across a restart, and across brokers sharing the database.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('limit_counters')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('hits', 'integer', (c) => c.notNull())
+        .addColumn('window_end', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('limit_counters_window_end').on('limit_counters').column('window_end').execute();
+      await db.schema
+        .createTable('replay_ids')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('replay_ids_expires_at').on('replay_ids').column('expires_at').execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -151,6 +151,17 @@ export interface AuditCheckpointsTable {
   sig: string;
 }
 
+export interface LimitCountersTable {
+  name: string;
+  hits: number;
+  window_end: number;
+}
+
+export interface ReplayIdsTable {
+  id: string;
+  expires_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -164,5 +175,7 @@ export interface Database {
   hook_deliveries: HookDeliveriesTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  limit_counters: LimitCountersTable;
+  replay_ids: ReplayIdsTable;
   kysely_migration: { name: string; timestamp: string };
 }
