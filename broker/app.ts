@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { MAX_HTTP_BODY_BYTES, MAX_SIGNALING_FRAME_BYTES } from '../common/protocol/limits.js';
 import type { BrokerContext } from './context.js';
@@ -29,6 +29,19 @@ const HTTP_STATUS: Record<DomainErrorKind, number> = {
   rate_limited: 429,
   unavailable: 503,
 };
+
+/**
+ * Every route's path is written with these characters only, in segments that are not `.` or
+ * `..`. A request path that is anything else (a percent-escape, which the router would decode, a
+ * dot segment, a backslash, a `;`) is not one of our routes, whatever it would decode or
+ * normalise to: it is answered 404 before routing can turn it into one.
+ */
+const EXACT_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
+
+export function isExactPath(url: string): boolean {
+  const q = url.indexOf('?');
+  return EXACT_PATH.test(q < 0 ? url : url.slice(0, q));
+}
 
 /** Builds the HTTP app without listening (tests use it through inject or a real port). */
 export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
@@ -79,15 +92,22 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     return reply.status(status).send(errorBody(code, status === 500 ? 'internal error' : (e.message ?? 'bad request')));
   });
 
-  registerCors(app, ctx.cfg.corsOrigins);
-
-  app.setNotFoundHandler(async (req, reply) => {
+  const notFound = (req: FastifyRequest, reply: FastifyReply) => {
     // Probes of privileged paths with odd spellings land here; keep a record of them.
-    if (req.url.toLowerCase().includes('/api')) {
+    if (req.url.toLowerCase().includes('/api') || !isExactPath(req.url)) {
       ctx.audit.record({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } });
     }
     return reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}`));
+  };
+  // First of all hooks: the router has already decoded the path, so a spelling it matched to a
+  // route is refused here, before CORS, authentication or the handler see it.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!isExactPath(req.url)) return notFound(req, reply);
   });
+
+  registerCors(app, ctx.cfg.corsOrigins);
+
+  app.setNotFoundHandler(async (req, reply) => notFound(req, reply));
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
