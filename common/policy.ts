@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { CAPABILITIES, type Capability } from './capabilities.js';
+import { safeText } from './protocol/text.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
 
 /** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
 export const OrgPolicySchema = z
   .object({
-    organisation: z.string().min(1).max(120).default('Chaperone'),
+    /** Shown in every consent offer: safe text only (common/protocol/text.ts). */
+    organisation: safeText(120).default('Chaperone'),
     max_duration_minutes: z.number().int().min(1).max(24 * 60).default(60),
     hard_max_minutes: z.number().int().min(1).max(24 * 60).default(240),
     approval_window_minutes: z.number().int().min(1).max(24 * 60).default(15),

@@ -1,5 +1,7 @@
 import crypto from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
+import { MAX_NAME_CHARS } from '../../common/protocol/limits.js';
+import { UNSAFE_TEXT_MESSAGE, isSafeText } from '../../common/protocol/text.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/roles.js';
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
@@ -90,6 +92,11 @@ export class AccountService {
     if (!/^[a-z0-9][a-z0-9._-]{1,62}$/.test(n.username)) throw badRequest('username: 2-63 characters, lower-case letters, digits, dot, dash, underscore');
     if (n.roles.length === 0 || n.roles.some((r) => !ROLES.includes(r))) throw badRequest(`roles must be some of ${ROLES.join(', ')}`);
     if (!ANALYST_KINDS.includes(n.kind)) throw badRequest(`kind must be one of ${ANALYST_KINDS.join(', ')}`);
+    // The same text rules as the API's schema, for every way in (the command line, the first run).
+    for (const [field, value] of [['display name', n.display_name], ['organisation', n.organisation]] as const) {
+      if (value.length < 1 || value.length > MAX_NAME_CHARS) throw badRequest(`${field}: 1 to ${MAX_NAME_CHARS} characters`);
+      if (!isSafeText(value)) throw badRequest(`${field} ${UNSAFE_TEXT_MESSAGE}`);
+    }
     const exists = await this.db.selectFrom('accounts').select('id').where('username', '=', n.username).executeTakeFirst();
     if (exists) throw conflict(`an account named ${n.username} already exists`, 'account_exists');
     const otp = generateOneTimePassword();
