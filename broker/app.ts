@@ -15,6 +15,7 @@ import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
+import { sourceRefusalKey } from './rate-limit.js';
 import { SignalingHub } from './signaling/hub.js';
 
 export const VERSION = '0.1.0';
@@ -87,7 +88,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
                 : 'bad_request';
     if (status === 500) req.log.error({ err }, 'unhandled error');
     if (status !== 500) {
-      ctx.audit.record({ type: 'http.request_refused', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { code, status, route: req.routeOptions?.url ?? '' } });
+      const route = req.routeOptions?.url ?? '';
+      void ctx.audit.refused({ type: 'http.request_refused', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { code, status, route } }, sourceRefusalKey('http.request_refused', req.ip, route));
     }
     return reply.status(status).send(errorBody(code, status === 500 ? 'internal error' : (e.message ?? 'bad request')));
   });
@@ -95,7 +97,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   const notFound = (req: FastifyRequest, reply: FastifyReply) => {
     // Probes of privileged paths with odd spellings land here; keep a record of them.
     if (req.url.toLowerCase().includes('/api') || !isExactPath(req.url)) {
-      ctx.audit.record({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } });
+      // Probes come in floods: one source's are throttled together (records say how many they stand for).
+      void ctx.audit.refused({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } }, sourceRefusalKey('http.not_found', req.ip));
     }
     return reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}`));
   };

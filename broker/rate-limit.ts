@@ -21,6 +21,14 @@ export class TokenBucket {
   }
 }
 
+/**
+ * The audit throttle key (AuditLog.refused) for refusals of callers without an identity of their
+ * own, anonymous requests and fresh device keys alike: one per kind of refusal and source.
+ */
+export function sourceRefusalKey(type: string, source: string | null | undefined, detail = ''): string {
+  return `${type}|source:${sourceKey(source ?? 'unknown')}|${detail}`;
+}
+
 /** Groups IPv6 sources by /64 so one host cannot rotate through its own addresses. */
 export function sourceKey(ip: string): string {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;

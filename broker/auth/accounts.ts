@@ -11,6 +11,7 @@ import type { Storage } from '../storage/db.js';
 import type { AccountsTable } from '../storage/schema.js';
 import type { Account, SignedInAccount } from './account.js';
 import { DUMMY_HASH_PROMISE, generateOneTimePassword, hashPassword, verifyPassword } from './passwords.js';
+import { sourceRefusalKey } from '../rate-limit.js';
 import type { TokenService } from './tokens.js';
 import { generateTotpSecret, otpauthUri, verifyTotp } from './totp.js';
 
@@ -217,7 +218,8 @@ export class AccountService {
     const now = this.now();
     const limit = this.cfg.rateLimits.login_failures_per_account;
     const refuse = async (why: string): Promise<never> => {
-      await this.audit.append({ type: 'auth.login_failed', outcome: 'failure', actor: `account:${username.slice(0, 64)}`, source, meta: { why } });
+      // Anyone can type any username: one source's failures are throttled together.
+      await this.audit.refused({ type: 'auth.login_failed', outcome: 'failure', actor: `account:${username.slice(0, 64)}`, source, meta: { why } }, sourceRefusalKey('auth.login_failed', source));
       throw unauthorized('wrong username, password or one-time code', 'login_failed');
     };
     const r = await this.db.selectFrom('accounts').selectAll().where('username', '=', username).executeTakeFirst();
@@ -227,7 +229,7 @@ export class AccountService {
     }
     const locked = async (): Promise<never> => {
       await this.db.updateTable('accounts').set({ locked_until: now + LOCK_MS }).where('id', '=', r.id).where('locked_until', '<=', now).execute();
-      await this.audit.append({ type: 'auth.login_locked', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
+      await this.audit.refused({ type: 'auth.login_locked', outcome: 'denied', actor: `account:${username}`, source, meta: {} }, sourceRefusalKey('auth.login_locked', source));
       throw rateLimited('too many failed sign-ins; try again in 15 minutes', 'account_locked');
     };
     const attempt = await this.countAttempt(r.id, now);
@@ -284,7 +286,7 @@ export class AccountService {
     const now = this.now();
     const t = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', sha256(refreshToken)).executeTakeFirst();
     const fail = async (why: string, accountId?: string): Promise<never> => {
-      await this.audit.append({ type: 'auth.refresh_failed', outcome: 'denied', actor: accountId ? `account_id:${accountId}` : 'anonymous', source, meta: { why } });
+      await this.audit.refused({ type: 'auth.refresh_failed', outcome: 'denied', actor: accountId ? `account_id:${accountId}` : 'anonymous', source, meta: { why } }, sourceRefusalKey('auth.refresh_failed', source, why));
       throw unauthorized('refresh token is not valid; sign in again', 'bad_refresh_token');
     };
     if (!t) return fail('unknown');
@@ -317,11 +319,14 @@ export class AccountService {
     await this.audit.append({ type: 'auth.logout', outcome: 'success', actor: t ? `account_id:${t.account_id}` : 'anonymous', source, meta: {} });
   }
 
+  /** One statement, so two first requests of one device at once do not collide. */
   async rememberDevice(device: { jkt: string; jwk: object }): Promise<void> {
     const now = this.now();
-    const known = await this.db.selectFrom('devices').select('jkt').where('jkt', '=', device.jkt).executeTakeFirst();
-    if (known) await this.db.updateTable('devices').set({ last_seen: now }).where('jkt', '=', device.jkt).execute();
-    else await this.db.insertInto('devices').values({ jkt: device.jkt, jwk: JSON.stringify(device.jwk), first_seen: now, last_seen: now }).execute();
+    await this.db
+      .insertInto('devices')
+      .values({ jkt: device.jkt, jwk: JSON.stringify(device.jwk), first_seen: now, last_seen: now })
+      .onConflict((oc) => oc.column('jkt').doUpdateSet({ last_seen: now }))
+      .execute();
   }
 
   private async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {

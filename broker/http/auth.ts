@@ -5,6 +5,7 @@ import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
 import { ApiError, forbidden } from './errors.js';
+import { sourceRefusalKey } from '../rate-limit.js';
 import type { Authenticator } from './registry.js';
 
 export function sourceOf(req: FastifyRequest): string {
@@ -19,7 +20,8 @@ function requestPath(req: FastifyRequest): string {
 
 async function rejected(ctx: BrokerContext, req: FastifyRequest, code: string, message: string, status = 401): Promise<never> {
   ctx.metrics.authFailures({ code });
-  await ctx.audit.append({ type: 'auth.request_rejected', outcome: 'denied', actor: 'anonymous', source: sourceOf(req), meta: { code, method: req.method, route: req.routeOptions.url ?? requestPath(req).slice(0, 200) } });
+  const route = req.routeOptions.url ?? requestPath(req).slice(0, 200);
+  await ctx.audit.refused({ type: 'auth.request_rejected', outcome: 'denied', actor: 'anonymous', source: sourceOf(req), meta: { code, method: req.method, route } }, sourceRefusalKey('auth.request_rejected', sourceOf(req), route));
   throw new ApiError(status, code, message);
 }
 
@@ -66,7 +68,8 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   }
   const account = check.account;
   if (roles && !roles.some((r) => account.roles.includes(r as never))) {
-    await ctx.audit.append({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route: req.routeOptions.url ?? '' } });
+    const route = req.routeOptions.url ?? '';
+    await ctx.audit.refused({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route } }, `auth.role_denied|${account.id}|${route}`);
     throw forbidden(`this needs one of the roles: ${roles.join(', ')}`);
   }
   return { account, device };
@@ -81,7 +84,7 @@ export async function requireTicketWebhook(ctx: BrokerContext, req: FastifyReque
   const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
   const check = checkWebhookSignature(ctx.cfg.ticketWebhookSecret, raw, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], ctx.now());
   if (!check.ok) {
-    await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source: sourceOf(req), meta: { why: check.why } });
+    await ctx.audit.refused({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source: sourceOf(req), meta: { why: check.why } }, sourceRefusalKey('ticket.webhook_rejected', sourceOf(req), check.why));
     throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
   }
   return { signature: check.signature };

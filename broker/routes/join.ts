@@ -15,8 +15,10 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     response: RedeemResultSchema,
     responses: { 200: '{ session_id, offer, offer_expires_at }', 401: 'no or bad device proof', 404: 'code not valid (mistyped, used, expired)', 429: 'too many wrong codes' },
     handler: async ({ req, body, device }) => {
+      const redeemed = await ctx.sessions.redeem(body.code, device, sourceOf(req));
+      // A device is remembered once it has redeemed a code: wrong guesses leave no rows behind.
       await ctx.accounts.rememberDevice(device);
-      return ctx.sessions.redeem(body.code, device, sourceOf(req));
+      return redeemed;
     },
   });
   r.add({

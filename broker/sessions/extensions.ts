@@ -24,7 +24,7 @@ export async function requestExtension(core: SessionCore, live: LiveSession, min
   if (live.pendingExtension) throw conflict('an extension is already waiting', 'extension_pending');
   const base = Math.max(live.expiresAt ?? now(), now());
   if (base + minutes * 60_000 > (live.hardDeadline ?? 0)) {
-    await core.audit.append({ type: 'extension.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { minutes, why: 'beyond hard maximum' } });
+    await core.audit.refused({ type: 'extension.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { minutes, why: 'beyond hard maximum' } });
     throw conflict(`the session cannot run past its hard maximum of ${core.cfg.policy.hard_max_minutes} minutes`, 'hard_max');
   }
   const id = crypto.randomUUID();

@@ -20,7 +20,7 @@ const PROMPT_GRACE_MS = 2000;
 
 export async function requestGrant(core: SessionCore, live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor): Promise<void> {
   const refused = async (why: string, code: string, message: string, kind: 'forbidden' | 'conflict' = 'conflict'): Promise<never> => {
-    await core.audit.append({ type: 'grant.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, request_id: requestId, why } });
+    await core.audit.refused({ type: 'grant.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, request_id: requestId, why } });
     throw kind === 'forbidden' ? forbidden(message, code) : conflict(message, code);
   };
   if (!live.capabilities.includes(capability)) return refused('not approved for this session', 'capability_not_approved', `${capability} was not approved for this session`, 'forbidden');
@@ -60,7 +60,7 @@ export async function respondGrant(core: SessionCore, live: LiveSession, request
   const p = live.pendingGrants.get(requestId);
   if (!p) throw conflict('no grant request with that id is waiting', 'unknown_request');
   if (p.capability !== capability) {
-    await core.audit.append({ type: 'grant.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, asked: p.capability, request_id: requestId, why: 'answer names another capability' } });
+    await core.audit.refused({ type: 'grant.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, asked: p.capability, request_id: requestId, why: 'answer names another capability' } });
     throw conflict(`request ${requestId} asked for ${p.capability}, not ${capability}`, 'grant_mismatch');
   }
   live.pendingGrants.delete(requestId);
@@ -104,7 +104,7 @@ export async function deviceTeardownReport(
   const row = await readRow(core, sessionId);
   const actor = endUserActor(device.jkt, source);
   if (row.end_user_jkt !== device.jkt) {
-    await core.audit.append({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
+    await core.audit.refused({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
     throw forbidden('this device is not the end user of that session');
   }
   await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash } });

@@ -6,7 +6,7 @@ import type { CodeResult, RedeemResult } from '../../common/protocol/responses.j
 import type { Account } from '../auth/account.js';
 import { sha256b64url } from '../auth/dpop.js';
 import { notFound, rateLimited, unavailable, conflict } from '../domain-errors.js';
-import { sourceKey } from '../rate-limit.js';
+import { sourceKey, sourceRefusalKey } from '../rate-limit.js';
 import type { SessionCore } from './core.js';
 import { endSession } from './ending.js';
 import { mustLive } from './tracking.js';
@@ -51,7 +51,7 @@ export async function issueCode(core: SessionCore, analyst: Account, id: string,
     return applyMove(core, r, t, actor, { code_hash: hashCode(code), code_expires_at: expiresAt }, trx);
   });
   if (outcome === 'full') {
-    await core.audit.append({ type: 'join.code_capacity', outcome: 'denied', ...actor, session_id: id, ticket: r.ticket_ref, meta: {} });
+    await core.audit.refused({ type: 'join.code_capacity', outcome: 'denied', ...actor, session_id: id, ticket: r.ticket_ref, meta: {} });
     throw unavailable('too many join codes are live; try again in a few minutes', 'too_many_live_codes');
   }
   const moved = outcome ?? (await lostRace(core, actor, id, t));
@@ -73,7 +73,8 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
   const sourceCounter = `join:source:${sourceKey(source ?? 'unknown')}`;
   const actor = endUserActor(device.jkt, source);
   const limited = async (scope: 'source' | 'global'): Promise<never> => {
-    await core.audit.append({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope } });
+    // A guesser can use a fresh device key each time: one source's refusals are throttled together.
+    await core.audit.refused({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope } }, sourceRefusalKey('join.rate_limited', source));
     throw rateLimited('too many wrong join codes; wait a few minutes and check the code with your support contact');
   };
   if ((await core.limits.hit(sourceCounter, windowMs, now)).count > rl.join_failures_per_source) return limited('source');
@@ -81,7 +82,7 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
   const code = normalizeJoinCode(rawCode);
   const fail = async (why: string, sessionId: string | null = null): Promise<never> => {
     // The attempt stays counted: it was a wrong code.
-    await core.audit.append({ type: 'join.redeem_failed', outcome: 'failure', ...actor, session_id: sessionId, meta: { why } });
+    await core.audit.refused({ type: 'join.redeem_failed', outcome: 'failure', ...actor, session_id: sessionId, meta: { why } }, sourceRefusalKey('join.redeem_failed', source));
     throw notFound('this code is not valid: it may be mistyped, already used or expired', 'invalid_code');
   };
   if (!code) return fail('malformed');

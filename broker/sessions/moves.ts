@@ -58,12 +58,12 @@ export async function recordMove(core: SessionCore, live: LiveSession, from: Row
 
 export async function refuseTransition(core: SessionCore, actor: Actor, r: Pick<Row, 'id' | 'ticket_ref' | 'state'>, t: Transition): Promise<never> {
   const target = t.to === 'ended' ? `ended(${t.reason})` : t.to;
-  await core.audit.append({ type: 'session.transition_refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { from: r.state, to: target } });
+  await core.audit.refused({ type: 'session.transition_refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { from: r.state, to: target } });
   throw conflict(`the session is ${r.state}; it cannot move to ${target}`, 'illegal_transition');
 }
 
 /** Someone not allowed to act on this session tried to: audited, then refused. */
 export async function deny(core: SessionCore, actor: Actor, r: Row, code: string, message: string, kind: DomainErrorKind = 'forbidden'): Promise<never> {
-  await core.audit.append({ type: 'session.action_denied', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { code } });
+  await core.audit.refused({ type: 'session.action_denied', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { code } });
   throw new DomainError(kind, code, message);
 }

@@ -26,7 +26,7 @@ export async function verifyReceipt(
   decision?: Decision,
 ): Promise<Record<string, unknown> & { decision: Decision }> {
   const bad = async (why: string): Promise<never> => {
-    await core.audit.append({ type: 'consent.receipt_rejected', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why } });
+    await core.audit.refused({ type: 'consent.receipt_rejected', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why } });
     throw badRequest(`consent receipt rejected: ${why}`, 'bad_receipt');
   };
   let payload: Record<string, unknown>;

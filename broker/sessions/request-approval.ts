@@ -25,7 +25,7 @@ export async function request(core: SessionCore, analyst: SignedInAccount, input
   const actor = accountActor(analyst, source);
   const caps = [...new Set<Capability>(['view', ...input.capabilities])];
   const refuse = async (code: string, message: string, kind: DomainErrorKind = 'forbidden') => {
-    await core.audit.append({ type: 'session.request_refused', outcome: 'denied', ...actor, ticket: input.ticket, meta: { code, capabilities: caps } });
+    await core.audit.refused({ type: 'session.request_refused', outcome: 'denied', ...actor, ticket: input.ticket, meta: { code, capabilities: caps } });
     throw new DomainError(kind, code, message);
   };
   if (!analyst.roles.includes('analyst')) await refuse('forbidden', 'only analysts can request sessions');

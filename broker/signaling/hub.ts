@@ -11,7 +11,8 @@ import { verifyNonceProof } from '../auth/dpop.js';
 import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
 import { DomainError } from '../domain-errors.js';
-import { TokenBucket } from '../rate-limit.js';
+import type { AuditMeta } from '../../common/audit-chain.js';
+import { TokenBucket, sourceRefusalKey } from '../rate-limit.js';
 import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
@@ -36,7 +37,6 @@ interface Conn {
   jti: string | null;
   bucket: TokenBucket;
   lastSeen: number;
-  refusedAuditAt: number;
   authTimer: NodeJS.Timeout | null;
   /** The frame being handled and those waiting behind it. */
   queue: Promise<void>;
@@ -106,7 +106,6 @@ export class SignalingHub implements SessionEvents {
       jti: null,
       bucket: new TokenBucket(rl.signaling_frames_per_s, rl.signaling_burst, now),
       lastSeen: now,
-      refusedAuditAt: 0,
       authTimer: null,
       queue: Promise.resolve(),
       queued: 0,
@@ -119,7 +118,7 @@ export class SignalingHub implements SessionEvents {
     ws.on('close', () => this.onClose(c));
     // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
     ws.on('error', (err) => {
-      if (/max payload/i.test(err.message)) this.auditRefusal(c, 'frame_too_large', true);
+      if (/max payload/i.test(err.message)) this.auditRefusal(c, 'frame_too_large', { closed: true });
     });
     this.send(c, { type: 'challenge', nonce: c.nonce });
   }
@@ -154,7 +153,7 @@ export class SignalingHub implements SessionEvents {
   /** A frame refused on arrival (flood): dropped, the socket stays open. */
   private dropFrame(c: Conn, code: string, message: string): void {
     this.ctx.metrics.framesRefused({ code });
-    this.auditRefusal(c, code, false);
+    this.auditRefusal(c, code);
     this.send(c, { type: 'error', code, message });
   }
 
@@ -187,9 +186,11 @@ export class SignalingHub implements SessionEvents {
     try {
       await this.handle(c, s, frame);
     } catch (e) {
-      // A refusal from the lifecycle is an error frame; the socket stays open.
-      if (e instanceof DomainError) this.send(c, { type: 'error', code: e.code, message: e.message });
-      else throw e;
+      if (!(e instanceof DomainError)) throw e;
+      // A refusal from the lifecycle is an error frame and a (throttled) record; the socket stays open.
+      this.ctx.metrics.framesRefused({ code: e.code });
+      this.auditRefusal(c, e.code, { frame_type: frame.type });
+      this.send(c, { type: 'error', code: e.code, message: e.message });
     }
   }
 
@@ -290,7 +291,7 @@ export class SignalingHub implements SessionEvents {
   /** Refuses a frame and closes the socket with a clear code; audited (throttled per socket). */
   private refuse(c: Conn, code: string, message: string, closeCode: number): void {
     this.ctx.metrics.framesRefused({ code });
-    this.auditRefusal(c, code, true);
+    this.auditRefusal(c, code, { closed: true });
     this.send(c, { type: 'error', code, message });
     this.closeConn(c, closeCode, code);
   }
@@ -304,16 +305,19 @@ export class SignalingHub implements SessionEvents {
   /** Refuses a frame the current role or state does not allow, keeping the socket open. */
   private notNow(c: Conn, type: string, message: string): void {
     this.ctx.metrics.framesRefused({ code: 'not_allowed' });
-    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code: 'not_allowed', frame_type: type } });
+    this.auditRefusal(c, 'not_allowed', { frame_type: type });
     this.send(c, { type: 'error', code: 'not_allowed', message });
   }
 
-  private auditRefusal(c: Conn, code: string, closing: boolean): void {
-    const now = this.ctx.now();
-    // A flood must not turn into an audit flood: one record per socket per second at most.
-    if (!closing && now - c.refusedAuditAt < 1000) return;
-    c.refusedAuditAt = now;
-    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code, closed: closing } });
+  /**
+   * Every refused frame is recorded, throttled so a flood does not become an audit flood
+   * (AuditLog.refused: a burst, then one record per second, each saying how many it stands for):
+   * per party of a session once authenticated (a reconnect does not start a new burst), per
+   * source before, so that many sockets from one source count as one.
+   */
+  private auditRefusal(c: Conn, code: string, meta: AuditMeta = {}): void {
+    const key = c.session && c.role ? `signaling|${c.session.id}|${c.role}` : sourceRefusalKey('signaling.frame_refused', c.source);
+    void this.ctx.audit.refused({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code, ...meta } }, key);
   }
 
   /** An end user whose client goes silent past the timeout has lost the session: peer_lost. */

@@ -194,7 +194,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
 });
 
 describe('the audit catalogue and the broker source agree', () => {
-  /** Every `audit.append({ type: ..., outcome: ... })` and `.record(...)` call in broker/. */
+  /** Every `audit.append({ type: ..., outcome: ... })`, `.record(...)` and `.refused(...)` call in broker/. */
   function auditCalls(): { file: string; type: string; outcome: string }[] {
     const out: { file: string; type: string; outcome: string }[] = [];
     const walk = (dir: string) => {
@@ -203,7 +203,7 @@ describe('the audit catalogue and the broker source agree', () => {
         if (e.isDirectory()) walk(p);
         else if (e.name.endsWith('.ts')) {
           const text = fs.readFileSync(p, 'utf8');
-          for (const m of text.matchAll(/\.(?:append|record)\(\{\s*type:\s*([^,]+?),\s*outcome:\s*('[a-z]+')/g)) out.push({ file: path.relative(root, p), type: m[1]!, outcome: m[2]!.slice(1, -1) });
+          for (const m of text.matchAll(/\.(?:append|record|refused)\(\{\s*type:\s*([^,]+?),\s*outcome:\s*('[a-z]+')/g)) out.push({ file: path.relative(root, p), type: m[1]!, outcome: m[2]!.slice(1, -1) });
         }
       }
     };
@@ -215,7 +215,7 @@ describe('the audit catalogue and the broker source agree', () => {
     const calls = auditCalls();
     // The pattern must read every call there is, or the check below would skip some.
     const sites = (dir: string): number =>
-      fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? sites(path.join(dir, e.name)) : e.name.endsWith('.ts') ? (fs.readFileSync(path.join(dir, e.name), 'utf8').match(/audit\.(?:append|record)\(/g) ?? []).length : 0), 0);
+      fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? sites(path.join(dir, e.name)) : e.name.endsWith('.ts') ? (fs.readFileSync(path.join(dir, e.name), 'utf8').match(/audit\.(?:append|record|refused)\(/g) ?? []).length : 0), 0);
     expect(calls.length).toBe(sites(path.join(root, 'broker')));
     expect(calls.length).toBeGreaterThan(40);
     const catalogue = Object.keys(AUDIT_EVENT_TYPES);
