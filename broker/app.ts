@@ -16,7 +16,7 @@ import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
-import { SignalingHub } from './signaling/hub.js';
+import { SignalingHub, protocolRefusal } from './signaling/hub.js';
 
 export const VERSION = '0.1.0';
 
@@ -123,7 +123,20 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   // ours get a proper 1001 "going away" and reconnect after a restart.
   let hub: SignalingHub | null = null;
   app.addHook('preClose', async () => hub?.close());
-  await app.register(websocket, { options: { maxPayload: MAX_SIGNALING_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_SIGNALING_FRAME_BYTES },
+    // A client breaking the WebSocket protocol is the client's mistake: ws has already closed the
+    // socket with the right code and the hub audits it, so one warn line without a stack. The
+    // plugin's default would log it as an error with a stack trace.
+    errorHandler: (error: Error & { code?: string }, socket: { terminate(): void }, request: FastifyRequest) => {
+      if (protocolRefusal(error.code)) {
+        request.log.warn({ code: error.code }, `signaling: a client sent a frame that breaks the protocol: ${error.message}`);
+        return;
+      }
+      request.log.error({ err: error }, 'signaling socket failed');
+      socket.terminate();
+    },
+  });
 
   const registry = new RouteRegistry(app, authenticator(ctx));
   metaRoutes(registry, ctx, VERSION);

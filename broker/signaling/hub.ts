@@ -46,6 +46,14 @@ interface Conn {
   closing: boolean;
 }
 
+/** The refusal code for an error the ws library raised about what the client sent (null: not the client's doing). */
+export function protocolRefusal(wsCode: string | undefined): string | null {
+  if (!wsCode?.startsWith('WS_ERR_')) return null;
+  if (wsCode === 'WS_ERR_INVALID_UTF8') return 'invalid_utf8';
+  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || wsCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return 'frame_too_large';
+  return 'protocol_error';
+}
+
 /** Which frame types each side may send once authenticated; the rest are refused. */
 const ALLOWED: Record<SessionRole, ReadonlySet<ClientFrame['type']>> = {
   analyst: new Set(['heartbeat', 'signal', 'grant.request', 'grant.revoke', 'extend.request', 'end']),
@@ -116,9 +124,14 @@ export class SignalingHub implements SessionEvents {
     c.authTimer.unref();
     ws.on('message', (data, isBinary) => this.receive(c, data as Buffer, isBinary));
     ws.on('close', () => this.onClose(c));
-    // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
-    ws.on('error', (err) => {
-      if (/max payload/i.test(err.message)) this.auditRefusal(c, 'frame_too_large', { closed: true });
+    // ws refuses what breaks the WebSocket protocol itself and closes with the code the RFC says
+    // (1007 not UTF-8, 1009 too big, 1002 the rest): recorded like every other refusal.
+    ws.on('error', (err: Error & { code?: string }) => {
+      const code = protocolRefusal(err.code);
+      if (!code) return;
+      c.closing = true;
+      this.ctx.metrics.framesRefused({ code });
+      this.auditRefusal(c, code, { closed: true });
     });
     this.send(c, { type: 'challenge', nonce: c.nonce });
   }
