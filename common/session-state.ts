@@ -23,6 +23,8 @@ export const END_REASONS = [
   'peer_lost',
   /** The analyst's account was disabled, lost a role, or had its password reset or changed. */
   'account_revoked',
+  /** A side found that the verification code cannot be trusted (the peer's reveal did not match, or the end user said the codes differ). */
+  'verification_failed',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -40,7 +42,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'pending_consent':
       return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed'];
     default:
       return missingCase(state);
   }

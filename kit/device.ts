@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { TEARDOWN_RECEIPT_TYP } from '../common/protocol/signaling.js';
 import { dpopProof, nonceProof, signStatement } from '../main/proofs.js';
 
 /** An Ed25519 device key as a client holds it, with the proofs the broker asks for (main/proofs.ts builds them). */
@@ -43,6 +44,11 @@ export class DeviceKey {
   /** A signed statement (consent receipt) with this key. */
   async sign(typ: string, claims: Record<string, unknown>): Promise<string> {
     return signStatement(this, typ, claims, testNow());
+  }
+
+  /** The signed teardown report, as the app makes it: the grants dropped, sorted, once each. */
+  teardownReceipt(sessionId: string, revoked: readonly string[], afterCrash = false): Promise<string> {
+    return this.sign(TEARDOWN_RECEIPT_TYP, { sid: sessionId, revoked: [...new Set(revoked)].sort(), after_crash: afterCrash, jti: crypto.randomUUID() });
   }
 }
 

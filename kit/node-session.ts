@@ -75,6 +75,12 @@ export function firstFrame(stream: MediaStream, timeoutMs = 10_000): Promise<{ w
 export function nodeEngine(device: DeviceKey, opts: Omit<EngineOptions, 'candidateFilter'> & { loopback?: boolean }): SessionEngine {
   return new SessionEngine(
     { candidateFilter: opts.loopback === false ? undefined : loopbackOnly, ...opts },
-    { wrtc: wrtc as never, socket: wsFactory, clock: nodeClock, sign: (nonce, token) => device.nonceProof(nonce, token) },
+    {
+      wrtc: wrtc as never,
+      socket: wsFactory,
+      clock: nodeClock,
+      sign: (nonce, token) => device.nonceProof(nonce, token),
+      signTeardown: async (sessionId, revoked) => ({ revoked, receipt: await device.teardownReceipt(sessionId, revoked) }),
+    },
   );
 }

@@ -1,6 +1,9 @@
+import crypto from 'node:crypto';
 import { CONSENT_CAPABILITIES, type Capability } from '../common/capabilities.js';
+import { TEARDOWN_RECEIPT_TYP } from '../common/protocol/signaling.js';
 import type { Clock } from './clock.js';
 import type { DeviceKeyService } from './device-key.js';
+import type { GrantKind } from './grants.js';
 import type { MachinePolicyGuard } from './machine-policy/guard.js';
 import type { OfferVerifier } from './offer-verifier.js';
 import { sha256b64url } from './proofs.js';
@@ -49,6 +52,13 @@ export class Receipts {
     this.opts.guard.checkSessionEnd(sessionId, this.opts.clock.now(), newExpiresAt);
     this.extensionConsents.add(sessionId);
     return this.opts.device.sign('chaperone-extension+jwt', { sid: sessionId, extension_id: extensionId, decision: 'accept' });
+  }
+
+  /** What this machine revoked when a session was torn down here, as a statement the broker keeps (docs/signaling.md). */
+  async teardown(sessionId: string, revoked: readonly string[], afterCrash: boolean): Promise<{ revoked: GrantKind[]; receipt: string }> {
+    const list = [...new Set(revoked)].sort() as GrantKind[];
+    const receipt = await this.opts.device.sign(TEARDOWN_RECEIPT_TYP, { sid: sessionId, revoked: list, after_crash: afterCrash, jti: crypto.randomUUID() });
+    return { revoked: list, receipt };
   }
 
   /** Uses up the session's extension agreement: true when the end user signed one here. */

@@ -52,6 +52,8 @@ export class MainServices {
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
   private readonly active = new Map<string, number>();
+  /** Sessions torn down here and what their teardown revoked (what the signed report says). */
+  private readonly tornDown = new Map<string, GrantKind[]>();
   private readonly listeners = new Set<Emit>();
   private readonly injector: LazyInjector;
   private readonly offers: OfferVerifier;
@@ -214,7 +216,15 @@ export class MainServices {
       this.receipts.forgetSession(sessionId);
       this.guard.sessionEnded(sessionId);
       this.gate.releaseAll();
-      return { revoked: await this.registry.revokeAll(sessionId) };
+      const revoked = await this.registry.revokeAll(sessionId);
+      // What the teardown report will say: main's own record, not whatever the page would claim.
+      this.tornDown.set(sessionId, [...new Set([...(this.tornDown.get(sessionId) ?? []), ...revoked])]);
+      return { revoked };
+    },
+    'teardown.receipt': async ({ sessionId }) => {
+      const revoked = this.tornDown.get(sessionId);
+      if (!revoked) throw new Error('no session was torn down here with that id');
+      return this.receipts.teardown(sessionId, revoked, false);
     },
     'staff.saveRefreshToken': async ({ token }) => {
       if (!this.opts.secrets || !this.guard.view().analystMode) return { stored: false };

@@ -4,13 +4,12 @@ import type { SessionRole } from '../../common/roles.js';
 import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
-import { readRow } from './queries.js';
-import { endUserActor, type Actor } from './types.js';
+import type { Actor } from './types.js';
 
 /**
  * Grants inside an active session: control, clipboard and files are asked for one by one, given
  * by the end user's click, and can be taken back at any moment. Only what the session was
- * approved for can be asked for.
+ * approved for can be asked for. (What the end user's client dropped at the end: teardown.ts.)
  */
 
 /** How many grant requests may wait for the end user's answer at once. */
@@ -83,29 +82,4 @@ export async function revokeGrant(core: SessionCore, live: LiveSession, capabili
   await core.db.updateTable('grants').set({ state: 'revoked', revoked_at: core.clock.now(), revoked_by: by }).where('session_id', '=', live.id).where('capability', '=', capability).where('state', '=', 'granted').execute();
   await core.audit.append({ type: 'grant.revoked', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, by } });
   core.events?.grantChanged(live, capability, false, by);
-}
-
-/** Client-side teardown report over signaling: which local grants the client says it dropped. */
-export async function teardownReport(core: SessionCore, live: LiveSession | { id: string; ticket: string }, revoked: string[], actor: Actor): Promise<void> {
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { revoked } });
-}
-
-/**
- * The same report over HTTP, also after a crash when signaling is gone: accepted only from the
- * device that redeemed the code.
- */
-export async function deviceTeardownReport(
-  core: SessionCore,
-  sessionId: string,
-  report: { revoked: string[]; after_crash: boolean },
-  device: { jkt: string },
-  source: string | null,
-): Promise<void> {
-  const row = await readRow(core, sessionId);
-  const actor = endUserActor(device.jkt, source);
-  if (row.end_user_jkt !== device.jkt) {
-    await core.audit.refused({ type: 'client.teardown_report_refused', outcome: 'denied', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: {} });
-    throw forbidden('this device is not the end user of that session');
-  }
-  await core.audit.append({ type: 'client.teardown_report', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { revoked: report.revoked, after_crash: report.after_crash } });
 }

@@ -16,7 +16,8 @@ import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './e
 import { AccountWatch } from './account-watch.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import { approveExtension, requestExtension, respondExtension } from './extensions.js';
-import { deviceTeardownReport, dropPendingGrants, requestGrant, respondGrant, revokeGrant, teardownReport } from './grants.js';
+import { dropPendingGrants, requestGrant, respondGrant, revokeGrant } from './grants.js';
+import { recordTeardownReport, type TeardownReport } from './teardown.js';
 import { issueCode, redeem } from './join.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
@@ -132,11 +133,9 @@ export class SessionService {
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);
   }
-  teardownReport(live: LiveSession | { id: string; ticket: string }, revoked: string[], actor: Actor): Promise<void> {
-    return teardownReport(this.core, live, revoked, actor);
-  }
-  deviceTeardownReport(sessionId: string, report: { revoked: string[]; after_crash: boolean }, device: { jkt: string }, source: string | null): Promise<void> {
-    return deviceTeardownReport(this.core, sessionId, report, device, source);
+  /** The end user's signed teardown report, on signaling or over HTTP (teardown.ts). */
+  teardownReport(sessionId: string, report: TeardownReport, device: { jkt: string }, source: string | null): Promise<void> {
+    return recordTeardownReport(this.core, sessionId, report, device, source);
   }
 
   // ---------- extensions

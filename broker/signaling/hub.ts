@@ -18,6 +18,8 @@ import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
+/** How long the end user's socket stays open after session.ended, for its teardown report. */
+export const TEARDOWN_LINGER_MS = 2000;
 /**
  * Frames of one socket waiting to be handled. They are handled one at a time, in order, so a
  * limit checked before an await holds for the frames behind it; a client that sends faster than
@@ -44,6 +46,10 @@ interface Conn {
   queuedBytes: number;
   /** Set once the broker closes the socket: frames still arriving are dropped unread. */
   closing: boolean;
+  /** The end user's socket after session.ended, waiting (up to TEARDOWN_LINGER_MS) for its report. */
+  lingering: NodeJS.Timeout | null;
+  /** This socket has delivered its teardown report. */
+  reported: boolean;
 }
 
 /** The refusal code for an error the ws library raised about what the client sent (null: not the client's doing). */
@@ -74,6 +80,8 @@ export class SignalingHub implements SessionEvents {
    * socket's: reconnecting does not refill it. (A restart does: every socket closes with it.)
    */
   private readonly buckets = new Map<string, TokenBucket>();
+  /** End users' sockets held open after their session ended (linger). */
+  private readonly lingerers = new Set<Conn>();
   private closing = false;
 
   constructor(private readonly ctx: BrokerContext) {
@@ -99,6 +107,7 @@ export class SignalingHub implements SessionEvents {
       for (const c of Object.values(parties)) if (c) this.closeConn(c, 1001, 'broker shutting down');
     }
     this.bySession.clear();
+    for (const c of [...this.lingerers]) this.closeConn(c, 1001, 'broker shutting down');
   }
 
   private accept(ws: WebSocket, source: string): void {
@@ -119,6 +128,8 @@ export class SignalingHub implements SessionEvents {
       queued: 0,
       queuedBytes: 0,
       closing: false,
+      lingering: null,
+      reported: false,
     };
     c.authTimer = setTimeout(() => this.refuse(c, 'auth_timeout', 'authenticate within 10 seconds', CLOSE.authTimeout), AUTH_TIMEOUT_MS);
     c.authTimer.unref();
@@ -195,7 +206,18 @@ export class SignalingHub implements SessionEvents {
     if (frame.type === 'auth') return this.notNow(c, frame.type, 'already authenticated');
     if (!ALLOWED[c.role].has(frame.type)) return this.notNow(c, frame.type, `${c.role} may not send ${frame.type}`);
     const s = c.session!;
-    if (s.state !== 'active') return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
+    if (s.state !== 'active') {
+      if (!c.lingering) return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
+      // The session is over: its end user's teardown report is all that is still taken.
+      if (frame.type !== 'teardown.report') return;
+      await this.handleOrRefuse(c, s, frame);
+      this.closeConn(c, CLOSE.sessionEnded, 'session ended');
+      return;
+    }
+    await this.handleOrRefuse(c, s, frame);
+  }
+
+  private async handleOrRefuse(c: Conn, s: LiveSession, frame: Exclude<ClientFrame, { type: 'auth' }>): Promise<void> {
     try {
       await this.handle(c, s, frame);
     } catch (e) {
@@ -233,9 +255,12 @@ export class SignalingHub implements SessionEvents {
       case 'extend.response':
         return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, c.actor);
       case 'teardown.report':
-        return this.ctx.sessions.teardownReport(s, frame.revoked, c.actor);
+        await this.ctx.sessions.teardownReport(s.id, { revoked: frame.revoked, receipt: frame.receipt }, { jkt: s.endUserJkt ?? '' }, c.source);
+        c.reported = true;
+        return;
       case 'end':
-        await this.ctx.sessions.end(s.id, role === 'analyst' ? 'completed' : 'user_stopped', c.actor);
+        // A client ending by itself says why (peer lost, verification failed); otherwise the side decides.
+        await this.ctx.sessions.end(s.id, frame.reason ?? (role === 'analyst' ? 'completed' : 'user_stopped'), c.actor);
         return;
       default:
         return missingCase(frame);
@@ -284,6 +309,9 @@ export class SignalingHub implements SessionEvents {
 
   private onClose(c: Conn): void {
     if (c.authTimer) clearTimeout(c.authTimer);
+    if (c.lingering) clearTimeout(c.lingering);
+    c.lingering = null;
+    this.lingerers.delete(c);
     if (!c.session || !c.role) return;
     const parties = this.bySession.get(c.session.id);
     if (!parties || parties[c.role] !== c) return;
@@ -311,6 +339,9 @@ export class SignalingHub implements SessionEvents {
 
   /** Closes a socket from the broker's side; whatever it still sends is dropped unread. */
   private closeConn(c: Conn, code: number, reason: string): void {
+    if (c.lingering) clearTimeout(c.lingering);
+    c.lingering = null;
+    this.lingerers.delete(c);
     c.closing = true;
     c.ws.close(code, reason);
   }
@@ -373,8 +404,23 @@ export class SignalingHub implements SessionEvents {
     for (const c of [parties.analyst, parties.end_user]) {
       if (!c) continue;
       this.send(c, { type: 'session.ended', reason });
-      this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
+      if (c === parties.end_user && !c.reported && !c.closing) this.linger(c, reason);
+      else this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
     }
+  }
+
+  /**
+   * The end user's client tears down when it hears the end and reports what it dropped: its
+   * socket stays open that long (closed with 4000 as soon as the report is in, or after
+   * TEARDOWN_LINGER_MS); the HTTP route takes the report later.
+   */
+  private linger(c: Conn, reason: EndReason): void {
+    c.lingering = setTimeout(() => {
+      this.lingerers.delete(c);
+      this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
+    }, TEARDOWN_LINGER_MS);
+    c.lingering.unref();
+    this.lingerers.add(c);
   }
 
   grantRequested(s: LiveSession, requestId: string, capability: string): void {

@@ -202,6 +202,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('replay_ids_expires_at').on('replay_ids').column('expires_at').execute();
     },
   },
+  '0007_teardown_reports': {
+    // One teardown report per session and kind (after a crash or not), also when two arrive at once.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('teardown_reports')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('after_crash', 'integer', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('teardown_reports_pk', ['session_id', 'after_crash'])
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

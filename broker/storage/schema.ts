@@ -162,6 +162,12 @@ export interface ReplayIdsTable {
   expires_at: number;
 }
 
+export interface TeardownReportsTable {
+  session_id: string;
+  after_crash: number;
+  received_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -177,5 +183,6 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   limit_counters: LimitCountersTable;
   replay_ids: ReplayIdsTable;
+  teardown_reports: TeardownReportsTable;
   kysely_migration: { name: string; timestamp: string };
 }

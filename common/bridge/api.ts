@@ -129,6 +129,8 @@ export const BRIDGE_METHODS = {
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },
   /** Teardown: ends the session locally and revokes every grant; idempotent. */
   'grants.revokeAll': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4) }).strict() },
+  /** The signed teardown report of a session torn down here: main signs its own record of what revokeAll revoked. */
+  'teardown.receipt': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4), receipt: jws }).strict() },
   /**
    * The analyst's refresh token kept across restarts in the operating system's keychain
    * (Electron safeStorage). `stored: false` where this machine cannot keep secrets encrypted, or

@@ -101,11 +101,15 @@ export const TicketWebhookBody = z
   })
   .strict();
 
-/** After a crash the client revokes what its grant journal still held and says so. */
+/**
+ * What the end user's client revoked locally, signed by its device key (`receipt`, the same
+ * statement as signaling's teardown.report): when signaling is gone, or after a crash.
+ */
 export const TeardownReportBody = z
   .object({
     session_id: IdSchema,
     revoked: z.array(z.enum(['capture', 'control', 'clipboard', 'files'])).max(4),
     after_crash: z.boolean(),
+    receipt: z.string().min(1).max(MAX_TOKEN_CHARS),
   })
   .strict();

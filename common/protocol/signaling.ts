@@ -3,6 +3,16 @@ import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
 
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
+
+/**
+ * The teardown report is a statement signed by the end user's device key (the key that signed the
+ * consent receipt): a compact JWS, header `{alg: EdDSA, typ, jwk}`, payload `{sid, revoked (sorted,
+ * each once), after_crash, iat, jti}`. docs/signaling.md and docs/api.md.
+ */
+export const TEARDOWN_RECEIPT_TYP = 'chaperone-teardown+jwt';
+
+/** Why a client ends a session by itself, when it says so (`end` without one: completed or user_stopped). */
+export const CLIENT_END_REASONS = ['peer_lost', 'verification_failed'] as const;
 import { END_REASONS } from '../session-state.js';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
@@ -35,8 +45,9 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
-  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16) }).strict(),
-  z.object({ type: z.literal('end') }).strict(),
+  /** `receipt`: the signed report (TEARDOWN_RECEIPT_TYP); `revoked` must list what it lists. */
+  z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16), receipt: z.string().min(1).max(MAX_TOKEN_CHARS) }).strict(),
+  z.object({ type: z.literal('end'), reason: z.enum(CLIENT_END_REASONS).optional() }).strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];

@@ -7,7 +7,7 @@ import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
 import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
-import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
+import type { EngineClock, NonceSigner, SocketFactory, TeardownSigner, WebRtcImpl } from './ports.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
 import { verificationCode } from './verification.js';
@@ -35,6 +35,11 @@ export interface EngineDeps {
   socket: SocketFactory;
   clock: EngineClock;
   sign: NonceSigner;
+  /**
+   * End user: the signed teardown report for what teardown revoked (the device key signs it; the
+   * signer may sign its own record of what was revoked and returns the list it signed).
+   */
+  signTeardown?: TeardownSigner;
 }
 
 export interface EngineEvents extends Record<string, unknown> {
@@ -84,6 +89,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private readonly grace: number;
   private readonly screen: SharedScreen | null;
   private peerDead = false;
+  /** The session this engine runs, from the broker's `ready`. */
+  private sessionId: string | null = null;
   /** What each grant request asked for: the answer names it, so the broker can check it against what was shown. */
   private readonly asked = new Map<string, string>();
 
@@ -194,7 +201,15 @@ export class SessionEngine extends Emitter<EngineEvents> {
     }
     // Tell the broker before the peer connection goes, so the other side learns the real reason
     // from the broker rather than guessing peer_lost from a closed channel.
-    if (this.opts.role === 'end_user') this.link.send({ type: 'teardown.report', revoked: revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)) });
+    if (this.opts.role === 'end_user' && this.sessionId && this.deps.signTeardown) {
+      const local = [...new Set(revoked.filter((r): r is (typeof LOCAL_GRANTS)[number] => (LOCAL_GRANTS as readonly string[]).includes(r)))].sort();
+      try {
+        const signed = await this.deps.signTeardown(this.sessionId, local);
+        this.link.send({ type: 'teardown.report', revoked: signed.revoked as (typeof LOCAL_GRANTS)[number][], receipt: signed.receipt });
+      } catch {
+        // No signed report (the key is unavailable): the session still ends.
+      }
+    }
     if (tellBroker) this.link.send({ type: 'end' });
     try {
       this.pointer?.close();
@@ -216,6 +231,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (this.state === 'ended') return;
     switch (e.kind) {
       case 'ready':
+        this.sessionId = e.frame.session_id;
         this.clearGrace();
         this.expiresAt = e.frame.expires_at;
         this.armExpiry();

@@ -44,7 +44,8 @@ describe('after a crash the next start revokes what was left and reports it to t
     expect(revokedKinds.sort()).toEqual(['capture', 'control']);
     expect(() => new GrantRegistry({ clock: systemClock, journal: new FileGrantJournal(file) })).not.toThrow();
 
-    const report = { session_id: s.id, revoked: recovered.map((r) => r.kind), after_crash: true };
+    const revoked = recovered.map((r) => r.kind);
+    const report = { session_id: s.id, revoked, after_crash: true, receipt: await s.endUser.device.teardownReceipt(s.id, revoked, true) };
     const stranger = await new ApiClient(b.url, new DeviceKey()).post('/api/v1/join/teardown-report', report);
     expect(stranger.status).toBe(403);
     const res = await s.endUser.post('/api/v1/join/teardown-report', report);
@@ -52,6 +53,6 @@ describe('after a crash the next start revokes what was left and reports it to t
     await b.ctx.audit.flush();
     const ev = await b.ctx.storage.db.selectFrom('audit_events').select(['type', 'meta']).where('session_id', '=', s.id).where('type', 'like', 'client.teardown_report%').orderBy('seq').execute();
     expect(ev.map((e) => e.type)).toEqual(['client.teardown_report_refused', 'client.teardown_report']);
-    expect(JSON.parse(ev[1]!.meta)).toEqual({ revoked: expect.arrayContaining(['capture', 'control']), after_crash: true });
+    expect(JSON.parse(ev[1]!.meta)).toEqual({ revoked: ['capture', 'control'], after_crash: true, receipt: report.receipt });
   });
 });

@@ -140,9 +140,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await bob.api.post(`/api/v1/sessions/${s.id}/extensions/${third.extension_id}/approve`, {})).status).toBe(200);
     eu.sendJson({ type: 'extend.response', extension_id: (await eu.nextOfType('extend.offer')).extension_id, accept: false });
     await an.nextOfType('extend.result');
-    eu.sendJson({ type: 'teardown.report', revoked: ['control'] });
-    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: false })).status).toBe(200);
-    expect((await new ApiClient(b.url).post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true })).status).toBe(403);
+    eu.sendJson({ type: 'teardown.report', revoked: ['control'], receipt: await endUser.device.teardownReceipt(s.id, ['control']) });
+    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: true, receipt: await endUser.device.teardownReceipt(s.id, ['capture'], true) })).status).toBe(200);
+    const stranger = new ApiClient(b.url);
+    expect((await stranger.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true, receipt: await stranger.device.teardownReceipt(s.id, [], true) })).status).toBe(403);
     expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
     await eu.closed();
 

@@ -32,6 +32,8 @@ function deps() {
     socket: (url: string) => new WebSocket(url) as unknown as SocketLike,
     clock,
     sign: (nonce: string, token: string) => bridge.device.nonceProof({ nonce, token }),
+    // Main signs its own record of what the teardown revoked.
+    signTeardown: (sessionId: string) => bridge.teardown.receipt({ sessionId }),
   };
 }
 
