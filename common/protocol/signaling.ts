@@ -31,6 +31,8 @@ export const SignalPayloadSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('renegotiate') }).strict(),
+  /** The verification code's commitment: base64url SHA-256, 43 characters (docs/session-protocol.md). */
+  z.object({ kind: z.literal('sas-commit'), commitment: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict(),
 ]);
 export type SignalPayload = z.infer<typeof SignalPayloadSchema>;
 

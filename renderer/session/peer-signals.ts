@@ -20,6 +20,9 @@ export function toPeerSignal(p: SignalPayload, keep?: CandidateFilter): SimplePe
       return { type: 'candidate', candidate: { candidate: p.candidate, sdpMid: p.sdpMid ?? null, sdpMLineIndex: p.sdpMLineIndex ?? null } } as never;
     case 'renegotiate':
       return { type: 'renegotiate', renegotiate: true } as never;
+    case 'sas-commit':
+      // The verification code's commitment is not WebRTC negotiation: not for simple-peer.
+      return null;
     default:
       return missingCase(p);
   }
