@@ -51,7 +51,9 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     bodyLimit: MAX_HTTP_BODY_BYTES,
     // Paths are matched exactly: no trailing-slash or case folding, so /API/v1/admin/users/ is not a way in.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, ignoreDuplicateSlashes: false },
-    trustProxy: false,
+    // X-Forwarded-For counts only from the proxies named in broker.json (proxy-addr: the client is
+    // the rightmost address that is not one of them); from anyone else it is ignored.
+    trustProxy: ctx.cfg.trustedProxies.length > 0 ? ctx.cfg.trustedProxies : false,
     // Keep the one error shape even for requests the router cannot parse (bad percent-encoding).
     frameworkErrors: (err: Error & { code?: string }, _req: unknown, reply: { code(n: number): { send(b: unknown): void } }) => {
       reply.code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'bad_url' : 'bad_request', 'the request URL or headers could not be parsed'));
