@@ -15,6 +15,18 @@ export function isAddressOrCidr(s: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (v === 4 ? 32 : 128);
 }
 
+/** A hook URL: https://, or http:// to this machine only (the payload is signed, not encrypted). */
+export function isHookUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    if (u.protocol === 'https:') return true;
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    return u.protocol === 'http:' && isLoopback(host);
+  } catch {
+    return false;
+  }
+}
+
 /** Optional DATA_DIR/broker.json: everything an operator tunes without code. */
 export const BrokerFileSchema = z
   .object({
@@ -25,7 +37,15 @@ export const BrokerFileSchema = z
       .strict()
       .optional(),
     hooks: z
-      .array(z.object({ url: z.string().url().max(500), secret: z.string().min(16).max(512), events: z.array(z.string().max(64)).max(32).default(['session.ended']) }).strict())
+      .array(
+        z
+          .object({
+            url: z.string().url().max(500).refine(isHookUrl, 'must be https:// (http:// only to a loopback address: 127.0.0.1, ::1, localhost), since it carries session data'),
+            secret: z.string().min(16).max(512),
+            events: z.array(z.string().max(64)).max(32).default(['session.ended']),
+          })
+          .strict(),
+      )
       .max(16)
       .default([]),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
