@@ -8,6 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { BrokerContext } from './context.js';
 import { HookDispatcher } from './hooks/outbound.js';
 import { KeyRing } from './keys.js';
+import { SecretBox } from './secret-box.js';
 import { Metrics } from './metrics.js';
 import type { AnyRoute } from './http/registry.js';
 import { SessionService } from './sessions/service.js';
@@ -45,7 +46,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const tokens = createTokenService(keys, cfg.issuer, now);
   const audit = new AuditLog(storage, keys, cfg.dataDir, now);
   const metrics = new Metrics();
-  const accounts = new AccountService(cfg, storage, audit, tokens, now);
+  const accounts = new AccountService(cfg, storage, audit, tokens, now, SecretBox.load(cfg.dataDir));
+  if ((await accounts.sealClearTotpSecrets()) > 0) await storage.purgeFreedPages();
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
   const limits = new SqlLimitStore(storage.db);
   const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits);

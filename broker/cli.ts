@@ -6,6 +6,7 @@ import { createTokenService } from './auth/tokens.js';
 import { startBroker } from './broker.js';
 import { defaultDataDir, loadConfig } from './config.js';
 import { KeyRing } from './keys.js';
+import { SecretBox } from './secret-box.js';
 import { openStorage } from './storage/db.js';
 
 const USAGE = `chaperone-broker: the Chaperone broker
@@ -51,7 +52,7 @@ async function withAccounts<T>(dataDir: string, fn: (a: AccountService) => Promi
   const { ring } = KeyRing.load(dataDir, 3600_000);
   const audit = new AuditLog(storage, ring, dataDir);
   try {
-    return await fn(new AccountService(cfg, storage, audit, createTokenService(ring, cfg.issuer), Date.now));
+    return await fn(new AccountService(cfg, storage, audit, createTokenService(ring, cfg.issuer), Date.now, SecretBox.load(dataDir)));
   } finally {
     await audit.close();
     await storage.close();

@@ -12,6 +12,7 @@ import type { AccountsTable } from '../storage/schema.js';
 import type { Account, SignedInAccount } from './account.js';
 import { DUMMY_HASH_PROMISE, generateOneTimePassword, hashPassword, verifyPassword } from './passwords.js';
 import { sourceRefusalKey } from '../rate-limit.js';
+import { SecretBox } from '../secret-box.js';
 import type { TokenService } from './tokens.js';
 import { generateTotpSecret, otpauthUri, verifyTotp } from './totp.js';
 
@@ -57,7 +58,29 @@ export class AccountService {
     private readonly audit: AuditLog,
     private readonly tokens: TokenService,
     private readonly now: () => number,
+    /** Seals TOTP secrets at rest (the key beside the signing keys). */
+    private readonly secrets: SecretBox,
   ) {}
+
+  private static totpContext(accountId: string): string {
+    return `chaperone-totp:${accountId}`;
+  }
+
+  /**
+   * Seals the TOTP secrets an older broker stored in clear; returns how many. Run at start, before
+   * anyone signs in.
+   */
+  async sealClearTotpSecrets(): Promise<number> {
+    const rows = await this.db.selectFrom('accounts').select(['id', 'totp_secret']).where('totp_secret', 'is not', null).execute();
+    let n = 0;
+    for (const r of rows) {
+      if (r.totp_secret === null || SecretBox.isSealed(r.totp_secret)) continue;
+      const sealed = this.secrets.seal(r.totp_secret, AccountService.totpContext(r.id));
+      await this.db.updateTable('accounts').set({ totp_secret: sealed }).where('id', '=', r.id).where('totp_secret', '=', r.totp_secret).execute();
+      n++;
+    }
+    return n;
+  }
 
   private revoked: RevocationListener | null = null;
 
@@ -104,8 +127,9 @@ export class AccountService {
     const wantTotp = n.totp ?? true;
     if (!wantTotp && this.mfaRequired(n.roles)) throw badRequest(`policy requires TOTP for roles ${this.cfg.policy.mfa_required_roles.join(', ')}`);
     const totpSecret = wantTotp ? generateTotpSecret() : null;
+    const id = crypto.randomUUID();
     const row: Row = {
-      id: crypto.randomUUID(),
+      id,
       username: n.username,
       display_name: n.display_name,
       organisation: n.organisation,
@@ -113,7 +137,8 @@ export class AccountService {
       roles: [...new Set(n.roles)].join(','),
       password_hash: await hashPassword(otp),
       must_change_password: 1,
-      totp_secret: totpSecret,
+      // Stored sealed; shown in clear once, in the answer below.
+      totp_secret: totpSecret ? this.secrets.seal(totpSecret, AccountService.totpContext(id)) : null,
       totp_last_step: 0,
       disabled: 0,
       failed_logins: 0,
@@ -243,7 +268,8 @@ export class AccountService {
     if (r.disabled) return fail('disabled');
     const roles = r.roles.split(',') as Role[];
     if (r.totp_secret) {
-      const step = totp ? verifyTotp(r.totp_secret, totp, now, r.totp_last_step) : null;
+      const secret = this.secrets.open(r.totp_secret, AccountService.totpContext(r.id));
+      const step = totp && secret ? verifyTotp(secret, totp, now, r.totp_last_step) : null;
       if (step === null) return fail(totp ? 'bad_totp' : 'totp_missing');
       // Claiming the step is conditional, so the same code sent twice at once signs in once.
       const claimed = await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now }).where('id', '=', r.id).where('totp_last_step', '<', step).executeTakeFirst();
