@@ -202,7 +202,7 @@ export class SignalingHub implements SessionEvents {
       return this.authenticate(c, frame.token, frame.proof);
     }
     c.lastSeen = now;
-    if (c.role === 'end_user') this.endUserSeen.set(c.session!.id, now);
+    if (c.role === 'end_user' && c.session!.state === 'active') this.endUserSeen.set(c.session!.id, now);
     if (frame.type === 'auth') return this.notNow(c, frame.type, 'already authenticated');
     if (!ALLOWED[c.role].has(frame.type)) return this.notNow(c, frame.type, `${c.role} may not send ${frame.type}`);
     const s = c.session!;
