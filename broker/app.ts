@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { MAX_HTTP_BODY_BYTES, MAX_SIGNALING_FRAME_BYTES } from '../common/protocol/limits.js';
 import type { BrokerContext } from './context.js';
@@ -15,7 +15,8 @@ import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
-import { SignalingHub } from './signaling/hub.js';
+import { sourceRefusalKey } from './rate-limit.js';
+import { SignalingHub, protocolRefusal } from './signaling/hub.js';
 
 export const VERSION = '0.1.0';
 
@@ -30,6 +31,19 @@ const HTTP_STATUS: Record<DomainErrorKind, number> = {
   unavailable: 503,
 };
 
+/**
+ * Every route's path is written with these characters only, in segments that are not `.` or
+ * `..`. A request path that is anything else (a percent-escape, which the router would decode, a
+ * dot segment, a backslash, a `;`) is not one of our routes, whatever it would decode or
+ * normalise to: it is answered 404 before routing can turn it into one.
+ */
+const EXACT_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
+
+export function isExactPath(url: string): boolean {
+  const q = url.indexOf('?');
+  return EXACT_PATH.test(q < 0 ? url : url.slice(0, q));
+}
+
 /** Builds the HTTP app without listening (tests use it through inject or a real port). */
 export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
   const app = Fastify({
@@ -37,7 +51,9 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     bodyLimit: MAX_HTTP_BODY_BYTES,
     // Paths are matched exactly: no trailing-slash or case folding, so /API/v1/admin/users/ is not a way in.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, ignoreDuplicateSlashes: false },
-    trustProxy: false,
+    // X-Forwarded-For counts only from the proxies named in broker.json (proxy-addr: the client is
+    // the rightmost address that is not one of them); from anyone else it is ignored.
+    trustProxy: ctx.cfg.trustedProxies.length > 0 ? ctx.cfg.trustedProxies : false,
     // Keep the one error shape even for requests the router cannot parse (bad percent-encoding).
     frameworkErrors: (err: Error & { code?: string }, _req: unknown, reply: { code(n: number): { send(b: unknown): void } }) => {
       reply.code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'bad_url' : 'bad_request', 'the request URL or headers could not be parsed'));
@@ -74,20 +90,29 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
                 : 'bad_request';
     if (status === 500) req.log.error({ err }, 'unhandled error');
     if (status !== 500) {
-      ctx.audit.record({ type: 'http.request_refused', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { code, status, route: req.routeOptions?.url ?? '' } });
+      const route = req.routeOptions?.url ?? '';
+      void ctx.audit.refused({ type: 'http.request_refused', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { code, status, route } }, sourceRefusalKey('http.request_refused', req.ip, route));
     }
     return reply.status(status).send(errorBody(code, status === 500 ? 'internal error' : (e.message ?? 'bad request')));
   });
 
-  registerCors(app, ctx.cfg.corsOrigins);
-
-  app.setNotFoundHandler(async (req, reply) => {
+  const notFound = (req: FastifyRequest, reply: FastifyReply) => {
     // Probes of privileged paths with odd spellings land here; keep a record of them.
-    if (req.url.toLowerCase().includes('/api')) {
-      ctx.audit.record({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } });
+    if (req.url.toLowerCase().includes('/api') || !isExactPath(req.url)) {
+      // Probes come in floods: one source's are throttled together (records say how many they stand for).
+      void ctx.audit.refused({ type: 'http.not_found', outcome: 'denied', actor: 'anonymous', source: req.ip, meta: { method: req.method, path: req.url.slice(0, 200) } }, sourceRefusalKey('http.not_found', req.ip));
     }
     return reply.status(404).send(errorBody('not_found', `no route ${req.method} ${req.url.slice(0, 200)}`));
+  };
+  // First of all hooks: the router has already decoded the path, so a spelling it matched to a
+  // route is refused here, before CORS, authentication or the handler see it.
+  app.addHook('onRequest', async (req, reply) => {
+    if (!isExactPath(req.url)) return notFound(req, reply);
   });
+
+  registerCors(app, ctx.cfg.corsOrigins);
+
+  app.setNotFoundHandler(async (req, reply) => notFound(req, reply));
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
@@ -100,7 +125,20 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   // ours get a proper 1001 "going away" and reconnect after a restart.
   let hub: SignalingHub | null = null;
   app.addHook('preClose', async () => hub?.close());
-  await app.register(websocket, { options: { maxPayload: MAX_SIGNALING_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_SIGNALING_FRAME_BYTES },
+    // A client breaking the WebSocket protocol is the client's mistake: ws has already closed the
+    // socket with the right code and the hub audits it, so one warn line without a stack. The
+    // plugin's default would log it as an error with a stack trace.
+    errorHandler: (error: Error & { code?: string }, socket: { terminate(): void }, request: FastifyRequest) => {
+      if (protocolRefusal(error.code)) {
+        request.log.warn({ code: error.code }, `signaling: a client sent a frame that breaks the protocol: ${error.message}`);
+        return;
+      }
+      request.log.error({ err: error }, 'signaling socket failed');
+      socket.terminate();
+    },
+  });
 
   const registry = new RouteRegistry(app, authenticator(ctx));
   metaRoutes(registry, ctx, VERSION);

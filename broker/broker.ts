@@ -2,18 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit/log.js';
 import { AccountService } from './auth/accounts.js';
-import { ReplayCache } from './auth/dpop.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BrokerContext } from './context.js';
 import { HookDispatcher } from './hooks/outbound.js';
 import { KeyRing } from './keys.js';
+import { SecretBox } from './secret-box.js';
 import { Metrics } from './metrics.js';
 import type { AnyRoute } from './http/registry.js';
 import { SessionService } from './sessions/service.js';
 import type { SignalingHub } from './signaling/hub.js';
 import { openStorage } from './storage/db.js';
+import { SqlLimitStore } from './storage/limits.js';
 
 export interface Broker {
   ctx: BrokerContext;
@@ -45,10 +46,16 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const tokens = createTokenService(keys, cfg.issuer, now);
   const audit = new AuditLog(storage, keys, cfg.dataDir, now);
   const metrics = new Metrics();
-  const accounts = new AccountService(cfg, storage, audit, tokens, now);
+  const accounts = new AccountService(cfg, storage, audit, tokens, now, SecretBox.load(cfg.dataDir));
+  if ((await accounts.sealClearTotpSecrets()) > 0) await storage.purgeFreedPages();
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
-  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, replay: new ReplayCache(180_000), accounts, sessions, hooks, metrics, now };
+  const limits = new SqlLimitStore(storage.db);
+  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits);
+  // An account whose tokens stop counting loses its live sessions at once, not at their next use.
+  accounts.onRevoked(async (accountId, why, by) => {
+    await sessions.endForAccount(accountId, why, by);
+  });
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');
@@ -71,6 +78,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   metrics.gauge('chaperone_signaling_sockets', 'Authenticated signaling sockets', () => hub.socketCount);
   metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
   await sessions.resumeAfterRestart();
+  sessions.startAccountWatch();
   hooks.start();
 
   let url = cfg.publicUrl;

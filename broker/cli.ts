@@ -6,6 +6,7 @@ import { createTokenService } from './auth/tokens.js';
 import { startBroker } from './broker.js';
 import { defaultDataDir, loadConfig } from './config.js';
 import { KeyRing } from './keys.js';
+import { SecretBox } from './secret-box.js';
 import { openStorage } from './storage/db.js';
 
 const USAGE = `chaperone-broker: the Chaperone broker
@@ -16,10 +17,14 @@ Usage:
                             [--organisation ORG] [--kind internal|vendor|incident_responder] [--no-totp] [--data-dir DIR]
   chaperone-broker user list [--data-dir DIR] [--json]
   chaperone-broker user disable --username NAME [--data-dir DIR]
+  chaperone-broker user roles --username NAME --roles analyst[,approver,admin,auditor] [--data-dir DIR]
+  chaperone-broker user reset-password --username NAME [--data-dir DIR] [--json]
   chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl [--jwks JWKS.json]] [--json]
   chaperone-broker audit export [--data-dir DIR] [--out FILE] [--since-seq N]
   chaperone-broker keys rotate [--data-dir DIR]
 
+Disabling an account, taking a role away or resetting its password refuses every token it holds
+at once; a running broker ends its live sessions within a second.
 DATABASE_URL=postgres://... selects PostgreSQL instead of the SQLite file in the data dir.
 The data dir defaults to $CHAPERONE_DATA_DIR or ~/.chaperone/broker.
 `;
@@ -47,7 +52,7 @@ async function withAccounts<T>(dataDir: string, fn: (a: AccountService) => Promi
   const { ring } = KeyRing.load(dataDir, 3600_000);
   const audit = new AuditLog(storage, ring, dataDir);
   try {
-    return await fn(new AccountService(cfg, storage, audit, createTokenService(ring, cfg.issuer), Date.now));
+    return await fn(new AccountService(cfg, storage, audit, createTokenService(ring, cfg.issuer), Date.now, SecretBox.load(dataDir)));
   } finally {
     await audit.close();
     await storage.close();
@@ -194,6 +199,26 @@ async function user(sub: string | undefined, argv: string[]): Promise<number> {
     if (!username) throw new UsageError('user disable needs --username');
     await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.disable(username, 'cli'));
     process.stdout.write(`disabled ${username}\n`);
+    return 0;
+  }
+  if (sub === 'roles') {
+    const o = opts(argv, { username: { type: 'string' }, roles: { type: 'string' } });
+    const username = str(o.username);
+    const roles = (str(o.roles) ?? '').split(',').filter(Boolean);
+    if (!username || roles.length === 0) throw new UsageError('user roles needs --username and --roles');
+    const bad = roles.filter((r) => !ROLES.includes(r as Role));
+    if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')}; roles are ${ROLES.join(', ')}`);
+    const done = await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.setRoles(username, roles as Role[], 'cli'));
+    process.stdout.write(`${username} now has the roles ${done.roles.join(', ')}\n`);
+    return 0;
+  }
+  if (sub === 'reset-password') {
+    const o = opts(argv, { username: { type: 'string' } });
+    const username = str(o.username);
+    if (!username) throw new UsageError('user reset-password needs --username');
+    const done = await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.resetPassword(username, 'cli'));
+    if (o.json) process.stdout.write(JSON.stringify(done) + '\n');
+    else process.stdout.write(`${username}: one-time password ${done.one_time_password}   (shown once; must be changed at the next sign-in)\n`);
     return 0;
   }
   throw new UsageError(`unknown user command: ${sub ?? '(none)'}`);

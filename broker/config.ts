@@ -1,9 +1,31 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { OrgPolicySchema, type OrgPolicy } from '../common/policy.js';
+
+/** An IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
+export function isAddressOrCidr(s: string): boolean {
+  const [ip, prefix, ...rest] = s.split('/');
+  const v = net.isIP(ip ?? '');
+  if (v === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (v === 4 ? 32 : 128);
+}
+
+/** A hook URL: https://, or http:// to this machine only (the payload is signed, not encrypted). */
+export function isHookUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    if (u.protocol === 'https:') return true;
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    return u.protocol === 'http:' && isLoopback(host);
+  } catch {
+    return false;
+  }
+}
 
 /** Optional DATA_DIR/broker.json: everything an operator tunes without code. */
 export const BrokerFileSchema = z
@@ -15,7 +37,15 @@ export const BrokerFileSchema = z
       .strict()
       .optional(),
     hooks: z
-      .array(z.object({ url: z.string().url().max(500), secret: z.string().min(16).max(512), events: z.array(z.string().max(64)).max(32).default(['session.ended']) }).strict())
+      .array(
+        z
+          .object({
+            url: z.string().url().max(500).refine(isHookUrl, 'must be https:// (http:// only to a loopback address: 127.0.0.1, ::1, localhost), since it carries session data'),
+            secret: z.string().min(16).max(512),
+            events: z.array(z.string().max(64)).max(32).default(['session.ended']),
+          })
+          .strict(),
+      )
       .max(16)
       .default([]),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
@@ -24,6 +54,12 @@ export const BrokerFileSchema = z
       .array(z.string().max(200).regex(/^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin: scheme://host[:port], no path'))
       .max(16)
       .default(['chaperone-app://ui']),
+    /**
+     * Proxies in front of the broker whose X-Forwarded-For names the client: the client is the
+     * rightmost address in it that is not one of these. Empty: the header is ignored and the
+     * socket's peer is the client.
+     */
+    trusted_proxies: z.array(z.string().max(64).refine(isAddressOrCidr, 'an IP address or CIDR (for example 10.0.0.5 or 10.0.0.0/8)')).max(64).default([]),
     rate_limits: z
       .object({
         join_failures_per_source: z.number().int().min(1).max(10_000).default(10),
@@ -64,6 +100,7 @@ export interface BrokerConfig {
   syslog?: { host: string; port: number; transport: 'udp' | 'tcp' } | undefined;
   rateLimits: RateLimits;
   corsOrigins: string[];
+  trustedProxies: string[];
   /** Shared secret for the inbound ticket webhook (generated on first run, file mode 0600). */
   ticketWebhookSecret: string;
   accessTokenTtlS: number;
@@ -141,6 +178,7 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     hooks: f.hooks,
     syslog: f.syslog,
     corsOrigins: f.cors_origins,
+    trustedProxies: f.trusted_proxies,
     rateLimits: f.rate_limits,
     ticketWebhookSecret: readOrCreateSecret(o.dataDir, 'ticket-webhook.secret'),
     accessTokenTtlS: 600,

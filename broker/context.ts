@@ -1,6 +1,6 @@
 import type { AuditLog } from './audit/log.js';
 import type { AccountService } from './auth/accounts.js';
-import type { ReplayCache } from './auth/dpop.js';
+
 import type { TokenService } from './auth/tokens.js';
 import type { BrokerConfig } from './config.js';
 import type { HookDispatcher } from './hooks/outbound.js';
@@ -8,6 +8,7 @@ import type { KeyRing } from './keys.js';
 import type { Metrics } from './metrics.js';
 import type { SessionService } from './sessions/service.js';
 import type { Storage } from './storage/db.js';
+import type { LimitStore } from './storage/limits.js';
 
 /** Everything a route or the signaling hub needs, built once by the composition root (broker/broker.ts). */
 export interface BrokerContext {
@@ -16,7 +17,8 @@ export interface BrokerContext {
   keys: KeyRing;
   tokens: TokenService;
   audit: AuditLog;
-  replay: ReplayCache;
+  /** Shared counters and replay caches: DPoP proof ids, join-code failures (storage/limits.ts). */
+  limits: LimitStore;
   accounts: AccountService;
   sessions: SessionService;
   hooks: HookDispatcher;

@@ -1,46 +1,3 @@
-/**
- * Fixed-window counters keyed by source. Small and in-process: enough for one broker; several
- * brokers behind a balancer each enforce their share (docs/join-codes.md states the effect).
- */
-export class WindowCounter {
-  private readonly counts = new Map<string, { start: number; n: number }>();
-
-  constructor(
-    readonly limit: number,
-    readonly windowMs: number,
-  ) {}
-
-  /** Current count within the window, without adding. */
-  peek(key: string, now: number): number {
-    const c = this.counts.get(key);
-    return c && now - c.start < this.windowMs ? c.n : 0;
-  }
-
-  exceeded(key: string, now: number): boolean {
-    return this.peek(key, now) >= this.limit;
-  }
-
-  add(key: string, now: number): number {
-    let c = this.counts.get(key);
-    if (!c || now - c.start >= this.windowMs) {
-      c = { start: now, n: 0 };
-      this.counts.set(key, c);
-      if (this.counts.size > 100_000) this.sweep(now);
-    }
-    c.n++;
-    return c.n;
-  }
-
-  retryAfterMs(key: string, now: number): number {
-    const c = this.counts.get(key);
-    return c ? Math.max(0, c.start + this.windowMs - now) : 0;
-  }
-
-  private sweep(now: number): void {
-    for (const [k, c] of this.counts) if (now - c.start >= this.windowMs) this.counts.delete(k);
-  }
-}
-
 /** Token bucket for per-socket frame rates: short bursts pass, sustained floods do not. */
 export class TokenBucket {
   private tokens: number;
@@ -62,6 +19,14 @@ export class TokenBucket {
     this.tokens -= 1;
     return true;
   }
+}
+
+/**
+ * The audit throttle key (AuditLog.refused) for refusals of callers without an identity of their
+ * own, anonymous requests and fresh device keys alike: one per kind of refusal and source.
+ */
+export function sourceRefusalKey(type: string, source: string | null | undefined, detail = ''): string {
+  return `${type}|source:${sourceKey(source ?? 'unknown')}|${detail}`;
 }
 
 /** Groups IPv6 sources by /64 so one host cannot rotate through its own addresses. */

@@ -12,14 +12,16 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
  */
 const EVENTS = {
   'account.created': { outcomes: ['success'], about: 'an account was created (CLI, admin API or first run)' },
-  'account.disabled': { outcomes: ['success'], about: 'an account was disabled; its refresh tokens are revoked' },
+  'account.disabled': { outcomes: ['success'], about: 'an account was disabled; every token it holds is refused and its live sessions end (account_revoked)' },
+  'account.roles_changed': { outcomes: ['success'], about: "an account's roles were set; when one was taken away, its tokens are refused and its live sessions end" },
+  'account.password_reset': { outcomes: ['success'], about: 'an admin gave an account a new one-time password; its tokens are refused and its live sessions end' },
 
   'auth.login': { outcomes: ['success'], about: 'a sign-in with password (and TOTP) succeeded' },
   'auth.login_failed': { outcomes: ['failure'], about: 'wrong username, password or one-time code (meta.why says which)' },
   'auth.login_locked': { outcomes: ['denied'], about: 'a sign-in to a locked account was refused' },
   'auth.logout': { outcomes: ['success'], about: 'a refresh token family was revoked' },
   'auth.password_change_required': { outcomes: ['denied'], about: 'a sign-in with a one-time password was refused until it is changed' },
-  'auth.password_changed': { outcomes: ['success'], about: 'a password was replaced' },
+  'auth.password_changed': { outcomes: ['success'], about: "a password was replaced; the account's other tokens are refused and its live sessions end" },
   'auth.refresh_failed': { outcomes: ['denied'], about: 'a refresh token was refused (a reused one revokes its family)' },
   'auth.refreshed': { outcomes: ['success'], about: 'a refresh token was traded for a new pair' },
   'auth.request_rejected': { outcomes: ['denied'], about: 'a request without a valid access token or device proof' },
@@ -43,10 +45,11 @@ const EVENTS = {
   'extension.declined': { outcomes: ['success'], about: 'the end user declined more time' },
 
   'grant.requested': { outcomes: ['success'], about: 'the analyst asked for a capability inside the session' },
-  'grant.refused': { outcomes: ['denied'], about: 'a capability not approved for the session was asked for' },
+  'grant.refused': { outcomes: ['denied'], about: 'a grant request or answer was refused: capability not approved, request id already used, or an answer naming another capability (meta.why)' },
   'grant.granted': { outcomes: ['success'], about: 'the end user allowed a capability' },
   'grant.denied': { outcomes: ['success'], about: 'the end user refused a capability' },
   'grant.revoked': { outcomes: ['success'], about: 'a capability was taken back' },
+  'grant.timed_out': { outcomes: ['success'], about: 'nobody answered a grant request in time; the broker answered it as refused' },
 
   'hook.delivery_failed': { outcomes: ['failure'], about: 'a post-session hook failed after every retry' },
 

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { CAPABILITIES, type Capability } from './capabilities.js';
+import { safeText } from './protocol/text.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
 
 /** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
 export const OrgPolicySchema = z
   .object({
-    organisation: z.string().min(1).max(120).default('Chaperone'),
+    /** Shown in every consent offer: safe text only (common/protocol/text.ts). */
+    organisation: safeText(120).default('Chaperone'),
     max_duration_minutes: z.number().int().min(1).max(24 * 60).default(60),
     hard_max_minutes: z.number().int().min(1).max(24 * 60).default(240),
     approval_window_minutes: z.number().int().min(1).max(24 * 60).default(15),
@@ -20,10 +22,13 @@ export const OrgPolicySchema = z
       .strict()
       .default({ capabilities: ['view', 'chat'], analyst_kinds: ['internal'] }),
     mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
-    /** How long a grant request waits for the end user's answer; the broker refuses it 2 s later. */
-    control_prompt_seconds: z.number().int().min(5).max(300).default(30),
     /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
     heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
+    /**
+     * How long the end user has to answer a request for control, clipboard or files; the broker
+     * answers it as refused (`timeout`) 2 s after that, so neither side waits on it any longer.
+     */
+    control_prompt_seconds: z.number().int().min(5).max(300).default(30),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

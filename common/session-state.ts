@@ -21,6 +21,9 @@ export const END_REASONS = [
   'rejected',
   'code_expired',
   'peer_lost',
+  /** The analyst's account was disabled, lost a role, or had its password reset or changed. */
+  'account_revoked',
+  /** A side found that the verification code cannot be trusted (the peer's reveal did not match, or the end user said the codes differ). */
   'verification_failed',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -29,17 +32,17 @@ export type EndReason = (typeof END_REASONS)[number];
 export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly EndReason[] {
   switch (state) {
     case 'requested':
-      return ['rejected', 'ticket_closed'];
+      return ['rejected', 'ticket_closed', 'account_revoked'];
     case 'awaiting_approval':
-      return ['rejected', 'expired', 'revoked', 'ticket_closed', 'completed'];
+      return ['rejected', 'expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'approved':
-      return ['expired', 'revoked', 'ticket_closed', 'completed'];
+      return ['expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'code_issued':
-      return ['code_expired', 'revoked', 'ticket_closed', 'completed'];
+      return ['code_expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'pending_consent':
-      return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed'];
+      return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'verification_failed'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed'];
     default:
       return missingCase(state);
   }

@@ -35,6 +35,11 @@ export async function consentReceipt(device: DeviceKey, sessionId: string, offer
   return device.sign('chaperone-consent+jwt', { sid: sessionId, offer_hash: offerHash, decision, accepted_capabilities: decision === 'accept' ? claims.consent_covers : [] });
 }
 
+/** The end user's signed teardown report, as the app makes it: the grants it dropped, sorted, once each. */
+export function teardownReceipt(device: DeviceKey, sessionId: string, revoked: readonly string[], afterCrash = false): Promise<string> {
+  return device.teardownReceipt(sessionId, revoked, afterCrash);
+}
+
 export async function consent(api: ApiClient, sessionId: string, offer: string, decision: 'accept' | 'decline' = 'accept') {
   const receipt = await consentReceipt(api.device, sessionId, offer, decision);
   return api.post('/api/v1/join/consent', { session_id: sessionId, receipt });

@@ -1,3 +1,5 @@
+import crypto from 'node:crypto';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { BrokerFrame } from '../common/protocol/signaling.js';
 import type { DeviceKey } from './device.js';
@@ -92,4 +94,30 @@ export class SignalingClient {
   close(): void {
     this.ws.close();
   }
+
+  /**
+   * Writes several frames in one TCP write, as an attacker's client can: the broker receives them
+   * together and must still handle them one at a time, in order. A string is sent as JSON text; a
+   * Buffer as a text frame with exactly those bytes (for invalid UTF-8).
+   */
+  sendBurst(frames: (unknown | Buffer)[]): void {
+    const socket = (this.ws as unknown as { _socket: Socket })._socket;
+    socket.write(Buffer.concat(frames.map((f) => maskedTextFrame(Buffer.isBuffer(f) ? f : Buffer.from(JSON.stringify(f), 'utf8')))));
+  }
+}
+
+/** One masked client-to-server text frame (RFC 6455 5.2), built by hand so nothing checks its bytes. */
+export function maskedTextFrame(payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x81, 0x80 | len]) : len < 65536 ? Buffer.from([0x81, 0x80 | 126, len >> 8, len & 255]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), bigLength(len)]);
+  const mask = crypto.randomBytes(4);
+  const body = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
+  return Buffer.concat([head, mask, body]);
+}
+
+function bigLength(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
 }

@@ -14,6 +14,7 @@ import {
   type StoredAuditEvent,
 } from '../../common/audit-chain.js';
 import type { KeyRing } from '../keys.js';
+import { RefusalThrottle } from './throttle.js';
 import type { Storage } from '../storage/db.js';
 
 // crypto.hash (Node 20.12+) is one call into C++ instead of three JS objects per event; the
@@ -53,6 +54,8 @@ export class AuditLog {
   private latestCheckpoint: AuditCheckpoint | null = null;
   private readonly listeners: Listener[] = [];
   private closed = false;
+  private readonly throttle = new RefusalThrottle();
+  private throttleTimer: NodeJS.Timeout | null = null;
   appended = 0;
 
   constructor(
@@ -76,6 +79,29 @@ export class AuditLog {
     });
   }
 
+  /**
+   * A refusal of something a caller sent: written like any event, but throttled per `key` (one
+   * socket, one account, or one source for callers without an identity) so that a flood of
+   * refusals cannot become a flood of records; what is held back is counted in the next record
+   * for that key (broker/audit/throttle.ts). Resolves once written, or at once when held back.
+   */
+  async refused(input: AuditEventInput, key: string = refusalKey(input)): Promise<void> {
+    if (this.closed) return;
+    const admitted = this.throttle.admit(key, input, this.now());
+    this.armThrottleTimer();
+    if (admitted) await this.append(admitted);
+  }
+
+  private armThrottleTimer(): void {
+    if (this.throttleTimer || this.closed) return;
+    this.throttleTimer = setInterval(() => this.writeSummaries(false), 1000);
+    this.throttleTimer.unref();
+  }
+
+  private writeSummaries(force: boolean): void {
+    for (const s of this.throttle.drain(this.now(), force)) this.record(s);
+  }
+
   /** Fire-and-forget append for places that must not wait; a failure is reported on stderr. */
   record(input: AuditEventInput): void {
     this.append(input).catch((err: unknown) => {
@@ -83,7 +109,9 @@ export class AuditLog {
     });
   }
 
+  /** Commits everything queued, including the summaries of refusals held back by the throttle. */
   async flush(): Promise<void> {
+    if (!this.closed) this.writeSummaries(true);
     while (this.queue.length > 0 || this.flushing) {
       if (this.flushing) await this.flushing;
       else await this.runFlush();
@@ -93,6 +121,8 @@ export class AuditLog {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    if (this.throttleTimer) clearInterval(this.throttleTimer);
+    this.throttleTimer = null;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.headTimer = null;
     this.writeHead();
@@ -227,6 +257,11 @@ export class AuditLog {
       process.stderr.write(`could not write audit head: ${String(err)}\n`);
     }
   }
+}
+
+/** The default throttle key: one actor, from one source, about one session, for one kind of refusal. */
+export function refusalKey(input: AuditEventInput): string {
+  return `${input.type}|${input.actor}|${input.source ?? ''}|${input.session_id ?? ''}`;
 }
 
 export function readHead(dataDir: string): AuditCheckpoint | null {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ChainVerifier, checkpointMessage, type AuditCheckpoint, type AuditEvent, type AuditMeta, type AuditOutcome, type ChainResult, type StoredAuditEvent } from '../../common/audit-chain.js';
 import { HEAD_FILE, readHead, sha256hex } from './log.js';
+import { TeardownReceiptCheck } from './receipt-check.js';
 import { loadKeyRingIfAny, withLogSnapshot, type StoredLogOptions } from './stored-log.js';
 
 export type VerifyResult = ChainResult & {
@@ -21,6 +22,8 @@ class LogCheck {
   private verifier: ChainVerifier | null = null;
   private readonly unknownKids = new Set<string>();
   private readonly seqs: Set<number>;
+  readonly receipts: TeardownReceiptCheck;
+  private receiptProblem: { seq: number; id: string; problem: string } | null = null;
   events = 0;
 
   constructor(
@@ -33,19 +36,28 @@ class LogCheck {
     this.seqs = new Set(checkpoints.map((c) => c.seq));
     // ChainVerifier compares the head only if it recorded that seq's hash.
     if (head) this.seqs.add(head.seq);
+    this.receipts = new TeardownReceiptCheck(fromSeq > 0);
   }
 
   push(e: AuditEvent): boolean {
     this.events++;
     this.verifier ??= this.makeVerifier(e);
-    return this.verifier.push(e);
+    return this.verifier.push(e) && this.checkReceipts(e, () => e.meta);
   }
 
   /** A row this process read from the database itself (see ChainVerifier.pushStored). */
   pushStored(e: StoredAuditEvent): boolean {
     this.events++;
     this.verifier ??= this.makeVerifier(e);
-    return this.verifier.pushStored(e);
+    // meta is parsed only for the few event types that carry receipts.
+    return this.verifier.pushStored(e) && this.checkReceipts(e, () => JSON.parse(e.meta_text) as AuditMeta);
+  }
+
+  /** The signed statements an event carries (the end user's teardown receipts) check out. */
+  private checkReceipts(e: Pick<AuditEvent, 'seq' | 'id' | 'type' | 'session_id'>, meta: () => AuditMeta): boolean {
+    const problem = this.receipts.observe(e.type, e.session_id, meta);
+    if (problem) this.receiptProblem = { seq: e.seq, id: e.id, problem };
+    return problem === null;
   }
 
   private makeVerifier(first: AuditEvent | StoredAuditEvent | null): ChainVerifier {
@@ -79,6 +91,7 @@ class LogCheck {
       return { ok: true, events: 0, checkpoints: 0, head: { seq: this.fromSeq, hash: '' } };
     }
     const v = (this.verifier ??= this.makeVerifier(null));
+    if (this.receiptProblem) return { ok: false, events: this.events, first_bad: this.receiptProblem };
     if (v.failed) return v.finish([], this.verifySig);
     if (this.head && !this.verifySig(this.head.kid, checkpointMessage(this.head), this.head.sig)) {
       return this.fail(this.head.seq, `the signed head (${HEAD_FILE}) has a bad signature${this.kidNote(this.head.kid)}`);
@@ -123,9 +136,9 @@ export async function verifyStoredLog(opts: StoredLogOptions): Promise<VerifyRes
     const seconds = (performance.now() - started) / 1000;
     const r: VerifyResult = check.finish();
     r.rate_per_s = seconds > 0 ? Math.round(check.events / seconds) : check.events;
-    if (!head && check.events > 0) {
-      r.warnings = [`no ${HEAD_FILE} in ${opts.dataDir}: a truncation that also removed the newest checkpoints would not be detected`];
-    }
+    const warnings = check.receipts.warnings();
+    if (!head && check.events > 0) warnings.push(`no ${HEAD_FILE} in ${opts.dataDir}: a truncation that also removed the newest checkpoints would not be detected`);
+    if (warnings.length) r.warnings = warnings;
     return r;
   });
 }
@@ -243,7 +256,7 @@ export async function verifyExportFile(file: string, opts: { jwks?: string } = {
     : check.finish();
   r.rate_per_s = seconds > 0 ? Math.round(check.events / seconds) : check.events;
   if (fromSeq > 0) r.from_seq = fromSeq + 1;
-  const warnings: string[] = [];
+  const warnings: string[] = check.receipts.warnings();
   if (!opts.jwks) warnings.push('verified with the keys inside the export: pass the broker JWKS to also prove who signed it');
   if (!head) warnings.push('the export has no signed head: a truncation that also removed the newest checkpoints would not be detected');
   r.warnings = warnings;

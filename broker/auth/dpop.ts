@@ -10,22 +10,24 @@ export interface ProofResult {
   jwk: JWK;
 }
 
-/** Remembers proof ids for as long as their `iat` is acceptable, so a proof is good once. */
-export class ReplayCache {
+/** Where proof ids are claimed (broker/storage/limits.ts): the broker's database, shared and kept over restarts. */
+export interface ReplayClaims {
+  claimOnce(id: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** The same in one process's memory, for code that checks proofs without a broker (unit tests). */
+export class ReplayCache implements ReplayClaims {
   private readonly seen = new Map<string, number>();
   private lastSweep = 0;
 
-  constructor(private readonly ttlMs: number) {}
-
-  /** True the first time an id is offered, false on a replay. */
-  claim(id: string, now: number): boolean {
+  async claimOnce(id: string, expiresAt: number, now: number): Promise<boolean> {
     if (now - this.lastSweep > 10_000) {
-      for (const [k, exp] of this.seen) if (exp < now) this.seen.delete(k);
+      for (const [k, exp] of this.seen) if (exp <= now) this.seen.delete(k);
       this.lastSweep = now;
     }
     const exp = this.seen.get(id);
-    if (exp !== undefined && exp >= now) return false;
-    this.seen.set(id, now + this.ttlMs);
+    if (exp !== undefined && exp > now) return false;
+    this.seen.set(id, expiresAt);
     return true;
   }
 }
@@ -73,7 +75,7 @@ export function verifyEmbeddedKeyJws(token: string, typ: string): { payload: Rec
 export async function verifyHttpProof(
   proof: string,
   expect: { method: string; path: string; accessToken?: string | undefined },
-  replay: ReplayCache,
+  replay: ReplayClaims,
   now: number,
 ): Promise<ProofResult> {
   const { payload, jkt, jwk } = verifyEmbeddedKeyJws(proof, 'dpop+jwt');
@@ -94,7 +96,10 @@ export async function verifyHttpProof(
   if (expect.accessToken !== undefined && payload.ath !== sha256b64url(expect.accessToken)) {
     throw new TokenError('bad_proof', 'proof is not bound to this access token');
   }
-  if (!replay.claim(`${jkt}:${payload.jti}`, now)) throw new TokenError('proof_replayed', 'proof was already used');
+  // Remembered for as long as the proof's iat is acceptable (60 s either side), in the database:
+  // a proof replayed to another broker on it, or after a restart, is refused the same way.
+  const acceptableUntil = (payload.iat + MAX_SKEW_S + 1) * 1000;
+  if (!(await replay.claimOnce(`dpop:${jkt}:${payload.jti}`, acceptableUntil, now))) throw new TokenError('proof_replayed', 'proof was already used');
   return { jkt, jwk };
 }
 

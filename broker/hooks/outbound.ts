@@ -3,14 +3,16 @@ import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import type { Storage } from '../storage/db.js';
+import type { HookDeliveriesTable } from '../storage/schema.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from './signature.js';
 
 /** Seconds to wait before each retry; after the last one the delivery is recorded as failed. */
 export const RETRY_DELAYS_S = [1, 5, 30, 120, 600];
 
 /**
- * Post-session hooks. Every delivery is a row first (so a restart resumes it), then an HTTP POST
- * signed like the inbound webhook, retried with backoff; failures stay listed for operators.
+ * Post-session hooks, delivered from an outbox: every delivery is a row first, written in the same
+ * transaction as the event it reports (so neither a crash nor a restart loses it), then an HTTP
+ * POST signed like the inbound webhook, retried with backoff; failures stay listed for operators.
  */
 export class HookDispatcher {
   private timer: NodeJS.Timeout | null = null;
@@ -37,14 +39,16 @@ export class HookDispatcher {
     this.timer = null;
   }
 
-  /** Queues the event for every hook subscribed to it. */
-  enqueue(eventType: string, data: Record<string, unknown>): void {
+  /**
+   * The outbox rows for an event, one per hook subscribed to it. The caller writes them in the
+   * same transaction as whatever the event is about (a session's end), then calls kick().
+   */
+  deliveries(eventType: string, data: Record<string, unknown>, now: number = this.now()): HookDeliveriesTable[] {
     const targets = this.cfg.hooks.filter((h) => h.events.includes(eventType) || h.events.includes('*'));
-    if (targets.length === 0) return;
-    const now = this.now();
+    if (targets.length === 0) return [];
     const eventId = crypto.randomUUID();
     const payload = JSON.stringify({ id: eventId, type: eventType, created_at: new Date(now).toISOString(), data });
-    const rows = targets.map((h) => ({
+    return targets.map((h) => ({
       id: crypto.randomUUID(),
       event_type: eventType,
       url: h.url,
@@ -56,17 +60,12 @@ export class HookDispatcher {
       created_at: now,
       delivered_at: null,
     }));
-    void this.storage.db
-      .insertInto('hook_deliveries')
-      .values(rows)
-      .execute()
-      .then(() => this.kick(0))
-      .catch((err: unknown) => process.stderr.write(`could not queue webhook: ${String(err)}\n`));
   }
 
   private kickWhileRunning = false;
 
-  private kick(delayMs: number): void {
+  /** Rows were written to the outbox: deliver them now. */
+  kick(delayMs = 0): void {
     if (this.stopped) return;
     // A delivery queued while a drain runs would otherwise wait for the next event.
     if (this.running) this.kickWhileRunning = true;

@@ -5,6 +5,7 @@ import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
 import { ApiError, forbidden } from './errors.js';
+import { sourceRefusalKey } from '../rate-limit.js';
 import type { Authenticator } from './registry.js';
 
 export function sourceOf(req: FastifyRequest): string {
@@ -19,7 +20,8 @@ function requestPath(req: FastifyRequest): string {
 
 async function rejected(ctx: BrokerContext, req: FastifyRequest, code: string, message: string, status = 401): Promise<never> {
   ctx.metrics.authFailures({ code });
-  await ctx.audit.append({ type: 'auth.request_rejected', outcome: 'denied', actor: 'anonymous', source: sourceOf(req), meta: { code, method: req.method, route: req.routeOptions.url ?? requestPath(req).slice(0, 200) } });
+  const route = req.routeOptions.url ?? requestPath(req).slice(0, 200);
+  await ctx.audit.refused({ type: 'auth.request_rejected', outcome: 'denied', actor: 'anonymous', source: sourceOf(req), meta: { code, method: req.method, route } }, sourceRefusalKey('auth.request_rejected', sourceOf(req), route));
   throw new ApiError(status, code, message);
 }
 
@@ -28,7 +30,7 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
   const proof = req.headers.dpop;
   if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof signed by the device key is required');
   try {
-    return await verifyHttpProof(proof, { method: req.method, path: requestPath(req) }, ctx.replay, ctx.now());
+    return await verifyHttpProof(proof, { method: req.method, path: requestPath(req) }, ctx.limits, ctx.now());
   } catch (e) {
     if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
     throw e;
@@ -37,7 +39,9 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
 
 /**
  * An analyst, approver, admin or auditor: a DPoP-bound access token plus a fresh proof from the
- * same device key. Roles come from the database, not the token, so disabling takes effect at once.
+ * same device key. The signature check may be cached (broker/auth/tokens.ts); whether the token
+ * still counts is read from the database on every use: the account enabled, its token epoch the
+ * token's, its sign-in not signed out. Roles come from the database too, not the token.
  */
 export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: SignedInAccount; device: ProofResult }> {
   const authz = req.headers.authorization;
@@ -49,17 +53,23 @@ export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, ro
   let device: ProofResult;
   try {
     claims = await ctx.tokens.verify('access', token);
-    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.replay, ctx.now());
+    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
   } catch (e) {
     if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
     throw e;
   }
   const cnf = claims.cnf as { jkt?: unknown } | undefined;
   if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
-  const account = typeof claims.sub === 'string' ? await ctx.accounts.byId(claims.sub) : null;
-  if (!account || account.disabled) return rejected(ctx, req, 'account_disabled', 'this account is disabled');
+  const check = typeof claims.sub === 'string' ? await ctx.accounts.forAccessToken(claims.sub, claims.epoch, claims.fam) : ({ ok: false, code: 'account_disabled' } as const);
+  if (!check.ok) {
+    return check.code === 'account_disabled'
+      ? rejected(ctx, req, 'account_disabled', 'this account is disabled')
+      : rejected(ctx, req, 'token_revoked', 'this token was revoked (signed out, a new password, or the account changed); sign in again');
+  }
+  const account = check.account;
   if (roles && !roles.some((r) => account.roles.includes(r as never))) {
-    await ctx.audit.append({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route: req.routeOptions.url ?? '' } });
+    const route = req.routeOptions.url ?? '';
+    await ctx.audit.refused({ type: 'auth.role_denied', outcome: 'denied', actor: `account:${account.username}`, source: sourceOf(req), meta: { needed: [...roles], route } }, `auth.role_denied|${account.id}|${route}`);
     throw forbidden(`this needs one of the roles: ${roles.join(', ')}`);
   }
   return { account, device };
@@ -74,7 +84,7 @@ export async function requireTicketWebhook(ctx: BrokerContext, req: FastifyReque
   const raw = (req as unknown as { rawBody?: string }).rawBody ?? '';
   const check = checkWebhookSignature(ctx.cfg.ticketWebhookSecret, raw, req.headers[TIMESTAMP_HEADER], req.headers[SIGNATURE_HEADER], ctx.now());
   if (!check.ok) {
-    await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source: sourceOf(req), meta: { why: check.why } });
+    await ctx.audit.refused({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source: sourceOf(req), meta: { why: check.why } }, sourceRefusalKey('ticket.webhook_rejected', sourceOf(req), check.why));
     throw new ApiError(401, 'bad_webhook_signature', `webhook refused: ${check.why}`);
   }
   return { signature: check.signature };

@@ -1,5 +1,5 @@
-import { AuditQuery, DeliveriesQuery, OptionalEmptyBody, UserCreateBody, UsernameParams } from '../../common/protocol/api.js';
-import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, UserDisabledSchema, UserListSchema } from '../../common/protocol/responses.js';
+import { AuditQuery, DeliveriesQuery, OptionalEmptyBody, UserCreateBody, UserRolesBody, UsernameParams } from '../../common/protocol/api.js';
+import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, PasswordResetSchema, UserDisabledSchema, UserListSchema, UserRolesSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
@@ -35,7 +35,7 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
     method: 'POST',
     url: '/api/v1/admin/users/:username/disable',
-    summary: 'Disable an account: its tokens stop working at once',
+    summary: 'Disable an account: every token it holds is refused at once and its live sessions end (account_revoked)',
     tag: 'admin',
     auth: 'account',
     roles: ['admin'],
@@ -47,6 +47,32 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       await ctx.accounts.disable(params.username, `account:${account.username}`);
       return { disabled: params.username };
     },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/users/:username/roles',
+    summary: "Set an account's roles; taking one away refuses every token it holds and ends its live sessions (account_revoked)",
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    params: UsernameParams,
+    body: UserRolesBody,
+    response: UserRolesSchema,
+    responses: { 200: '{ username, roles }', 403: 'not an admin', 404: 'no such account' },
+    handler: async ({ params, body, account }) => ctx.accounts.setRoles(params.username, body.roles, `account:${account.username}`),
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/users/:username/reset-password',
+    summary: 'Give an account a new one-time password (changed at its next sign-in); every token it holds is refused and its live sessions end',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    params: UsernameParams,
+    body: OptionalEmptyBody,
+    response: PasswordResetSchema,
+    responses: { 200: '{ username, one_time_password }', 403: 'not an admin', 404: 'no such account' },
+    handler: async ({ params, account }) => ctx.accounts.resetPassword(params.username, `account:${account.username}`),
   });
   r.add({
     method: 'POST',

@@ -67,6 +67,7 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     response: MeSchema,
     responses: { 200: 'account', 401: 'not signed in' },
-    handler: async ({ account }) => account,
+    // The token epoch is the broker's own bookkeeping, not part of the answer.
+    handler: async ({ account: { token_epoch: _, ...account } }) => account,
   });
 }

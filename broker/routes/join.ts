@@ -15,8 +15,10 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     response: RedeemResultSchema,
     responses: { 200: '{ session_id, offer, offer_expires_at }', 401: 'no or bad device proof', 404: 'code not valid (mistyped, used, expired)', 429: 'too many wrong codes' },
     handler: async ({ req, body, device }) => {
+      const redeemed = await ctx.sessions.redeem(body.code, device, sourceOf(req));
+      // A device is remembered once it has redeemed a code: wrong guesses leave no rows behind.
       await ctx.accounts.rememberDevice(device);
-      return ctx.sessions.redeem(body.code, device, sourceOf(req));
+      return redeemed;
     },
   });
   r.add({
@@ -33,14 +35,14 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
     method: 'POST',
     url: '/api/v1/join/teardown-report',
-    summary: "End user's client reports the local grants it revoked, also after a crash when signaling is gone (device proof of the key that redeemed the code)",
+    summary: "End user's client reports the local grants it revoked, signed by its device key, when signaling is gone or after a crash; taken until 10 minutes after the session's end, once per session and after_crash",
     tag: 'end user',
     auth: 'device',
     body: TeardownReportBody,
     response: TeardownRecordedSchema,
-    responses: { 200: 'recorded in the audit chain', 403: 'not the device of this session', 404: 'no such session' },
+    responses: { 200: 'recorded in the audit chain', 400: 'receipt rejected (bad_receipt)', 403: 'not the device of this session', 404: 'no such session', 409: 'already reported, not started, or more than 10 minutes after the end' },
     handler: async ({ req, body, device }) => {
-      await ctx.sessions.deviceTeardownReport(body.session_id, body, device, sourceOf(req));
+      await ctx.sessions.teardownReport(body.session_id, body, device, sourceOf(req));
       return { recorded: true } as const;
     },
   });

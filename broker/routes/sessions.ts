@@ -121,7 +121,10 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     r.add({
       method: 'POST',
       url: `/api/v1/sessions/:id/extensions/:eid/${decision}`,
-      summary: `${decision === 'approve' ? 'Approve' : 'Reject'} a request for more time (the end user still has to consent)`,
+      summary:
+        decision === 'approve'
+          ? 'Approve a request for more time (the end user still has to consent)'
+          : 'Reject a request for more time, with an optional reason the analyst is shown; the end user is not asked',
       tag: 'approval',
       auth: 'account',
       roles: ['approver'],

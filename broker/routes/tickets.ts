@@ -5,6 +5,7 @@ import { sourceOf } from '../http/auth.js';
 import { ApiError } from '../http/errors.js';
 import { parseInput } from '../http/parse.js';
 import type { RouteRegistry } from '../http/registry.js';
+import { sourceRefusalKey } from '../rate-limit.js';
 
 export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
@@ -36,7 +37,7 @@ export function ticketRoutes(r: RouteRegistry, ctx: BrokerContext): void {
           return false;
         });
       if (replayed) {
-        await ctx.audit.append({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: 'replay' } });
+        await ctx.audit.refused({ type: 'ticket.webhook_rejected', outcome: 'denied', actor: 'webhook:tickets', source, meta: { why: 'replay' } }, sourceRefusalKey('ticket.webhook_rejected', source, 'replay'));
         throw new ApiError(401, 'webhook_replayed', 'webhook refused: this delivery was already processed');
       }
       await ctx.storage.db.deleteFrom('webhook_replays').where('seen_at', '<', now - 2 * 3600_000).execute();

@@ -18,7 +18,7 @@ export async function consent(core: SessionCore, sessionId: string, receipt: str
   const actor = endUserActor(device.jkt, source);
   const r = await readRow(core, sessionId);
   if (r.end_user_jkt !== device.jkt) {
-    await core.audit.append({ type: 'consent.refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why: 'not the redeeming device' } });
+    await core.audit.refused({ type: 'consent.refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why: 'not the redeeming device' } });
     throw forbidden('this device did not redeem the code for this session');
   }
   const claims = await verifyReceipt(core, receipt, device.jkt, r, actor, 'chaperone-consent+jwt');

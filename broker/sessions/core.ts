@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
+import type { LimitStore } from '../storage/limits.js';
 import type { Database, SessionsTable } from '../storage/schema.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import type { LiveSession } from './live.js';
@@ -16,10 +17,13 @@ export type Row = Selectable<SessionsTable>;
 export interface SessionCore {
   readonly cfg: BrokerConfig;
   readonly db: Kysely<Database>;
+  readonly engine: 'sqlite' | 'postgres';
   readonly audit: AuditLog;
   readonly tokens: TokenService;
   readonly clock: Clock;
   readonly hooks: PostSessionHooks;
+  /** Shared counters (the wrong-join-code limits), in the database. */
+  readonly limits: LimitStore;
   readonly live: Map<string, LiveSession>;
   events: SessionEvents | null;
 }

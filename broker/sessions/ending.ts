@@ -1,17 +1,20 @@
 import type { AuditMeta } from '../../common/audit-chain.js';
-import type { EndReason } from '../../common/session-state.js';
 import type { Account } from '../auth/account.js';
 import { DomainError } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
+import { dropPendingGrants } from './grants.js';
 import { clearTimers } from './live.js';
-import { applyMove, deny, lostRace } from './moves.js';
+import { checkTransition, type EndReason, type SessionState } from '../../common/session-state.js';
+import { applyMove, deny, lostRace, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
-import { accountActor, type Actor, type SessionView } from './types.js';
+import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /**
- * Ends a session with one reason, through the same conditional move as every other state change:
- * revokes its tokens and grants, tells the parties (the hub pushes the end and closes both
- * sockets), audits, and queues the post-session hooks.
+ * Ends a session with one reason, through the same conditional move as every other state change.
+ * One transaction holds the end, the revocation of its tokens and grants, and the post-session
+ * hooks' outbox rows, so none of them can be stored without the others (a crash between them
+ * cannot lose a hook). Then the parties are told (the hub pushes the end and closes the sockets),
+ * the end is audited and the hooks are delivered from the outbox.
  */
 export async function endSession(
   core: SessionCore,
@@ -25,21 +28,46 @@ export async function endSession(
 ): Promise<Row> {
   const r = read ?? (await readRow(core, id));
   const t = { to: 'ended', reason } as const;
+  // Checked (and a refusal audited) before the transaction: nothing inside it waits on the audit.
+  if (!checkTransition(r.state as SessionState, t).ok) await refuseTransition(core, actor, r, t);
   const now = core.clock.now();
-  const ended = (await applyMove(core, r, t, actor, { ...patch, end_reason: reason, ended_at: now, code_hash: null })) ?? (await lostRace(core, actor, id, t));
+  const committed = await core.db.transaction().execute(async (trx) => {
+    const moved = await applyMove(core, r, t, actor, { ...patch, end_reason: reason, ended_at: now, code_hash: null }, trx);
+    if (!moved) return null;
+    await trx.updateTable('session_tokens').set({ revoked_at: now }).where('session_id', '=', id).where('revoked_at', 'is', null).execute();
+    const open = await trx.selectFrom('grants').select(['id', 'capability', 'state']).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
+    if (open.length) {
+      await trx.updateTable('grants').set({ state: 'revoked', revoked_at: now, revoked_by: 'broker' }).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
+    }
+    const revokedGrants = open.filter((g) => g.state === 'granted').map((g) => g.capability);
+    const deliveries = core.hooks.deliveries(
+      'session.ended',
+      {
+        session_id: id,
+        ticket: r.ticket_ref,
+        reason,
+        analyst_id: r.analyst_id,
+        started_at: r.activated_at,
+        ended_at: now,
+        capabilities: r.capabilities.split(','),
+        revoked_grants: revokedGrants,
+      },
+      now,
+    );
+    if (deliveries.length) await trx.insertInto('hook_deliveries').values(deliveries).execute();
+    return { moved, revokedGrants, hooks: deliveries.length };
+  });
+  const ended = committed?.moved ?? (await lostRace(core, actor, id, t));
+  const revokedGrants = committed?.revokedGrants ?? [];
   const live = core.live.get(id);
   if (live) {
     live.state = 'ended';
     clearTimers(live);
+    dropPendingGrants(live);
     core.live.delete(id);
     core.events?.ended(live, reason);
   }
-  await core.db.updateTable('session_tokens').set({ revoked_at: now }).where('session_id', '=', id).where('revoked_at', 'is', null).execute();
-  const open = await core.db.selectFrom('grants').select(['id', 'capability', 'state']).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
-  if (open.length) {
-    await core.db.updateTable('grants').set({ state: 'revoked', revoked_at: now, revoked_by: 'broker' }).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
-  }
-  const revokedGrants = open.filter((g) => g.state === 'granted').map((g) => g.capability);
+  if (committed?.hooks) core.hooks.kick();
   await core.audit.append({
     type: 'session.ended',
     outcome: 'success',
@@ -47,16 +75,6 @@ export async function endSession(
     session_id: id,
     ticket: r.ticket_ref,
     meta: { ...meta, reason, from: r.state, revoked_grants: revokedGrants },
-  });
-  core.hooks.enqueue('session.ended', {
-    session_id: id,
-    ticket: r.ticket_ref,
-    reason,
-    analyst_id: r.analyst_id,
-    started_at: r.activated_at,
-    ended_at: now,
-    capabilities: r.capabilities.split(','),
-    revoked_grants: revokedGrants,
   });
   return ended;
 }
@@ -75,6 +93,22 @@ export async function kill(core: SessionCore, by: Account, id: string, source: s
   const allowed = by.roles.includes('admin') || (by.roles.includes('approver') && r.approver_id === by.id);
   if (!allowed) await deny(core, actor, r, 'forbidden', 'only an admin, or the approver who approved it, can revoke a session');
   return toView(core, await endSession(core, id, 'revoked', actor, {}, { kill_switch: true }, r), { accounts: [by] });
+}
+
+/** The analyst's account stopped counting: every session of theirs that has not ended ends now. */
+export async function endForAccount(core: SessionCore, accountId: string, why: string, by: string): Promise<string[]> {
+  const rows = await core.db.selectFrom('sessions').select(['id']).where('analyst_id', '=', accountId).where('state', '!=', 'ended').execute();
+  const ended: string[] = [];
+  for (const { id } of rows) {
+    try {
+      await endSession(core, id, 'account_revoked', SYSTEM, {}, { why, by });
+      ended.push(id);
+    } catch (e) {
+      // Ended meanwhile by someone else: nothing left to do.
+      if (!(e instanceof DomainError)) throw e;
+    }
+  }
+  return ended;
 }
 
 /** The ticketing system closed a ticket: every session on it that has not ended ends now. */

@@ -30,7 +30,27 @@ export interface ExtensionEvent {
   reason?: string | null;
 }
 
-/** Where post-session hooks go (broker/hooks/outbound.ts): queued when a session ends. */
+/** One delivery of a post-session hook, as the outbox stores it (broker/hooks/outbound.ts). */
+export interface HookDelivery {
+  id: string;
+  event_type: string;
+  url: string;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/**
+ * Where post-session hooks go (broker/hooks/outbound.ts). The session's end writes the deliveries
+ * into the outbox in the same transaction as the end itself, then tells the dispatcher to look.
+ */
 export interface PostSessionHooks {
-  enqueue(eventType: string, data: Record<string, unknown>): void;
+  /** The outbox rows for an event: one per hook subscribed to it (none when none is). */
+  deliveries(eventType: string, data: Record<string, unknown>, now: number): HookDelivery[];
+  /** New rows are in the outbox: deliver them soon. */
+  kick(): void;
 }

@@ -24,7 +24,7 @@ export async function requestExtension(core: SessionCore, live: LiveSession, min
   if (live.pendingExtension) throw conflict('an extension is already waiting', 'extension_pending');
   const base = Math.max(live.expiresAt ?? now(), now());
   if (base + minutes * 60_000 > (live.hardDeadline ?? 0)) {
-    await core.audit.append({ type: 'extension.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { minutes, why: 'beyond hard maximum' } });
+    await core.audit.refused({ type: 'extension.refused', outcome: 'denied', ...actor, session_id: live.id, ticket: live.ticket, meta: { minutes, why: 'beyond hard maximum' } });
     throw conflict(`the session cannot run past its hard maximum of ${core.cfg.policy.hard_max_minutes} minutes`, 'hard_max');
   }
   const id = crypto.randomUUID();
@@ -90,9 +90,11 @@ export async function respondExtension(core: SessionCore, live: LiveSession, ext
   let r: Row;
   try {
     r = await readRow(core, live.id);
-    if (accept) {
-      if (!receipt) throw badRequest('accepting an extension needs a signed consent receipt', 'bad_receipt');
-      await verifyReceipt(core, receipt, live.endUserJkt!, r, actor, 'chaperone-extension+jwt', (p) => (p.extension_id === extensionId ? null : 'made for another extension'));
+    if (accept && !receipt) throw badRequest('accepting an extension needs a signed consent receipt', 'bad_receipt');
+    // A receipt is needed to accept and welcome with a decline; whichever is given must say what
+    // the frame says, and it is the receipt's own decision that is acted on.
+    if (receipt) {
+      await verifyReceipt(core, receipt, live.endUserJkt!, r, actor, 'chaperone-extension+jwt', (p) => (p.extension_id === extensionId ? null : 'made for another extension'), accept ? 'accept' : 'decline');
     }
   } catch (err) {
     // A refused answer leaves the question open for a proper one.
@@ -103,7 +105,7 @@ export async function respondExtension(core: SessionCore, live: LiveSession, ext
   const now = core.clock.now();
   if (!accept) {
     await core.db.updateTable('extensions').set({ state: 'declined', decided_at: now }).where('id', '=', extensionId).execute();
-    await core.audit.append({ type: 'extension.declined', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { extension_id: extensionId } });
+    await core.audit.append({ type: 'extension.declined', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { extension_id: extensionId, receipt: receipt ?? null } });
     core.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false, by: 'end_user' });
     return;
   }

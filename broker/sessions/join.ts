@@ -1,15 +1,16 @@
 import crypto from 'node:crypto';
+import { sql } from 'kysely';
+import { checkTransition, type SessionState } from '../../common/session-state.js';
 import { codeFromBytes, formatJoinCode, normalizeJoinCode } from '../../common/join-code.js';
 import type { CodeResult, RedeemResult } from '../../common/protocol/responses.js';
 import type { Account } from '../auth/account.js';
 import { sha256b64url } from '../auth/dpop.js';
-import type { BrokerConfig } from '../config.js';
 import { notFound, rateLimited, unavailable, conflict } from '../domain-errors.js';
-import { WindowCounter, sourceKey } from '../rate-limit.js';
+import { sourceKey, sourceRefusalKey } from '../rate-limit.js';
 import type { SessionCore } from './core.js';
 import { endSession } from './ending.js';
 import { mustLive } from './tracking.js';
-import { deny, move, tryMove } from './moves.js';
+import { applyMove, deny, lostRace, recordMove, refuseTransition, tryMove } from './moves.js';
 import { signOffer } from './offer.js';
 import { readRow } from './queries.js';
 import { scheduleTimers } from './timers.js';
@@ -18,22 +19,14 @@ import { SYSTEM, accountActor, endUserActor } from './types.js';
 /**
  * Join codes: the analyst issues a single-use code and reads it to the end user, whose client
  * redeems it with its device key. Wrong codes are counted per source and across all sources
- * (docs/join-codes.md has the guessing arithmetic).
+ * (docs/join-codes.md has the guessing arithmetic), in the shared counters (storage/limits.ts).
  */
 
 const hashCode = (code: string) => crypto.createHash('sha256').update(`chaperone-join-code:${code}`).digest('hex');
 
-/** Wrong codes in the recent window, per source and across all of them. */
-export class JoinFailureLimits {
-  readonly bySource: WindowCounter;
-  readonly global: WindowCounter;
-
-  constructor(rateLimits: BrokerConfig['rateLimits']) {
-    const w = rateLimits.join_failure_window_minutes * 60_000;
-    this.bySource = new WindowCounter(rateLimits.join_failures_per_source, w);
-    this.global = new WindowCounter(rateLimits.join_failures_global, w);
-  }
-}
+const GLOBAL_KEY = 'join:global';
+/** The advisory lock that serialises issuing codes against the cap on PostgreSQL. */
+const LIVE_CODES_LOCK = 7263540002;
 
 export async function issueCode(core: SessionCore, analyst: Account, id: string, source: string | null): Promise<CodeResult> {
   const actor = accountActor(analyst, source);
@@ -44,38 +37,52 @@ export async function issueCode(core: SessionCore, analyst: Account, id: string,
     await endSession(core, id, 'expired', SYSTEM, {}, { why: 'approval lapsed before a code was issued' });
     throw conflict('the approval lapsed before a code was issued; request a new session', 'approval_lapsed');
   }
-  const liveCodes = await core.db
-    .selectFrom('sessions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('state', '=', 'code_issued')
-    .executeTakeFirstOrThrow();
-  if (Number(liveCodes.n) >= core.cfg.rateLimits.max_live_codes) {
-    await core.audit.append({ type: 'join.code_capacity', outcome: 'denied', ...actor, session_id: id, ticket: r.ticket_ref, meta: {} });
-    throw unavailable('too many join codes are live; try again in a few minutes', 'too_many_live_codes');
-  }
+  const t = { to: 'code_issued' } as const;
+  if (!checkTransition(r.state as SessionState, t).ok) await refuseTransition(core, actor, r, t);
   const code = codeFromBytes(crypto.randomBytes(16));
   const expiresAt = now + core.cfg.policy.code_ttl_minutes * 60_000;
   const live = mustLive(core, r);
-  const moved = await move(core, live, r, { to: 'code_issued' }, actor, { code_hash: hashCode(code), code_expires_at: expiresAt });
+  // The count of live codes and the move are one transaction (serialised on PostgreSQL by an
+  // advisory lock), so codes issued at the same moment cannot all fit under the cap.
+  const outcome = await core.db.transaction().execute(async (trx) => {
+    if (core.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${LIVE_CODES_LOCK})`.execute(trx);
+    const liveCodes = await trx.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'code_issued').executeTakeFirstOrThrow();
+    if (Number(liveCodes.n) >= core.cfg.rateLimits.max_live_codes) return 'full' as const;
+    return applyMove(core, r, t, actor, { code_hash: hashCode(code), code_expires_at: expiresAt }, trx);
+  });
+  if (outcome === 'full') {
+    await core.audit.refused({ type: 'join.code_capacity', outcome: 'denied', ...actor, session_id: id, ticket: r.ticket_ref, meta: {} });
+    throw unavailable('too many join codes are live; try again in a few minutes', 'too_many_live_codes');
+  }
+  const moved = outcome ?? (await lostRace(core, actor, id, t));
+  await recordMove(core, live, r, t, actor, {});
   scheduleTimers(core, live, moved);
   return { code, code_display: formatJoinCode(code), expires_at: expiresAt };
 }
 
-/** The end user's client redeems a code with its device key and gets the signed consent offer. */
-export async function redeem(core: SessionCore, limits: JoinFailureLimits, rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
+/**
+ * The end user's client redeems a code with its device key and gets the signed consent offer.
+ * Each attempt is counted (per source, then across all sources) before the code is looked at,
+ * and given back when the code was right: attempts arriving together are all counted, so no more
+ * of them are evaluated than the limits allow.
+ */
+export async function redeem(core: SessionCore, rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
   const now = core.clock.now();
-  const src = source ?? 'unknown';
-  const key = sourceKey(src);
+  const rl = core.cfg.rateLimits;
+  const windowMs = rl.join_failure_window_minutes * 60_000;
+  const sourceCounter = `join:source:${sourceKey(source ?? 'unknown')}`;
   const actor = endUserActor(device.jkt, source);
-  if (limits.bySource.exceeded(key, now) || limits.global.exceeded('*', now)) {
-    await core.audit.append({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope: limits.global.exceeded('*', now) ? 'global' : 'source' } });
+  const limited = async (scope: 'source' | 'global'): Promise<never> => {
+    // A guesser can use a fresh device key each time: one source's refusals are throttled together.
+    await core.audit.refused({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope } }, sourceRefusalKey('join.rate_limited', source));
     throw rateLimited('too many wrong join codes; wait a few minutes and check the code with your support contact');
-  }
+  };
+  if ((await core.limits.hit(sourceCounter, windowMs, now)).count > rl.join_failures_per_source) return limited('source');
+  if ((await core.limits.hit(GLOBAL_KEY, windowMs, now)).count > rl.join_failures_global) return limited('global');
   const code = normalizeJoinCode(rawCode);
   const fail = async (why: string, sessionId: string | null = null): Promise<never> => {
-    limits.bySource.add(key, now);
-    limits.global.add('*', now);
-    await core.audit.append({ type: 'join.redeem_failed', outcome: 'failure', ...actor, session_id: sessionId, meta: { why } });
+    // The attempt stays counted: it was a wrong code.
+    await core.audit.refused({ type: 'join.redeem_failed', outcome: 'failure', ...actor, session_id: sessionId, meta: { why } }, sourceRefusalKey('join.redeem_failed', source));
     throw notFound('this code is not valid: it may be mistyped, already used or expired', 'invalid_code');
   };
   if (!code) return fail('malformed');
@@ -100,6 +107,9 @@ export async function redeem(core: SessionCore, limits: JoinFailureLimits, rawCo
     { device: device.jkt },
   );
   if (!won) return fail('lost_race', r.id);
+  // A right code is not a wrong one: its attempt is given back.
+  await core.limits.refund(sourceCounter, now);
+  await core.limits.refund(GLOBAL_KEY, now);
   live.endUserJkt = device.jkt;
   scheduleTimers(core, live, won);
   return { session_id: r.id, offer, offer_expires_at: offerExpiresAt };

@@ -11,13 +11,15 @@ export interface LiveSession {
   ticket: string;
   analystId: string;
   analystUsername: string;
+  /** The analyst account's token epoch the session was asked for under (the row's analyst_epoch). */
+  analystEpoch: number;
   capabilities: Capability[];
   endUserJkt: string | null;
   expiresAt: number | null;
   hardDeadline: number | null;
   granted: Set<GrantableCapability>;
   /** Grant requests waiting for the end user's answer, by request id. */
-  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string }>;
+  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string; cancelTimeout: () => void }>;
   /** Extension waiting for approval or consent. */
   /** `deciding`: a decision on it is being written; a second one at the same time is refused. */
   pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent'; deciding?: boolean } | null;

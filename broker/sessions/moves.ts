@@ -1,6 +1,8 @@
+import type { Kysely } from 'kysely';
 import type { AuditMeta } from '../../common/audit-chain.js';
 import { checkTransition, type SessionState, type Transition } from '../../common/session-state.js';
 import { DomainError, conflict, type DomainErrorKind } from '../domain-errors.js';
+import type { Database } from '../storage/schema.js';
 import type { Row, SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import { readRow } from './queries.js';
@@ -21,11 +23,11 @@ export type ForwardMove = Extract<Transition, { to: Exclude<SessionState, 'ended
  * still the version `r` was read as. Returns the row as it now stands, or null when another
  * request changed the session first.
  */
-export async function applyMove(core: SessionCore, r: Row, t: Transition, actor: Actor, patch: Partial<Row>): Promise<Row | null> {
+export async function applyMove(core: SessionCore, r: Row, t: Transition, actor: Actor, patch: Partial<Row>, db: Kysely<Database> = core.db): Promise<Row | null> {
   const check = checkTransition(r.state as SessionState, t);
   if (!check.ok) await refuseTransition(core, actor, r, t);
   const next = { ...patch, state: t.to, version: r.version + 1 };
-  const res = await core.db.updateTable('sessions').set(next).where('id', '=', r.id).where('version', '=', r.version).executeTakeFirst();
+  const res = await db.updateTable('sessions').set(next).where('id', '=', r.id).where('version', '=', r.version).executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) return null;
   return { ...r, ...next };
 }
@@ -49,19 +51,19 @@ export async function tryMove(core: SessionCore, live: LiveSession, r: Row, t: F
   return moved;
 }
 
-async function recordMove(core: SessionCore, live: LiveSession, from: Row, t: ForwardMove, actor: Actor, meta: AuditMeta): Promise<void> {
+export async function recordMove(core: SessionCore, live: LiveSession, from: Row, t: ForwardMove, actor: Actor, meta: AuditMeta): Promise<void> {
   live.state = t.to;
   await core.audit.append({ type: `session.${t.to}`, outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { ...meta, from: from.state } });
 }
 
 export async function refuseTransition(core: SessionCore, actor: Actor, r: Pick<Row, 'id' | 'ticket_ref' | 'state'>, t: Transition): Promise<never> {
   const target = t.to === 'ended' ? `ended(${t.reason})` : t.to;
-  await core.audit.append({ type: 'session.transition_refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { from: r.state, to: target } });
+  await core.audit.refused({ type: 'session.transition_refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { from: r.state, to: target } });
   throw conflict(`the session is ${r.state}; it cannot move to ${target}`, 'illegal_transition');
 }
 
 /** Someone not allowed to act on this session tried to: audited, then refused. */
 export async function deny(core: SessionCore, actor: Actor, r: Row, code: string, message: string, kind: DomainErrorKind = 'forbidden'): Promise<never> {
-  await core.audit.append({ type: 'session.action_denied', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { code } });
+  await core.audit.refused({ type: 'session.action_denied', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { code } });
   throw new DomainError(kind, code, message);
 }

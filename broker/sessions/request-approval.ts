@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Capability } from '../../common/capabilities.js';
 import { approvalNeeded } from '../../common/policy.js';
-import type { Account } from '../auth/account.js';
+import type { Account, SignedInAccount } from '../auth/account.js';
 import { DomainError, type DomainErrorKind } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import { endSession } from './ending.js';
@@ -20,12 +20,12 @@ export interface SessionRequest {
   duration_minutes: number;
 }
 
-export async function request(core: SessionCore, analyst: Account, input: SessionRequest, source: string | null): Promise<SessionView> {
+export async function request(core: SessionCore, analyst: SignedInAccount, input: SessionRequest, source: string | null): Promise<SessionView> {
   const policy = core.cfg.policy;
   const actor = accountActor(analyst, source);
   const caps = [...new Set<Capability>(['view', ...input.capabilities])];
   const refuse = async (code: string, message: string, kind: DomainErrorKind = 'forbidden') => {
-    await core.audit.append({ type: 'session.request_refused', outcome: 'denied', ...actor, ticket: input.ticket, meta: { code, capabilities: caps } });
+    await core.audit.refused({ type: 'session.request_refused', outcome: 'denied', ...actor, ticket: input.ticket, meta: { code, capabilities: caps } });
     throw new DomainError(kind, code, message);
   };
   if (!analyst.roles.includes('analyst')) await refuse('forbidden', 'only analysts can request sessions');
@@ -66,6 +66,8 @@ export async function request(core: SessionCore, analyst: Account, input: Sessio
     ended_at: null,
     version: 0,
     decision_note: null,
+    // What the analyst's token carried: if the account's epoch has moved on since, the watch ends this.
+    analyst_epoch: analyst.token_epoch,
   };
   await core.db.insertInto('sessions').values(row).execute();
   core.audit.record({

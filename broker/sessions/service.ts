@@ -5,18 +5,21 @@ import type { SessionRole } from '../../common/roles.js';
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { AuditMeta } from '../../common/audit-chain.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Account } from '../auth/account.js';
+import type { Account, SignedInAccount } from '../auth/account.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { Storage } from '../storage/db.js';
+import type { LimitStore } from '../storage/limits.js';
 import { consent } from './consent.js';
 import type { Row, SessionCore } from './core.js';
-import { endByAnalyst, endSession, kill, ticketClosed } from './ending.js';
+import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './ending.js';
+import { AccountWatch } from './account-watch.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import { approveExtension, requestExtension, respondExtension } from './extensions.js';
-import { deviceTeardownReport, requestGrant, respondGrant, revokeGrant, teardownReport } from './grants.js';
-import { JoinFailureLimits, issueCode, redeem } from './join.js';
+import { dropPendingGrants, requestGrant, respondGrant, revokeGrant } from './grants.js';
+import { recordTeardownReport, type TeardownReport } from './teardown.js';
+import { issueCode, redeem } from './join.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
@@ -27,18 +30,18 @@ import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 /**
  * The session lifecycle, one door for its callers (routes, the signaling hub, the composition
  * root, tests). It holds the state the parts share (SessionCore: the sessions that have not
- * ended, whom to tell, the join-failure counters) and hands each call to the file that owns that
+ * ended, whom to tell, the shared counters) and hands each call to the file that owns that
  * part of the lifecycle: request-approval, join, consent, session-tokens, grants, extensions,
  * ending, timers and restart, over moves (the one conditional state change) and queries (the read
  * side). Kept as a facade so callers depend on one type and the parts stay free to move.
  */
 export class SessionService {
   private readonly core: SessionCore;
-  private readonly joinFailures: JoinFailureLimits;
+  private readonly watch: AccountWatch;
 
-  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks) {
-    this.core = { cfg, db: storage.db, audit, tokens, clock, hooks, live: new Map(), events: null };
-    this.joinFailures = new JoinFailureLimits(cfg.rateLimits);
+  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore) {
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null };
+    this.watch = new AccountWatch(this.core);
   }
 
   /** Sessions that have not ended, by id. */
@@ -73,7 +76,7 @@ export class SessionService {
 
   // ---------- request and approval
 
-  request(analyst: Account, input: SessionRequest, source: string | null): Promise<SessionView> {
+  request(analyst: SignedInAccount, input: SessionRequest, source: string | null): Promise<SessionView> {
     return request(this.core, analyst, input, source);
   }
   approve(approver: Account, id: string, source: string | null): Promise<SessionView> {
@@ -89,7 +92,7 @@ export class SessionService {
     return issueCode(this.core, analyst, id, source);
   }
   redeem(rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
-    return redeem(this.core, this.joinFailures, rawCode, device, source);
+    return redeem(this.core, rawCode, device, source);
   }
   consent(sessionId: string, receipt: string, device: { jkt: string }, source: string | null): Promise<ConsentResult> {
     return consent(this.core, sessionId, receipt, device, source);
@@ -115,23 +118,25 @@ export class SessionService {
   ticketClosed(ref: string, actor: Actor): Promise<string[]> {
     return ticketClosed(this.core, ref, actor);
   }
+  /** The analyst's account stopped counting (disabled, a role removed, a new password): every session of theirs ends. */
+  endForAccount(accountId: string, why: string, by: string): Promise<string[]> {
+    return endForAccount(this.core, accountId, why, by);
+  }
 
   // ---------- grants inside an active session
 
   requestGrant(live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor): Promise<void> {
     return requestGrant(this.core, live, requestId, capability, actor);
   }
-  respondGrant(live: LiveSession, requestId: string, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
-    return respondGrant(this.core, live, requestId, allow, actor, reason);
+  respondGrant(live: LiveSession, requestId: string, capability: GrantableCapability, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
+    return respondGrant(this.core, live, requestId, capability, allow, actor, reason);
   }
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);
   }
-  teardownReport(live: LiveSession | { id: string; ticket: string }, revoked: string[], receipt: string, actor: Actor): Promise<void> {
-    return teardownReport(this.core, live, revoked, receipt, actor);
-  }
-  deviceTeardownReport(sessionId: string, report: { revoked: string[]; after_crash: boolean; receipt: string }, device: { jkt: string }, source: string | null): Promise<void> {
-    return deviceTeardownReport(this.core, sessionId, report, device, source);
+  /** The end user's signed teardown report, on signaling or over HTTP (teardown.ts). */
+  teardownReport(sessionId: string, report: TeardownReport, device: { jkt: string }, source: string | null): Promise<void> {
+    return recordTeardownReport(this.core, sessionId, report, device, source);
   }
 
   // ---------- extensions
@@ -151,7 +156,15 @@ export class SessionService {
   resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
     return resumeAfterRestart(this.core);
   }
+  /** Starts checking, every second, that the analysts of live sessions still count (changes made by another process). */
+  startAccountWatch(intervalMs = 1000): void {
+    this.watch.start(intervalMs);
+  }
   shutdown(): void {
-    for (const l of this.core.live.values()) clearTimers(l);
+    this.watch.stop();
+    for (const l of this.core.live.values()) {
+      clearTimers(l);
+      dropPendingGrants(l);
+    }
   }
 }

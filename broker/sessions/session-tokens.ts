@@ -6,7 +6,8 @@ import type { LiveSession } from './live.js';
 import { mustLive } from './tracking.js';
 import { deny } from './moves.js';
 import { readRow } from './queries.js';
-import { accountActor, type IssuedSessionToken } from './types.js';
+import { endSession } from './ending.js';
+import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
 
 /**
  * Session tokens open signaling for one party of one active session. Each is bound to that
@@ -39,10 +40,22 @@ export async function analystToken(core: SessionCore, analyst: Account, deviceJk
   return issueSessionToken(core, mustLive(core, r), 'analyst', analyst.id, deviceJkt);
 }
 
-/** Checks a session token presented on signaling: not revoked, for a live active session. */
+/**
+ * Checks a session token presented on signaling: not revoked, for a live active session, and,
+ * for the analyst, an account that still counts (enabled, on the epoch the session was asked
+ * under). A change this broker was not told of ends the session here rather than a moment later.
+ */
 export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
   const t = await core.db.selectFrom('session_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
   if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
   const live = core.live.get(sid);
-  return live && live.state === 'active' ? live : null;
+  if (!live || live.state !== 'active') return null;
+  if (t.role === 'analyst') {
+    const a = await core.db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', live.analystId).executeTakeFirst();
+    if (!a || a.disabled || a.token_epoch !== live.analystEpoch) {
+      await endSession(core, sid, 'account_revoked', SYSTEM, {}, { why: 'tokens revoked', by: 'signaling' }).catch(() => undefined);
+      return null;
+    }
+  }
+  return live;
 }

@@ -12,6 +12,7 @@ export function track(core: SessionCore, r: Row, analystUsername: string): LiveS
     ticket: r.ticket_ref,
     analystId: r.analyst_id,
     analystUsername,
+    analystEpoch: r.analyst_epoch,
     capabilities: r.capabilities.split(',') as Capability[],
     endUserJkt: r.end_user_jkt,
     expiresAt: r.expires_at,

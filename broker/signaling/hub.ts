@@ -12,14 +12,23 @@ import { verifyNonceProof } from '../auth/dpop.js';
 import { TokenError } from '../auth/tokens.js';
 import type { BrokerContext } from '../context.js';
 import { DomainError } from '../domain-errors.js';
-import { TokenBucket } from '../rate-limit.js';
+import type { AuditMeta } from '../../common/audit-chain.js';
+import { TokenBucket, sourceRefusalKey } from '../rate-limit.js';
 import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
-/** How long the end user's socket stays open after the end for its teardown report. */
-const REPORT_WAIT_MS = 2000;
+/** How long the end user's socket stays open after session.ended, for its teardown report. */
+export const TEARDOWN_LINGER_MS = 2000;
+/**
+ * Frames of one socket waiting to be handled. They are handled one at a time, in order, so a
+ * limit checked before an await holds for the frames behind it; a client that sends faster than
+ * the broker can answer gets its extra frames refused rather than queued without end.
+ */
+export const MAX_QUEUED_FRAMES = 256;
+/** The same bound in bytes, so waiting frames cannot hold more than this much memory per socket. */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
 
 interface Conn {
   ws: WebSocket;
@@ -31,10 +40,25 @@ interface Conn {
   jti: string | null;
   bucket: TokenBucket;
   lastSeen: number;
-  refusedAuditAt: number;
   authTimer: NodeJS.Timeout | null;
-  /** The end user's socket after the end, open for its teardown report (up to 2 s). */
-  awaitingReport?: boolean;
+  /** The frame being handled and those waiting behind it. */
+  queue: Promise<void>;
+  queued: number;
+  queuedBytes: number;
+  /** Set once the broker closes the socket: frames still arriving are dropped unread. */
+  closing: boolean;
+  /** The end user's socket after session.ended, waiting (up to TEARDOWN_LINGER_MS) for its report. */
+  lingering: NodeJS.Timeout | null;
+  /** This socket has delivered its teardown report. */
+  reported: boolean;
+}
+
+/** The refusal code for an error the ws library raised about what the client sent (null: not the client's doing). */
+export function protocolRefusal(wsCode: string | undefined): string | null {
+  if (!wsCode?.startsWith('WS_ERR_')) return null;
+  if (wsCode === 'WS_ERR_INVALID_UTF8') return 'invalid_utf8';
+  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || wsCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return 'frame_too_large';
+  return 'protocol_error';
 }
 
 /** Which frame types each side may send once authenticated; the rest are refused. */
@@ -52,6 +76,13 @@ export class SignalingHub implements SessionEvents {
   private readonly bySession = new Map<string, Partial<Record<SessionRole, Conn>>>();
   private readonly heartbeatTimer: NodeJS.Timeout;
   private readonly endUserSeen = new Map<string, number>();
+  /**
+   * The frame budget of each party of a session, kept for the session's life rather than the
+   * socket's: reconnecting does not refill it. (A restart does: every socket closes with it.)
+   */
+  private readonly buckets = new Map<string, TokenBucket>();
+  /** End users' sockets held open after their session ended (linger). */
+  private readonly lingerers = new Set<Conn>();
   private closing = false;
 
   constructor(private readonly ctx: BrokerContext) {
@@ -74,9 +105,10 @@ export class SignalingHub implements SessionEvents {
     this.closing = true;
     clearInterval(this.heartbeatTimer);
     for (const parties of this.bySession.values()) {
-      for (const c of Object.values(parties)) c?.ws.close(1001, 'broker shutting down');
+      for (const c of Object.values(parties)) if (c) this.closeConn(c, 1001, 'broker shutting down');
     }
     this.bySession.clear();
+    for (const c of [...this.lingerers]) this.closeConn(c, 1001, 'broker shutting down');
   }
 
   private accept(ws: WebSocket, source: string): void {
@@ -92,38 +124,68 @@ export class SignalingHub implements SessionEvents {
       jti: null,
       bucket: new TokenBucket(rl.signaling_frames_per_s, rl.signaling_burst, now),
       lastSeen: now,
-      refusedAuditAt: 0,
       authTimer: null,
+      queue: Promise.resolve(),
+      queued: 0,
+      queuedBytes: 0,
+      closing: false,
+      lingering: null,
+      reported: false,
     };
     c.authTimer = setTimeout(() => this.refuse(c, 'auth_timeout', 'authenticate within 10 seconds', CLOSE.authTimeout), AUTH_TIMEOUT_MS);
     c.authTimer.unref();
-    // A frame whose handling fails unexpectedly (a database error, the broker closing under it)
-    // must not become an unhandled rejection, which would stop the whole process.
-    ws.on('message', (data, isBinary) =>
-      this.onMessage(c, data as Buffer, isBinary).catch((err: unknown) => {
+    ws.on('message', (data, isBinary) => this.receive(c, data as Buffer, isBinary));
+    ws.on('close', () => this.onClose(c));
+    // ws refuses what breaks the WebSocket protocol itself and closes with the code the RFC says
+    // (1007 not UTF-8, 1009 too big, 1002 the rest): recorded like every other refusal.
+    ws.on('error', (err: Error & { code?: string }) => {
+      const code = protocolRefusal(err.code);
+      if (!code) return;
+      c.closing = true;
+      this.ctx.metrics.framesRefused({ code });
+      this.auditRefusal(c, code, { closed: true });
+    });
+    this.send(c, { type: 'challenge', nonce: c.nonce });
+  }
+
+  /**
+   * Every frame of a socket goes through its queue: handled after the one before it has finished,
+   * whatever that awaited. The rate limit and the queue's bound are checked on arrival.
+   */
+  private receive(c: Conn, data: Buffer, isBinary: boolean): void {
+    if (c.closing) return;
+    if (!c.bucket.take(this.ctx.now())) return this.dropFrame(c, 'rate_limited', 'too many frames; slow down');
+    if (c.queued >= MAX_QUEUED_FRAMES || c.queuedBytes + data.length > MAX_QUEUED_BYTES) {
+      return this.dropFrame(c, 'queue_full', 'too many frames are waiting to be handled; slow down');
+    }
+    c.queued++;
+    c.queuedBytes += data.length;
+    c.queue = c.queue
+      .then(() => (c.closing ? undefined : this.onMessage(c, data, isBinary)))
+      // A frame whose handling fails unexpectedly (a database error, the broker closing under it)
+      // must not become an unhandled rejection, which would stop the whole process.
+      .catch((err: unknown) => {
         if (this.closing) return;
         process.stderr.write(`signaling: a frame could not be handled: ${String((err as Error)?.message ?? err)}\n`);
         this.send(c, { type: 'error', code: 'internal', message: 'the broker could not handle that frame' });
-      }),
-    );
-    ws.on('close', () => this.onClose(c));
-    // ws closes with 1009 by itself when a frame exceeds maxPayload; record it.
-    ws.on('error', (err) => {
-      if (/max payload/i.test(err.message)) this.auditRefusal(c, 'frame_too_large', true);
-    });
-    this.send(c, { type: 'challenge', nonce: c.nonce });
+      })
+      .finally(() => {
+        c.queued--;
+        c.queuedBytes -= data.length;
+      });
+  }
+
+  /** A frame refused on arrival (flood): dropped, the socket stays open. */
+  private dropFrame(c: Conn, code: string, message: string): void {
+    this.ctx.metrics.framesRefused({ code });
+    this.auditRefusal(c, code);
+    this.send(c, { type: 'error', code, message });
   }
 
   private async onMessage(c: Conn, data: Buffer, isBinary: boolean): Promise<void> {
     const now = this.ctx.now();
     if (isBinary) return this.refuse(c, 'binary_frame', 'binary frames are not accepted', CLOSE.badFrame);
     if (data.length > MAX_SIGNALING_FRAME_BYTES) return this.refuse(c, 'frame_too_large', 'frames are limited to 64 KiB', CLOSE.tooBig);
-    if (!c.bucket.take(now)) {
-      this.ctx.metrics.framesRefused({ code: 'rate_limited' });
-      this.auditRefusal(c, 'rate_limited', false);
-      this.send(c, { type: 'error', code: 'rate_limited', message: 'too many frames; slow down' });
-      return;
-    }
     let raw: unknown;
     try {
       raw = JSON.parse(data.toString('utf8'));
@@ -141,27 +203,30 @@ export class SignalingHub implements SessionEvents {
       return this.authenticate(c, frame.token, frame.proof);
     }
     c.lastSeen = now;
-    if (c.role === 'end_user') this.endUserSeen.set(c.session!.id, now);
+    if (c.role === 'end_user' && c.session!.state === 'active') this.endUserSeen.set(c.session!.id, now);
     if (frame.type === 'auth') return this.notNow(c, frame.type, 'already authenticated');
     if (!ALLOWED[c.role].has(frame.type)) return this.notNow(c, frame.type, `${c.role} may not send ${frame.type}`);
     const s = c.session!;
-    if (s.state !== 'active' && c.awaitingReport) {
-      // Right after the end the end user's socket waits for its report; a heartbeat is no fault.
-      if (frame.type === 'heartbeat') return;
-      if (frame.type === 'teardown.report') {
-        c.awaitingReport = false;
-        await this.ctx.sessions.teardownReport(s, frame.revoked, frame.receipt, c.actor);
-        c.ws.close(CLOSE.sessionEnded, 'session ended');
-        return;
-      }
+    if (s.state !== 'active') {
+      if (!c.lingering) return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
+      // The session is over: its end user's teardown report is all that is still taken.
+      if (frame.type !== 'teardown.report') return;
+      await this.handleOrRefuse(c, s, frame);
+      this.closeConn(c, CLOSE.sessionEnded, 'session ended');
+      return;
     }
-    if (s.state !== 'active') return this.refuse(c, 'session_ended', 'the session is not active', CLOSE.sessionEnded);
+    await this.handleOrRefuse(c, s, frame);
+  }
+
+  private async handleOrRefuse(c: Conn, s: LiveSession, frame: Exclude<ClientFrame, { type: 'auth' }>): Promise<void> {
     try {
       await this.handle(c, s, frame);
     } catch (e) {
-      // A refusal from the lifecycle is an error frame; the socket stays open.
-      if (e instanceof DomainError) this.send(c, { type: 'error', code: e.code, message: e.message });
-      else throw e;
+      if (!(e instanceof DomainError)) throw e;
+      // A refusal from the lifecycle is an error frame and a (throttled) record; the socket stays open.
+      this.ctx.metrics.framesRefused({ code: e.code });
+      this.auditRefusal(c, e.code, { frame_type: frame.type });
+      this.send(c, { type: 'error', code: e.code, message: e.message });
     }
   }
 
@@ -183,7 +248,7 @@ export class SignalingHub implements SessionEvents {
       case 'grant.request':
         return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.allow, c.actor, frame.reason);
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, c.actor, frame.reason);
       case 'grant.revoke':
         return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
       case 'extend.request':
@@ -191,8 +256,11 @@ export class SignalingHub implements SessionEvents {
       case 'extend.response':
         return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, c.actor);
       case 'teardown.report':
-        return this.ctx.sessions.teardownReport(s, frame.revoked, frame.receipt, c.actor);
+        await this.ctx.sessions.teardownReport(s.id, { revoked: frame.revoked, receipt: frame.receipt }, { jkt: s.endUserJkt ?? '' }, c.source);
+        c.reported = true;
+        return;
       case 'end':
+        // A client ending by itself says why (peer lost, verification failed); otherwise the side decides.
         await this.ctx.sessions.end(s.id, frame.reason ?? (role === 'analyst' ? 'completed' : 'user_stopped'), c.actor);
         return;
       default:
@@ -223,12 +291,16 @@ export class SignalingHub implements SessionEvents {
     c.role = role;
     c.session = live;
     c.jti = claims.jti;
+    const budget = `${sid}:${role}`;
+    const bucket = this.buckets.get(budget) ?? c.bucket;
+    this.buckets.set(budget, bucket);
+    c.bucket = bucket;
     c.actor = role === 'analyst' ? { actor: `account:${live.analystUsername}`, source: c.source } : endUserActor(jkt, c.source);
     const parties = this.bySession.get(sid) ?? {};
     const previous = parties[role];
     parties[role] = c;
     this.bySession.set(sid, parties);
-    if (previous) previous.ws.close(CLOSE.replaced, 'replaced by a newer connection');
+    if (previous) this.closeConn(previous, CLOSE.replaced, 'replaced by a newer connection');
     if (role === 'end_user') this.endUserSeen.set(sid, now);
     this.ctx.audit.record({ type: 'signaling.connected', outcome: 'success', ...c.actor, session_id: sid, ticket: live.ticket, meta: { role, jti: claims.jti } });
     const peer = this.peer(sid, role);
@@ -238,6 +310,9 @@ export class SignalingHub implements SessionEvents {
 
   private onClose(c: Conn): void {
     if (c.authTimer) clearTimeout(c.authTimer);
+    if (c.lingering) clearTimeout(c.lingering);
+    c.lingering = null;
+    this.lingerers.delete(c);
     if (!c.session || !c.role) return;
     const parties = this.bySession.get(c.session.id);
     if (!parties || parties[c.role] !== c) return;
@@ -258,24 +333,36 @@ export class SignalingHub implements SessionEvents {
   /** Refuses a frame and closes the socket with a clear code; audited (throttled per socket). */
   private refuse(c: Conn, code: string, message: string, closeCode: number): void {
     this.ctx.metrics.framesRefused({ code });
-    this.auditRefusal(c, code, true);
+    this.auditRefusal(c, code, { closed: true });
     this.send(c, { type: 'error', code, message });
-    c.ws.close(closeCode, code);
+    this.closeConn(c, closeCode, code);
+  }
+
+  /** Closes a socket from the broker's side; whatever it still sends is dropped unread. */
+  private closeConn(c: Conn, code: number, reason: string): void {
+    if (c.lingering) clearTimeout(c.lingering);
+    c.lingering = null;
+    this.lingerers.delete(c);
+    c.closing = true;
+    c.ws.close(code, reason);
   }
 
   /** Refuses a frame the current role or state does not allow, keeping the socket open. */
   private notNow(c: Conn, type: string, message: string): void {
     this.ctx.metrics.framesRefused({ code: 'not_allowed' });
-    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code: 'not_allowed', frame_type: type } });
+    this.auditRefusal(c, 'not_allowed', { frame_type: type });
     this.send(c, { type: 'error', code: 'not_allowed', message });
   }
 
-  private auditRefusal(c: Conn, code: string, closing: boolean): void {
-    const now = this.ctx.now();
-    // A flood must not turn into an audit flood: one record per socket per second at most.
-    if (!closing && now - c.refusedAuditAt < 1000) return;
-    c.refusedAuditAt = now;
-    this.ctx.audit.record({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code, closed: closing } });
+  /**
+   * Every refused frame is recorded, throttled so a flood does not become an audit flood
+   * (AuditLog.refused: a burst, then one record per second, each saying how many it stands for):
+   * per party of a session once authenticated (a reconnect does not start a new burst), per
+   * source before, so that many sockets from one source count as one.
+   */
+  private auditRefusal(c: Conn, code: string, meta: AuditMeta = {}): void {
+    const key = c.session && c.role ? `signaling|${c.session.id}|${c.role}` : sourceRefusalKey('signaling.frame_refused', c.source);
+    void this.ctx.audit.refused({ type: 'signaling.frame_refused', outcome: 'denied', ...c.actor, session_id: c.session?.id ?? null, ticket: c.session?.ticket ?? null, meta: { code, ...meta } }, key);
   }
 
   /** An end user whose client goes silent past the timeout has lost the session: peer_lost. */
@@ -310,20 +397,31 @@ export class SignalingHub implements SessionEvents {
     this.ctx.metrics.sessionsEnded({ reason });
     this.endUserSeen.delete(s.id);
     this.activatedAt.delete(s.id);
+    this.buckets.delete(`${s.id}:analyst`);
+    this.buckets.delete(`${s.id}:end_user`);
     const parties = this.bySession.get(s.id);
     this.bySession.delete(s.id);
     if (!parties) return;
     for (const c of [parties.analyst, parties.end_user]) {
       if (!c) continue;
       this.send(c, { type: 'session.ended', reason });
-      if (c === parties.end_user) {
-        // The end user's client reports what it revoked right after this: wait for it, a little.
-        c.awaitingReport = true;
-        setTimeout(() => c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`), REPORT_WAIT_MS).unref();
-        continue;
-      }
-      c.ws.close(CLOSE.sessionEnded, `session ended: ${reason}`);
+      if (c === parties.end_user && !c.reported && !c.closing) this.linger(c, reason);
+      else this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
     }
+  }
+
+  /**
+   * The end user's client tears down when it hears the end and reports what it dropped: its
+   * socket stays open that long (closed with 4000 as soon as the report is in, or after
+   * TEARDOWN_LINGER_MS); the HTTP route takes the report later.
+   */
+  private linger(c: Conn, reason: EndReason): void {
+    c.lingering = setTimeout(() => {
+      this.lingerers.delete(c);
+      this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
+    }, TEARDOWN_LINGER_MS);
+    c.lingering.unref();
+    this.lingerers.add(c);
   }
 
   grantRequested(s: LiveSession, requestId: string, capability: string): void {
@@ -334,7 +432,10 @@ export class SignalingHub implements SessionEvents {
   grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
-    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) });
+    const extra = { ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
+    // The end user's machine switches control on from this frame: it goes there first, so the
+    // analyst's first input after the grant finds the gate already open.
+    for (const c of [parties?.end_user, parties?.analyst]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...extra });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {

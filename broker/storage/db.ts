@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
@@ -11,6 +11,12 @@ export type Engine = 'sqlite' | 'postgres';
 export interface Storage {
   db: Kysely<Database>;
   engine: Engine;
+  /**
+   * Removes what updated or deleted rows left in free pages and the write-ahead log (SQLite:
+   * VACUUM, then a truncating checkpoint; PostgreSQL: VACUUM of the accounts table, whose old row
+   * versions it otherwise keeps until autovacuum). Run after secrets stored in clear were sealed.
+   */
+  purgeFreedPages(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,7 +71,12 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db, schema);
-    return { db, engine: 'postgres', close: () => db.destroy() };
+    return {
+      db,
+      engine: 'postgres',
+      purgeFreedPages: async () => void (await sql`VACUUM accounts`.execute(db)),
+      close: () => db.destroy(),
+    };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(opts.dataDir, 'chaperone.sqlite');
@@ -78,5 +89,13 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   await migrateToLatest(db);
-  return { db, engine: 'sqlite', close: () => db.destroy() };
+  return {
+    db,
+    engine: 'sqlite',
+    purgeFreedPages: async () => {
+      await sql`VACUUM`.execute(db);
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    },
+    close: () => db.destroy(),
+  };
 }

@@ -166,6 +166,54 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('extensions').addColumn('decision_note', 'text').execute();
     },
   },
+  '0004_grant_request_id': {
+    // A request id names one request of one session for good: a second request with the same id
+    // is refused, also after a restart, also when two arrive at once.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('grants').addColumn('request_id', 'text').execute();
+      await db.schema.createIndex('grants_request_id').on('grants').columns(['session_id', 'request_id']).unique().execute();
+    },
+  },
+  '0005_token_epoch': {
+    // Every token an account holds is stamped with the account's epoch, which each use checks:
+    // disabling, taking a role away or a new password moves the epoch on and refuses them all.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('accounts').addColumn('token_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('refresh_tokens').addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('analyst_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
+  '0006_limits': {
+    // The shared counters and replay caches (storage/limits.ts), so that they hold across
+    // requests arriving together, across a restart, and across brokers sharing the database.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('limit_counters')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('hits', 'integer', (c) => c.notNull())
+        .addColumn('window_end', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('limit_counters_window_end').on('limit_counters').column('window_end').execute();
+      await db.schema
+        .createTable('replay_ids')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('replay_ids_expires_at').on('replay_ids').column('expires_at').execute();
+    },
+  },
+  '0007_teardown_reports': {
+    // One teardown report per session and kind (after a crash or not), also when two arrive at once.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('teardown_reports')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('after_crash', 'integer', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('teardown_reports_pk', ['session_id', 'after_crash'])
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

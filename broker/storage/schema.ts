@@ -15,6 +15,8 @@ export interface AccountsTable {
   locked_until: number;
   mfa_at: number;
   created_at: number;
+  /** Moves on whenever the account's tokens must stop working (disabled, a role removed, a new password). */
+  token_epoch: number;
 }
 
 export interface DevicesTable {
@@ -34,6 +36,8 @@ export interface RefreshTokensTable {
   expires_at: number;
   used_at: number | null;
   revoked_at: number | null;
+  /** The account's token epoch when it was issued; good only while the account's is the same. */
+  epoch: number;
 }
 
 export interface TicketsTable {
@@ -69,6 +73,8 @@ export interface SessionsTable {
   version: number;
   /** Why the approver rejected the request (null otherwise). */
   decision_note: string | null;
+  /** The analyst's token epoch when they asked: the session ends when the account's moves on. */
+  analyst_epoch: number;
 }
 
 export interface SessionTokensTable {
@@ -89,6 +95,8 @@ export interface GrantsTable {
   decided_at: number | null;
   revoked_at: number | null;
   revoked_by: string | null;
+  /** The analyst's id for the request (unique per session); null for rows from before it was kept. */
+  request_id: string | null;
 }
 
 export interface ExtensionsTable {
@@ -143,6 +151,23 @@ export interface AuditCheckpointsTable {
   sig: string;
 }
 
+export interface LimitCountersTable {
+  name: string;
+  hits: number;
+  window_end: number;
+}
+
+export interface ReplayIdsTable {
+  id: string;
+  expires_at: number;
+}
+
+export interface TeardownReportsTable {
+  session_id: string;
+  after_crash: number;
+  received_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -156,5 +181,8 @@ export interface Database {
   hook_deliveries: HookDeliveriesTable;
   audit_events: AuditEventsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  limit_counters: LimitCountersTable;
+  replay_ids: ReplayIdsTable;
+  teardown_reports: TeardownReportsTable;
   kysely_migration: { name: string; timestamp: string };
 }

@@ -3,15 +3,7 @@ import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS, ROLES } from '../roles.js';
 import { SESSION_STATES } from '../session-state.js';
 import { MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from './limits.js';
-
-/** Printable text without control characters, so nothing can forge a log line or a header. */
-const text = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    // eslint-disable-next-line no-control-regex -- matching control characters is the point
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+import { safeText as text } from './text.js';
 
 export const TicketRefSchema = z
   .string()
@@ -23,7 +15,7 @@ export const IdSchema = z.string().uuid();
 
 export const LoginBody = z
   .object({
-    username: z.string().min(1).max(64),
+    username: text(64),
     password: z.string().min(1).max(256),
     totp: z.string().regex(/^\d{6}$/).optional(),
   })
@@ -31,7 +23,7 @@ export const LoginBody = z
 
 export const PasswordChangeBody = z
   .object({
-    username: z.string().min(1).max(64),
+    username: text(64),
     password: z.string().min(1).max(256),
     totp: z.string().regex(/^\d{6}$/).optional(),
     new_password: z.string().min(12).max(256),
@@ -84,6 +76,9 @@ export const UserCreateBody = z
   })
   .strict();
 
+/** The roles an account has from now on; taking one away refuses its tokens and ends its live sessions. */
+export const UserRolesBody = z.object({ roles: z.array(z.enum(ROLES)).min(1).max(4) }).strict();
+
 export const UsernameParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/) }).strict();
 
 export const AuditQuery = z
@@ -100,7 +95,7 @@ export const DeliveriesQuery = z
 
 export const TicketWebhookBody = z
   .object({
-    event_id: z.string().min(1).max(128),
+    event_id: text(128),
     ticket: TicketRefSchema,
     status: z.enum(['open', 'approved', 'closed']),
   })

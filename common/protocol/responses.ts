@@ -149,6 +149,9 @@ export const CreatedAccountSchema = z.object({
 });
 
 export const UserDisabledSchema = z.object({ disabled: Short });
+export const UserRolesSchema = z.object({ username: Short, roles: z.array(z.enum(ROLES)).max(ROLES.length) });
+/** An admin's password reset: the account's new one-time password, shown once. */
+export const PasswordResetSchema = z.object({ username: Short, one_time_password: z.string().min(1).max(256) });
 export const KeyRotatedSchema = z.object({ kid: Short, previous: Short });
 
 export const HookDeliveriesSchema = z.object({

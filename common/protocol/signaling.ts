@@ -5,6 +5,13 @@ import { CONTROL_REFUSALS, GRANT_CHANGE_REASONS } from '../control/refusals.js';
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
 import { END_REASONS, type EndReason } from '../session-state.js';
+
+/**
+ * The teardown report is a statement signed by the end user's device key (the key that signed the
+ * consent receipt): a compact JWS, header `{alg: EdDSA, typ, jwk}`, payload `{sid, revoked (sorted,
+ * each once), after_crash, iat, jti}`. docs/signaling.md and docs/api.md.
+ */
+export const TEARDOWN_RECEIPT_TYP = 'chaperone-teardown+jwt';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
@@ -25,7 +32,7 @@ export const SignalPayloadSchema = z.discriminatedUnion('kind', [
     })
     .strict(),
   z.object({ kind: z.literal('renegotiate') }).strict(),
-  /** A side's commitment to its verification value, its first signal (docs/session-protocol.md). */
+  /** The verification code's commitment: base64url SHA-256, 43 characters (docs/session-protocol.md). */
   z.object({ kind: z.literal('sas-commit'), commitment: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).strict(),
 ]);
 export type SignalPayload = z.infer<typeof SignalPayloadSchema>;

@@ -8,7 +8,7 @@ import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
 import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
-import type { EngineClock, NonceSigner, SocketFactory, WebRtcImpl } from './ports.js';
+import type { EngineClock, NonceSigner, SocketFactory, TeardownSigner, WebRtcImpl } from './ports.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
 import { Verification, type VerificationStep } from './verification.js';
@@ -50,6 +50,11 @@ export interface EngineDeps {
   socket: SocketFactory;
   clock: EngineClock;
   sign: NonceSigner;
+  /**
+   * End user: the signed teardown report for what teardown revoked (the device key signs it; the
+   * signer may sign its own record of what was revoked and returns the list it signed).
+   */
+  signTeardown?: TeardownSigner;
 }
 
 export interface EngineEvents extends Record<string, unknown> {
@@ -108,6 +113,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private readonly grace: number;
   private readonly screen: SharedScreen | null;
   private peerDead = false;
+  /** The session this engine runs, from the broker's `ready`. */
+  private sessionId: string | null = null;
+  /** What each grant request asked for: the answer names it, so the broker can check it against what was shown. */
+  private readonly asked = new Map<string, string>();
 
   constructor(
     private readonly opts: EngineOptions,
@@ -275,6 +284,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     if (this.state === 'ended') return;
     switch (e.kind) {
       case 'ready':
+        this.sessionId = e.frame.session_id;
         this.clearGrace();
         this.expiresAt = e.frame.expires_at;
         this.armExpiry();
@@ -313,6 +323,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.applySignal(f.payload);
         return;
       case 'grant.request':
+        this.asked.set(f.request_id, f.capability);
         this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
         return;
       case 'grant.changed':

@@ -34,3 +34,6 @@ export const browserClock: EngineClock = {
 
 /** Signs the broker's nonce with the device key the session token is bound to. */
 export type NonceSigner = (nonce: string, token: string) => Promise<string>;
+
+/** Signs the teardown report (docs/signaling.md) with the device key; returns the list it signed. */
+export type TeardownSigner = (sessionId: string, revoked: string[]) => Promise<{ revoked: string[]; receipt: string }>;

@@ -47,6 +47,8 @@ const DOCUMENTED: [method: string, path: string][] = [
   ['get', '/api/v1/admin/users'],
   ['post', '/api/v1/admin/users'],
   ['post', '/api/v1/admin/users/{username}/disable'],
+  ['post', '/api/v1/admin/users/{username}/roles'],
+  ['post', '/api/v1/admin/users/{username}/reset-password'],
   ['post', '/api/v1/admin/keys/rotate'],
   ['get', '/api/v1/admin/hook-deliveries'],
   ['get', '/api/v1/audit/events'],

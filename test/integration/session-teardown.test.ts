@@ -75,7 +75,7 @@ describe('every end path tears down completely', () => {
     await expect.poll(async () => (await analyst.api.get(`/api/v1/sessions/${p.s.id}`)).body.end_reason).toBe('user_stopped');
     const audit = await auditFor(b, p.s.id);
     const report = audit.find((e) => e.type === 'client.teardown_report');
-    expect(JSON.parse(report!.meta)).toEqual({ revoked: ['capture', 'control'], receipt: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) });
+    expect(JSON.parse(report!.meta)).toMatchObject({ revoked: ['capture', 'control'], after_crash: false, receipt: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/) });
     expect(audit.findIndex((e) => e.type === 'client.teardown_report')).toBeLessThan(audit.findIndex((e) => e.type === 'session.ended'));
     // Teardown is idempotent: a second Stop changes nothing and revokes nothing twice.
     expect(await p.eu.stop()).toEqual(r);

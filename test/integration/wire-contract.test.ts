@@ -66,16 +66,23 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     const bob = await createUser(b, 'bob', ['approver']);
     const audrey = await createUser(b, 'audrey', ['auditor']);
     expect((await alice.api.get('/api/v1/me')).status).toBe(200);
-    const refreshed = await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken });
+    // Refresh, reuse and sign-out on an account of their own: a reused refresh token revokes its
+    // whole sign-in, the access tokens of it included.
+    const rita = await createUser(b, 'rita', ['auditor']);
+    const refreshed = await rita.api.post('/api/v1/auth/refresh', { refresh_token: rita.api.refreshToken });
     expect(refreshed.status).toBe(200);
-    alice.api.accessToken = refreshed.body.access_token;
-    expect((await alice.api.post('/api/v1/auth/refresh', { refresh_token: alice.api.refreshToken })).status).toBe(401);
-    expect((await alice.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
+    rita.api.accessToken = refreshed.body.access_token;
+    expect((await rita.api.get('/api/v1/me')).status).toBe(200);
+    expect((await rita.api.post('/api/v1/auth/refresh', { refresh_token: rita.api.refreshToken })).status).toBe(401);
+    expect((await rita.api.get('/api/v1/me')).status).toBe(401);
+    expect((await rita.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
     expect((await alice.api.post('/api/v1/auth/login', { username: 'alice', password: 'wrong password', totp: '000000' })).status).toBe(401);
     expect((await admin.api.get('/api/v1/admin/users')).status).toBe(200);
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
     expect(carol.status).toBe(200);
     expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(401);
+    expect((await admin.api.post('/api/v1/admin/users/carol/roles', { roles: ['analyst', 'auditor'] })).status).toBe(200);
+    expect((await admin.api.post('/api/v1/admin/users/carol/reset-password', {})).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/disable', {})).status).toBe(200);
     expect((await alice.api.get('/api/v1/admin/users')).status).toBe(403);
     expect((await anon.call('GET', '/api/v1/me', undefined, { proof: false })).status).toBe(401);
@@ -134,7 +141,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     eu.sendJson({ type: 'extend.response', extension_id: (await eu.nextOfType('extend.offer')).extension_id, accept: false });
     await an.nextOfType('extend.result');
     eu.sendJson({ type: 'teardown.report', revoked: ['control'], receipt: await endUser.device.teardownReceipt(s.id, ['control']) });
-    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: false, receipt: await endUser.device.teardownReceipt(s.id, ['capture']) })).status).toBe(200);
+    expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: true, receipt: await endUser.device.teardownReceipt(s.id, ['capture'], true) })).status).toBe(200);
     const stranger = new ApiClient(b.url);
     expect((await stranger.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true, receipt: await stranger.device.teardownReceipt(s.id, [], true) })).status).toBe(403);
     expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
@@ -188,7 +195,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
 });
 
 describe('the audit catalogue and the broker source agree', () => {
-  /** Every `audit.append({ type: ..., outcome: ... })` and `.record(...)` call in broker/. */
+  /** Every `audit.append({ type: ..., outcome: ... })`, `.record(...)` and `.refused(...)` call in broker/. */
   function auditCalls(): { file: string; type: string; outcome: string }[] {
     const out: { file: string; type: string; outcome: string }[] = [];
     const walk = (dir: string) => {
@@ -197,7 +204,7 @@ describe('the audit catalogue and the broker source agree', () => {
         if (e.isDirectory()) walk(p);
         else if (e.name.endsWith('.ts')) {
           const text = fs.readFileSync(p, 'utf8');
-          for (const m of text.matchAll(/\.(?:append|record)\(\{\s*type:\s*([^,]+?),\s*outcome:\s*('[a-z]+')/g)) out.push({ file: path.relative(root, p), type: m[1]!, outcome: m[2]!.slice(1, -1) });
+          for (const m of text.matchAll(/\.(?:append|record|refused)\(\{\s*type:\s*([^,]+?),\s*outcome:\s*('[a-z]+')/g)) out.push({ file: path.relative(root, p), type: m[1]!, outcome: m[2]!.slice(1, -1) });
         }
       }
     };
@@ -209,7 +216,7 @@ describe('the audit catalogue and the broker source agree', () => {
     const calls = auditCalls();
     // The pattern must read every call there is, or the check below would skip some.
     const sites = (dir: string): number =>
-      fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? sites(path.join(dir, e.name)) : e.name.endsWith('.ts') ? (fs.readFileSync(path.join(dir, e.name), 'utf8').match(/audit\.(?:append|record)\(/g) ?? []).length : 0), 0);
+      fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? sites(path.join(dir, e.name)) : e.name.endsWith('.ts') ? (fs.readFileSync(path.join(dir, e.name), 'utf8').match(/audit\.(?:append|record|refused)\(/g) ?? []).length : 0), 0);
     expect(calls.length).toBe(sites(path.join(root, 'broker')));
     expect(calls.length).toBeGreaterThan(40);
     const catalogue = Object.keys(AUDIT_EVENT_TYPES);

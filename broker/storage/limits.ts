@@ -1,0 +1,74 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * The counters and replay caches the broker shares between requests, instances and restarts,
+ * behind one small port: the SQL implementation below keeps them in the broker's database (so
+ * several brokers on one PostgreSQL share them, and a restart forgets nothing); issue 15 can add
+ * one on Redis. Every operation is one atomic statement: a count is taken before the thing it
+ * limits is evaluated, so requests arriving together cannot all pass a check made before any of
+ * them was counted.
+ */
+export interface LimitStore {
+  /**
+   * Adds one to `key` in its fixed window of `windowMs` (a window that has ended starts again at
+   * 1) and returns the count including this one, with when the window ends.
+   */
+  hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }>;
+  /** Takes one hit back (an attempt that turned out to be fine). */
+  refund(key: string, now: number): Promise<void>;
+  /** The count in the current window, without adding. */
+  peek(key: string, now: number): Promise<number>;
+  /** True the first time `id` is claimed, false while an earlier claim of it has not expired. */
+  claimOnce(id: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** How many operations pass between two sweeps of expired rows. */
+const SWEEP_EVERY = 1000;
+
+export class SqlLimitStore implements LimitStore {
+  private ops = 0;
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {
+    this.maybeSweep(now);
+    const end = now + windowMs;
+    // SET expressions read the row as it was, on both engines: a finished window restarts at 1.
+    const r = await sql<{ hits: number; window_end: number }>`
+      INSERT INTO limit_counters (name, hits, window_end) VALUES (${key}, 1, ${end})
+      ON CONFLICT (name) DO UPDATE SET
+        hits = CASE WHEN limit_counters.window_end <= ${now} THEN 1 ELSE limit_counters.hits + 1 END,
+        window_end = CASE WHEN limit_counters.window_end <= ${now} THEN ${end} ELSE limit_counters.window_end END
+      RETURNING hits, window_end`.execute(this.db);
+    const row = r.rows[0]!;
+    return { count: Number(row.hits), resetAt: Number(row.window_end) };
+  }
+
+  async refund(key: string, now: number): Promise<void> {
+    await sql`UPDATE limit_counters SET hits = hits - 1 WHERE name = ${key} AND window_end > ${now} AND hits > 0`.execute(this.db);
+  }
+
+  async peek(key: string, now: number): Promise<number> {
+    const r = await this.db.selectFrom('limit_counters').select('hits').where('name', '=', key).where('window_end', '>', now).executeTakeFirst();
+    return r ? Number(r.hits) : 0;
+  }
+
+  async claimOnce(id: string, expiresAt: number, now: number): Promise<boolean> {
+    this.maybeSweep(now);
+    // A claim that has expired may be taken again; a live one may not.
+    const r = await sql<{ id: string }>`
+      INSERT INTO replay_ids (id, expires_at) VALUES (${id}, ${expiresAt})
+      ON CONFLICT (id) DO UPDATE SET expires_at = ${expiresAt} WHERE replay_ids.expires_at <= ${now}
+      RETURNING id`.execute(this.db);
+    return r.rows.length === 1;
+  }
+
+  private maybeSweep(now: number): void {
+    if (++this.ops % SWEEP_EVERY !== 0) return;
+    void (async () => {
+      await this.db.deleteFrom('limit_counters').where('window_end', '<=', now).execute();
+      await this.db.deleteFrom('replay_ids').where('expires_at', '<=', now).execute();
+    })().catch(() => undefined);
+  }
+}
