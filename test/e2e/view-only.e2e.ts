@@ -43,11 +43,12 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByLabel('Join code').fill(code);
     await eu.page.getByRole('button', { name: 'Continue' }).click();
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
-    await an.page.getByText(/^\d{3} \d{3}$/).waitFor({ timeout: 20_000 });
+    await an.page.getByTestId('viewer-sas').waitFor({ timeout: 20_000 });
 
     await an.page.getByTestId('request-control').click();
     await eu.page.getByTestId('control-prompt').waitFor();
-    await eu.page.getByRole('button', { name: 'Allow control' }).click();
+    // The first control of a session comes with the code check; the machine's refusal follows it.
+    await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
 
     await expect.poll(() => eu.page.getByTestId('notice').textContent(), { timeout: 10_000 }).toContain('This computer can be seen but not controlled: Wayland session.');
     await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toContain('This computer can be seen but not controlled: Wayland session.');

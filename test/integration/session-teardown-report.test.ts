@@ -65,7 +65,7 @@ describe('the teardown report arrives on every end path', () => {
     await p.an.stop();
     expect((await ended).reason).toBe('completed');
     await expect.poll(() => reports(p.s), { timeout: 5000 }).toHaveLength(1);
-    expect((await reports(p.s))[0]).toEqual({ revoked: ['capture', 'control'], after_crash: undefined, claims: signed(p.s) });
+    expect((await reports(p.s))[0]).toEqual({ revoked: ['capture', 'control'], after_crash: false, claims: signed(p.s) });
   });
 
   it('the kill switch', async () => {
