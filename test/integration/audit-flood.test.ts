@@ -25,6 +25,21 @@ async function headSeq(b: TestBroker): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The most records a throttled key may write for a flood that took `ms` to arrive: the burst of
+ * 10, one per second after it, and one summary. A loaded machine stretches the flood over more
+ * seconds, so the bound follows the time it really took instead of a count fixed for a fast one.
+ */
+function throttleBound(ms: number): number {
+  return 10 + Math.ceil(ms / 1000) + 1;
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await work();
+  return performance.now() - t0;
+}
+
 describe('refusal floods are throttled in the audit, every refusal still counted', () => {
   let b: TestBroker;
   let analyst: TestUser;
@@ -39,14 +54,17 @@ describe('refusal floods are throttled in the audit, every refusal still counted
     const s = await activeSession(b, analyst);
     const { eu, an } = await connectBoth(b, analyst, s);
     const since = await headSeq(b);
-    for (let i = 0; i < 30; i++) {
-      for (let j = 0; j < 10; j++) an.sendJson({ type: 'grant.response', request_id: `r${i}-${j}`, capability: 'control', allow: true });
-      await sleep(100);
-    }
-    await sleep(300);
+    const ms = await timed(async () => {
+      for (let i = 0; i < 30; i++) {
+        for (let j = 0; j < 10; j++) an.sendJson({ type: 'grant.response', request_id: `r${i}-${j}`, capability: 'control', allow: true });
+        await sleep(100);
+      }
+      await sleep(300);
+    });
     expect(an.frames.filter((f) => f.type === 'error').length).toBe(300);
     const r = await refusals(b, 'signaling.frame_refused', since);
-    expect(r.records).toBeLessThanOrEqual(16);
+    expect(r.records).toBeLessThanOrEqual(throttleBound(ms));
+    expect(r.records).toBeLessThan(60);
     expect(r.total).toBe(300);
     expect(r.withCount).toBeGreaterThan(0);
     eu.close();
@@ -68,32 +86,36 @@ describe('refusal floods are throttled in the audit, every refusal still counted
   it('60 unauthenticated sockets from one source, one bad frame each: throttled as one source', async () => {
     const since = await headSeq(b);
     const socks = await Promise.all(Array.from({ length: 60 }, () => SignalingClient.open(b.url)));
-    for (const c of socks) c.sendJson({ type: 'heartbeat' });
-    await Promise.all(socks.map((c) => c.closed()));
+    const ms = await timed(async () => {
+      for (const c of socks) c.sendJson({ type: 'heartbeat' });
+      await Promise.all(socks.map((c) => c.closed()));
+    });
     const r = await refusals(b, 'signaling.frame_refused', since);
-    expect(r.records).toBeLessThanOrEqual(12);
+    expect(r.records).toBeLessThanOrEqual(throttleBound(ms));
+    expect(r.records).toBeLessThan(60);
     expect(r.total).toBe(60);
   });
 
   it('300 anonymous probes of unknown paths: a handful of records that count all 300', async () => {
     const since = await headSeq(b);
-    await Promise.all(Array.from({ length: 300 }, (_, i) => fetch(`${b.url}/api/v1/admin/probe-${i}`)));
+    const ms = await timed(() => Promise.all(Array.from({ length: 300 }, (_, i) => fetch(`${b.url}/api/v1/admin/probe-${i}`))));
     const r = await refusals(b, 'http.not_found', since);
-    expect(r.records).toBeLessThanOrEqual(12);
+    expect(r.records).toBeLessThanOrEqual(throttleBound(ms));
+    expect(r.records).toBeLessThan(60);
     expect(r.total).toBe(300);
   });
 
   it('anonymous refusals over HTTP are grouped by source: requests without a proof, wrong join codes with fresh keys', async () => {
     const since = await headSeq(b);
-    await Promise.all(Array.from({ length: 100 }, () => new ApiClient(b.url).call('POST', '/api/v1/join', { code: 'ZZZZZ-ZZZZZ' }, { proof: false })));
+    const ms = await timed(() => Promise.all(Array.from({ length: 100 }, () => new ApiClient(b.url).call('POST', '/api/v1/join', { code: 'ZZZZZ-ZZZZZ' }, { proof: false }))));
     const noProof = await refusals(b, 'auth.request_rejected', since);
-    expect(noProof.records).toBeLessThanOrEqual(12);
+    expect(noProof.records).toBeLessThanOrEqual(throttleBound(ms));
     expect(noProof.total).toBe(100);
-    await Promise.all(Array.from({ length: 100 }, () => new ApiClient(b.url, new DeviceKey()).post('/api/v1/join', { code: 'ZZZZZ-ZZZZZ' })));
+    const joinMs = await timed(() => Promise.all(Array.from({ length: 100 }, () => new ApiClient(b.url, new DeviceKey()).post('/api/v1/join', { code: 'ZZZZZ-ZZZZZ' }))));
     const failed = await refusals(b, 'join.redeem_failed', since);
     const limited = await refusals(b, 'join.rate_limited', since);
     expect(failed.total + limited.total).toBe(100);
-    expect(failed.records + limited.records).toBeLessThanOrEqual(24);
+    expect(failed.records + limited.records).toBeLessThanOrEqual(2 * throttleBound(joinMs));
   });
 
   it('a guessing run leaves no device rows: a device is remembered once it has redeemed a code', async () => {
