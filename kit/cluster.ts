@@ -193,6 +193,20 @@ export class TestCluster {
     await gone;
   }
 
+  /** The user's client aimed at one instance directly (past the balancer), same device and tokens. */
+  apiOn(name: string, i: number): ApiClient {
+    const u = this.user(name);
+    const api = new ApiClient(this.instances[i]!.url, u.api.device);
+    api.accessToken = u.api.accessToken;
+    api.refreshToken = u.api.refreshToken;
+    return api;
+  }
+
+  /** The inbound ticket webhook's secret (one data dir: every instance has the same). */
+  get ticketWebhookSecret(): string {
+    return fs.readFileSync(path.join(this.dataDir, 'ticket-webhook.secret'), 'utf8').trim();
+  }
+
   alive(i: number): boolean {
     return this.instances[i]!.proc !== null;
   }
