@@ -202,6 +202,29 @@ export class TestCluster {
     return api;
   }
 
+  /** Which instance (index) holds the session's timer lease now, if any. */
+  async leaseHolder(sid: string): Promise<number | null> {
+    const { Redis } = await import('ioredis');
+    const r = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+      const id = await r.get(`${this.prefix}lease:${sid}`);
+      const i = this.instances.findIndex((inst) => inst.id === id);
+      return i >= 0 ? i : null;
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  /** Starts a killed instance again and waits until the balancer sends it work. */
+  async revive(i: number): Promise<void> {
+    await this.startInstance(i);
+    await waitUntil(async () => (await fetch(`${this.instances[i]!.url}/readyz`)).status === 200, 'the instance to be ready');
+    // rise 2 at 300 ms
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+
   /** The inbound ticket webhook's secret (one data dir: every instance has the same). */
   get ticketWebhookSecret(): string {
     return fs.readFileSync(path.join(this.dataDir, 'ticket-webhook.secret'), 'utf8').trim();

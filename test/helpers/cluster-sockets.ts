@@ -37,3 +37,21 @@ export async function connectApart(c: TestCluster, analyst: TestUser, s: ActiveS
   const an = await connectVia(c, s.analystToken, analyst.api.device, [...notOn, eu.on]);
   return { eu: eu.client, euOn: eu.on, an: an.client, anOn: an.on };
 }
+
+/**
+ * What a client does when its socket drops: connect again through the balancer with the same
+ * token until it is taken (the balancer needs a moment to stop sending work to a dead instance).
+ */
+export async function reconnect(c: TestCluster, token: string, device: TestUser['api']['device'], withinMs = 15_000): Promise<SignalingClient> {
+  const end = Date.now() + withinMs;
+  let last: unknown = null;
+  while (Date.now() < end) {
+    try {
+      return await SignalingClient.connect(c.url, token, device);
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`could not reconnect within ${withinMs} ms: ${String((last as Error)?.message ?? last)}`);
+}
