@@ -310,6 +310,10 @@ export function haproxyConfig(listenPort: number, ports: number[]): string {
     '  http-check expect status 200',
     '  default-server inter 300 fall 2 rise 2',
     ...ports.map((p, i) => `  server b${i} 127.0.0.1:${p} check`),
+    // When every instance fails /readyz (Redis or PostgreSQL away) the same instances take the
+    // requests unchecked: they refuse new sessions with a clear 503 themselves, and the kill
+    // switch, ends and sign-ins still reach them. A dead instance is still skipped (connect fails, redispatch).
+    ...ports.map((p, i) => `  server b${i}-when-all-unready 127.0.0.1:${p} backup`),
     '',
   ].join('\n');
 }

@@ -40,7 +40,10 @@ export interface ClusterHandlers {
 }
 
 // Renew or delete a key only while it still names this instance.
-const RENEW_IF_MINE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+// A lease that is gone altogether (Redis restarted empty) is taken back by its holder rather
+// than lost: its timers are running here, and nobody else has claimed it.
+const RENEW_IF_MINE =
+  "local v = redis.call('get', KEYS[1]) if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) elseif not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 else return 0 end";
 const DELETE_IF_MINE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /**
@@ -128,6 +131,13 @@ export class Cluster {
     this.owned.clear();
     this.pub.disconnect();
     this.sub.disconnect();
+  }
+
+  /** New sessions need the cluster (their sockets and timers are shared through Redis): refused clearly while it is away. */
+  mustBeReady(): void {
+    if (!this.ready) {
+      throw new DomainError('unavailable', 'cluster_unavailable', 'the broker cannot reach Redis, which its cluster shares live state through: new sessions cannot start until it is back (sessions already running go on)');
+    }
   }
 
   async ping(): Promise<boolean> {
