@@ -44,6 +44,12 @@ export function isExactPath(url: string): boolean {
   return EXACT_PATH.test(q < 0 ? url : url.slice(0, q));
 }
 
+/** PostgreSQL gone (connection refused or cut, server shutting down): the caller hears 503, not an internal error. */
+const DB_AWAY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006']);
+function databaseAway(e: { code?: string; message?: string }): boolean {
+  return (e.code !== undefined && DB_AWAY_CODES.has(e.code)) || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/.test(e.message ?? '');
+}
+
 /** Builds the HTTP app without listening (tests use it through inject or a real port). */
 export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
   const app = Fastify({
@@ -75,6 +81,10 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     if (err instanceof DomainError) return reply.status(HTTP_STATUS[err.kind]).send(errorBody(err.code, err.message));
     if (err instanceof ApiError) return reply.status(err.status).send(errorBody(err.code, err.message));
     const e = err as { statusCode?: number; code?: string; message?: string };
+    if (databaseAway(e)) {
+      req.log.warn({ code: e.code }, 'the database does not answer');
+      return reply.status(503).send(errorBody('database_unavailable', 'the broker cannot reach its database; try again shortly'));
+    }
     const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
     const code =
       e.code === 'FST_ERR_CTP_BODY_TOO_LARGE'

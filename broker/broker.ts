@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { EndReason } from '../common/session-state.js';
 import { buildApp } from './app.js';
+import { Cluster } from './cluster/cluster.js';
 import { AuditLog } from './audit/log.js';
 import { AccountService } from './auth/accounts.js';
 import { createTokenService } from './auth/tokens.js';
@@ -30,6 +32,8 @@ export interface Broker {
 
 export interface StartOptions extends ConfigOverrides {
   clock?: Clock;
+  /** Cluster mode: this instance's name among the others (default: pid and random). */
+  instanceId?: string;
   hookRetryDelaysS?: number[];
   listen?: boolean;
 }
@@ -55,7 +59,9 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   accounts.onRevoked(async (accountId, why, by) => {
     await sessions.endForAccount(accountId, why, by);
   });
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, now };
+  const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
+  if (cluster) sessions.setPlacement(cluster);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, cluster, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');
@@ -77,7 +83,24 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   metrics.gauge('chaperone_live_sessions', 'Sessions that have not ended', () => sessions.live.size);
   metrics.gauge('chaperone_signaling_sockets', 'Authenticated signaling sockets', () => hub.socketCount);
   metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
-  await sessions.resumeAfterRestart();
+  if (cluster) {
+    // No instance resumes "everything" after its own start: sessions are taken over one by one
+    // from instances whose leases lapsed (timer takeover), which is also what a restart is.
+    await cluster.start({
+      session: (sid, m) => hub.onClusterSession(sid, m),
+      op: (sid, body) => hub.runHolderStep(sid, body),
+      leaseWon: (sid, takeover) => sessions.armOwned(sid, takeover),
+      leaseLost: (sid) => sessions.disarm(sid),
+      changed: (sid) => void sessions.armOwned(sid, false).catch(() => undefined),
+      ended: (sid, reason) => sessions.endedElsewhere(sid, reason as EndReason),
+      notEnded: () => sessions.notEnded(),
+      heldSockets: () => hub.heldSockets(),
+      reconnected: () => void hub.reconcile(),
+    });
+    metrics.gauge('chaperone_cluster_leases', 'Sessions whose timers this instance runs', () => cluster.leaseCount);
+  } else {
+    await sessions.resumeAfterRestart();
+  }
   sessions.startAccountWatch();
   hooks.start();
 
@@ -102,6 +125,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
       hooks.stop();
       sessions.shutdown();
       await app.close();
+      if (cluster) await cluster.close();
       await audit.append({ type: 'broker.stopped', outcome: 'success', actor: 'system', meta: {} }).catch(() => undefined);
       await audit.close();
       if (syslogClose) await syslogClose();

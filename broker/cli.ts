@@ -26,6 +26,10 @@ Usage:
 Disabling an account, taking a role away or resetting its password refuses every token it holds
 at once; a running broker ends its live sessions within a second.
 DATABASE_URL=postgres://... selects PostgreSQL instead of the SQLite file in the data dir.
+REDIS_URL=redis://... (with DATABASE_URL) runs serve as one instance of a cluster behind a load
+balancer (docs/operations.md); REDIS_PREFIX names its keys (default chaperone:),
+CHAPERONE_INSTANCE_ID this instance (default: pid and random). CHAPERONE_PG_SCHEMA puts the
+broker's tables in that PostgreSQL schema (default: the connection's search path).
 The data dir defaults to $CHAPERONE_DATA_DIR or ~/.chaperone/broker.
 `;
 
@@ -111,8 +115,13 @@ async function serve(argv: string[]): Promise<number> {
     tlsCert: str(o['tls-cert']),
     tlsKey: str(o['tls-key']),
     databaseUrl: process.env.DATABASE_URL,
+    pgSchema: process.env.CHAPERONE_PG_SCHEMA,
+    redisUrl: process.env.REDIS_URL,
+    redisPrefix: process.env.REDIS_PREFIX,
+    instanceId: process.env.CHAPERONE_INSTANCE_ID,
   });
-  const lines = [`chaperone-broker listening on ${broker.url} (data dir ${dataDir}, ${broker.ctx.storage.engine})`];
+  const cluster = broker.ctx.cluster ? `, cluster instance ${broker.ctx.cluster.nodeId}` : '';
+  const lines = [`chaperone-broker listening on ${broker.url} (data dir ${dataDir}, ${broker.ctx.storage.engine}${cluster})`];
   if (broker.firstRun) {
     lines.push(
       '',

@@ -91,6 +91,10 @@ export interface BrokerConfig {
   dataDir: string;
   databaseUrl?: string | undefined;
   pgSchema?: string | undefined;
+  /** Cluster mode: Redis carries what the instances share live (broker/cluster/). */
+  redisUrl?: string | undefined;
+  /** Every key and channel this cluster uses starts with it (several clusters may share one Redis). */
+  redisPrefix: string;
   tls?: { cert: string; key: string } | undefined;
   publicUrl: string;
   issuer: string;
@@ -130,6 +134,8 @@ export interface ConfigOverrides {
   dataDir: string;
   databaseUrl?: string | undefined;
   pgSchema?: string | undefined;
+  redisUrl?: string | undefined;
+  redisPrefix?: string | undefined;
   tlsCert?: string | undefined;
   tlsKey?: string | undefined;
   policy?: Partial<OrgPolicy> | undefined;
@@ -162,6 +168,14 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
   if (!isLoopback(host) && !tls) {
     throw new Error(`refusing to listen on ${host} without TLS: give --tls-cert and --tls-key, or bind 127.0.0.1`);
   }
+  if (o.redisUrl && !o.databaseUrl) {
+    throw new Error(
+      'cluster mode (REDIS_URL is set) needs PostgreSQL: SQLite is one broker\'s own file and cannot be shared by several instances. Set DATABASE_URL=postgres://... on every instance, or unset REDIS_URL to run one broker on SQLite.',
+    );
+  }
+  if (o.redisUrl && !/^rediss?:\/\//.test(o.redisUrl)) throw new Error('REDIS_URL must be a redis:// or rediss:// URL');
+  const redisPrefix = o.redisPrefix ?? 'chaperone:';
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) throw new Error('REDIS_PREFIX: up to 64 letters, digits, _ . : -');
   const scheme = tls ? 'https' : 'http';
   const publicUrl = f.public_url ?? `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
@@ -170,6 +184,8 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     dataDir: o.dataDir,
     databaseUrl: o.databaseUrl,
     pgSchema: o.pgSchema,
+    redisUrl: o.redisUrl,
+    redisPrefix,
     tls,
     publicUrl,
     issuer: 'chaperone-broker',

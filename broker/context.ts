@@ -2,6 +2,7 @@ import type { AuditLog } from './audit/log.js';
 import type { AccountService } from './auth/accounts.js';
 
 import type { TokenService } from './auth/tokens.js';
+import type { Cluster } from './cluster/cluster.js';
 import type { BrokerConfig } from './config.js';
 import type { HookDispatcher } from './hooks/outbound.js';
 import type { KeyRing } from './keys.js';
@@ -23,5 +24,7 @@ export interface BrokerContext {
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;
+  /** Cluster mode (REDIS_URL): this instance's seat among the others; null for a lone broker. */
+  cluster: Cluster | null;
   now: () => number;
 }

@@ -29,8 +29,11 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'device',
     body: ConsentBody,
     response: ConsentResultSchema,
-    responses: { 200: '{ accepted, token?, expires_at?, ice_servers? }', 400: 'receipt rejected', 403: 'not the device that redeemed the code', 409: 'offer expired or session not pending consent' },
-    handler: async ({ req, body, device }) => ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req)),
+    responses: { 200: '{ accepted, token?, expires_at?, ice_servers? }', 400: 'receipt rejected', 403: 'not the device that redeemed the code', 409: 'offer expired or session not pending consent', 503: 'cluster mode: Redis does not answer (cluster_unavailable)' },
+    handler: async ({ req, body, device }) => {
+      ctx.cluster?.mustBeReady();
+      return ctx.sessions.consent(body.session_id, body.receipt, device, sourceOf(req));
+    },
   });
   r.add({
     method: 'POST',

@@ -18,7 +18,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
   r.add({
     method: 'GET',
     url: '/readyz',
-    summary: 'Readiness: the database answers and a signing key is loaded',
+    summary: 'Readiness: the database answers, a signing key is loaded and, in a cluster, Redis answers',
     tag: 'operations',
     auth: 'none',
     response: ReadySchema,
@@ -29,6 +29,7 @@ export function metaRoutes(r: RouteRegistry, ctx: BrokerContext, version: string
       } catch {
         throw new ApiError(503, 'not_ready', 'the database does not answer');
       }
+      if (ctx.cluster && !(await ctx.cluster.ping())) throw new ApiError(503, 'not_ready', 'Redis (the cluster\'s shared live state) does not answer');
       return { status: 'ready' as const, engine: ctx.storage.engine, key: ctx.keys.active.kid };
     },
   });

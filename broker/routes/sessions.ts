@@ -14,8 +14,11 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['analyst'],
     body: SessionRequestBody,
     response: SessionViewSchema,
-    responses: { 200: 'the session, approved or awaiting approval', 400: 'invalid body or duration beyond policy', 403: 'not an analyst', 409: 'ticket closed or unknown when policy requires one' },
-    handler: async ({ req, body, account }) => ctx.sessions.request(account, body, sourceOf(req)),
+    responses: { 200: 'the session, approved or awaiting approval', 400: 'invalid body or duration beyond policy', 403: 'not an analyst', 409: 'ticket closed or unknown when policy requires one', 503: 'cluster mode: Redis does not answer (cluster_unavailable)' },
+    handler: async ({ req, body, account }) => {
+      ctx.cluster?.mustBeReady();
+      return ctx.sessions.request(account, body, sourceOf(req));
+    },
   });
   r.add({
     method: 'GET',

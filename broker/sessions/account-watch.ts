@@ -35,7 +35,9 @@ export class AccountWatch {
     if (this.running) return 0;
     this.running = true;
     try {
-      const live = [...this.core.live.values()];
+      // In a cluster each session is watched by the instance running its timers, not by all.
+      const placement = this.core.placement;
+      const live = [...this.core.live.values()].filter((l) => !placement || placement.owns(l.id));
       const ids = [...new Set(live.map((l) => l.analystId))];
       const accounts = new Map<string, { disabled: number; token_epoch: number }>();
       for (let i = 0; i < ids.length; i += CHUNK) {

@@ -67,6 +67,8 @@ export async function endSession(
     core.live.delete(id);
     core.events?.ended(live, reason);
   }
+  // Told whether or not it was held here: the sockets may be on any instance.
+  if (committed) core.placement?.ended(id, reason);
   if (committed?.hooks) core.hooks.kick();
   await core.audit.append({
     type: 'session.ended',

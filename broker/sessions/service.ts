@@ -24,6 +24,8 @@ import { clearTimers, type LiveSession } from './live.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
 import { resumeAfterRestart } from './restart.js';
+import type { TimerPlacement } from './placement.js';
+import { armOwned, disarm, dropCopy, refreshFromRow } from './replicas.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
 import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 
@@ -40,7 +42,7 @@ export class SessionService {
   private readonly watch: AccountWatch;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null };
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null };
     this.watch = new AccountWatch(this.core);
   }
 
@@ -51,6 +53,29 @@ export class SessionService {
 
   setEvents(e: SessionEvents): void {
     this.core.events = e;
+  }
+
+  // ---------- cluster mode (replicas.ts)
+
+  setPlacement(p: TimerPlacement): void {
+    this.core.placement = p;
+  }
+  /** This instance's copy brought in line with the stored row (null: the session has ended). */
+  async refresh(id: string): Promise<LiveSession | null> {
+    return (await refreshFromRow(this.core, id))?.live ?? null;
+  }
+  armOwned(id: string, takeover: boolean): Promise<void> {
+    return armOwned(this.core, id, takeover);
+  }
+  disarm(id: string): void {
+    disarm(this.core, id);
+  }
+  endedElsewhere(id: string, reason: EndReason): void {
+    dropCopy(this.core, id, reason);
+  }
+  /** Sessions that have not ended, from the store (what an instance looks for leases to take over). */
+  async notEnded(): Promise<string[]> {
+    return (await this.core.db.selectFrom('sessions').select('id').where('state', '!=', 'ended').execute()).map((r) => r.id);
   }
 
   // ---------- reading

@@ -7,6 +7,7 @@ import { mustLive } from './tracking.js';
 import { deny } from './moves.js';
 import { readRow } from './queries.js';
 import { endSession } from './ending.js';
+import { refreshFromRow } from './replicas.js';
 import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
 
 /**
@@ -48,7 +49,8 @@ export async function analystToken(core: SessionCore, analyst: Account, deviceJk
 export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
   const t = await core.db.selectFrom('session_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
   if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
-  const live = core.live.get(sid);
+  // In a cluster this instance's copy may be older than the row (moved on another instance).
+  const live = core.placement ? (await refreshFromRow(core, sid))?.live : core.live.get(sid);
   if (!live || live.state !== 'active') return null;
   if (t.role === 'analyst') {
     const a = await core.db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', live.analystId).executeTakeFirst();

@@ -12,6 +12,8 @@ import { SYSTEM } from './types.js';
  */
 export function scheduleTimers(core: SessionCore, live: LiveSession, r: Row): void {
   clearTimers(live);
+  // In a cluster the lease holder runs them; a change made here is re-armed there.
+  if (core.placement && !core.placement.owns(live.id)) return core.placement.place(live.id);
   const d = deadlineOf(r);
   if (!d) return;
   at(core, live, d.at, () => endSession(core, r.id, d.reason, SYSTEM, {}, d.why ? { why: d.why } : {}));

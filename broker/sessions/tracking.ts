@@ -29,6 +29,13 @@ export function track(core: SessionCore, r: Row, analystUsername: string): LiveS
 /** The in-memory session for a row that has not ended. */
 export function mustLive(core: SessionCore, r: Row): LiveSession {
   const live = core.live.get(r.id);
+  if (live && core.placement) {
+    // In a cluster the copy here may be older than the row the caller just read.
+    live.state = r.state as SessionState;
+    live.expiresAt = r.expires_at;
+    live.hardDeadline = r.hard_deadline;
+    live.endUserJkt = r.end_user_jkt;
+  }
   if (live) return live;
   if (r.state === 'ended') throw conflict('the session has ended', 'illegal_transition');
   return track(core, r, '');

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
@@ -14,6 +15,7 @@ import type { BrokerContext } from '../context.js';
 import { DomainError } from '../domain-errors.js';
 import type { AuditMeta } from '../../common/audit-chain.js';
 import { TokenBucket, sourceRefusalKey } from '../rate-limit.js';
+import type { SessionMessage } from '../cluster/messages.js';
 import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
@@ -41,6 +43,10 @@ interface Conn {
   bucket: TokenBucket;
   lastSeen: number;
   authTimer: NodeJS.Timeout | null;
+  /** Cluster mode: this socket counts towards this instance hearing its session's channel. */
+  joined?: boolean;
+  /** Cluster mode: a newer socket of the same side authenticated on another instance. */
+  replacedElsewhere?: boolean;
   /** The frame being handled and those waiting behind it. */
   queue: Promise<void>;
   queued: number;
@@ -62,6 +68,13 @@ export function protocolRefusal(wsCode: string | undefined): string | null {
 }
 
 /** Which frame types each side may send once authenticated; the rest are refused. */
+/**
+ * Steps that change what the session's lease holder keeps in memory (grants waiting for an
+ * answer, a pending extension): in a cluster they run there, whichever instance holds the socket.
+ */
+type HolderFrame = Extract<ClientFrame, { type: 'grant.request' | 'grant.response' | 'grant.revoke' | 'extend.request' | 'extend.response' }>;
+const HOLDER_STEPS: ReadonlySet<ClientFrame['type']> = new Set(['grant.request', 'grant.response', 'grant.revoke', 'extend.request', 'extend.response']);
+
 const ALLOWED: Record<SessionRole, ReadonlySet<ClientFrame['type']>> = {
   analyst: new Set(['heartbeat', 'signal', 'grant.request', 'grant.revoke', 'extend.request', 'end']),
   end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'end']),
@@ -237,24 +250,30 @@ export class SignalingHub implements SessionEvents {
         return;
       case 'signal': {
         const peer = this.peer(s.id, role);
-        if (!peer) {
+        const out: BrokerFrame = { type: 'signal', from: role, payload: frame.payload };
+        if (peer) {
+          this.ctx.metrics.framesRelayed();
+          this.send(peer, out);
+          return;
+        }
+        // In a cluster the peer may be on another instance: this one and that one hear the session's channel.
+        const heard = this.ctx.cluster ? await this.ctx.cluster.toSession(s.id, { t: 'deliver', role: otherRole(role), frame: out }) : 0;
+        if (heard < 2) {
           this.send(c, { type: 'error', code: 'peer_offline', message: 'the other party is not connected yet' });
           return;
         }
         this.ctx.metrics.framesRelayed();
-        this.send(peer, { type: 'signal', from: role, payload: frame.payload });
         return;
       }
       case 'grant.request':
-        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, c.actor, frame.reason);
       case 'grant.revoke':
-        return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
       case 'extend.request':
-        return this.ctx.sessions.requestExtension(s, frame.minutes, c.actor);
-      case 'extend.response':
-        return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, c.actor);
+      case 'extend.response': {
+        const cluster = this.ctx.cluster;
+        if (!cluster) return this.holderStep(s, role, c.actor, frame);
+        return cluster.onHolder(s.id, { role, actor: c.actor, frame }, () => this.holderStep(s, role, c.actor, frame));
+      }
       case 'teardown.report':
         await this.ctx.sessions.teardownReport(s.id, { revoked: frame.revoked, receipt: frame.receipt }, { jkt: s.endUserJkt ?? '' }, c.source);
         c.reported = true;
@@ -266,6 +285,36 @@ export class SignalingHub implements SessionEvents {
       default:
         return missingCase(frame);
     }
+  }
+
+  /** A step run where the session's lease is held (here, or sent here by the socket's instance). */
+  private holderStep(s: LiveSession, role: SessionRole, actor: Actor, frame: HolderFrame): Promise<void> {
+    switch (frame.type) {
+      case 'grant.request':
+        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, actor);
+      case 'grant.response':
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, actor, frame.reason);
+      case 'grant.revoke':
+        return this.ctx.sessions.revokeGrant(s, frame.capability, role, actor);
+      case 'extend.request':
+        return this.ctx.sessions.requestExtension(s, frame.minutes, actor);
+      case 'extend.response':
+        return this.ctx.sessions.respondExtension(s, frame.extension_id, frame.accept, frame.receipt, actor);
+      default:
+        return missingCase(frame);
+    }
+  }
+
+  /** A holder step sent by the instance holding the socket (cluster mode); its body parsed again here. */
+  async runHolderStep(sid: string, body: unknown): Promise<void> {
+    const parsed = HolderStepSchema.safeParse(body);
+    if (!parsed.success) throw new DomainError('bad_request', 'invalid_step', 'a step from another instance did not parse');
+    const frame = ClientFrameSchema.safeParse(parsed.data.frame);
+    if (!frame.success || !HOLDER_STEPS.has(frame.data.type)) throw new DomainError('bad_request', 'invalid_frame', 'a step from another instance did not parse');
+    const s = this.ctx.sessions.live.get(sid);
+    if (!s || s.state !== 'active') throw new DomainError('conflict', 'session_ended', 'the session is not active');
+    if (!ALLOWED[parsed.data.role].has(frame.data.type)) throw new DomainError('forbidden', 'not_allowed', `${parsed.data.role} may not send ${frame.data.type}`);
+    return this.holderStep(s, parsed.data.role, parsed.data.actor, frame.data as HolderFrame);
   }
 
   private async authenticate(c: Conn, token: string, proof: string): Promise<void> {
@@ -304,8 +353,87 @@ export class SignalingHub implements SessionEvents {
     if (role === 'end_user') this.endUserSeen.set(sid, now);
     this.ctx.audit.record({ type: 'signaling.connected', outcome: 'success', ...c.actor, session_id: sid, ticket: live.ticket, meta: { role, jti: claims.jti } });
     const peer = this.peer(sid, role);
-    this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: Boolean(peer) });
+    let peerOnline = Boolean(peer);
+    const cluster = this.ctx.cluster;
+    if (cluster) {
+      // Heard before registering, so nothing said about this session from now on is missed here.
+      await cluster.joinSession(sid);
+      c.joined = true;
+    }
+    if (cluster) {
+      await cluster.registerSocket(sid, role);
+      // An older socket of this side on another instance is closed there; a peer there hears we are online.
+      await cluster.toSession(sid, { t: 'connected', role, node: cluster.nodeId });
+      if (!peer) peerOnline = (await cluster.holder(sid, otherRole(role))) !== null;
+      if (c.ws.readyState !== c.ws.OPEN || parties[role] !== c) return;
+    }
+    this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: peerOnline });
     if (peer) this.send(peer, { type: 'peer.online', online: true });
+  }
+
+  // ---------- cluster mode: what the other instances say about the sessions whose sockets are here
+
+  onClusterSession(sid: string, m: SessionMessage): void {
+    const cluster = this.ctx.cluster;
+    if (!cluster) return;
+    const parties = this.bySession.get(sid);
+    switch (m.t) {
+      case 'deliver': {
+        const c = parties?.[m.role];
+        if (!c) return;
+        if (m.frame.type === 'signal') this.ctx.metrics.framesRelayed();
+        this.send(c, m.frame as BrokerFrame);
+        return;
+      }
+      case 'connected': {
+        if (m.node === cluster.nodeId) return;
+        const same = parties?.[m.role];
+        if (same) {
+          delete parties[m.role];
+          same.replacedElsewhere = true;
+          this.closeConn(same, CLOSE.replaced, 'replaced by a newer connection');
+        }
+        const peer = parties?.[otherRole(m.role)];
+        if (peer) this.send(peer, { type: 'peer.online', online: true });
+        return;
+      }
+      case 'disconnected': {
+        if (m.node === cluster.nodeId) return;
+        const peer = parties?.[otherRole(m.role)];
+        if (peer) this.send(peer, { type: 'peer.online', online: false });
+        return;
+      }
+      default:
+        return missingCase(m);
+    }
+  }
+
+  /** The sockets whose client was heard from within the heartbeat timeout: kept in the registry. */
+  heldSockets(): { sid: string; role: string }[] {
+    const now = this.ctx.now();
+    const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
+    const out: { sid: string; role: string }[] = [];
+    for (const [sid, parties] of this.bySession) {
+      for (const role of ['analyst', 'end_user'] as const) {
+        const c = parties[role];
+        if (c && now - c.lastSeen <= timeout) out.push({ sid, role });
+      }
+    }
+    return out;
+  }
+
+  /** Redis was away: an end announced meanwhile may not have reached us, so ask the store. */
+  async reconcile(): Promise<void> {
+    for (const sid of [...this.bySession.keys()]) {
+      await this.ctx.sessions.refresh(sid).catch(() => undefined);
+    }
+  }
+
+  /** A frame for one side of a session, on whichever instance holds its socket. */
+  private toParty(sid: string, role: SessionRole, f: BrokerFrame): void {
+    const c = this.bySession.get(sid)?.[role];
+    if (c) return this.send(c, f);
+    this.ctx.cluster?.toSession(sid, { t: 'deliver', role, frame: f }).catch(() => undefined);
   }
 
   private onClose(c: Conn): void {
@@ -314,12 +442,28 @@ export class SignalingHub implements SessionEvents {
     c.lingering = null;
     this.lingerers.delete(c);
     if (!c.session || !c.role) return;
-    const parties = this.bySession.get(c.session.id);
-    if (!parties || parties[c.role] !== c) return;
-    delete parties[c.role];
-    if (!parties.analyst && !parties.end_user) this.bySession.delete(c.session.id);
-    const peer = this.peer(c.session.id, c.role);
+    const sid = c.session.id;
+    const role = c.role;
+    const cluster = this.ctx.cluster;
+    if (cluster && c.joined) {
+      c.joined = false;
+      cluster.leaveSession(sid);
+    }
+    const parties = this.bySession.get(sid);
+    if (!parties || parties[role] !== c) {
+      // Replaced by a newer socket (here or on another instance): the registry is that one's now.
+      return;
+    }
+    delete parties[role];
+    if (!parties.analyst && !parties.end_user) this.bySession.delete(sid);
+    const peer = this.peer(sid, role);
     if (peer) this.send(peer, { type: 'peer.online', online: false });
+    if (cluster && !this.closing) {
+      void cluster
+        .unregisterSocket(sid, role)
+        .then((mine) => (mine ? cluster.toSession(sid, { t: 'disconnected', role, node: cluster.nodeId }) : 0))
+        .catch(() => undefined);
+    }
   }
 
   private peer(sid: string, role: SessionRole): Conn | undefined {
@@ -369,8 +513,19 @@ export class SignalingHub implements SessionEvents {
   private checkHeartbeats(): void {
     const now = this.ctx.now();
     const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
+    const cluster = this.ctx.cluster;
     for (const s of this.ctx.sessions.live.values()) {
       if (s.state !== 'active') continue;
+      if (cluster) {
+        // The lease holder decides; an end user whose socket is on another instance counts as
+        // heard while that instance keeps it in the registry (it renews only sockets heard from).
+        if (!cluster.owns(s.id)) continue;
+        if (!this.bySession.get(s.id)?.end_user) {
+          void cluster.holder(s.id, 'end_user').then((h) => {
+            if (h) this.endUserSeen.set(s.id, this.ctx.now());
+          }, () => undefined);
+        }
+      }
       const seen = this.endUserSeen.get(s.id) ?? this.activatedAt.get(s.id);
       if (seen === undefined) {
         // Resumed after a restart: the end user gets one full timeout to come back.
@@ -425,33 +580,30 @@ export class SignalingHub implements SessionEvents {
   }
 
   grantRequested(s: LiveSession, requestId: string, capability: string): void {
-    const eu = this.bySession.get(s.id)?.end_user;
-    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
+    this.toParty(s.id, 'end_user', { type: 'grant.request', request_id: requestId, capability });
   }
 
   grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {
     if (!isGrantable(capability as never)) return;
-    const parties = this.bySession.get(s.id);
     const extra = { ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
     // The end user's machine switches control on from this frame: it goes there first, so the
-    // analyst's first input after the grant finds the gate already open.
-    for (const c of [parties?.end_user, parties?.analyst]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...extra });
+    // analyst's first input after the grant finds the gate already open. (In a cluster both go
+    // out on the session's one channel, in this order.)
+    for (const role of ['end_user', 'analyst'] as const) this.toParty(s.id, role, { type: 'grant.changed', capability, granted, by, ...extra });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {
-    const parties = this.bySession.get(s.id);
     switch (e.phase) {
       case 'awaiting_approval':
-        if (parties?.analyst) this.send(parties.analyst, { type: 'extend.pending_approval', extension_id: e.id, minutes: e.minutes });
+        this.toParty(s.id, 'analyst', { type: 'extend.pending_approval', extension_id: e.id, minutes: e.minutes });
         return;
       case 'offer':
-        if (parties?.end_user) this.send(parties.end_user, { type: 'extend.offer', extension_id: e.id, minutes: e.minutes, new_expires_at: e.newExpiresAt ?? 0 });
+        this.toParty(s.id, 'end_user', { type: 'extend.offer', extension_id: e.id, minutes: e.minutes, new_expires_at: e.newExpiresAt ?? 0 });
         return;
       case 'result':
-        for (const c of [parties?.analyst, parties?.end_user]) {
-          if (!c) continue;
-          const reason = c === parties?.analyst && e.reason ? { reason: e.reason } : {};
-          this.send(c, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
+        for (const role of ['analyst', 'end_user'] as const) {
+          const reason = role === 'analyst' && e.reason ? { reason: e.reason } : {};
+          this.toParty(s.id, role, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
         }
         return;
       default:
@@ -460,16 +612,26 @@ export class SignalingHub implements SessionEvents {
   }
 
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void {
-    const parties = this.bySession.get(s.id);
     for (const role of ['analyst', 'end_user'] as const) {
-      const c = parties?.[role];
       const t = tokens[role];
-      if (c && t) this.send(c, { type: 'token.renewed', token: t.token, expires_at: t.expires_at });
+      if (t) this.toParty(s.id, role, { type: 'token.renewed', token: t.token, expires_at: t.expires_at });
     }
   }
 
   expiryWarning(s: LiveSession, secondsLeft: number): void {
-    const parties = this.bySession.get(s.id);
-    for (const c of [parties?.analyst, parties?.end_user]) if (c) this.send(c, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
+    for (const role of ['analyst', 'end_user'] as const) this.toParty(s.id, role, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
   }
 }
+
+function otherRole(r: SessionRole): SessionRole {
+  return r === 'analyst' ? 'end_user' : 'analyst';
+}
+
+/** A holder step as another instance sends it (Cluster.onHolder). */
+const HolderStepSchema = z
+  .object({
+    role: z.enum(['analyst', 'end_user']),
+    actor: z.object({ actor: z.string().max(200), source: z.string().max(100).nullable() }).strict(),
+    frame: z.unknown(),
+  })
+  .strict();

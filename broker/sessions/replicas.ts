@@ -1,0 +1,74 @@
+import { isGrantable, type Capability, type GrantableCapability } from '../../common/capabilities.js';
+import type { EndReason, SessionState } from '../../common/session-state.js';
+import type { Row, SessionCore } from './core.js';
+import { dropPendingGrants } from './grants.js';
+import { clearTimers, type LiveSession } from './live.js';
+import { scheduleTimers } from './timers.js';
+import { track } from './tracking.js';
+
+/**
+ * Cluster mode (broker/cluster/): every instance may hold a copy of a live session (for the
+ * sockets it holds, or after an HTTP call it served); the stored row is the truth and the lease
+ * holder runs the timers. These keep the copies in step with the row.
+ */
+
+/** Brings this instance's copy of a session in line with its stored row (null: it has ended). */
+export async function refreshFromRow(core: SessionCore, sessionId: string): Promise<{ live: LiveSession; row: Row } | null> {
+  const r = await core.db.selectFrom('sessions').selectAll().where('id', '=', sessionId).executeTakeFirst();
+  if (!r) return null;
+  if (r.state === 'ended') {
+    dropCopy(core, sessionId, (r.end_reason ?? 'completed') as EndReason);
+    return null;
+  }
+  let live = core.live.get(sessionId);
+  if (!live) {
+    const a = await core.db.selectFrom('accounts').select('username').where('id', '=', r.analyst_id).executeTakeFirst();
+    live = track(core, r, a?.username ?? '');
+  }
+  live.state = r.state as SessionState;
+  live.expiresAt = r.expires_at;
+  live.hardDeadline = r.hard_deadline;
+  live.endUserJkt = r.end_user_jkt;
+  if (r.state === 'active') {
+    const grants = await core.db.selectFrom('grants').select('capability').where('session_id', '=', r.id).where('state', '=', 'granted').execute();
+    live.granted = new Set(grants.map((g) => g.capability as Capability).filter(isGrantable) as GrantableCapability[]);
+  }
+  return { live, row: r };
+}
+
+/**
+ * This instance now holds the session's lease: arm its timers from the stored row. On a takeover
+ * (the previous holder died) what lived only in that instance's memory lapses, as after a
+ * restart: a grant request nobody can answer any more is denied, a pending extension lapses.
+ */
+export async function armOwned(core: SessionCore, sessionId: string, takeover: boolean): Promise<void> {
+  if (takeover) {
+    const now = core.clock.now();
+    await core.db.updateTable('grants').set({ state: 'denied', decided_at: now }).where('session_id', '=', sessionId).where('state', '=', 'requested').execute();
+    await core.db.updateTable('extensions').set({ state: 'lapsed', decided_at: now }).where('session_id', '=', sessionId).where('state', 'in', ['awaiting_approval', 'awaiting_consent']).execute();
+  }
+  const got = await refreshFromRow(core, sessionId);
+  if (!got) return;
+  if (takeover) {
+    dropPendingGrants(got.live);
+    got.live.pendingExtension = null;
+  }
+  scheduleTimers(core, got.live, got.row);
+}
+
+/** The lease went to another instance: its timers stop here (the copy stays for the sockets). */
+export function disarm(core: SessionCore, sessionId: string): void {
+  const live = core.live.get(sessionId);
+  if (live) clearTimers(live);
+}
+
+/** The session ended on another instance: drop the copy, and the hub closes the sockets held here. */
+export function dropCopy(core: SessionCore, sessionId: string, reason: EndReason): void {
+  const live = core.live.get(sessionId);
+  if (!live) return;
+  live.state = 'ended';
+  clearTimers(live);
+  dropPendingGrants(live);
+  core.live.delete(sessionId);
+  core.events?.ended(live, reason);
+}
