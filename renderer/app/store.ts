@@ -27,7 +27,7 @@ export interface AppSlice {
 
 // ---------- end user: code entry and consent ----------
 
-export type JoinPhase = 'enter' | 'redeeming' | 'consent' | 'starting' | 'live' | 'ended';
+export type JoinPhase = 'enter' | 'redeeming' | 'consent' | 'starting' | 'lapsed' | 'live' | 'ended';
 
 export interface JoinSlice {
   join: {
@@ -37,6 +37,8 @@ export interface JoinSlice {
     offer: string | null;
     offerView: OfferView | null;
     offerExpiresAt: number | null;
+    /** Why the offer can no longer be answered (phase 'lapsed'). */
+    lapsed: 'expired' | 'withdrawn' | null;
   };
   setJoin(patch: Partial<JoinSlice['join']>): void;
 }
@@ -136,7 +138,7 @@ export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & Approvals
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
 const initialApp = { route: 'join' as Route, policy: null, clockOffsetMs: 0, tick: 0 };
-const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null };
+const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null, lapsed: null };
 const initialLive: LiveSlice['live'] = {
   role: null,
   sessionId: null,

@@ -11,7 +11,7 @@ import {
   SignedOutSchema,
 } from '../../../common/protocol/responses.js';
 import { BrokerError, type PendingExtension, type SessionView } from '../broker-client.js';
-import { getBridge, keepRefreshToken, staffBroker } from '../services.js';
+import { getBridge, keepRefreshToken, staffBroker, tabRefreshToken } from '../services.js';
 import { useAppStore } from '../store.js';
 import { startAnalyst } from './session.js';
 
@@ -62,8 +62,9 @@ export async function resumeStaff(): Promise<void> {
   try {
     token = (await getBridge().staff.loadRefreshToken()).token;
   } catch {
-    return;
+    // Main could not say; this tab's own copy (a reload in the browser host) may still serve.
   }
+  token ??= tabRefreshToken();
   if (!token || !(await staffBroker().resume(token))) return;
   try {
     const account = await staffBroker().get('/api/v1/me', MeSchema);

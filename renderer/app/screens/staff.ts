@@ -1,8 +1,10 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { CAPABILITIES, CAPABILITY_SENTENCES, CONSENT_CAPABILITIES, isCapability, type Capability } from '../../../common/capabilities.js';
 import { approve, cancelRequest, decideExtension, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
-import { ANALYST_END_TEXT, durationText } from '../format.js';
+import { ANALYST_END_TEXT, ANALYST_REQUEST_END_TEXT, endText } from '../end-reasons.js';
+import { durationText } from '../format.js';
 import type { PendingExtension, SessionView } from '../broker-client.js';
+import { missingCase } from '../../../common/missing-case.js';
 import { useAppStore } from '../store.js';
 import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
 import { Viewer } from './viewer.js';
@@ -116,6 +118,12 @@ function RequestForm(): ReactNode {
   );
 }
 
+/** A request that never became a live session ends in other words than one that ran. */
+function requestEndText(s: SessionView): string {
+  const early = s.activated_at === null && s.end_reason ? ANALYST_REQUEST_END_TEXT[s.end_reason] : undefined;
+  return early ?? endText(ANALYST_END_TEXT, s.end_reason);
+}
+
 function RequestStatus(props: { session: SessionView }): ReactNode {
   const code = useAppStore((s) => s.staff.code);
   const error = useAppStore((s) => s.staff.error);
@@ -142,15 +150,19 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
       body = h(
         'div',
         null,
-        h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, ANALYST_END_TEXT[s.end_reason ?? ''] ?? `Ended: ${s.end_reason}`),
+        h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, requestEndText(s)),
         s.end_reason === 'rejected' && s.approval.rejection_reason
           ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
           : null,
         h('button', { type: 'button', className: 'primary', onClick: newRequest }, 'New request'),
       );
       break;
+    case 'requested':
+    case 'active':
+      body = h('p', { 'data-testid': 'request-state' }, s.state === 'active' ? 'The end user accepted. Opening the session…' : 'Sending the request…');
+      break;
     default:
-      body = h('p', { 'data-testid': 'request-state' }, `State: ${s.state}`);
+      body = missingCase(s.state);
   }
   return h(
     'section',
