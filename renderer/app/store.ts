@@ -91,7 +91,8 @@ export interface LiveSlice {
     notice: string | null;
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
-    ended: { reason: string; revoked: string[]; at: number } | null;
+    /** `note`: the words of whoever pulled the kill switch, if they gave any. */
+    ended: { reason: string; revoked: string[]; at: number; note?: string | null } | null;
   };
   setLive(patch: Partial<LiveSlice['live']>): void;
   /**

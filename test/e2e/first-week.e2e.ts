@@ -150,4 +150,91 @@ describe.skipIf(skip)(SUITE, () => {
       await second.close();
     }
   });
+
+  it('Stop stays above a dialog and in its Tab cycle; End session and the kill switch ask first; the kill reason reaches both sides and the audit', async () => {
+    const analyst = await s.user('analyst');
+    const approver = await s.user('approver');
+    const ticket = `INC-${Date.now() % 100000}`;
+    const an = await s.staffPage(anHost);
+    await signIn(an.page, analyst);
+    await requestSession(an.page, { ticket, reason: 'Printer queue is stuck', control: true });
+    const ap = await s.staffPage(anHost);
+    await signIn(ap.page, approver);
+    await ap.page.getByTestId(`pending-${ticket}`).getByRole('button', { name: `Approve ${ticket}` }).click();
+    const codeEl = an.page.getByTestId('join-code');
+    await codeEl.waitFor({ timeout: 10_000 });
+    const eu = await s.endUserPage(euHost);
+    await eu.page.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
+    await eu.page.getByRole('button', { name: 'Continue' }).click();
+    await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
+    await expect.poll(() => an.page.getByTestId('viewer-sas').textContent(), { timeout: 20_000 }).toMatch(/^\d{3} \d{3}$/);
+
+    // A control prompt is open on the end user's side: the banner is not dimmed, Stop is what a
+    // click there hits, and Tab from the dialog reaches the banner's buttons.
+    await an.page.getByTestId('request-control').click();
+    await eu.page.getByTestId('control-prompt').waitFor();
+    const hit = await eu.page.getByTestId('stop').evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === el;
+    });
+    expect(hit).toBe(true);
+    expect(await inWindow(eu.page, 'banner-countdown')).toBe(true);
+    const reached: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      await eu.page.keyboard.press('Tab');
+      reached.push(await eu.page.evaluate(() => (document.activeElement?.closest('[data-above-dialogs]') ? `banner:${document.activeElement?.textContent}` : (document.activeElement?.textContent ?? ''))));
+    }
+    expect(reached).toContain('banner:Stop');
+    expect(reached.every((r) => r.startsWith('banner:') || r.length > 0)).toBe(true);
+    expect(await axeSerious(eu.page)).toEqual([]);
+    await shot(eu.page, '55-end-user-stop-above-dialog', { window: true });
+    await eu.page.getByRole('button', { name: 'Deny control' }).click();
+    await eu.page.getByTestId('control-prompt').waitFor({ state: 'detached' });
+
+    // End session asks first; keeping it changes nothing.
+    await an.page.getByRole('button', { name: 'End session' }).click();
+    await an.page.getByTestId('end-session-confirm').waitFor();
+    expect(await axeSerious(an.page)).toEqual([]);
+    await shot(an.page, '56-analyst-end-session-confirm', { window: true });
+    await an.page.getByRole('button', { name: 'Keep the session' }).click();
+    expect(await an.page.getByTestId('viewer-state').textContent()).toBe('View only');
+    expect((await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)?.state).toBe('active');
+
+    // The approver's kill switch asks first, with an optional reason that both sides read.
+    const live = ap.page.getByTestId(`active-${ticket}`);
+    await live.waitFor({ timeout: 10_000 });
+    await live.getByRole('button', { name: `Kill switch: end ${ticket} now` }).click();
+    await ap.page.getByTestId('kill-confirm').waitFor();
+    await ap.page.getByLabel('Reason (optional)').fill('Wrong computer: we will call you back');
+    expect(await axeSerious(ap.page)).toEqual([]);
+    await shot(ap.page, '57-approver-kill-confirm', { window: true });
+    await ap.page.getByRole('button', { name: `End ${ticket} now`, exact: true }).click();
+    await eu.page.getByTestId('end-screen').waitFor({ timeout: 10_000 });
+    expect(await eu.page.getByTestId('end-reason').textContent()).toBe('An administrator or approver ended the session with the kill switch.');
+    expect(await eu.page.getByTestId('end-note').textContent()).toBe('The reason they gave: Wrong computer: we will call you back');
+    await an.page.getByTestId('end-note').waitFor({ timeout: 10_000 });
+    expect(await an.page.getByTestId('end-note').textContent()).toContain('Wrong computer: we will call you back');
+    await shot(eu.page, '58-end-user-killed-with-reason');
+    await s.broker.ctx.audit.flush();
+    const view = (await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)!;
+    const ended = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['meta']).where('session_id', '=', view.id).where('type', '=', 'session.ended').executeTakeFirstOrThrow();
+    expect(JSON.parse(String(ended.meta))).toMatchObject({ reason: 'revoked', kill_switch: true, kill_reason: 'Wrong computer: we will call you back' });
+  }, 120_000);
+
+  it('Cancel request asks first, and then says the request was cancelled (not that a session ended)', async () => {
+    const analyst = await s.user('analyst');
+    const an = await s.staffPage(anHost);
+    await signIn(an.page, analyst);
+    await requestSession(an.page, { ticket: `INC-${Date.now() % 100000}`, reason: 'Password reset help' });
+    await an.page.getByTestId('join-code').waitFor({ timeout: 10_000 });
+    await an.page.getByRole('button', { name: 'Cancel request' }).click();
+    await an.page.getByTestId('cancel-request-confirm').waitFor();
+    await shot(an.page, '59-analyst-cancel-request-confirm', { window: true });
+    await an.page.keyboard.press('Escape');
+    await an.page.getByTestId('cancel-request-confirm').waitFor({ state: 'detached' });
+    expect(await an.page.getByTestId('join-code').count()).toBe(1);
+    await an.page.getByRole('button', { name: 'Cancel request' }).click();
+    await an.page.getByRole('button', { name: 'Cancel the request' }).click();
+    await expect.poll(() => an.page.getByTestId('request-state').textContent(), { timeout: 10_000 }).toBe('You cancelled the request. No session took place.');
+  });
 });

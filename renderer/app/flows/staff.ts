@@ -237,6 +237,6 @@ export function decideExtension(x: PendingExtension, approve: boolean, reason = 
 }
 
 /** The kill switch: ends a live session at once, on both sides. */
-export function kill(id: string): Promise<void> {
-  return decide(`/api/v1/sessions/${id}/kill`, {}, SessionViewSchema, 'The session was ended with the kill switch.');
+export function kill(id: string, reason = ''): Promise<void> {
+  return decide(`/api/v1/sessions/${id}/kill`, reason ? { reason } : {}, SessionViewSchema, 'The session was ended with the kill switch.');
 }

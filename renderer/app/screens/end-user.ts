@@ -394,6 +394,7 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
     { className: 'card narrow', 'aria-labelledby': 'end-title', 'data-testid': 'end-screen', 'data-reason': reason },
     h(ScreenHeading, { id: 'end-title' }, reason === 'declined' && props.role === 'end_user' ? 'You declined the session' : 'The session has ended'),
     h('p', { 'data-testid': 'end-reason' }, endText(props.text, reason)),
+    ended?.note ? h('p', { 'data-testid': 'end-note' }, 'The reason they gave: ', h('q', null, iso(ended.note))) : null,
     props.role === 'end_user'
       ? h(
           'div',

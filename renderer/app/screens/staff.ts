@@ -7,6 +7,8 @@ import type { PendingExtension, SessionView } from '../broker-client.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { useAppStore } from '../store.js';
 import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
+import { MAX_KILL_REASON_CHARS } from '../../../common/protocol/api.js';
+import { ConfirmDialog } from './confirm.js';
 import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
 
@@ -127,6 +129,7 @@ function requestEndText(s: SessionView): string {
 function RequestStatus(props: { session: SessionView }): ReactNode {
   const code = useAppStore((s) => s.staff.code);
   const error = useAppStore((s) => s.staff.error);
+  const [cancelling, setCancelling] = useState(false);
   const s = props.session;
   let body: ReactNode;
   switch (s.state) {
@@ -171,7 +174,21 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
     h('p', null, `${s.capabilities.join(', ')} for ${durationText(s.duration_minutes * 60)}. ${s.reason}`),
     body,
     error ? h(Alert, { kind: 'error' }, error) : null,
-    s.state !== 'ended' ? h('button', { type: 'button', onClick: () => void cancelRequest() }, 'Cancel request') : null,
+    s.state !== 'ended' ? h('button', { type: 'button', onClick: () => setCancelling(true) }, 'Cancel request') : null,
+    cancelling && s.state !== 'ended'
+      ? h(ConfirmDialog, {
+          id: 'cancel-request',
+          title: `Cancel the request for ${s.ticket}?`,
+          body: s.state === 'pending_consent' ? 'The end user is reading the consent screen now; it closes for them and nothing is shared.' : 'The join code stops working and nothing is shared. To help them later you need a new request.',
+          confirm: 'Cancel the request',
+          keep: 'Keep the request',
+          onConfirm: () => {
+            setCancelling(false);
+            void cancelRequest();
+          },
+          onKeep: () => setCancelling(false),
+        })
+      : null,
   );
 }
 
@@ -180,6 +197,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
 function ApproverPanel(): ReactNode {
   const a = useAppStore((s) => s.approvals);
   const me = useAppStore((s) => s.staff.account);
+  const [killing, setKilling] = useState<SessionView | null>(null);
   useEffect(() => watchApprovals(), []);
   return h(
     'section',
@@ -200,10 +218,25 @@ function ApproverPanel(): ReactNode {
           'li',
           { key: s.id, className: 'request', 'data-testid': `active-${s.ticket}` },
           h('p', null, h('strong', null, s.analyst.display_name), ` on ${s.ticket}: ${s.capabilities.join(', ')}`, s.expires_at ? h('span', null, ', ', h(Countdown, { until: s.expires_at, label: 'Time left' }), ' left') : null),
-          h('button', { type: 'button', className: 'danger', onClick: () => void kill(s.id) }, `Kill switch: end ${s.ticket} now`),
+          h('button', { type: 'button', className: 'danger', onClick: () => setKilling(s) }, `Kill switch: end ${s.ticket} now`),
         ),
       ),
     ),
+    killing
+      ? h(ConfirmDialog, {
+          id: 'kill',
+          title: `End ${killing.ticket} now with the kill switch?`,
+          body: `${killing.analyst.display_name} loses the end user's screen and any control at once; the end user sees that the session was ended. This cannot be undone.`,
+          confirm: `End ${killing.ticket} now`,
+          keep: 'Back',
+          reason: { label: 'Reason (optional)', hint: 'A few words; the end user and the analyst read them, and the audit keeps them', max: MAX_KILL_REASON_CHARS },
+          onConfirm: (reason) => {
+            setKilling(null);
+            void kill(killing.id, reason);
+          },
+          onKeep: () => setKilling(null),
+        })
+      : null,
   );
 }
 

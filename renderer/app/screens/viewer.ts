@@ -3,6 +3,7 @@ import { onRemoteStream, releaseControl, remoteStream, requestControl, requestEx
 import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
+import { ConfirmDialog } from './confirm.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 
@@ -21,6 +22,7 @@ export function Viewer(): ReactNode {
   const endRef = useRef<HTMLButtonElement | null>(null);
   const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
   const [extendOpen, setExtendOpen] = useState(false);
+  const [endOpen, setEndOpen] = useState(false);
 
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
@@ -136,7 +138,7 @@ export function Viewer(): ReactNode {
         },
         live.extensionRequest ? (live.extensionRequest.phase === 'awaiting_approval' ? 'More time: waiting for an approver and the end user…' : 'More time: waiting for the end user…') : 'Extend…',
       ),
-      h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => void stopSession() }, 'End session'),
+      h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => setEndOpen(true) }, 'End session'),
     ),
     // Large, because the end user asks for it before they give control: read it out to them.
     live.sas && !control
@@ -174,6 +176,20 @@ export function Viewer(): ReactNode {
       h(ChatPanel, { who: 'End user' }),
     ),
     extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
+    endOpen
+      ? h(ConfirmDialog, {
+          id: 'end-session',
+          title: 'End this session now?',
+          body: "You stop seeing the end user's screen, any control you have ends, and the code stops working. To help them again you need a new request.",
+          confirm: 'End session now',
+          keep: 'Keep the session',
+          onConfirm: () => {
+            setEndOpen(false);
+            void stopSession();
+          },
+          onKeep: () => setEndOpen(false),
+        })
+      : null,
   );
 }
 
