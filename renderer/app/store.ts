@@ -113,7 +113,8 @@ export interface StaffSlice {
     error: string | null;
     /** The analyst's current request. */
     session: SessionView | null;
-    code: { display: string; expiresAt: number } | null;
+    /** The join code, with the https form of its link when the broker gives one. */
+    code: { display: string; expiresAt: number; joinUrl: string | null } | null;
     busy: boolean;
   };
   setStaff(patch: Partial<StaffSlice['staff']>): void;

@@ -130,7 +130,7 @@ async function afterChange(session: SessionView): Promise<void> {
   switch (session.state) {
     case 'approved': {
       const c = await staffBroker().post(`/api/v1/sessions/${session.id}/code`, {}, CodeResultSchema);
-      s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at }, session: { ...session, state: 'code_issued' } });
+      s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at, joinUrl: c.join_url ?? null }, session: { ...session, state: 'code_issued' } });
       return;
     }
     case 'active': {

@@ -6,6 +6,7 @@ import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js
 import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
+import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
@@ -171,6 +172,8 @@ export function SessionBanner(): ReactNode {
   const can = ['see your screen', ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : [])];
   const connected = live.state === 'connected';
   const ref = useBannerHeight();
+  const panicChord = useAppStore((s) => s.policy?.panicChord === true);
+  const [helpOpen, setHelpOpen] = useState(false);
   return h(
     'section',
     { ref, className: `banner${left <= 60_000 ? ' banner-urgent' : ''}`, role: 'region', 'aria-label': 'Support session banner', 'data-testid': 'banner', 'data-above-dialogs': '' },
@@ -193,9 +196,24 @@ export function SessionBanner(): ReactNode {
         'span',
         { className: 'banner-actions' },
         h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
+        h('button', { type: 'button', 'aria-expanded': helpOpen, 'aria-controls': 'banner-help', onClick: () => setHelpOpen(!helpOpen) }, 'Help'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
       ),
     ),
+    helpOpen ? h(BannerHelp, { panic: panicChord }) : null,
+  );
+}
+
+/** The banner's help: how to end the session, also when the mouse or keyboard is not yours right now. */
+function BannerHelp(props: { panic: boolean }): ReactNode {
+  return h(
+    'div',
+    { id: 'banner-help', className: 'banner-help', 'data-testid': 'banner-help' },
+    h('p', null, h('strong', null, 'Stop'), ' ends the session at once: sharing and any control end on this computer, whatever the other side does.'),
+    props.panic
+      ? h('p', { 'data-testid': 'panic-chord' }, 'If you cannot reach Stop (someone else is moving your mouse), press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, 'Alt'), '+', h('kbd', null, 'Shift'), '+', h('kbd', null, 'End'), ' together: it stops the session from anywhere.')
+      : null,
+    h('p', null, h('strong', null, 'Pause sharing'), ' hides your screen until you resume. If you allowed control, ', h('strong', null, 'Take control back'), ' ends it and keeps the session.'),
   );
 }
 
@@ -345,7 +363,22 @@ function ExtensionPrompt(): ReactNode {
   );
 }
 
-export function ChatPanel(props: { who: string }): ReactNode {
+/** A chat line's time as people read it on a clock (local time, hours and minutes). */
+export function chatTime(at: number): string {
+  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The chat as plain text for a ticket: one line each, with the date and 24-hour local time (unambiguous in any ticket) and who wrote it. */
+export function chatTranscript(chat: { from: 'me' | 'them'; text: string; at: number }[], me: string, them: string): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = (ms: number) => {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
+  return chat.map((c) => `[${stamp(c.at)}] ${c.from === 'me' ? me : them}: ${c.text}`).join('\n');
+}
+
+export function ChatPanel(props: { who: string; me?: string }): ReactNode {
   const chat = useAppStore((s) => s.live.chat);
   const connected = useAppStore((s) => s.live.state === 'connected');
   const [text, setText] = useState('');
@@ -356,7 +389,16 @@ export function ChatPanel(props: { who: string }): ReactNode {
     h(
       'ol',
       { className: 'chat-log', 'aria-live': 'polite', 'data-testid': 'chat-log' },
-      ...chat.map((c, i) => h('li', { key: i, className: `chat-${c.from}` }, h('strong', null, c.from === 'me' ? 'You: ' : [iso(props.who), ': ']), iso(c.text))),
+      ...chat.map((c, i) =>
+        h(
+          'li',
+          { key: i, className: `chat-${c.from}` },
+          h('time', { className: 'chat-time', dateTime: new Date(c.at).toISOString() }, chatTime(c.at)),
+          ' ',
+          h('strong', null, c.from === 'me' ? 'You' : iso(props.who), ': '),
+          iso(c.text),
+        ),
+      ),
     ),
     h(
       'form',
@@ -385,6 +427,7 @@ const BY_TEXT: Record<string, string> = {
 
 export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => void; text: Record<ShownEndReason, string> }): ReactNode {
   const live = useAppStore((s) => s.live);
+  const me = useAppStore((s) => s.staff.account?.display_name);
   const ended = live.ended;
   const reason = ended?.reason ?? 'completed';
   const revoked = (ended?.revoked ?? []).filter((r) => GRANT_NAMES[r]);
@@ -405,6 +448,9 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
         )
       : h('p', null, 'The connection, your session token and any control you had are gone.'),
     live.notice ? h(Alert, null, live.notice) : null,
+    props.role === 'analyst' && live.chat.length > 0
+      ? h('p', null, `The chat had ${live.chat.length} message${live.chat.length === 1 ? '' : 's'}. `, h(CopyButton, { text: chatTranscript(live.chat, me ?? 'Support', 'End user'), label: 'Copy the chat for the ticket', testId: 'copy-chat' }))
+      : null,
     h('button', { type: 'button', className: 'primary', onClick: props.onDone }, props.role === 'end_user' ? 'Done' : 'New request'),
   );
 }

@@ -9,6 +9,20 @@ import { Alert, Countdown, Field, Sas, h } from './ui.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
+/** Keys the analyst's own computer would keep for itself (Ctrl+Alt+Del, Alt+Tab, the Windows key), as buttons. */
+const SPECIAL_KEYS: readonly { label: string; keys: readonly { code: string; key: string }[] }[] = [
+  { label: 'Ctrl+Alt+Del', keys: [{ code: 'ControlLeft', key: 'Control' }, { code: 'AltLeft', key: 'Alt' }, { code: 'Delete', key: 'Delete' }] },
+  { label: 'Alt+Tab', keys: [{ code: 'AltLeft', key: 'Alt' }, { code: 'Tab', key: 'Tab' }] },
+  { label: 'Windows key', keys: [{ code: 'MetaLeft', key: 'Meta' }] },
+  { label: 'Esc', keys: [{ code: 'Escape', key: 'Escape' }] },
+];
+
+/** Presses the keys in order and lets them go in reverse, as a person holding them would. */
+function pressCombo(keys: readonly { code: string; key: string }[]): void {
+  for (const k of keys) sendInput({ t: 'keydown', ...k });
+  for (const k of [...keys].reverse()) sendInput({ t: 'keyup', ...k });
+}
+
 /**
  * The analyst's view of the end user's screen, scaled to fit (letterboxed, never cropped), with
  * pointer positions mapped back to the shared screen. Pointer and keyboard go to the remote side
@@ -23,6 +37,7 @@ export function Viewer(): ReactNode {
   const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
   const [extendOpen, setExtendOpen] = useState(false);
   const [endOpen, setEndOpen] = useState(false);
+  const [actualSize, setActualSize] = useState(false);
 
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
@@ -159,7 +174,7 @@ export function Viewer(): ReactNode {
         'div',
         {
           ref: areaRef,
-          className: `screen${control ? ' screen-control' : ''}`,
+          className: `screen${control ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
           tabIndex: 0,
           role: 'application',
           'aria-label': control ? "The end user's screen. You have control: pointer and keys go to their computer. Ctrl+] returns the keyboard to this page." : "The end user's screen (view only)",
@@ -175,6 +190,16 @@ export function Viewer(): ReactNode {
       ),
       h(ChatPanel, { who: 'End user' }),
     ),
+    h(
+      'div',
+      { className: 'viewer-tools', role: 'group', 'aria-label': 'Screen and keys' },
+      h('button', { type: 'button', onClick: () => void areaRef.current?.requestFullscreen?.().catch(() => undefined), 'data-testid': 'fullscreen' }, 'Full screen'),
+      h('button', { type: 'button', 'aria-pressed': actualSize, onClick: () => setActualSize(!actualSize), 'data-testid': 'actual-size' }, actualSize ? 'Fit to window' : 'Actual size (1:1)'),
+      ...SPECIAL_KEYS.map((k) => h('button', { key: k.label, type: 'button', disabled: !control, onClick: () => pressCombo(k.keys), 'data-testid': `key-${k.label}` }, `Press ${k.label}`)),
+    ),
+    control
+      ? h('p', { className: 'keyboard-hint', 'data-testid': 'keyboard-hint' }, 'While the screen has focus, your keys go to their computer. Press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, ']'), ' to get your keyboard back on this page.')
+      : null,
     extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
     endOpen
       ? h(ConfirmDialog, {
