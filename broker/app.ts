@@ -12,6 +12,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
+import { joinLinkRoutes } from './routes/join-link.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
@@ -156,6 +157,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   sessionRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
+  joinLinkRoutes(registry, ctx);
   adminRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
 

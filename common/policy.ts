@@ -38,6 +38,10 @@ export type OrgPolicy = z.infer<typeof OrgPolicySchema>;
 
 export const DEFAULT_POLICY: OrgPolicy = OrgPolicySchema.parse({});
 
+/** The reasons read as sentences by the analyst and the approver (and stay so in the audit). */
+const KIND_WORDS: Record<AnalystKind, string> = { internal: 'internal analysts', vendor: 'outside vendors', incident_responder: 'incident responders' };
+const CAPABILITY_WORDS: Record<Capability, string> = { view: 'seeing the screen', control: 'control of the mouse and keyboard', clipboard: 'clipboard access', files: 'file transfer', chat: 'chat' };
+
 export type ApprovalDecision = { needed: false; why: string } | { needed: true; why: string };
 
 /** Decides whether a request needs a human approver, and says why either way (it goes in the audit). */
@@ -47,11 +51,13 @@ export function approvalNeeded(
   caps: readonly Capability[],
 ): ApprovalDecision {
   if (!policy.auto_approve.analyst_kinds.includes(analystKind)) {
-    return { needed: true, why: `analyst kind ${analystKind} always needs an approver` };
+    return { needed: true, why: `Requests by ${KIND_WORDS[analystKind]} always need an approver.` };
   }
   const beyond = caps.filter((c) => !policy.auto_approve.capabilities.includes(c));
   if (beyond.length > 0) {
-    return { needed: true, why: `capabilities ${beyond.join(', ')} need an approver` };
+    const names = beyond.map((c) => CAPABILITY_WORDS[c]);
+    const list = names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+    return { needed: true, why: `${list[0]!.toUpperCase()}${list.slice(1)} ${beyond.length === 1 ? 'needs' : 'need'} an approver.` };
   }
   return { needed: false, why: 'approved by policy' };
 }

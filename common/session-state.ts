@@ -18,6 +18,8 @@ export const END_REASONS = [
   'revoked',
   'ticket_closed',
   'declined',
+  /** The end user saw the offer and did not answer before it expired. */
+  'consent_timed_out',
   'rejected',
   'code_expired',
   'peer_lost',
@@ -40,7 +42,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'code_issued':
       return ['code_expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'pending_consent':
-      return ['declined', 'expired', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
+      return ['declined', 'consent_timed_out', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
       return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed'];
     default:

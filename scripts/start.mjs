@@ -13,6 +13,9 @@ if (!fs.existsSync(path.join(root, 'dist/renderer/index.html'))) {
 }
 
 const port = process.env.CHAPERONE_PORT ?? '7480';
+// The app's address stays the same across restarts: a fixed port, and the launch secret kept in
+// the app's data dir (main/browser-host/launch-secret.ts), so open tabs and bookmarks keep working.
+const appPort = process.env.CHAPERONE_APP_PORT ?? '7481';
 const children = [];
 const stop = () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
@@ -27,7 +30,7 @@ broker.stdout.on('data', (d) => {
   process.stdout.write(d);
   if (started || !String(d).includes('listening on')) return;
   started = true;
-  const app = spawn(process.execPath, ['--import', 'tsx', 'main/browser-host/cli.ts', '--broker', `http://127.0.0.1:${port}`], { cwd: root, stdio: 'inherit' });
+  const app = spawn(process.execPath, ['--import', 'tsx', 'main/browser-host/cli.ts', '--broker', `http://127.0.0.1:${port}`, '--port', appPort], { cwd: root, stdio: 'inherit' });
   children.push(app);
   app.on('exit', stop);
 });

@@ -1,4 +1,4 @@
-import { ExtensionDecisionBody, ExtensionParams, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
+import { ExtensionDecisionBody, ExtensionParams, KillBody, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
 import { CodeResultSchema, ExtensionDecidedSchema, SessionListSchema, SessionTokenSchema, SessionViewSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
@@ -115,10 +115,10 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     auth: 'account',
     roles: ['admin', 'approver'],
     params: SessionIdParams,
-    body: OptionalEmptyBody,
+    body: KillBody,
     response: SessionViewSchema,
-    responses: { 200: 'ended; both sides told and disconnected; tokens revoked', 403: 'not allowed', 409: 'already ended' },
-    handler: async ({ req, params, account }) => ctx.sessions.kill(account, params.id, sourceOf(req)),
+    responses: { 200: 'ended; both sides told (with the reason, if given) and disconnected; tokens revoked', 403: 'not allowed', 409: 'already ended' },
+    handler: async ({ req, params, body, account }) => ctx.sessions.kill(account, params.id, sourceOf(req), body?.reason),
   });
   for (const decision of ['approve', 'reject'] as const) {
     r.add({

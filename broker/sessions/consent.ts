@@ -28,7 +28,7 @@ export async function consent(core: SessionCore, sessionId: string, receipt: str
     return { accepted: false };
   }
   if (r.offer_expires_at !== null && r.offer_expires_at <= core.clock.now()) {
-    await endSession(core, r.id, 'expired', SYSTEM, {}, { why: 'offer expired before consent' }).catch(() => undefined);
+    await endSession(core, r.id, 'consent_timed_out', SYSTEM, {}, { why: 'offer expired before consent' }).catch(() => undefined);
     throw conflict('the offer expired before it was accepted', 'offer_expired');
   }
   const now = core.clock.now();

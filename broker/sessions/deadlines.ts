@@ -24,7 +24,7 @@ const DEADLINES: Record<SessionState, DeadlineRule | null> = {
   awaiting_approval: APPROVAL_WINDOW,
   approved: APPROVAL_WINDOW,
   code_issued: { field: 'code_expires_at', reason: 'code_expired' },
-  pending_consent: { field: 'offer_expires_at', reason: 'expired', why: 'offer not answered in time' },
+  pending_consent: { field: 'offer_expires_at', reason: 'consent_timed_out', why: 'offer not answered in time' },
   active: { field: 'expires_at', reason: 'expired', warnings: [300, 60] },
   ended: null,
 };

@@ -89,12 +89,17 @@ export async function endByAnalyst(core: SessionCore, analyst: Account, id: stri
 }
 
 /** The kill switch: admins end anything; approvers end what they approved. */
-export async function kill(core: SessionCore, by: Account, id: string, source: string | null): Promise<SessionView> {
+export async function kill(core: SessionCore, by: Account, id: string, source: string | null, reason?: string): Promise<SessionView> {
   const r = await readRow(core, id);
   const actor = accountActor(by, source);
   const allowed = by.roles.includes('admin') || (by.roles.includes('approver') && r.approver_id === by.id);
   if (!allowed) await deny(core, actor, r, 'forbidden', 'only an admin, or the approver who approved it, can revoke a session');
-  return toView(core, await endSession(core, id, 'revoked', actor, {}, { kill_switch: true }, r), { accounts: [by] });
+  const note = reason?.trim() || undefined;
+  // The reason is the killer's own statement about the end (not session content): the parties
+  // hear it with the end, and the audit keeps it with who pulled the switch.
+  const live = core.live.get(id);
+  if (live && note) live.endNote = note;
+  return toView(core, await endSession(core, id, 'revoked', actor, {}, { kill_switch: true, ...(note ? { kill_reason: note } : {}) }, r), { accounts: [by] });
 }
 
 /** The analyst's account stopped counting: every session of theirs that has not ended ends now. */

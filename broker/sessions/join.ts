@@ -57,7 +57,7 @@ export async function issueCode(core: SessionCore, analyst: Account, id: string,
   const moved = outcome ?? (await lostRace(core, actor, id, t));
   await recordMove(core, live, r, t, actor, {});
   scheduleTimers(core, live, moved);
-  return { code, code_display: formatJoinCode(code), expires_at: expiresAt };
+  return { code, code_display: formatJoinCode(code), expires_at: expiresAt, join_url: `${core.cfg.publicUrl.replace(/\/+$/, '')}/join/${formatJoinCode(code)}` };
 }
 
 /**

@@ -24,6 +24,8 @@ export interface LiveSession {
   /** `deciding`: a decision on it is being written; a second one at the same time is refused. */
   pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent'; deciding?: boolean } | null;
   timers: (() => void)[];
+  /** The kill switch's reason, told to both parties with the end. */
+  endNote?: string;
 }
 
 export function clearTimers(s: LiveSession): void {

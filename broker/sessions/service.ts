@@ -137,8 +137,8 @@ export class SessionService {
   endByAnalyst(analyst: Account, id: string, source: string | null): Promise<SessionView> {
     return endByAnalyst(this.core, analyst, id, source);
   }
-  kill(by: Account, id: string, source: string | null): Promise<SessionView> {
-    return kill(this.core, by, id, source);
+  kill(by: Account, id: string, source: string | null, reason?: string): Promise<SessionView> {
+    return kill(this.core, by, id, source, reason);
   }
   ticketClosed(ref: string, actor: Actor): Promise<string[]> {
     return ticketClosed(this.core, ref, actor);

@@ -559,7 +559,7 @@ export class SignalingHub implements SessionEvents {
     if (!parties) return;
     for (const c of [parties.analyst, parties.end_user]) {
       if (!c) continue;
-      this.send(c, { type: 'session.ended', reason });
+      this.send(c, { type: 'session.ended', reason, ...(s.endNote ? { note: s.endNote } : {}) });
       if (c === parties.end_user && !c.reported && !c.closing) this.linger(c, reason);
       else this.closeConn(c, CLOSE.sessionEnded, `session ended: ${reason}`);
     }

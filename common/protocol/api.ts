@@ -44,6 +44,9 @@ export const SessionRequestBody = z
 export const RejectBody = z.object({ reason: text(MAX_TEXT_CHARS) }).strict();
 /** Refusing more time: a reason is welcome (the analyst sees it) but not required. */
 export const ExtensionDecisionBody = z.union([z.object({ reason: text(MAX_TEXT_CHARS).optional() }).strict(), z.undefined(), z.null()]);
+/** The kill switch: a short reason is optional; the end user, the analyst and the audit read it. */
+export const MAX_KILL_REASON_CHARS = 200;
+export const KillBody = z.union([z.object({ reason: text(MAX_KILL_REASON_CHARS).optional() }).strict(), z.undefined(), z.null()]);
 export const EmptyBody = z.object({}).strict();
 export const OptionalEmptyBody = z.union([z.object({}).strict(), z.undefined(), z.null()]);
 

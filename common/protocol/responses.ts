@@ -93,7 +93,10 @@ export const SessionViewSchema = z.object({
 export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema).max(500) });
 
 /** POST /api/v1/sessions/:id/code: the single-use join code, shown once. */
-export const CodeResultSchema = z.object({ code: Short, code_display: Short, expires_at: Time });
+/** `join_url`: the https form of the join link (GET /join/CODE on the broker), to paste into a ticket or chat. */
+export const CodeResultSchema = z.object({ code: Short, code_display: Short, expires_at: Time, join_url: Url.optional() });
+/** GET /join/:code: the page a join link opens in a browser. */
+export const JoinLinkPageSchema = z.string().max(8000);
 
 export const IceServerSchema = z.object({
   urls: z.array(Url).min(1).max(8),

@@ -105,7 +105,8 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
     .strict(),
   z.object({ type: z.literal('token.renewed'), token: z.string().min(1).max(MAX_TOKEN_CHARS), expires_at: epoch }).strict(),
   z.object({ type: z.literal('expiry.warning'), seconds_left: z.number().int().min(0).max(86400), expires_at: epoch }).strict(),
-  z.object({ type: z.literal('session.ended'), reason: z.enum(END_REASONS) }).strict(),
+  /** `note`: the words of whoever pulled the kill switch, when they gave some. */
+  z.object({ type: z.literal('session.ended'), reason: z.enum(END_REASONS), note: z.string().max(200).optional() }).strict(),
   z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }).strict(),
 ]);
 export type BrokerFrame = z.infer<typeof BrokerFrameSchema>;

@@ -35,6 +35,8 @@ export interface BrowserHostOptions extends Omit<MainServicesOptions, 'brokerUrl
   /** The built renderer (vite build output). */
   rendererDir: string;
   port?: number;
+  /** The launch secret (43 base64url characters); a fresh one per start without it. */
+  secret?: string;
 }
 
 export interface BrowserHost {
@@ -55,7 +57,8 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   const index = path.resolve(opts.rendererDir, 'index.html');
   if (!fs.existsSync(index)) throw new Error(`no built renderer at ${opts.rendererDir}: run npm run build:renderer`);
   const services = await MainServices.start(opts);
-  const secret = crypto.randomBytes(32).toString('base64url');
+  const secret = opts.secret ?? crypto.randomBytes(32).toString('base64url');
+  if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) throw new Error('the launch secret must be 43 base64url characters');
   const broker = new URL(opts.brokerUrl);
   const server = http.createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_RPC_FRAME_BYTES });
@@ -91,6 +94,9 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
         res.end();
         return;
       }
+      // A person who opened the address without its secret (a bookmark of the bare address, the
+      // secret typed wrong) is told how to get in; anything else gets the bare refusal.
+      if (req.method === 'GET' && url.pathname === '/' && (req.headers.accept ?? '').includes('text/html')) return askForSecret(res);
       return refuse(res);
     }
     if (url.pathname.startsWith('/api/v1/') || url.pathname.startsWith('/.well-known/')) return relayHttp(req, res, url, broker, refuse);
@@ -203,6 +209,19 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       await services.close();
     },
   };
+}
+
+const ASK_FOR_SECRET = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Chaperone: open the full address</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5">
+<main><h1>Open Chaperone with its full address</h1>
+<p>This address needs the secret that only this computer's Chaperone knows. Nothing else is shown here, so that other programs on this computer cannot use Chaperone.</p>
+<ul><li>Look at the terminal where <code>npm start</code> runs: it printed an address ending in <code>/?k=</code> and a long secret. Open that once; this browser keeps it after that.</li>
+<li>The secret is also in the file <code>host-secret</code> in Chaperone's data folder (by default <code>~/.chaperone/app</code>). It stays the same when Chaperone restarts.</li></ul></main></body></html>`;
+
+function askForSecret(res: http.ServerResponse): void {
+  res.writeHead(403, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'", 'referrer-policy': 'no-referrer' });
+  res.end(ASK_FOR_SECRET);
 }
 
 function refuse(res: http.ServerResponse, status = 403): void {

@@ -8,6 +8,8 @@ import { useAppStore } from './store.js';
 /** Hash routes: #/ (the end user), #/join/CODE (a link with the code filled in), #/staff. */
 export function applyHash(hash: string): void {
   const s = useAppStore.getState();
+  // Only "#/..." is a route; an in-page anchor (the skip link's #main) leaves the screen as it is.
+  if (hash !== '' && hash !== '#' && !hash.startsWith('#/')) return;
   const m = /^#\/join\/(.+)$/.exec(hash);
   if (m) {
     s.setRoute('join');
@@ -17,6 +19,16 @@ export function applyHash(hash: string): void {
   }
   // A machine whose policy leaves out the analyst mode has no staff screens at all.
   s.setRoute(hash.startsWith('#/staff') && s.policy?.analystMode !== false ? 'staff' : 'join');
+}
+
+/** Moves focus to the screen's content without touching the address (the hash is the router's). */
+function skipToMain(e: { preventDefault(): void }): void {
+  e.preventDefault();
+  const main = document.getElementById('main');
+  const target = main?.querySelector<HTMLElement>('.screen-heading') ?? main;
+  if (!target) return;
+  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+  target.focus();
 }
 
 export function App(): ReactNode {
@@ -36,7 +48,7 @@ export function App(): ReactNode {
   return h(
     'div',
     { className: 'app' },
-    live ? null : h('a', { className: 'skip-link', href: '#main' }, 'Skip to content'),
+    live ? null : h('a', { className: 'skip-link', href: '#main', onClick: skipToMain }, 'Skip to content'),
     h(
       'main',
       { id: 'main', className: 'content' },

@@ -105,27 +105,7 @@ export function keyFields(code: string, key: string): { code: string; key: strin
   return { code, key };
 }
 
-export const END_REASON_TEXT: Record<string, string> = {
-  completed: 'The support person ended the session.',
-  user_stopped: 'You stopped the session.',
-  expired: 'The session reached the end of its time.',
-  revoked: 'An administrator or approver ended the session with the kill switch.',
-  ticket_closed: 'The ticket was closed, so the session ended.',
-  declined: 'The session was declined. Nothing was shared.',
-  rejected: 'The request was rejected by an approver.',
-  code_expired: 'The join code expired before it was used.',
-  peer_lost: 'The connection to the other side was lost.',
-  verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
-};
-
-/** The same reasons, from the analyst's side of the session. */
-export const ANALYST_END_TEXT: Record<string, string> = {
-  ...END_REASON_TEXT,
-  completed: 'You ended the session.',
-  user_stopped: 'The end user stopped the session.',
-  declined: 'The end user declined the session.',
-  verification_failed: 'The verification codes did not match, so the session was ended. The connection may have been tampered with: report it to your security team.',
-};
+export { ANALYST_END_TEXT, END_REASON_TEXT } from './end-reasons.js';
 
 export const GRANT_NAMES: Record<string, string> = {
   capture: 'screen sharing',

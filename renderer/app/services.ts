@@ -42,13 +42,44 @@ export function staffBroker(): BrokerClient {
   return staffClient;
 }
 
-/** Keeps (or forgets) the analyst's refresh token in main's secret store; best effort. */
+const TAB_KEY = 'chaperone.staff.refresh';
+
+/**
+ * Keeps (or forgets) the analyst's refresh token in main's secret store; best effort. Where main
+ * cannot keep it (the browser host has no keychain), this tab keeps it for itself in
+ * sessionStorage, so a reload does not sign the person out, while another tab or a restarted
+ * browser still asks to sign in. The token is worth nothing without main's device key: the broker
+ * takes a refresh only with a proof of the key it was issued to (docs/api.md).
+ */
 export async function keepRefreshToken(token: string | null): Promise<void> {
   try {
-    if (token) await getBridge().staff.saveRefreshToken({ token });
-    else await getBridge().staff.forgetRefreshToken();
+    if (token) {
+      const r = await getBridge().staff.saveRefreshToken({ token });
+      tabStore(r.stored ? null : token);
+    } else {
+      tabStore(null);
+      await getBridge().staff.forgetRefreshToken();
+    }
   } catch {
     // Not kept: the analyst signs in again next time, nothing else changes.
+  }
+}
+
+/** The refresh token kept for this tab (see keepRefreshToken), if any. */
+export function tabRefreshToken(): string | null {
+  try {
+    return globalThis.sessionStorage?.getItem(TAB_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function tabStore(token: string | null): void {
+  try {
+    if (token) globalThis.sessionStorage?.setItem(TAB_KEY, token);
+    else globalThis.sessionStorage?.removeItem(TAB_KEY);
+  } catch {
+    // No storage here: a reload asks to sign in again.
   }
 }
 

@@ -27,7 +27,7 @@ export interface AppSlice {
 
 // ---------- end user: code entry and consent ----------
 
-export type JoinPhase = 'enter' | 'redeeming' | 'consent' | 'starting' | 'live' | 'ended';
+export type JoinPhase = 'enter' | 'redeeming' | 'consent' | 'starting' | 'lapsed' | 'live' | 'ended';
 
 export interface JoinSlice {
   join: {
@@ -37,6 +37,8 @@ export interface JoinSlice {
     offer: string | null;
     offerView: OfferView | null;
     offerExpiresAt: number | null;
+    /** Why the offer can no longer be answered (phase 'lapsed'). */
+    lapsed: 'expired' | 'withdrawn' | null;
   };
   setJoin(patch: Partial<JoinSlice['join']>): void;
 }
@@ -89,7 +91,8 @@ export interface LiveSlice {
     notice: string | null;
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
-    ended: { reason: string; revoked: string[]; at: number } | null;
+    /** `note`: the words of whoever pulled the kill switch, if they gave any. */
+    ended: { reason: string; revoked: string[]; at: number; note?: string | null } | null;
   };
   setLive(patch: Partial<LiveSlice['live']>): void;
   /**
@@ -110,7 +113,8 @@ export interface StaffSlice {
     error: string | null;
     /** The analyst's current request. */
     session: SessionView | null;
-    code: { display: string; expiresAt: number } | null;
+    /** The join code, with the https form of its link when the broker gives one. */
+    code: { display: string; expiresAt: number; joinUrl: string | null } | null;
     busy: boolean;
   };
   setStaff(patch: Partial<StaffSlice['staff']>): void;
@@ -136,7 +140,7 @@ export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & Approvals
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
 const initialApp = { route: 'join' as Route, policy: null, clockOffsetMs: 0, tick: 0 };
-const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null };
+const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null, lapsed: null };
 const initialLive: LiveSlice['live'] = {
   role: null,
   sessionId: null,

@@ -80,6 +80,8 @@ export interface EngineEvents extends Record<string, unknown> {
   expiresAt: number;
   error: { code: string; message: string };
   ended: { reason: EndReason; revoked: string[] };
+  /** The kill switch's reason, as the broker passed it on with the end (before `ended`). */
+  endNote: string;
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -351,6 +353,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.emit('warning', f.seconds_left);
         return;
       case 'session.ended':
+        if (f.note) this.emit('endNote', f.note);
         void this.tearDown(f.reason);
         return;
       case 'error':

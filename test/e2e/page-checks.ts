@@ -11,9 +11,18 @@ import { ROOT } from '../../kit/e2e-stack.js';
 
 const SCREENS_DIR = path.join(ROOT, 'test-results/screens');
 
-export async function shot(page: Page, name: string): Promise<void> {
+/** A screenshot of the whole page, or (`window`) only what the window shows, as a person sees it before scrolling. */
+export async function shot(page: Page, name: string, o: { window?: boolean } = {}): Promise<void> {
   fs.mkdirSync(SCREENS_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENS_DIR, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SCREENS_DIR, `${name}.png`), fullPage: !o.window });
+}
+
+/** Whether the element is wholly inside the window as it is now, without scrolling. */
+export async function inWindow(page: Page, testId: string): Promise<boolean> {
+  return page.getByTestId(testId).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1;
+  });
 }
 
 /** Reads one pixel of the remote screen as the analyst's viewer shows it (normalised position). */

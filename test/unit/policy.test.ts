@@ -4,7 +4,7 @@ import { DEFAULT_POLICY, OrgPolicySchema, approvalNeeded } from '../../common/po
 describe('org policy', () => {
   it('defaults: view and chat by an internal analyst need no approver; anything else does', () => {
     expect(approvalNeeded(DEFAULT_POLICY, 'internal', ['view', 'chat']).needed).toBe(false);
-    expect(approvalNeeded(DEFAULT_POLICY, 'internal', ['view', 'control'])).toEqual({ needed: true, why: 'capabilities control need an approver' });
+    expect(approvalNeeded(DEFAULT_POLICY, 'internal', ['view', 'control'])).toEqual({ needed: true, why: 'Control of the mouse and keyboard needs an approver.' });
     expect(approvalNeeded(DEFAULT_POLICY, 'vendor', ['view']).needed).toBe(true);
     expect(approvalNeeded(DEFAULT_POLICY, 'incident_responder', ['view']).needed).toBe(true);
   });

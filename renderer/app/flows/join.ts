@@ -3,7 +3,8 @@ import { ConsentResultSchema, RedeemResultSchema } from '../../../common/protoco
 import { BrokerError } from '../broker-client.js';
 import { parseJoinInput } from '../format.js';
 import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
-import { resetStore, useAppStore } from '../store.js';
+import { captureRefusalText } from '../end-reasons.js';
+import { brokerNow, resetStore, useAppStore } from '../store.js';
 import { startEndUser } from './session.js';
 
 /** The end user's path: code, offer (checked by main), consent, screen capture, the live session. */
@@ -69,7 +70,7 @@ export async function acceptOffer(): Promise<void> {
     if (!cap.ok) {
       stopMedia();
       s.setJoin({ phase: 'ended' });
-      s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'revoked', revoked: ['capture'], at: Date.now() }, notice: isControlRefusal(cap.reason) ? refusalForEndUser(cap.reason) : `Screen sharing was refused on this machine (${cap.reason}).` });
+      s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'capture_refused', revoked: [], at: Date.now() }, notice: isControlRefusal(cap.reason) ? refusalForEndUser(cap.reason) : captureRefusalText(cap.reason) });
       return;
     }
     const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');
@@ -88,8 +89,24 @@ export async function acceptOffer(): Promise<void> {
     s.setJoin({ phase: 'live' });
   } catch (err) {
     stopMedia();
-    s.setJoin({ phase: 'consent', error: err instanceof BrokerError && err.code === 'offer_expired' ? 'This offer expired. Ask for a new code.' : `The session could not start: ${(err as Error).message}` });
+    const lapsed = lapsedBy(err);
+    if (lapsed) s.setJoin({ phase: 'lapsed', lapsed, error: null });
+    else s.setJoin({ phase: 'consent', error: `The session could not start: ${(err as Error).message}` });
   }
+}
+
+/**
+ * The broker's answer when the offer can no longer be answered: it expired (the broker has
+ * ended it as not answered in time), or the session moved on (the analyst cancelled it).
+ */
+function lapsedBy(err: unknown): 'expired' | 'withdrawn' | null {
+  if (!(err instanceof BrokerError)) return null;
+  if (err.code === 'offer_expired') return 'expired';
+  if (err.code === 'illegal_transition' || err.code === 'not_found') {
+    const at = store().join.offerExpiresAt;
+    return at !== null && brokerNow() >= at ? 'expired' : 'withdrawn';
+  }
+  return null;
 }
 
 export async function declineOffer(): Promise<void> {
@@ -102,7 +119,9 @@ export async function declineOffer(): Promise<void> {
     s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'declined', revoked: [], at: Date.now() } });
     s.setJoin({ phase: 'ended' });
   } catch (err) {
-    s.setJoin({ error: `Declining did not reach the broker: ${(err as Error).message}. Nothing is shared either way.` });
+    const lapsed = lapsedBy(err);
+    if (lapsed) s.setJoin({ phase: 'lapsed', lapsed, error: null });
+    else s.setJoin({ error: 'Your answer did not reach the support service, but nothing is shared either way. You can close this window.' });
   }
 }
 

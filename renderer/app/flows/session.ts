@@ -28,6 +28,8 @@ const allowed = new Map<string, GrantableCapability>();
 /** Analyst: the id of the request waiting for an answer. */
 let pendingRequestId: string | null = null;
 const offs: (() => void)[] = [];
+/** The kill switch's words for the session ending now, shown on the end screen. */
+let endNote: string | null = null;
 const streamListeners = new Set<(s: MediaStream | null) => void>();
 
 const clock: EngineClock = {
@@ -168,6 +170,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   });
   e.on('grant', (g) => void onGrantChanged(e, o.sessionId, g));
   e.on('extensionOffer', (x) => store().setLive({ extensionOffer: { extensionId: x.extension_id, minutes: x.minutes, newExpiresAt: x.new_expires_at } }));
+  e.on('endNote', (note) => (endNote = note));
   e.on('ended', (r) => finish(r.reason, r.revoked));
   offs.push(
     bridge.on('chat', (m) => {
@@ -415,6 +418,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
       s.setLive({ notice: 'The end user took control back.' });
     }
   });
+  e.on('endNote', (note) => (endNote = note));
   e.on('ended', (r) => finish(r.reason, r.revoked));
   store().beginLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
@@ -457,6 +461,8 @@ export async function stopSession(): Promise<void> {
 }
 
 function finish(reason: string, revoked: string[]): void {
+  const note = endNote;
+  endNote = null;
   clearPrompt();
   allowed.clear();
   grantEpoch.clear();
@@ -466,7 +472,7 @@ function finish(reason: string, revoked: string[]): void {
   stream = null;
   setRemote(null);
   engine = null;
-  store().setLive({ state: 'ended', controlRequest: null, granted: [], pendingRequest: null, notice: null, extensionOffer: null, extensionRequest: null, ended: { reason, revoked, at: Date.now() } });
+  store().setLive({ state: 'ended', controlRequest: null, granted: [], pendingRequest: null, notice: null, extensionOffer: null, extensionRequest: null, ended: { reason, revoked, at: Date.now(), note } });
   if (store().live.role === 'end_user') store().setJoin({ phase: 'ended' });
 }
 

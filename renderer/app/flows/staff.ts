@@ -11,7 +11,7 @@ import {
   SignedOutSchema,
 } from '../../../common/protocol/responses.js';
 import { BrokerError, type PendingExtension, type SessionView } from '../broker-client.js';
-import { getBridge, keepRefreshToken, staffBroker } from '../services.js';
+import { getBridge, keepRefreshToken, staffBroker, tabRefreshToken } from '../services.js';
 import { useAppStore } from '../store.js';
 import { startAnalyst } from './session.js';
 
@@ -62,8 +62,9 @@ export async function resumeStaff(): Promise<void> {
   try {
     token = (await getBridge().staff.loadRefreshToken()).token;
   } catch {
-    return;
+    // Main could not say; this tab's own copy (a reload in the browser host) may still serve.
   }
+  token ??= tabRefreshToken();
   if (!token || !(await staffBroker().resume(token))) return;
   try {
     const account = await staffBroker().get('/api/v1/me', MeSchema);
@@ -129,7 +130,7 @@ async function afterChange(session: SessionView): Promise<void> {
   switch (session.state) {
     case 'approved': {
       const c = await staffBroker().post(`/api/v1/sessions/${session.id}/code`, {}, CodeResultSchema);
-      s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at }, session: { ...session, state: 'code_issued' } });
+      s.setStaff({ code: { display: c.code_display, expiresAt: c.expires_at, joinUrl: c.join_url ?? null }, session: { ...session, state: 'code_issued' } });
       return;
     }
     case 'active': {
@@ -236,6 +237,6 @@ export function decideExtension(x: PendingExtension, approve: boolean, reason = 
 }
 
 /** The kill switch: ends a live session at once, on both sides. */
-export function kill(id: string): Promise<void> {
-  return decide(`/api/v1/sessions/${id}/kill`, {}, SessionViewSchema, 'The session was ended with the kill switch.');
+export function kill(id: string, reason = ''): Promise<void> {
+  return decide(`/api/v1/sessions/${id}/kill`, reason ? { reason } : {}, SessionViewSchema, 'The session was ended with the kill switch.');
 }

@@ -1,9 +1,12 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
-import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
+import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
+import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
+import { missingCase } from '../../../common/missing-case.js';
+import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
@@ -68,6 +71,8 @@ export function ConsentScreen(): ReactNode {
   const now = useNow();
   const v = join.offerView;
   if (!v) return null;
+  // At 00:00 the offer is gone (the broker ends it as not answered): no live Accept stays behind.
+  if (join.phase === 'consent' && join.offerExpiresAt !== null && now >= join.offerExpiresAt) return h(OfferLapsed, { why: 'expired' });
   const starting = join.phase === 'starting';
   const caps = v.capabilities as Capability[];
   return h(
@@ -106,13 +111,36 @@ export function ConsentScreen(): ReactNode {
       ),
     ),
     join.error ? h(Alert, { kind: 'error', testId: 'consent-error' }, join.error) : null,
+    // The decision and its countdown stay in view at any window size (sticky at the bottom), so
+    // nobody has to find them below the fold while the offer runs out.
     h(
       'div',
-      { className: 'choice' },
-      h('button', { type: 'button', className: 'choice-button accept', onClick: () => void acceptOffer(), disabled: starting }, starting ? 'Starting…' : 'Accept and share my screen'),
-      h('button', { type: 'button', className: 'choice-button decline', onClick: () => void declineOffer(), disabled: starting }, 'Decline'),
+      { className: 'decision', 'data-testid': 'consent-decision' },
+      h(
+        'div',
+        { className: 'choice' },
+        h('button', { type: 'button', className: 'choice-button accept', onClick: () => void acceptOffer(), disabled: starting }, starting ? 'Starting…' : 'Accept and share my screen'),
+        h('button', { type: 'button', className: 'choice-button decline', onClick: () => void declineOffer(), disabled: starting }, 'Decline'),
+      ),
+      join.offerExpiresAt ? h('p', { className: 'small decision-time', 'data-testid': 'offer-countdown' }, 'This offer expires in ', h(Countdown, { until: join.offerExpiresAt, label: 'Offer expires in' }), '.') : null,
     ),
-    join.offerExpiresAt ? h('p', { className: 'small' }, 'This offer expires in ', h(Countdown, { until: join.offerExpiresAt, label: 'Offer expires in' }), '.') : null,
+  );
+}
+
+/** The offer can no longer be answered: its time ran out, or the request was withdrawn meanwhile. */
+export function OfferLapsed(props: { why: 'expired' | 'withdrawn' }): ReactNode {
+  return h(
+    'section',
+    { className: 'card narrow', 'aria-labelledby': 'lapsed-title', 'data-testid': 'offer-lapsed', 'data-why': props.why },
+    h(ScreenHeading, { id: 'lapsed-title' }, props.why === 'expired' ? 'This offer has expired' : 'This request is no longer open'),
+    h(
+      'p',
+      null,
+      props.why === 'expired'
+        ? 'You did not answer in time, so nothing was shared and nothing was switched on. If you still need help, ask the person helping you for a new code.'
+        : 'The person helping you withdrew the request, or it ended, before you answered. Nothing was shared and nothing was switched on.',
+    ),
+    h('button', { type: 'button', className: 'primary', onClick: startOver, 'data-testid': 'enter-new-code' }, 'Enter a new code'),
   );
 }
 
@@ -143,9 +171,12 @@ export function SessionBanner(): ReactNode {
   const left = live.expiresAt !== null ? live.expiresAt - now : 0;
   const can = ['see your screen', ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : [])];
   const connected = live.state === 'connected';
+  const ref = useBannerHeight();
+  const panicChord = useAppStore((s) => s.policy?.panicChord === true);
+  const [helpOpen, setHelpOpen] = useState(false);
   return h(
     'section',
-    { className: `banner${left <= 60_000 ? ' banner-urgent' : ''}`, role: 'region', 'aria-label': 'Support session banner', 'data-testid': 'banner' },
+    { ref, className: `banner${left <= 60_000 ? ' banner-urgent' : ''}`, role: 'region', 'aria-label': 'Support session banner', 'data-testid': 'banner', 'data-above-dialogs': '' },
     h(
       'div',
       { className: 'banner-line' },
@@ -165,10 +196,47 @@ export function SessionBanner(): ReactNode {
         'span',
         { className: 'banner-actions' },
         h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
+        h('button', { type: 'button', 'aria-expanded': helpOpen, 'aria-controls': 'banner-help', onClick: () => setHelpOpen(!helpOpen) }, 'Help'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
       ),
     ),
+    helpOpen ? h(BannerHelp, { panic: panicChord }) : null,
   );
+}
+
+/** The banner's help: how to end the session, also when the mouse or keyboard is not yours right now. */
+function BannerHelp(props: { panic: boolean }): ReactNode {
+  return h(
+    'div',
+    { id: 'banner-help', className: 'banner-help', 'data-testid': 'banner-help' },
+    h('p', null, h('strong', null, 'Stop'), ' ends the session at once: sharing and any control end on this computer, whatever the other side does.'),
+    props.panic
+      ? h('p', { 'data-testid': 'panic-chord' }, 'If you cannot reach Stop (someone else is moving your mouse), press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, 'Alt'), '+', h('kbd', null, 'Shift'), '+', h('kbd', null, 'End'), ' together: it stops the session from anywhere.')
+      : null,
+    h('p', null, h('strong', null, 'Pause sharing'), ' hides your screen until you resume. If you allowed control, ', h('strong', null, 'Take control back'), ' ends it and keeps the session.'),
+  );
+}
+
+/**
+ * Publishes the banner's height as --banner-h, so a dialog's dimmed overlay starts below it and
+ * never covers the countdown or Stop, whatever the window size or zoom.
+ */
+function useBannerHeight(): RefObject<HTMLElement | null> {
+  const ref = useRef<HTMLElement | null>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const root = document.documentElement;
+    const publish = () => root.style.setProperty('--banner-h', `${Math.ceil(el.getBoundingClientRect().height)}px`);
+    publish();
+    const ro = new ResizeObserver(publish);
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      root.style.removeProperty('--banner-h');
+    };
+  }, []);
+  return ref;
 }
 
 /** What is really reaching the other side right now, in the banner's words. */
@@ -295,7 +363,22 @@ function ExtensionPrompt(): ReactNode {
   );
 }
 
-export function ChatPanel(props: { who: string }): ReactNode {
+/** A chat line's time as people read it on a clock (local time, hours and minutes). */
+export function chatTime(at: number): string {
+  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The chat as plain text for a ticket: one line each, with the date and 24-hour local time (unambiguous in any ticket) and who wrote it. */
+export function chatTranscript(chat: { from: 'me' | 'them'; text: string; at: number }[], me: string, them: string): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = (ms: number) => {
+    const d = new Date(ms);
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
+  return chat.map((c) => `[${stamp(c.at)}] ${c.from === 'me' ? me : them}: ${c.text}`).join('\n');
+}
+
+export function ChatPanel(props: { who: string; me?: string }): ReactNode {
   const chat = useAppStore((s) => s.live.chat);
   const connected = useAppStore((s) => s.live.state === 'connected');
   const [text, setText] = useState('');
@@ -306,7 +389,16 @@ export function ChatPanel(props: { who: string }): ReactNode {
     h(
       'ol',
       { className: 'chat-log', 'aria-live': 'polite', 'data-testid': 'chat-log' },
-      ...chat.map((c, i) => h('li', { key: i, className: `chat-${c.from}` }, h('strong', null, c.from === 'me' ? 'You: ' : [iso(props.who), ': ']), iso(c.text))),
+      ...chat.map((c, i) =>
+        h(
+          'li',
+          { key: i, className: `chat-${c.from}` },
+          h('time', { className: 'chat-time', dateTime: new Date(c.at).toISOString() }, chatTime(c.at)),
+          ' ',
+          h('strong', null, c.from === 'me' ? 'You' : iso(props.who), ': '),
+          iso(c.text),
+        ),
+      ),
     ),
     h(
       'form',
@@ -333,8 +425,9 @@ const BY_TEXT: Record<string, string> = {
   expiry: 'ran out of time',
 };
 
-export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => void; text: Record<string, string> }): ReactNode {
+export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => void; text: Record<ShownEndReason, string> }): ReactNode {
   const live = useAppStore((s) => s.live);
+  const me = useAppStore((s) => s.staff.account?.display_name);
   const ended = live.ended;
   const reason = ended?.reason ?? 'completed';
   const revoked = (ended?.revoked ?? []).filter((r) => GRANT_NAMES[r]);
@@ -343,23 +436,28 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
     'section',
     { className: 'card narrow', 'aria-labelledby': 'end-title', 'data-testid': 'end-screen', 'data-reason': reason },
     h(ScreenHeading, { id: 'end-title' }, reason === 'declined' && props.role === 'end_user' ? 'You declined the session' : 'The session has ended'),
-    h('p', { 'data-testid': 'end-reason' }, props.text[reason] ?? reason),
+    h('p', { 'data-testid': 'end-reason' }, endText(props.text, reason)),
+    ended?.note ? h('p', { 'data-testid': 'end-note' }, 'The reason they gave: ', h('q', null, iso(ended.note))) : null,
     props.role === 'end_user'
       ? h(
           'div',
           { 'data-testid': 'end-revoked' },
           revoked.length > 0 ? h('p', null, 'When it ended, this computer switched off: ', h('strong', null, listText(revoked.map((r) => GRANT_NAMES[r]!))), '.') : null,
           during.length > 0 ? h('p', null, 'Earlier in the session: ', listText(during.map((d) => `${GRANT_NAMES[d.kind] ?? d.kind} ${BY_TEXT[d.by] ?? 'ended'}`)), '.') : null,
-          h('p', null, reason === 'declined' ? 'Nothing was shared and nothing was switched on.' : 'Nothing is shared any more and nobody can control this computer.'),
+          h('p', null, reason === 'declined' || reason === 'capture_refused' ? 'Nothing was shared and nothing was switched on.' : 'Nothing is shared any more and nobody can control this computer.'),
         )
       : h('p', null, 'The connection, your session token and any control you had are gone.'),
     live.notice ? h(Alert, null, live.notice) : null,
+    props.role === 'analyst' && live.chat.length > 0
+      ? h('p', null, `The chat had ${live.chat.length} message${live.chat.length === 1 ? '' : 's'}. `, h(CopyButton, { text: chatTranscript(live.chat, me ?? 'Support', 'End user'), label: 'Copy the chat for the ticket', testId: 'copy-chat' }))
+      : null,
     h('button', { type: 'button', className: 'primary', onClick: props.onDone }, props.role === 'end_user' ? 'Done' : 'New request'),
   );
 }
 
 export function EndUserApp(): ReactNode {
   const phase = useAppStore((s) => s.join.phase);
+  const lapsed = useAppStore((s) => s.join.lapsed);
   switch (phase) {
     case 'enter':
     case 'redeeming':
@@ -367,11 +465,13 @@ export function EndUserApp(): ReactNode {
     case 'consent':
     case 'starting':
       return h(ConsentScreen);
+    case 'lapsed':
+      return h(OfferLapsed, { why: lapsed ?? 'expired' });
     case 'live':
       return h('div', null, h(SessionBanner), h(LiveScreen));
     case 'ended':
       return h(EndScreen, { role: 'end_user', onDone: startOver, text: END_REASON_TEXT });
     default:
-      return null;
+      return missingCase(phase);
   }
 }

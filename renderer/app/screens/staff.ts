@@ -1,10 +1,16 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { CAPABILITIES, CAPABILITY_SENTENCES, CONSENT_CAPABILITIES, isCapability, type Capability } from '../../../common/capabilities.js';
+import { CAPABILITIES, CONSENT_CAPABILITIES, isCapability, type Capability } from '../../../common/capabilities.js';
 import { approve, cancelRequest, decideExtension, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
-import { ANALYST_END_TEXT, durationText } from '../format.js';
+import { ANALYST_END_TEXT, ANALYST_REQUEST_END_TEXT, endText } from '../end-reasons.js';
+import { durationText } from '../format.js';
 import type { PendingExtension, SessionView } from '../broker-client.js';
+import { missingCase } from '../../../common/missing-case.js';
 import { useAppStore } from '../store.js';
 import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
+import { ANALYST_CAPABILITY_TEXT, APPROVER_CAPABILITY_TEXT, capabilityList, kindText } from '../wording.js';
+import { MAX_KILL_REASON_CHARS } from '../../../common/protocol/api.js';
+import { ConfirmDialog } from './confirm.js';
+import { CopyButton } from './copy.js';
 import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
 
@@ -94,14 +100,14 @@ function RequestForm(): ReactNode {
       h(
         'fieldset',
         null,
-        h('legend', null, 'Capabilities'),
+        h('legend', null, 'What you ask to do'),
         ...CAPABILITIES.map((c) =>
           h(
             'div',
             { key: c, className: 'check' },
             h('input', { type: 'checkbox', id: `cap-${c}`, checked: caps.includes(c), disabled: c === 'view', onChange: () => toggle(c), 'aria-describedby': `cap-${c}-desc` }),
-            h('label', { htmlFor: `cap-${c}` }, c),
-            h('span', { id: `cap-${c}-desc`, className: 'hint' }, ` ${CAPABILITY_SENTENCES[c]}`),
+            h('label', { htmlFor: `cap-${c}` }, ANALYST_CAPABILITY_TEXT[c].name),
+            h('span', { id: `cap-${c}-desc`, className: 'hint' }, ` ${ANALYST_CAPABILITY_TEXT[c].what}`),
           ),
         ),
       ),
@@ -116,14 +122,35 @@ function RequestForm(): ReactNode {
   );
 }
 
+/** The code and its links, ready to paste into the ticket or a chat with the end user. */
+function JoinLinks(props: { code: { display: string; joinUrl: string | null } }): ReactNode {
+  const appLink = `chaperone://join/${props.code.display}`;
+  return h(
+    'div',
+    { className: 'join-links', 'data-testid': 'join-links' },
+    h('p', { className: 'copy-row' }, h(CopyButton, { text: props.code.display, label: 'Copy code', testId: 'copy-code' })),
+    h('p', { className: 'copy-row' }, 'App link: ', h('code', { 'data-testid': 'join-app-link' }, appLink), ' ', h(CopyButton, { text: appLink, label: 'Copy app link', testId: 'copy-app-link' })),
+    props.code.joinUrl
+      ? h('p', { className: 'copy-row' }, 'Web link: ', h('code', { 'data-testid': 'join-web-link' }, props.code.joinUrl), ' ', h(CopyButton, { text: props.code.joinUrl, label: 'Copy web link', testId: 'copy-web-link' }))
+      : null,
+  );
+}
+
+/** A request that never became a live session ends in other words than one that ran. */
+function requestEndText(s: SessionView): string {
+  const early = s.activated_at === null && s.end_reason ? ANALYST_REQUEST_END_TEXT[s.end_reason] : undefined;
+  return early ?? endText(ANALYST_END_TEXT, s.end_reason);
+}
+
 function RequestStatus(props: { session: SessionView }): ReactNode {
   const code = useAppStore((s) => s.staff.code);
   const error = useAppStore((s) => s.staff.error);
+  const [cancelling, setCancelling] = useState(false);
   const s = props.session;
   let body: ReactNode;
   switch (s.state) {
     case 'awaiting_approval':
-      body = h('div', null, h('p', { 'data-testid': 'request-state' }, 'Waiting for an approver.'), h('p', { className: 'small' }, `Why: ${s.approval.why}.`), h('p', { className: 'small' }, 'You cannot get a join code until the request is approved.'));
+      body = h('div', null, h('p', { 'data-testid': 'request-state' }, 'Waiting for an approver.'), h('p', { className: 'small' }, s.approval.why), h('p', { className: 'small' }, 'You cannot get a join code until the request is approved.'));
       break;
     case 'approved':
       body = h('p', { 'data-testid': 'request-state' }, 'Approved. Getting a join code…');
@@ -135,6 +162,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         null,
         h('p', { 'data-testid': 'request-state' }, s.state === 'pending_consent' ? 'The end user entered the code and is reading the consent screen.' : 'Approved. Read this code to the end user:'),
         code ? h('p', { className: 'join-code', 'data-testid': 'join-code' }, code.display) : null,
+        code && s.state === 'code_issued' ? h(JoinLinks, { code }) : null,
         code && s.state === 'code_issued' ? h('p', { className: 'small' }, 'It works once and expires in ', h(Countdown, { until: code.expiresAt, label: 'Code expires in' }), '.') : null,
       );
       break;
@@ -142,24 +170,42 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
       body = h(
         'div',
         null,
-        h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, ANALYST_END_TEXT[s.end_reason ?? ''] ?? `Ended: ${s.end_reason}`),
+        h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, requestEndText(s)),
         s.end_reason === 'rejected' && s.approval.rejection_reason
           ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
           : null,
         h('button', { type: 'button', className: 'primary', onClick: newRequest }, 'New request'),
       );
       break;
+    case 'requested':
+    case 'active':
+      body = h('p', { 'data-testid': 'request-state' }, s.state === 'active' ? 'The end user accepted. Opening the session…' : 'Sending the request…');
+      break;
     default:
-      body = h('p', { 'data-testid': 'request-state' }, `State: ${s.state}`);
+      body = missingCase(s.state);
   }
   return h(
     'section',
     { className: 'card', 'aria-labelledby': 'status-title' },
     h(ScreenHeading, { id: 'status-title' }, `Request for ${s.ticket}`),
-    h('p', null, `${s.capabilities.join(', ')} for ${durationText(s.duration_minutes * 60)}. ${s.reason}`),
+    h('p', null, `You asked to ${capabilityList(s.capabilities)} for ${durationText(s.duration_minutes * 60)}. Reason: ${s.reason}`),
     body,
     error ? h(Alert, { kind: 'error' }, error) : null,
-    s.state !== 'ended' ? h('button', { type: 'button', onClick: () => void cancelRequest() }, 'Cancel request') : null,
+    s.state !== 'ended' ? h('button', { type: 'button', onClick: () => setCancelling(true) }, 'Cancel request') : null,
+    cancelling && s.state !== 'ended'
+      ? h(ConfirmDialog, {
+          id: 'cancel-request',
+          title: `Cancel the request for ${s.ticket}?`,
+          body: s.state === 'pending_consent' ? 'The end user is reading the consent screen now; it closes for them and nothing is shared.' : 'The join code stops working and nothing is shared. To help them later you need a new request.',
+          confirm: 'Cancel the request',
+          keep: 'Keep the request',
+          onConfirm: () => {
+            setCancelling(false);
+            void cancelRequest();
+          },
+          onKeep: () => setCancelling(false),
+        })
+      : null,
   );
 }
 
@@ -168,6 +214,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
 function ApproverPanel(): ReactNode {
   const a = useAppStore((s) => s.approvals);
   const me = useAppStore((s) => s.staff.account);
+  const [killing, setKilling] = useState<SessionView | null>(null);
   useEffect(() => watchApprovals(), []);
   return h(
     'section',
@@ -187,11 +234,26 @@ function ApproverPanel(): ReactNode {
         h(
           'li',
           { key: s.id, className: 'request', 'data-testid': `active-${s.ticket}` },
-          h('p', null, h('strong', null, s.analyst.display_name), ` on ${s.ticket}: ${s.capabilities.join(', ')}`, s.expires_at ? h('span', null, ', ', h(Countdown, { until: s.expires_at, label: 'Time left' }), ' left') : null),
-          h('button', { type: 'button', className: 'danger', onClick: () => void kill(s.id) }, `Kill switch: end ${s.ticket} now`),
+          h('p', null, h('strong', null, s.analyst.display_name), ` on ${s.ticket}: ${capabilityList(s.capabilities)}`, s.expires_at ? h('span', null, ', ', h(Countdown, { until: s.expires_at, label: 'Time left' }), ' left') : null),
+          h('button', { type: 'button', className: 'danger', onClick: () => setKilling(s) }, `Kill switch: end ${s.ticket} now`),
         ),
       ),
     ),
+    killing
+      ? h(ConfirmDialog, {
+          id: 'kill',
+          title: `End ${killing.ticket} now with the kill switch?`,
+          body: `${killing.analyst.display_name} loses the end user's screen and any control at once; the end user sees that the session was ended. This cannot be undone.`,
+          confirm: `End ${killing.ticket} now`,
+          keep: 'Back',
+          reason: { label: 'Reason (optional)', hint: 'A few words; the end user and the analyst read them, and the audit keeps them', max: MAX_KILL_REASON_CHARS },
+          onConfirm: (reason) => {
+            setKilling(null);
+            void kill(killing.id, reason);
+          },
+          onKeep: () => setKilling(null),
+        })
+      : null,
   );
 }
 
@@ -215,7 +277,7 @@ function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode
   return h(
     'li',
     { className: 'request', 'aria-labelledby': `${id}-t`, 'data-testid': `extension-${x.ticket}` },
-    h('h3', { id: `${id}-t` }, `${x.analyst.display_name} (${x.analyst.organisation}, ${x.analyst.kind}) asks for ${x.minutes} more minutes — ${x.ticket}`),
+    h('h3', { id: `${id}-t` }, `${x.analyst.display_name} (${x.analyst.organisation}, ${kindText(x.analyst.kind)}) asks for ${x.minutes} more minutes — ${x.ticket}`),
     h(
       'dl',
       { className: 'facts' },
@@ -226,7 +288,7 @@ function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode
       h('dt', null, 'Why (the session)'),
       h('dd', null, x.reason),
       h('dt', null, 'What they can do'),
-      h('dd', null, x.capabilities.join(', ')),
+      h('dd', null, capabilityList(x.capabilities)),
       x.hard_deadline !== null ? h('dt', null, 'Latest end policy allows') : null,
       x.hard_deadline !== null ? h('dd', null, at(x.hard_deadline)) : null,
     ),
@@ -258,14 +320,14 @@ function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
   return h(
     'li',
     { className: 'request', 'aria-labelledby': `${id}-t`, 'data-testid': `pending-${s.ticket}` },
-    h('h3', { id: `${id}-t` }, `${s.analyst.display_name} (${s.analyst.organisation}, ${s.analyst.kind}) — ${s.ticket}`),
+    h('h3', { id: `${id}-t` }, `${s.analyst.display_name} (${s.analyst.organisation}, ${kindText(s.analyst.kind)}) — ${s.ticket}`),
     h(
       'dl',
       { className: 'facts' },
       h('dt', null, 'Why'),
       h('dd', null, s.reason),
-      h('dt', null, 'What'),
-      h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, h('strong', null, c), `: ${isCapability(c) ? CAPABILITY_SENTENCES[c] : ''}`)))),
+      h('dt', null, 'They ask to'),
+      h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, isCapability(c) ? APPROVER_CAPABILITY_TEXT[c] : c)))),
       h('dt', null, 'How long'),
       h('dd', null, durationText(s.duration_minutes * 60)),
       h('dt', null, 'Why approval'),

@@ -3,10 +3,25 @@ import { onRemoteStream, releaseControl, remoteStream, requestControl, requestEx
 import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
+import { ConfirmDialog } from './confirm.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
+
+/** Keys the analyst's own computer would keep for itself (Ctrl+Alt+Del, Alt+Tab, the Windows key), as buttons. */
+const SPECIAL_KEYS: readonly { label: string; keys: readonly { code: string; key: string }[] }[] = [
+  { label: 'Ctrl+Alt+Del', keys: [{ code: 'ControlLeft', key: 'Control' }, { code: 'AltLeft', key: 'Alt' }, { code: 'Delete', key: 'Delete' }] },
+  { label: 'Alt+Tab', keys: [{ code: 'AltLeft', key: 'Alt' }, { code: 'Tab', key: 'Tab' }] },
+  { label: 'Windows key', keys: [{ code: 'MetaLeft', key: 'Meta' }] },
+  { label: 'Esc', keys: [{ code: 'Escape', key: 'Escape' }] },
+];
+
+/** Presses the keys in order and lets them go in reverse, as a person holding them would. */
+function pressCombo(keys: readonly { code: string; key: string }[]): void {
+  for (const k of keys) sendInput({ t: 'keydown', ...k });
+  for (const k of [...keys].reverse()) sendInput({ t: 'keyup', ...k });
+}
 
 /**
  * The analyst's view of the end user's screen, scaled to fit (letterboxed, never cropped), with
@@ -21,6 +36,8 @@ export function Viewer(): ReactNode {
   const endRef = useRef<HTMLButtonElement | null>(null);
   const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
   const [extendOpen, setExtendOpen] = useState(false);
+  const [endOpen, setEndOpen] = useState(false);
+  const [actualSize, setActualSize] = useState(false);
 
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
@@ -136,7 +153,7 @@ export function Viewer(): ReactNode {
         },
         live.extensionRequest ? (live.extensionRequest.phase === 'awaiting_approval' ? 'More time: waiting for an approver and the end user…' : 'More time: waiting for the end user…') : 'Extend…',
       ),
-      h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => void stopSession() }, 'End session'),
+      h('button', { type: 'button', ref: endRef, className: 'danger', onClick: () => setEndOpen(true) }, 'End session'),
     ),
     // Large, because the end user asks for it before they give control: read it out to them.
     live.sas && !control
@@ -157,7 +174,7 @@ export function Viewer(): ReactNode {
         'div',
         {
           ref: areaRef,
-          className: `screen${control ? ' screen-control' : ''}`,
+          className: `screen${control ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
           tabIndex: 0,
           role: 'application',
           'aria-label': control ? "The end user's screen. You have control: pointer and keys go to their computer. Ctrl+] returns the keyboard to this page." : "The end user's screen (view only)",
@@ -173,7 +190,31 @@ export function Viewer(): ReactNode {
       ),
       h(ChatPanel, { who: 'End user' }),
     ),
+    h(
+      'div',
+      { className: 'viewer-tools', role: 'group', 'aria-label': 'Screen and keys' },
+      h('button', { type: 'button', onClick: () => void areaRef.current?.requestFullscreen?.().catch(() => undefined), 'data-testid': 'fullscreen' }, 'Full screen'),
+      h('button', { type: 'button', 'aria-pressed': actualSize, onClick: () => setActualSize(!actualSize), 'data-testid': 'actual-size' }, actualSize ? 'Fit to window' : 'Actual size (1:1)'),
+      ...SPECIAL_KEYS.map((k) => h('button', { key: k.label, type: 'button', disabled: !control, onClick: () => pressCombo(k.keys), 'data-testid': `key-${k.label}` }, `Press ${k.label}`)),
+    ),
+    control
+      ? h('p', { className: 'keyboard-hint', 'data-testid': 'keyboard-hint' }, 'While the screen has focus, your keys go to their computer. Press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, ']'), ' to get your keyboard back on this page.')
+      : null,
     extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
+    endOpen
+      ? h(ConfirmDialog, {
+          id: 'end-session',
+          title: 'End this session now?',
+          body: "You stop seeing the end user's screen, any control you have ends, and the code stops working. To help them again you need a new request.",
+          confirm: 'End session now',
+          keep: 'Keep the session',
+          onConfirm: () => {
+            setEndOpen(false);
+            void stopSession();
+          },
+          onKeep: () => setEndOpen(false),
+        })
+      : null,
   );
 }
 
