@@ -10,6 +10,7 @@ import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
+import { firstSignInRoutes } from './routes/first-sign-in.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
@@ -143,6 +144,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   const registry = new RouteRegistry(app, authenticator(ctx));
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
+  firstSignInRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);

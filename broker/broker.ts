@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit/log.js';
 import { AccountService } from './auth/accounts.js';
+import { FirstSignIn } from './auth/first-sign-in.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
 import { systemClock, type Clock } from './clock.js';
@@ -55,7 +56,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   accounts.onRevoked(async (accountId, why, by) => {
     await sessions.endForAccount(accountId, why, by);
   });
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, now };
+  const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');

@@ -103,6 +103,22 @@ export interface LiveSlice {
 
 // ---------- staff: sign-in, request, approval status, code ----------
 
+/** Between the one-time password and the console (flows/first-sign-in.ts). */
+export interface FirstSignInState {
+  username: string;
+  /** Kept in memory only, so the screen can say the new password must differ from it. */
+  oneTimePassword: string;
+  setupToken: string;
+  displayName: string;
+  totpRequired: boolean;
+  enrolment: { secret: string; uri: string } | null;
+  rules: { id: string; text: string }[];
+  step: 'password' | 'totp';
+  newPassword: string;
+  error: string | null;
+  busy: boolean;
+}
+
 export interface StaffSlice {
   staff: {
     account: AccountView | null;
@@ -112,6 +128,7 @@ export interface StaffSlice {
     session: SessionView | null;
     code: { display: string; expiresAt: number } | null;
     busy: boolean;
+    firstSignIn: FirstSignInState | null;
   };
   setStaff(patch: Partial<StaffSlice['staff']>): void;
 }
@@ -162,7 +179,7 @@ const initialLive: LiveSlice['live'] = {
   revokedDuring: [],
   ended: null,
 };
-const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false };
+const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null };
 const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], extensions: [], active: [], error: null, message: null, loaded: false };
 
 const createAppSlice: Slice<AppSlice> = (set) => ({

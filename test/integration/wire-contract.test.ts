@@ -8,7 +8,7 @@ import { ErrorResponseSchema } from '../../common/protocol/responses.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
 import { ApiClient, type ApiResult } from '../../kit/api.js';
-import { ENGINES, createUser, startTestBroker, type TestBroker } from '../../kit/broker.js';
+import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker } from '../../kit/broker.js';
 import { DeviceKey } from '../../kit/device.js';
 import { consent, consentReceipt, requestSession } from '../../kit/lifecycle.js';
 import { SignalingClient } from '../../kit/signaling-client.js';
@@ -78,9 +78,16 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await rita.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
     expect((await alice.api.post('/api/v1/auth/login', { username: 'alice', password: 'wrong password', totp: '000000' })).status).toBe(401);
     expect((await admin.api.get('/api/v1/admin/users')).status).toBe(200);
+    // A first sign-in in the app: the one-time password, then the account's own password and first code.
+    const nora = await b.ctx.accounts.create({ username: 'nora', display_name: 'Nora', organisation: 'Acme IT', kind: 'internal', roles: ['analyst'] }, 'test');
+    const noraApi = new ApiClient(b.url, new DeviceKey());
+    const begun = await noraApi.post('/api/v1/auth/first-sign-in', { username: 'nora', password: nora.one_time_password });
+    expect(begun.status).toBe(200);
+    expect((await noraApi.post('/api/v1/auth/first-sign-in/finish', { setup_token: begun.body.setup_token, new_password: 'nora chose a long one', totp: freshTotp(nora.totp_secret!) })).status).toBe(200);
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
     expect(carol.status).toBe(200);
-    expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(401);
+    // A one-time password alone is sent to the first-sign-in screens (nothing is signed in).
+    expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(403);
     expect((await admin.api.post('/api/v1/admin/users/carol/roles', { roles: ['analyst', 'auditor'] })).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/reset-password', {})).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/disable', {})).status).toBe(200);

@@ -7,6 +7,7 @@ import { useAppStore } from '../store.js';
 import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
 import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
+import { FirstSignInScreens } from './first-sign-in.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -40,7 +41,8 @@ export function SignInScreen(): ReactNode {
 
 export function StaffApp(): ReactNode {
   const account = useAppStore((s) => s.staff.account);
-  if (!account) return h(SignInScreen);
+  const firstSignIn = useAppStore((s) => s.staff.firstSignIn);
+  if (!account) return firstSignIn ? h(FirstSignInScreens, { f: firstSignIn }) : h(SignInScreen);
   const isAnalyst = account.roles.includes('analyst');
   const isApprover = account.roles.includes('approver') || account.roles.includes('admin');
   return h(
