@@ -9,6 +9,7 @@ import { registerCors } from './http/cors.js';
 import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminConsoleRoutes } from './routes/admin-console.js';
 import { authRoutes } from './routes/auth.js';
 import { firstSignInRoutes } from './routes/first-sign-in.js';
 import { extensionRoutes } from './routes/extensions.js';
@@ -149,6 +150,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   adminRoutes(registry, ctx);
+  adminConsoleRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
 
   const theHub = new SignalingHub(ctx);

@@ -189,6 +189,15 @@ export class AccountService {
     return { username, roles: next };
   }
 
+  /** What the consent screen names as the analyst's organisation from the next offer on; tokens stay good. */
+  async setOrganisation(username: string, organisation: string, actor: string): Promise<{ username: string; organisation: string }> {
+    if (organisation.length < 1 || organisation.length > MAX_NAME_CHARS || !isSafeText(organisation)) throw badRequest(`organisation: 1 to ${MAX_NAME_CHARS} characters, ${UNSAFE_TEXT_MESSAGE}`);
+    const r = await this.byUsername(username);
+    await this.db.updateTable('accounts').set({ organisation }).where('id', '=', r.id).execute();
+    await this.audit.append({ type: 'account.organisation_changed', outcome: 'success', actor, meta: { username, before: r.organisation, after: organisation } });
+    return { username, organisation };
+  }
+
   /** An admin's reset: a new one-time password (to be changed at the next sign-in); every token it held is refused. */
   async resetPassword(username: string, actor: string): Promise<{ username: string; one_time_password: string }> {
     const r = await this.byUsername(username);

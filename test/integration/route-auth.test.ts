@@ -26,6 +26,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/join/teardown-report': { session_id: crypto.randomUUID(), revoked: [], after_crash: false, receipt: 'not-a-receipt-at-all' },
   'POST /api/v1/admin/users': { username: 'walker', display_name: 'Walker', organisation: 'Acme IT', roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/roles': { roles: ['auditor'] },
+  'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
 };
 

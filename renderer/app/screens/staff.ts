@@ -8,6 +8,7 @@ import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
 import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
 import { FirstSignInScreens } from './first-sign-in.js';
+import { AdminPanel } from './admin.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -56,6 +57,7 @@ export function StaffApp(): ReactNode {
     ),
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
+    account.roles.includes('admin') ? h(AdminPanel) : null,
   );
 }
 
