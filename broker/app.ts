@@ -12,6 +12,7 @@ import { adminRoutes } from './routes/admin.js';
 import { adminConsoleRoutes } from './routes/admin-console.js';
 import { authRoutes } from './routes/auth.js';
 import { firstSignInRoutes } from './routes/first-sign-in.js';
+import { stepUpRoutes } from './routes/step-up.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
@@ -146,6 +147,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
   firstSignInRoutes(registry, ctx);
+  stepUpRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);

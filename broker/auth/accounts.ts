@@ -7,7 +7,7 @@ import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
 import type { CreatedAccount, LoginResult } from '../../common/protocol/responses.js';
-import { DomainError, badRequest, conflict, notFound, rateLimited, unauthorized } from '../domain-errors.js';
+import { DomainError, badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../domain-errors.js';
 import type { Storage } from '../storage/db.js';
 import type { AccountsTable } from '../storage/schema.js';
 import type { Account, SignedInAccount } from './account.js';
@@ -187,6 +187,32 @@ export class AccountService {
     if (removed.length > 0) await this.revokeAccess(r.id, 'roles_removed', actor, { roles: next.join(',') });
     else await this.db.updateTable('accounts').set({ roles: next.join(',') }).where('id', '=', r.id).execute();
     return { username, roles: next };
+  }
+
+  /**
+   * Step-up: a fresh authenticator code from a signed-in account moves its `mfa_at` to now, which
+   * control and files need (common/step-up.ts). Counted and locked like sign-in attempts; a code
+   * already used (at sign-in or a step-up before) is not accepted again.
+   */
+  async stepUp(accountId: string, totp: string, source: string | null): Promise<{ mfa_at: number }> {
+    const now = this.now();
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+    if (!r || r.disabled) throw unauthorized('this account is disabled', 'account_disabled');
+    if (!r.totp_secret) throw forbidden('this account has no authenticator app to confirm with; an admin can give it one with a new one-time password', 'no_second_factor');
+    const attempt = await this.countAttempt(r.id, now);
+    const limit = this.cfg.rateLimits.login_failures_per_account;
+    if (attempt.lockedUntil > now || attempt.failures > limit) throw rateLimited('too many wrong codes; try again in 15 minutes', 'account_locked');
+    const secret = this.secrets.open(r.totp_secret, AccountService.totpContext(r.id));
+    const step = secret ? verifyTotp(secret, totp, now, r.totp_last_step) : null;
+    const claimed = step === null ? null : await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now, failed_logins: 0 }).where('id', '=', r.id).where('totp_last_step', '<', step).executeTakeFirst();
+    if (!claimed || Number(claimed.numUpdatedRows) !== 1) {
+      if (attempt.failures >= limit) await this.db.updateTable('accounts').set({ locked_until: now + LOCK_MS }).where('id', '=', r.id).where('locked_until', '<=', now).execute();
+      await this.audit.refused({ type: 'auth.step_up_failed', outcome: 'failure', actor: `account:${r.username}`, source, meta: { why: step === null ? 'bad_totp' : 'totp_reused' } }, sourceRefusalKey('auth.step_up_failed', source));
+      // 400, not 401: the caller is signed in; only this code was wrong.
+      throw badRequest('that code is not right: type the 6 digits your authenticator app shows now', 'bad_totp');
+    }
+    await this.audit.append({ type: 'auth.step_up', outcome: 'success', actor: `account:${r.username}`, source, meta: { factor: 'totp' } });
+    return { mfa_at: now };
   }
 
   /** What the consent screen names as the analyst's organisation from the next offer on; tokens stay good. */

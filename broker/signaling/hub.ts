@@ -424,9 +424,9 @@ export class SignalingHub implements SessionEvents {
     this.lingerers.add(c);
   }
 
-  grantRequested(s: LiveSession, requestId: string, capability: string): void {
+  grantRequested(s: LiveSession, requestId: string, capability: string, mfaAt: number): void {
     const eu = this.bySession.get(s.id)?.end_user;
-    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
+    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability, ...(mfaAt > 0 ? { mfa_at: Math.floor(mfaAt / 1000) } : {}) });
   }
 
   grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {

@@ -55,6 +55,8 @@ export interface ControlRequest {
   requestId: string;
   capability: string;
   receivedAt: number;
+  /** When the analyst last passed a second factor (broker ms), as the broker said with the request. */
+  mfaAt?: number | null;
 }
 
 export interface LiveSlice {
@@ -77,6 +79,8 @@ export interface LiveSlice {
     controlRequest: ControlRequest | null;
     /** Analyst: a request sent and not answered yet. */
     pendingRequest: string | null;
+    /** Analyst: the broker wants a fresh second factor before this request (common/step-up.ts). */
+    stepUp: { capability: string; message: string } | null;
     controlLocked: boolean;
     warnings: number[];
     /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
@@ -168,6 +172,7 @@ const initialLive: LiveSlice['live'] = {
   granted: [],
   controlRequest: null,
   pendingRequest: null,
+  stepUp: null,
   controlLocked: false,
   warnings: [],
   sharingPaused: false,

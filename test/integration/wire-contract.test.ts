@@ -83,7 +83,11 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     const noraApi = new ApiClient(b.url, new DeviceKey());
     const begun = await noraApi.post('/api/v1/auth/first-sign-in', { username: 'nora', password: nora.one_time_password });
     expect(begun.status).toBe(200);
-    expect((await noraApi.post('/api/v1/auth/first-sign-in/finish', { setup_token: begun.body.setup_token, new_password: 'nora chose a long one', totp: freshTotp(nora.totp_secret!) })).status).toBe(200);
+    const finished = await noraApi.post('/api/v1/auth/first-sign-in/finish', { setup_token: begun.body.setup_token, new_password: 'nora chose a long one', totp: freshTotp(nora.totp_secret!) });
+    expect(finished.status).toBe(200);
+    // Step-up: a fresh code from the signed-in account (the next TOTP step: the broker accepts one ahead).
+    noraApi.accessToken = finished.body.access_token;
+    expect((await noraApi.post('/api/v1/auth/step-up', { totp: freshTotp(nora.totp_secret!) })).status).toBe(200);
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
     expect(carol.status).toBe(200);
     // A one-time password alone is sent to the first-sign-in screens (nothing is signed in).
