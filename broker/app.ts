@@ -9,7 +9,10 @@ import { registerCors } from './http/cors.js';
 import { ApiError, errorBody } from './http/errors.js';
 import { RouteRegistry } from './http/registry.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminConsoleRoutes } from './routes/admin-console.js';
 import { authRoutes } from './routes/auth.js';
+import { firstSignInRoutes } from './routes/first-sign-in.js';
+import { stepUpRoutes } from './routes/step-up.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { joinLinkRoutes } from './routes/join-link.js';
@@ -154,11 +157,14 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   const registry = new RouteRegistry(app, authenticator(ctx));
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
+  firstSignInRoutes(registry, ctx);
+  stepUpRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   joinLinkRoutes(registry, ctx);
   adminRoutes(registry, ctx);
+  adminConsoleRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
 
   const theHub = new SignalingHub(ctx);

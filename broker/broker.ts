@@ -4,6 +4,7 @@ import { buildApp } from './app.js';
 import { Cluster } from './cluster/cluster.js';
 import { AuditLog } from './audit/log.js';
 import { AccountService } from './auth/accounts.js';
+import { FirstSignIn } from './auth/first-sign-in.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
 import { systemClock, type Clock } from './clock.js';
@@ -61,7 +62,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   });
   const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
   if (cluster) sessions.setPlacement(cluster);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, cluster, now };
+  const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');

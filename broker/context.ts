@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/log.js';
 import type { AccountService } from './auth/accounts.js';
+import type { FirstSignIn } from './auth/first-sign-in.js';
 
 import type { TokenService } from './auth/tokens.js';
 import type { Cluster } from './cluster/cluster.js';
@@ -21,6 +22,7 @@ export interface BrokerContext {
   /** Shared counters and replay caches: DPoP proof ids, join-code failures (storage/limits.ts). */
   limits: LimitStore;
   accounts: AccountService;
+  firstSignIn: FirstSignIn;
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;

@@ -14,6 +14,7 @@ const EVENTS = {
   'account.created': { outcomes: ['success'], about: 'an account was created (CLI, admin API or first run)' },
   'account.disabled': { outcomes: ['success'], about: 'an account was disabled; every token it holds is refused and its live sessions end (account_revoked)' },
   'account.roles_changed': { outcomes: ['success'], about: "an account's roles were set; when one was taken away, its tokens are refused and its live sessions end" },
+  'account.organisation_changed': { outcomes: ['success'], about: "an admin set an account's organisation (meta: before, after)" },
   'account.password_reset': { outcomes: ['success'], about: 'an admin gave an account a new one-time password; its tokens are refused and its live sessions end' },
 
   'auth.login': { outcomes: ['success'], about: 'a sign-in with password (and TOTP) succeeded' },
@@ -21,6 +22,13 @@ const EVENTS = {
   'auth.login_locked': { outcomes: ['denied'], about: 'a sign-in to a locked account was refused' },
   'auth.logout': { outcomes: ['success'], about: 'a refresh token family was revoked' },
   'auth.password_change_required': { outcomes: ['denied'], about: 'a sign-in with a one-time password was refused until it is changed' },
+  'audit.verified': { outcomes: ['success', 'failure'], about: 'an auditor or admin checked the stored chain from the console (failure: it is broken, meta.first_bad_seq)' },
+
+  'auth.step_up': { outcomes: ['success'], about: 'a signed-in account passed a fresh second factor (control and files need one from the last policy.step_up_minutes)' },
+  'auth.step_up_failed': { outcomes: ['failure'], about: 'a step-up code was wrong or already used' },
+  'auth.first_sign_in_started': { outcomes: ['success'], about: 'a one-time password was accepted in the app; the account sets its own password (and enrols TOTP) next' },
+  'auth.first_sign_in_failed': { outcomes: ['failure'], about: 'finishing a first sign-in was refused (meta.why: weak password, wrong code, expired)' },
+  'auth.totp_enrolled': { outcomes: ['success'], about: "an account confirmed its authenticator app with a first code" },
   'auth.password_changed': { outcomes: ['success'], about: "a password was replaced; the account's other tokens are refused and its live sessions end" },
   'auth.refresh_failed': { outcomes: ['denied'], about: 'a refresh token was refused (a reused one revokes its family)' },
   'auth.refreshed': { outcomes: ['success'], about: 'a refresh token was traded for a new pair' },

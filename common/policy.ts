@@ -29,6 +29,8 @@ export const OrgPolicySchema = z
      * answers it as refused (`timeout`) 2 s after that, so neither side waits on it any longer.
      */
     control_prompt_seconds: z.number().int().min(5).max(300).default(30),
+    /** Control and files need a second factor at most this old when asked for (common/step-up.ts). */
+    step_up_minutes: z.number().int().min(1).max(24 * 60).default(10),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
 import { MAX_NAME_CHARS } from '../../common/protocol/limits.js';
+import { passwordProblems, ruleText } from '../../common/password-rules.js';
 import { UNSAFE_TEXT_MESSAGE, isSafeText } from '../../common/protocol/text.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../common/roles.js';
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
 import type { CreatedAccount, LoginResult } from '../../common/protocol/responses.js';
-import { DomainError, badRequest, conflict, notFound, rateLimited, unauthorized } from '../domain-errors.js';
+import { DomainError, badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../domain-errors.js';
 import type { Storage } from '../storage/db.js';
 import type { AccountsTable } from '../storage/schema.js';
 import type { Account, SignedInAccount } from './account.js';
@@ -59,10 +60,10 @@ export class AccountService {
     private readonly tokens: TokenService,
     private readonly now: () => number,
     /** Seals TOTP secrets at rest (the key beside the signing keys). */
-    private readonly secrets: SecretBox,
+    readonly secrets: SecretBox,
   ) {}
 
-  private static totpContext(accountId: string): string {
+  static totpContext(accountId: string): string {
     return `chaperone-totp:${accountId}`;
   }
 
@@ -98,7 +99,7 @@ export class AccountService {
    * every access, refresh and session token it holds is refused at its next use, then revokes its
    * refresh tokens and ends its live sessions.
    */
-  private async revokeAccess(id: string, why: RevocationWhy, actor: string, patch: Partial<Row> = {}): Promise<void> {
+  async revokeAccess(id: string, why: RevocationWhy, actor: string, patch: Partial<Row> = {}): Promise<void> {
     await this.db
       .updateTable('accounts')
       .set((eb) => ({ ...patch, token_epoch: eb('token_epoch', '+', 1) }))
@@ -188,6 +189,41 @@ export class AccountService {
     return { username, roles: next };
   }
 
+  /**
+   * Step-up: a fresh authenticator code from a signed-in account moves its `mfa_at` to now, which
+   * control and files need (common/step-up.ts). Counted and locked like sign-in attempts; a code
+   * already used (at sign-in or a step-up before) is not accepted again.
+   */
+  async stepUp(accountId: string, totp: string, source: string | null): Promise<{ mfa_at: number }> {
+    const now = this.now();
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
+    if (!r || r.disabled) throw unauthorized('this account is disabled', 'account_disabled');
+    if (!r.totp_secret) throw forbidden('this account has no authenticator app to confirm with; an admin can give it one with a new one-time password', 'no_second_factor');
+    const attempt = await this.countAttempt(r.id, now);
+    const limit = this.cfg.rateLimits.login_failures_per_account;
+    if (attempt.lockedUntil > now || attempt.failures > limit) throw rateLimited('too many wrong codes; try again in 15 minutes', 'account_locked');
+    const secret = this.secrets.open(r.totp_secret, AccountService.totpContext(r.id));
+    const step = secret ? verifyTotp(secret, totp, now, r.totp_last_step) : null;
+    const claimed = step === null ? null : await this.db.updateTable('accounts').set({ totp_last_step: step, mfa_at: now, failed_logins: 0 }).where('id', '=', r.id).where('totp_last_step', '<', step).executeTakeFirst();
+    if (!claimed || Number(claimed.numUpdatedRows) !== 1) {
+      if (attempt.failures >= limit) await this.db.updateTable('accounts').set({ locked_until: now + LOCK_MS }).where('id', '=', r.id).where('locked_until', '<=', now).execute();
+      await this.audit.refused({ type: 'auth.step_up_failed', outcome: 'failure', actor: `account:${r.username}`, source, meta: { why: step === null ? 'bad_totp' : 'totp_reused' } }, sourceRefusalKey('auth.step_up_failed', source));
+      // 400, not 401: the caller is signed in; only this code was wrong.
+      throw badRequest('that code is not right: type the 6 digits your authenticator app shows now', 'bad_totp');
+    }
+    await this.audit.append({ type: 'auth.step_up', outcome: 'success', actor: `account:${r.username}`, source, meta: { factor: 'totp' } });
+    return { mfa_at: now };
+  }
+
+  /** What the consent screen names as the analyst's organisation from the next offer on; tokens stay good. */
+  async setOrganisation(username: string, organisation: string, actor: string): Promise<{ username: string; organisation: string }> {
+    if (organisation.length < 1 || organisation.length > MAX_NAME_CHARS || !isSafeText(organisation)) throw badRequest(`organisation: 1 to ${MAX_NAME_CHARS} characters, ${UNSAFE_TEXT_MESSAGE}`);
+    const r = await this.byUsername(username);
+    await this.db.updateTable('accounts').set({ organisation }).where('id', '=', r.id).execute();
+    await this.audit.append({ type: 'account.organisation_changed', outcome: 'success', actor, meta: { username, before: r.organisation, after: organisation } });
+    return { username, organisation };
+  }
+
   /** An admin's reset: a new one-time password (to be changed at the next sign-in); every token it held is refused. */
   async resetPassword(username: string, actor: string): Promise<{ username: string; one_time_password: string }> {
     const r = await this.byUsername(username);
@@ -239,7 +275,7 @@ export class AccountService {
    * Password, then TOTP, each attempt counted first (countAttempt) and the count cleared by a
    * success. One generic message for every failure so accounts cannot be enumerated.
    */
-  private async checkCredentials(username: string, password: string, totp: string | undefined, source: string | null): Promise<Row> {
+  async checkCredentials(username: string, password: string, totp: string | undefined, source: string | null, opts: { firstSignIn?: boolean } = {}): Promise<Row> {
     const now = this.now();
     const limit = this.cfg.rateLimits.login_failures_per_account;
     const refuse = async (why: string): Promise<never> => {
@@ -267,6 +303,12 @@ export class AccountService {
     if (!(await verifyPassword(password, r.password_hash))) return fail('bad_password');
     if (r.disabled) return fail('disabled');
     const roles = r.roles.split(',') as Role[];
+    // A one-time password is only ever a way to the first-sign-in screens, which ask for the
+    // code themselves (an enrolment shows it first): nothing here spends a TOTP step.
+    if (opts.firstSignIn && r.must_change_password) {
+      await this.db.updateTable('accounts').set({ failed_logins: 0 }).where('id', '=', r.id).execute();
+      return r;
+    }
     if (r.totp_secret) {
       const secret = this.secrets.open(r.totp_secret, AccountService.totpContext(r.id));
       const step = totp && secret ? verifyTotp(secret, totp, now, r.totp_last_step) : null;
@@ -284,10 +326,10 @@ export class AccountService {
   }
 
   async login(username: string, password: string, totp: string | undefined, device: { jkt: string; jwk: object }, source: string | null): Promise<LoginResult> {
-    const r = await this.checkCredentials(username, password, totp, source);
+    const r = await this.checkCredentials(username, password, totp, source, { firstSignIn: true });
     if (r.must_change_password) {
       await this.audit.append({ type: 'auth.password_change_required', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
-      throw new DomainError('forbidden', 'password_change_required', 'this is a one-time password: set a new one with POST /api/v1/auth/password');
+      throw new DomainError('forbidden', 'password_change_required', 'this is a one-time password: choose your own password first (the app asks for it; the API is POST /api/v1/auth/first-sign-in)');
     }
     await this.rememberDevice(device);
     const familyId = crypto.randomUUID();
@@ -297,8 +339,8 @@ export class AccountService {
   }
 
   async changePassword(username: string, password: string, totp: string | undefined, newPassword: string, source: string | null): Promise<void> {
-    if (newPassword.length < 12) throw badRequest('the new password needs at least 12 characters', 'weak_password');
-    if (newPassword === password) throw badRequest('the new password must differ from the old one', 'weak_password');
+    const problems = passwordProblems(newPassword, { username, oneTime: password });
+    if (problems.length > 0) throw badRequest(`the new password breaks a rule: ${problems.map(ruleText).join('; ')}`, 'weak_password');
     const r = await this.checkCredentials(username, password, totp, source);
     await this.audit.append({ type: 'auth.password_changed', outcome: 'success', actor: `account:${username}`, source, meta: {} });
     await this.revokeAccess(r.id, 'password_changed', `account:${username}`, { password_hash: await hashPassword(newPassword), must_change_password: 0 });
@@ -355,7 +397,7 @@ export class AccountService {
       .execute();
   }
 
-  private async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {
+  async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {
     const now = this.now();
     const exp = now + this.cfg.accessTokenTtlS * 1000;
     // `epoch` and `fam` are what each use checks besides the signature: the account's epoch when

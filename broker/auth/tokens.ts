@@ -8,6 +8,8 @@ export const TOKEN_KINDS = {
   access: { typ: 'at+jwt', aud: 'chaperone-api' },
   session: { typ: 'chaperone-session+jwt', aud: 'signaling' },
   offer: { typ: 'chaperone-offer+jwt', aud: 'chaperone-client' },
+  /** Between the one-time password and the account's own password (broker/auth/first-sign-in.ts). */
+  setup: { typ: 'chaperone-setup+jwt', aud: 'chaperone-first-sign-in' },
 } as const;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

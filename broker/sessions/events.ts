@@ -13,7 +13,8 @@ export interface SessionEvents {
   activated(s: LiveSession): void;
   /** `reason`: why the end user's machine refused although the end user allowed, or `timeout` when nobody answered. */
   grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void;
-  grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability): void;
+  /** `mfaAt`: when the analyst last passed a second factor (ms), for the end user's prompt. */
+  grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability, mfaAt: number): void;
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;
   expiryWarning(s: LiveSession, secondsLeft: number): void;

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import type { ControlRefusal } from '../../common/control/refusals.js';
 import type { SessionRole } from '../../common/roles.js';
+import { ageText, needsStepUp } from '../../common/step-up.js';
 import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
@@ -26,6 +27,15 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   if (!live.capabilities.includes(capability)) return refused('not approved for this session', 'capability_not_approved', `${capability} was not approved for this session`, 'forbidden');
   if (live.pendingGrants.has(requestId)) return refused('request id already used', 'duplicate_request', 'a request with that id was already made');
   if (live.granted.has(capability)) throw conflict(`${capability} is already granted`, 'already_granted');
+  const mfaAt = await analystMfaAt(core, live);
+  if (needsStepUp(capability)) {
+    const limit = core.cfg.policy.step_up_minutes;
+    const now = core.clock.now();
+    if (mfaAt === 0 || now - mfaAt > limit * 60_000) {
+      const last = mfaAt === 0 ? 'there was none yet' : `your last one was ${ageText(mfaAt, now)}`;
+      return refused('second factor not fresh', 'step_up_required', `${capability} needs a second factor from the last ${limit} minutes and ${last}: confirm it is you with your authenticator code`, 'forbidden');
+    }
+  }
   if (live.pendingGrants.size >= MAX_PENDING_GRANTS) throw conflict('too many grant requests are waiting for an answer', 'too_many_pending');
   const grantId = crypto.randomUUID();
   const now = core.clock.now();
@@ -42,7 +52,13 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   });
   live.pendingGrants.set(requestId, { capability, grantId, cancelTimeout });
   core.audit.record({ type: 'grant.requested', outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { capability, request_id: requestId } });
-  core.events?.grantRequested(live, requestId, capability);
+  core.events?.grantRequested(live, requestId, capability, mfaAt);
+}
+
+/** When the analyst last passed a second factor (sign-in or step-up), from the database, never from a frame. */
+async function analystMfaAt(core: SessionCore, live: LiveSession): Promise<number> {
+  const r = await core.db.selectFrom('accounts').select('mfa_at').where('id', '=', live.analystId).executeTakeFirst();
+  return Number(r?.mfa_at ?? 0);
 }
 
 /** Nobody answered in time: the broker answers for the end user, no, and tells both sides why. */

@@ -579,8 +579,8 @@ export class SignalingHub implements SessionEvents {
     this.lingerers.add(c);
   }
 
-  grantRequested(s: LiveSession, requestId: string, capability: string): void {
-    this.toParty(s.id, 'end_user', { type: 'grant.request', request_id: requestId, capability });
+  grantRequested(s: LiveSession, requestId: string, capability: string, mfaAt: number): void {
+    this.toParty(s.id, 'end_user', { type: 'grant.request', request_id: requestId, capability, ...(mfaAt > 0 ? { mfa_at: Math.floor(mfaAt / 1000) } : {}) });
   }
 
   grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {

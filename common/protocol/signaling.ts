@@ -84,7 +84,8 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
     .strict(),
   z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
   z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
-  z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText }).strict(),
+  // mfa_at: when the analyst last passed a second factor (seconds), so the prompt can say how fresh.
+  z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText, mfa_at: z.number().int().nonnegative().optional() }).strict(),
   /** `reason`: the machine's refusal (CONTROL_REFUSALS), or `timeout` when nobody answered the request within its time. */
   z
     .object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(GRANT_CHANGE_REASONS).optional() })

@@ -57,6 +57,8 @@ export interface ControlRequest {
   requestId: string;
   capability: string;
   receivedAt: number;
+  /** When the analyst last passed a second factor (broker ms), as the broker said with the request. */
+  mfaAt?: number | null;
 }
 
 export interface LiveSlice {
@@ -79,6 +81,8 @@ export interface LiveSlice {
     controlRequest: ControlRequest | null;
     /** Analyst: a request sent and not answered yet. */
     pendingRequest: string | null;
+    /** Analyst: the broker wants a fresh second factor before this request (common/step-up.ts). */
+    stepUp: { capability: string; message: string } | null;
     controlLocked: boolean;
     warnings: number[];
     /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
@@ -106,6 +110,22 @@ export interface LiveSlice {
 
 // ---------- staff: sign-in, request, approval status, code ----------
 
+/** Between the one-time password and the console (flows/first-sign-in.ts). */
+export interface FirstSignInState {
+  username: string;
+  /** Kept in memory only, so the screen can say the new password must differ from it. */
+  oneTimePassword: string;
+  setupToken: string;
+  displayName: string;
+  totpRequired: boolean;
+  enrolment: { secret: string; uri: string } | null;
+  rules: { id: string; text: string }[];
+  step: 'password' | 'totp';
+  newPassword: string;
+  error: string | null;
+  busy: boolean;
+}
+
 export interface StaffSlice {
   staff: {
     account: AccountView | null;
@@ -116,6 +136,7 @@ export interface StaffSlice {
     /** The join code, with the https form of its link when the broker gives one. */
     code: { display: string; expiresAt: number; joinUrl: string | null } | null;
     busy: boolean;
+    firstSignIn: FirstSignInState | null;
   };
   setStaff(patch: Partial<StaffSlice['staff']>): void;
 }
@@ -155,6 +176,7 @@ const initialLive: LiveSlice['live'] = {
   granted: [],
   controlRequest: null,
   pendingRequest: null,
+  stepUp: null,
   controlLocked: false,
   warnings: [],
   sharingPaused: false,
@@ -166,7 +188,7 @@ const initialLive: LiveSlice['live'] = {
   revokedDuring: [],
   ended: null,
 };
-const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false };
+const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null };
 const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], extensions: [], active: [], error: null, message: null, loaded: false };
 
 const createAppSlice: Slice<AppSlice> = (set) => ({

@@ -63,7 +63,7 @@ export interface EngineEvents extends Record<string, unknown> {
   stream: MediaStream;
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
-  grantRequest: { request_id: string; capability: string };
+  grantRequest: { request_id: string; capability: string; mfa_at: number | null };
   /** Analyst side: the end user paused or resumed sending the screen. */
   share: { paused: boolean };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
@@ -326,7 +326,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
         return;
       case 'grant.request':
         this.asked.set(f.request_id, f.capability);
-        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
+        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability, mfa_at: f.mfa_at ?? null });
         return;
       case 'grant.changed':
         this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null });

@@ -180,7 +180,7 @@ describe('signaling frame attacks', () => {
     const { eu, an } = await connectBoth(b, analyst, s);
     an.sendJson({ type: 'grant.request', request_id: 'req-1', capability: 'control' });
     const ask = await eu.nextOfType('grant.request');
-    expect(ask).toEqual({ type: 'grant.request', request_id: 'req-1', capability: 'control' });
+    expect(ask).toEqual({ type: 'grant.request', request_id: 'req-1', capability: 'control', mfa_at: expect.any(Number) });
     // An answer to a request that does not exist changes nothing.
     eu.sendJson({ type: 'grant.response', request_id: 'forged', capability: 'control', allow: true });
     expect((await eu.nextOfType('error')).code).toBe('unknown_request');

@@ -15,6 +15,9 @@ import { createUser, startTestBroker, type TestBroker, type TestUser } from '../
 const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/login': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/password': { username: 'nobody', password: 'wrong', new_password: 'a-long-new-password' },
+  'POST /api/v1/auth/first-sign-in': { username: 'nobody', password: 'wrong' },
+  'POST /api/v1/auth/first-sign-in/finish': { setup_token: 'not-a-setup-token', new_password: 'a-long-new-password' },
+  'POST /api/v1/auth/step-up': { totp: '123456' },
   'POST /api/v1/auth/refresh': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/auth/logout': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/sessions': { ticket: 'INC-AUTH', reason: 'printer', capabilities: ['view'], duration_minutes: 5 },
@@ -24,6 +27,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/join/teardown-report': { session_id: crypto.randomUUID(), revoked: [], after_crash: false, receipt: 'not-a-receipt-at-all' },
   'POST /api/v1/admin/users': { username: 'walker', display_name: 'Walker', organisation: 'Acme IT', roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/roles': { roles: ['auditor'] },
+  'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
 };
 

@@ -8,7 +8,7 @@ import { ErrorResponseSchema } from '../../common/protocol/responses.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
 import { ApiClient, type ApiResult } from '../../kit/api.js';
-import { ENGINES, createUser, startTestBroker, type TestBroker } from '../../kit/broker.js';
+import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker } from '../../kit/broker.js';
 import { DeviceKey } from '../../kit/device.js';
 import { consent, consentReceipt, requestSession } from '../../kit/lifecycle.js';
 import { SignalingClient } from '../../kit/signaling-client.js';
@@ -78,9 +78,20 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await rita.api.post('/api/v1/auth/logout', { refresh_token: refreshed.body.refresh_token })).status).toBe(200);
     expect((await alice.api.post('/api/v1/auth/login', { username: 'alice', password: 'wrong password', totp: '000000' })).status).toBe(401);
     expect((await admin.api.get('/api/v1/admin/users')).status).toBe(200);
+    // A first sign-in in the app: the one-time password, then the account's own password and first code.
+    const nora = await b.ctx.accounts.create({ username: 'nora', display_name: 'Nora', organisation: 'Acme IT', kind: 'internal', roles: ['analyst'] }, 'test');
+    const noraApi = new ApiClient(b.url, new DeviceKey());
+    const begun = await noraApi.post('/api/v1/auth/first-sign-in', { username: 'nora', password: nora.one_time_password });
+    expect(begun.status).toBe(200);
+    const finished = await noraApi.post('/api/v1/auth/first-sign-in/finish', { setup_token: begun.body.setup_token, new_password: 'nora chose a long one', totp: freshTotp(nora.totp_secret!) });
+    expect(finished.status).toBe(200);
+    // Step-up: a fresh code from the signed-in account (the next TOTP step: the broker accepts one ahead).
+    noraApi.accessToken = finished.body.access_token;
+    expect((await noraApi.post('/api/v1/auth/step-up', { totp: freshTotp(nora.totp_secret!) })).status).toBe(200);
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });
     expect(carol.status).toBe(200);
-    expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(401);
+    // A one-time password alone is sent to the first-sign-in screens (nothing is signed in).
+    expect((await anon.post('/api/v1/auth/login', { username: 'carol', password: carol.body.one_time_password })).status).toBe(403);
     expect((await admin.api.post('/api/v1/admin/users/carol/roles', { roles: ['analyst', 'auditor'] })).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/reset-password', {})).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/carol/disable', {})).status).toBe(200);
@@ -171,6 +182,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await admin.api.post('/api/v1/admin/keys/rotate', {})).status).toBe(200);
     expect((await admin.api.get('/api/v1/admin/hook-deliveries')).status).toBe(200);
     expect((await audrey.api.get('/api/v1/audit/events?limit=1000')).status).toBe(200);
+    expect((await admin.api.post('/api/v1/admin/users/alice/organisation', { organisation: 'Acme Field IT' })).status).toBe(200);
+    const verified = await audrey.api.post('/api/v1/audit/verify', {});
+    expect(verified.status).toBe(200);
+    expect(verified.body.ok).toBe(true);
     await fetch(`${b.url}/api/v1/no-such-route`);
     await fetch(`${b.url}/api/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":' });
 

@@ -105,6 +105,9 @@ function refusalNotice(err: { code: string; message: string }): Partial<ReturnTy
       return { extensionRequest: null, notice: `No more time can be added: ${err.message}.${still}` };
     case 'extension_pending':
       return { notice: 'A request for more time is already waiting for an answer.' };
+    case 'step_up_required':
+      // The viewer asks for a fresh authenticator code, then asks again (screens/step-up.ts).
+      return { pendingRequest: null, notice: null, stepUp: { capability: 'control', message: err.message } };
     default:
       return { notice: err.message };
   }
@@ -163,7 +166,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
       e.respondGrant(r.request_id, r.capability, false);
       return;
     }
-    s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, receivedAt: Date.now() } });
+    s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, receivedAt: Date.now(), mfaAt: r.mfa_at !== null ? r.mfa_at * 1000 : null } });
     const seconds = s.policy?.controlPromptSeconds ?? 30;
     clearPrompt();
     promptTimer = setTimeout(() => promptTimedOut(r.request_id), seconds * 1000);

@@ -13,6 +13,7 @@ import {
 import { BrokerError, type PendingExtension, type SessionView } from '../broker-client.js';
 import { getBridge, keepRefreshToken, staffBroker, tabRefreshToken } from '../services.js';
 import { useAppStore } from '../store.js';
+import { beginFirstSignIn } from './first-sign-in.js';
 import { startAnalyst } from './session.js';
 
 /** Analyst and approver: sign-in, the request and its life until the viewer opens; the approval queue. */
@@ -34,6 +35,8 @@ export async function signIn(username: string, password: string, totp: string): 
     await keepRefreshToken(r.refresh_token);
     s.setStaff({ account: r.account, signingIn: false });
   } catch (err) {
+    // A one-time password: the first-sign-in screens take over (no code was spent on it).
+    if (err instanceof BrokerError && err.code === 'password_change_required') return beginFirstSignIn(username, password);
     const text = err instanceof BrokerError && err.status === 401 ? 'Sign-in failed: check the username, password and authenticator code.' : message(err);
     s.setStaff({ signingIn: false, error: text });
   }

@@ -1,10 +1,11 @@
 import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
 import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
-import { useAppStore } from '../store.js';
+import { brokerNow, useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
@@ -291,6 +292,7 @@ export function ControlPrompt(): ReactNode {
     { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
     h('h2', { id: 'cp-title' }, iso(who), ' asks to control your mouse and keyboard'),
     h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
+    req.mfaAt ? h('p', { 'data-testid': 'prompt-mfa' }, `${who} confirmed it is them with their authenticator ${ageText(req.mfaAt, brokerNow())}.`) : null,
     check ? h(CodeCheck, { who, sas: live.sas }) : null,
     check
       ? h(

@@ -13,6 +13,8 @@ import { ConfirmDialog } from './confirm.js';
 import { CopyButton } from './copy.js';
 import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
+import { FirstSignInScreens } from './first-sign-in.js';
+import { AdminPanel } from './admin.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -46,7 +48,8 @@ export function SignInScreen(): ReactNode {
 
 export function StaffApp(): ReactNode {
   const account = useAppStore((s) => s.staff.account);
-  if (!account) return h(SignInScreen);
+  const firstSignIn = useAppStore((s) => s.staff.firstSignIn);
+  if (!account) return firstSignIn ? h(FirstSignInScreens, { f: firstSignIn }) : h(SignInScreen);
   const isAnalyst = account.roles.includes('analyst');
   const isApprover = account.roles.includes('approver') || account.roles.includes('admin');
   return h(
@@ -60,6 +63,7 @@ export function StaffApp(): ReactNode {
     ),
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
+    account.roles.includes('admin') ? h(AdminPanel) : null,
   );
 }
 

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { onRemoteStream, releaseControl, remoteStream, requestControl, requestExtension, sendInput, stopSession } from '../flows/session.js';
+import { StepUpPrompt } from './step-up.js';
 import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
@@ -167,6 +168,7 @@ export function Viewer(): ReactNode {
       : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
+    live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message }) : null,
     h(
       'div',
       { className: 'viewer-main' },

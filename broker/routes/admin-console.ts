@@ -1,0 +1,40 @@
+import { OptionalEmptyBody, UsernameParams } from '../../common/protocol/api.js';
+import { AuditVerifiedSchema, UserOrganisationBody, UserOrganisationSchema } from '../../common/protocol/admin-console.js';
+import type { BrokerContext } from '../context.js';
+import { sourceOf } from '../http/auth.js';
+import type { RouteRegistry } from '../http/registry.js';
+
+/** Routes the console's admin screens use besides the CLI's (routes/admin.ts). */
+export function adminConsoleRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/users/:username/organisation',
+    summary: "Set an account's organisation (what the end user's consent screen names); audited with who changed it",
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    params: UsernameParams,
+    body: UserOrganisationBody,
+    response: UserOrganisationSchema,
+    responses: { 200: '{ username, organisation }', 403: 'not an admin', 404: 'no such account' },
+    handler: async ({ params, body, account }) => ctx.accounts.setOrganisation(params.username, body.organisation, `account:${account.username}`),
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/audit/verify',
+    summary: 'Check the stored audit chain (hashes, signed checkpoints, head) as `chaperone-broker audit verify` does',
+    tag: 'audit',
+    auth: 'account',
+    roles: ['auditor', 'admin'],
+    body: OptionalEmptyBody,
+    response: AuditVerifiedSchema,
+    responses: { 200: '{ ok, events, first_bad, warnings }', 403: 'not an auditor or admin' },
+    handler: async ({ req, account }) => {
+      const v = await ctx.audit.verifyStored({ dataDir: ctx.cfg.dataDir, databaseUrl: ctx.cfg.databaseUrl, pgSchema: ctx.cfg.pgSchema });
+      const actor = `account:${account.username}`;
+      if (v.ok) await ctx.audit.append({ type: 'audit.verified', outcome: 'success', actor, source: sourceOf(req), meta: { events: v.events } });
+      else await ctx.audit.append({ type: 'audit.verified', outcome: 'failure', actor, source: sourceOf(req), meta: { events: v.events, first_bad_seq: v.first_bad.seq } });
+      return { ok: v.ok, events: v.events, first_bad: v.ok ? null : v.first_bad, warnings: v.warnings ?? [] };
+    },
+  });
+}

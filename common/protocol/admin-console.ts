@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { MAX_NAME_CHARS } from './limits.js';
+import { safeText as text } from './text.js';
+
+/** What the console's admin screens need beyond the CLI's routes (broker/routes/admin-console.ts). */
+export const UserOrganisationBody = z.object({ organisation: text(MAX_NAME_CHARS) }).strict();
+export const UserOrganisationSchema = z.object({ username: z.string().max(64), organisation: z.string().max(256) });
+
+/** The stored chain checked as `chaperone-broker audit verify` checks it. */
+export const AuditVerifiedSchema = z.object({
+  ok: z.boolean(),
+  events: z.number().int().nonnegative(),
+  first_bad: z.object({ seq: z.number().int(), id: z.string().max(256).nullable(), problem: z.string().max(2000) }).nullable(),
+  warnings: z.array(z.string().max(2000)).max(100),
+});

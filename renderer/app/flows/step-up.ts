@@ -1,0 +1,27 @@
+import { SteppedUpSchema } from '../../../common/protocol/step-up.js';
+import { BrokerError } from '../broker-client.js';
+import { staffBroker } from '../services.js';
+import { useAppStore } from '../store.js';
+import { requestControl } from './session.js';
+
+/**
+ * The analyst confirms with a fresh authenticator code when the broker refused control for a
+ * stale second factor; the request is then sent again (the end user is asked only then).
+ */
+export async function stepUpAndRetry(code: string): Promise<string | null> {
+  try {
+    const r = await staffBroker().post('/api/v1/auth/step-up', { totp: code }, SteppedUpSchema);
+    const s = useAppStore.getState();
+    if (s.staff.account) s.setStaff({ account: { ...s.staff.account, mfa_at: r.mfa_at } });
+    s.setLive({ stepUp: null });
+    requestControl();
+    return null;
+  } catch (err) {
+    const m = err instanceof BrokerError ? err.message : (err as Error).message;
+    return m.charAt(0).toUpperCase() + m.slice(1);
+  }
+}
+
+export function dismissStepUp(): void {
+  useAppStore.getState().setLive({ stepUp: null, notice: 'Control was not requested: it needs a fresh authenticator code first.' });
+}
