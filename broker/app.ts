@@ -12,6 +12,8 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
+import { CHUNK_ROUTE, recordingRoutes } from './routes/recordings.js';
+import { MAX_CHUNK_BYTES } from '../common/recording.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
@@ -69,6 +71,12 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     (req as unknown as { rawBody: string }).rawBody = body as string;
     if ((body as string).length === 0) return done(null, undefined);
     defaultJson(req, body as string, done);
+  });
+
+  // Recording chunks are bytes, and only the chunk route takes them: anywhere else octet-stream is a 415.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_CHUNK_BYTES }, (req, body, done) => {
+    if (req.routeOptions.url !== CHUNK_ROUTE) return done(Object.assign(new Error('only recording chunks are sent as application/octet-stream'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+    done(null, body);
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
@@ -146,6 +154,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   sessionRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
+  recordingRoutes(registry, ctx);
   adminRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
 

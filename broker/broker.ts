@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { AuditLog } from './audit/log.js';
+import { EvidenceService } from './audit/evidence-service.js';
 import { AccountService } from './auth/accounts.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
@@ -15,6 +16,7 @@ import { SessionService } from './sessions/service.js';
 import type { SignalingHub } from './signaling/hub.js';
 import { openStorage } from './storage/db.js';
 import { SqlLimitStore } from './storage/limits.js';
+import { DirRecordingStore, type RecordingStore } from './storage/recording-store.js';
 
 export interface Broker {
   ctx: BrokerContext;
@@ -32,6 +34,8 @@ export interface StartOptions extends ConfigOverrides {
   clock?: Clock;
   hookRetryDelaysS?: number[];
   listen?: boolean;
+  /** The recording store (default: files in the data dir). Tests hand in one that fails on purpose. */
+  recordingStore?: (dataDir: string) => RecordingStore;
 }
 
 /** The composition root: builds every service from the config and wires them together. */
@@ -50,12 +54,13 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   if ((await accounts.sealClearTotpSecrets()) > 0) await storage.purgeFreedPages();
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
   const limits = new SqlLimitStore(storage.db);
-  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits);
+  const recordings = o.recordingStore ? o.recordingStore(cfg.dataDir) : new DirRecordingStore(cfg.dataDir);
+  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits, recordings, keys);
   // An account whose tokens stop counting loses its live sessions at once, not at their next use.
   accounts.onRevoked(async (accountId, why, by) => {
     await sessions.endForAccount(accountId, why, by);
   });
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, now };
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, sessions, hooks, metrics, now, recordings, evidence: new EvidenceService(storage, recordings, keys, audit, now) };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');

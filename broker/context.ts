@@ -1,4 +1,5 @@
 import type { AuditLog } from './audit/log.js';
+import type { EvidenceService } from './audit/evidence-service.js';
 import type { AccountService } from './auth/accounts.js';
 
 import type { TokenService } from './auth/tokens.js';
@@ -9,6 +10,7 @@ import type { Metrics } from './metrics.js';
 import type { SessionService } from './sessions/service.js';
 import type { Storage } from './storage/db.js';
 import type { LimitStore } from './storage/limits.js';
+import type { RecordingStore } from './storage/recording-store.js';
 
 /** Everything a route or the signaling hub needs, built once by the composition root (broker/broker.ts). */
 export interface BrokerContext {
@@ -23,5 +25,9 @@ export interface BrokerContext {
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;
+  /** Recording bytes (storage/recording-store.ts): read by the evidence export and the player. */
+  recordings: RecordingStore;
+  /** The evidence bundle of a session (audit/evidence-export.ts), audited per export. */
+  evidence: EvidenceService;
   now: () => number;
 }

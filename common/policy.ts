@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CAPABILITIES, type Capability } from './capabilities.js';
 import { safeText } from './protocol/text.js';
+import { DEFAULT_RECORDING_POLICY, RecordingPolicySchema } from './recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
 
 /** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
@@ -29,6 +30,8 @@ export const OrgPolicySchema = z
      * answers it as refused (`timeout`) 2 s after that, so neither side waits on it any longer.
      */
     control_prompt_seconds: z.number().int().min(5).max(300).default(30),
+    /** Whether sessions are recorded (off, best_effort, required), the stall limits, retention (common/recording.ts). */
+    recordings: RecordingPolicySchema.default(DEFAULT_RECORDING_POLICY),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

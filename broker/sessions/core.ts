@@ -3,7 +3,9 @@ import type { AuditLog } from '../audit/log.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
+import type { KeyRing } from '../keys.js';
 import type { LimitStore } from '../storage/limits.js';
+import type { RecordingStore } from '../storage/recording-store.js';
 import type { Database, SessionsTable } from '../storage/schema.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import type { LiveSession } from './live.js';
@@ -25,5 +27,9 @@ export interface SessionCore {
   /** Shared counters (the wrong-join-code limits), in the database. */
   readonly limits: LimitStore;
   readonly live: Map<string, LiveSession>;
+  /** Where recording chunks, manifests and transcripts are kept (the data dir by default). */
+  readonly recordings: RecordingStore;
+  /** The broker's signing keys: the recording manifest is signed with the active one. */
+  readonly keys: KeyRing;
   events: SessionEvents | null;
 }

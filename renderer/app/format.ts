@@ -116,7 +116,12 @@ export const END_REASON_TEXT: Record<string, string> = {
   code_expired: 'The join code expired before it was used.',
   peer_lost: 'The connection to the other side was lost.',
   verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
+  recording_failed: 'Your organisation requires this session to be recorded, and the recording stopped reaching it, so the session was ended.',
 };
+
+/** The banner's line when the broker took control back because the recording stalled. */
+export const RECORDING_STALLED_END_USER = 'The recording of this session stopped reaching your organisation, so control was switched off. Your screen is still shared.';
+export const RECORDING_STALLED_ANALYST = 'The end user\'s recording stopped reaching the broker, so control was taken back. Ask again once it recovers; the session ends if it does not.';
 
 /** The same reasons, from the analyst's side of the session. */
 export const ANALYST_END_TEXT: Record<string, string> = {
@@ -125,6 +130,7 @@ export const ANALYST_END_TEXT: Record<string, string> = {
   user_stopped: 'The end user stopped the session.',
   declined: 'The end user declined the session.',
   verification_failed: 'The verification codes did not match, so the session was ended. The connection may have been tampered with: report it to your security team.',
+  recording_failed: "Policy requires this session to be recorded and the end user's recording stopped reaching the broker, so the session was ended.",
 };
 
 export const GRANT_NAMES: Record<string, string> = {
