@@ -16,6 +16,8 @@ import { stepUpRoutes } from './routes/step-up.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { joinLinkRoutes } from './routes/join-link.js';
+import { CHUNK_ROUTE, recordingRoutes } from './routes/recordings.js';
+import { MAX_CHUNK_BYTES } from '../common/recording.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
@@ -79,6 +81,12 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
     (req as unknown as { rawBody: string }).rawBody = body as string;
     if ((body as string).length === 0) return done(null, undefined);
     defaultJson(req, body as string, done);
+  });
+
+  // Recording chunks are bytes, and only the chunk route takes them: anywhere else octet-stream is a 415.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_CHUNK_BYTES }, (req, body, done) => {
+    if (req.routeOptions.url !== CHUNK_ROUTE) return done(Object.assign(new Error('only recording chunks are sent as application/octet-stream'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+    done(null, body);
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
@@ -163,6 +171,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   joinLinkRoutes(registry, ctx);
+  recordingRoutes(registry, ctx);
   adminRoutes(registry, ctx);
   adminConsoleRoutes(registry, ctx);
   ticketRoutes(registry, ctx);

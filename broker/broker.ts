@@ -3,6 +3,7 @@ import type { EndReason } from '../common/session-state.js';
 import { buildApp } from './app.js';
 import { Cluster } from './cluster/cluster.js';
 import { AuditLog } from './audit/log.js';
+import { EvidenceService } from './audit/evidence-service.js';
 import { AccountService } from './auth/accounts.js';
 import { FirstSignIn } from './auth/first-sign-in.js';
 import { createTokenService } from './auth/tokens.js';
@@ -18,6 +19,7 @@ import { SessionService } from './sessions/service.js';
 import type { SignalingHub } from './signaling/hub.js';
 import { openStorage } from './storage/db.js';
 import { SqlLimitStore } from './storage/limits.js';
+import { DirRecordingStore, type RecordingStore } from './storage/recording-store.js';
 
 export interface Broker {
   ctx: BrokerContext;
@@ -37,6 +39,8 @@ export interface StartOptions extends ConfigOverrides {
   instanceId?: string;
   hookRetryDelaysS?: number[];
   listen?: boolean;
+  /** The recording store (default: files in the data dir). Tests hand in one that fails on purpose. */
+  recordingStore?: (dataDir: string) => RecordingStore;
 }
 
 /** The composition root: builds every service from the config and wires them together. */
@@ -55,7 +59,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   if ((await accounts.sealClearTotpSecrets()) > 0) await storage.purgeFreedPages();
   const hooks = new HookDispatcher(cfg, storage, audit, metrics, now, o.hookRetryDelaysS);
   const limits = new SqlLimitStore(storage.db);
-  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits);
+  const recordings = o.recordingStore ? o.recordingStore(cfg.dataDir) : new DirRecordingStore(cfg.dataDir);
+  const sessions = new SessionService(cfg, storage, audit, tokens, clock, hooks, limits, recordings, keys);
   // An account whose tokens stop counting loses its live sessions at once, not at their next use.
   accounts.onRevoked(async (accountId, why, by) => {
     await sessions.endForAccount(accountId, why, by);
@@ -63,7 +68,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
   if (cluster) sessions.setPlacement(cluster);
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now };
+  const evidence = new EvidenceService(storage, recordings, keys, audit, now);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');

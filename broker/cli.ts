@@ -22,6 +22,8 @@ Usage:
   chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl [--jwks JWKS.json]] [--json]
   chaperone-broker audit export [--data-dir DIR] [--out FILE] [--since-seq N]
   chaperone-broker keys rotate [--data-dir DIR]
+  chaperone-broker evidence export --session ID --out FILE [--data-dir DIR]
+  chaperone-broker evidence verify FILE [--json]      (exit 0 intact, 2 tampered, naming what)
 
 Disabling an account, taking a role away or resetting its password refuses every token it holds
 at once; a running broker ends its live sessions within a second.
@@ -77,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'serve') return await serve([sub, ...rest].filter((x): x is string => x !== undefined));
     if (cmd === 'user') return await user(sub, rest);
     if (cmd === 'audit') return await audit(sub, rest);
+    if (cmd === 'evidence') return await evidence(sub, rest);
     if (cmd === 'keys' && sub === 'rotate') {
       const o = opts(rest);
       const dataDir = str(o['data-dir']) ?? defaultDataDir();
@@ -247,4 +250,23 @@ async function audit(sub: string | undefined, argv: string[]): Promise<number> {
     return runAuditExport({ dataDir: str(o['data-dir']) ?? defaultDataDir(), databaseUrl: process.env.DATABASE_URL, out: str(o.out), sinceSeq: since });
   }
   throw new UsageError(`unknown audit command: ${sub ?? '(none)'}`);
+}
+
+async function evidence(sub: string | undefined, argv: string[]): Promise<number> {
+  if (sub === 'export') {
+    const o = opts(argv, { session: { type: 'string' }, out: { type: 'string' } });
+    const sessionId = str(o.session);
+    const out = str(o.out);
+    if (!sessionId || !out) throw new UsageError('evidence export needs --session ID and --out FILE');
+    const { runEvidenceExport } = await import('./audit/evidence-run.js');
+    return runEvidenceExport({ dataDir: str(o['data-dir']) ?? defaultDataDir(), databaseUrl: process.env.DATABASE_URL, sessionId, out });
+  }
+  if (sub === 'verify') {
+    const [file, ...more] = argv;
+    if (!file || file.startsWith('-')) throw new UsageError('evidence verify needs the bundle: evidence verify FILE');
+    const o = opts(more);
+    const { runEvidenceVerify } = await import('./audit/evidence-run.js');
+    return runEvidenceVerify({ file, json: Boolean(o.json) });
+  }
+  throw new UsageError(`unknown evidence command: ${sub ?? '(none)'}`);
 }

@@ -1,4 +1,5 @@
 import type { AuditLog } from './audit/log.js';
+import type { EvidenceService } from './audit/evidence-service.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
 
@@ -11,6 +12,7 @@ import type { Metrics } from './metrics.js';
 import type { SessionService } from './sessions/service.js';
 import type { Storage } from './storage/db.js';
 import type { LimitStore } from './storage/limits.js';
+import type { RecordingStore } from './storage/recording-store.js';
 
 /** Everything a route or the signaling hub needs, built once by the composition root (broker/broker.ts). */
 export interface BrokerContext {
@@ -28,5 +30,9 @@ export interface BrokerContext {
   metrics: Metrics;
   /** Cluster mode (REDIS_URL): this instance's seat among the others; null for a lone broker. */
   cluster: Cluster | null;
+  /** Recording bytes (storage/recording-store.ts): read by the evidence export and the player. */
+  recordings: RecordingStore;
+  /** The evidence bundle of a session (audit/evidence-export.ts), audited per export. */
+  evidence: EvidenceService;
   now: () => number;
 }

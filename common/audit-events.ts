@@ -70,6 +70,19 @@ const EVENTS = {
 
   'keys.rotated': { outcomes: ['success'], about: 'the broker started signing with a new key' },
 
+  'recording.started': { outcomes: ['success'], about: 'a session became active with recording on (meta.mode: best_effort or required, as the signed offer said)' },
+  'recording.chunk': { outcomes: ['success'], about: "a chunk of the end user's recording was stored: meta.seq, meta.bytes, meta.sha256 (what evidence verify checks the chunk files against)" },
+  'recording.chunk_refused': { outcomes: ['denied'], about: 'a chunk was refused: out of order, repeated with other bytes, after the end, wrong length or hash, too large, too many (meta.why)' },
+  'recording.store_failed': { outcomes: ['failure'], about: 'the recording store could not keep a chunk; it was not acked' },
+  'recording.stalled': { outcomes: ['failure'], about: 'a required recording had no chunk acked for stall_suspend_seconds: control was taken back' },
+  'recording.resumed': { outcomes: ['success'], about: 'a chunk was acked again after a stall; control may be asked for again' },
+  'recording.finalised': { outcomes: ['success'], about: 'the broker signed the recording manifest (meta.manifest_sha256; meta.finalised at_end or after_restart)' },
+  'recording.viewed': { outcomes: ['success'], about: 'someone played a recording in the console' },
+  'recording.exported': { outcomes: ['success'], about: "someone exported a session's evidence bundle" },
+  'recording.deleted': { outcomes: ['success'], about: 'a recording was deleted (retention or quota); its manifest hash stays in the chain' },
+  'transcript.batch': { outcomes: ['success'], about: "a batch of the transcript from the end user's input gate was stored (meta.seq, meta.lines, meta.sha256)" },
+  'transcript.batch_refused': { outcomes: ['denied'], about: 'a transcript batch was refused (meta.why)' },
+
   'session.request_refused': { outcomes: ['denied'], about: 'a session request was refused (role, policy, ticket)' },
   'session.action_denied': { outcomes: ['denied'], about: 'an action on a session by someone not allowed to take it' },
   'session.transition_refused': { outcomes: ['denied'], about: 'a move the lifecycle does not allow from the current state' },

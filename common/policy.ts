@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CAPABILITIES, type Capability } from './capabilities.js';
 import { safeText } from './protocol/text.js';
+import { DEFAULT_RECORDING_POLICY, RecordingPolicySchema } from './recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
 
 /** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
@@ -31,6 +32,8 @@ export const OrgPolicySchema = z
     control_prompt_seconds: z.number().int().min(5).max(300).default(30),
     /** Control and files need a second factor at most this old when asked for (common/step-up.ts). */
     step_up_minutes: z.number().int().min(1).max(24 * 60).default(10),
+    /** Whether sessions are recorded (off, best_effort, required), the stall limits, retention (common/recording.ts). */
+    recordings: RecordingPolicySchema.default(DEFAULT_RECORDING_POLICY),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

@@ -27,6 +27,8 @@ export const END_REASONS = [
   'account_revoked',
   /** A side found that the verification code cannot be trusted (the peer's reveal did not match, or the end user said the codes differ). */
   'verification_failed',
+  /** Policy requires a recording and the broker acked no chunk of it for too long (common/recording.ts). */
+  'recording_failed',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -44,7 +46,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'pending_consent':
       return ['declined', 'consent_timed_out', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed', 'recording_failed'];
     default:
       return missingCase(state);
   }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startBroker, type Broker, type StartOptions } from '../broker/broker.js';
 import { totpAt, totpStep } from '../broker/auth/totp.js';
 import type { Role, AnalystKind } from '../common/roles.js';
+import { DEFAULT_RECORDING_POLICY } from '../common/recording.js';
 import { ApiClient } from './api.js';
 import { DeviceKey } from './device.js';
 
@@ -30,12 +31,18 @@ export async function startTestBroker(engine: TestEngine = 'sqlite', extra: Part
   const dataDir = reuse?.dataDir ?? tempDir();
   const pgSchema = engine === 'postgres' ? (reuse?.pgSchema ?? `t_${crypto.randomBytes(6).toString('hex')}`) : undefined;
   process.env.CHAPERONE_LOG_LEVEL ??= 'silent';
+  // The product records sessions with control as `required`; the test clients in Node have no
+  // MediaRecorder, so tests that do not say otherwise run with best_effort (the recording tests
+  // set `required` themselves and upload chunks).
+  const policy = { ...(extra.policy ?? {}) } as NonNullable<StartOptions['policy']>;
+  if (!policy.recordings) policy.recordings = { ...DEFAULT_RECORDING_POLICY, with_control: 'best_effort' };
   const broker = await startBroker({
     dataDir,
     port: 0,
     databaseUrl: engine === 'postgres' ? PG_URL : undefined,
     pgSchema,
     ...extra,
+    policy,
   });
   const tb: TestBroker = Object.assign(broker, {
     dataDir,

@@ -31,8 +31,9 @@ export async function redeem(b: TestBroker, code: string, device = new DeviceKey
 /** The end user's signed answer, as the app makes it: accepting covers what the offer says consent covers. */
 export async function consentReceipt(device: DeviceKey, sessionId: string, offer: string, decision: 'accept' | 'decline' = 'accept'): Promise<string> {
   const offerHash = crypto.createHash('sha256').update(offer).digest('base64url');
-  const claims = JSON.parse(Buffer.from(offer.split('.')[1]!, 'base64url').toString('utf8')) as { consent_covers: string[] };
-  return device.sign('chaperone-consent+jwt', { sid: sessionId, offer_hash: offerHash, decision, accepted_capabilities: decision === 'accept' ? claims.consent_covers : [] });
+  const claims = JSON.parse(Buffer.from(offer.split('.')[1]!, 'base64url').toString('utf8')) as { consent_covers: string[]; recording: string };
+  // Accepting repeats the offer's recording fact: the end user agreed to exactly that.
+  return device.sign('chaperone-consent+jwt', { sid: sessionId, offer_hash: offerHash, decision, accepted_capabilities: decision === 'accept' ? claims.consent_covers : [], ...(decision === 'accept' ? { recording: claims.recording } : {}) });
 }
 
 /** The end user's signed teardown report, as the app makes it: the grants it dropped, sorted, once each. */

@@ -91,6 +91,7 @@ export class OfferVerifier {
       consent_covers: payload.consent_covers,
       granted_later: payload.granted_later,
       duration_s: payload.duration_s,
+      recording: payload.recording,
       exp: payload.exp,
       iat: payload.iat,
     });

@@ -37,7 +37,8 @@ export class Receipts {
     const view = await this.opts.offers.checked(offer);
     const denied = new Set<Capability>(this.opts.deniedCapabilities());
     const accepted = decision === 'accept' ? view.consent_covers.filter((c) => CONSENT_CAPABILITIES.includes(c) && !denied.has(c)) : [];
-    const receipt = await this.opts.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted });
+    // Accepting repeats whether the session is recorded, as the offer said: it is part of what was agreed.
+    const receipt = await this.opts.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted, ...(decision === 'accept' ? { recording: view.recording } : {}) });
     if (accepted.includes('view')) this.captureConsents.set(view.sid, this.opts.clock.now());
     else this.captureConsents.delete(view.sid);
     return { sid: view.sid, receipt };

@@ -54,7 +54,7 @@ export async function driveToActive(analyst: BenchApi, times?: StepTimes): Promi
   const eu = new BenchApi(analyst.baseUrl, new DeviceKey());
   const red = await call<{ offer: string }>(eu, '/api/v1/join', { code: c.code_display }, 'redeem', times);
   const offerHash = crypto.createHash('sha256').update(red.offer).digest('base64url');
-  const receipt = await eu.device.sign('chaperone-consent+jwt', { sid: s.id, offer_hash: offerHash, decision: 'accept', accepted_capabilities: ['view', 'chat'] });
+  const receipt = await eu.device.sign('chaperone-consent+jwt', { sid: s.id, offer_hash: offerHash, decision: 'accept', accepted_capabilities: ['view', 'chat'], recording: (JSON.parse(Buffer.from(red.offer.split('.')[1]!, 'base64url').toString('utf8')) as { recording: string }).recording });
   const con = await call<{ accepted: boolean; token: string }>(eu, '/api/v1/join/consent', { session_id: s.id, receipt }, 'consent', times);
   if (!con.accepted) throw new Error('consent not accepted');
   const t = await call<{ token: string }>(analyst, `/api/v1/sessions/${s.id}/token`, {}, 'analyst_token', times);

@@ -6,7 +6,7 @@ import type { BrokerContext } from '../context.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, checkWebhookSignature } from '../hooks/signature.js';
 import { ApiError, forbidden } from './errors.js';
 import { sourceRefusalKey } from '../rate-limit.js';
-import type { Authenticator } from './registry.js';
+import type { Authenticator, SessionCaller } from './registry.js';
 
 export function sourceOf(req: FastifyRequest): string {
   return req.ip;
@@ -90,11 +90,38 @@ export async function requireTicketWebhook(ctx: BrokerContext, req: FastifyReque
   return { signature: check.signature };
 }
 
+/**
+ * A session token (signaling's, bound to a party's device key) used over HTTP, with a DPoP proof
+ * over the request and the token's hash. Revocation and the session's state are left to the
+ * domain, which audits a chunk after the end as exactly that.
+ */
+export async function requireSessionToken(ctx: BrokerContext, req: FastifyRequest): Promise<SessionCaller> {
+  const authz = req.headers.authorization;
+  if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', 'Authorization: DPoP <session token> is required');
+  const token = authz.slice(5).trim();
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof is required with the session token');
+  let claims;
+  let device: ProofResult;
+  try {
+    claims = await ctx.tokens.verify('session', token);
+    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
+  } catch (e) {
+    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
+    throw e;
+  }
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
+  if ((claims.role !== 'analyst' && claims.role !== 'end_user') || typeof claims.sid !== 'string') return rejected(ctx, req, 'bad_token', 'token lacks a session role');
+  return { sid: claims.sid, role: claims.role, jti: claims.jti, jkt: device.jkt };
+}
+
 /** What the route registry enforces for each `auth` kind a route declares. */
 export function authenticator(ctx: BrokerContext): Authenticator {
   return {
     account: (req, roles) => requireAccount(ctx, req, roles),
     device: (req) => requireDevice(ctx, req),
     webhook: (req) => requireTicketWebhook(ctx, req),
+    session: (req) => requireSessionToken(ctx, req),
   };
 }

@@ -6,7 +6,15 @@ import type { ProofResult } from '../auth/dpop.js';
 import { missingCase } from '../../common/missing-case.js';
 import { parseInput } from './parse.js';
 
-export type AuthKind = 'none' | 'account' | 'device' | 'webhook';
+export type AuthKind = 'none' | 'account' | 'device' | 'webhook' | 'session';
+
+/** A party's session token with a proof of the device key it is bound to (the recording uploads). */
+export interface SessionCaller {
+  sid: string;
+  role: 'analyst' | 'end_user';
+  jti: string;
+  jkt: string;
+}
 
 /** Who called, as the registry established it from the route's `auth` before the handler runs. */
 export type CallerOf<A extends AuthKind> = A extends 'account'
@@ -15,7 +23,9 @@ export type CallerOf<A extends AuthKind> = A extends 'account'
     ? { device: ProofResult }
     : A extends 'webhook'
       ? { webhook: { signature: string } }
-      : Record<never, never>;
+      : A extends 'session'
+        ? { session: SessionCaller }
+        : Record<never, never>;
 
 /**
  * The checks behind each `auth` kind (broker/http/auth.ts). Each refuses with 401 (or 403 for a
@@ -25,6 +35,8 @@ export interface Authenticator {
   account(req: FastifyRequest, roles: readonly Role[] | undefined): Promise<{ account: SignedInAccount; device: ProofResult }>;
   device(req: FastifyRequest): Promise<ProofResult>;
   webhook(req: FastifyRequest): Promise<{ signature: string }>;
+  /** Signature, expiry and key binding only: whether the token still counts is the domain's to say (and audit). */
+  session(req: FastifyRequest): Promise<SessionCaller>;
 }
 
 export interface RouteDef<
@@ -43,6 +55,8 @@ export interface RouteDef<
   /** With `auth: 'account'`: the account needs one of these roles (403 and audited otherwise). */
   roles?: A extends 'account' ? readonly Role[] : never;
   body?: B;
+  /** The body is bytes (application/octet-stream, recording chunks), not JSON. */
+  binaryBody?: true;
   /** Documents a body the handler parses itself (the ticket webhook needs the raw bytes first). */
   docBody?: z.ZodType;
   params?: P;
@@ -105,6 +119,8 @@ export class RouteRegistry {
         return { device: await this.auth.device(req) };
       case 'webhook':
         return { webhook: await this.auth.webhook(req) };
+      case 'session':
+        return { session: await this.auth.session(req) };
       default:
         return missingCase(def.auth);
     }
@@ -127,7 +143,7 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
       const js = schema(r.query) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, s] of Object.entries(js.properties ?? {})) parameters.push({ name, in: 'query', required: (js.required ?? []).includes(name), schema: s });
     }
-    if (r.auth === 'account' || r.auth === 'device') {
+    if (r.auth === 'account' || r.auth === 'device' || r.auth === 'session') {
       parameters.push({ name: 'DPoP', in: 'header', required: true, schema: { type: 'string' }, description: 'Proof of possession of the device key (RFC 9449 shape, EdDSA).' });
     }
     if (r.auth === 'webhook') {
@@ -148,10 +164,12 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
     p[r.method.toLowerCase()] = {
       summary: r.summary,
       tags: [r.tag],
-      ...(r.auth === 'account' ? { security: [{ DPoPAccessToken: [] }] } : {}),
+      ...(r.auth === 'account' ? { security: [{ DPoPAccessToken: [] }] } : r.auth === 'session' ? { security: [{ DPoPSessionToken: [] }] } : {}),
       ...(r.roles ? { 'x-roles': r.roles } : {}),
       parameters,
-      ...requestBody(r.body ?? r.docBody, schema),
+      ...(r.binaryBody
+        ? { 'x-binary-body': true, requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } } }
+        : requestBody(r.body ?? r.docBody, schema)),
       responses,
     };
   }
@@ -167,6 +185,7 @@ export function openApiDocument(routes: readonly AnyRoute[], info: { version: st
     components: {
       securitySchemes: {
         DPoPAccessToken: { type: 'http', scheme: 'DPoP', description: 'Authorization: DPoP <access token>, together with a DPoP proof header signed by the device key the token is bound to.' },
+        DPoPSessionToken: { type: 'http', scheme: 'DPoP', description: "Authorization: DPoP <session token> (the end user's, from consent), with a DPoP proof signed by the device key the token is bound to." },
       },
       schemas: {
         Error: {

@@ -8,6 +8,7 @@ import { readRow } from './queries.js';
 import { verifyReceipt } from './receipts.js';
 import { issueSessionToken } from './session-tokens.js';
 import { scheduleTimers } from './timers.js';
+import { openRecording, sessionRecordingMode } from './recording.js';
 import { SYSTEM, endUserActor } from './types.js';
 
 /**
@@ -21,7 +22,11 @@ export async function consent(core: SessionCore, sessionId: string, receipt: str
     await core.audit.refused({ type: 'consent.refused', outcome: 'denied', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { why: 'not the redeeming device' } });
     throw forbidden('this device did not redeem the code for this session');
   }
-  const claims = await verifyReceipt(core, receipt, device.jkt, r, actor, 'chaperone-consent+jwt');
+  // Whether the session is recorded is a consent fact: the offer states it, an accepting receipt repeats it.
+  const mode = sessionRecordingMode(core, r);
+  const claims = await verifyReceipt(core, receipt, device.jkt, r, actor, 'chaperone-consent+jwt', (p) =>
+    p.decision === 'accept' && p.recording !== mode ? `recording must say ${mode}, as the offer did` : null,
+  );
   const accept = claims.decision === 'accept';
   if (!accept) {
     await endSession(core, r.id, 'declined', actor, {}, { receipt });
@@ -35,10 +40,11 @@ export async function consent(core: SessionCore, sessionId: string, receipt: str
   const expiresAt = now + r.duration_s * 1000;
   const hardDeadline = now + core.cfg.policy.hard_max_minutes * 60_000;
   const live = mustLive(core, r);
-  const moved = await move(core, live, r, { to: 'active' }, actor, { activated_at: now, expires_at: expiresAt, hard_deadline: hardDeadline }, { receipt, accepted: claims.accepted_capabilities as string[] });
+  const moved = await move(core, live, r, { to: 'active' }, actor, { activated_at: now, expires_at: expiresAt, hard_deadline: hardDeadline }, { receipt, accepted: claims.accepted_capabilities as string[], recording: mode });
   live.expiresAt = expiresAt;
   live.hardDeadline = hardDeadline;
   scheduleTimers(core, live, moved);
+  await openRecording(core, live, moved, actor);
   const session = await issueSessionToken(core, live, 'end_user', device.jkt, device.jkt);
   core.events?.activated(live);
   return { accepted: true, ...session };

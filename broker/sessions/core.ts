@@ -3,7 +3,9 @@ import type { AuditLog } from '../audit/log.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
+import type { KeyRing } from '../keys.js';
 import type { LimitStore } from '../storage/limits.js';
+import type { RecordingStore } from '../storage/recording-store.js';
 import type { Database, SessionsTable } from '../storage/schema.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import type { LiveSession } from './live.js';
@@ -26,6 +28,10 @@ export interface SessionCore {
   /** Shared counters (the wrong-join-code limits), in the database. */
   readonly limits: LimitStore;
   readonly live: Map<string, LiveSession>;
+  /** Where recording chunks, manifests and transcripts are kept (the data dir by default). */
+  readonly recordings: RecordingStore;
+  /** The broker's signing keys: the recording manifest is signed with the active one. */
+  readonly keys: KeyRing;
   events: SessionEvents | null;
   /** Cluster mode: which instance runs each session's timers (null: this one, alone). */
   placement: TimerPlacement | null;

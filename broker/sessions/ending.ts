@@ -7,6 +7,7 @@ import { clearTimers } from './live.js';
 import { checkTransition, type EndReason, type SessionState } from '../../common/session-state.js';
 import { applyMove, deny, lostRace, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
+import { finaliseRecording } from './recording-finalise.js';
 import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /**
@@ -63,6 +64,7 @@ export async function endSession(
   if (live) {
     live.state = 'ended';
     clearTimers(live);
+    live.recording?.stop();
     dropPendingGrants(live);
     core.live.delete(id);
     core.events?.ended(live, reason);
@@ -78,6 +80,12 @@ export async function endSession(
     ticket: r.ticket_ref,
     meta: { ...meta, reason, from: r.state, revoked_grants: revokedGrants },
   });
+  // After the end is chained: the manifest covers every chunk acked before it. A session this
+  // process never watched record (reloaded after a start and found overdue) was cut by the broker
+  // being down, and its manifest says so.
+  if (committed && r.state === 'active') {
+    await finaliseRecording(core, id, live?.recording ? 'at_end' : 'after_restart').catch((err: unknown) => process.stderr.write(`recording finalise failed for ${id}: ${String(err)}\n`));
+  }
   return ended;
 }
 

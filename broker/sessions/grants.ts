@@ -27,6 +27,9 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   if (!live.capabilities.includes(capability)) return refused('not approved for this session', 'capability_not_approved', `${capability} was not approved for this session`, 'forbidden');
   if (live.pendingGrants.has(requestId)) return refused('request id already used', 'duplicate_request', 'a request with that id was already made');
   if (live.granted.has(capability)) throw conflict(`${capability} is already granted`, 'already_granted');
+  if (capability === 'control' && live.recording?.suspended) {
+    return refused('recording stalled', 'recording_stalled', 'control is suspended until the recording reaches the broker again');
+  }
   const mfaAt = await analystMfaAt(core, live);
   if (needsStepUp(capability)) {
     const limit = core.cfg.policy.step_up_minutes;

@@ -104,7 +104,8 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
     { to: 'pending_consent' },
     actor,
     { end_user_jkt: device.jkt, offer_hash: sha256b64url(offer), offer_expires_at: offerExpiresAt, code_hash: null },
-    { device: device.jkt },
+    // The signed offer itself is chained: the evidence bundle takes it from here and checks it against the receipt.
+    { device: device.jkt, offer },
   );
   if (!won) return fail('lost_race', r.id);
   // A right code is not a wrong one: its attempt is given back.

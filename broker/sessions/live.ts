@@ -1,5 +1,16 @@
 import type { Capability, GrantableCapability } from '../../common/capabilities.js';
+import type { RecordingMode } from '../../common/recording.js';
 import type { SessionState } from '../../common/session-state.js';
+
+/** The recording of an active session, as the stall watch keeps it (recording-watch.ts). */
+export interface LiveRecording {
+  mode: RecordingMode;
+  lastAckAt: number;
+  /** Control was taken back because no chunk was acked for too long; asking again is refused until one is. */
+  suspended: boolean;
+  acked(now: number): void;
+  stop(): void;
+}
 
 /**
  * What the broker keeps in memory for a session that has not ended: enough to relay and decide
@@ -26,6 +37,8 @@ export interface LiveSession {
   timers: (() => void)[];
   /** The kill switch's reason, told to both parties with the end. */
   endNote?: string;
+  /** Set once the session is active (null before, and for sessions reloaded before it was known). */
+  recording: LiveRecording | null;
 }
 
 export function clearTimers(s: LiveSession): void {

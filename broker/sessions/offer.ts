@@ -1,5 +1,6 @@
 import { CONSENT_CAPABILITIES, isGrantable, type Capability } from '../../common/capabilities.js';
 import type { Row, SessionCore } from './core.js';
+import { sessionRecordingMode } from './recording.js';
 
 /**
  * The consent offer: what the end user's consent screen shows, signed by the broker and bound to
@@ -22,6 +23,7 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
       consent_covers: caps.filter((c) => CONSENT_CAPABILITIES.includes(c)),
       granted_later: caps.filter((c) => isGrantable(c)),
       duration_s: r.duration_s,
+      recording: sessionRecordingMode(core, r),
       cnf: { jkt: deviceJkt },
     },
     expiresAt,

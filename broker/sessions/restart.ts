@@ -5,6 +5,7 @@ import { endSession } from './ending.js';
 import { track } from './tracking.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM } from './types.js';
+import { resumeRecordingWatch } from './recording.js';
 
 /**
  * After a restart: reload every session that had not ended. Anything past its deadline (the same
@@ -33,6 +34,7 @@ export async function resumeAfterRestart(core: SessionCore): Promise<{ resumed: 
       ended++;
     } else {
       scheduleTimers(core, live, r);
+      if (r.state === 'active') await resumeRecordingWatch(core, live);
     }
   }
   await core.audit.append({ type: 'broker.resumed', outcome: 'success', actor: 'system', meta: { resumed: rows.length - ended, ended } });

@@ -11,6 +11,11 @@ import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { Storage } from '../storage/db.js';
 import type { LimitStore } from '../storage/limits.js';
+import type { RecordingStore } from '../storage/recording-store.js';
+import type { KeyRing } from '../keys.js';
+import type { ChunkAck } from '../../common/recording.js';
+import { acceptChunk, type ChunkUpload } from './recording.js';
+import { finaliseCutRecordings } from './recording-finalise.js';
 import { consent } from './consent.js';
 import type { Row, SessionCore } from './core.js';
 import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './ending.js';
@@ -41,8 +46,8 @@ export class SessionService {
   private readonly core: SessionCore;
   private readonly watch: AccountWatch;
 
-  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null };
+  constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys };
     this.watch = new AccountWatch(this.core);
   }
 
@@ -176,10 +181,20 @@ export class SessionService {
     return respondExtension(this.core, live, extensionId, accept, receipt, actor);
   }
 
+  // ---------- recording
+
+  /** One chunk of the end user's recording (recording.ts): checked, stored, chained, then acked. */
+  acceptChunk(u: ChunkUpload): Promise<ChunkAck> {
+    return acceptChunk(this.core, u);
+  }
+
   // ---------- start and stop
 
-  resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
-    return resumeAfterRestart(this.core);
+  async resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
+    const r = await resumeAfterRestart(this.core);
+    // Recordings whose session ended while this broker was down (a crash cut them) are signed now, saying so.
+    await finaliseCutRecordings(this.core);
+    return r;
   }
   /** Starts checking, every second, that the analysts of live sessions still count (changes made by another process). */
   startAccountWatch(intervalMs = 1000): void {
@@ -189,6 +204,7 @@ export class SessionService {
     this.watch.stop();
     for (const l of this.core.live.values()) {
       clearTimers(l);
+      l.recording?.stop();
       dropPendingGrants(l);
     }
   }

@@ -21,6 +21,7 @@ export function track(core: SessionCore, r: Row, analystUsername: string): LiveS
     pendingGrants: new Map(),
     pendingExtension: null,
     timers: [],
+    recording: null,
   };
   core.live.set(r.id, live);
   return live;

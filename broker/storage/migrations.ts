@@ -214,6 +214,38 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_recordings': {
+    // Session recordings (common/recording.ts): the row's next_seq is advanced by one conditional
+    // update per chunk, so a chunk out of order or twice is refused also when two arrive at once
+    // and across brokers sharing the database; the chunk rows are what the manifest lists.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('recordings')
+        .addColumn('session_id', 'text', (c) => c.primaryKey())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('next_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('chunks', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('first_at', 'bigint')
+        .addColumn('last_at', 'bigint')
+        .addColumn('manifest_sha256', 'text')
+        .addColumn('finalised', 'text')
+        .addColumn('finalised_at', 'bigint')
+        .addColumn('deleted_at', 'bigint')
+        .addColumn('next_transcript_seq', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('recording_chunks')
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('bytes', 'integer', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('recording_chunks_pk', ['session_id', 'seq'])
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -168,6 +168,32 @@ export interface TeardownReportsTable {
   received_at: number;
 }
 
+/** One per recorded session: where it stands, the next seq it takes, and the finalised manifest's hash. */
+export interface RecordingsTable {
+  session_id: string;
+  mode: string; // off | best_effort | required (common/recording.ts), as the signed offer said
+  state: string; // recording | finalising | finalised | deleted
+  next_seq: number;
+  chunks: number;
+  bytes: number;
+  first_at: number | null;
+  last_at: number | null;
+  /** sha256 of the manifest JWS (also in the chain as recording.finalised). */
+  manifest_sha256: string | null;
+  finalised: string | null; // at_end | after_restart
+  finalised_at: number | null;
+  deleted_at: number | null;
+  next_transcript_seq: number;
+}
+
+export interface RecordingChunksTable {
+  session_id: string;
+  seq: number;
+  bytes: number;
+  sha256: string;
+  received_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -184,5 +210,7 @@ export interface Database {
   limit_counters: LimitCountersTable;
   replay_ids: ReplayIdsTable;
   teardown_reports: TeardownReportsTable;
+  recordings: RecordingsTable;
+  recording_chunks: RecordingChunksTable;
   kysely_migration: { name: string; timestamp: string };
 }

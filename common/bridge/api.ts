@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
@@ -75,6 +76,8 @@ export const OfferViewSchema = z
     consent_covers: z.array(z.enum(CAPABILITIES)).max(5),
     granted_later: z.array(z.enum(CAPABILITIES)).max(5),
     duration_s: z.number().int().min(1).max(24 * 3600),
+    /** Whether the session is recorded (common/recording.ts): shown on the consent screen and the banner. */
+    recording: z.enum(RECORDING_MODES),
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),

@@ -70,6 +70,10 @@ export function refusalForAnalyst(r: ControlRefusal): string {
 export const WINDOWS_UIPI_NOTE =
   'The helpdesk can now use your mouse and keyboard, except in windows that run as administrator, User Account Control prompts and the lock screen: Windows does not allow that, so you click those yourself.';
 
-/** Why a grant ended or was not given, as `grant.changed` says it: the machine's refusal, or nobody answered in time. */
-export const GRANT_CHANGE_REASONS = [...CONTROL_REFUSALS, 'timeout'] as const;
+/**
+ * Why a grant ended or was not given, as `grant.changed` says it: the machine's refusal, nobody
+ * answered in time, or (control) the broker acked no recording chunk for too long while policy
+ * requires the session to be recorded (common/recording.ts).
+ */
+export const GRANT_CHANGE_REASONS = [...CONTROL_REFUSALS, 'timeout', 'recording_stalled'] as const;
 export type GrantChangeReason = (typeof GRANT_CHANGE_REASONS)[number];

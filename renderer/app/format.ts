@@ -107,6 +107,10 @@ export function keyFields(code: string, key: string): { code: string; key: strin
 
 export { ANALYST_END_TEXT, END_REASON_TEXT } from './end-reasons.js';
 
+/** The banner's line when the broker took control back because the recording stalled. */
+export const RECORDING_STALLED_END_USER = 'The recording of this session stopped reaching your organisation, so control was switched off. Your screen is still shared.';
+export const RECORDING_STALLED_ANALYST = 'The end user\'s recording stopped reaching the broker, so control was taken back. Ask again once it recovers; the session ends if it does not.';
+
 export const GRANT_NAMES: Record<string, string> = {
   capture: 'screen sharing',
   control: 'mouse and keyboard control',

@@ -29,10 +29,11 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/users/:username/roles': { roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
+  'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
 };
 
 const key = (r: AnyRoute) => `${r.method} ${r.url}`;
-const pathOf = (r: AnyRoute) => r.url.replace(':id', crypto.randomUUID()).replace(':eid', crypto.randomUUID()).replace(':username', 'nobody-here');
+const pathOf = (r: AnyRoute) => r.url.replace(':seq', '0').replace(':id', crypto.randomUUID()).replace(':eid', crypto.randomUUID()).replace(':username', 'nobody-here');
 const bodyOf = (r: AnyRoute) => (r.method === 'GET' ? undefined : (BODIES[key(r)] ?? {}));
 
 describe('every route enforces the auth and roles it declares', () => {
@@ -53,7 +54,7 @@ describe('every route enforces the auth and roles it declares', () => {
 
   it('walks every kind of route there is', () => {
     const kinds = new Set(b.routes.map((r) => r.auth));
-    expect([...kinds].sort()).toEqual(['account', 'device', 'none', 'webhook']);
+    expect([...kinds].sort()).toEqual(['account', 'device', 'none', 'session', 'webhook']);
     expect(b.routes.length).toBeGreaterThanOrEqual(31);
   });
 
@@ -135,6 +136,19 @@ describe('every route enforces the auth and roles it declares', () => {
     }
   });
 
+  it("auth 'session': no token 401 token_required (audited); an account's access token is not a session token", async () => {
+    for (const r of b.routes.filter((x) => x.auth === 'session')) {
+      const before = (await events('auth.request_rejected')).length;
+      const none = await new ApiClient(b.url).call(r.method, pathOf(r), undefined, { proof: false, token: null, rawBody: 'chunk', headers: { 'content-type': 'application/octet-stream' } });
+      expect(none.status, key(r)).toBe(401);
+      expect(none.body.error.code, key(r)).toBe('token_required');
+      const access = await byRole.admin.api.call(r.method, pathOf(r), undefined, { rawBody: 'chunk', headers: { 'content-type': 'application/octet-stream' } });
+      expect(access.status, key(r)).toBe(401);
+      expect(access.body.error.code, key(r)).toBe('bad_token');
+      expect((await events('auth.request_rejected')).length, key(r)).toBe(before + 2);
+    }
+  });
+
   it("auth 'none': answers without any credentials", async () => {
     for (const r of b.routes.filter((x) => x.auth === 'none')) {
       const res = await anonymous(r);
@@ -147,7 +161,7 @@ describe('every route enforces the auth and roles it declares', () => {
     for (const r of b.routes) {
       const op = doc.paths[r.url.replace(/:([A-Za-z_]+)/g, '{$1}')]?.[r.method.toLowerCase()];
       expect(op, key(r)).toBeDefined();
-      expect(Boolean(op!.security), key(r)).toBe(r.auth === 'account');
+      expect(Boolean(op!.security), key(r)).toBe(r.auth === 'account' || r.auth === 'session');
       expect(op!['x-roles'], key(r)).toEqual(r.roles);
     }
   });

@@ -7,6 +7,9 @@ import { AUDIT_EVENT_TYPES, isAuditEventType } from '../../common/audit-events.j
 import { ErrorResponseSchema } from '../../common/protocol/responses.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
+import { fakeChunk, uploadChunk } from '../../kit/recording.js';
+import { ChunkAckSchema } from '../../common/recording.js';
+import { readTar } from '../../broker/audit/tar.js';
 import { ApiClient, type ApiResult } from '../../kit/api.js';
 import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker } from '../../kit/broker.js';
 import { DeviceKey } from '../../kit/device.js';
@@ -153,10 +156,22 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     await an.nextOfType('extend.result');
     eu.sendJson({ type: 'teardown.report', revoked: ['control'], receipt: await endUser.device.teardownReceipt(s.id, ['control']) });
     expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: true, receipt: await endUser.device.teardownReceipt(s.id, ['capture'], true) })).status).toBe(200);
+    // One chunk of the end user's recording (the session is recorded best_effort in tests).
+    // Bytes, not JSON, so not through ApiClient: checked against the route's schema here.
+    const ack = await uploadChunk(b.url, endUser.device, accepted.body.token, s.id, 0, fakeChunk(0));
+    expect(ack.status).toBe(200);
+    expect(ChunkAckSchema.strict().parse(ack.body)).toEqual(ack.body);
+    answered.add('POST /api/v1/sessions/:id/recording/chunks/:seq');
     const stranger = new ApiClient(b.url);
     expect((await stranger.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true, receipt: await stranger.device.teardownReceipt(s.id, [], true) })).status).toBe(403);
     expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
     await eu.closed();
+    // The evidence bundle is a tar, not JSON: fetched by hand and checked to be one.
+    const evUrl = `${b.url}/api/v1/sessions/${s.id}/evidence`;
+    const ev = await fetch(evUrl, { headers: { authorization: `DPoP ${audrey.api.accessToken}`, dpop: await audrey.api.device.httpProof('GET', evUrl, audrey.api.accessToken!) } });
+    expect([ev.status, ev.headers.get('content-type')]).toEqual([200, 'application/x-tar']);
+    expect(readTar(Buffer.from(await ev.arrayBuffer())).map((f) => f.name)).toContain('evidence.json');
+    answered.add('GET /api/v1/sessions/:id/evidence');
 
     // Declined, rejected, killed, and a ticket closed by the ticketing system.
     const declined = await requestSession(alice, ['view']);

@@ -7,7 +7,7 @@ import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NO
 import { SessionEngine, type EngineEvents } from '../../session/engine.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
-import { GRANT_NAMES, controlPromptTimedOut } from '../format.js';
+import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
 import { endUserBroker, getBridge } from '../services.js';
 import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
@@ -220,6 +220,7 @@ async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEven
     if (g.requestId) allowed.delete(g.requestId);
     grantEpoch.set(kind, (grantEpoch.get(kind) ?? 0) + 1);
     if (g.reason === 'timeout') s.setLive({ notice: controlPromptTimedOut(s.policy?.controlPromptSeconds ?? 30) });
+    if (g.reason === 'recording_stalled') s.setLive({ notice: RECORDING_STALLED_END_USER });
     s.setGrant(kind, false, g.by);
     // The analyst gave a grant up, or the broker ended it: drop it here too.
     void bridge.grants.revoke({ kind }).catch(() => undefined);
@@ -413,10 +414,14 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
       const why =
         g.reason === 'timeout'
           ? `The end user did not answer in time, so ${g.capability} was not allowed.`
-          : g.reason
-            ? refusalForAnalyst(g.reason)
-            : `The end user did not allow ${g.capability}.`;
+          : g.reason === 'recording_stalled'
+            ? RECORDING_STALLED_ANALYST
+            : g.reason
+              ? refusalForAnalyst(g.reason)
+              : `The end user did not allow ${g.capability}.`;
       s.setLive({ pendingRequest: null, notice: g.granted ? null : why });
+    } else if (!g.granted && g.reason === 'recording_stalled') {
+      s.setLive({ notice: RECORDING_STALLED_ANALYST });
     } else if (!g.granted && g.by === 'end_user') {
       s.setLive({ notice: 'The end user took control back.' });
     }

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import type { Capability } from './capabilities.js';
+
+/**
+ * Session recording: what policy decides, the limits both sides hold, and the manifest the broker
+ * signs when a recording is finalised. The end user's client records the very track it shares
+ * (renderer/session/recorder.ts) and uploads each chunk while the session runs; the broker stores
+ * it (broker/storage/recording-store.ts) and chains `recording.chunk {seq, bytes, sha256}`.
+ */
+export const RECORDING_MODES = ['off', 'best_effort', 'required'] as const;
+export type RecordingMode = (typeof RECORDING_MODES)[number];
+
+/** The largest chunk the broker takes: about 2 s at 8 Mbit/s, four times the bitrate we record at. */
+export const MAX_CHUNK_BYTES = 2 * 1024 * 1024;
+/** Chunks per session: 24 hours of 2 s chunks, more than the hard maximum duration allows. */
+export const MAX_CHUNKS_PER_SESSION = 43_200;
+/** What the recorder asks MediaRecorder for (renderer/session/recorder.ts; bench/recording.ts measures it). */
+export const RECORDING_VIDEO_BITS_PER_SECOND = 600_000;
+export const RECORDING_TIMESLICE_MS = 2000;
+
+export const RecordingPolicySchema = z
+  .object({
+    /** Sessions whose capabilities include control. */
+    with_control: z.enum(RECORDING_MODES).default('required'),
+    /** Sessions without control (view, chat, clipboard, files). */
+    view_only: z.enum(RECORDING_MODES).default('best_effort'),
+    /** With `required`: no chunk acked for this long suspends control (the banner says why). */
+    stall_suspend_seconds: z.number().int().min(2).max(300).default(10),
+    /** With `required`: no chunk acked for this long ends the session as recording_failed. */
+    stall_end_seconds: z.number().int().min(4).max(900).default(30),
+    /** Recordings older than this are deleted (the manifest hash stays in the chain). */
+    retention_days: z.number().int().min(1).max(3650).default(365),
+    /** Past this many megabytes of stored recordings, the oldest are deleted first. */
+    quota_mb: z.number().int().min(1).max(100_000_000).default(102_400),
+  })
+  .strict()
+  .refine((p) => p.stall_suspend_seconds < p.stall_end_seconds, { message: 'stall_suspend_seconds must be less than stall_end_seconds' });
+export type RecordingPolicy = z.infer<typeof RecordingPolicySchema>;
+
+export const DEFAULT_RECORDING_POLICY: RecordingPolicy = RecordingPolicySchema.parse({});
+
+/** The mode for a session: control is what makes a recording required by default. */
+export function recordingModeFor(p: RecordingPolicy, caps: readonly Capability[]): RecordingMode {
+  return caps.includes('control') ? p.with_control : p.view_only;
+}
+
+/** One sentence for the end user, on the consent screen and the banner. */
+export const RECORDING_SENTENCES: Record<RecordingMode, string> = {
+  off: 'This session is not recorded.',
+  best_effort: 'This session is recorded: a video of what you share is kept by your organisation.',
+  required: 'This session is recorded: a video of what you share is kept by your organisation. If recording stops, control stops too.',
+};
+
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export const ChunkAckSchema = z
+  .object({
+    seq: z.number().int().min(0),
+    bytes: z.number().int().min(1),
+    sha256: z.string().regex(SHA256_HEX),
+    acked_at: z.number().int(),
+    /** A retry of a chunk already stored with the same bytes: acked again, not stored twice. */
+    duplicate: z.boolean(),
+  })
+  .strict();
+export type ChunkAck = z.infer<typeof ChunkAckSchema>;
+
+export const ManifestChunkSchema = z.object({ seq: z.number().int().min(0), bytes: z.number().int().min(1), sha256: z.string().regex(SHA256_HEX), received_at: z.number().int() }).strict();
+
+/** The signed manifest's claims (a JWS of type chaperone-recording-manifest+jws). */
+export const RecordingManifestSchema = z
+  .object({
+    session_id: z.string().max(64),
+    ticket: z.string().max(64),
+    mode: z.enum(RECORDING_MODES),
+    mime: z.string().max(100),
+    chunks: z.array(ManifestChunkSchema).max(MAX_CHUNKS_PER_SESSION),
+    total_bytes: z.number().int().min(0),
+    first_at: z.number().int().nullable(),
+    last_at: z.number().int().nullable(),
+    duration_ms: z.number().int().min(0),
+    /** `at_end`: when the session ended; `after_restart`: the broker was down when it ended (a crash cut it). */
+    finalised: z.enum(['at_end', 'after_restart']),
+    finalised_at: z.number().int(),
+    session_end_reason: z.string().max(40).nullable(),
+    /** The sha256 of the playable file rebuilt at finalisation (chunks joined, cues and duration written), or null. */
+    playable_sha256: z.string().regex(SHA256_HEX).nullable(),
+  })
+  .strict();
+export type RecordingManifest = z.infer<typeof RecordingManifestSchema>;
+
+export const MANIFEST_TYP = 'chaperone-recording-manifest+jws';
