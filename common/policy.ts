@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAPABILITIES, type Capability } from './capabilities.js';
+import { CAPABILITIES, GRANTABLE_CAPABILITIES, type Capability } from './capabilities.js';
 import { safeText } from './protocol/text.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
 
@@ -29,6 +29,11 @@ export const OrgPolicySchema = z
      * answers it as refused (`timeout`) 2 s after that, so neither side waits on it any longer.
      */
     control_prompt_seconds: z.number().int().min(5).max(300).default(30),
+    /**
+     * Capabilities no session of the organisation may include: a request asking for one is refused,
+     * and so is a grant request for one in a session approved before the policy changed.
+     */
+    denied_capabilities: z.array(z.enum(GRANTABLE_CAPABILITIES)).max(GRANTABLE_CAPABILITIES.length).default([]),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

@@ -241,10 +241,11 @@ export async function signIn(page: Page, p: Person): Promise<void> {
   await page.getByTestId('staff-name').waitFor();
 }
 
-export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number }): Promise<void> {
+export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number; also?: ('clipboard' | 'files')[] }): Promise<void> {
   await page.getByLabel('Ticket').fill(o.ticket);
   await page.getByLabel('Reason').fill(o.reason);
   if (o.control) await page.getByRole('checkbox', { name: 'control' }).check();
+  for (const c of o.also ?? []) await page.getByRole('checkbox', { name: c, exact: true }).check();
   if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
   await page.getByRole('button', { name: 'Send request' }).click();
 }

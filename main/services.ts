@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Capability } from '../common/capabilities.js';
+import { allowsWay, type GrantDirection } from '../common/grant-direction.js';
 import type { ControlRefusal } from '../common/control/refusals.js';
 import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
 import { systemClock, type Clock } from './clock.js';
@@ -70,6 +71,8 @@ export class MainServices {
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
   private readonly guard: MachinePolicyGuard;
+  /** The way each live clipboard or files grant lets data go, as the end user allowed it. */
+  private readonly directions = new Map<GrantKind, GrantDirection>();
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -101,7 +104,10 @@ export class MainServices {
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
     });
-    this.registry.onRevoked((g, reason) => this.emit('grant.revoked', { kind: g.kind, reason }));
+    this.registry.onRevoked((g, reason) => {
+      this.directions.delete(g.kind);
+      this.emit('grant.revoked', { kind: g.kind, reason });
+    });
   }
 
   /** Recovers from a crashed run (revoking and reporting what it held), then starts the services. */
@@ -156,11 +162,12 @@ export class MainServices {
    * null. Asked before the end user's Allow is sent, so the analyst hears the machine's reason with
    * the answer, and again when the grant is switched on.
    */
-  private async cannotGrant(sessionId: string, kind: GrantKind): Promise<string | null> {
+  private async cannotGrant(sessionId: string, kind: GrantKind, direction?: GrantDirection): Promise<string | null> {
     if (this.guard.view().managed?.status === 'invalid') return 'machine_policy_invalid';
     if (!this.active.has(sessionId)) return 'unknown_session';
     if (this.deniedCapabilities().includes(kind as Capability)) return 'denied_by_policy';
-    if (kind === 'clipboard' || kind === 'files') return 'not_supported';
+    // A clipboard or files grant without its way would let data go any way: refused.
+    if ((kind === 'clipboard' || kind === 'files') !== (direction !== undefined)) return 'bad_direction';
     const noCapture = kind === 'capture' ? this.opts.captureRefusal?.() : null;
     if (noCapture) return noCapture;
     if (kind === 'control') {
@@ -289,16 +296,17 @@ export class MainServices {
       this.reported.add(sessionId);
       return this.device.teardownReceipt(sessionId, revoked, false);
     },
-    'grants.check': async ({ sessionId, kind }) => {
-      const refused = await this.cannotGrant(sessionId, kind);
+    'grants.check': async ({ sessionId, kind, direction }) => {
+      const refused = await this.cannotGrant(sessionId, kind, direction);
       return refused ? { ok: false as const, reason: refused } : { ok: true as const };
     },
-    'grants.acquire': async ({ sessionId, kind }) => {
-      const refused = await this.cannotGrant(sessionId, kind);
+    'grants.acquire': async ({ sessionId, kind, direction }) => {
+      const refused = await this.cannotGrant(sessionId, kind, direction);
       if (refused) return { ok: false as const, reason: refused };
       const expiresAt = this.sessionExpiry(sessionId);
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
+      if (r.ok && direction) this.directions.set(kind, direction);
       return r.ok ? { ok: true as const, expiresAt: r.grant.expiresAt } : { ok: false as const, reason: r.reason };
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
@@ -333,6 +341,11 @@ export class MainServices {
   /** The machine's own list and the administrator's, together: either can only take away. */
   private deniedCapabilities(): Capability[] {
     return [...new Set([...(this.opts.policy?.deniedCapabilities ?? []), ...this.guard.deniedCapabilities()])];
+  }
+
+  /** Whether a live grant lets clipboard text or files go `way` in this session now (fail closed). */
+  allows(kind: 'clipboard' | 'files', sessionId: string, way: 'to_end_user' | 'from_end_user'): boolean {
+    return this.active.has(sessionId) && this.registry.isActive(kind, sessionId) && allowsWay(this.directions.get(kind), way);
   }
 
   private sessionExpiry(sessionId: string): number {

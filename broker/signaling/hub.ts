@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import type { GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
@@ -246,9 +247,9 @@ export class SignalingHub implements SessionEvents {
         return;
       }
       case 'grant.request':
-        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor);
+        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, c.actor, frame.direction);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, c.actor, frame.reason);
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, c.actor, frame.reason, frame.direction);
       case 'grant.revoke':
         return this.ctx.sessions.revokeGrant(s, frame.capability, role, c.actor);
       case 'extend.request':
@@ -424,15 +425,15 @@ export class SignalingHub implements SessionEvents {
     this.lingerers.add(c);
   }
 
-  grantRequested(s: LiveSession, requestId: string, capability: string): void {
+  grantRequested(s: LiveSession, requestId: string, capability: string, direction?: GrantDirection): void {
     const eu = this.bySession.get(s.id)?.end_user;
-    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability });
+    if (eu) this.send(eu, { type: 'grant.request', request_id: requestId, capability, ...(direction ? { direction } : {}) });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason, direction?: GrantDirection): void {
     if (!isGrantable(capability as never)) return;
     const parties = this.bySession.get(s.id);
-    const extra = { ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
+    const extra = { ...(direction ? { direction } : {}), ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
     // The end user's machine switches control on from this frame: it goes there first, so the
     // analyst's first input after the grant finds the gate already open.
     for (const c of [parties?.end_user, parties?.analyst]) if (c) this.send(c, { type: 'grant.changed', capability, granted, by, ...extra });

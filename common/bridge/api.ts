@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
+import { GRANT_DIRECTIONS } from '../grant-direction.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
 
@@ -140,11 +141,14 @@ export const BRIDGE_METHODS = {
   'session.teardownReceipt': { args: z.tuple([z.object({ sessionId, revoked: z.array(GrantKindSchema).max(4) }).strict()]), result: jws },
   /** Whether this machine could give the grant now (nothing is granted): asked before Allow is answered. */
   'grants.check': {
-    args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]),
+    args: z.tuple([z.object({ sessionId, kind: GrantKindSchema, direction: z.enum(GRANT_DIRECTIONS).optional() }).strict()]),
     result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true) }).strict(), z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict()]),
   },
-  /** Called only from the end user's own click (Accept, Allow). */
-  'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
+  /**
+   * Called only from the end user's own click (Accept, Allow). `direction`: the way the end user
+   * allowed clipboard text or files to go; main lets nothing go the other way.
+   */
+  'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema, direction: z.enum(GRANT_DIRECTIONS).optional() }).strict()]), result: AcquireResultSchema },
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },
   /** Teardown: ends the session locally and revokes every grant; idempotent. */
   'grants.revokeAll': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4) }).strict() },

@@ -1,5 +1,6 @@
 import { create, type StateCreator } from 'zustand';
 import type { OfferView, PolicyView } from '../../common/bridge/api.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
 
 /**
@@ -54,6 +55,8 @@ export interface ChatLine {
 export interface ControlRequest {
   requestId: string;
   capability: string;
+  /** Clipboard and files: the way the analyst asked data to go; null for control. */
+  direction?: GrantDirection | null;
   receivedAt: number;
 }
 
@@ -73,6 +76,8 @@ export interface LiveSlice {
     capabilities: string[];
     /** Grants in force right now, as the broker reported them. */
     granted: string[];
+    /** The way each granted clipboard or files grant lets data go. */
+    grantDirections: Record<string, GrantDirection>;
     /** End user: a request waiting for Allow or Deny. */
     controlRequest: ControlRequest | null;
     /** Analyst: a request sent and not answered yet. */
@@ -98,7 +103,7 @@ export interface LiveSlice {
    */
   beginLive(patch: Partial<LiveSlice['live']>): void;
   addChat(line: ChatLine): void;
-  setGrant(capability: string, granted: boolean, by?: string): void;
+  setGrant(capability: string, granted: boolean, by?: string, direction?: GrantDirection | null): void;
 }
 
 // ---------- staff: sign-in, request, approval status, code ----------
@@ -149,6 +154,7 @@ const initialLive: LiveSlice['live'] = {
   ticket: null,
   capabilities: [],
   granted: [],
+  grantDirections: {},
   controlRequest: null,
   pendingRequest: null,
   controlLocked: false,
@@ -188,12 +194,14 @@ const createLiveSlice: Slice<LiveSlice> = (set) => ({
   setLive: (patch) => set((s) => ({ live: { ...s.live, ...patch } })),
   beginLive: (patch) => set({ live: { ...initialLive, ...patch } }),
   addChat: (line) => set((s) => ({ live: { ...s.live, chat: [...s.live.chat, line].slice(-200) } })),
-  setGrant: (capability, granted, by = 'broker') =>
+  setGrant: (capability, granted, by = 'broker', direction = null) =>
     set((s) => {
       const had = s.live.granted.includes(capability);
       const rest = s.live.granted.filter((c) => c !== capability);
       const revokedDuring = had && !granted ? [...s.live.revokedDuring, { kind: capability, by }] : s.live.revokedDuring;
-      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, revokedDuring } };
+      const { [capability]: _gone, ...others } = s.live.grantDirections;
+      const grantDirections = granted && direction ? { ...others, [capability]: direction } : others;
+      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, grantDirections, revokedDuring } };
     }),
 });
 

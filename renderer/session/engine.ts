@@ -2,6 +2,7 @@ import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
 import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -63,13 +64,13 @@ export interface EngineEvents extends Record<string, unknown> {
   stream: MediaStream;
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
-  grantRequest: { request_id: string; capability: string };
+  grantRequest: { request_id: string; capability: string; direction: GrantDirection | null };
   /** Analyst side: the end user paused or resumed sending the screen. */
   share: { paused: boolean };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
   /** The broker's grant.changed: the only source of grant state on either side. */
-  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: GrantChangeReason | null };
+  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: GrantChangeReason | null; direction: GrantDirection | null };
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
@@ -162,8 +163,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
   }
 
-  requestGrant(capability: GrantableCapability, requestId: string): void {
-    this.link.send({ type: 'grant.request', request_id: requestId, capability });
+  /** `direction`: required for clipboard and files (common/grant-direction.ts), absent for control. */
+  requestGrant(capability: GrantableCapability, requestId: string, direction?: GrantDirection): void {
+    this.link.send({ type: 'grant.request', request_id: requestId, capability, ...(direction ? { direction } : {}) });
   }
 
   requestExtension(minutes: number, requestId: string): void {
@@ -176,8 +178,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
    * The end user's answer names the capability the prompt showed; the broker checks it against the
    * request. `reason`: this machine refused although the end user allowed; the analyst is told why.
    */
-  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, capability, allow, ...(reason ? { reason } : {}) });
+  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal, direction?: GrantDirection): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, capability, ...(direction ? { direction } : {}), allow, ...(reason ? { reason } : {}) });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -324,10 +326,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
         return;
       case 'grant.request':
         this.asked.set(f.request_id, f.capability);
-        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability });
+        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability, direction: f.direction ?? null });
         return;
       case 'grant.changed':
-        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null });
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null, direction: f.direction ?? null });
         return;
       case 'extend.pending_approval':
         this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });

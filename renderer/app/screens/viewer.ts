@@ -5,6 +5,7 @@ import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
+import { ViewerGrantButtons } from './viewer-grants.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -123,7 +124,8 @@ export function Viewer(): ReactNode {
       h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
-        : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest ? 'Waiting for the end user…' : 'Request control'),
+        : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control'),
+      h(ViewerGrantButtons),
       h(
         'button',
         {
