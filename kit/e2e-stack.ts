@@ -171,7 +171,7 @@ export class Stack {
   }
 
   /** A host with the real main services; the end user's injects into the Xvfb display. */
-  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number }; createInjector?: () => Promise<Injector> } = {}): Promise<BrowserHost> {
+  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number }; createInjector?: () => Promise<Injector>; receiveFolder?: string } = {}): Promise<BrowserHost> {
     const dataDir = fs.mkdtempSync(path.join(this.dir, `${kind}-`));
     const display = this.xvfb.display;
     const host = await startBrowserHost({
@@ -180,6 +180,7 @@ export class Stack {
       dataDir,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
       ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })) } : {}),
     });
     this.hosts.push(host);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { Capability } from '../common/capabilities.js';
 import { allowsWay, type GrantDirection } from '../common/grant-direction.js';
@@ -7,6 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import { postTeardownReport, reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
+import { FileReceiver } from './files/receiver.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
 import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
@@ -38,6 +40,10 @@ export interface MainServicesOptions {
    * brokerUrl) and its key and sets the consent floor; `invalid` refuses every session.
    */
   machinePolicy?: MachinePolicyResult;
+  /** Where received files land (the end user's Downloads folder by default). */
+  receiveFolder?: string;
+  /** The largest file this machine accepts (2 GiB by default). */
+  maxFileBytes?: number;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -52,6 +58,7 @@ type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) =>
 export class MainServices {
   readonly registry: GrantRegistry;
   readonly gate: InputGate;
+  readonly files: FileReceiver;
   /** Origin of the broker as the renderer sees it; proofs are made for nothing else. */
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
@@ -104,8 +111,15 @@ export class MainServices {
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
     });
+    this.files = new FileReceiver({
+      folder: opts.receiveFolder ?? path.join(os.homedir(), 'Downloads'),
+      maxBytes: opts.maxFileBytes,
+      allowed: (sid) => this.allows('files', sid, 'to_end_user'),
+    });
     this.registry.onRevoked((g, reason) => {
       this.directions.delete(g.kind);
+      // The files grant went: every transfer stops now and its partial file is deleted.
+      if (g.kind === 'files' && this.files.cancelAll(g.sessionId) > 0) this.emit('files.stopped', { sessionId: g.sessionId, reason });
       this.emit('grant.revoked', { kind: g.kind, reason });
     });
   }
@@ -199,6 +213,12 @@ export class MainServices {
       'grants.check': (a) => (mine(a.sessionId) ? this.handlers['grants.check'](a) : { ok: false as const, reason: 'other_page' }),
       'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
       'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+      'files.offer': (a) => (mine(a.sessionId) ? this.handlers['files.offer'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.accept': (a) => (mine(a.sessionId) ? this.handlers['files.accept'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.refuse': (a) => (mine(a.sessionId) ? this.handlers['files.refuse'](a) : { ok: true as const }),
+      'files.write': (a) => (mine(a.sessionId) ? this.handlers['files.write'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
     };
   }
 
@@ -229,6 +249,8 @@ export class MainServices {
     this.guard.sessionEnded(id);
     this.gate.forget(id);
     this.gate.releaseAll();
+    // Before anything else can write: a transfer cut by the end leaves no partial file.
+    this.files.cancelAll(id);
     return this.registry.revokeAll(id);
   }
 
@@ -336,6 +358,15 @@ export class MainServices {
     },
     'grants.list': () => this.registry.grants().map((g) => ({ sessionId: g.sessionId, kind: g.kind, expiresAt: g.expiresAt })),
     'input.deliver': ({ sessionId, data, channel }) => this.gate.handle(sessionId, data, channel),
+    'files.offer': (o) => this.files.offer(o),
+    'files.accept': ({ sessionId, id }) => this.files.accept(sessionId, id),
+    'files.refuse': ({ sessionId, id }) => {
+      this.files.refuse(sessionId, id);
+      return { ok: true as const };
+    },
+    'files.write': ({ sessionId, id, offset, data }) => this.files.write(sessionId, id, offset, Buffer.from(data, 'base64')),
+    'files.finish': ({ sessionId, id }) => this.files.finish(sessionId, id),
+    'files.cancel': ({ sessionId, id }) => ({ cancelled: this.files.cancel(sessionId, id) }),
   };
 
   /** The machine's own list and the administrator's, together: either can only take away. */

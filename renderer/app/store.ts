@@ -1,6 +1,7 @@
 import { create, type StateCreator } from 'zustand';
 import type { OfferView, PolicyView } from '../../common/bridge/api.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
+import type { TransferView } from '../session/file-transfers.js';
 import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
 
 /**
@@ -92,6 +93,8 @@ export interface LiveSlice {
     /** Analyst: a request for more time not decided yet (an approver may have to look first). */
     extensionRequest: { minutes: number; phase: 'asked' | 'awaiting_approval' } | null;
     notice: string | null;
+    /** File transfers of this session, the latest last (at most 5 kept). */
+    transfers: TransferView[];
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
     ended: { reason: string; revoked: string[]; at: number } | null;
@@ -104,6 +107,7 @@ export interface LiveSlice {
   beginLive(patch: Partial<LiveSlice['live']>): void;
   addChat(line: ChatLine): void;
   setGrant(capability: string, granted: boolean, by?: string, direction?: GrantDirection | null): void;
+  setTransfer(t: TransferView): void;
 }
 
 // ---------- staff: sign-in, request, approval status, code ----------
@@ -166,6 +170,7 @@ const initialLive: LiveSlice['live'] = {
   extensionRequest: null,
   notice: null,
   revokedDuring: [],
+  transfers: [],
   ended: null,
 };
 const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false };
@@ -203,7 +208,15 @@ const createLiveSlice: Slice<LiveSlice> = (set) => ({
       const grantDirections = granted && direction ? { ...others, [capability]: direction } : others;
       return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, grantDirections, revokedDuring } };
     }),
+  setTransfer: (t) => set((s) => ({ live: { ...s.live, transfers: upsertTransfer(s.live.transfers, t) } })),
 });
+
+function upsertTransfer(list: TransferView[], t: TransferView): TransferView[] {
+  const rest = list.filter((x) => x.id !== t.id || x.way !== t.way);
+  const i = list.findIndex((x) => x.id === t.id && x.way === t.way);
+  const next = i >= 0 ? [...list.slice(0, i), t, ...list.slice(i + 1)] : [...rest, t];
+  return next.slice(-5);
+}
 
 const createStaffSlice: Slice<StaffSlice> = (set) => ({
   staff: initialStaff,

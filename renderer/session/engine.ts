@@ -3,6 +3,7 @@ import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
 import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
+import { FILE_CHANNEL } from '../../common/files/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -81,6 +82,10 @@ export interface EngineEvents extends Record<string, unknown> {
   expiresAt: number;
   error: { code: string; message: string };
   ended: { reason: EndReason; revoked: string[] };
+  /** A message on the files channel (untrusted): text steers a transfer, bytes belong to the one in flight. */
+  file: string | ArrayBuffer;
+  /** The files channel opened (transfers may start). */
+  filesOpen: RTCDataChannel;
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -105,6 +110,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
+  private files: RTCDataChannel | null = null;
   private seq = 0;
   private expiryTimer: unknown = null;
   private graceTimer: unknown = null;
@@ -215,6 +221,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
 
   // ---------- both ----------
 
+  /** The files channel while it is open, and the largest message the peer takes (RTCSctpTransport.maxMessageSize). */
+  filesChannel(): { channel: RTCDataChannel; maxMessageSize: number | null } | null {
+    if (this.files?.readyState !== 'open' || this.state === 'ended') return null;
+    return { channel: this.files, maxMessageSize: this.pc?.sctp?.maxMessageSize ?? null };
+  }
+
   /** The end user read a different code from the analyst's: someone may sit in between. */
   rejectCode(): Promise<{ reason: EndReason; revoked: string[] }> {
     this.verificationFailure = 'the two people read different codes';
@@ -251,11 +263,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
     // A session this side gives up by itself (peer lost, verification failed) ends at the broker
     // at once with that reason, not at the heartbeat timeout.
     if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
-    try {
-      this.pointer?.close();
-    } catch {
-      /* already closed */
+    for (const ch of [this.pointer, this.files]) {
+      try {
+        ch?.close();
+      } catch {
+        /* already closed */
+      }
     }
+    this.files = null;
     this.peer?.destroy();
     this.peer = null;
     this.link.close();
@@ -419,6 +434,16 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.pointer = pc.createDataChannel(CONTROL_CHANNELS.pointer.label, { negotiated: true, id: POINTER_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     this.pointer.onmessage = (ev) => {
       if (this.opts.role === 'end_user' && typeof ev.data === 'string') this.emit('control', { data: ev.data, channel: 'pointer' });
+    };
+    // Files: their own reliable channel, so a transfer never holds up input or chat.
+    const files = pc.createDataChannel(FILE_CHANNEL.label, { negotiated: true, id: FILE_CHANNEL.id, ordered: true });
+    files.binaryType = 'arraybuffer';
+    this.files = files;
+    files.onopen = () => this.emit('filesOpen', files);
+    files.onmessage = (ev) => {
+      if (typeof ev.data === 'string' || ev.data instanceof ArrayBuffer) this.emit('file', ev.data);
+      // Some stacks (node wrtc) hand over a Buffer or typed array.
+      else if (ArrayBuffer.isView(ev.data)) this.emit('file', new Uint8Array(ev.data.buffer, ev.data.byteOffset, ev.data.byteLength).slice().buffer);
     };
     peer.on('signal', (data: SimplePeer.SignalData) => this.onLocalSignal(data));
     peer.on('connect', () => {

@@ -10,6 +10,7 @@ import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
+import { attachFiles, detachFiles } from './files.js';
 import { endUserBroker, getBridge } from '../services.js';
 import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
 import { brokerNow, useAppStore } from '../store.js';
@@ -152,6 +153,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   engine = e;
   common(e);
+  attachFiles(e, o.sessionId);
   // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
   linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
@@ -377,6 +379,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   const e = new SessionEngine({ role: 'analyst', brokerUrl: o.brokerUrl, token: o.token, expiresAt: o.expiresAt, iceServers: o.iceServers }, deps());
   engine = e;
   common(e);
+  attachFiles(e, o.sessionId);
   // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
   e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
   e.on('stream', (s) => {
@@ -480,6 +483,7 @@ function finish(reason: string, revoked: string[]): void {
   grantEpoch.clear();
   pendingRequestId = null;
   for (const off of offs.splice(0)) off();
+  detachFiles();
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   setRemote(null);

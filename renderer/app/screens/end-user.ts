@@ -6,6 +6,7 @@ import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needs
 import { END_REASON_TEXT, GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
 import { useAppStore } from '../store.js';
 import { Dialog } from './dialog.js';
+import { FileOfferPrompt, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
 // ---------------------------------------------------------------- code entry
@@ -209,9 +210,10 @@ export function LiveScreen(): ReactNode {
             : 'They can see your screen but cannot control it. They have to ask, and you decide.',
         ),
     h(DataGrants, { who: live.peerName ?? 'They' }),
+    h(TransferList, { otherSide: live.peerName ?? 'Support' }),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
     // One dialog at a time: the request for more time waits until control has been answered.
-    live.controlRequest ? h(ControlPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
+    live.controlRequest ? h(ControlPrompt) : live.transfers.some((t) => t.way === 'in' && t.state === 'offered') ? h(FileOfferPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
   );
 }
 

@@ -6,6 +6,7 @@ import { ChatPanel } from './end-user.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 import { ViewerGrantButtons } from './viewer-grants.js';
+import { TransferList } from './transfers.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -173,7 +174,7 @@ export function Viewer(): ReactNode {
             ? null
             : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'No picture from the end user’s screen right now.' : 'Waiting for the screen…'),
       ),
-      h(ChatPanel, { who: 'End user' }),
+      h('div', { className: 'viewer-side' }, h(TransferList, { otherSide: 'the end user' }), h(ChatPanel, { who: 'End user' })),
     ),
     extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
   );
