@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAPABILITIES, type Capability } from './capabilities.js';
+import { CAPABILITIES, GRANTABLE_CAPABILITIES, type Capability } from './capabilities.js';
 import { safeText } from './protocol/text.js';
 import { DEFAULT_RECORDING_POLICY, RecordingPolicySchema } from './recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
@@ -34,6 +34,11 @@ export const OrgPolicySchema = z
     step_up_minutes: z.number().int().min(1).max(24 * 60).default(10),
     /** Whether sessions are recorded (off, best_effort, required), the stall limits, retention (common/recording.ts). */
     recordings: RecordingPolicySchema.default(DEFAULT_RECORDING_POLICY),
+    /**
+     * Capabilities no session of the organisation may include: a request asking for one is refused,
+     * and so is a grant request for one in a session approved before the policy changed.
+     */
+    denied_capabilities: z.array(z.enum(GRANTABLE_CAPABILITIES)).max(GRANTABLE_CAPABILITIES.length).default([]),
   })
   .strict()
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {

@@ -171,7 +171,7 @@ export class Stack {
   }
 
   /** A host with the real main services; the end user's injects into the Xvfb display. */
-  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number; panicChord?: boolean }; createInjector?: () => Promise<Injector> } = {}): Promise<BrowserHost> {
+  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number; panicChord?: boolean }; createInjector?: () => Promise<Injector>; receiveFolder?: string } = {}): Promise<BrowserHost> {
     const dataDir = fs.mkdtempSync(path.join(this.dir, `${kind}-`));
     const display = this.xvfb.display;
     const host = await startBrowserHost({
@@ -180,6 +180,7 @@ export class Stack {
       dataDir,
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
+      ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
       ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })) } : {}),
     });
     this.hosts.push(host);
@@ -241,10 +242,11 @@ export async function signIn(page: Page, p: Person): Promise<void> {
   await page.getByTestId('staff-name').waitFor();
 }
 
-export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number }): Promise<void> {
+export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number; also?: ('clipboard' | 'files')[] }): Promise<void> {
   await page.getByLabel('Ticket').fill(o.ticket);
   await page.getByLabel('Reason').fill(o.reason);
   if (o.control) await page.getByRole('checkbox', { name: 'control' }).check();
+  for (const c of o.also ?? []) await page.getByRole('checkbox', { name: c, exact: true }).check();
   if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
   await page.getByRole('button', { name: 'Send request' }).click();
 }

@@ -58,7 +58,7 @@ export class EndUserSide {
       const cap = r.capability as GrantableCapability;
       const allow = this.answer(r.capability);
       if (allow) allowed.set(r.request_id, cap);
-      this.engine.respondGrant(r.request_id, cap, allow);
+      this.engine.respondGrant(r.request_id, cap, allow, undefined, r.direction ?? undefined);
     });
     this.engine.on('grant', (g) => {
       const cap = g.capability as GrantableCapability;

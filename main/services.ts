@@ -1,11 +1,14 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { Capability } from '../common/capabilities.js';
+import { allowsWay, type GrantDirection } from '../common/grant-direction.js';
 import type { ControlRefusal } from '../common/control/refusals.js';
 import type { BridgeEvent, BridgeEventPayload, BridgeHandlers, PolicyView } from '../common/bridge/api.js';
 import { systemClock, type Clock } from './clock.js';
 import { postTeardownReport, reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
+import { FileReceiver } from './files/receiver.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
 import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
@@ -37,6 +40,10 @@ export interface MainServicesOptions {
    * brokerUrl) and its key and sets the consent floor; `invalid` refuses every session.
    */
   machinePolicy?: MachinePolicyResult;
+  /** Where received files land (the end user's Downloads folder by default). */
+  receiveFolder?: string;
+  /** The largest file this machine accepts (2 GiB by default). */
+  maxFileBytes?: number;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -51,6 +58,7 @@ type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) =>
 export class MainServices {
   readonly registry: GrantRegistry;
   readonly gate: InputGate;
+  readonly files: FileReceiver;
   /** Origin of the broker as the renderer sees it; proofs are made for nothing else. */
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
@@ -70,6 +78,8 @@ export class MainServices {
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
   private readonly guard: MachinePolicyGuard;
+  /** The way each live clipboard or files grant lets data go, as the end user allowed it. */
+  private readonly directions = new Map<GrantKind, GrantDirection>();
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -101,7 +111,17 @@ export class MainServices {
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
     });
-    this.registry.onRevoked((g, reason) => this.emit('grant.revoked', { kind: g.kind, reason }));
+    this.files = new FileReceiver({
+      folder: opts.receiveFolder ?? path.join(os.homedir(), 'Downloads'),
+      maxBytes: opts.maxFileBytes,
+      allowed: (sid) => this.allows('files', sid, 'to_end_user'),
+    });
+    this.registry.onRevoked((g, reason) => {
+      this.directions.delete(g.kind);
+      // The files grant went: every transfer stops now and its partial file is deleted.
+      if (g.kind === 'files' && this.files.cancelAll(g.sessionId) > 0) this.emit('files.stopped', { sessionId: g.sessionId, reason });
+      this.emit('grant.revoked', { kind: g.kind, reason });
+    });
   }
 
   /** Recovers from a crashed run (revoking and reporting what it held), then starts the services. */
@@ -156,11 +176,12 @@ export class MainServices {
    * null. Asked before the end user's Allow is sent, so the analyst hears the machine's reason with
    * the answer, and again when the grant is switched on.
    */
-  private async cannotGrant(sessionId: string, kind: GrantKind): Promise<string | null> {
+  private async cannotGrant(sessionId: string, kind: GrantKind, direction?: GrantDirection): Promise<string | null> {
     if (this.guard.view().managed?.status === 'invalid') return 'machine_policy_invalid';
     if (!this.active.has(sessionId)) return 'unknown_session';
     if (this.deniedCapabilities().includes(kind as Capability)) return 'denied_by_policy';
-    if (kind === 'clipboard' || kind === 'files') return 'not_supported';
+    // A clipboard or files grant without its way would let data go any way: refused.
+    if ((kind === 'clipboard' || kind === 'files') !== (direction !== undefined)) return 'bad_direction';
     const noCapture = kind === 'capture' ? this.opts.captureRefusal?.() : null;
     if (noCapture) return noCapture;
     if (kind === 'control') {
@@ -192,6 +213,12 @@ export class MainServices {
       'grants.check': (a) => (mine(a.sessionId) ? this.handlers['grants.check'](a) : { ok: false as const, reason: 'other_page' }),
       'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
       'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+      'files.offer': (a) => (mine(a.sessionId) ? this.handlers['files.offer'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.accept': (a) => (mine(a.sessionId) ? this.handlers['files.accept'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.refuse': (a) => (mine(a.sessionId) ? this.handlers['files.refuse'](a) : { ok: true as const }),
+      'files.write': (a) => (mine(a.sessionId) ? this.handlers['files.write'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
+      'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
     };
   }
 
@@ -222,6 +249,8 @@ export class MainServices {
     this.guard.sessionEnded(id);
     this.gate.forget(id);
     this.gate.releaseAll();
+    // Before anything else can write: a transfer cut by the end leaves no partial file.
+    this.files.cancelAll(id);
     return this.registry.revokeAll(id);
   }
 
@@ -289,16 +318,17 @@ export class MainServices {
       this.reported.add(sessionId);
       return this.device.teardownReceipt(sessionId, revoked, false);
     },
-    'grants.check': async ({ sessionId, kind }) => {
-      const refused = await this.cannotGrant(sessionId, kind);
+    'grants.check': async ({ sessionId, kind, direction }) => {
+      const refused = await this.cannotGrant(sessionId, kind, direction);
       return refused ? { ok: false as const, reason: refused } : { ok: true as const };
     },
-    'grants.acquire': async ({ sessionId, kind }) => {
-      const refused = await this.cannotGrant(sessionId, kind);
+    'grants.acquire': async ({ sessionId, kind, direction }) => {
+      const refused = await this.cannotGrant(sessionId, kind, direction);
       if (refused) return { ok: false as const, reason: refused };
       const expiresAt = this.sessionExpiry(sessionId);
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
+      if (r.ok && direction) this.directions.set(kind, direction);
       return r.ok ? { ok: true as const, expiresAt: r.grant.expiresAt } : { ok: false as const, reason: r.reason };
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),
@@ -328,11 +358,25 @@ export class MainServices {
     },
     'grants.list': () => this.registry.grants().map((g) => ({ sessionId: g.sessionId, kind: g.kind, expiresAt: g.expiresAt })),
     'input.deliver': ({ sessionId, data, channel }) => this.gate.handle(sessionId, data, channel),
+    'files.offer': (o) => this.files.offer(o),
+    'files.accept': ({ sessionId, id }) => this.files.accept(sessionId, id),
+    'files.refuse': ({ sessionId, id }) => {
+      this.files.refuse(sessionId, id);
+      return { ok: true as const };
+    },
+    'files.write': ({ sessionId, id, offset, data }) => this.files.write(sessionId, id, offset, Buffer.from(data, 'base64')),
+    'files.finish': ({ sessionId, id }) => this.files.finish(sessionId, id),
+    'files.cancel': ({ sessionId, id }) => ({ cancelled: this.files.cancel(sessionId, id) }),
   };
 
   /** The machine's own list and the administrator's, together: either can only take away. */
   private deniedCapabilities(): Capability[] {
     return [...new Set([...(this.opts.policy?.deniedCapabilities ?? []), ...this.guard.deniedCapabilities()])];
+  }
+
+  /** Whether a live grant lets clipboard text or files go `way` in this session now (fail closed). */
+  allows(kind: 'clipboard' | 'files', sessionId: string, way: 'to_end_user' | 'from_end_user'): boolean {
+    return this.active.has(sessionId) && this.registry.isActive(kind, sessionId) && allowsWay(this.directions.get(kind), way);
   }
 
   private sessionExpiry(sessionId: string): number {

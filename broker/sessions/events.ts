@@ -1,5 +1,6 @@
 import type { GrantableCapability } from '../../common/capabilities.js';
 import type { GrantChangeReason } from '../../common/control/refusals.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import type { LiveSession } from './live.js';
@@ -12,9 +13,10 @@ export interface SessionEvents {
   ended(s: LiveSession, reason: EndReason): void;
   activated(s: LiveSession): void;
   /** `reason`: why the end user's machine refused although the end user allowed, or `timeout` when nobody answered. */
-  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void;
+  /** `direction`: the way a clipboard or files grant lets data go. */
+  grantChanged(s: LiveSession, capability: GrantableCapability, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason, direction?: GrantDirection): void;
   /** `mfaAt`: when the analyst last passed a second factor (ms), for the end user's prompt. */
-  grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability, mfaAt: number): void;
+  grantRequested(s: LiveSession, requestId: string, capability: GrantableCapability, mfaAt: number, direction?: GrantDirection): void;
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;
   expiryWarning(s: LiveSession, secondsLeft: number): void;

@@ -1,5 +1,6 @@
 import type { Capability, GrantableCapability } from '../../common/capabilities.js';
 import type { RecordingMode } from '../../common/recording.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import type { SessionState } from '../../common/session-state.js';
 
 /** The recording of an active session, as the stall watch keeps it (recording-watch.ts). */
@@ -29,8 +30,10 @@ export interface LiveSession {
   expiresAt: number | null;
   hardDeadline: number | null;
   granted: Set<GrantableCapability>;
+  /** The way each granted clipboard or files grant lets data go (common/grant-direction.ts). */
+  grantDirections: Map<GrantableCapability, GrantDirection>;
   /** Grant requests waiting for the end user's answer, by request id. */
-  pendingGrants: Map<string, { capability: GrantableCapability; grantId: string; cancelTimeout: () => void }>;
+  pendingGrants: Map<string, { capability: GrantableCapability; direction: GrantDirection | null; grantId: string; cancelTimeout: () => void }>;
   /** Extension waiting for approval or consent. */
   /** `deciding`: a decision on it is being written; a second one at the same time is refused. */
   pendingExtension: { id: string; minutes: number; state: 'awaiting_approval' | 'awaiting_consent'; deciding?: boolean } | null;

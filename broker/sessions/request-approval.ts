@@ -29,6 +29,8 @@ export async function request(core: SessionCore, analyst: SignedInAccount, input
     throw new DomainError(kind, code, message);
   };
   if (!analyst.roles.includes('analyst')) await refuse('forbidden', 'only analysts can request sessions');
+  const denied = caps.filter((c) => (policy.denied_capabilities as readonly string[]).includes(c));
+  if (denied.length > 0) await refuse('capability_denied_by_policy', `policy does not allow ${denied.join(', ')} in a session`);
   if (input.duration_minutes > policy.max_duration_minutes) {
     await refuse('duration_exceeds_policy', `policy allows at most ${policy.max_duration_minutes} minutes`, 'bad_request');
   }

@@ -23,6 +23,7 @@ import { AccountWatch } from './account-watch.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import { approveExtension, requestExtension, respondExtension } from './extensions.js';
 import { dropPendingGrants, requestGrant, respondGrant, revokeGrant } from './grants.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import { recordTeardownReport, type TeardownReport } from './teardown.js';
 import { issueCode, redeem } from './join.js';
 import { clearTimers, type LiveSession } from './live.js';
@@ -155,11 +156,11 @@ export class SessionService {
 
   // ---------- grants inside an active session
 
-  requestGrant(live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor): Promise<void> {
-    return requestGrant(this.core, live, requestId, capability, actor);
+  requestGrant(live: LiveSession, requestId: string, capability: GrantableCapability, actor: Actor, direction?: GrantDirection): Promise<void> {
+    return requestGrant(this.core, live, requestId, capability, actor, direction);
   }
-  respondGrant(live: LiveSession, requestId: string, capability: GrantableCapability, allow: boolean, actor: Actor, reason?: ControlRefusal): Promise<void> {
-    return respondGrant(this.core, live, requestId, capability, allow, actor, reason);
+  respondGrant(live: LiveSession, requestId: string, capability: GrantableCapability, allow: boolean, actor: Actor, reason?: ControlRefusal, direction?: GrantDirection): Promise<void> {
+    return respondGrant(this.core, live, requestId, capability, allow, actor, reason, direction);
   }
   revokeGrant(live: LiveSession, capability: GrantableCapability, by: SessionRole, actor: Actor): Promise<void> {
     return revokeGrant(this.core, live, capability, by, actor);

@@ -18,6 +18,7 @@ export function track(core: SessionCore, r: Row, analystUsername: string): LiveS
     expiresAt: r.expires_at,
     hardDeadline: r.hard_deadline,
     granted: new Set(),
+    grantDirections: new Map(),
     pendingGrants: new Map(),
     pendingExtension: null,
     timers: [],

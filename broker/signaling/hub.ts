@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isGrantable } from '../../common/capabilities.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
 import type { GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
@@ -291,9 +292,9 @@ export class SignalingHub implements SessionEvents {
   private holderStep(s: LiveSession, role: SessionRole, actor: Actor, frame: HolderFrame): Promise<void> {
     switch (frame.type) {
       case 'grant.request':
-        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, actor);
+        return this.ctx.sessions.requestGrant(s, frame.request_id, frame.capability, actor, frame.direction);
       case 'grant.response':
-        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, actor, frame.reason);
+        return this.ctx.sessions.respondGrant(s, frame.request_id, frame.capability, frame.allow, actor, frame.reason, frame.direction);
       case 'grant.revoke':
         return this.ctx.sessions.revokeGrant(s, frame.capability, role, actor);
       case 'extend.request':
@@ -579,13 +580,13 @@ export class SignalingHub implements SessionEvents {
     this.lingerers.add(c);
   }
 
-  grantRequested(s: LiveSession, requestId: string, capability: string, mfaAt: number): void {
-    this.toParty(s.id, 'end_user', { type: 'grant.request', request_id: requestId, capability, ...(mfaAt > 0 ? { mfa_at: Math.floor(mfaAt / 1000) } : {}) });
+  grantRequested(s: LiveSession, requestId: string, capability: string, mfaAt: number, direction?: GrantDirection): void {
+    this.toParty(s.id, 'end_user', { type: 'grant.request', request_id: requestId, capability, ...(mfaAt > 0 ? { mfa_at: Math.floor(mfaAt / 1000) } : {}), ...(direction ? { direction } : {}) });
   }
 
-  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason): void {
+  grantChanged(s: LiveSession, capability: string, granted: boolean, by: SessionRole | 'broker', requestId?: string, reason?: GrantChangeReason, direction?: GrantDirection): void {
     if (!isGrantable(capability as never)) return;
-    const extra = { ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
+    const extra = { ...(direction ? { direction } : {}), ...(requestId ? { request_id: requestId } : {}), ...(reason ? { reason } : {}) };
     // The end user's machine switches control on from this frame: it goes there first, so the
     // analyst's first input after the grant finds the gate already open. (In a cluster both go
     // out on the session's one channel, in this order.)

@@ -3,6 +3,7 @@ import { RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
+import { GRANT_DIRECTIONS } from '../grant-direction.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
 
@@ -106,6 +107,36 @@ export const GateOutcomeSchema = z.enum([
 
 const ok = z.object({ ok: z.literal(true) }).strict();
 
+const transferId = shortId;
+/** A piece of a received file on its way to main: 32 KiB, base64 (the browser host's bridge frame is at most 64 KiB). */
+export const MAX_FILE_PIECE_BYTES = 32 * 1024;
+const failed = z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict();
+
+/**
+ * Files coming to this computer (main/files/receiver.ts): offered (nothing written), accepted by
+ * the end user's click (a temporary file in the receiving folder), written in order, finished
+ * (moved to its name only when the SHA-256 matches) or cancelled (deleted). Only while a files
+ * grant lets files come this way.
+ */
+export const FILE_METHODS = {
+  'files.offer': {
+    args: z.tuple([z.object({ sessionId, id: transferId, name: z.string().min(1).max(1024), size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), saveAs: z.string().max(255), folder: z.string().max(4096) }).strict(), failed]),
+  },
+  'files.accept': { args: z.tuple([z.object({ sessionId, id: transferId }).strict()]), result: z.discriminatedUnion('ok', [ok, failed]) },
+  'files.refuse': { args: z.tuple([z.object({ sessionId, id: transferId }).strict()]), result: ok },
+  'files.write': {
+    args: z.tuple([z.object({ sessionId, id: transferId, offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), data: z.string().max(Math.ceil(MAX_FILE_PIECE_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/) }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), written: z.number().int().min(0) }).strict(), failed]),
+  },
+  'files.finish': {
+    args: z.tuple([z.object({ sessionId, id: transferId }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), savedAs: z.string().max(255), sha256: z.string().max(64) }).strict(), failed]),
+  },
+  'files.cancel': { args: z.tuple([z.object({ sessionId, id: transferId }).strict()]), result: z.object({ cancelled: z.boolean() }).strict() },
+} as const;
+
+
 /** Every method: a tuple of arguments and a result, both parsed on the main side. */
 export const BRIDGE_METHODS = {
   'policy.get': { args: z.tuple([]), result: PolicyViewSchema },
@@ -143,11 +174,14 @@ export const BRIDGE_METHODS = {
   'session.teardownReceipt': { args: z.tuple([z.object({ sessionId, revoked: z.array(GrantKindSchema).max(4) }).strict()]), result: jws },
   /** Whether this machine could give the grant now (nothing is granted): asked before Allow is answered. */
   'grants.check': {
-    args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]),
+    args: z.tuple([z.object({ sessionId, kind: GrantKindSchema, direction: z.enum(GRANT_DIRECTIONS).optional() }).strict()]),
     result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true) }).strict(), z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict()]),
   },
-  /** Called only from the end user's own click (Accept, Allow). */
-  'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema }).strict()]), result: AcquireResultSchema },
+  /**
+   * Called only from the end user's own click (Accept, Allow). `direction`: the way the end user
+   * allowed clipboard text or files to go; main lets nothing go the other way.
+   */
+  'grants.acquire': { args: z.tuple([z.object({ sessionId, kind: GrantKindSchema, direction: z.enum(GRANT_DIRECTIONS).optional() }).strict()]), result: AcquireResultSchema },
   'grants.revoke': { args: z.tuple([z.object({ kind: GrantKindSchema }).strict()]), result: z.object({ revoked: z.boolean() }).strict() },
   /** Teardown: ends the session locally and revokes every grant; idempotent. */
   'grants.revokeAll': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ revoked: z.array(GrantKindSchema).max(4) }).strict() },
@@ -165,6 +199,7 @@ export const BRIDGE_METHODS = {
     args: z.tuple([z.object({ sessionId, data: z.string().max(MAX_CONTROL_MESSAGE_BYTES * 2), channel: z.enum(['pointer', 'reliable']) }).strict()]),
     result: GateOutcomeSchema,
   },
+  ...FILE_METHODS,
 } as const;
 
 /** Pushes from main to the renderer. */
@@ -175,6 +210,8 @@ export const BRIDGE_EVENTS = {
   panic: z.object({}).strict(),
   /** A chat message from the analyst that passed the input gate. */
   chat: z.object({ sessionId, text: z.string().min(1).max(2000) }).strict(),
+  /** Main stopped every file transfer of the session (the files grant went): their partial files are deleted. */
+  'files.stopped': z.object({ sessionId, reason: z.enum(['user', 'expired', 'teardown']) }).strict(),
 } as const;
 
 export type BridgeMethod = keyof typeof BRIDGE_METHODS;

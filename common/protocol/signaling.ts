@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GRANTABLE_CAPABILITIES } from '../capabilities.js';
 import { CONTROL_REFUSALS, GRANT_CHANGE_REASONS } from '../control/refusals.js';
+import { GRANT_DIRECTIONS } from '../grant-direction.js';
 
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
@@ -15,6 +16,8 @@ export const TEARDOWN_RECEIPT_TYP = 'chaperone-teardown+jwt';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+/** Clipboard and files name the way data may go (common/grant-direction.ts); control names none. */
+const direction = z.enum(GRANT_DIRECTIONS).optional();
 
 /** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
 export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
@@ -42,12 +45,12 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('auth'), token: z.string().min(1).max(MAX_TOKEN_CHARS), proof: z.string().min(1).max(MAX_TOKEN_CHARS) }).strict(),
   z.object({ type: z.literal('heartbeat') }).strict(),
   z.object({ type: z.literal('signal'), payload: SignalPayloadSchema }).strict(),
-  z.object({ type: z.literal('grant.request'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
+  z.object({ type: z.literal('grant.request'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES), direction }).strict(),
   /**
    * `capability`: what the end user was shown and answers; the broker checks it against the request.
    * `reason`: the end user's machine cannot do it although the end user said yes (Wayland, macOS permission).
    */
-  z.object({ type: z.literal('grant.response'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES), allow: z.boolean(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
+  z.object({ type: z.literal('grant.response'), request_id: id, capability: z.enum(GRANTABLE_CAPABILITIES), direction, allow: z.boolean(), reason: z.enum(CONTROL_REFUSALS).optional() }).strict(),
   z.object({ type: z.literal('grant.revoke'), capability: z.enum(GRANTABLE_CAPABILITIES) }).strict(),
   z.object({ type: z.literal('extend.request'), request_id: id, minutes: z.number().int().min(1).max(240) }).strict(),
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
@@ -85,10 +88,10 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('peer.online'), online: z.boolean() }).strict(),
   z.object({ type: z.literal('signal'), from: role, payload: SignalPayloadSchema }).strict(),
   // mfa_at: when the analyst last passed a second factor (seconds), so the prompt can say how fresh.
-  z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText, mfa_at: z.number().int().nonnegative().optional() }).strict(),
+  z.object({ type: z.literal('grant.request'), request_id: id, capability: shortText, mfa_at: z.number().int().nonnegative().optional(), direction }).strict(),
   /** `reason`: the machine's refusal (CONTROL_REFUSALS), or `timeout` when nobody answered the request within its time. */
   z
-    .object({ type: z.literal('grant.changed'), capability: shortText, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(GRANT_CHANGE_REASONS).optional() })
+    .object({ type: z.literal('grant.changed'), capability: shortText, direction, granted: z.boolean(), by: z.enum(['analyst', 'end_user', 'broker']), request_id: id.optional(), reason: z.enum(GRANT_CHANGE_REASONS).optional() })
     .strict(),
   z.object({ type: z.literal('extend.pending_approval'), extension_id: id, minutes: z.number().int().min(1).max(1440) }).strict(),
   z.object({ type: z.literal('extend.offer'), extension_id: id, minutes: z.number().int().min(1).max(1440), new_expires_at: epoch }).strict(),

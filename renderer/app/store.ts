@@ -1,5 +1,7 @@
 import { create, type StateCreator } from 'zustand';
 import type { OfferView, PolicyView } from '../../common/bridge/api.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
+import type { TransferView } from '../session/file-transfers.js';
 import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
 
 /**
@@ -56,6 +58,8 @@ export interface ChatLine {
 export interface ControlRequest {
   requestId: string;
   capability: string;
+  /** Clipboard and files: the way the analyst asked data to go; null for control. */
+  direction?: GrantDirection | null;
   receivedAt: number;
   /** When the analyst last passed a second factor (broker ms), as the broker said with the request. */
   mfaAt?: number | null;
@@ -77,6 +81,8 @@ export interface LiveSlice {
     capabilities: string[];
     /** Grants in force right now, as the broker reported them. */
     granted: string[];
+    /** The way each granted clipboard or files grant lets data go. */
+    grantDirections: Record<string, GrantDirection>;
     /** End user: a request waiting for Allow or Deny. */
     controlRequest: ControlRequest | null;
     /** Analyst: a request sent and not answered yet. */
@@ -93,6 +99,8 @@ export interface LiveSlice {
     /** Analyst: a request for more time not decided yet (an approver may have to look first). */
     extensionRequest: { minutes: number; phase: 'asked' | 'awaiting_approval' } | null;
     notice: string | null;
+    /** File transfers of this session, the latest last (at most 5 kept). */
+    transfers: TransferView[];
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
     /** `note`: the words of whoever pulled the kill switch, if they gave any. */
@@ -105,7 +113,8 @@ export interface LiveSlice {
    */
   beginLive(patch: Partial<LiveSlice['live']>): void;
   addChat(line: ChatLine): void;
-  setGrant(capability: string, granted: boolean, by?: string): void;
+  setGrant(capability: string, granted: boolean, by?: string, direction?: GrantDirection | null): void;
+  setTransfer(t: TransferView): void;
 }
 
 // ---------- staff: sign-in, request, approval status, code ----------
@@ -174,6 +183,7 @@ const initialLive: LiveSlice['live'] = {
   ticket: null,
   capabilities: [],
   granted: [],
+  grantDirections: {},
   controlRequest: null,
   pendingRequest: null,
   stepUp: null,
@@ -186,6 +196,7 @@ const initialLive: LiveSlice['live'] = {
   extensionRequest: null,
   notice: null,
   revokedDuring: [],
+  transfers: [],
   ended: null,
 };
 const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null };
@@ -214,14 +225,24 @@ const createLiveSlice: Slice<LiveSlice> = (set) => ({
   setLive: (patch) => set((s) => ({ live: { ...s.live, ...patch } })),
   beginLive: (patch) => set({ live: { ...initialLive, ...patch } }),
   addChat: (line) => set((s) => ({ live: { ...s.live, chat: [...s.live.chat, line].slice(-200) } })),
-  setGrant: (capability, granted, by = 'broker') =>
+  setGrant: (capability, granted, by = 'broker', direction = null) =>
     set((s) => {
       const had = s.live.granted.includes(capability);
       const rest = s.live.granted.filter((c) => c !== capability);
       const revokedDuring = had && !granted ? [...s.live.revokedDuring, { kind: capability, by }] : s.live.revokedDuring;
-      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, revokedDuring } };
+      const { [capability]: _gone, ...others } = s.live.grantDirections;
+      const grantDirections = granted && direction ? { ...others, [capability]: direction } : others;
+      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, grantDirections, revokedDuring } };
     }),
+  setTransfer: (t) => set((s) => ({ live: { ...s.live, transfers: upsertTransfer(s.live.transfers, t) } })),
 });
+
+function upsertTransfer(list: TransferView[], t: TransferView): TransferView[] {
+  const rest = list.filter((x) => x.id !== t.id || x.way !== t.way);
+  const i = list.findIndex((x) => x.id === t.id && x.way === t.way);
+  const next = i >= 0 ? [...list.slice(0, i), t, ...list.slice(i + 1)] : [...rest, t];
+  return next.slice(-5);
+}
 
 const createStaffSlice: Slice<StaffSlice> = (set) => ({
   staff: initialStaff,

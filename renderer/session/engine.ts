@@ -2,6 +2,8 @@ import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
 import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
+import type { GrantDirection } from '../../common/grant-direction.js';
+import { FILE_CHANNEL } from '../../common/files/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
@@ -63,13 +65,13 @@ export interface EngineEvents extends Record<string, unknown> {
   stream: MediaStream;
   /** End user side: one raw data-channel message for the input gate (untrusted). */
   control: { data: string; channel: keyof typeof CONTROL_CHANNELS };
-  grantRequest: { request_id: string; capability: string; mfa_at: number | null };
+  grantRequest: { request_id: string; capability: string; mfa_at: number | null; direction: GrantDirection | null };
   /** Analyst side: the end user paused or resumed sending the screen. */
   share: { paused: boolean };
   /** Analyst side: a chat message from the end user (the end user's side gets chat through the gate). */
   chat: string;
   /** The broker's grant.changed: the only source of grant state on either side. */
-  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: GrantChangeReason | null };
+  grant: { capability: string; granted: boolean; by: string; requestId: string | null; reason: GrantChangeReason | null; direction: GrantDirection | null };
   controlLocked: boolean;
   warning: number;
   extensionOffer: { extension_id: string; minutes: number; new_expires_at: number };
@@ -82,6 +84,10 @@ export interface EngineEvents extends Record<string, unknown> {
   ended: { reason: EndReason; revoked: string[] };
   /** The kill switch's reason, as the broker passed it on with the end (before `ended`). */
   endNote: string;
+  /** A message on the files channel (untrusted): text steers a transfer, bytes belong to the one in flight. */
+  file: string | ArrayBuffer;
+  /** The files channel opened (transfers may start). */
+  filesOpen: RTCDataChannel;
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -106,6 +112,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
+  private files: RTCDataChannel | null = null;
   private seq = 0;
   private expiryTimer: unknown = null;
   private graceTimer: unknown = null;
@@ -164,8 +171,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.sendReliable(JSON.stringify({ t: 'chat', seq: this.seq++, text }));
   }
 
-  requestGrant(capability: GrantableCapability, requestId: string): void {
-    this.link.send({ type: 'grant.request', request_id: requestId, capability });
+  /** `direction`: required for clipboard and files (common/grant-direction.ts), absent for control. */
+  requestGrant(capability: GrantableCapability, requestId: string, direction?: GrantDirection): void {
+    this.link.send({ type: 'grant.request', request_id: requestId, capability, ...(direction ? { direction } : {}) });
   }
 
   requestExtension(minutes: number, requestId: string): void {
@@ -178,8 +186,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
    * The end user's answer names the capability the prompt showed; the broker checks it against the
    * request. `reason`: this machine refused although the end user allowed; the analyst is told why.
    */
-  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal): void {
-    this.link.send({ type: 'grant.response', request_id: requestId, capability, allow, ...(reason ? { reason } : {}) });
+  respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal, direction?: GrantDirection): void {
+    this.link.send({ type: 'grant.response', request_id: requestId, capability, ...(direction ? { direction } : {}), allow, ...(reason ? { reason } : {}) });
   }
 
   revokeGrant(capability: GrantableCapability): void {
@@ -214,6 +222,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   // ---------- both ----------
+
+  /** The files channel while it is open, and the largest message the peer takes (RTCSctpTransport.maxMessageSize). */
+  filesChannel(): { channel: RTCDataChannel; maxMessageSize: number | null } | null {
+    if (this.files?.readyState !== 'open' || this.state === 'ended') return null;
+    return { channel: this.files, maxMessageSize: this.pc?.sctp?.maxMessageSize ?? null };
+  }
 
   /** The end user read a different code from the analyst's: someone may sit in between. */
   rejectCode(): Promise<{ reason: EndReason; revoked: string[] }> {
@@ -251,11 +265,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
     // A session this side gives up by itself (peer lost, verification failed) ends at the broker
     // at once with that reason, not at the heartbeat timeout.
     if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
-    try {
-      this.pointer?.close();
-    } catch {
-      /* already closed */
+    for (const ch of [this.pointer, this.files]) {
+      try {
+        ch?.close();
+      } catch {
+        /* already closed */
+      }
     }
+    this.files = null;
     this.peer?.destroy();
     this.peer = null;
     this.link.close();
@@ -326,10 +343,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
         return;
       case 'grant.request':
         this.asked.set(f.request_id, f.capability);
-        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability, mfa_at: f.mfa_at ?? null });
+        this.emit('grantRequest', { request_id: f.request_id, capability: f.capability, mfa_at: f.mfa_at ?? null, direction: f.direction ?? null });
         return;
       case 'grant.changed':
-        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null });
+        this.emit('grant', { capability: f.capability, granted: f.granted, by: f.by, requestId: f.request_id ?? null, reason: f.reason ?? null, direction: f.direction ?? null });
         return;
       case 'extend.pending_approval':
         this.emit('extensionPending', { extension_id: f.extension_id, minutes: f.minutes });
@@ -420,6 +437,16 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.pointer = pc.createDataChannel(CONTROL_CHANNELS.pointer.label, { negotiated: true, id: POINTER_CHANNEL_ID, ordered: false, maxRetransmits: 0 });
     this.pointer.onmessage = (ev) => {
       if (this.opts.role === 'end_user' && typeof ev.data === 'string') this.emit('control', { data: ev.data, channel: 'pointer' });
+    };
+    // Files: their own reliable channel, so a transfer never holds up input or chat.
+    const files = pc.createDataChannel(FILE_CHANNEL.label, { negotiated: true, id: FILE_CHANNEL.id, ordered: true });
+    files.binaryType = 'arraybuffer';
+    this.files = files;
+    files.onopen = () => this.emit('filesOpen', files);
+    files.onmessage = (ev) => {
+      if (typeof ev.data === 'string' || ev.data instanceof ArrayBuffer) this.emit('file', ev.data);
+      // Some stacks (node wrtc) hand over a Buffer or typed array.
+      else if (ArrayBuffer.isView(ev.data)) this.emit('file', new Uint8Array(ev.data.buffer, ev.data.byteOffset, ev.data.byteLength).slice().buffer);
     };
     peer.on('signal', (data: SimplePeer.SignalData) => this.onLocalSignal(data));
     peer.on('connect', () => {

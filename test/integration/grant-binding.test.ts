@@ -29,7 +29,7 @@ describe.each(ENGINES)('a grant request id is bound to one capability, and an un
     const s = await activeSession(b, analyst, { caps: ['view', 'control', 'clipboard'], approver });
     const { eu, an } = await connectBoth(b, analyst, s);
     an.sendJson({ type: 'grant.request', request_id: 'r7', capability: 'clipboard' });
-    expect(await eu.nextOfType('grant.request')).toEqual({ type: 'grant.request', request_id: 'r7', capability: 'clipboard', mfa_at: expect.any(Number) });
+    expect(await eu.nextOfType('grant.request')).toEqual({ type: 'grant.request', request_id: 'r7', capability: 'clipboard', mfa_at: expect.any(Number), direction: 'both' });
     an.sendJson({ type: 'grant.request', request_id: 'r7', capability: 'control' });
     expect((await an.nextOfType('error')).code).toBe('duplicate_request');
     await settle();

@@ -90,9 +90,13 @@ describe('the bridge: one definition, parsed on both sides', () => {
     await api.session.open({ sessionId: SID, expiresAt: exp });
     expect(await api.grants.acquire({ sessionId: SID, kind: 'capture' })).toEqual({ ok: true, expiresAt: exp });
     expect(await api.grants.acquire({ sessionId: SID, kind: 'control' })).toEqual({ ok: false, reason: 'injection_unavailable' });
-    expect(await api.grants.acquire({ sessionId: SID, kind: 'clipboard' })).toEqual({ ok: false, reason: 'not_supported' });
-    expect((await api.grants.list()).map((g) => g.kind)).toEqual(['capture']);
-    expect(await api.grants.revokeAll({ sessionId: SID })).toEqual({ revoked: ['capture'] });
+    // Clipboard and files only with the way the end user allowed; control never with one.
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'clipboard' })).toEqual({ ok: false, reason: 'bad_direction' });
+    expect(await api.grants.check({ sessionId: SID, kind: 'control', direction: 'both' })).toEqual({ ok: false, reason: 'bad_direction' });
+    await expect(api.grants.acquire({ sessionId: SID, kind: 'files', direction: 'sideways' as never })).rejects.toMatchObject({ code: 'invalid_args' });
+    expect(await api.grants.acquire({ sessionId: SID, kind: 'clipboard', direction: 'to_end_user' })).toEqual({ ok: true, expiresAt: exp });
+    expect((await api.grants.list()).map((g) => g.kind)).toEqual(['capture', 'clipboard']);
+    expect(await api.grants.revokeAll({ sessionId: SID })).toEqual({ revoked: ['capture', 'clipboard'] });
     expect(await api.grants.revokeAll({ sessionId: SID })).toEqual({ revoked: [] });
     expect(await api.grants.list()).toEqual([]);
     expect(await api.grants.acquire({ sessionId: SID, kind: 'capture' })).toMatchObject({ ok: false });

@@ -2,6 +2,7 @@
 // it normalises getStats, ICE candidate and track shapes across the Chromium versions Electron ships.
 import 'webrtc-adapter';
 import { isGrantable, type GrantableCapability } from '../../../common/capabilities.js';
+import type { GrantDirection } from '../../../common/grant-direction.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
 import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../../common/control/refusals.js';
 import { SessionEngine, type EngineEvents } from '../../session/engine.js';
@@ -9,6 +10,7 @@ import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
+import { attachFiles, detachFiles } from './files.js';
 import { endUserBroker, getBridge } from '../services.js';
 import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
 import { brokerNow, useAppStore } from '../store.js';
@@ -23,8 +25,8 @@ let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
-/** End user: requests this person allowed, by id, with the capability the prompt showed. */
-const allowed = new Map<string, GrantableCapability>();
+/** End user: requests this person allowed, by id, with the capability and direction the prompt showed. */
+const allowed = new Map<string, { kind: GrantableCapability; direction: GrantDirection | null }>();
 /** Analyst: the id of the request waiting for an answer. */
 let pendingRequestId: string | null = null;
 const offs: (() => void)[] = [];
@@ -156,6 +158,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   engine = e;
   common(e);
+  attachFiles(e, o.sessionId);
   // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
   linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
@@ -163,10 +166,10 @@ export function startEndUser(o: EndUserStart): SessionEngine {
     // A capability this build cannot grant, or a second prompt over the first: no.
     if (!isGrantable(r.capability)) return;
     if (s.live.controlRequest) {
-      e.respondGrant(r.request_id, r.capability, false);
+      e.respondGrant(r.request_id, r.capability, false, undefined, r.direction ?? undefined);
       return;
     }
-    s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, receivedAt: Date.now(), mfaAt: r.mfa_at !== null ? r.mfa_at * 1000 : null } });
+    s.setLive({ controlRequest: { requestId: r.request_id, capability: r.capability, direction: r.direction, receivedAt: Date.now(), mfaAt: r.mfa_at !== null ? r.mfa_at * 1000 : null } });
     const seconds = s.policy?.controlPromptSeconds ?? 30;
     clearPrompt();
     promptTimer = setTimeout(() => promptTimedOut(r.request_id), seconds * 1000);
@@ -228,16 +231,18 @@ async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEven
   }
   const shown = g.requestId ? allowed.get(g.requestId) : undefined;
   if (g.requestId) allowed.delete(g.requestId);
-  if (shown !== kind) {
+  // The broker's word must match what this person saw: the capability and, for clipboard and files, the direction.
+  if (shown?.kind !== kind || shown.direction !== g.direction) {
     e.revokeGrant(kind);
     s.setLive({ notice: `The broker reported ${GRANT_NAMES[kind] ?? kind} that you did not allow; it stays off.` });
     return;
   }
   const epoch = grantEpoch.get(kind) ?? 0;
-  const r = await bridge.grants.acquire({ sessionId, kind }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
+  const direction = shown.direction ?? undefined;
+  const r = await bridge.grants.acquire({ sessionId, kind, ...(direction ? { direction } : {}) }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
   if (!r.ok) {
     e.revokeGrant(kind);
-    store().setLive({ notice: isControlRefusal(r.reason) ? refusalForEndUser(r.reason) : `Control could not be turned on here (${r.reason}).` });
+    store().setLive({ notice: isControlRefusal(r.reason) ? refusalForEndUser(r.reason) : `${capitalised(GRANT_NAMES[kind] ?? kind)} could not be turned on here (${r.reason}).` });
     return;
   }
   if ((grantEpoch.get(kind) ?? 0) !== epoch) {
@@ -245,7 +250,11 @@ async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEven
     void bridge.grants.revoke({ kind }).catch(() => undefined);
     return;
   }
-  store().setGrant(kind, true, g.by);
+  store().setGrant(kind, true, g.by, shown.direction);
+}
+
+function capitalised(t: string): string {
+  return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
 /**
@@ -277,10 +286,10 @@ export function answerControl(allow: boolean): void {
   if (!req || !engine || !isGrantable(req.capability)) return;
   s.setLive({ controlRequest: null, notice: null });
   if (!allow) {
-    engine.respondGrant(req.requestId, req.capability, false);
+    engine.respondGrant(req.requestId, req.capability, false, undefined, req.direction ?? undefined);
     return;
   }
-  void allowIfThisMachineCan(engine, req.requestId, req.capability);
+  void allowIfThisMachineCan(engine, req.requestId, req.capability, req.direction ?? null);
 }
 
 /**
@@ -288,18 +297,19 @@ export function answerControl(allow: boolean): void {
  * Main is asked first, so the analyst hears the machine's own reason with the answer; nothing is
  * switched on until the broker's grant.changed confirms the request.
  */
-async function allowIfThisMachineCan(e: SessionEngine, requestId: string, capability: GrantableCapability): Promise<void> {
+async function allowIfThisMachineCan(e: SessionEngine, requestId: string, capability: GrantableCapability, direction: GrantDirection | null): Promise<void> {
   const s = store();
   const sessionId = s.live.sessionId;
-  const c = sessionId ? await getBridge().grants.check({ sessionId, kind: capability }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message })) : { ok: false as const, reason: 'unknown_session' };
+  const dir = direction ? { direction } : {};
+  const c = sessionId ? await getBridge().grants.check({ sessionId, kind: capability, ...dir }).catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message })) : { ok: false as const, reason: 'unknown_session' };
   if (!c.ok) {
     const refusal = isControlRefusal(c.reason) ? c.reason : undefined;
-    e.respondGrant(requestId, capability, false, refusal);
-    s.setLive({ notice: refusal ? refusalForEndUser(refusal) : `Control could not be turned on here (${c.reason}).` });
+    e.respondGrant(requestId, capability, false, refusal, direction ?? undefined);
+    s.setLive({ notice: refusal ? refusalForEndUser(refusal) : c.reason === 'denied_by_policy' ? `This computer's policy does not allow ${GRANT_NAMES[capability] ?? capability}; it stays off.` : `${capitalised(GRANT_NAMES[capability] ?? capability)} could not be turned on here (${c.reason}).` });
     return;
   }
-  allowed.set(requestId, capability);
-  e.respondGrant(requestId, capability, true);
+  allowed.set(requestId, { kind: capability, direction });
+  e.respondGrant(requestId, capability, true, undefined, direction ?? undefined);
   if (capability === 'control' && /Windows/.test(globalThis.navigator?.userAgent ?? '')) s.setLive({ notice: WINDOWS_UIPI_NOTE });
 }
 
@@ -376,6 +386,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   const e = new SessionEngine({ role: 'analyst', brokerUrl: o.brokerUrl, token: o.token, expiresAt: o.expiresAt, iceServers: o.iceServers }, deps());
   engine = e;
   common(e);
+  attachFiles(e, o.sessionId);
   // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
   e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
   e.on('stream', (s) => {
@@ -407,7 +418,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   });
   e.on('grant', (g) => {
     const s = store();
-    s.setGrant(g.capability, g.granted, g.by);
+    s.setGrant(g.capability, g.granted, g.by, g.direction);
     const answersMine = s.live.pendingRequest === g.capability && (g.requestId === null || g.requestId === pendingRequestId);
     if (answersMine) {
       pendingRequestId = null;
@@ -423,7 +434,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
     } else if (!g.granted && g.reason === 'recording_stalled') {
       s.setLive({ notice: RECORDING_STALLED_ANALYST });
     } else if (!g.granted && g.by === 'end_user') {
-      s.setLive({ notice: 'The end user took control back.' });
+      s.setLive({ notice: g.capability === 'control' ? 'The end user took control back.' : `The end user switched ${GRANT_NAMES[g.capability] ?? g.capability} off.` });
     }
   });
   e.on('endNote', (note) => (endNote = note));
@@ -434,10 +445,20 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
 }
 
 export function requestControl(): void {
+  requestCapability('control');
+}
+
+/** The analyst asks for a grant; clipboard and files say which way data may go. */
+export function requestCapability(capability: GrantableCapability, direction?: GrantDirection): void {
   if (!engine) return;
   pendingRequestId = newId();
-  store().setLive({ pendingRequest: 'control', notice: null });
-  engine.requestGrant('control', pendingRequestId);
+  store().setLive({ pendingRequest: capability, notice: null });
+  engine.requestGrant(capability, pendingRequestId, direction);
+}
+
+/** The analyst gives a grant up. */
+export function releaseGrant(capability: GrantableCapability): void {
+  engine?.revokeGrant(capability);
 }
 
 /** The analyst gives control up. */
@@ -476,6 +497,7 @@ function finish(reason: string, revoked: string[]): void {
   grantEpoch.clear();
   pendingRequestId = null;
   for (const off of offs.splice(0)) off();
+  detachFiles();
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   setRemote(null);

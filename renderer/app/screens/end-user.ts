@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
+import { grantWording } from '../../../common/grant-direction.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
@@ -9,6 +10,7 @@ import { brokerNow, useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
+import { FileOfferPrompt, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
 // ---------------------------------------------------------------- code entry
@@ -170,7 +172,11 @@ export function SessionBanner(): ReactNode {
   const live = useAppStore((s) => s.live);
   const now = useNow();
   const left = live.expiresAt !== null ? live.expiresAt - now : 0;
-  const can = ['see your screen', ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : [])];
+  const can = [
+    'see your screen',
+    ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : []),
+    ...(['clipboard', 'files'] as const).filter((k) => live.granted.includes(k)).map((k) => grantWording(k, live.grantDirections[k] ?? null).action),
+  ];
   const connected = live.state === 'connected';
   const ref = useBannerHeight();
   const panicChord = useAppStore((s) => s.policy?.panicChord === true);
@@ -272,9 +278,31 @@ export function LiveScreen(): ReactNode {
             ? 'They see nothing of your screen and cannot control it. Press "Resume sharing" in the banner when you are ready.'
             : 'They can see your screen but cannot control it. They have to ask, and you decide.',
         ),
+    h(DataGrants, { who: live.peerName ?? 'They' }),
+    h(TransferList, { otherSide: live.peerName ?? 'Support' }),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
     // One dialog at a time: the request for more time waits until control has been answered.
-    live.controlRequest ? h(ControlPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
+    live.controlRequest ? h(ControlPrompt) : live.transfers.some((t) => t.way === 'in' && t.state === 'offered') ? h(FileOfferPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
+  );
+}
+
+/** Clipboard and files while they are on: what exactly they allow, and the switch to turn each off. */
+function DataGrants(props: { who: string }): ReactNode {
+  const live = useAppStore((s) => s.live);
+  const on = (['clipboard', 'files'] as const).filter((k) => live.granted.includes(k));
+  if (on.length === 0) return null;
+  return h(
+    'ul',
+    { className: 'data-grants', 'data-testid': 'data-grants' },
+    ...on.map((k) =>
+      h(
+        'li',
+        { key: k, 'data-testid': `${k}-on` },
+        h('strong', null, iso(props.who), ` can ${grantWording(k, live.grantDirections[k] ?? null).action}.`),
+        ' ',
+        h('button', { type: 'button', onClick: () => void takeBack(k), 'data-testid': `${k}-off` }, k === 'clipboard' ? 'Switch clipboard off' : 'Switch file transfer off'),
+      ),
+    ),
   );
 }
 
@@ -287,11 +315,13 @@ export function ControlPrompt(): ReactNode {
   const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
   const who = live.peerName ?? 'Support';
   const check = needsCodeCheck(req.capability);
+  const words = isGrantable(req.capability) ? grantWording(req.capability, req.direction ?? null) : { action: req.capability, sentence: '', allow: 'Allow' };
+  const isControl = req.capability === 'control';
   return h(
     Dialog,
     { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
-    h('h2', { id: 'cp-title' }, iso(who), ' asks to control your mouse and keyboard'),
-    h('p', { id: 'cp-desc' }, CAPABILITY_SENTENCES.control.replace('If you allow it later, they', 'They'), ' You can take control back at any moment with "Take control back" or Stop.'),
+    h('h2', { id: 'cp-title' }, iso(who), ` asks to ${words.action}`),
+    h('p', { id: 'cp-desc' }, words.sentence, isControl ? ' You can take control back at any moment with "Take control back" or Stop.' : ' You can switch it off at any moment, or press Stop.'),
     req.mfaAt ? h('p', { 'data-testid': 'prompt-mfa' }, `${who} confirmed it is them with their authenticator ${ageText(req.mfaAt, brokerNow())}.`) : null,
     check ? h(CodeCheck, { who, sas: live.sas }) : null,
     check
@@ -318,7 +348,7 @@ export function ControlPrompt(): ReactNode {
           h(
             'div',
             { className: 'choice' },
-            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, 'Allow control'),
+            h('button', { type: 'button', className: 'choice-button accept', onClick: () => void answerControl(true) }, words.allow),
             h('button', { type: 'button', className: 'choice-button decline', onClick: () => void answerControl(false) }, 'Deny'),
           ),
         ),

@@ -7,6 +7,8 @@ import { ChatPanel } from './end-user.js';
 import { ConfirmDialog } from './confirm.js';
 import { Dialog } from './dialog.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
+import { ViewerGrantButtons } from './viewer-grants.js';
+import { TransferList } from './transfers.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -141,7 +143,8 @@ export function Viewer(): ReactNode {
       h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
-        : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest ? 'Waiting for the end user…' : 'Request control'),
+        : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control'),
+      h(ViewerGrantButtons),
       h(
         'button',
         {
@@ -190,7 +193,7 @@ export function Viewer(): ReactNode {
             ? null
             : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'No picture from the end user’s screen right now.' : 'Waiting for the screen…'),
       ),
-      h(ChatPanel, { who: 'End user' }),
+      h('div', { className: 'viewer-side' }, h(TransferList, { otherSide: 'the end user' }), h(ChatPanel, { who: 'End user' })),
     ),
     h(
       'div',
