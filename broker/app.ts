@@ -13,6 +13,7 @@ import { authRoutes } from './routes/auth.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { metaRoutes } from './routes/meta.js';
+import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
@@ -125,6 +126,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   // ours get a proper 1001 "going away" and reconnect after a restart.
   let hub: SignalingHub | null = null;
   app.addHook('preClose', async () => hub?.close());
+  // Open event streams would hold the close up until their ten minutes are over.
+  app.addHook('preClose', async () => ctx.sessions.stateWatch.closeAll());
   await app.register(websocket, {
     options: { maxPayload: MAX_SIGNALING_FRAME_BYTES },
     // A client breaking the WebSocket protocol is the client's mistake: ws has already closed the
@@ -144,6 +147,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   metaRoutes(registry, ctx, VERSION);
   authRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
+  sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   adminRoutes(registry, ctx);

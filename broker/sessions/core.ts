@@ -7,6 +7,7 @@ import type { LimitStore } from '../storage/limits.js';
 import type { Database, SessionsTable } from '../storage/schema.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import type { LiveSession } from './live.js';
+import type { StateWatch } from './state-watch.js';
 
 export type Row = Selectable<SessionsTable>;
 
@@ -26,4 +27,6 @@ export interface SessionCore {
   readonly limits: LimitStore;
   readonly live: Map<string, LiveSession>;
   events: SessionEvents | null;
+  /** Told of every state change, for the analyst's event stream. */
+  readonly stateWatch: StateWatch;
 }

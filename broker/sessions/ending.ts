@@ -67,6 +67,7 @@ export async function endSession(
     core.live.delete(id);
     core.events?.ended(live, reason);
   }
+  core.stateWatch.notify(id, 'ended');
   if (committed?.hooks) core.hooks.kick();
   await core.audit.append({
     type: 'session.ended',

@@ -25,6 +25,7 @@ import { list, listFor, pendingExtensions, readRow, view, viewFor } from './quer
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
 import { resumeAfterRestart } from './restart.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
+import { StateWatch } from './state-watch.js';
 import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 
 /**
@@ -40,13 +41,18 @@ export class SessionService {
   private readonly watch: AccountWatch;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null };
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, stateWatch: new StateWatch() };
     this.watch = new AccountWatch(this.core);
   }
 
   /** Sessions that have not ended, by id. */
   get live(): Map<string, LiveSession> {
     return this.core.live;
+  }
+
+  /** Every state change of every session, as it happens here (broker/routes/session-events.ts). */
+  get stateWatch(): StateWatch {
+    return this.core.stateWatch;
   }
 
   setEvents(e: SessionEvents): void {

@@ -13,6 +13,7 @@ import {
 import { BrokerError, type PendingExtension, type SessionView } from '../broker-client.js';
 import { getBridge, keepRefreshToken, staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
+import { watchSessionState } from './session-watch.js';
 import { startAnalyst } from './session.js';
 
 /** Analyst and approver: sign-in, the request and its life until the viewer opens; the approval queue. */
@@ -82,10 +83,15 @@ export interface RequestForm {
 
 let poll: ReturnType<typeof setInterval> | null = null;
 let pollBusy = false;
+let pollAgain = false;
+
+let unwatch: (() => void) | null = null;
 
 export function stopPolling(): void {
   if (poll) clearInterval(poll);
   poll = null;
+  unwatch?.();
+  unwatch = null;
 }
 
 export async function requestSession(f: RequestForm): Promise<void> {
@@ -105,11 +111,21 @@ export async function requestSession(f: RequestForm): Promise<void> {
 function startPolling(): void {
   stopPolling();
   poll = setInterval(() => void refresh(), 1000);
+  // The broker pushes each move (docs/api.md, session events); the poll stays for when it cannot.
+  const id = store().staff.session?.id;
+  if (id) unwatch = watchSessionState(staffBroker(), id, (state) => {
+    if (state !== store().staff.session?.state) void refresh();
+  });
 }
 
 async function refresh(): Promise<void> {
   const id = store().staff.session?.id;
-  if (!id || pollBusy) return;
+  if (!id) return;
+  // A push that arrives during a poll must not wait for the next one: it runs right after.
+  if (pollBusy) {
+    pollAgain = true;
+    return;
+  }
   pollBusy = true;
   try {
     const session = await staffBroker().get(`/api/v1/sessions/${id}`, SessionViewSchema);
@@ -120,6 +136,10 @@ async function refresh(): Promise<void> {
     // A missed poll is retried a second later.
   } finally {
     pollBusy = false;
+  }
+  if (pollAgain) {
+    pollAgain = false;
+    await refresh();
   }
 }
 
