@@ -4,6 +4,7 @@ import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
 import { Dialog } from './dialog.js';
+import { PicturePanel } from './picture-panel.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
@@ -150,6 +151,7 @@ export function Viewer(): ReactNode {
       : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
+    h(PicturePanel, { connected }),
     h(
       'div',
       { className: 'viewer-main' },
