@@ -19,6 +19,7 @@ import { joinLinkRoutes } from './routes/join-link.js';
 import { CHUNK_ROUTE, recordingRoutes } from './routes/recordings.js';
 import { MAX_CHUNK_BYTES } from '../common/recording.js';
 import { metaRoutes } from './routes/meta.js';
+import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
@@ -147,6 +148,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   // ours get a proper 1001 "going away" and reconnect after a restart.
   let hub: SignalingHub | null = null;
   app.addHook('preClose', async () => hub?.close());
+  // Open event streams would hold the close up until their ten minutes are over.
+  app.addHook('preClose', async () => ctx.sessions.stateWatch.closeAll());
   await app.register(websocket, {
     options: { maxPayload: MAX_SIGNALING_FRAME_BYTES },
     // A client breaking the WebSocket protocol is the client's mistake: ws has already closed the
@@ -168,6 +171,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   firstSignInRoutes(registry, ctx);
   stepUpRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
+  sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);
   joinRoutes(registry, ctx);
   joinLinkRoutes(registry, ctx);

@@ -10,6 +10,7 @@ import type { Database, SessionsTable } from '../storage/schema.js';
 import type { PostSessionHooks, SessionEvents } from './events.js';
 import type { LiveSession } from './live.js';
 import type { TimerPlacement } from './placement.js';
+import type { StateWatch } from './state-watch.js';
 
 export type Row = Selectable<SessionsTable>;
 
@@ -35,4 +36,6 @@ export interface SessionCore {
   events: SessionEvents | null;
   /** Cluster mode: which instance runs each session's timers (null: this one, alone). */
   placement: TimerPlacement | null;
+  /** Told of every state change, for the analyst's event stream. */
+  readonly stateWatch: StateWatch;
 }

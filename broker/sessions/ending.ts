@@ -71,6 +71,7 @@ export async function endSession(
   }
   // Told whether or not it was held here: the sockets may be on any instance.
   if (committed) core.placement?.ended(id, reason);
+  core.stateWatch.notify(id, 'ended');
   if (committed?.hooks) core.hooks.kick();
   await core.audit.append({
     type: 'session.ended',

@@ -53,6 +53,7 @@ export async function tryMove(core: SessionCore, live: LiveSession, r: Row, t: F
 
 export async function recordMove(core: SessionCore, live: LiveSession, from: Row, t: ForwardMove, actor: Actor, meta: AuditMeta): Promise<void> {
   live.state = t.to;
+  core.stateWatch.notify(live.id, t.to);
   await core.audit.append({ type: `session.${t.to}`, outcome: 'success', ...actor, session_id: live.id, ticket: live.ticket, meta: { ...meta, from: from.state } });
 }
 

@@ -33,6 +33,7 @@ import { resumeAfterRestart } from './restart.js';
 import type { TimerPlacement } from './placement.js';
 import { armOwned, disarm, dropCopy, refreshFromRow } from './replicas.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
+import { StateWatch } from './state-watch.js';
 import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 
 /**
@@ -48,13 +49,18 @@ export class SessionService {
   private readonly watch: AccountWatch;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys };
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch() };
     this.watch = new AccountWatch(this.core);
   }
 
   /** Sessions that have not ended, by id. */
   get live(): Map<string, LiveSession> {
     return this.core.live;
+  }
+
+  /** Every state change of every session, as it happens here (broker/routes/session-events.ts). */
+  get stateWatch(): StateWatch {
+    return this.core.stateWatch;
   }
 
   setEvents(e: SessionEvents): void {

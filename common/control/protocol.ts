@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QUALITY_PRESETS } from './quality.js';
 import { B64URL_32 } from '../sas.js';
 
 /**
@@ -42,14 +43,16 @@ export type ControlDraft = ControlMessage extends infer T ? (T extends unknown ?
 /**
  * Messages of the session itself on the reliable channel, both directions, handled by the session
  * engine and never passed to the input gate: the verification code's reveal, and whether the end
- * user's screen is being sent (only the end user sends `share`).
+ * user's screen is being sent (only the end user sends `share`), and the analyst's quality choice
+ * (only the analyst sends `quality`; common/control/quality.ts).
  */
 export const SessionMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('sas-reveal'), seq, value: z.string().regex(B64URL_32) }).strict(),
   z.object({ t: z.literal('share'), seq, paused: z.boolean() }).strict(),
+  z.object({ t: z.literal('quality'), seq, preset: z.enum(QUALITY_PRESETS) }).strict(),
 ]);
 export type SessionMessage = z.infer<typeof SessionMessageSchema>;
-const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share']);
+const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share', 'quality']);
 
 /**
  * A reliable-channel message that belongs to the session engine: `{ok: true, msg}`, or

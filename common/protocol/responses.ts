@@ -227,3 +227,6 @@ export type PendingExtension = z.infer<typeof PendingExtensionSchema>;
 export type RedeemResult = z.infer<typeof RedeemResultSchema>;
 export type ConsentResult = z.infer<typeof ConsentResultSchema>;
 export type CreatedAccount = z.infer<typeof CreatedAccountSchema>;
+
+/** One event of GET /api/v1/sessions/:id/events (text/event-stream, `event: state`): the session's state now. */
+export const SessionStateEventSchema = z.object({ state: z.enum(SESSION_STATES) }).strict();

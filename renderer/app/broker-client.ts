@@ -72,6 +72,16 @@ export class BrokerClient {
     return answer.data;
   }
 
+  /** A GET whose answer is read as it arrives (an event stream), with the same token and proof as call(). */
+  async openStream(path: string, signal: AbortSignal): Promise<Response> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    const access = this.tokens?.access;
+    if (access) headers.authorization = `DPoP ${access}`;
+    headers.dpop = await this.bridge.device.dpopProof({ htm: 'GET', htu: url.split('?')[0]!, ...(access ? { accessToken: access } : {}) });
+    return this.fetchImpl(url, { method: 'GET', headers, signal, credentials: 'same-origin' });
+  }
+
   get<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
     return this.call('GET', path, schema);
   }

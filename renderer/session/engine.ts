@@ -11,6 +11,8 @@ import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
 import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
 import type { EngineClock, NonceSigner, SocketFactory, TeardownSigner, WebRtcImpl } from './ports.js';
+import { DEFAULT_QUALITY, type QualityPreset } from '../../common/control/quality.js';
+import { applySenderSettings, preferScreenCodecs, selectedPath, statsMap, type StatsEntry } from './sender-settings.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
 import { Verification, type VerificationStep } from './verification.js';
@@ -88,6 +90,8 @@ export interface EngineEvents extends Record<string, unknown> {
   file: string | ArrayBuffer;
   /** The files channel opened (transfers may start). */
   filesOpen: RTCDataChannel;
+  /** Either side: the quality preset in force (end user: applied to the sender; analyst: asked for). */
+  quality: QualityPreset;
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -126,6 +130,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private sessionId: string | null = null;
   /** What each grant request asked for: the answer names it, so the broker can check it against what was shown. */
   private readonly asked = new Map<string, string>();
+  /** The analyst's last choice from the quality menu (common/control/quality.ts). */
+  quality: QualityPreset = DEFAULT_QUALITY;
 
   constructor(
     private readonly opts: EngineOptions,
@@ -180,6 +186,22 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.link.send({ type: 'extend.request', request_id: requestId, minutes });
   }
 
+  /** Analyst: asks the end user's side for another quality preset; it applies it to its sender. */
+  setQuality(preset: QualityPreset): boolean {
+    if (this.opts.role !== 'analyst') return false;
+    const ok = this.sendSession(JSON.stringify({ t: 'quality', seq: this.seq++, preset }));
+    if (ok) {
+      this.quality = preset;
+      this.emit('quality', preset);
+    }
+    return ok;
+  }
+
+  /** The live connection's statistics (the viewer's readout), or null before there is one. */
+  async stats(): Promise<Map<string, StatsEntry> | null> {
+    return this.pc ? statsMap(this.pc) : null;
+  }
+
   // ---------- end user actions ----------
 
   /**
@@ -212,6 +234,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   async resumeSharing(): Promise<boolean> {
     if (!this.pc || !this.screen) return false;
     await this.screen.resume(this.pc);
+    await this.applyQuality();
     this.sendSession(JSON.stringify({ t: 'share', seq: this.seq++, paused: false }));
     return true;
   }
@@ -219,6 +242,15 @@ export class SessionEngine extends Emitter<EngineEvents> {
   /** The shared screen changed (another display, another window): swap the track in place. */
   async replaceScreen(track: MediaStreamTrack): Promise<void> {
     if (this.pc) await this.screen?.replace(this.pc, track);
+    await this.applyQuality();
+  }
+
+  /** End user: the current preset on the sender, with the bitrate policy for the path in use. */
+  private async applyQuality(): Promise<void> {
+    const track = this.screen?.stream.getVideoTracks()[0];
+    if (!this.pc || !track || this.screen?.isPaused) return;
+    const path = (await selectedPath(this.pc).catch(() => null)) ?? 'direct';
+    await applySenderSettings(this.pc, track, this.quality, path);
   }
 
   // ---------- both ----------
@@ -422,6 +454,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
     this.peer = peer;
     const pc = (peer as unknown as { _pc: RTCPeerConnection })._pc;
     this.pc = pc;
+    // Before simple-peer's first offer (queued, not yet made): the codec order is part of it.
+    const screenTrack = initiator ? this.opts.stream?.getVideoTracks()[0] : undefined;
+    if (screenTrack) preferScreenCodecs(pc, screenTrack);
     // simple-peer destroys the whole connection when one remote candidate cannot be applied (an
     // unknown m-section, a line another stack writes differently). One candidate is never worth
     // the session: it is dropped and counted, and ICE goes on with the others.
@@ -453,6 +488,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       this.clearGrace();
       this.setState('connected');
       this.verification.onTransportUp();
+      if (this.opts.role === 'end_user') void this.applyQuality();
       void this.verify({ kind: 'none' });
     });
     peer.on('data', (chunk: Uint8Array | string) => {
@@ -505,6 +541,13 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'share':
         // Only the end user's screen can be paused; from the analyst it means nothing.
         if (this.opts.role === 'analyst') this.emit('share', { paused: m.paused });
+        return;
+      case 'quality':
+        // Only the analyst chooses; the end user's side applies it to what it sends.
+        if (this.opts.role !== 'end_user') return;
+        this.quality = m.preset;
+        this.emit('quality', m.preset);
+        void this.applyQuality();
         return;
       default:
         return missingCase(m);

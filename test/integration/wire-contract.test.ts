@@ -30,6 +30,11 @@ function routeFor(routes: readonly AnyRoute[], method: string, url: string): Any
   return routes.find((r) => r.method === method && new RegExp(`^${r.url.replace(/:[A-Za-z_]+/g, '[^/]+')}$`).test(p));
 }
 
+function firstEventData(text: string): unknown {
+  const data = text.split('\n').find((l) => l.startsWith('data:'));
+  return data ? JSON.parse(data.slice(5)) : null;
+}
+
 describe.each(ENGINES)('the wire contract on %s', (engine) => {
   let b: TestBroker;
   const answered = new Set<string>();
@@ -46,6 +51,8 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
       if (!route) return res;
       const where = `${method} ${route.url} (${res.status})`;
       const schema = res.status < 300 ? route.response : ErrorResponseSchema;
+      // An event stream's answer is its events: each one's data is what the route declares.
+      if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) res.body = firstEventData(String(res.body));
       const parsed = schema.safeParse(res.body);
       if (!parsed.success) problems.push(`${where}: ${parsed.error.message}`);
       // Zod drops keys a schema does not name: anything dropped is a field the contract lacks.
@@ -180,6 +187,8 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     const o2 = await eu2.post('/api/v1/join', { code: c2.body.code });
     const no = await eu2.post('/api/v1/join/consent', { session_id: declined.id, receipt: await consentReceipt(eu2.device, declined.id, o2.body.offer, 'decline') });
     expect(no.body).toEqual({ accepted: false });
+    // The analyst's event stream of a session that has ended: the state, then the stream closes.
+    expect((await alice.api.get(`/api/v1/sessions/${declined.id}/events`)).status).toBe(200);
     const rejected = await requestSession(alice, ['view', 'control']);
     expect((await bob.api.post(`/api/v1/sessions/${rejected.id}/reject`, { reason: 'no change window' })).status).toBe(200);
     const killed = await requestSession(alice, ['view']);

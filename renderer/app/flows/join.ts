@@ -1,3 +1,4 @@
+import { CAPTURE_FRAME_RATE } from '../../../common/control/quality.js';
 import { isControlRefusal, refusalForEndUser } from '../../../common/control/refusals.js';
 import { ConsentResultSchema, RedeemResultSchema } from '../../../common/protocol/responses.js';
 import { BrokerError } from '../broker-client.js';
@@ -55,7 +56,7 @@ export async function acceptOffer(): Promise<void> {
     // machine has recorded the user's Accept (main/electron/permissions.ts). It is sent to the
     // broker only after capture started, so a failed capture starts nothing.
     signed = await bridge.consent.receipt({ offer, decision: 'accept' });
-    media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false });
+    media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: CAPTURE_FRAME_RATE, max: CAPTURE_FRAME_RATE } }, audio: false });
   } catch (err) {
     s.setJoin({ phase: 'consent', error: `Screen sharing did not start (${(err as Error).name}). Nothing was shared. You can try again or decline.` });
     return;

@@ -5,7 +5,9 @@ import { isGrantable, type GrantableCapability } from '../../../common/capabilit
 import type { GrantDirection } from '../../../common/grant-direction.js';
 import type { ControlDraft } from '../../../common/control/protocol.js';
 import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../../common/control/refusals.js';
+import { DEFAULT_QUALITY, type QualityPreset } from '../../../common/control/quality.js';
 import { SessionEngine, type EngineEvents } from '../../session/engine.js';
+import type { StatsEntry } from '../../session/sender-settings.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
@@ -470,6 +472,20 @@ export function requestExtension(minutes: number): void {
   if (!engine) return;
   store().setLive({ extensionRequest: { minutes, phase: 'asked' }, notice: `Asked for ${minutes} more minutes; the end user has to agree.` });
   engine.requestExtension(minutes, newId());
+}
+
+/** The viewer's quality menu: the end user's side applies the preset to what it sends. */
+export function chooseQuality(preset: QualityPreset): boolean {
+  return engine?.setQuality(preset) ?? false;
+}
+
+export function currentQuality(): QualityPreset {
+  return engine?.quality ?? DEFAULT_QUALITY;
+}
+
+/** The connection's statistics now, for the viewer's readout (null without a connection). */
+export function liveStats(): Promise<Map<string, StatsEntry> | null> {
+  return engine?.stats() ?? Promise.resolve(null);
 }
 
 export function sendInput(msg: ControlDraft): boolean {

@@ -14,6 +14,7 @@ import { BrokerError, type PendingExtension, type SessionView } from '../broker-
 import { getBridge, keepRefreshToken, staffBroker, tabRefreshToken } from '../services.js';
 import { useAppStore } from '../store.js';
 import { beginFirstSignIn } from './first-sign-in.js';
+import { watchSessionState } from './session-watch.js';
 import { startAnalyst } from './session.js';
 
 /** Analyst and approver: sign-in, the request and its life until the viewer opens; the approval queue. */
@@ -86,10 +87,15 @@ export interface RequestForm {
 
 let poll: ReturnType<typeof setInterval> | null = null;
 let pollBusy = false;
+let pollAgain = false;
+
+let unwatch: (() => void) | null = null;
 
 export function stopPolling(): void {
   if (poll) clearInterval(poll);
   poll = null;
+  unwatch?.();
+  unwatch = null;
 }
 
 export async function requestSession(f: RequestForm): Promise<void> {
@@ -109,11 +115,21 @@ export async function requestSession(f: RequestForm): Promise<void> {
 function startPolling(): void {
   stopPolling();
   poll = setInterval(() => void refresh(), 1000);
+  // The broker pushes each move (docs/api.md, session events); the poll stays for when it cannot.
+  const id = store().staff.session?.id;
+  if (id) unwatch = watchSessionState(staffBroker(), id, (state) => {
+    if (state !== store().staff.session?.state) void refresh();
+  });
 }
 
 async function refresh(): Promise<void> {
   const id = store().staff.session?.id;
-  if (!id || pollBusy) return;
+  if (!id) return;
+  // A push that arrives during a poll must not wait for the next one: it runs right after.
+  if (pollBusy) {
+    pollAgain = true;
+    return;
+  }
   pollBusy = true;
   try {
     const session = await staffBroker().get(`/api/v1/sessions/${id}`, SessionViewSchema);
@@ -124,6 +140,10 @@ async function refresh(): Promise<void> {
     // A missed poll is retried a second later.
   } finally {
     pollBusy = false;
+  }
+  if (pollAgain) {
+    pollAgain = false;
+    await refresh();
   }
 }
 

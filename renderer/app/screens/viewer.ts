@@ -6,6 +6,7 @@ import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
 import { ConfirmDialog } from './confirm.js';
 import { Dialog } from './dialog.js';
+import { PicturePanel } from './picture-panel.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 import { ViewerGrantButtons } from './viewer-grants.js';
 import { TransferList } from './transfers.js';
@@ -172,6 +173,7 @@ export function Viewer(): ReactNode {
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
     live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message }) : null,
+    h(PicturePanel, { connected }),
     h(
       'div',
       { className: 'viewer-main' },
