@@ -84,6 +84,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   metrics.gauge('chaperone_audit_events_appended', 'Audit events appended since start', () => audit.appended);
   await sessions.resumeAfterRestart();
   sessions.startAccountWatch();
+  sessions.startRetention();
   hooks.start();
 
   let url = cfg.publicUrl;
