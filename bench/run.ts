@@ -16,6 +16,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
     load: async () => (await import('./app.js')).runAppBench,
   },
+  recording: {
+    about: 'recording chunk ack lag against a real broker, evidence verify throughput vs sha256 of the same bytes (leaves bench/results/evidence-sample.tar)',
+    load: async () => (await import('./recording.js')).runRecordingBench,
+  },
 };
 
 function usage(): string {

@@ -110,6 +110,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
     await sessions.resumeAfterRestart();
   }
   sessions.startAccountWatch();
+  sessions.startRetention();
   hooks.start();
 
   let url = cfg.publicUrl;

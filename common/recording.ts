@@ -90,3 +90,34 @@ export const RecordingManifestSchema = z
 export type RecordingManifest = z.infer<typeof RecordingManifestSchema>;
 
 export const MANIFEST_TYP = 'chaperone-recording-manifest+jws';
+
+/**
+ * The transcript: what the analyst did, as the end user's input gate saw it (the authoritative
+ * place). Key presses are counts per second unless policy keeps codes; chat keeps lengths unless
+ * policy keeps text. Uploaded in batches (TRANSCRIPT_ROUTE), each hashed and chained.
+ */
+export const TRANSCRIPT_KINDS = ['control_granted', 'control_revoked', 'click', 'keys', 'text', 'chat', 'pause', 'resume', 'extension', 'verification_code', 'refused', 'end'] as const;
+export const TranscriptEntrySchema = z
+  .object({
+    /** Milliseconds since the epoch, on the end user's clock. */
+    t: z.number().int().min(0),
+    kind: z.enum(TRANSCRIPT_KINDS),
+    /** Pointer position, normalised to the shared screen (0..1). */
+    x: z.number().min(0).max(1).optional(),
+    y: z.number().min(0).max(1).optional(),
+    button: z.enum(['left', 'middle', 'right']).optional(),
+    /** Key presses in this second, or characters of text input or chat. */
+    count: z.number().int().min(0).max(100_000).optional(),
+    /** Key codes, only where policy keeps them. */
+    codes: z.array(z.string().regex(/^[A-Za-z0-9]{1,32}$/)).max(200).optional(),
+    /** Chat text, only where policy keeps it. */
+    text: z.string().max(500).optional(),
+    /** The gate's refusal, or what else the entry needs to say. */
+    why: z.string().max(64).optional(),
+  })
+  .strict();
+export type TranscriptEntry = z.infer<typeof TranscriptEntrySchema>;
+export const MAX_TRANSCRIPT_BATCHES = 20_000;
+export const TranscriptBatchSchema = z.object({ seq: z.number().int().min(0).max(MAX_TRANSCRIPT_BATCHES), entries: z.array(TranscriptEntrySchema).min(1).max(500) }).strict();
+export type TranscriptBatch = z.infer<typeof TranscriptBatchSchema>;
+export const TranscriptAckSchema = z.object({ seq: z.number().int().min(0), sha256: z.string().regex(SHA256_HEX), entries: z.number().int().min(1) }).strict();

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../../common/audit-chain.js';
 import type { KeyRing } from '../keys.js';
 import type { Database } from '../storage/schema.js';
-import { chunkObjectName, MANIFEST_OBJECT, PLAYABLE_OBJECT, TRANSCRIPT_OBJECT, type RecordingStore } from '../storage/recording-store.js';
+import { chunkObjectName, MANIFEST_OBJECT, PLAYABLE_OBJECT, type RecordingStore } from '../storage/recording-store.js';
 import { parseMeta } from './stored-log.js';
 import { writeTar } from './tar.js';
 
@@ -59,8 +59,13 @@ export async function buildEvidenceBundle(o: { db: Kysely<Database>; store: Reco
       if (b) add(`recording/${name}`, b);
     }
   }
-  const transcript = await store.get(sessionId, TRANSCRIPT_OBJECT);
-  if (transcript) add('transcript.jsonl', transcript);
+  // The transcript's batches, one line each, in seq order (verify checks each against its transcript.batch event).
+  const batches = (await store.list(sessionId)).filter((n) => /^transcript-\d{6}\.json$/.test(n)).sort();
+  if (batches.length) {
+    const lines: string[] = [];
+    for (const n of batches) lines.push(((await store.get(sessionId, n)) ?? Buffer.alloc(0)).toString('utf8'));
+    add('transcript.jsonl', lines.join('\n') + '\n');
+  }
 
   // Every key that signed something in the bundle: checkpoints, the offer, the manifest.
   const kids = new Set<string>(checkpoints.map((c) => c.kid));

@@ -75,7 +75,7 @@ export function verifyEvidence(bundle: Buffer): EvidenceReport {
   const bad = (p: string) => report.problems.push(p);
   let files: { name: string; bytes: Buffer }[];
   try {
-    files = readTar(bundle);
+    files = readTar(bundle, { copy: false });
   } catch (e) {
     bad(`not a readable bundle: ${(e as Error).message}`);
     return report;

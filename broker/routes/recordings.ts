@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { IdSchema, SessionIdParams } from '../../common/protocol/api.js';
-import { ChunkAckSchema, MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, SHA256_HEX } from '../../common/recording.js';
+import { ChunkAckSchema, MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, SHA256_HEX, TranscriptAckSchema, TranscriptBatchSchema } from '../../common/recording.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import { forbidden } from '../http/errors.js';
@@ -20,6 +20,21 @@ const ChunkBody = z.custom<Buffer>((b) => Buffer.isBuffer(b) && b.length > 0 && 
 const Tar = z.custom<Buffer>((b) => Buffer.isBuffer(b), 'a tar file');
 
 export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/recording/transcript',
+    summary: "The end user's client uploads one batch of the transcript from its input gate ({seq, entries}); stored as one line, chained as transcript.batch {seq, lines, sha256}, then acked",
+    tag: 'end user',
+    auth: 'session',
+    params: SessionIdParams,
+    body: TranscriptBatchSchema,
+    response: TranscriptAckSchema,
+    responses: { 200: '{ seq, sha256, entries }', 403: "not the end user's token for this session", 409: 'out of order, repeated with other entries, after the session ended, or not recorded', 503: 'the recording store failed; send it again' },
+    handler: async ({ req, params, body, session }) => {
+      if (session.sid !== params.id || session.role !== 'end_user') throw forbidden("only the end user's session token for this session uploads its transcript");
+      return ctx.sessions.acceptTranscriptBatch({ sessionId: params.id, batch: body, jti: session.jti, jkt: session.jkt, source: sourceOf(req) });
+    },
+  });
   r.add({
     method: 'GET',
     url: '/api/v1/sessions/:id/evidence',

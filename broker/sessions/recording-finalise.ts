@@ -5,6 +5,7 @@ import { chunkObjectName, MANIFEST_OBJECT, PLAYABLE_OBJECT } from '../storage/re
 import type { SessionCore } from './core.js';
 import { SYSTEM } from './types.js';
 import { seekableWebm } from './webm-seekable.js';
+import { sweepRecordings } from './recording-retention.js';
 
 export const RECORDING_MIME = 'video/webm';
 const sha256hex = (b: Buffer | string): string => crypto.createHash('sha256').update(b).digest('hex');
@@ -67,6 +68,8 @@ export async function finaliseRecording(core: SessionCore, sessionId: string, ho
     ticket: row.ticket_ref,
     meta: { manifest_sha256: manifestSha, chunks: chunks.length, bytes: manifest.total_bytes, duration_ms: manifest.duration_ms, finalised: how, kid: k.kid },
   });
+  // A new recording may push the total past the quota.
+  await sweepRecordings(core);
   return manifest;
 }
 

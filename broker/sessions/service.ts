@@ -15,7 +15,10 @@ import type { RecordingStore } from '../storage/recording-store.js';
 import type { KeyRing } from '../keys.js';
 import type { ChunkAck } from '../../common/recording.js';
 import { acceptChunk, type ChunkUpload } from './recording.js';
+import { acceptTranscriptBatch } from './transcript.js';
+import type { TranscriptBatch } from '../../common/recording.js';
 import { finaliseCutRecordings } from './recording-finalise.js';
+import { sweepRecordings } from './recording-retention.js';
 import { consent } from './consent.js';
 import type { Row, SessionCore } from './core.js';
 import { endByAnalyst, endForAccount, endSession, kill, ticketClosed } from './ending.js';
@@ -47,6 +50,7 @@ import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 export class SessionService {
   private readonly core: SessionCore;
   private readonly watch: AccountWatch;
+  private retention: NodeJS.Timeout | null = null;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
     this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch() };
@@ -195,13 +199,25 @@ export class SessionService {
     return acceptChunk(this.core, u);
   }
 
+  /** One batch of the transcript from the end user's input gate (transcript.ts). */
+  acceptTranscriptBatch(u: { sessionId: string; batch: TranscriptBatch; jti: string; jkt: string; source: string | null }): Promise<{ seq: number; sha256: string; entries: number }> {
+    return acceptTranscriptBatch(this.core, u);
+  }
+
   // ---------- start and stop
 
   async resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
     const r = await resumeAfterRestart(this.core);
     // Recordings whose session ended while this broker was down (a crash cut them) are signed now, saying so.
     await finaliseCutRecordings(this.core);
+    await sweepRecordings(this.core);
     return r;
+  }
+
+  /** Applies recording retention and the quota every hour (recording-retention.ts). */
+  startRetention(intervalMs = 3_600_000): void {
+    this.retention = setInterval(() => void sweepRecordings(this.core).catch((e: unknown) => process.stderr.write(`recording retention: ${String(e)}\n`)), intervalMs);
+    this.retention.unref();
   }
   /** Starts checking, every second, that the analysts of live sessions still count (changes made by another process). */
   startAccountWatch(intervalMs = 1000): void {
@@ -209,6 +225,7 @@ export class SessionService {
   }
   shutdown(): void {
     this.watch.stop();
+    if (this.retention) clearInterval(this.retention);
     for (const l of this.core.live.values()) {
       clearTimers(l);
       l.recording?.stop();

@@ -8,6 +8,8 @@ import { Decoder, Reader, tools } from 'ts-ebml';
  * chunks are still the evidence; the playable file is a convenience built from them.
  */
 export function seekableWebm(joined: Buffer): { bytes: Buffer; durationMs: number } | null {
+  // Not an EBML file (its magic number): nothing to rebuild, and ts-ebml would log its confusion.
+  if (joined.length < 4 || joined.readUInt32BE(0) !== 0x1a45dfa3) return null;
   try {
     const decoder = new Decoder();
     const reader = new Reader();

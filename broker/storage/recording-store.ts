@@ -27,7 +27,8 @@ export interface RecordingStore {
 export const chunkObjectName = (seq: number, sha256: string): string => `chunk-${String(seq).padStart(6, '0')}-${sha256}.webm`;
 export const PLAYABLE_OBJECT = 'recording.webm';
 export const MANIFEST_OBJECT = 'manifest.jws';
-export const TRANSCRIPT_OBJECT = 'transcript.jsonl';
+/** One transcript batch per object, its canonical JSON on one line; the export joins them in seq order. */
+export const transcriptObjectName = (seq: number): string => `transcript-${String(seq).padStart(6, '0')}.json`;
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,120}$/;

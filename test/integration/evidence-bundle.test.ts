@@ -42,6 +42,13 @@ describe('evidence export and verify', () => {
     auditor = await createUser(b, 'audrey', ['auditor']);
     s = await activeSession(b, analyst, { caps: ['view', 'control', 'chat'], approver });
     for (let seq = 0; seq < 4; seq++) expect((await uploadChunk(b.url, s.endUser.device, s.endUserToken, s.id, seq, fakeChunk(seq, 3000 + seq))).status).toBe(200);
+    for (let seq = 0; seq < 3; seq++) {
+      const batch = { seq, entries: [{ t: Date.now(), kind: 'click', x: 0.1 * seq, y: 0.5, button: 'left' }, { t: Date.now(), kind: 'keys', count: 4 + seq }] };
+      const r = await s.endUser.call('POST', `/api/v1/sessions/${s.id}/recording/transcript`, batch, { token: s.endUserToken });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    // Out of order is refused.
+    expect((await s.endUser.call('POST', `/api/v1/sessions/${s.id}/recording/transcript`, { seq: 5, entries: [{ t: 1, kind: 'keys', count: 1 }] }, { token: s.endUserToken })).status).toBe(409);
     // A teardown receipt on signaling, as the app sends it at the end.
     const eu = await SignalingClient.connect(b.url, s.endUserToken, s.endUser.device);
     expect((await analyst.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
@@ -70,7 +77,7 @@ describe('evidence export and verify', () => {
     const r = verifyEvidence(bundle);
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
-    expect(r.checked).toMatchObject({ chunks: 4, receipts: 2 });
+    expect(r.checked).toMatchObject({ chunks: 4, receipts: 2, transcript_batches: 3 });
     const names = files().map((f) => f.name);
     expect(names).toEqual(expect.arrayContaining(['evidence.json', 'audit/events.jsonl', 'audit/checkpoints.jsonl', 'keys.json', 'offer.jws', 'receipts/consent.jws', 'receipts/teardown-0.jws', 'recording/manifest.jws']));
     expect(names.filter((n) => n.startsWith('recording/chunk-'))).toHaveLength(4);
@@ -105,6 +112,19 @@ describe('evidence export and verify', () => {
     const i3 = g.findIndex((x) => x.name.startsWith('recording/chunk-000003'));
     [g[i0], g[i3]] = [g[i3]!, g[i0]!];
     expect(problems(rebuild(g))).toMatch(/comes after chunk 3 in the bundle \(reordered\)/);
+  });
+
+  it('an edited transcript line, or a removed one, is named', () => {
+    const f = files();
+    const t = f.find((x) => x.name === 'transcript.jsonl')!;
+    const lines = t.bytes.toString('utf8').split('\n');
+    lines[1] = lines[1]!.replace('"count":5', '"count":50');
+    t.bytes = Buffer.from(lines.join('\n'));
+    expect(problems(rebuild(f))).toMatch(/transcript\.jsonl line 2 \(batch 1\) does not match its transcript\.batch event \(edited\)/);
+    const g = files();
+    const u = g.find((x) => x.name === 'transcript.jsonl')!;
+    u.bytes = Buffer.from(u.bytes.toString('utf8').split('\n').filter((_l, i) => i !== 2).join('\n'));
+    expect(problems(rebuild(g))).toMatch(/transcript\.jsonl has 2 batches, the chain 3 \(removed\)/);
   });
 
   it('a swapped receipt is named (another session\'s consent receipt, or an edited one)', async () => {

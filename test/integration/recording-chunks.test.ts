@@ -130,6 +130,39 @@ describe.each(ENGINES)('recording chunks on %s', (engine) => {
   });
 });
 
+describe('retention and quota', () => {
+  let b: TestBroker;
+  afterEach(async () => {
+    await b?.destroy();
+  });
+
+  it('past the quota the oldest recording is deleted: its files go, recording.deleted keeps the manifest hash, and its evidence says deleted, not tampered', { timeout: 120_000 }, async () => {
+    b = await startTestBroker('sqlite', { policy: { recordings: { ...REQUIRED, quota_mb: 1 } } });
+    const analyst = await createUser(b, 'alice', ['analyst']);
+    const approver = await createUser(b, 'bob', ['approver']);
+    const recorded = async () => {
+      const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver });
+      for (let seq = 0; seq < 2; seq++) expect((await uploadChunk(b.url, s.endUser.device, s.endUserToken, s.id, seq, fakeChunk(seq, 400 * 1024))).status).toBe(200);
+      expect((await analyst.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
+      return s;
+    };
+    const first = await recorded();
+    await expect.poll(async () => (await b.ctx.storage.db.selectFrom('recordings').select('state').where('session_id', '=', first.id).executeTakeFirstOrThrow()).state, { timeout: 10_000 }).toBe('finalised');
+    const second = await recorded();
+    await expect.poll(async () => (await b.ctx.storage.db.selectFrom('recordings').select('state').where('session_id', '=', first.id).executeTakeFirstOrThrow()).state, { timeout: 10_000 }).toBe('deleted');
+    expect(fs.existsSync(path.join(b.dataDir, 'recordings', first.id))).toBe(false);
+    expect(fs.existsSync(path.join(b.dataDir, 'recordings', second.id, 'manifest.jws'))).toBe(true);
+    await b.ctx.audit.flush();
+    const del = await b.ctx.storage.db.selectFrom('audit_events').select('meta').where('session_id', '=', first.id).where('type', '=', 'recording.deleted').executeTakeFirstOrThrow();
+    const fin = await b.ctx.storage.db.selectFrom('audit_events').select('meta').where('session_id', '=', first.id).where('type', '=', 'recording.finalised').executeTakeFirstOrThrow();
+    expect(JSON.parse(del.meta)).toMatchObject({ why: 'quota', manifest_sha256: JSON.parse(fin.meta).manifest_sha256 });
+    const { verifyEvidence } = await import('../../broker/audit/evidence-verify.js');
+    const report = verifyEvidence(await b.ctx.evidence.export(first.id, { actor: 'test', source: null }));
+    expect(report.problems).toEqual([]);
+    expect(report.notes.join('\n')).toMatch(/the recording was deleted \(quota\)/);
+  });
+});
+
 /** A storage port that fails on purpose: the fault is in the broker's store, not in a fake recorder. */
 class BreakableStore implements RecordingStore {
   broken = false;
@@ -158,7 +191,7 @@ describe('fail closed when the recording is required', () => {
     await b?.destroy();
   });
 
-  it('the store fails: no ack for N s suspends control (both told, audited); past the second limit the session ends as recording_failed', async () => {
+  it('the store fails: no ack for N s suspends control (both told, audited); past the second limit the session ends as recording_failed', { timeout: 90_000 }, async () => {
     let store: BreakableStore | null = null;
     b = await startTestBroker('sqlite', {
       policy: { recordings: { ...REQUIRED, stall_suspend_seconds: 3, stall_end_seconds: 7 } },

@@ -30,6 +30,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
   'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
+  'POST /api/v1/sessions/:id/recording/transcript': { seq: 0, entries: [{ t: 1, kind: 'click', x: 0.5, y: 0.5, button: 'left' }] },
 };
 
 const key = (r: AnyRoute) => `${r.method} ${r.url}`;
@@ -139,10 +140,11 @@ describe('every route enforces the auth and roles it declares', () => {
   it("auth 'session': no token 401 token_required (audited); an account's access token is not a session token", async () => {
     for (const r of b.routes.filter((x) => x.auth === 'session')) {
       const before = (await events('auth.request_rejected')).length;
-      const none = await new ApiClient(b.url).call(r.method, pathOf(r), undefined, { proof: false, token: null, rawBody: 'chunk', headers: { 'content-type': 'application/octet-stream' } });
+      const raw = r.binaryBody ? { rawBody: 'chunk', headers: { 'content-type': 'application/octet-stream' } } : { rawBody: JSON.stringify(bodyOf(r)) };
+      const none = await new ApiClient(b.url).call(r.method, pathOf(r), undefined, { proof: false, token: null, ...raw });
       expect(none.status, key(r)).toBe(401);
       expect(none.body.error.code, key(r)).toBe('token_required');
-      const access = await byRole.admin.api.call(r.method, pathOf(r), undefined, { rawBody: 'chunk', headers: { 'content-type': 'application/octet-stream' } });
+      const access = await byRole.admin.api.call(r.method, pathOf(r), undefined, raw);
       expect(access.status, key(r)).toBe(401);
       expect(access.body.error.code, key(r)).toBe('bad_token');
       expect((await events('auth.request_rejected')).length, key(r)).toBe(before + 2);

@@ -169,6 +169,8 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(ack.status).toBe(200);
     expect(ChunkAckSchema.strict().parse(ack.body)).toEqual(ack.body);
     answered.add('POST /api/v1/sessions/:id/recording/chunks/:seq');
+    const batch = { seq: 0, entries: [{ t: Date.now(), kind: 'click', x: 0.25, y: 0.75, button: 'left' }] };
+    expect((await endUser.call('POST', `/api/v1/sessions/${s.id}/recording/transcript`, batch, { token: accepted.body.token })).status).toBe(200);
     const stranger = new ApiClient(b.url);
     expect((await stranger.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: [], after_crash: true, receipt: await stranger.device.teardownReceipt(s.id, [], true) })).status).toBe(403);
     expect((await alice.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'rea
 import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { grantWording } from '../../../common/grant-direction.js';
+import { RECORDING_SENTENCES } from '../../../common/recording.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
@@ -95,6 +96,8 @@ export function ConsentScreen(): ReactNode {
       h('dd', { 'data-testid': 'consent-reason' }, iso(v.reason)),
       h('dt', null, 'For how long'),
       h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
+      h('dt', null, 'Recorded'),
+      h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
       h('dt', null, 'Checked by'),
       h('dd', null, iso(v.org), " (the offer is signed by your organisation's support broker)"),
     ),
@@ -181,6 +184,8 @@ export function SessionBanner(): ReactNode {
   const ref = useBannerHeight();
   const panicChord = useAppStore((s) => s.policy?.panicChord === true);
   const [helpOpen, setHelpOpen] = useState(false);
+  // A consent fact (the signed offer says it): shown for the whole session.
+  const recording = useAppStore((s) => s.join.offerView?.recording ?? null);
   return h(
     'section',
     { ref, className: `banner${left <= 60_000 ? ' banner-urgent' : ''}`, role: 'region', 'aria-label': 'Support session banner', 'data-testid': 'banner', 'data-above-dialogs': '' },
@@ -198,6 +203,7 @@ export function SessionBanner(): ReactNode {
             : ['Waiting for ', iso(live.peerName ?? 'support'), ' to connect…']),
       ),
       h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, flowing(live.state, live.sharingPaused, can)),
+      recording && recording !== 'off' ? h('span', { className: 'banner-recording', 'data-testid': 'banner-recording' }, '● Recorded') : null,
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(
         'span',
