@@ -52,6 +52,8 @@ const EVENTS = {
   'extension.accepted': { outcomes: ['success'], about: 'the end user accepted more time with a signed receipt' },
   'extension.declined': { outcomes: ['success'], about: 'the end user declined more time' },
 
+  'file.transfer': { outcomes: ['success'], about: "a file transfer's offer, decision or end, as the end user's machine recorded it: meta {transfer_id, event, direction, name, size, sha256, reason?}, never the content" },
+
   'grant.requested': { outcomes: ['success'], about: 'the analyst asked for a capability inside the session' },
   'grant.refused': { outcomes: ['denied'], about: 'a grant request or answer was refused: capability not approved, request id already used, or an answer naming another capability (meta.why)' },
   'grant.granted': { outcomes: ['success'], about: 'the end user allowed a capability' },

@@ -78,7 +78,7 @@ const HOLDER_STEPS: ReadonlySet<ClientFrame['type']> = new Set(['grant.request',
 
 const ALLOWED: Record<SessionRole, ReadonlySet<ClientFrame['type']>> = {
   analyst: new Set(['heartbeat', 'signal', 'grant.request', 'grant.revoke', 'extend.request', 'end']),
-  end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'end']),
+  end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'transfer.record', 'end']),
 };
 
 /**
@@ -279,6 +279,16 @@ export class SignalingHub implements SessionEvents {
         await this.ctx.sessions.teardownReport(s.id, { revoked: frame.revoked, receipt: frame.receipt }, { jkt: s.endUserJkt ?? '' }, c.source);
         c.reported = true;
         return;
+      case 'transfer.record': {
+        // Only files the session was approved for; the record itself is the end user's word.
+        if (!s.capabilities.includes('files')) {
+          this.send(c, { type: 'error', code: 'capability_not_approved', message: 'files was not approved for this session' });
+          return;
+        }
+        const { type: _t, ...meta } = frame;
+        this.ctx.audit.record({ type: 'file.transfer', outcome: 'success', ...c.actor, session_id: s.id, ticket: s.ticket, meta });
+        return;
+      }
       case 'end':
         // A client ending by itself says why (peer lost, verification failed); otherwise the side decides.
         await this.ctx.sessions.end(s.id, frame.reason ?? (role === 'analyst' ? 'completed' : 'user_stopped'), c.actor);

@@ -19,6 +19,9 @@ const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 /** Clipboard and files name the way data may go (common/grant-direction.ts); control names none. */
 const direction = z.enum(GRANT_DIRECTIONS).optional();
 
+/** What can happen to a file transfer, as the end user's machine records it. */
+export const TRANSFER_EVENTS = ['offered', 'accepted', 'refused', 'saved', 'failed', 'cancelled'] as const;
+
 /** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
 export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
 
@@ -56,6 +59,23 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('extend.response'), extension_id: id, accept: z.boolean(), receipt: z.string().max(MAX_TOKEN_CHARS).optional() }).strict(),
   /** `receipt`: the device key's `chaperone-teardown+jwt` over the same list (docs/session-protocol.md). */
   z.object({ type: z.literal('teardown.report'), revoked: z.array(z.enum(LOCAL_GRANTS)).max(16), receipt: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict(),
+  /**
+   * The end user's machine puts each file transfer decision on the record: name as saved (safe
+   * text), size, SHA-256, direction, and what happened. Never the content.
+   */
+  z
+    .object({
+      type: z.literal('transfer.record'),
+      transfer_id: id,
+      event: z.enum(TRANSFER_EVENTS),
+      direction: z.enum(['to_end_user', 'from_end_user']),
+      // eslint-disable-next-line no-control-regex -- a recorded name must not carry control characters
+      name: z.string().min(1).max(255).refine((n) => !/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069]/.test(n), 'no control or direction characters'),
+      size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      reason: z.string().max(64).regex(/^[a-z_]*$/).optional(),
+    })
+    .strict(),
   /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
   z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);

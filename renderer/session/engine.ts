@@ -5,7 +5,7 @@ import type { ControlRefusal, GrantChangeReason } from '../../common/control/ref
 import type { GrantDirection } from '../../common/grant-direction.js';
 import { FILE_CHANNEL } from '../../common/files/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
-import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type SignalPayload } from '../../common/protocol/signaling.js';
+import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type ClientFrame, type SignalPayload } from '../../common/protocol/signaling.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
@@ -210,6 +210,11 @@ export class SessionEngine extends Emitter<EngineEvents> {
    */
   respondGrant(requestId: string, capability: GrantableCapability, allow: boolean, reason?: ControlRefusal, direction?: GrantDirection): void {
     this.link.send({ type: 'grant.response', request_id: requestId, capability, ...(direction ? { direction } : {}), allow, ...(reason ? { reason } : {}) });
+  }
+
+  /** The end user's machine records a file transfer's decision or end with the broker (name, size, hash; never content). */
+  recordTransfer(r: Omit<Extract<ClientFrame, { type: 'transfer.record' }>, 'type'>): boolean {
+    return this.link.send({ type: 'transfer.record', ...r });
   }
 
   revokeGrant(capability: GrantableCapability): void {

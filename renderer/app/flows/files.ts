@@ -1,6 +1,6 @@
 import { MAX_FILE_PIECE_BYTES } from '../../../common/bridge/api.js';
 import type { SessionEngine } from '../../session/engine.js';
-import { FileTransfers, type FileSink, type FileSource } from '../../session/file-transfers.js';
+import { FileTransfers, type FileSink, type FileSource, type TransferView } from '../../session/file-transfers.js';
 import { getBridge } from '../services.js';
 import { useAppStore } from '../store.js';
 
@@ -49,6 +49,25 @@ export function attachFiles(e: SessionEngine, sessionId: string): void {
     t.on('update', (v) => useAppStore.getState().setTransfer(v)),
   );
   if (e.role === 'end_user') {
+    // On the record: each decision and end, with name, size and hash, never the content.
+    const recorded = new Map<string, string>();
+    const EVENT: Partial<Record<TransferView['state'], 'offered' | 'accepted' | 'refused' | 'saved' | 'failed' | 'cancelled'>> = {
+      offered: 'offered',
+      receiving: 'accepted',
+      refused: 'refused',
+      saved: 'saved',
+      failed: 'failed',
+      cancelled: 'cancelled',
+    };
+    offs.push(
+      t.on('update', (v) => {
+        const event = EVENT[v.state];
+        if (v.way !== 'in' || !event || !v.sha256 || recorded.get(v.id) === event) return;
+        recorded.set(v.id, event);
+        const reason = (event === 'failed' || event === 'cancelled') && v.detail ? { reason: v.detail.replace(/[^a-z_]/g, '_').slice(0, 64) } : {};
+        e.recordTransfer({ transfer_id: v.id, event, direction: 'to_end_user', name: v.name, size: v.size, sha256: v.sha256, ...reason });
+      }),
+    );
     offs.push(
       getBridge().on('files.stopped', (s) => {
         if (s.sessionId === sessionId) t.stoppedHere(s.reason === 'teardown' ? 'session_ended' : 'revoked');
