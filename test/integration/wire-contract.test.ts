@@ -183,6 +183,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await admin.api.get('/api/v1/admin/hook-deliveries')).status).toBe(200);
     expect((await audrey.api.get('/api/v1/audit/events?limit=1000')).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/alice/organisation', { organisation: 'Acme Field IT' })).status).toBe(200);
+    expect((await admin.api.get('/api/v1/admin/policy')).status).toBe(200);
     const verified = await audrey.api.post('/api/v1/audit/verify', {});
     expect(verified.status).toBe(200);
     expect(verified.body.ok).toBe(true);
