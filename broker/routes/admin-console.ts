@@ -1,11 +1,22 @@
 import { OptionalEmptyBody, UsernameParams } from '../../common/protocol/api.js';
-import { AuditVerifiedSchema, UserOrganisationBody, UserOrganisationSchema } from '../../common/protocol/admin-console.js';
+import { AdminPolicySchema, AuditVerifiedSchema, UserOrganisationBody, UserOrganisationSchema } from '../../common/protocol/admin-console.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 /** Routes the console's admin screens use besides the CLI's (routes/admin.ts). */
 export function adminConsoleRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'GET',
+    url: '/api/v1/admin/policy',
+    summary: 'The policy this broker runs with (broker.json): approval rules, durations, second factors, step-up, prompts',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    response: AdminPolicySchema,
+    responses: { 200: '{ policy }', 403: 'not an admin' },
+    handler: async () => ({ policy: ctx.cfg.policy }),
+  });
   r.add({
     method: 'POST',
     url: '/api/v1/admin/users/:username/organisation',

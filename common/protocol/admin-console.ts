@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OrgPolicySchema } from '../policy.js';
 import { MAX_NAME_CHARS } from './limits.js';
 import { safeText as text } from './text.js';
 
@@ -13,3 +14,6 @@ export const AuditVerifiedSchema = z.object({
   first_bad: z.object({ seq: z.number().int(), id: z.string().max(256).nullable(), problem: z.string().max(2000) }).nullable(),
   warnings: z.array(z.string().max(2000)).max(100),
 });
+
+/** The policy this broker runs with (from broker.json), for the console to show. */
+export const AdminPolicySchema = z.object({ policy: OrgPolicySchema });

@@ -72,6 +72,12 @@ describe.skipIf(skip)(SUITE, () => {
     const row = await s.broker.ctx.storage.db.selectFrom('accounts').select(['organisation', 'roles', 'disabled']).where('username', '=', 'omar').executeTakeFirstOrThrow();
     expect(row).toEqual({ organisation: 'Acme Field IT', roles: 'analyst,approver', disabled: 1 });
 
+    // The policy this broker runs with, in sentences.
+    await page.getByRole('button', { name: 'Policy' }).click();
+    await expect.poll(() => page.getByTestId('policy-facts').textContent()).toContain('10 minutes (step-up)');
+    expect(await axeSerious(page)).toEqual([]);
+    await shot(page, '65-admin-policy');
+
     // The audit log: each change with who made it; filter; verify.
     await page.getByRole('button', { name: 'Audit log' }).click();
     const table = page.getByTestId('audit-table');

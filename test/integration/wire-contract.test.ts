@@ -66,6 +66,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     await b?.destroy();
   });
 
+  // Many sign-ins (scrypt) and a whole session: under a shared machine's load it outgrows the 30 s default.
   it('a whole lifecycle through every route answers in the declared shapes', async () => {
     const anon = new ApiClient(b.url);
     for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json']) expect((await anon.get(p)).status, p).toBe(200);
@@ -209,6 +210,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await admin.api.get('/api/v1/admin/hook-deliveries')).status).toBe(200);
     expect((await audrey.api.get('/api/v1/audit/events?limit=1000')).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/alice/organisation', { organisation: 'Acme Field IT' })).status).toBe(200);
+    expect((await admin.api.get('/api/v1/admin/policy')).status).toBe(200);
     const verified = await audrey.api.post('/api/v1/audit/verify', {});
     expect(verified.status).toBe(200);
     expect(verified.body.ok).toBe(true);
@@ -218,7 +220,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(problems).toEqual([]);
     const never = b.routes.map((r) => `${r.method} ${r.url}`).filter((k) => !answered.has(k));
     expect(never, 'routes this lifecycle never got a 2xx answer from').toEqual([]);
-  });
+  }, 90_000);
 
   it('every audit event the broker stored is catalogued, with an outcome listed for it', async () => {
     await b.ctx.audit.flush();

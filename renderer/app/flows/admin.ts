@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AuditVerifiedSchema, UserOrganisationSchema } from '../../../common/protocol/admin-console.js';
+import { AdminPolicySchema, AuditVerifiedSchema, UserOrganisationSchema } from '../../../common/protocol/admin-console.js';
 import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, PasswordResetSchema, UserDisabledSchema, UserListSchema, UserRolesSchema } from '../../../common/protocol/responses.js';
 import type { AnalystKind, Role } from '../../../common/roles.js';
 import { BrokerError } from '../broker-client.js';
@@ -71,4 +71,10 @@ export async function deliveries(status: 'pending' | 'delivered' | 'failed' | ''
 
 export function rotateKey() {
   return staffBroker().post('/api/v1/admin/keys/rotate', {}, KeyRotatedSchema);
+}
+
+export type PolicyView = z.infer<typeof AdminPolicySchema>['policy'];
+
+export async function policy(): Promise<PolicyView> {
+  return (await staffBroker().get('/api/v1/admin/policy', AdminPolicySchema)).policy;
 }

@@ -6,6 +6,7 @@ import {
   disableUser,
   latestAudit,
   listUsers,
+  policy,
   problem,
   resetOneTimePassword,
   rotateKey,
@@ -15,6 +16,7 @@ import {
   type AuditRow,
   type AuditVerified,
   type DeliveryRow,
+  type PolicyView,
   type UserRow,
 } from '../flows/admin.js';
 import { useAppStore } from '../store.js';
@@ -23,6 +25,7 @@ import { Alert, Field, h } from './ui.js';
 /** What the CLI does, in the console: people, the audit log, hook deliveries, the signing key. */
 const TABS = [
   { id: 'users', label: 'People' },
+  { id: 'policy', label: 'Policy' },
   { id: 'audit', label: 'Audit log' },
   { id: 'hooks', label: 'Webhook deliveries' },
   { id: 'keys', label: 'Signing key' },
@@ -44,6 +47,9 @@ export function AdminPanel(): ReactNode {
   switch (tab) {
     case 'users':
       body = h(UsersTab);
+      break;
+    case 'policy':
+      body = h(PolicyTab);
       break;
     case 'audit':
       body = h(AuditTab);
@@ -206,6 +212,35 @@ function UserCard(props: { x: UserRow; act: (run: () => Promise<ReactNode>) => P
               : h('button', { type: 'button', className: 'danger', onClick: () => setConfirming(true) }, `Disable ${x.username}…`),
           ),
         ),
+  );
+}
+
+// ---------------------------------------------------------------- policy
+
+function PolicyTab(): ReactNode {
+  const [p, setP] = useState<PolicyView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    policy().then(setP, (err: unknown) => setError(problem(err)));
+  }, []);
+  if (error) return h(Alert, { kind: 'error' }, error);
+  if (!p) return h('p', null, 'Loading…');
+  const facts: [string, string][] = [
+    ['Organisation on consent screens', p.organisation],
+    ['Approved without an approver', `${p.auto_approve.capabilities.join(', ')} for ${p.auto_approve.analyst_kinds.map((k) => k.replace('_', ' ')).join(', ')} staff; anything else waits for an approver`],
+    ['Approver has', `${p.approval_window_minutes} minutes to decide`],
+    ['Longest session asked for', `${p.max_duration_minutes} minutes (with more time: at most ${p.hard_max_minutes} minutes in all)`],
+    ['Join codes work for', `${p.code_ttl_minutes} minutes, once`],
+    ['Open ticket required', p.require_open_ticket ? 'yes: the ticketing system must say the ticket is open' : 'no'],
+    ['Authenticator app required for', p.mfa_required_roles.join(', ') || 'nobody'],
+    ['Control and files need a code from the last', `${p.step_up_minutes} minutes (step-up)`],
+    ['End user has to answer a control request within', `${p.control_prompt_seconds} seconds`],
+  ];
+  return h(
+    'div',
+    null,
+    h('p', null, 'What this broker runs with. To change it, edit policy in broker.json (docs/operations.md) and restart the broker.'),
+    h('dl', { className: 'facts', 'data-testid': 'policy-facts' }, ...facts.flatMap(([k, v]) => [h('dt', { key: `${k}-t` }, k), h('dd', { key: `${k}-d` }, v)])),
   );
 }
 
