@@ -193,7 +193,7 @@ export class TestCluster {
     };
     p.stderr!.on('data', keep);
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`instance ${i} did not start: ${inst.log.join('')}`)), 60_000);
+      const t = setTimeout(() => reject(new Error(`instance ${i} did not start: ${inst.log.join('')}`)), 180_000);
       p.stdout!.on('data', (d: Buffer) => {
         keep(d);
         if (d.toString().includes('listening on')) {

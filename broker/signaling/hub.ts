@@ -7,6 +7,7 @@ import type { GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';
+import { AccountSchema } from '../../common/protocol/responses.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { verifyNonceProof } from '../auth/dpop.js';
@@ -307,6 +308,11 @@ export class SignalingHub implements SessionEvents {
 
   /** A holder step sent by the instance holding the socket (cluster mode); its body parsed again here. */
   async runHolderStep(sid: string, body: unknown): Promise<void> {
+    const approval = ApprovalStepSchema.safeParse(body);
+    if (approval.success) {
+      const a = approval.data.approval;
+      return this.ctx.sessions.approveExtension(a.account, sid, a.extension_id, a.approve, a.source, a.reason);
+    }
     const parsed = HolderStepSchema.safeParse(body);
     if (!parsed.success) throw new DomainError('bad_request', 'invalid_step', 'a step from another instance did not parse');
     const frame = ClientFrameSchema.safeParse(parsed.data.frame);
@@ -626,6 +632,15 @@ export class SignalingHub implements SessionEvents {
 function otherRole(r: SessionRole): SessionRole {
   return r === 'analyst' ? 'end_user' : 'analyst';
 }
+
+/** An approver's decision on a request for more time, made over HTTP on another instance (routes/sessions.ts). */
+const ApprovalStepSchema = z
+  .object({
+    approval: z
+      .object({ account: AccountSchema, extension_id: z.string().min(1).max(128), approve: z.boolean(), reason: z.string().max(2000).nullable(), source: z.string().max(100).nullable() })
+      .strict(),
+  })
+  .strict();
 
 /** A holder step as another instance sends it (Cluster.onHolder). */
 const HolderStepSchema = z
