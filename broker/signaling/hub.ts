@@ -46,6 +46,11 @@ interface Conn {
   authTimer: NodeJS.Timeout | null;
   /** Cluster mode: this socket counts towards this instance hearing its session's channel. */
   joined?: boolean;
+  /**
+   * Cluster mode: frames from other instances that arrived while this socket's `ready` was being
+   * prepared (registering in Redis); sent right after it, so `ready` is always the first frame.
+   */
+  early?: BrokerFrame[] | null;
   /** Cluster mode: a newer socket of the same side authenticated on another instance. */
   replacedElsewhere?: boolean;
   /** The frame being handled and those waiting behind it. */
@@ -362,6 +367,7 @@ export class SignalingHub implements SessionEvents {
     let peerOnline = Boolean(peer);
     const cluster = this.ctx.cluster;
     if (cluster) {
+      c.early = [];
       // Heard before registering, so nothing said about this session from now on is missed here.
       await cluster.joinSession(sid);
       c.joined = true;
@@ -373,7 +379,10 @@ export class SignalingHub implements SessionEvents {
       if (!peer) peerOnline = (await cluster.holder(sid, otherRole(role))) !== null;
       if (c.ws.readyState !== c.ws.OPEN || parties[role] !== c) return;
     }
+    const early = c.early ?? [];
+    c.early = null;
     this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: peerOnline });
+    for (const f of early) this.send(c, f);
     if (peer) this.send(peer, { type: 'peer.online', online: true });
   }
 
@@ -477,6 +486,7 @@ export class SignalingHub implements SessionEvents {
   }
 
   private send(c: Conn, f: BrokerFrame): void {
+    if (c.early) return void c.early.push(f);
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(f));
   }
 
