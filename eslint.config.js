@@ -128,6 +128,7 @@ function brokerInnerLayers() {
     brokerRoom('http', ['^\\.\\./(sessions|routes|signaling|storage)/', BROKER_ROOTS], 'broker/http/ is the HTTP plumbing the routes stand on; it knows no session internals.'),
     brokerRoom('routes', ['^\\.\\./(sessions|signaling|storage|audit|auth|hooks)/', BROKER_ROOTS], 'broker/routes/ are doors: they reach the services through the context and the registry.'),
     brokerRoom('signaling', ['^\\.\\./(http|routes|storage|hooks)/', BROKER_ROOTS], 'broker/signaling/ is a door: it reaches the session service through the context.'),
+    brokerRoom('cluster', ['^\\.\\./(sessions|auth|audit|http|routes|signaling|storage|hooks)/', BROKER_ROOTS_AND_CONTEXT, HTTP_PACKAGES], 'broker/cluster/ carries messages between instances; it knows no session internals (sessions/ tells it through its placement port).'),
     {
       files: ['broker/clock.ts', 'broker/config.ts', 'broker/keys.ts', 'broker/metrics.ts', 'broker/rate-limit.ts', 'broker/turn.ts', 'broker/domain-errors.ts'],
       rules: {

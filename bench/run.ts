@@ -12,6 +12,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'input latency into Xvfb vs a raw data channel, setup to first frame, kill-switch teardown, local expiry',
     load: async () => (await import('./session.js')).runSessionBench,
   },
+  cluster: {
+    about: 'three brokers behind HAProxy: relay same vs cross instance, kill switch across instances, CPU per lifecycle vs one broker on PostgreSQL, losing an instance',
+    load: async () => (await import('./cluster.js')).runClusterBench,
+  },
   app: {
     about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
     load: async () => (await import('./app.js')).runAppBench,

@@ -97,6 +97,8 @@ export interface ClusterOptions {
   instances?: number;
   redisUrl?: string;
   users: { username: string; roles: Role[] }[];
+  /** false: the instances run without REDIS_URL (one lone broker on PostgreSQL, for comparison). */
+  cluster?: boolean;
   /** broker.json for every instance (one data dir: the keys, secrets and settings they share). */
   file?: Record<string, unknown>;
 }
@@ -114,10 +116,11 @@ export class TestCluster {
     readonly pgSchema: string,
     readonly prefix: string,
     readonly redisUrl: string,
+    readonly clustered = true,
   ) {}
 
   static async start(o: ClusterOptions): Promise<TestCluster> {
-    const c = new TestCluster(tempDir('chaperone-cluster-'), `c15_${crypto.randomBytes(5).toString('hex')}`, `c15:${crypto.randomBytes(5).toString('hex')}:`, o.redisUrl ?? REDIS_URL);
+    const c = new TestCluster(tempDir('chaperone-cluster-'), `c15_${crypto.randomBytes(5).toString('hex')}`, `c15:${crypto.randomBytes(5).toString('hex')}:`, o.redisUrl ?? REDIS_URL, o.cluster !== false);
     try {
       if (o.file) fs.writeFileSync(path.join(c.dataDir, 'broker.json'), JSON.stringify(o.file));
       // The accounts are made by a lone broker on the same schema and data dir first: its keys
@@ -152,11 +155,33 @@ export class TestCluster {
     return u;
   }
 
-  async startInstance(i: number, env: Record<string, string> = {}): Promise<void> {
+  async startInstance(i: number, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<void> {
+    // A port found free a moment ago can be taken by another process on a busy machine: take another.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.startOnce(i, env, nodeArgs);
+      } catch (e) {
+        if (attempt >= 3 || !String((e as Error).message).includes('EADDRINUSE') || this.haproxy) throw e;
+        const inst = this.instances[i]!;
+        inst.port = await freePort();
+        inst.url = `http://127.0.0.1:${inst.port}`;
+        inst.log = [];
+      }
+    }
+  }
+
+  private async startOnce(i: number, env: Record<string, string>, nodeArgs: string[]): Promise<void> {
     const inst = this.instances[i]!;
-    const p = spawn(process.execPath, ['bin/chaperone-broker.mjs', 'serve', '--port', String(inst.port), '--data-dir', this.dataDir], {
+    const p = spawn(process.execPath, [...nodeArgs, 'bin/chaperone-broker.mjs', 'serve', '--port', String(inst.port), '--data-dir', this.dataDir], {
       cwd: REPO,
-      env: { ...process.env, DATABASE_URL: PG_URL, CHAPERONE_PG_SCHEMA: this.pgSchema, REDIS_URL: this.redisUrl, REDIS_PREFIX: this.prefix, CHAPERONE_INSTANCE_ID: inst.id, CHAPERONE_LOG_LEVEL: 'warn', ...env },
+      env: {
+        ...process.env,
+        DATABASE_URL: PG_URL,
+        CHAPERONE_PG_SCHEMA: this.pgSchema,
+        ...(this.clustered ? { REDIS_URL: this.redisUrl, REDIS_PREFIX: this.prefix, CHAPERONE_INSTANCE_ID: inst.id } : { REDIS_URL: '' }),
+        CHAPERONE_LOG_LEVEL: 'warn',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     inst.proc = p;
@@ -168,7 +193,7 @@ export class TestCluster {
     };
     p.stderr!.on('data', keep);
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`instance ${i} did not start: ${inst.log.join('')}`)), 60_000);
+      const t = setTimeout(() => reject(new Error(`instance ${i} did not start: ${inst.log.join('')}`)), 180_000);
       p.stdout!.on('data', (d: Buffer) => {
         keep(d);
         if (d.toString().includes('listening on')) {

@@ -2,6 +2,7 @@ import { AuditQuery, DeliveriesQuery, OptionalEmptyBody, UserCreateBody, UserRol
 import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, PasswordResetSchema, UserDisabledSchema, UserListSchema, UserRolesSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
+import { ApiError } from '../http/errors.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
@@ -83,8 +84,10 @@ export function adminRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['admin'],
     body: OptionalEmptyBody,
     response: KeyRotatedSchema,
-    responses: { 200: '{ kid, previous }', 403: 'not an admin' },
+    responses: { 200: '{ kid, previous }', 403: 'not an admin', 409: 'cluster mode: rotate on the shared data dir and restart the instances (docs/operations.md)' },
     handler: async ({ req, account }) => {
+      // One instance signing with a key the others have not loaded would hand out tokens they refuse.
+      if (ctx.cluster) throw new ApiError(409, 'cluster_key_rotation', 'in a cluster, rotate with `chaperone-broker keys rotate` on the shared data dir, then restart the instances one at a time (docs/operations.md)');
       const previous = ctx.keys.active.kid;
       const k = ctx.keys.rotate(ctx.now());
       await ctx.audit.append({ type: 'keys.rotated', outcome: 'success', actor: `account:${account.username}`, source: sourceOf(req), meta: { kid: k.kid, previous } });

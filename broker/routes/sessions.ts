@@ -137,7 +137,10 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
       responses: { 200: 'decided', 403: 'not an approver, or your own session', 409: 'no such extension waiting' },
       handler: async ({ req, params, body, account }) => {
         const reason = decision === 'reject' ? ((body as { reason?: string } | null | undefined)?.reason ?? null) : null;
-        await ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req), reason);
+        const decide = () => ctx.sessions.approveExtension(account, params.id, params.eid, decision === 'approve', sourceOf(req), reason);
+        // The pending extension lives with the session's lease holder: decided there.
+        if (ctx.cluster) await ctx.cluster.onHolder(params.id, { approval: { account, extension_id: params.eid, approve: decision === 'approve', reason, source: sourceOf(req) } }, decide);
+        else await decide();
         return { decided: decision };
       },
     });

@@ -8,6 +8,7 @@ import type { GrantChangeReason } from '../../common/control/refusals.js';
 import { missingCase } from '../../common/missing-case.js';
 import { CLOSE, ClientFrameSchema, type BrokerFrame, type ClientFrame } from '../../common/protocol/signaling.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../common/protocol/limits.js';
+import { AccountSchema } from '../../common/protocol/responses.js';
 import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { verifyNonceProof } from '../auth/dpop.js';
@@ -46,6 +47,11 @@ interface Conn {
   authTimer: NodeJS.Timeout | null;
   /** Cluster mode: this socket counts towards this instance hearing its session's channel. */
   joined?: boolean;
+  /**
+   * Cluster mode: frames from other instances that arrived while this socket's `ready` was being
+   * prepared (registering in Redis); sent right after it, so `ready` is always the first frame.
+   */
+  early?: BrokerFrame[] | null;
   /** Cluster mode: a newer socket of the same side authenticated on another instance. */
   replacedElsewhere?: boolean;
   /** The frame being handled and those waiting behind it. */
@@ -318,6 +324,11 @@ export class SignalingHub implements SessionEvents {
 
   /** A holder step sent by the instance holding the socket (cluster mode); its body parsed again here. */
   async runHolderStep(sid: string, body: unknown): Promise<void> {
+    const approval = ApprovalStepSchema.safeParse(body);
+    if (approval.success) {
+      const a = approval.data.approval;
+      return this.ctx.sessions.approveExtension(a.account, sid, a.extension_id, a.approve, a.source, a.reason);
+    }
     const parsed = HolderStepSchema.safeParse(body);
     if (!parsed.success) throw new DomainError('bad_request', 'invalid_step', 'a step from another instance did not parse');
     const frame = ClientFrameSchema.safeParse(parsed.data.frame);
@@ -367,6 +378,7 @@ export class SignalingHub implements SessionEvents {
     let peerOnline = Boolean(peer);
     const cluster = this.ctx.cluster;
     if (cluster) {
+      c.early = [];
       // Heard before registering, so nothing said about this session from now on is missed here.
       await cluster.joinSession(sid);
       c.joined = true;
@@ -378,7 +390,10 @@ export class SignalingHub implements SessionEvents {
       if (!peer) peerOnline = (await cluster.holder(sid, otherRole(role))) !== null;
       if (c.ws.readyState !== c.ws.OPEN || parties[role] !== c) return;
     }
+    const early = c.early ?? [];
+    c.early = null;
     this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: peerOnline });
+    for (const f of early) this.send(c, f);
     if (peer) this.send(peer, { type: 'peer.online', online: true });
   }
 
@@ -482,6 +497,7 @@ export class SignalingHub implements SessionEvents {
   }
 
   private send(c: Conn, f: BrokerFrame): void {
+    if (c.early) return void c.early.push(f);
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(f));
   }
 
@@ -637,6 +653,15 @@ export class SignalingHub implements SessionEvents {
 function otherRole(r: SessionRole): SessionRole {
   return r === 'analyst' ? 'end_user' : 'analyst';
 }
+
+/** An approver's decision on a request for more time, made over HTTP on another instance (routes/sessions.ts). */
+const ApprovalStepSchema = z
+  .object({
+    approval: z
+      .object({ account: AccountSchema, extension_id: z.string().min(1).max(128), approve: z.boolean(), reason: z.string().max(2000).nullable(), source: z.string().max(100).nullable() })
+      .strict(),
+  })
+  .strict();
 
 /** A holder step as another instance sends it (Cluster.onHolder). */
 const HolderStepSchema = z

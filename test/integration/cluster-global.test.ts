@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt, totpStep } from '../../broker/auth/totp.js';
 import { ApiClient } from '../../kit/api.js';
 import { freshTotp } from '../../kit/broker.js';
-import { haveTool, TestCluster } from '../../kit/cluster.js';
+import { haveTool, TestCluster, waitUntil } from '../../kit/cluster.js';
 import { DeviceKey } from '../../kit/device.js';
 import { activeSession } from '../../kit/lifecycle.js';
 import { skipWithout } from '../helpers/needs-tools.js';
@@ -93,6 +93,22 @@ describe.skipIf(skipWithout('broker cluster (global effects)', missing))('broker
     expect(again.status).toBe(401);
     expect(((await again.json()) as { error: { code: string } }).error.code).toBe('webhook_replayed');
   }, 90_000);
+
+  it('a request for more time is decided by an approver on an instance that is not the session\'s lease holder', async () => {
+    const s = await activeSession(viaBalancer(c), c.user('alice'), { caps: ['view', 'control'], approver: c.user('bob') });
+    const { eu, an } = await connectApart(c, c.user('alice'), s);
+    an.sendJson({ type: 'extend.request', request_id: 'more-time-1', minutes: 10 });
+    const pending = (await an.next((f) => f.type === 'extend.pending_approval', 10_000)) as { extension_id: string };
+    let holder: number | null = null;
+    await waitUntil(async () => (holder = await c.leaseHolder(s.id)) !== null, 'a lease holder');
+    const elsewhere = [0, 1, 2].find((i) => i !== holder)!;
+    const ok = await c.apiOn('bob', elsewhere).post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/approve`, {});
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(await eu.next((f) => f.type === 'extend.offer', 10_000)).toMatchObject({ extension_id: pending.extension_id, minutes: 10 });
+    // Decided once: a second approval anywhere finds nothing waiting.
+    const again = await c.apiOn('bob', holder!).post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/approve`, {});
+    expect(again.status).toBe(409);
+  }, 60_000);
 
   it('join-code guessing spread over the instances is limited as one (per source)', async () => {
     const guesser = '198.51.100.7';
