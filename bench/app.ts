@@ -127,6 +127,7 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
         await installPixelProbe(an.page, APP_VIDEO, PROBE_POINT);
         if (n > 0) add(app, await changeToPixel(an.page, s.xvfb.display, anClock.offsetMs, n));
         await an.page.getByRole('button', { name: 'End session' }).click();
+        await an.page.getByRole('button', { name: 'End session now' }).click();
         await an.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
         await eu.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
         await eu.page.getByRole('button', { name: 'Done' }).click();
