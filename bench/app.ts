@@ -140,6 +140,7 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
           log(`  picture: scrolling ${picture.fps_moving_p50} fps, ${picture.scrolling_kbps} kbit/s, encoder ${picture.sharer_encode_cpu_pct}% of a core; idle ${picture.idle_kbps} kbit/s; typing ${picture.typing_kbps} kbit/s`);
         }
         await an.page.getByRole('button', { name: 'End session' }).click();
+        await an.page.getByRole('button', { name: 'End session now' }).click();
         await an.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
         await eu.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
         await eu.page.getByRole('button', { name: 'Done' }).click();

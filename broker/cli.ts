@@ -14,10 +14,12 @@ const USAGE = `chaperone-broker: the Chaperone broker
 Usage:
   chaperone-broker serve [--port 7480] [--host 127.0.0.1] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
   chaperone-broker user add --username NAME --display-name "Full Name" --roles analyst[,approver,admin,auditor]
-                            [--organisation ORG] [--kind internal|vendor|incident_responder] [--no-totp] [--data-dir DIR]
+                            [--organisation ORG] [--kind internal|vendor|incident_responder] [--no-totp] [--data-dir DIR] [--json]
   chaperone-broker user list [--data-dir DIR] [--json]
-  chaperone-broker user disable --username NAME [--data-dir DIR]
-  chaperone-broker user roles --username NAME --roles analyst[,approver,admin,auditor] [--data-dir DIR]
+  chaperone-broker user disable --username NAME [--data-dir DIR] [--json]
+  chaperone-broker user enable --username NAME [--data-dir DIR] [--json]
+  chaperone-broker user unlock --username NAME [--data-dir DIR] [--json]
+  chaperone-broker user roles --username NAME --roles analyst[,approver,admin,auditor] [--data-dir DIR] [--json]
   chaperone-broker user reset-password --username NAME [--data-dir DIR] [--json]
   chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl [--jwks JWKS.json]] [--json]
   chaperone-broker audit export [--data-dir DIR] [--out FILE] [--since-seq N]
@@ -199,9 +201,28 @@ async function user(sub: string | undefined, argv: string[]): Promise<number> {
     const users = await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.list());
     if (o.json) process.stdout.write(JSON.stringify(users) + '\n');
     else {
+      const row = (cols: string[]) => `${cols[0]!.padEnd(20)} ${cols[1]!.padEnd(28)} ${cols[2]!.padEnd(18)} ${cols[3]!.padEnd(20)} ${cols[4]}\n`;
+      process.stdout.write(row(['USERNAME', 'ROLES', 'KIND', 'STATUS', 'DISPLAY NAME']));
       for (const u of users) {
-        process.stdout.write(`${u.username.padEnd(20)} ${u.roles.join(',').padEnd(28)} ${u.kind.padEnd(18)} ${u.disabled ? 'DISABLED' : 'active'}${u.totp ? '' : ' (no TOTP)'}  ${u.display_name}\n`);
+        const status = [u.disabled ? 'DISABLED' : 'active', ...(u.locked ? ['locked'] : []), ...(u.totp ? [] : ['no TOTP'])].join(', ');
+        process.stdout.write(row([u.username, u.roles.join(','), u.kind, status, u.display_name]));
       }
+    }
+    return 0;
+  }
+  if (sub === 'enable' || sub === 'unlock') {
+    const o = opts(argv, { username: { type: 'string' } });
+    const username = str(o.username);
+    if (!username) throw new UsageError(`user ${sub} needs --username`);
+    const dir = str(o['data-dir']) ?? defaultDataDir();
+    if (sub === 'enable') {
+      const done = await withAccounts(dir, (a) => a.enable(username, 'cli'));
+      if (o.json) process.stdout.write(JSON.stringify(done) + '\n');
+      else process.stdout.write(done.was_disabled ? `enabled ${username}: they can sign in again\n` : `${username} was not disabled; nothing changed\n`);
+    } else {
+      const done = await withAccounts(dir, (a) => a.unlock(username, 'cli'));
+      if (o.json) process.stdout.write(JSON.stringify(done) + '\n');
+      else process.stdout.write(done.was_locked ? `unlocked ${username}: they can try to sign in again now\n` : `${username} was not locked; nothing changed\n`);
     }
     return 0;
   }
@@ -210,7 +231,7 @@ async function user(sub: string | undefined, argv: string[]): Promise<number> {
     const username = str(o.username);
     if (!username) throw new UsageError('user disable needs --username');
     await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.disable(username, 'cli'));
-    process.stdout.write(`disabled ${username}\n`);
+    process.stdout.write(o.json ? JSON.stringify({ username, disabled: true }) + '\n' : `disabled ${username}\n`);
     return 0;
   }
   if (sub === 'roles') {
@@ -221,7 +242,7 @@ async function user(sub: string | undefined, argv: string[]): Promise<number> {
     const bad = roles.filter((r) => !ROLES.includes(r as Role));
     if (bad.length) throw new UsageError(`unknown role ${bad.join(', ')}; roles are ${ROLES.join(', ')}`);
     const done = await withAccounts(str(o['data-dir']) ?? defaultDataDir(), (a) => a.setRoles(username, roles as Role[], 'cli'));
-    process.stdout.write(`${username} now has the roles ${done.roles.join(', ')}\n`);
+    process.stdout.write(o.json ? JSON.stringify(done) + '\n' : `${username} now has the roles ${done.roles.join(', ')}\n`);
     return 0;
   }
   if (sub === 'reset-password') {

@@ -13,6 +13,8 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 const EVENTS = {
   'account.created': { outcomes: ['success'], about: 'an account was created (CLI, admin API or first run)' },
   'account.disabled': { outcomes: ['success'], about: 'an account was disabled; every token it holds is refused and its live sessions end (account_revoked)' },
+  'account.enabled': { outcomes: ['success'], about: 'a disabled account may sign in again (its old tokens stay refused)' },
+  'account.unlocked': { outcomes: ['success'], about: "an admin lifted an account's sign-in lockout" },
   'account.roles_changed': { outcomes: ['success'], about: "an account's roles were set; when one was taken away, its tokens are refused and its live sessions end" },
   'account.organisation_changed': { outcomes: ['success'], about: "an admin set an account's organisation (meta: before, after)" },
   'account.password_reset': { outcomes: ['success'], about: 'an admin gave an account a new one-time password; its tokens are refused and its live sessions end' },

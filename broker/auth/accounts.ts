@@ -158,9 +158,10 @@ export class AccountService {
     };
   }
 
-  async list(): Promise<(Account & { disabled: boolean; must_change_password: boolean; totp: boolean; created_at: number })[]> {
+  async list(): Promise<(Account & { disabled: boolean; locked: boolean; must_change_password: boolean; totp: boolean; created_at: number })[]> {
     const rows = await this.db.selectFrom('accounts').selectAll().orderBy('username').execute();
-    return rows.map((r) => ({ ...toAccount(r), disabled: r.disabled === 1, must_change_password: r.must_change_password === 1, totp: r.totp_secret !== null, created_at: r.created_at }));
+    const now = this.now();
+    return rows.map((r) => ({ ...toAccount(r), disabled: r.disabled === 1, locked: r.locked_until > now, must_change_password: r.must_change_password === 1, totp: r.totp_secret !== null, created_at: r.created_at }));
   }
 
   private async byUsername(username: string): Promise<Row> {
@@ -173,6 +174,26 @@ export class AccountService {
     const r = await this.byUsername(username);
     await this.audit.append({ type: 'account.disabled', outcome: 'success', actor, meta: { username } });
     await this.revokeAccess(r.id, 'disabled', actor, { disabled: 1 });
+  }
+
+  /**
+   * Undoes `disable`: the account may sign in again. Its old tokens stay refused (disabling moved
+   * its epoch on), so nothing issued before the disable comes back to life.
+   */
+  async enable(username: string, actor: string): Promise<{ username: string; was_disabled: boolean }> {
+    const r = await this.byUsername(username);
+    await this.audit.append({ type: 'account.enabled', outcome: 'success', actor, meta: { username, was_disabled: r.disabled === 1 } });
+    await this.db.updateTable('accounts').set({ disabled: 0 }).where('id', '=', r.id).execute();
+    return { username, was_disabled: r.disabled === 1 };
+  }
+
+  /** Lifts a sign-in lockout (too many wrong passwords) now instead of in 15 minutes; nothing else changes. */
+  async unlock(username: string, actor: string): Promise<{ username: string; was_locked: boolean }> {
+    const r = await this.byUsername(username);
+    const wasLocked = r.locked_until > this.now() || r.failed_logins > 0;
+    await this.audit.append({ type: 'account.unlocked', outcome: 'success', actor, meta: { username, was_locked: wasLocked } });
+    await this.db.updateTable('accounts').set({ failed_logins: 0, locked_until: 0 }).where('id', '=', r.id).execute();
+    return { username, was_locked: wasLocked };
   }
 
   /** Sets the account's roles; taking one away refuses its tokens and ends its live sessions. */

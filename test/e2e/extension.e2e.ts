@@ -136,7 +136,8 @@ describe.skipIf(skip)(SUITE, () => {
       await eu.page.keyboard.press('Tab');
       order.push(await focused(eu.page));
     }
-    expect(order).toEqual(['Yes, the same code: allow control', 'No, a different code: end the session', 'Deny control', 'Yes, the same code: allow control']);
+    // After the dialog's own choices, Tab reaches the banner (Pause sharing, Help, Stop): Stop is never behind a dialog.
+    expect(order).toEqual(['Yes, the same code: allow control', 'No, a different code: end the session', 'Deny control', 'Pause sharing']);
     await eu.page.keyboard.press('Shift+Tab');
     expect(await focused(eu.page)).toBe('Deny control');
     await eu.page.keyboard.press('Escape');
@@ -158,9 +159,9 @@ describe.skipIf(skip)(SUITE, () => {
     const card = ap.page.getByTestId(`extension-${ticket}`);
     await card.waitFor({ timeout: 10_000 });
     const text = (await card.textContent()) ?? '';
-    expect(text).toContain(`${analyst.name} (Acme IT, internal) asks for 5 more minutes`);
+    expect(text).toContain(`${analyst.name} (Acme IT, internal analyst) asks for 5 more minutes`);
     expect(text).toContain('Mail archive migration');
-    expect(text).toContain('view, chat, control');
+    expect(text).toContain("see the user's screen, chat, ask for control");
     expect(text).toContain('Latest end policy allows');
     // Nothing reaches the end user before the approver has decided.
     expect(await eu.page.getByTestId('extension-prompt').count()).toBe(0);
@@ -173,9 +174,8 @@ describe.skipIf(skip)(SUITE, () => {
     await prompt.waitFor({ timeout: 10_000 });
     expect(await prompt.textContent()).toContain(`${analyst.name} asks for 5 more minutes`);
     expect(await focused(eu.page)).toBe('extension-prompt');
-    await eu.page.keyboard.press('Tab');
-    await eu.page.keyboard.press('Tab');
-    await eu.page.keyboard.press('Tab');
+    // Tab goes Allow, No, then the banner's Pause sharing, Help, Stop, and round to Allow again.
+    for (let i = 0; i < 6; i++) await eu.page.keyboard.press('Tab');
     expect(await focused(eu.page)).toBe('Allow 5 more minutes');
     expect(await axeSerious(eu.page)).toEqual([]);
     await shot(eu.page, '43-end-user-extension-prompt');
@@ -298,6 +298,7 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => an.page.getByTestId('viewer-notice').textContent()).toMatch(/^The session was extended until /);
     expect(await an.page.getByTestId('extend').textContent()).toBe('Extend…');
     await an.page.getByRole('button', { name: 'End session' }).click();
+    await an.page.getByRole('button', { name: 'End session now' }).click();
     await eu.page.getByTestId('end-screen').waitFor({ timeout: 10_000 });
   });
 });

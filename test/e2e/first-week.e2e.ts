@@ -160,7 +160,16 @@ describe.skipIf(skip)(SUITE, () => {
     await requestSession(an.page, { ticket, reason: 'Printer queue is stuck', control: true });
     const ap = await s.staffPage(anHost);
     await signIn(ap.page, approver);
-    await ap.page.getByTestId(`pending-${ticket}`).getByRole('button', { name: `Approve ${ticket}` }).click();
+    // The approver's notice: a count in the title, when it was asked, how long the window has left.
+    const pendingCard = ap.page.getByTestId(`pending-${ticket}`);
+    await pendingCard.waitFor();
+    await expect.poll(() => ap.page.title()).toBe('(1) request waits for approval — Chaperone remote support');
+    expect(await pendingCard.getByTestId('asked-at').textContent()).toMatch(/^at \d{1,2}:\d{2}/);
+    expect(await pendingCard.getByTestId('approval-window').textContent()).toMatch(/^\d{2}:\d{2} left to decide$/);
+    await shot(ap.page, '68-approver-pending-notice');
+    await pendingCard.getByRole('button', { name: `Approve ${ticket}` }).click();
+    await ap.page.getByTestId('approvals-message').waitFor();
+    await expect.poll(() => ap.page.title()).toBe('Chaperone remote support');
     const codeEl = an.page.getByTestId('join-code');
     await codeEl.waitFor({ timeout: 10_000 });
     const eu = await s.endUserPage(euHost);
@@ -219,7 +228,17 @@ describe.skipIf(skip)(SUITE, () => {
     const view = (await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)!;
     const ended = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['meta']).where('session_id', '=', view.id).where('type', '=', 'session.ended').executeTakeFirstOrThrow();
     expect(JSON.parse(String(ended.meta))).toMatchObject({ reason: 'revoked', kill_switch: true, kill_reason: 'Wrong computer: we will call you back' });
-  }, 120_000);
+
+    // The kill switch's notice goes when the list moves on (a new request arrives), not minutes later.
+    await ap.page.getByTestId('approvals-message').waitFor();
+    const other = await s.user('analyst');
+    const an2 = await s.staffPage(anHost);
+    await signIn(an2.page, other);
+    await requestSession(an2.page, { ticket: `${ticket}-2`, reason: 'Second printer', control: true });
+    await ap.page.getByTestId(`pending-${ticket}-2`).waitFor({ timeout: 10_000 });
+    await expect.poll(() => ap.page.getByTestId('approvals-message').count()).toBe(0);
+    await expect.poll(() => ap.page.title()).toMatch(/^\(1\) /);
+  }, 150_000);
 
   it('Cancel request asks first, and then says the request was cancelled (not that a session ended)', async () => {
     const analyst = await s.user('analyst');

@@ -260,6 +260,42 @@ describe('the chaperone-broker CLI', { timeout: 90_000 }, () => {
     expect(admin).toMatch(/\bactive\b/);
   }, 90_000);
 
+  it('user list starts with a header row; user enable lets carol in again (and --json says what changed)', async () => {
+    const r = await runCli(['user', 'list', '--data-dir', dataDir]);
+    expect(r.stdout.split('\n')[0]).toMatch(/^USERNAME\s+ROLES\s+KIND\s+STATUS\s+DISPLAY NAME$/);
+    const e = await runCli(['user', 'enable', '--username', 'carol', '--json', '--data-dir', dataDir]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout)).toEqual({ username: 'carol', was_disabled: true });
+    const again = await runCli(['user', 'enable', '--username', 'carol', '--data-dir', dataDir]);
+    expect(again.stdout).toBe('carol was not disabled; nothing changed\n');
+    const list = await runCli(['user', 'list', '--data-dir', dataDir]);
+    expect(list.stdout.split('\n').find((l) => l.startsWith('carol '))).toMatch(/\bactive\b/);
+  }, 120_000);
+
+  it('user unlock lifts a sign-in lockout at once; reset-password prints a new one-time password once', async () => {
+    // The lockout as the broker leaves it after too many wrong passwords (broker/auth/accounts.ts).
+    const { default: Sqlite } = await import('better-sqlite3');
+    const db = new Sqlite(path.join(dataDir, 'chaperone.sqlite'));
+    db.prepare('UPDATE accounts SET failed_logins = 5, locked_until = ? WHERE username = ?').run(Date.now() + 15 * 60_000, 'carol');
+    db.close();
+    const before = await runCli(['user', 'list', '--data-dir', dataDir]);
+    expect(before.stdout.split('\n').find((l) => l.startsWith('carol '))).toMatch(/active, locked/);
+    const u = await runCli(['user', 'unlock', '--username', 'carol', '--data-dir', dataDir]);
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stdout).toBe('unlocked carol: they can try to sign in again now\n');
+    const after = await runCli(['user', 'list', '--json', '--data-dir', dataDir]);
+    expect((JSON.parse(after.stdout) as { username: string; locked: boolean }[]).find((x) => x.username === 'carol')?.locked).toBe(false);
+    const p = await runCli(['user', 'reset-password', '--username', 'carol', '--json', '--data-dir', dataDir]);
+    expect(p.code, p.stderr).toBe(0);
+    const otp = (JSON.parse(p.stdout) as { one_time_password: string }).one_time_password;
+    expect(otp.length).toBeGreaterThanOrEqual(12);
+    const listed = await runCli(['user', 'list', '--json', '--data-dir', dataDir]);
+    expect(listed.stdout).not.toContain(otp);
+    // (--json on disable is the same shape; carol is disabled once only, a later test counts on it.)
+    const roles = await runCli(['user', 'roles', '--username', 'carol', '--roles', 'analyst,approver', '--json', '--data-dir', dataDir]);
+    expect(JSON.parse(roles.stdout)).toEqual({ username: 'carol', roles: ['analyst', 'approver'] });
+  }, 150_000);
+
   it('user disable of an unknown account fails with a message', async () => {
     const r = await runCli(['user', 'disable', '--username', 'nobody', '--data-dir', dataDir]);
     expect(r.code).not.toBe(0);

@@ -15,6 +15,7 @@ import { getBridge, keepRefreshToken, staffBroker, tabRefreshToken } from '../se
 import { useAppStore } from '../store.js';
 import { beginFirstSignIn } from './first-sign-in.js';
 import { watchSessionState } from './session-watch.js';
+import { capabilityList } from '../wording.js';
 import { startAnalyst } from './session.js';
 
 /** Analyst and approver: sign-in, the request and its life until the viewer opens; the approval queue. */
@@ -205,6 +206,27 @@ export function newRequest(): void {
 
 let approvalsPoll: ReturnType<typeof setInterval> | null = null;
 
+/** The pending requests the last notice was about: a notice goes once the list moves on. */
+let noticeFor: string | null = null;
+let seenPending: Set<string> | null = null;
+
+const listKey = (pending: SessionView[]) => pending.map((p) => p.id).sort().join(',');
+
+/** A desktop notification for requests that arrived since the last look, where the person allowed them. */
+function notifyNew(pending: SessionView[]): void {
+  const before = seenPending;
+  seenPending = new Set(pending.map((p) => p.id));
+  if (!before || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  for (const p of pending) {
+    if (before.has(p.id)) continue;
+    try {
+      new Notification(`Approval needed: ${p.ticket}`, { body: `${p.analyst.display_name} asks to ${capabilityList(p.capabilities)} for ${p.duration_minutes} minutes.`, tag: p.id });
+    } catch {
+      // No notifications here (an embedded window refuses them): the title count still shows it.
+    }
+  }
+}
+
 export async function loadApprovals(): Promise<void> {
   const s = store();
   try {
@@ -214,7 +236,11 @@ export async function loadApprovals(): Promise<void> {
       // Only approvers decide more time; an admin without the role would be refused the list.
       s.staff.account?.roles.includes('approver') ? staffBroker().get('/api/v1/extensions/pending', PendingExtensionsSchema) : Promise.resolve({ extensions: [] }),
     ]);
-    s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: extensions.extensions, loaded: true, error: null });
+    notifyNew(pending.sessions);
+    // A notice is about the list as it was when it was given: once the list moves on, it goes.
+    const moved = noticeFor !== null && noticeFor !== listKey(pending.sessions);
+    if (moved) noticeFor = null;
+    s.setApprovals({ pending: pending.sessions, active: active.sessions, extensions: extensions.extensions, loaded: true, error: null, ...(moved ? { message: null } : {}) });
   } catch (err) {
     s.setApprovals({ error: message(err), loaded: true });
   }
@@ -238,7 +264,9 @@ async function decide(path: string, body: unknown, answer: z.ZodType, done: stri
   } catch (err) {
     store().setApprovals({ error: message(err), message: null });
   }
+  noticeFor = null;
   await loadApprovals();
+  noticeFor = listKey(store().approvals.pending);
 }
 
 export function approve(id: string): Promise<void> {

@@ -36,9 +36,24 @@ export function Dialog(props: {
       if (!d || !(e.target instanceof Element) || d.contains(e.target) || e.target.closest('[aria-modal="true"]') || e.target.closest(ABOVE_DIALOGS)) return;
       d.focus();
     };
+    // Tab cycles through the dialog's controls, then the banner's (Stop), then back: handled on the
+    // document, because focus in the banner is outside the dialog's own key handler.
+    const cycle = (e: globalThis.KeyboardEvent) => {
+      const d = ref.current;
+      if (e.key !== 'Tab' || !d || !(e.target instanceof Element)) return;
+      if (!d.contains(e.target) && !e.target.closest(ABOVE_DIALOGS)) return;
+      const items = [...Array.from(d.querySelectorAll<HTMLElement>(FOCUSABLE)), ...Array.from(document.querySelectorAll<HTMLElement>(`${ABOVE_DIALOGS} :is(${FOCUSABLE})`))];
+      e.preventDefault();
+      if (items.length === 0) return;
+      const at = items.indexOf(document.activeElement as HTMLElement);
+      const next = at < 0 ? (e.shiftKey ? items.length - 1 : 0) : (at + (e.shiftKey ? -1 : 1) + items.length) % items.length;
+      items[next]!.focus();
+    };
     document.addEventListener('focusin', pullBack);
+    document.addEventListener('keydown', cycle);
     return () => {
       document.removeEventListener('focusin', pullBack);
+      document.removeEventListener('keydown', cycle);
       // After React removed the dialog; the opener may have gone with the screen it was on.
       queueMicrotask(() => {
         if (opener?.isConnected && !opener.hasAttribute('disabled')) opener.focus();
@@ -52,25 +67,6 @@ export function Dialog(props: {
       e.stopPropagation();
       onEscape.current();
       return;
-    }
-    if (e.key !== 'Tab') return;
-    const d = ref.current;
-    if (!d) return;
-    // Tab cycles through the banner's controls (Stop) and the dialog's, nothing else.
-    const items = [...Array.from(document.querySelectorAll<HTMLElement>(`${ABOVE_DIALOGS} :is(${FOCUSABLE})`)), ...Array.from(d.querySelectorAll<HTMLElement>(FOCUSABLE))];
-    if (items.length === 0) {
-      e.preventDefault();
-      return;
-    }
-    const first = items[0]!;
-    const last = items[items.length - 1]!;
-    const at = document.activeElement;
-    if (e.shiftKey && (at === first || at === d)) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && (at === last || at === d)) {
-      e.preventDefault();
-      first.focus();
     }
   };
 

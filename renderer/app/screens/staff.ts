@@ -219,11 +219,24 @@ function ApproverPanel(): ReactNode {
   const a = useAppStore((s) => s.approvals);
   const me = useAppStore((s) => s.staff.account);
   const [killing, setKilling] = useState<SessionView | null>(null);
+  const [notify, setNotify] = useState(() => (typeof Notification === 'undefined' ? 'unsupported' : Notification.permission));
   useEffect(() => watchApprovals(), []);
+  // The count of waiting requests in the window's title (the tab shows it while another is in front).
+  const waiting = a.pending.filter((p) => p.analyst.id !== me?.id).length;
+  useEffect(() => {
+    const base = 'Chaperone remote support';
+    document.title = waiting > 0 ? `(${waiting}) ${waiting === 1 ? 'request waits' : 'requests wait'} for approval — ${base}` : base;
+    return () => {
+      document.title = base;
+    };
+  }, [waiting]);
   return h(
     'section',
     { className: 'card', 'aria-labelledby': 'appr-title' },
     h(ScreenHeading, { id: 'appr-title', level: me?.roles.includes('analyst') ? 2 : 1 }, 'Requests waiting for approval'),
+    notify === 'default'
+      ? h('p', null, h('button', { type: 'button', onClick: () => void Notification.requestPermission().then(setNotify), 'data-testid': 'enable-notifications' }, 'Tell me on the desktop when a request arrives'))
+      : null,
     a.message ? h(Alert, { testId: 'approvals-message' }, a.message) : null,
     a.error ? h(Alert, { kind: 'error', testId: 'approvals-error' }, a.error) : null,
     a.loaded && a.pending.length === 0 ? h('p', { 'data-testid': 'no-pending' }, 'Nothing is waiting.') : null,
@@ -316,6 +329,10 @@ function ExtensionCard(props: { x: PendingExtension; mine: boolean }): ReactNode
   );
 }
 
+function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
 function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
   const { s } = props;
   const [rejecting, setRejecting] = useState(false);
@@ -336,6 +353,10 @@ function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
       h('dd', null, durationText(s.duration_minutes * 60)),
       h('dt', null, 'Why approval'),
       h('dd', null, s.approval.why),
+      h('dt', null, 'Asked'),
+      h('dd', { 'data-testid': 'asked-at' }, `at ${clock(s.created_at)}`),
+      s.approval.deadline !== null ? h('dt', null, 'Approval window') : null,
+      s.approval.deadline !== null ? h('dd', { 'data-testid': 'approval-window' }, h(Countdown, { until: s.approval.deadline, label: 'Approval window closes in' }), ' left to decide') : null,
     ),
     props.mine
       ? h('p', { className: 'small' }, 'This is your own request; another approver must decide.')
