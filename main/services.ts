@@ -192,6 +192,10 @@ export class MainServices {
       'grants.check': (a) => (mine(a.sessionId) ? this.handlers['grants.check'](a) : { ok: false as const, reason: 'other_page' }),
       'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
       'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+      'recording.chunkProof': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        return this.handlers['recording.chunkProof'](a);
+      },
     };
   }
 
@@ -252,6 +256,13 @@ export class MainServices {
       return this.device.dpop(htm, htu, accessToken);
     },
     'device.nonceProof': ({ nonce, token }) => this.device.nonceProof(nonce, token),
+    'recording.chunkProof': async ({ sessionId, seq, token }) => {
+      // Only for a session open here, and only for its own chunk route: not a general proof.
+      if (this.guard.view().managed?.status === 'invalid') throw new Error('machine_policy_invalid');
+      if (!this.active.has(sessionId)) throw new Error('no such open session on this machine');
+      const htu = `${this.rendererBrokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/chunks/${seq}`;
+      return { htu, proof: await this.device.dpop('POST', htu, token) };
+    },
     'offer.verify': ({ offer }) => this.offers.verify(offer),
     // Only an offer this process checked itself can be answered, and only with what consent covers.
     'consent.receipt': ({ offer, decision }) => this.receipts.consent(offer, decision),

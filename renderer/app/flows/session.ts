@@ -5,6 +5,7 @@ import { isGrantable, type GrantableCapability } from '../../../common/capabilit
 import type { ControlDraft } from '../../../common/control/protocol.js';
 import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NOTE } from '../../../common/control/refusals.js';
 import { SessionEngine, type EngineEvents } from '../../session/engine.js';
+import type { SessionRecorder } from '../../session/recorder.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
@@ -22,6 +23,7 @@ import { brokerNow, useAppStore } from '../store.js';
 let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
+let recorder: SessionRecorder | null = null;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
 /** End user: requests this person allowed, by id, with the capability the prompt showed. */
 const allowed = new Map<string, GrantableCapability>();
@@ -125,11 +127,14 @@ export interface EndUserStart extends LivePeer {
   expiresAt: number;
   iceServers: IceServer[];
   stream: MediaStream;
+  /** Already running on the shared track (flows/recording.ts), or null when the session is not recorded. */
+  recorder: SessionRecorder | null;
 }
 
 export function startEndUser(o: EndUserStart): SessionEngine {
   const bridge = getBridge();
   stream = o.stream;
+  recorder = o.recorder;
   const e = new SessionEngine(
     {
       role: 'end_user',
@@ -458,6 +463,8 @@ export function sendChat(text: string): boolean {
 
 /** Stop (end user) or End (analyst): ends it for both sides. */
 export async function stopSession(): Promise<void> {
+  // The end user's Stop: the last chunk goes to the broker while the session still takes it.
+  if (recorder && engine) await Promise.race([recorder.stop(), new Promise((r) => setTimeout(r, 5000))]);
   await engine?.stop();
 }
 
@@ -467,6 +474,8 @@ function finish(reason: string, revoked: string[]): void {
   grantEpoch.clear();
   pendingRequestId = null;
   for (const off of offs.splice(0)) off();
+  void recorder?.stop();
+  recorder = null;
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   setRemote(null);
