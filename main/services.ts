@@ -14,6 +14,8 @@ import { MachinePolicyGuard } from './machine-policy/guard.js';
 import type { MachinePolicyResult } from './machine-policy/index.js';
 import { OfferVerifier } from './offer-verifier.js';
 import { Receipts } from './receipts.js';
+import { TranscriptBuffer } from './transcript.js';
+import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
 
 export interface MainServicesOptions {
@@ -70,6 +72,7 @@ export class MainServices {
   private readonly clock: Clock;
   private readonly fetch: typeof fetch;
   private readonly guard: MachinePolicyGuard;
+  private readonly transcript = new TranscriptBuffer();
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -100,8 +103,12 @@ export class MainServices {
       injector: this.injector.proxy,
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
+      onTranscript: (sessionId, entry) => this.transcript.add(sessionId, entry),
     });
-    this.registry.onRevoked((g, reason) => this.emit('grant.revoked', { kind: g.kind, reason }));
+    this.registry.onRevoked((g, reason) => {
+      if (g.kind === 'control') this.transcript.add(g.sessionId, { t: this.clock.now(), kind: 'control_revoked', why: reason });
+      this.emit('grant.revoked', { kind: g.kind, reason });
+    });
   }
 
   /** Recovers from a crashed run (revoking and reporting what it held), then starts the services. */
@@ -192,6 +199,10 @@ export class MainServices {
       'grants.check': (a) => (mine(a.sessionId) ? this.handlers['grants.check'](a) : { ok: false as const, reason: 'other_page' }),
       'grants.acquire': (a) => (mine(a.sessionId) ? this.handlers['grants.acquire'](a) : { ok: false as const, reason: 'other_page' }),
       'input.deliver': (a) => (mine(a.sessionId) ? this.handlers['input.deliver'](a) : 'refused_inactive'),
+      'recording.transcriptFlush': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        return this.handlers['recording.transcriptFlush'](a);
+      },
       'recording.chunkProof': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.chunkProof'](a);
@@ -226,7 +237,10 @@ export class MainServices {
     this.guard.sessionEnded(id);
     this.gate.forget(id);
     this.gate.releaseAll();
-    return this.registry.revokeAll(id);
+    const revoked = await this.registry.revokeAll(id);
+    // After the revocations, which the transcript would otherwise keep for a session that is gone.
+    this.transcript.forget(id);
+    return revoked;
   }
 
   async close(): Promise<void> {
@@ -262,6 +276,27 @@ export class MainServices {
       if (!this.active.has(sessionId)) throw new Error('no such open session on this machine');
       const htu = `${this.rendererBrokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/chunks/${seq}`;
       return { htu, proof: await this.device.dpop('POST', htu, token) };
+    },
+    'recording.transcriptFlush': async ({ sessionId, token }) => {
+      if (!this.opened.has(sessionId)) throw new Error('no such session on this machine');
+      const url = `${this.opts.brokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/transcript`;
+      let sent = 0;
+      for (let batch = this.transcript.take(sessionId); batch; batch = this.transcript.take(sessionId)) {
+        const res = await this.fetch(url, {
+          method: 'POST',
+          headers: { authorization: `DPoP ${token}`, dpop: await this.device.dpop('POST', url, token), 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+        });
+        // 409 (after the end, not recorded, out of order) will not change by sending it again.
+        if (res.status === 409) this.transcript.done(sessionId, batch.seq);
+        else if (!res.ok) throw new Error(`the broker answered ${res.status} to transcript batch ${batch.seq}`);
+        else {
+          TranscriptAckSchema.parse(await res.json());
+          this.transcript.done(sessionId, batch.seq);
+          sent += batch.entries.length;
+        }
+      }
+      return { sent };
     },
     'offer.verify': ({ offer }) => this.offers.verify(offer),
     // Only an offer this process checked itself can be answered, and only with what consent covers.
@@ -310,6 +345,7 @@ export class MainServices {
       const expiresAt = this.sessionExpiry(sessionId);
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
+      if (r.ok && kind === 'control') this.transcript.add(sessionId, { t: this.clock.now(), kind: 'control_granted' });
       return r.ok ? { ok: true as const, expiresAt: r.grant.expiresAt } : { ok: false as const, reason: r.reason };
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),

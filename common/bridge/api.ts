@@ -127,6 +127,14 @@ export const BRIDGE_METHODS = {
     args: z.tuple([z.object({ sessionId, seq: z.number().int().min(0).max(MAX_CHUNKS_PER_SESSION), bytes: z.number().int().min(1).max(MAX_CHUNK_BYTES), token: accessToken }).strict()]),
     result: z.object({ htu: z.string().url().max(2048), proof: jws }).strict(),
   },
+  /**
+   * Sends what main's input gate recorded for the session's transcript since the last call, from
+   * main itself (the entries never pass through the page), with the end user's session token.
+   */
+  'recording.transcriptFlush': {
+    args: z.tuple([z.object({ sessionId, token: accessToken }).strict()]),
+    result: z.object({ sent: z.number().int().min(0).max(100_000) }).strict(),
+  },
   /** Checks the broker's signature on an offer and that it was made for this device; returns what to show. */
   'offer.verify': { args: z.tuple([z.object({ offer: jws }).strict()]), result: OfferViewSchema },
   /** The consent receipt; main hashes the offer itself and accepts only what consent covers. */

@@ -24,6 +24,10 @@ let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
 let recorder: SessionRecorder | null = null;
+/** The end user's transcript upload (main sends what its input gate recorded), while recorded. */
+let flushTranscript: (() => Promise<void>) | null = null;
+let transcriptTimer: ReturnType<typeof setInterval> | null = null;
+const TRANSCRIPT_FLUSH_MS = 5000;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
 /** End user: requests this person allowed, by id, with the capability the prompt showed. */
 const allowed = new Map<string, GrantableCapability>();
@@ -156,6 +160,10 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   );
   engine = e;
   common(e);
+  if ((store().join.offerView?.recording ?? 'off') !== 'off') {
+    flushTranscript = () => bridge.recording.transcriptFlush({ sessionId: o.sessionId, token: o.token }).then(() => undefined, () => undefined);
+    transcriptTimer = setInterval(() => void flushTranscript?.(), TRANSCRIPT_FLUSH_MS);
+  }
   // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
   linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
@@ -464,7 +472,7 @@ export function sendChat(text: string): boolean {
 /** Stop (end user) or End (analyst): ends it for both sides. */
 export async function stopSession(): Promise<void> {
   // The end user's Stop: the last chunk goes to the broker while the session still takes it.
-  if (recorder && engine) await Promise.race([recorder.stop(), new Promise((r) => setTimeout(r, 5000))]);
+  if (engine) await Promise.race([Promise.all([recorder?.stop(), flushTranscript?.()]), new Promise((r) => setTimeout(r, 5000))]);
   await engine?.stop();
 }
 
@@ -476,6 +484,9 @@ function finish(reason: string, revoked: string[]): void {
   for (const off of offs.splice(0)) off();
   void recorder?.stop();
   recorder = null;
+  if (transcriptTimer) clearInterval(transcriptTimer);
+  transcriptTimer = null;
+  flushTranscript = null;
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   setRemote(null);
