@@ -13,7 +13,7 @@ import { DEFAULT_RECORDING_POLICY } from '../../common/recording.js';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { ROOT, Stack, missingTools, requestSession, signIn } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { shot } from './page-checks.js';
+import { shot, viewerPoint } from './page-checks.js';
 
 const SUITE = 'the app end to end: a session with control is recorded (policy required)';
 const skip = skipWithout(SUITE, missingTools());
@@ -70,6 +70,12 @@ describe.skipIf(skip)(SUITE, () => {
     expect(await an.page.getByTestId('viewer-state').textContent()).toBe('You have control');
     expect((await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.id === session.id)).toMatchObject({ state: 'active' });
     expect(await events('recording.stalled')).toEqual([]);
+    // The analyst clicks and types: main's gate writes it into the transcript (lengths, no letters).
+    const field = await s.target.centreOf('#i');
+    const p = await viewerPoint(an.page, field.x, field.y);
+    await an.page.mouse.click(p.x, p.y);
+    await an.page.keyboard.type('abc');
+    await expect.poll(async () => (await s.target.state()).value, { timeout: 5000 }).toContain('abc');
     await shot(eu.page, '60-end-user-recorded-control');
     const liveChunks = (await events('recording.chunk')).length;
     expect(liveChunks).toBeGreaterThanOrEqual(10);
@@ -90,8 +96,25 @@ describe.skipIf(skip)(SUITE, () => {
     // The first chunk is a WebM file: the EBML header MediaRecorder writes.
     const first = fs.readFileSync(path.join(dir, files.sort()[0]!));
     expect([...first.subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
+    // Known gap (notes-11.md, Recorder): the playable file rebuilt with ts-ebml from real
+    // MediaRecorder chunks does not start with the EBML magic; the player needs it fixed first.
+    const playable = path.join(dir, 'recording.webm');
+    if (fs.existsSync(playable)) console.log(`recording e2e: recording.webm starts with ${fs.readFileSync(playable).subarray(0, 8).toString('hex')}`);
     const bytes = chunks.reduce((n, c) => n + c.bytes, 0);
     console.log(`recording e2e: ${chunks.length} chunks, ${bytes} bytes, ${Math.round((bytes * 8) / ((Date.now() - activeAt) / 1000) / 1000)} kbit/s over the session`);
+
+    // The transcript batches from main's input gate: control granted, the click, the typing as lengths.
+    const batches = await events('transcript.batch');
+    expect(batches.length).toBeGreaterThan(0);
+    const lines = fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith('transcript'))
+      .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean));
+    const kinds = lines.flatMap((l) => (JSON.parse(l) as { entries: { kind: string; count?: number; codes?: unknown; text?: unknown }[] }).entries);
+    // Printable keys reach the gate as text (the viewer sends them so): their lengths, not the letters.
+    expect(kinds.map((e) => e.kind)).toEqual(expect.arrayContaining(['control_granted', 'click', 'text']));
+    expect(kinds.filter((e) => e.kind === 'text').reduce((n, e) => n + (e.count ?? 0), 0)).toBe(3);
+    expect(kinds.some((e) => e.codes !== undefined || e.text !== undefined)).toBe(false);
 
     const out = path.join(s.broker.dataDir, 'evidence.tar');
     const env = { ...process.env, CHAPERONE_LOG_LEVEL: 'silent' };
