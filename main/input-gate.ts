@@ -8,6 +8,7 @@ import {
   type DropReason,
 } from '../common/control/protocol.js';
 import { missingCase } from '../common/missing-case.js';
+import type { TranscriptEntry } from '../common/recording.js';
 import type { GrantKind, GrantRecord, RevokedListener } from './grants.js';
 import type { Injector, PointerButton } from './injector.js';
 import { chordPart, completesChord, type ChordPart } from './panic.js';
@@ -62,6 +63,8 @@ export interface InputGateOptions {
   injector: Injector;
   counters?: GateCounters;
   onChat?: (sessionId: string, text: string) => void;
+  /** What the analyst did, as this gate decided it, for the session's transcript (main/transcript.ts). */
+  onTranscript?: (sessionId: string, entry: TranscriptEntry) => void;
   now?: () => number;
   perSecond?: number;
 }
@@ -89,6 +92,9 @@ export class InputGate {
   private readonly isSessionActive: (sessionId: string) => boolean;
   private readonly injector: Injector;
   private readonly onChat: (sessionId: string, text: string) => void;
+  private readonly onTranscript: ((sessionId: string, entry: TranscriptEntry) => void) | undefined;
+  /** The message the last `decide` decoded, for the transcript. */
+  private decoded: ControlMessage | null = null;
   private readonly now: () => number;
   private readonly limiter: EventRateLimiter;
   /** Keys the remote side holds down, by code, with the chord part each one is (if any). */
@@ -106,6 +112,7 @@ export class InputGate {
     this.injector = opts.injector;
     this.counters = opts.counters ?? zeroCounters();
     this.onChat = opts.onChat ?? (() => {});
+    this.onTranscript = opts.onTranscript;
     this.now = opts.now ?? Date.now;
     this.limiter = new EventRateLimiter(opts.perSecond ?? MAX_EVENTS_PER_SECOND);
     this.unsubscribe = this.grants.onRevoked((grant: GrantRecord) => {
@@ -115,8 +122,11 @@ export class InputGate {
   }
 
   handle(sessionId: string, raw: unknown, channel: keyof typeof CONTROL_CHANNELS): GateOutcome {
+    this.decoded = null;
     const outcome = this.decide(sessionId, raw, channel);
     this.counters[outcome]++;
+    const entry = this.onTranscript && this.decoded ? transcriptEntry(this.decoded, outcome, this.now()) : null;
+    if (entry) this.onTranscript!(sessionId, entry);
     return outcome;
   }
 
@@ -165,6 +175,7 @@ export class InputGate {
     const decoded = decodeControl(raw, channel);
     if (!decoded.ok) return dropOutcome(decoded.reason, raw);
     const msg = decoded.msg;
+    this.decoded = msg;
 
     if (!this.isSessionActive(sessionId)) {
       this.releaseIfHeld();
@@ -284,3 +295,35 @@ function isUnknownType(raw: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * One transcript entry for a message the gate decided on, or null (moves, wheels, key releases,
+ * drops of malformed or stale input). Key presses carry no code and chat no text: counts only,
+ * because keystrokes can carry passwords (issue 11, Transcript).
+ */
+function transcriptEntry(msg: ControlMessage, outcome: GateOutcome, t: number): TranscriptEntry | null {
+  switch (outcome) {
+    case 'refused_no_grant':
+    case 'refused_inactive':
+    case 'refused_interrupted':
+    case 'refused_panic':
+      return { t, kind: 'refused', why: outcome };
+    case 'chat':
+      return msg.t === 'chat' ? { t, kind: 'chat', count: msg.text.length } : null;
+    case 'injected':
+      if (msg.t === 'down') return { t, kind: 'click', x: clamp01(msg.x), y: clamp01(msg.y), button: msg.button };
+      if (msg.t === 'keydown') return { t, kind: 'keys', count: 1 };
+      if (msg.t === 'text') return { t, kind: 'text', count: msg.text.length };
+      return null;
+    case 'dropped_rate':
+    case 'dropped_invalid':
+    case 'dropped_stale':
+    case 'dropped_unknown':
+    case 'inject_failed':
+      return null;
+    default:
+      return missingCase(outcome);
+  }
+}
+
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));

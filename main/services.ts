@@ -17,6 +17,8 @@ import { MachinePolicyGuard } from './machine-policy/guard.js';
 import type { MachinePolicyResult } from './machine-policy/index.js';
 import { OfferVerifier } from './offer-verifier.js';
 import { Receipts } from './receipts.js';
+import { TranscriptBuffer } from './transcript.js';
+import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
 
 export interface MainServicesOptions {
@@ -80,6 +82,7 @@ export class MainServices {
   private readonly guard: MachinePolicyGuard;
   /** The way each live clipboard or files grant lets data go, as the end user allowed it. */
   private readonly directions = new Map<GrantKind, GrantDirection>();
+  private readonly transcript = new TranscriptBuffer();
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -110,6 +113,7 @@ export class MainServices {
       injector: this.injector.proxy,
       now: () => this.clock.now(),
       onChat: (sessionId, text) => this.emit('chat', { sessionId, text }),
+      onTranscript: (sessionId, entry) => this.transcript.add(sessionId, entry),
     });
     this.files = new FileReceiver({
       folder: opts.receiveFolder ?? path.join(os.homedir(), 'Downloads'),
@@ -118,6 +122,7 @@ export class MainServices {
     });
     this.registry.onRevoked((g, reason) => {
       this.directions.delete(g.kind);
+      if (g.kind === 'control') this.transcript.add(g.sessionId, { t: this.clock.now(), kind: 'control_revoked', why: reason });
       // The files grant went: every transfer stops now and its partial file is deleted.
       if (g.kind === 'files' && this.files.cancelAll(g.sessionId) > 0) this.emit('files.stopped', { sessionId: g.sessionId, reason });
       this.emit('grant.revoked', { kind: g.kind, reason });
@@ -219,6 +224,14 @@ export class MainServices {
       'files.write': (a) => (mine(a.sessionId) ? this.handlers['files.write'](a) : { ok: false as const, reason: 'other_page' }),
       'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
       'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
+      'recording.transcriptFlush': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        return this.handlers['recording.transcriptFlush'](a);
+      },
+      'recording.chunkProof': (a) => {
+        if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
+        return this.handlers['recording.chunkProof'](a);
+      },
     };
   }
 
@@ -251,7 +264,10 @@ export class MainServices {
     this.gate.releaseAll();
     // Before anything else can write: a transfer cut by the end leaves no partial file.
     this.files.cancelAll(id);
-    return this.registry.revokeAll(id);
+    const revoked = await this.registry.revokeAll(id);
+    // After the revocations, which the transcript would otherwise keep for a session that is gone.
+    this.transcript.forget(id);
+    return revoked;
   }
 
   async close(): Promise<void> {
@@ -281,6 +297,34 @@ export class MainServices {
       return this.device.dpop(htm, htu, accessToken);
     },
     'device.nonceProof': ({ nonce, token }) => this.device.nonceProof(nonce, token),
+    'recording.chunkProof': async ({ sessionId, seq, token }) => {
+      // Only for a session open here, and only for its own chunk route: not a general proof.
+      if (this.guard.view().managed?.status === 'invalid') throw new Error('machine_policy_invalid');
+      if (!this.active.has(sessionId)) throw new Error('no such open session on this machine');
+      const htu = `${this.rendererBrokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/chunks/${seq}`;
+      return { htu, proof: await this.device.dpop('POST', htu, token) };
+    },
+    'recording.transcriptFlush': async ({ sessionId, token }) => {
+      if (!this.opened.has(sessionId)) throw new Error('no such session on this machine');
+      const url = `${this.opts.brokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/transcript`;
+      let sent = 0;
+      for (let batch = this.transcript.take(sessionId); batch; batch = this.transcript.take(sessionId)) {
+        const res = await this.fetch(url, {
+          method: 'POST',
+          headers: { authorization: `DPoP ${token}`, dpop: await this.device.dpop('POST', url, token), 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+        });
+        // 409 (after the end, not recorded, out of order) will not change by sending it again.
+        if (res.status === 409) this.transcript.done(sessionId, batch.seq);
+        else if (!res.ok) throw new Error(`the broker answered ${res.status} to transcript batch ${batch.seq}`);
+        else {
+          TranscriptAckSchema.parse(await res.json());
+          this.transcript.done(sessionId, batch.seq);
+          sent += batch.entries.length;
+        }
+      }
+      return { sent };
+    },
     'offer.verify': ({ offer }) => this.offers.verify(offer),
     // Only an offer this process checked itself can be answered, and only with what consent covers.
     'consent.receipt': ({ offer, decision }) => this.receipts.consent(offer, decision),
@@ -329,6 +373,7 @@ export class MainServices {
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
       if (r.ok && direction) this.directions.set(kind, direction);
+      if (r.ok && kind === 'control') this.transcript.add(sessionId, { t: this.clock.now(), kind: 'control_granted' });
       return r.ok ? { ok: true as const, expiresAt: r.grant.expiresAt } : { ok: false as const, reason: r.reason };
     },
     'grants.revoke': async ({ kind }) => ({ revoked: await this.registry.revoke(kind, 'user') }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RECORDING_MODES } from '../recording.js';
+import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
@@ -148,6 +148,24 @@ export const BRIDGE_METHODS = {
   },
   /** The proof for the signaling socket: the broker's nonce and the session token's hash. */
   'device.nonceProof': { args: z.tuple([z.object({ nonce: z.string().min(8).max(256), token: accessToken }).strict()]), result: jws },
+  /**
+   * The DPoP proof for one recording chunk of a session open on this machine, for the chunk route
+   * main builds itself (the pinned broker, this session, this seq), bound to the end user's session
+   * token. The chunk's bytes never cross the bridge (its frames are 64 KiB); `bytes` is bounded here
+   * so no proof is made for a chunk the broker would refuse as too large.
+   */
+  'recording.chunkProof': {
+    args: z.tuple([z.object({ sessionId, seq: z.number().int().min(0).max(MAX_CHUNKS_PER_SESSION), bytes: z.number().int().min(1).max(MAX_CHUNK_BYTES), token: accessToken }).strict()]),
+    result: z.object({ htu: z.string().url().max(2048), proof: jws }).strict(),
+  },
+  /**
+   * Sends what main's input gate recorded for the session's transcript since the last call, from
+   * main itself (the entries never pass through the page), with the end user's session token.
+   */
+  'recording.transcriptFlush': {
+    args: z.tuple([z.object({ sessionId, token: accessToken }).strict()]),
+    result: z.object({ sent: z.number().int().min(0).max(100_000) }).strict(),
+  },
   /** Checks the broker's signature on an offer and that it was made for this device; returns what to show. */
   'offer.verify': { args: z.tuple([z.object({ offer: jws }).strict()]), result: OfferViewSchema },
   /** The consent receipt; main hashes the offer itself and accepts only what consent covers. */

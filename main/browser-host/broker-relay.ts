@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import WebSocket from 'ws';
+import { MAX_CHUNK_BYTES } from '../../common/recording.js';
 
 /**
  * The browser host's relay to the pinned broker: the page talks to one origin, as the Electron
@@ -7,21 +8,24 @@ import WebSocket from 'ws';
  */
 
 const MAX_PROXY_BODY = 64 * 1024;
+/** The one route with a bigger body: a recording chunk, as large as the broker takes. */
+const CHUNK_PATH = /^\/api\/v1\/sessions\/[0-9a-f-]{36}\/recording\/chunks\/\d{1,6}$/;
 
 /**
  * One HTTP request of the page, relayed to the pinned broker: a bounded body and the few headers
- * the API reads (authorization, DPoP, content type, accept), no redirects followed.
+ * the API reads (authorization, DPoP, content type, accept, a chunk's declared length and hash), no redirects followed.
  */
 export async function relayHttp(req: http.IncomingMessage, res: http.ServerResponse, url: URL, broker: URL, refuse: (res: http.ServerResponse, status: number) => void): Promise<void> {
   const chunks: Buffer[] = [];
   let size = 0;
+  const limit = req.method === 'POST' && CHUNK_PATH.test(url.pathname) ? MAX_CHUNK_BYTES : MAX_PROXY_BODY;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > MAX_PROXY_BODY) return refuse(res, 413);
+    if (size > limit) return refuse(res, 413);
     chunks.push(c);
   }
   const headers: Record<string, string> = {};
-  for (const h of ['authorization', 'dpop', 'content-type', 'accept']) {
+  for (const h of ['authorization', 'dpop', 'content-type', 'accept', 'x-chaperone-bytes', 'x-chaperone-sha256']) {
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }

@@ -120,6 +120,30 @@ describe('the bridge: one definition, parsed on both sides', () => {
     await expect(api.extension.receipt({ sessionId: SID, extensionId: 'e1', newExpiresAt: Date.now() + 60_000 })).rejects.toThrow();
   });
 
+  it('a recording chunk proof: only for a session open here, for its own chunk route, bound to the token, never for a chunk over 2 MiB', async () => {
+    const s = await mainServices();
+    const api = ipcBridge(ipcTo(s.handlers));
+    await expect(api.recording.chunkProof({ sessionId: SID, seq: 0, bytes: 1000, token: 'tok' })).rejects.toThrow(/no such open session/);
+    await api.session.open({ sessionId: SID, expiresAt: Date.now() + 600_000 });
+    const { htu, proof } = await api.recording.chunkProof({ sessionId: SID, seq: 7, bytes: 150_000, token: 'tok' });
+    expect(htu).toBe(`http://127.0.0.1:4000/api/v1/sessions/${SID}/recording/chunks/7`);
+    const { payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['EdDSA'] });
+    expect(payload).toMatchObject({ htm: 'POST', htu });
+    expect(typeof payload.ath).toBe('string');
+    const code = (args: unknown[]) =>
+      dispatchBridgeCall(s.handlers, 'recording.chunkProof', args).then(
+        () => 'ok',
+        (e: BridgeError) => e.code,
+      );
+    expect(await code([{ sessionId: SID, seq: 0, bytes: 2 * 1024 * 1024 + 1, token: 'tok' }])).toBe('invalid_args');
+    expect(await code([{ sessionId: SID, seq: 0, bytes: 0, token: 'tok' }])).toBe('invalid_args');
+    expect(await code([{ sessionId: SID, seq: -1, bytes: 10, token: 'tok' }])).toBe('invalid_args');
+    expect(await code([{ sessionId: SID, seq: 0, bytes: 10, token: 'tok', htu: 'http://evil.example/' }])).toBe('invalid_args');
+    // Another page of the same host cannot get proofs for this page's session.
+    await s.handlersFor('page-a')['session.open']({ sessionId: SID, expiresAt: Date.now() + 600_000 });
+    expect(() => s.handlersFor('page-b')['recording.chunkProof']({ sessionId: SID, seq: 0, bytes: 10, token: 'tok' })).toThrow(/another page/);
+  });
+
   it('events from main are parsed too: unknown events and bad payloads are dropped', () => {
     expect(parseBridgeEvent('grant.revoked', { kind: 'control', reason: 'expired' })).toEqual({ event: 'grant.revoked', payload: { kind: 'control', reason: 'expired' } });
     expect(parseBridgeEvent('grant.revoked', { kind: 'control', reason: 'expired', x: 1 })).toBeNull();

@@ -7,6 +7,8 @@ import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
 import { captureRefusalText } from '../end-reasons.js';
 import { brokerNow, resetStore, useAppStore } from '../store.js';
 import { startEndUser } from './session.js';
+import { startRecording } from './recording.js';
+import type { SessionRecorder } from '../../session/recorder.js';
 
 /** The end user's path: code, offer (checked by main), consent, screen capture, the live session. */
 
@@ -75,7 +77,25 @@ export async function acceptOffer(): Promise<void> {
       return;
     }
     const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');
+    // The recorder runs on the very track that is shared, before anything is sent to the analyst:
+    // with `required`, no recorder means no sharing.
+    let recorder: SessionRecorder | null = null;
+    const track = media.getVideoTracks()[0];
+    if (offerView.recording !== 'off' && track) {
+      try {
+        recorder = await startRecording({ sessionId: sid, token: r.token, mode: offerView.recording, track });
+      } catch (err) {
+        if (offerView.recording === 'required') {
+          stopMedia();
+          await bridge.grants.revokeAll({ sessionId: sid }).catch(() => undefined);
+          s.setJoin({ phase: 'ended' });
+          s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'recording_failed', revoked: ['capture'], at: Date.now() }, notice: `This session must be recorded, and recording did not start here (${(err as Error).message}). Nothing was shared.` });
+          return;
+        }
+      }
+    }
     startEndUser({
+      recorder,
       sessionId: sid,
       brokerUrl,
       token: r.token,

@@ -8,6 +8,7 @@ import { isControlRefusal, refusalForAnalyst, refusalForEndUser, WINDOWS_UIPI_NO
 import { DEFAULT_QUALITY, type QualityPreset } from '../../../common/control/quality.js';
 import { SessionEngine, type EngineEvents } from '../../session/engine.js';
 import type { StatsEntry } from '../../session/sender-settings.js';
+import type { SessionRecorder } from '../../session/recorder.js';
 import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
@@ -26,6 +27,11 @@ import { brokerNow, useAppStore } from '../store.js';
 let engine: SessionEngine | null = null;
 let stream: MediaStream | null = null;
 let remote: MediaStream | null = null;
+let recorder: SessionRecorder | null = null;
+/** The end user's transcript upload (main sends what its input gate recorded), while recorded. */
+let flushTranscript: (() => Promise<void>) | null = null;
+let transcriptTimer: ReturnType<typeof setInterval> | null = null;
+const TRANSCRIPT_FLUSH_MS = 5000;
 let promptTimer: ReturnType<typeof setTimeout> | null = null;
 /** End user: requests this person allowed, by id, with the capability and direction the prompt showed. */
 const allowed = new Map<string, { kind: GrantableCapability; direction: GrantDirection | null }>();
@@ -134,11 +140,14 @@ export interface EndUserStart extends LivePeer {
   expiresAt: number;
   iceServers: IceServer[];
   stream: MediaStream;
+  /** Already running on the shared track (flows/recording.ts), or null when the session is not recorded. */
+  recorder: SessionRecorder | null;
 }
 
 export function startEndUser(o: EndUserStart): SessionEngine {
   const bridge = getBridge();
   stream = o.stream;
+  recorder = o.recorder;
   const e = new SessionEngine(
     {
       role: 'end_user',
@@ -161,6 +170,10 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   engine = e;
   common(e);
   attachFiles(e, o.sessionId);
+  if ((store().join.offerView?.recording ?? 'off') !== 'off') {
+    flushTranscript = () => bridge.recording.transcriptFlush({ sessionId: o.sessionId, token: o.token }).then(() => undefined, () => undefined);
+    transcriptTimer = setInterval(() => void flushTranscript?.(), TRANSCRIPT_FLUSH_MS);
+  }
   // Untrusted input goes to main's gate, which decides; an interruption locks the gate itself.
   linkEngineToMain(e, bridge, o.sessionId);
   e.on('grantRequest', (r) => {
@@ -502,6 +515,8 @@ export function sendChat(text: string): boolean {
 
 /** Stop (end user) or End (analyst): ends it for both sides. */
 export async function stopSession(): Promise<void> {
+  // The end user's Stop: the last chunk goes to the broker while the session still takes it.
+  if (engine) await Promise.race([Promise.all([recorder?.stop(), flushTranscript?.()]), new Promise((r) => setTimeout(r, 5000))]);
   await engine?.stop();
 }
 
@@ -514,6 +529,11 @@ function finish(reason: string, revoked: string[]): void {
   pendingRequestId = null;
   for (const off of offs.splice(0)) off();
   detachFiles();
+  void recorder?.stop();
+  recorder = null;
+  if (transcriptTimer) clearInterval(transcriptTimer);
+  transcriptTimer = null;
+  flushTranscript = null;
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   setRemote(null);

@@ -1,0 +1,122 @@
+import { MAX_CHUNK_BYTES, RECORDING_TIMESLICE_MS, RECORDING_VIDEO_BITS_PER_SECOND } from '../../common/recording.js';
+
+/**
+ * The end user's recorder: MediaRecorder on the very track that is shared (the sharer is the
+ * source of truth for what was on screen), WebM, a fixed bitrate and a 2 s timeslice, each chunk
+ * handed to `upload` in order, one at a time, as soon as it is produced. The broker acks each
+ * chunk; its stall watch, not this file, decides what a missing ack means (fail closed there).
+ */
+
+/** Uploads one chunk; throws to be retried, or returns 'stop' when the broker will take no more. */
+export type ChunkUpload = (seq: number, bytes: Uint8Array<ArrayBuffer>) => Promise<'acked' | 'stop'>;
+
+export interface RecorderPorts {
+  MediaRecorder: typeof MediaRecorder;
+  upload: ChunkUpload;
+  onError?: (err: unknown) => void;
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+}
+
+/** VP9 where this Chromium records it, else VP8: both play in every Chromium the console runs in. */
+export const MIME_CANDIDATES = ['video/webm;codecs=vp9', 'video/webm;codecs=vp8', 'video/webm'] as const;
+
+export function pickMime(isTypeSupported: (t: string) => boolean): string | null {
+  return MIME_CANDIDATES.find((t) => isTypeSupported(t)) ?? null;
+}
+
+const RETRY_MS = [250, 500, 1000, 2000];
+
+export class SessionRecorder {
+  private readonly rec: MediaRecorder;
+  private seq = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private refused = false;
+  readonly mime: string;
+
+  constructor(
+    track: MediaStreamTrack,
+    private readonly ports: RecorderPorts,
+  ) {
+    const mime = pickMime((t) => ports.MediaRecorder.isTypeSupported(t));
+    if (!mime) throw new Error('this browser cannot record WebM');
+    this.mime = mime;
+    this.rec = new ports.MediaRecorder(new MediaStream([track]), { mimeType: mime, videoBitsPerSecond: RECORDING_VIDEO_BITS_PER_SECOND });
+    this.rec.addEventListener('dataavailable', (ev) => this.onData((ev as BlobEvent).data));
+    this.rec.addEventListener('error', (ev) => ports.onError?.((ev as ErrorEvent).error ?? new Error('MediaRecorder failed')));
+  }
+
+  /** Resolves once the recorder really runs (its start event): sharing may begin after that. */
+  start(timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('the recorder did not start')), timeoutMs);
+      this.rec.addEventListener(
+        'start',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
+      try {
+        this.rec.start(RECORDING_TIMESLICE_MS);
+      } catch (err) {
+        clearTimeout(t);
+        reject(err as Error);
+      }
+    });
+  }
+
+  get running(): boolean {
+    return this.rec.state === 'recording';
+  }
+
+  /** Chunks handed to the broker so far (acked or refused). */
+  get sent(): number {
+    return this.seq;
+  }
+
+  /** Stops recording; resolves once the last chunk (MediaRecorder's final dataavailable) is uploaded or given up. */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.queue;
+    this.stopped = true;
+    if (this.rec.state !== 'inactive') {
+      const last = new Promise<void>((resolve) => this.rec.addEventListener('stop', () => resolve(), { once: true }));
+      this.rec.stop();
+      await last;
+    }
+    await this.queue;
+  }
+
+  private onData(blob: Blob): void {
+    if (blob.size === 0 || this.refused) return;
+    // Queued, so chunks reach the broker in order: it refuses a seq out of order.
+    this.queue = this.queue.then(() => this.send(blob)).catch((err: unknown) => this.ports.onError?.(err));
+  }
+
+  private async send(blob: Blob): Promise<void> {
+    if (this.refused) return;
+    if (blob.size > MAX_CHUNK_BYTES) {
+      // Cannot happen at the bitrate asked for; the broker would refuse it, so it is not sent.
+      this.ports.onError?.(new Error(`a recording chunk of ${blob.size} bytes is over the limit`));
+      return;
+    }
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const seq = this.seq;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.ports.upload(seq, bytes);
+        if (r === 'stop') this.refused = true;
+        break;
+      } catch (err) {
+        // The broker or the path failed: the same seq again, while the session lasts. The
+        // broker's stall watch ends a session whose recording cannot get through.
+        this.ports.onError?.(err);
+        if (this.refused) return;
+        await new Promise<void>((r) => (this.ports.setTimeout ?? setTimeout)(() => r(), RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!));
+        if (attempt > 60) return;
+      }
+    }
+    this.seq = seq + 1;
+  }
+}
