@@ -1,3 +1,4 @@
+import { verifyStoredLog } from './audit/verify.js';
 import type { FastifyInstance } from 'fastify';
 import type { EndReason } from '../common/session-state.js';
 import { buildApp } from './app.js';
@@ -69,7 +70,12 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   if (cluster) sessions.setPlacement(cluster);
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence };
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence,
+    verifyAudit: async () => {
+      await audit.flush();
+      return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });
+    },
+  };
   let syslogClose: (() => Promise<void>) | null = null;
   if (cfg.syslog) {
     const { createSyslogSink } = await import('./audit/syslog.js');

@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/log.js';
 import type { EvidenceService } from './audit/evidence-service.js';
+import type { VerifyResult } from './audit/verify.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
 
@@ -34,5 +35,7 @@ export interface BrokerContext {
   recordings: RecordingStore;
   /** The evidence bundle of a session (audit/evidence-export.ts), audited per export. */
   evidence: EvidenceService;
+  /** The stored chain checked as `audit verify` checks it, after what is queued is committed (the console's Verify). */
+  verifyAudit(): Promise<VerifyResult>;
   now: () => number;
 }

@@ -109,14 +109,6 @@ export class AuditLog {
     });
   }
 
-  /** The stored chain checked the way `audit verify` checks it, after what is queued is committed (the console's Verify). */
-  async verifyStored(where: { dataDir: string; databaseUrl?: string | undefined; pgSchema?: string | undefined }): Promise<import('./verify.js').VerifyResult> {
-    await this.flush();
-    // Loaded when asked: verify.ts reads this file's head helpers.
-    const { verifyStoredLog } = await import('./verify.js');
-    return verifyStoredLog(where);
-  }
-
   /** Commits everything queued, including the summaries of refusals held back by the throttle. */
   async flush(): Promise<void> {
     if (!this.closed) this.writeSummaries(true);

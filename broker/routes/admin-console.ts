@@ -41,7 +41,7 @@ export function adminConsoleRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     response: AuditVerifiedSchema,
     responses: { 200: '{ ok, events, first_bad, warnings }', 403: 'not an auditor or admin' },
     handler: async ({ req, account }) => {
-      const v = await ctx.audit.verifyStored({ dataDir: ctx.cfg.dataDir, databaseUrl: ctx.cfg.databaseUrl, pgSchema: ctx.cfg.pgSchema });
+      const v = await ctx.verifyAudit();
       const actor = `account:${account.username}`;
       if (v.ok) await ctx.audit.append({ type: 'audit.verified', outcome: 'success', actor, source: sourceOf(req), meta: { events: v.events } });
       else await ctx.audit.append({ type: 'audit.verified', outcome: 'failure', actor, source: sourceOf(req), meta: { events: v.events, first_bad_seq: v.first_bad.seq } });

@@ -141,7 +141,7 @@ export const TeardownRecordedSchema = z.object({ recorded: z.literal(true) });
 // ---------------------------------------------------------------- administration and audit
 
 export const UserListSchema = z.object({
-  users: z.array(AccountSchema.extend({ disabled: z.boolean(), must_change_password: z.boolean(), totp: z.boolean(), created_at: Time })).max(100_000),
+  users: z.array(AccountSchema.extend({ disabled: z.boolean(), locked: z.boolean(), must_change_password: z.boolean(), totp: z.boolean(), created_at: Time })).max(100_000),
 });
 
 export const CreatedAccountSchema = z.object({

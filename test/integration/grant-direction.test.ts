@@ -31,7 +31,7 @@ describe.each(ENGINES)('grants with a direction, and policy that forbids them (%
     const { eu, an } = await connectBoth(b, analyst, s);
 
     an.sendJson({ type: 'grant.request', request_id: 'f1', capability: 'files', direction: 'to_end_user' });
-    expect(await eu.nextOfType('grant.request')).toEqual({ type: 'grant.request', request_id: 'f1', capability: 'files', direction: 'to_end_user' });
+    expect(await eu.nextOfType('grant.request')).toEqual({ type: 'grant.request', request_id: 'f1', capability: 'files', direction: 'to_end_user', mfa_at: expect.any(Number) });
     // An Allow for the other way is not what was shown: refused, the request stays open.
     eu.sendJson({ type: 'grant.response', request_id: 'f1', capability: 'files', direction: 'both', allow: true });
     expect((await eu.nextOfType('error')).code).toBe('grant_mismatch');

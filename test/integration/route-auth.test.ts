@@ -34,7 +34,7 @@ const BODIES: Record<string, unknown> = {
 };
 
 const key = (r: AnyRoute) => `${r.method} ${r.url}`;
-const pathOf = (r: AnyRoute) => r.url.replace(':seq', '0').replace(':id', crypto.randomUUID()).replace(':eid', crypto.randomUUID()).replace(':username', 'nobody-here');
+const pathOf = (r: AnyRoute) => r.url.replace(':code', 'ZZZZZ-ZZZZZ').replace(':seq', '0').replace(':id', crypto.randomUUID()).replace(':eid', crypto.randomUUID()).replace(':username', 'nobody-here');
 const bodyOf = (r: AnyRoute) => (r.method === 'GET' ? undefined : (BODIES[key(r)] ?? {}));
 
 describe('every route enforces the auth and roles it declares', () => {

@@ -37,7 +37,7 @@ describe('grant answers', () => {
     const answered = Promise.all([an.once('grant'), eu.once('grant')]);
     an.requestGrant('control', 'first');
     eu.respondGrant((await asked).request_id, 'control', false);
-    const no = { capability: 'control', granted: false, by: 'end_user', requestId: 'first', reason: null };
+    const no = { capability: 'control', granted: false, by: 'end_user', requestId: 'first', reason: null, direction: null };
     expect(await answered).toEqual([no, no]);
     expect(sent.filter((f) => f.type === 'grant.response')).toEqual([{ type: 'grant.response', request_id: 'first', capability: 'control', allow: false }]);
 
@@ -45,7 +45,7 @@ describe('grant answers', () => {
     const euHears = eu.once('grant');
     const at = Date.now();
     an.requestGrant('control', 'second');
-    const timeout = { capability: 'control', granted: false, by: 'broker', requestId: 'second', reason: 'timeout' };
+    const timeout = { capability: 'control', granted: false, by: 'broker', requestId: 'second', reason: 'timeout', direction: null };
     expect(await anHears).toEqual(timeout);
     expect(await euHears).toEqual(timeout);
     expect(Date.now() - at).toBeGreaterThanOrEqual(6500);

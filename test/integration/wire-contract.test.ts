@@ -69,7 +69,8 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
   // Many sign-ins (scrypt) and a whole session: under a shared machine's load it outgrows the 30 s default.
   it('a whole lifecycle through every route answers in the declared shapes', async () => {
     const anon = new ApiClient(b.url);
-    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json']) expect((await anon.get(p)).status, p).toBe(200);
+    // The join link's page is for people and never looks the code up: any well-formed code gets it.
+    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json', '/join/ZZZZZ-ZZZZZ']) expect((await anon.get(p)).status, p).toBe(200);
 
     // Accounts: createUser changes the one-time password and signs in through the API.
     const admin = await createUser(b, 'root', ['admin']);
