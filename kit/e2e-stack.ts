@@ -18,6 +18,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createXTestInjector } from '../main/injectors/xtest.js';
 import { startBrowserHost, type BrowserHost } from '../main/browser-host/server.js';
+import { ANALYST_CAPABILITY_TEXT } from '../renderer/app/wording.js';
 import { ApiClient } from './api.js';
 import { DeviceKey } from './device.js';
 import { freshTotp, startTestBroker, type TestBroker, type TestUser } from './broker.js';
@@ -245,8 +246,9 @@ export async function signIn(page: Page, p: Person): Promise<void> {
 export async function requestSession(page: Page, o: { ticket: string; reason: string; control?: boolean; minutes?: number; also?: ('clipboard' | 'files')[] }): Promise<void> {
   await page.getByLabel('Ticket').fill(o.ticket);
   await page.getByLabel('Reason').fill(o.reason);
-  if (o.control) await page.getByRole('checkbox', { name: 'control' }).check();
-  for (const c of o.also ?? []) await page.getByRole('checkbox', { name: c, exact: true }).check();
+  // The form names each capability in the analyst's words (renderer/app/wording.ts).
+  if (o.control) await page.getByRole('checkbox', { name: ANALYST_CAPABILITY_TEXT.control.name }).check();
+  for (const c of o.also ?? []) await page.getByRole('checkbox', { name: ANALYST_CAPABILITY_TEXT[c].name, exact: true }).check();
   if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
   await page.getByRole('button', { name: 'Send request' }).click();
 }

@@ -168,6 +168,7 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => fs.readdirSync(folder).filter((f) => f.endsWith('.chaperone-partial')).length, { timeout: 30_000, interval: 50 }).toBe(1);
     // ...when the analyst ends the session.
     await an.getByRole('button', { name: 'End session' }).click();
+    await an.getByRole('button', { name: 'End session now' }).click();
     await eu.getByTestId('end-screen').waitFor({ timeout: 15_000 });
     await expect.poll(() => fs.readdirSync(folder).sort(), { timeout: 5000 }).toEqual(before);
     expect(euHost.services.files.active()).toEqual([]);

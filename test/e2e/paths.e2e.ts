@@ -163,6 +163,8 @@ describe.skipIf(skip)(SUITE, () => {
     await live.waitFor({ timeout: 10_000 });
     await shot(ap, '26-approver-live-sessions');
     await live.getByRole('button', { name: `Kill switch: end ${ticket} now` }).click();
+    // The kill switch asks first (with an optional reason); no reason given here.
+    await ap.getByRole('button', { name: `End ${ticket} now`, exact: true }).click();
     await eu.page.getByTestId('end-screen').waitFor({ timeout: 10_000 });
     expect(await eu.page.getByTestId('end-reason').textContent()).toBe('An administrator or approver ended the session with the kill switch.');
     expect(await eu.page.getByTestId('end-revoked').textContent()).toContain('screen sharing');
