@@ -3,6 +3,7 @@ import { chainHash, checkpointMessage, eventBody, type AuditCheckpoint, type Aud
 import { MANIFEST_TYP, RecordingManifestSchema, type RecordingManifest } from '../../common/recording.js';
 import { TEARDOWN_RECEIPT_TYP } from '../../common/protocol/signaling.js';
 import { sha256hex } from './log.js';
+import { decode, signedByEmbeddedKey, type Decoded } from './receipt-check.js';
 import { readTar } from './tar.js';
 import { EVIDENCE_FORMAT } from './evidence-export.js';
 
@@ -18,25 +19,8 @@ export interface EvidenceReport {
   keys: string[];
 }
 
-interface Jws {
-  header: Record<string, unknown>;
-  payload: Record<string, unknown>;
-  input: string;
-  sig: Buffer;
-}
-
-function decodeJws(text: string): Jws | null {
-  const parts = text.trim().split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const payload = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (!header || typeof header !== 'object' || !payload || typeof payload !== 'object') return null;
-    return { header, payload, input: `${parts[0]}.${parts[1]}`, sig: Buffer.from(parts[2]!, 'base64url') };
-  } catch {
-    return null;
-  }
-}
+/** Bundles may end a statement's file with a newline. */
+const decodeJws = (text: string): Decoded | null => decode(text.trim());
 
 const edVerify = (key: KeyObject, input: string, sig: Buffer): boolean => {
   try {
@@ -46,19 +30,6 @@ const edVerify = (key: KeyObject, input: string, sig: Buffer): boolean => {
   }
 };
 
-/** The device key a statement embeds, when the statement is signed by it. */
-function embeddedSigner(d: Jws, typ: string): string | null {
-  const jwk = d.header.jwk as { kty?: unknown; crv?: unknown; x?: unknown } | undefined;
-  if (d.header.alg !== 'EdDSA' || d.header.typ !== typ || !jwk || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') return null;
-  try {
-    const key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
-    return edVerify(key, d.input, d.sig) ? jwk.x : null;
-  } catch {
-    return null;
-  }
-}
-
-/** RFC 7638 thumbprint of an Ed25519 key, as the broker names devices (jkt). */
 const jktOf = (x: string): string => crypto.createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
 const sha256b64url = (s: string): string => crypto.createHash('sha256').update(s).digest('base64url');
 
@@ -108,7 +79,7 @@ export function verifyEvidence(bundle: Buffer): EvidenceReport {
   } catch {
     bad('keys.json is not a set of Ed25519 public keys');
   }
-  const brokerSigned = (d: Jws | null, typ: string): boolean => {
+  const brokerSigned = (d: Decoded | null, typ: string): boolean => {
     if (!d || d.header.alg !== 'EdDSA' || d.header.typ !== typ || typeof d.header.kid !== 'string') return false;
     const key = keys.get(d.header.kid);
     report.checked.signatures++;
@@ -183,7 +154,7 @@ export function verifyEvidence(bundle: Buffer): EvidenceReport {
     if (f === undefined) bad('receipts/consent.jws is missing');
     else if (f !== chainedConsent) bad('receipts/consent.jws is not the consent receipt in the audit chain (swapped or edited)');
     const d = decodeJws(chainedConsent);
-    deviceX = d ? embeddedSigner(d, 'chaperone-consent+jwt') : null;
+    deviceX = d ? signedByEmbeddedKey(d, 'chaperone-consent+jwt') : null;
     if (!d || !deviceX) bad('the consent receipt is not signed by the device key it names');
     else {
       const cnf = (offerClaims?.cnf as { jkt?: unknown } | undefined)?.jkt;
@@ -202,7 +173,7 @@ export function verifyEvidence(bundle: Buffer): EvidenceReport {
       if (f === undefined) bad(`${name} is missing`);
       else if (f !== m.receipt) bad(`${name} is not the ${prefix} receipt in the audit chain (swapped or edited)`);
       const d = decodeJws(m.receipt);
-      const x = d ? embeddedSigner(d, typ) : null;
+      const x = d ? signedByEmbeddedKey(d, typ) : null;
       if (!x) bad(`the ${prefix} receipt ${i} is not signed by the device key it names`);
       else if (deviceX && x !== deviceX) bad(`the ${prefix} receipt ${i} is signed by another device than the consent receipt`);
       else if (d!.payload.sid !== sid) bad(`the ${prefix} receipt ${i} is for another session`);

@@ -4,14 +4,15 @@ import { TEARDOWN_RECEIPT_TYP } from '../../common/protocol/signaling.js';
 
 const CONSENT_RECEIPT_TYP = 'chaperone-consent+jwt';
 
-interface Decoded {
+/** A compact JWS taken apart (not yet checked). */
+export interface Decoded {
   header: Record<string, unknown>;
   payload: Record<string, unknown>;
   input: string;
   sig: Buffer;
 }
 
-function decode(jws: string): Decoded | null {
+export function decode(jws: string): Decoded | null {
   const parts = jws.split('.');
   if (parts.length !== 3) return null;
   try {
@@ -25,7 +26,7 @@ function decode(jws: string): Decoded | null {
 }
 
 /** The Ed25519 key `x` a statement names in its header, if it is signed by it, of that type. */
-function signedByEmbeddedKey(d: Decoded, typ: string): string | null {
+export function signedByEmbeddedKey(d: Decoded, typ: string): string | null {
   const jwk = d.header.jwk as { kty?: unknown; crv?: unknown; x?: unknown } | undefined;
   if (d.header.alg !== 'EdDSA' || d.header.typ !== typ || !jwk || jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') return null;
   try {

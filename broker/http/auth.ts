@@ -25,6 +25,32 @@ async function rejected(ctx: BrokerContext, req: FastifyRequest, code: string, m
   throw new ApiError(status, code, message);
 }
 
+type TokenClaims = Awaited<ReturnType<BrokerContext['tokens']['verify']>>;
+
+/**
+ * A DPoP-bound token (access or session) with a fresh proof over this request from the key the
+ * token is bound to; every failure is refused and audited the same way.
+ */
+async function boundToken(ctx: BrokerContext, req: FastifyRequest, kind: 'access' | 'session', label: string): Promise<{ claims: TokenClaims; device: ProofResult }> {
+  const authz = req.headers.authorization;
+  if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', `Authorization: DPoP <${label}> is required`);
+  const token = authz.slice(5).trim();
+  const proof = req.headers.dpop;
+  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', `a DPoP proof is required with the ${label}`);
+  let claims: TokenClaims;
+  let device: ProofResult;
+  try {
+    claims = await ctx.tokens.verify(kind, token);
+    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
+  } catch (e) {
+    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
+    throw e;
+  }
+  const cnf = claims.cnf as { jkt?: unknown } | undefined;
+  if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
+  return { claims, device };
+}
+
 /** A device proof alone: used by end-user clients, which have no account. */
 export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Promise<ProofResult> {
   const proof = req.headers.dpop;
@@ -44,22 +70,7 @@ export async function requireDevice(ctx: BrokerContext, req: FastifyRequest): Pr
  * token's, its sign-in not signed out. Roles come from the database too, not the token.
  */
 export async function requireAccount(ctx: BrokerContext, req: FastifyRequest, roles?: readonly string[]): Promise<{ account: SignedInAccount; device: ProofResult }> {
-  const authz = req.headers.authorization;
-  if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', 'Authorization: DPoP <access token> is required');
-  const token = authz.slice(5).trim();
-  const proof = req.headers.dpop;
-  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof is required with the access token');
-  let claims;
-  let device: ProofResult;
-  try {
-    claims = await ctx.tokens.verify('access', token);
-    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
-  } catch (e) {
-    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
-    throw e;
-  }
-  const cnf = claims.cnf as { jkt?: unknown } | undefined;
-  if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
+  const { claims, device } = await boundToken(ctx, req, 'access', 'access token');
   const check = typeof claims.sub === 'string' ? await ctx.accounts.forAccessToken(claims.sub, claims.epoch, claims.fam) : ({ ok: false, code: 'account_disabled' } as const);
   if (!check.ok) {
     return check.code === 'account_disabled'
@@ -96,22 +107,7 @@ export async function requireTicketWebhook(ctx: BrokerContext, req: FastifyReque
  * domain, which audits a chunk after the end as exactly that.
  */
 export async function requireSessionToken(ctx: BrokerContext, req: FastifyRequest): Promise<SessionCaller> {
-  const authz = req.headers.authorization;
-  if (typeof authz !== 'string' || !authz.startsWith('DPoP ')) return rejected(ctx, req, 'token_required', 'Authorization: DPoP <session token> is required');
-  const token = authz.slice(5).trim();
-  const proof = req.headers.dpop;
-  if (typeof proof !== 'string') return rejected(ctx, req, 'proof_required', 'a DPoP proof is required with the session token');
-  let claims;
-  let device: ProofResult;
-  try {
-    claims = await ctx.tokens.verify('session', token);
-    device = await verifyHttpProof(proof, { method: req.method, path: requestPath(req), accessToken: token }, ctx.limits, ctx.now());
-  } catch (e) {
-    if (e instanceof TokenError) return rejected(ctx, req, e.code, e.message);
-    throw e;
-  }
-  const cnf = claims.cnf as { jkt?: unknown } | undefined;
-  if (!cnf || cnf.jkt !== device.jkt) return rejected(ctx, req, 'bad_proof', 'the proof was made with another key than the one this token is bound to');
+  const { claims, device } = await boundToken(ctx, req, 'session', 'session token');
   if ((claims.role !== 'analyst' && claims.role !== 'end_user') || typeof claims.sid !== 'string') return rejected(ctx, req, 'bad_token', 'token lacks a session role');
   return { sid: claims.sid, role: claims.role, jti: claims.jti, jkt: device.jkt };
 }
