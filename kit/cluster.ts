@@ -101,6 +101,8 @@ export interface ClusterOptions {
   cluster?: boolean;
   /** broker.json for every instance (one data dir: the keys, secrets and settings they share). */
   file?: Record<string, unknown>;
+  /** Another PostgreSQL than the machine's (a private server a fault test stops and starts). */
+  databaseUrl?: string;
 }
 
 export class TestCluster {
@@ -117,15 +119,16 @@ export class TestCluster {
     readonly prefix: string,
     readonly redisUrl: string,
     readonly clustered = true,
+    readonly databaseUrl = PG_URL,
   ) {}
 
   static async start(o: ClusterOptions): Promise<TestCluster> {
-    const c = new TestCluster(tempDir('chaperone-cluster-'), `c15_${crypto.randomBytes(5).toString('hex')}`, `c15:${crypto.randomBytes(5).toString('hex')}:`, o.redisUrl ?? REDIS_URL, o.cluster !== false);
+    const c = new TestCluster(tempDir('chaperone-cluster-'), `c15_${crypto.randomBytes(5).toString('hex')}`, `c15:${crypto.randomBytes(5).toString('hex')}:`, o.redisUrl ?? REDIS_URL, o.cluster !== false, o.databaseUrl ?? PG_URL);
     try {
       if (o.file) fs.writeFileSync(path.join(c.dataDir, 'broker.json'), JSON.stringify(o.file));
       // The accounts are made by a lone broker on the same schema and data dir first: its keys
       // (made on first start) are then the ones every instance signs and checks with.
-      const setup: TestBroker = await startTestBroker('postgres', {}, { dataDir: c.dataDir, pgSchema: c.pgSchema });
+      const setup: TestBroker = await startTestBroker('postgres', o.databaseUrl ? { databaseUrl: o.databaseUrl } : {}, { dataDir: c.dataDir, pgSchema: c.pgSchema });
       try {
         for (const u of o.users) c.users.set(u.username, await createUser(setup, u.username, u.roles));
       } finally {
@@ -176,7 +179,7 @@ export class TestCluster {
       cwd: REPO,
       env: {
         ...process.env,
-        DATABASE_URL: PG_URL,
+        DATABASE_URL: this.databaseUrl,
         CHAPERONE_PG_SCHEMA: this.pgSchema,
         ...(this.clustered ? { REDIS_URL: this.redisUrl, REDIS_PREFIX: this.prefix, CHAPERONE_INSTANCE_ID: inst.id } : { REDIS_URL: '' }),
         CHAPERONE_LOG_LEVEL: 'warn',
@@ -305,7 +308,7 @@ export class TestCluster {
       await gone;
     }
     for (let i = 0; i < this.instances.length; i++) await this.kill(i, 'SIGTERM').catch(() => undefined);
-    await dropSchema(this.pgSchema).catch(() => undefined);
+    if (this.databaseUrl === PG_URL) await dropSchema(this.pgSchema).catch(() => undefined);
     await clearPrefix(this.redisUrl, this.prefix).catch(() => undefined);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -57,6 +57,9 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, max = 512): S
   };
 }
 
+/** How long a query waits for a PostgreSQL connection before it fails as database_unavailable. */
+const PG_CONNECT_TIMEOUT_MS = 3000;
+
 export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   if (opts.databaseUrl) {
     const schema = opts.pgSchema;
@@ -68,7 +71,22 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
       await admin.end();
     }
     // search_path set at connection start, so every pooled connection sees the same schema.
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      // A server that accepts no connection (down, or its host unreachable) is an error within
+      // seconds, so a request is answered 503 instead of waiting for the balancer's timeout.
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    // A connection cut by the server (restart, crash, failover) emits 'error': from the pool when
+    // it was idle, from the client itself when it was checked out for a query at that moment. With
+    // no listener Node ends the process; the query in flight already fails (503 to its caller), the
+    // pool drops the connection and opens a new one on the next query, so the broker stays up, says
+    // it is not ready, and recovers by itself.
+    const lost = (err: Error & { code?: string }) => process.stderr.write(`PostgreSQL connection lost (${err.code ?? err.message}); the next query reconnects\n`);
+    pool.on('error', lost);
+    pool.on('connect', (client) => client.on('error', lost));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db, schema);
     return {
