@@ -75,6 +75,13 @@ export async function fullLifecycle(analyst: BenchApi, times?: StepTimes): Promi
   const [an, eu] = await connectBoth(analyst.baseUrl, analyst, a, times);
   const t = performance.now();
   const closed = Promise.all([closedAt(an, () => performance.now()), closedAt(eu, () => performance.now())]);
+  // As the app does: on session.ended the end user's client tears down and reports it, signed;
+  // the broker keeps that socket open for the report (up to 2 s) instead of closing it at once.
+  eu.on('message', (data: WebSocket.RawData) => {
+    const f = JSON.parse(String(data)) as { type?: string };
+    if (f.type !== 'session.ended') return;
+    void a.endUser.teardownReceipt(a.id, ['capture']).then((receipt) => eu.send(JSON.stringify({ type: 'teardown.report', revoked: ['capture'], receipt })));
+  });
   an.send('{"type":"end"}');
   const [x, y] = await closed;
   if (x.code !== 4000 || y.code !== 4000) throw new Error(`sockets closed with ${x.code}/${y.code}, expected 4000`);
