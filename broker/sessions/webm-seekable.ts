@@ -20,7 +20,7 @@ export function seekableWebm(joined: Buffer): { bytes: Buffer; durationMs: numbe
     for (const el of elements) reader.read(el);
     reader.stop();
     if (reader.metadatas.length === 0 || reader.metadataSize <= 0) return null;
-    const timing = blockTiming(elements, reader.trackTypes.indexOf(VIDEO_TRACK_TYPE));
+    const timing = blockTiming(elements, videoTrackNumber(elements));
     if (!timing) return null;
     const refined = Buffer.from(encodeUnpooled(() => tools.makeMetadataSeekable(reader.metadatas, timing.duration, timing.cues)));
     if (refined.readUInt32BE(0) !== EBML_MAGIC) return null;
@@ -66,6 +66,19 @@ function blockTiming(elements: EBMLElementDetail[], videoTrack: number): { cues:
   }
   if (cues.length === 0 || last < 0) return null;
   return { cues, duration: last + frame };
+}
+
+/** The first video track's number (TrackType 1), or -1. */
+function videoTrackNumber(elements: EBMLElementDetail[]): number {
+  let number = -1;
+  let type = -1;
+  for (const el of elements) {
+    if (el.type === 'm' && el.name === 'TrackEntry' && !el.isEnd) [number, type] = [-1, -1];
+    else if (el.type === 'u' && el.name === 'TrackNumber') number = Number(el.value);
+    else if (el.type === 'u' && el.name === 'TrackType') type = Number(el.value);
+    else if (el.type === 'm' && el.name === 'TrackEntry' && el.isEnd && type === VIDEO_TRACK_TYPE) return number;
+  }
+  return -1;
 }
 
 /**

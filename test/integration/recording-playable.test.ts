@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -50,7 +51,8 @@ describe.skipIf(skip)(SUITE, () => {
     b = await startTestBroker('sqlite', { policy: { recordings: REQUIRED } });
     const analyst = await createUser(b, 'alice', ['analyst']);
     const approver = await createUser(b, 'bob', ['approver']);
-    const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver });
+    const ticket = `INC-${Date.now() % 1_000_000}`;
+    const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver, ticket });
     for (const [seq, c] of chunks.entries()) expect((await uploadChunk(b.url, s.endUser.device, s.endUserToken, s.id, seq, c)).status).toBe(200);
     expect((await analyst.api.post(`/api/v1/sessions/${s.id}/end`, {})).status).toBe(200);
     const file = path.join(b.dataDir, 'recordings', s.id, 'recording.webm');
@@ -74,5 +76,41 @@ describe.skipIf(skip)(SUITE, () => {
     expect(near(green.rgb, STEPS[2]!.rgb), `at 6.2 s: ${green.rgb}`).toBe(true);
     const blue = await frameAt(page, webm, 3.7);
     expect(near(blue.rgb, STEPS[1]!.rgb), `at 3.7 s: ${blue.rgb}`).toBe(true);
+    if (alpha) return;
+
+    // The console's routes: the list, a playback ticket (audited), the file by range, the markers.
+    const auditor = await createUser(b, 'carol', ['auditor']);
+    const list = await auditor.api.call('GET', `/api/v1/recordings?analyst=alice&ticket=${encodeURIComponent(ticket)}`);
+    expect(list.status).toBe(200);
+    expect(list.body.recordings).toEqual([expect.objectContaining({ session_id: s.id, analyst: 'alice', state: 'finalised', end_reason: 'completed', playable: true, bytes: chunks.reduce((n, c) => n + c.length, 0) })]);
+    expect(list.body.recordings[0].duration_ms).toBeGreaterThan(6000);
+    expect((await auditor.api.call('GET', '/api/v1/recordings?analyst=nobody')).body.recordings).toEqual([]);
+    expect((await analyst.api.call('GET', '/api/v1/recordings')).status).toBe(403);
+    expect((await analyst.api.call('POST', `/api/v1/sessions/${s.id}/recording/playback`, {})).status).toBe(403);
+
+    const t = await auditor.api.call('POST', `/api/v1/sessions/${s.id}/recording/playback`, {});
+    expect(t.status).toBe(200);
+    await b.ctx.audit.flush();
+    const viewed = await b.ctx.storage.db.selectFrom('audit_events').select(['actor', 'session_id']).where('type', '=', 'recording.viewed').execute();
+    expect(viewed).toEqual([{ actor: 'account:carol', session_id: s.id }]);
+    const whole = await fetch(b.url + t.body.url);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    expect(Buffer.from(await whole.arrayBuffer()).equals(webm)).toBe(true);
+    const part = await fetch(b.url + t.body.url, { headers: { range: 'bytes=100-199' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 100-199/${webm.length}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(webm.subarray(100, 200))).toBe(true);
+    expect((await fetch(b.url + t.body.url, { headers: { range: `bytes=${webm.length}-` } })).status).toBe(416);
+    // Without the ticket, with another session's id, or with a changed byte: refused.
+    expect((await fetch(`${b.url}/api/v1/sessions/${s.id}/recording?ticket=x`)).status).toBe(401);
+    const other = crypto.randomUUID();
+    expect((await fetch(`${b.url}/api/v1/sessions/${other}/recording?${new URL(b.url + t.body.url).searchParams}`)).status).toBe(401);
+    const tampered = t.body.url.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A'));
+    expect((await fetch(b.url + tampered)).status).toBe(401);
+
+    const markers = await auditor.api.call('GET', `/api/v1/sessions/${s.id}/recording/markers`);
+    expect(markers.status).toBe(200);
+    expect(markers.body).toEqual({ markers: [] });
   });
 });
