@@ -7,7 +7,7 @@ import { forbidden } from '../http/errors.js';
 import { parseInput } from '../http/parse.js';
 import type { RouteRegistry } from '../http/registry.js';
 import { PlaybackQuery, PlaybackTicketSchema, RecordingListQuery, RecordingListSchema, RecordingMarkersSchema } from '../../common/protocol/recordings.js';
-import { checkPlaybackTicket, issuePlaybackTicket, listRecordings, parseRange, playableBytes, recordingMarkers } from '../audit/recording-playback.js';
+import { parseRange } from '../http/range.js';
 import { ApiError } from '../http/errors.js';
 import { OptionalEmptyBody } from '../../common/protocol/api.js';
 
@@ -35,7 +35,7 @@ export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     query: RecordingListQuery,
     response: RecordingListSchema,
     responses: { 200: '{ recordings: [...] }', 403: 'not an auditor or admin' },
-    handler: async ({ query }) => ({ recordings: await listRecordings(ctx, query) }),
+    handler: async ({ query }) => ({ recordings: await ctx.playback.list(query) }),
   });
   r.add({
     method: 'POST',
@@ -48,8 +48,8 @@ export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     params: SessionIdParams,
     body: OptionalEmptyBody,
     response: PlaybackTicketSchema,
-    responses: { 200: '{ url, expires_at }', 403: 'not an auditor or admin', 404: 'no recording', 409: 'not finalised, or no playable file', 410: 'deleted under the retention policy' },
-    handler: async ({ req, params, account }) => issuePlaybackTicket(ctx, params.id, account.username, sourceOf(req)),
+    responses: { 200: '{ url, expires_at }', 403: 'not an auditor or admin', 404: 'no recording', 409: 'not finalised, no playable file, or deleted under the retention policy (recording_deleted)' },
+    handler: async ({ req, params, account }) => ctx.playback.issueTicket(params.id, account.username, sourceOf(req)),
   });
   r.add({
     method: 'GET',
@@ -60,10 +60,10 @@ export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     params: SessionIdParams,
     query: PlaybackQuery,
     response: Webm,
-    responses: { 200: 'video/webm', 206: 'the byte range asked for', 401: 'the ticket is not valid for this recording or has expired', 404: 'no playable file', 410: 'deleted under the retention policy', 416: 'the range is outside the file' },
+    responses: { 200: 'video/webm', 206: 'the byte range asked for', 401: 'the ticket is not valid for this recording or has expired', 404: 'no playable file', 409: 'deleted under the retention policy', 416: 'the range is outside the file' },
     handler: async ({ reply, params, query, req }) => {
-      checkPlaybackTicket(ctx, params.id, query.ticket);
-      const bytes = await playableBytes(ctx, params.id);
+      ctx.playback.checkTicket(params.id, query.ticket);
+      const bytes = await ctx.playback.playable(params.id);
       reply.header('content-type', 'video/webm');
       reply.header('accept-ranges', 'bytes');
       reply.header('cache-control', 'private, no-store');
@@ -87,8 +87,8 @@ export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     roles: ['auditor', 'admin'],
     params: SessionIdParams,
     response: RecordingMarkersSchema,
-    responses: { 200: '{ markers: [...] }', 403: 'not an auditor or admin', 404: 'no recording', 410: 'deleted under the retention policy' },
-    handler: async ({ params }) => ({ markers: await recordingMarkers(ctx, params.id) }),
+    responses: { 200: '{ markers: [...] }', 403: 'not an auditor or admin', 404: 'no recording', 409: 'deleted under the retention policy' },
+    handler: async ({ params }) => ({ markers: await ctx.playback.markers(params.id) }),
   });
   r.add({
     method: 'POST',
