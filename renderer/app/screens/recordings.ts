@@ -82,7 +82,7 @@ function RecordingList(props: { onOpen: (r: RecordingRow) => void }): ReactNode 
             { className: 'table-wrap' },
             h(
               'table',
-              { className: 'audit', 'data-testid': 'recordings-list' },
+              { className: 'audit recordings', 'data-testid': 'recordings-list' },
               h('caption', { className: 'small' }, `${rows.length} recording${rows.length === 1 ? '' : 's'}, newest first`),
               h('thead', null, h('tr', null, ...['Analyst', 'Ticket', 'When', 'Length', 'Size', 'How it ended', 'Recording', ''].map((c, i) => h('th', { key: i, scope: 'col' }, c)))),
               h(
