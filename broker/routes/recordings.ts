@@ -56,13 +56,12 @@ export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     url: '/api/v1/sessions/:id/recording',
     summary: 'The playable recording (video/webm with duration and cues), with HTTP Range requests so a player streams and seeks; the ticket from the playback route is the credential',
     tag: 'evidence',
-    auth: 'none',
+    auth: 'playback',
     params: SessionIdParams,
     query: PlaybackQuery,
     response: Webm,
     responses: { 200: 'video/webm', 206: 'the byte range asked for', 401: 'the ticket is not valid for this recording or has expired', 404: 'no playable file', 409: 'deleted under the retention policy', 416: 'the range is outside the file' },
-    handler: async ({ reply, params, query, req }) => {
-      ctx.playback.checkTicket(params.id, query.ticket);
+    handler: async ({ reply, params, req }) => {
       const bytes = await ctx.playback.playable(params.id);
       reply.header('content-type', 'video/webm');
       reply.header('accept-ranges', 'bytes');

@@ -5,7 +5,7 @@ import { RECORDING_STATES } from '../../common/protocol/recordings.js';
 import { missingCase } from '../../common/missing-case.js';
 import { decodeJws, signJws, verifyJwsSignature } from '../auth/jws.js';
 import type { AuditLog } from '../audit/log.js';
-import { conflict, notFound, unauthorized } from '../domain-errors.js';
+import { conflict, notFound } from '../domain-errors.js';
 import type { KeyRing } from '../keys.js';
 import type { Storage } from '../storage/db.js';
 import { MANIFEST_OBJECT, PLAYABLE_OBJECT, type RecordingStore } from '../storage/recording-store.js';
@@ -110,20 +110,19 @@ export class RecordingPlayback {
     return { url: `/api/v1/sessions/${sessionId}/recording?ticket=${ticket}`, expires_at: expires };
   }
 
-  /** Checks a ticket from a video's URL: the broker's signature, its type, this session, not expired. */
-  checkTicket(sessionId: string, ticket: string): void {
-    const refuse = (): never => {
-      throw unauthorized('this playback link is not valid for this recording or has expired; open the recording again', 'bad_playback_ticket');
-    };
+  /** A ticket from a video's URL: the broker's signature, its type, this session, not expired; null otherwise. */
+  checkTicket(sessionId: string, ticket: string): { sid: string; viewer: string } | null {
     let d: ReturnType<typeof decodeJws>;
     try {
       d = decodeJws(ticket);
     } catch {
-      return refuse();
+      return null;
     }
     const key = this.keys.published(this.now()).find((k) => k.kid === d.header.kid);
-    if (!key || d.header.typ !== PLAYBACK_TYP || !verifyJwsSignature(d, key.publicKey)) return refuse();
-    if (d.payload.sid !== sessionId || typeof d.payload.exp !== 'number' || d.payload.exp <= this.now()) return refuse();
+    if (!key || d.header.typ !== PLAYBACK_TYP || !verifyJwsSignature(d, key.publicKey)) return null;
+    const { sid, sub, exp } = d.payload;
+    if (sid !== sessionId || typeof sub !== 'string' || typeof exp !== 'number' || exp <= this.now()) return null;
+    return { sid, viewer: sub };
   }
 
   async playable(sessionId: string): Promise<Buffer> {

@@ -38,7 +38,8 @@ export type RecordingRow = z.infer<typeof RecordingRowSchema>;
  * broker, for one recording, short-lived, only for reading that file.
  */
 export const PlaybackTicketSchema = z.object({ url: z.string().max(4096), expires_at: z.number().int() }).strict();
-export const PlaybackQuery = z.object({ ticket: z.string().min(1).max(4096) }).strict();
+/** Optional in the schema so that a missing ticket is refused by the auth check (401, audited), not as bad input. */
+export const PlaybackQuery = z.object({ ticket: z.string().max(4096).optional() }).strict();
 
 export const MARKER_KINDS = TRANSCRIPT_KINDS;
 export const RecordingMarkerSchema = z

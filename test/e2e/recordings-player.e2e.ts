@@ -104,7 +104,7 @@ describe.skipIf(skip)(SUITE, () => {
     expect(text).toContain('The end user stopped the session.');
     expect(text).toContain('Kept');
     expect(await axeSerious(au.page)).toEqual([]);
-    await shot(au.page, '62-auditor-recordings-list');
+    await shot(au.page, '80-auditor-recordings-list');
 
     await row.getByRole('button', { name: `Play ${ticket}` }).click();
     const video = au.page.getByTestId('player-video');
@@ -128,7 +128,7 @@ describe.skipIf(skip)(SUITE, () => {
     await video.evaluate((v: HTMLVideoElement) => (v.currentTime = v.duration - 1.5));
     expect(near((await playerPixel(au.page)).rgb, GREEN)).toBe(true);
     expect(await axeSerious(au.page)).toEqual([]);
-    await shot(au.page, '63-auditor-recording-player');
+    await shot(au.page, '81-auditor-recording-player');
 
     // Speeds: at 4x a second of wall time plays about four seconds of the recording.
     for (const speed of [1, 4]) {
