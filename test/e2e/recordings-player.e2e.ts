@@ -46,7 +46,7 @@ describe.skipIf(skip)(SUITE, () => {
   });
   afterAll(async () => s?.close());
 
-  it('list, play, seek to control granted (red) and the click (blue), speeds, audited', { timeout: 240_000 }, async () => {
+  it('list, play, seek to control granted (red) and the click (blue), speeds, evidence download, audited', { timeout: 240_000 }, async () => {
     const analyst = await s.user('analyst');
     const approver = await s.user('approver');
     const auditor = await s.user('auditor');
@@ -151,9 +151,18 @@ describe.skipIf(skip)(SUITE, () => {
       expect(advanced.out).toBeLessThan(speed * 1.4);
     }
 
-    // The viewing is in the audit chain: who, which.
+    // Download evidence: the bundle the CLI verifies, saved from the player.
+    const download = au.page.waitForEvent('download');
+    await au.page.getByRole('button', { name: 'Download evidence' }).click();
+    expect((await download).suggestedFilename()).toBe(`evidence-${session.id}.tar`);
+    await au.page.getByTestId('evidence-saved').waitFor();
+
+    // The viewing and the export are in the audit chain: who, which.
     await s.broker.ctx.audit.flush();
-    const viewed = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['actor', 'session_id']).where('type', '=', 'recording.viewed').execute();
-    expect(viewed).toEqual([{ actor: `account:${auditor.user.username}`, session_id: session.id }]);
+    const audited = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['type', 'actor', 'session_id']).where('type', 'in', ['recording.viewed', 'recording.exported']).orderBy('seq').execute();
+    expect(audited).toEqual([
+      { type: 'recording.viewed', actor: `account:${auditor.user.username}`, session_id: session.id },
+      { type: 'recording.exported', actor: `account:${auditor.user.username}`, session_id: session.id },
+    ]);
   });
 });
