@@ -85,6 +85,10 @@ describe.skipIf(skip)(SUITE, () => {
     expect(list.body.recordings).toEqual([expect.objectContaining({ session_id: s.id, analyst: 'alice', state: 'finalised', end_reason: 'completed', playable: true, bytes: chunks.reduce((n, c) => n + c.length, 0) })]);
     expect(list.body.recordings[0].duration_ms).toBeGreaterThan(6000);
     expect((await auditor.api.call('GET', '/api/v1/recordings?analyst=nobody')).body.recordings).toEqual([]);
+    // The date filters are on when the session was requested.
+    expect((await auditor.api.call('GET', `/api/v1/recordings?from=${Date.now() + 60_000}`)).body.recordings).toEqual([]);
+    expect((await auditor.api.call('GET', `/api/v1/recordings?to=${Date.now() - 3_600_000}`)).body.recordings).toEqual([]);
+    expect((await auditor.api.call('GET', `/api/v1/recordings?from=${Date.now() - 3_600_000}&to=${Date.now() + 60_000}`)).body.recordings).toHaveLength(1);
     expect((await analyst.api.call('GET', '/api/v1/recordings')).status).toBe(403);
     expect((await analyst.api.call('POST', `/api/v1/sessions/${s.id}/recording/playback`, {})).status).toBe(403);
 
