@@ -57,10 +57,16 @@ function databaseAway(e: { code?: string; message?: string }): boolean {
   return (e.code !== undefined && DB_AWAY_CODES.has(e.code)) || /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/.test(e.message ?? '');
 }
 
+/** A URL as the log keeps it: a `ticket` query value replaced, so the log holds no credential. */
+export function withoutTicket(url: string): string {
+  return url.replace(/([?&]ticket=)[^&]*/g, '$1[redacted]');
+}
+
 /** Builds the HTTP app without listening (tests use it through inject or a real port). */
 export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstance; hub: SignalingHub; registry: RouteRegistry }> {
   const app = Fastify({
-    logger: ctx.cfg.logLevel === 'silent' ? false : { level: ctx.cfg.logLevel },
+    // A recording's playback ticket rides in its URL (a <video> cannot send DPoP): kept out of the log.
+    logger: ctx.cfg.logLevel === 'silent' ? false : { level: ctx.cfg.logLevel, serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: withoutTicket(req.url), remoteAddress: req.ip }) } },
     bodyLimit: MAX_HTTP_BODY_BYTES,
     // Paths are matched exactly: no trailing-slash or case folding, so /API/v1/admin/users/ is not a way in.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, ignoreDuplicateSlashes: false },

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { Cluster } from './cluster/cluster.js';
 import { AuditLog } from './audit/log.js';
 import { EvidenceService } from './audit/evidence-service.js';
+import { RecordingPlayback } from './sessions/recording-playback.js';
 import { AccountService } from './auth/accounts.js';
 import { FirstSignIn } from './auth/first-sign-in.js';
 import { createTokenService } from './auth/tokens.js';
@@ -70,7 +71,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   if (cluster) sessions.setPlacement(cluster);
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence,
+  const playback = new RecordingPlayback(storage, recordings, keys, audit, now);
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence, playback,
     verifyAudit: async () => {
       await audit.flush();
       return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });

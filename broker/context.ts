@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/log.js';
 import type { EvidenceService } from './audit/evidence-service.js';
+import type { RecordingPlayback } from './sessions/recording-playback.js';
 import type { VerifyResult } from './audit/verify.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
@@ -35,6 +36,8 @@ export interface BrokerContext {
   recordings: RecordingStore;
   /** The evidence bundle of a session (audit/evidence-export.ts), audited per export. */
   evidence: EvidenceService;
+  /** The Recordings screen: the list, playback tickets (audited as recording.viewed), the file, the markers. */
+  playback: RecordingPlayback;
   /** The stored chain checked as `audit verify` checks it, after what is queued is committed (the console's Verify). */
   verifyAudit(): Promise<VerifyResult>;
   now: () => number;

@@ -81,7 +81,7 @@ const EVENTS = {
   'recording.stalled': { outcomes: ['failure'], about: 'a required recording had no chunk acked for stall_suspend_seconds: control was taken back' },
   'recording.resumed': { outcomes: ['success'], about: 'a chunk was acked again after a stall; control may be asked for again' },
   'recording.finalised': { outcomes: ['success'], about: 'the broker signed the recording manifest (meta.manifest_sha256; meta.finalised at_end or after_restart)' },
-  'recording.viewed': { outcomes: ['success'], about: 'someone played a recording in the console' },
+  'recording.viewed': { outcomes: ['success'], about: 'an auditor or admin opened a recording in the console: a playback ticket was issued to them (meta.jti, meta.expires_at)' },
   'recording.exported': { outcomes: ['success'], about: "someone exported a session's evidence bundle" },
   'recording.deleted': { outcomes: ['success'], about: 'a recording was deleted (retention or quota); its manifest hash stays in the chain' },
   'transcript.batch': { outcomes: ['success'], about: "a batch of the transcript from the end user's input gate was stored (meta.seq, meta.lines, meta.sha256)" },

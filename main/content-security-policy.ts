@@ -5,7 +5,8 @@
  * cannot remove it.
  *
  * Scripts and styles only from the app itself (no inline, no eval); network only to the app and to
- * the pinned broker (HTTP for the API, WebSocket for signaling); media from capture streams; no
+ * the pinned broker (HTTP for the API, WebSocket for signaling); media from capture streams and the
+ * broker (a recording's playback URL); no
  * plugins, frames, workers, forms or base changes. Without `brokerUrl` the page reaches the broker
  * on its own origin (the browser host relays it), so 'self' is all it may connect to.
  */
@@ -16,7 +17,7 @@ export function contentSecurityPolicy(brokerUrl?: string): string {
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: blob:",
-    "media-src 'self' blob: mediastream:",
+    `media-src 'self' blob: mediastream:${brokerUrl === undefined ? '' : ` ${new URL(brokerUrl).origin}`}`,
     `connect-src ${brokerUrl === undefined ? "'self'" : `'self' ${brokerSources(brokerUrl)}`}`,
     "font-src 'self'",
     "object-src 'none'",

@@ -112,6 +112,20 @@ export async function requireSessionToken(ctx: BrokerContext, req: FastifyReques
   return { sid: claims.sid, role: claims.role, jti: claims.jti, jkt: device.jkt };
 }
 
+/**
+ * A recording's playback ticket, from the URL a <video> element loads (it cannot send a DPoP
+ * proof): issued to an auditor or admin, audited there as recording.viewed; good for the session
+ * in the path only and until it expires. Refusals are audited like every other credential's.
+ */
+export async function requirePlaybackTicket(ctx: BrokerContext, req: FastifyRequest): Promise<{ sid: string; viewer: string }> {
+  const ticket = (req.query as { ticket?: unknown } | undefined)?.ticket;
+  if (typeof ticket !== 'string' || ticket.length === 0) return rejected(ctx, req, 'ticket_required', 'a playback ticket (?ticket=) is required; open the recording in the console');
+  const sid = (req.params as { id?: unknown } | undefined)?.id;
+  const checked = typeof sid === 'string' ? ctx.playback.checkTicket(sid, ticket) : null;
+  if (!checked) return rejected(ctx, req, 'bad_playback_ticket', 'this playback link is not valid for this recording or has expired; open the recording again');
+  return checked;
+}
+
 /** What the route registry enforces for each `auth` kind a route declares. */
 export function authenticator(ctx: BrokerContext): Authenticator {
   return {
@@ -119,5 +133,6 @@ export function authenticator(ctx: BrokerContext): Authenticator {
     device: (req) => requireDevice(ctx, req),
     webhook: (req) => requireTicketWebhook(ctx, req),
     session: (req) => requireSessionToken(ctx, req),
+    playback: (req) => requirePlaybackTicket(ctx, req),
   };
 }

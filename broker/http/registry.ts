@@ -6,7 +6,8 @@ import type { ProofResult } from '../auth/dpop.js';
 import { missingCase } from '../../common/missing-case.js';
 import { parseInput } from './parse.js';
 
-export type AuthKind = 'none' | 'account' | 'device' | 'webhook' | 'session';
+/** `playback`: a playback ticket in the URL's query, for a <video> element that cannot send DPoP (broker/sessions/recording-playback.ts). */
+export type AuthKind = 'none' | 'account' | 'device' | 'webhook' | 'session' | 'playback';
 
 /** A party's session token with a proof of the device key it is bound to (the recording uploads). */
 export interface SessionCaller {
@@ -25,7 +26,9 @@ export type CallerOf<A extends AuthKind> = A extends 'account'
       ? { webhook: { signature: string } }
       : A extends 'session'
         ? { session: SessionCaller }
-        : Record<never, never>;
+        : A extends 'playback'
+          ? { playback: { sid: string; viewer: string } }
+          : Record<never, never>;
 
 /**
  * The checks behind each `auth` kind (broker/http/auth.ts). Each refuses with 401 (or 403 for a
@@ -37,6 +40,8 @@ export interface Authenticator {
   webhook(req: FastifyRequest): Promise<{ signature: string }>;
   /** Signature, expiry and key binding only: whether the token still counts is the domain's to say (and audit). */
   session(req: FastifyRequest): Promise<SessionCaller>;
+  /** A playback ticket (`?ticket=`) for the session in the path: the broker's signature, its type, not expired. */
+  playback(req: FastifyRequest): Promise<{ sid: string; viewer: string }>;
 }
 
 export interface RouteDef<
@@ -121,6 +126,8 @@ export class RouteRegistry {
         return { webhook: await this.auth.webhook(req) };
       case 'session':
         return { session: await this.auth.session(req) };
+      case 'playback':
+        return { playback: await this.auth.playback(req) };
       default:
         return missingCase(def.auth);
     }

@@ -6,6 +6,10 @@ import { sourceOf } from '../http/auth.js';
 import { forbidden } from '../http/errors.js';
 import { parseInput } from '../http/parse.js';
 import type { RouteRegistry } from '../http/registry.js';
+import { PlaybackQuery, PlaybackTicketSchema, RecordingListQuery, RecordingListSchema, RecordingMarkersSchema } from '../../common/protocol/recordings.js';
+import { parseRange } from '../http/range.js';
+import { ApiError } from '../http/errors.js';
+import { OptionalEmptyBody } from '../../common/protocol/api.js';
 
 export const CHUNK_ROUTE = '/api/v1/sessions/:id/recording/chunks/:seq';
 
@@ -18,8 +22,73 @@ const ChunkHeaders = z.object({
 const ChunkBody = z.custom<Buffer>((b) => Buffer.isBuffer(b) && b.length > 0 && b.length <= MAX_CHUNK_BYTES, 'an application/octet-stream body of 1 to 2 MiB');
 
 const Tar = z.custom<Buffer>((b) => Buffer.isBuffer(b), 'a tar file');
+const Webm = z.custom<Buffer>((b) => Buffer.isBuffer(b), 'video/webm bytes (all, or the range asked for)');
 
 export function recordingRoutes(r: RouteRegistry, ctx: BrokerContext): void {
+  r.add({
+    method: 'GET',
+    url: '/api/v1/recordings',
+    summary: 'Recorded sessions, newest first (who, ticket, when, length, size, how it ended), filtered by analyst username, ticket and a time range on when the session was requested',
+    tag: 'evidence',
+    auth: 'account',
+    roles: ['auditor', 'admin'],
+    query: RecordingListQuery,
+    response: RecordingListSchema,
+    responses: { 200: '{ recordings: [...] }', 403: 'not an auditor or admin' },
+    handler: async ({ query }) => ({ recordings: await ctx.playback.list(query) }),
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/recording/playback',
+    summary:
+      'A playback ticket for one finalised recording: a URL a <video> element can load (it cannot send a DPoP proof), signed by the broker, valid 15 minutes, for this file only. Audited as recording.viewed',
+    tag: 'evidence',
+    auth: 'account',
+    roles: ['auditor', 'admin'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    response: PlaybackTicketSchema,
+    responses: { 200: '{ url, expires_at }', 403: 'not an auditor or admin', 404: 'no recording', 409: 'not finalised, no playable file, or deleted under the retention policy (recording_deleted)' },
+    handler: async ({ req, params, account }) => ctx.playback.issueTicket(params.id, account.username, sourceOf(req)),
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/sessions/:id/recording',
+    summary: 'The playable recording (video/webm with duration and cues), with HTTP Range requests so a player streams and seeks; the ticket from the playback route is the credential',
+    tag: 'evidence',
+    auth: 'playback',
+    params: SessionIdParams,
+    query: PlaybackQuery,
+    response: Webm,
+    responses: { 200: 'video/webm', 206: 'the byte range asked for', 401: 'the ticket is not valid for this recording or has expired', 404: 'no playable file', 409: 'deleted under the retention policy', 416: 'the range is outside the file' },
+    handler: async ({ reply, params, req }) => {
+      const bytes = await ctx.playback.playable(params.id);
+      reply.header('content-type', 'video/webm');
+      reply.header('accept-ranges', 'bytes');
+      reply.header('cache-control', 'private, no-store');
+      const range = parseRange(req.headers.range, bytes.length);
+      if (range === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${bytes.length}`);
+        throw new ApiError(416, 'range_not_satisfiable', 'the range is outside the recording');
+      }
+      if (!range) return bytes;
+      reply.code(206);
+      reply.header('content-range', `bytes ${range.start}-${range.end}/${bytes.length}`);
+      return bytes.subarray(range.start, range.end + 1);
+    },
+  });
+  r.add({
+    method: 'GET',
+    url: '/api/v1/sessions/:id/recording/markers',
+    summary: "The transcript's entries as markers on the recording's timeline (milliseconds into the video, kind, a label without typed letters or chat text unless policy kept them)",
+    tag: 'evidence',
+    auth: 'account',
+    roles: ['auditor', 'admin'],
+    params: SessionIdParams,
+    response: RecordingMarkersSchema,
+    responses: { 200: '{ markers: [...] }', 403: 'not an auditor or admin', 404: 'no recording', 409: 'deleted under the retention policy' },
+    handler: async ({ params }) => ({ markers: await ctx.playback.markers(params.id) }),
+  });
   r.add({
     method: 'POST',
     url: '/api/v1/sessions/:id/recording/transcript',

@@ -13,7 +13,8 @@ const CHUNK_PATH = /^\/api\/v1\/sessions\/[0-9a-f-]{36}\/recording\/chunks\/\d{1
 
 /**
  * One HTTP request of the page, relayed to the pinned broker: a bounded body and the few headers
- * the API reads (authorization, DPoP, content type, accept, a chunk's declared length and hash), no redirects followed.
+ * the API reads (authorization, DPoP, content type, accept, a chunk's declared length and hash, a
+ * recording's byte range), no redirects followed.
  */
 export async function relayHttp(req: http.IncomingMessage, res: http.ServerResponse, url: URL, broker: URL, refuse: (res: http.ServerResponse, status: number) => void): Promise<void> {
   const chunks: Buffer[] = [];
@@ -25,7 +26,7 @@ export async function relayHttp(req: http.IncomingMessage, res: http.ServerRespo
     chunks.push(c);
   }
   const headers: Record<string, string> = {};
-  for (const h of ['authorization', 'dpop', 'content-type', 'accept', 'x-chaperone-bytes', 'x-chaperone-sha256']) {
+  for (const h of ['authorization', 'dpop', 'content-type', 'accept', 'x-chaperone-bytes', 'x-chaperone-sha256', 'range']) {
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
@@ -36,7 +37,13 @@ export async function relayHttp(req: http.IncomingMessage, res: http.ServerRespo
     redirect: 'manual',
   });
   const body = Buffer.from(await upstream.arrayBuffer());
-  res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' });
+  const out: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' };
+  // The recording player seeks with byte ranges: the video element needs to see the broker's answer to them.
+  for (const h of ['content-range', 'accept-ranges']) {
+    const v = upstream.headers.get(h);
+    if (v !== null) out[h] = v;
+  }
+  res.writeHead(upstream.status, out);
   res.end(body);
 }
 

@@ -82,6 +82,18 @@ export class BrokerClient {
     return this.fetchImpl(url, { method: 'GET', headers, signal, credentials: 'same-origin' });
   }
 
+  /** A file the broker sends as bytes (an evidence bundle), with the same token and proof as every call. */
+  async bytes(path: string): Promise<Blob> {
+    const url = `${this.baseUrl}${path}`;
+    const headers: Record<string, string> = {};
+    const access = this.tokens?.access;
+    if (access) headers.authorization = `DPoP ${access}`;
+    headers.dpop = await this.bridge.device.dpopProof({ htm: 'GET', htu: url.split('?')[0]!, ...(access ? { accessToken: access } : {}) });
+    const res = await this.fetchImpl(url, { method: 'GET', headers, credentials: 'same-origin' });
+    if (!res.ok) throw new BrokerError(res.status, 'download_failed', `the broker refused the download (HTTP ${res.status})`);
+    return res.blob();
+  }
+
   get<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
     return this.call('GET', path, schema);
   }

@@ -160,6 +160,14 @@ describe('retention and quota', () => {
     const report = verifyEvidence(await b.ctx.evidence.export(first.id, { actor: 'test', source: null }));
     expect(report.problems).toEqual([]);
     expect(report.notes.join('\n')).toMatch(/the recording was deleted \(quota\)/);
+    // The Recordings screen lists it as deleted, and it cannot be played or its markers read.
+    const auditor = await createUser(b, 'carol', ['auditor']);
+    const rows = (await auditor.api.get('/api/v1/recordings')).body.recordings as { session_id: string; state: string; playable: boolean }[];
+    expect(rows.find((r) => r.session_id === first.id)).toMatchObject({ state: 'deleted', playable: false });
+    expect(rows.find((r) => r.session_id === second.id)).toMatchObject({ state: 'finalised' });
+    const play = await auditor.api.post(`/api/v1/sessions/${first.id}/recording/playback`, {});
+    expect([play.status, play.body.error.code]).toEqual([409, 'recording_deleted']);
+    expect((await auditor.api.get(`/api/v1/sessions/${first.id}/recording/markers`)).body.error.code).toBe('recording_deleted');
   });
 });
 

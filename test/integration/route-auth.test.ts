@@ -55,7 +55,7 @@ describe('every route enforces the auth and roles it declares', () => {
 
   it('walks every kind of route there is', () => {
     const kinds = new Set(b.routes.map((r) => r.auth));
-    expect([...kinds].sort()).toEqual(['account', 'device', 'none', 'session', 'webhook']);
+    expect([...kinds].sort()).toEqual(['account', 'device', 'none', 'playback', 'session', 'webhook']);
     expect(b.routes.length).toBeGreaterThanOrEqual(31);
   });
 
@@ -147,6 +147,17 @@ describe('every route enforces the auth and roles it declares', () => {
       const access = await byRole.admin.api.call(r.method, pathOf(r), undefined, raw);
       expect(access.status, key(r)).toBe(401);
       expect(access.body.error.code, key(r)).toBe('bad_token');
+      expect((await events('auth.request_rejected')).length, key(r)).toBe(before + 2);
+    }
+  });
+
+  it("auth 'playback': no ticket 401 ticket_required, a forged or another session's ticket 401 bad_playback_ticket, each audited", async () => {
+    for (const r of b.routes.filter((x) => x.auth === 'playback')) {
+      const before = (await events('auth.request_rejected')).length;
+      const none = await anonymous(r);
+      expect([none.status, none.body.error.code], key(r)).toEqual([401, 'ticket_required']);
+      const forged = await new ApiClient(b.url).call(r.method, `${pathOf(r)}?ticket=eyJhbGciOiJFZERTQSJ9.e30.AAAA`, bodyOf(r), { proof: false, token: null });
+      expect([forged.status, forged.body.error.code], key(r)).toEqual([401, 'bad_playback_ticket']);
       expect((await events('auth.request_rejected')).length, key(r)).toBe(before + 2);
     }
   });

@@ -7,7 +7,7 @@ import { AUDIT_EVENT_TYPES, isAuditEventType } from '../../common/audit-events.j
 import { ErrorResponseSchema } from '../../common/protocol/responses.js';
 import { signWebhook } from '../../broker/hooks/signature.js';
 import type { AnyRoute } from '../../broker/http/registry.js';
-import { fakeChunk, uploadChunk } from '../../kit/recording.js';
+import { uploadChunk } from '../../kit/recording.js';
 import { ChunkAckSchema } from '../../common/recording.js';
 import { readTar } from '../../broker/audit/tar.js';
 import { ApiClient, type ApiResult } from '../../kit/api.js';
@@ -165,9 +165,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     await an.nextOfType('extend.result');
     eu.sendJson({ type: 'teardown.report', revoked: ['control'], receipt: await endUser.device.teardownReceipt(s.id, ['control']) });
     expect((await endUser.post('/api/v1/join/teardown-report', { session_id: s.id, revoked: ['capture'], after_crash: true, receipt: await endUser.device.teardownReceipt(s.id, ['capture'], true) })).status).toBe(200);
-    // One chunk of the end user's recording (the session is recorded best_effort in tests).
+    // One chunk of the end user's recording (the session is recorded best_effort in tests): a
+    // WebM from Chromium's MediaRecorder, so the end leaves a playable file for the player's routes.
     // Bytes, not JSON, so not through ApiClient: checked against the route's schema here.
-    const ack = await uploadChunk(b.url, endUser.device, accepted.body.token, s.id, 0, fakeChunk(0));
+    const ack = await uploadChunk(b.url, endUser.device, accepted.body.token, s.id, 0, fs.readFileSync(path.join(import.meta.dirname, '../fixtures/mediarecorder-2s.webm')));
     expect(ack.status).toBe(200);
     expect(ChunkAckSchema.strict().parse(ack.body)).toEqual(ack.body);
     answered.add('POST /api/v1/sessions/:id/recording/chunks/:seq');
@@ -183,6 +184,14 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect([ev.status, ev.headers.get('content-type')]).toEqual([200, 'application/x-tar']);
     expect(readTar(Buffer.from(await ev.arrayBuffer())).map((f) => f.name)).toContain('evidence.json');
     answered.add('GET /api/v1/sessions/:id/evidence');
+    // The Recordings screen: the list, a playback ticket, the file by range with it, the markers.
+    await expect.poll(async () => (await audrey.api.get(`/api/v1/recordings?ticket=${encodeURIComponent(s.ticket)}`)).body.recordings?.[0]?.state, { timeout: 10_000 }).toBe('finalised');
+    const play = await audrey.api.post(`/api/v1/sessions/${s.id}/recording/playback`, {});
+    expect(play.status).toBe(200);
+    const video = await fetch(`${b.url}${play.body.url}`, { headers: { range: 'bytes=0-3' } });
+    expect([video.status, video.headers.get('content-type'), Buffer.from(await video.arrayBuffer()).toString('hex')]).toEqual([206, 'video/webm', '1a45dfa3']);
+    answered.add('GET /api/v1/sessions/:id/recording');
+    expect((await audrey.api.get(`/api/v1/sessions/${s.id}/recording/markers`)).body.markers).toEqual([expect.objectContaining({ kind: 'click', label: 'Click at 25%, 75%' })]);
 
     // Declined, rejected, killed, and a ticket closed by the ticketing system.
     const declined = await requestSession(alice, ['view']);

@@ -45,6 +45,8 @@ describe('the window the app opens', () => {
     expect(csp).toContain("script-src 'self';");
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
     expect(csp).toContain("connect-src 'self' https://broker.example.com:8443 wss://broker.example.com:8443;");
+    // The recording player's <video> loads from the broker (a playback ticket in the URL).
+    expect(csp).toContain("media-src 'self' blob: mediastream: https://broker.example.com:8443;");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(appResponseHeaders('text/html', csp)['content-security-policy']).toBe(csp);
     expect(() => contentSecurityPolicy('file:///etc/passwd')).toThrow();

@@ -36,7 +36,7 @@ const ROLE_TEXT: Record<Role, string> = {
   analyst: 'analyst (asks for sessions)',
   approver: 'approver (approves requests, kill switch)',
   admin: 'admin (people, keys, audit)',
-  auditor: 'auditor (reads and verifies the audit log)',
+  auditor: 'auditor (reads and verifies the audit log, plays recordings)',
 };
 
 const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' });
