@@ -84,7 +84,7 @@ const SCROLL = `((on) => {
 })`;
 
 /** Lines of text that scroll by three pixels every frame: the screen changes every frame. */
-async function scroll(target: Page, on: boolean): Promise<void> {
+export async function scroll(target: Page, on: boolean): Promise<void> {
   await target.evaluate(`${SCROLL}(${on})`);
 }
 
