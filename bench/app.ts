@@ -12,26 +12,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
-import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn, xsetroot } from '../kit/e2e-stack.js';
+import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn } from '../kit/e2e-stack.js';
 import { connectBaseline, openBaselinePages, receiverStats, servePlainPage } from './lib/capture-baseline.js';
 import { RECORD_PCS, pictureFigures, type PictureFigures } from './lib/picture.js';
-import { clockOffset, colourSeenAt, expectColour, firstFrameAt, installPixelProbe, watchFirstFrame } from './lib/screen-probe.js';
+import { changeToPixel } from './lib/change-to-pixel.js';
+import { clockOffset, firstFrameAt, installPixelProbe, watchFirstFrame } from './lib/screen-probe.js';
 import { round, sleep, summarize } from './lib/stats.js';
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 const APP_VIDEO = '[data-testid="remote-video"]';
 const BASELINE_VIDEO = '#v';
-/** Strongly different neighbours, so a half-updated frame never matches the next colour. */
-const COLOURS: [string, [number, number, number]][] = [
-  ['#ff0000', [255, 0, 0]],
-  ['#00ff00', [0, 255, 0]],
-  ['#0000ff', [0, 0, 255]],
-  ['#ffff00', [255, 255, 0]],
-  ['#ff00ff', [255, 0, 255]],
-  ['#00ffff', [0, 255, 255]],
-];
 const PROBE_POINT = { x: ROOT_POINT.x / W, y: ROOT_POINT.y / H };
 
 function load(): { loadavg_1m: number; uptime: string } {
@@ -42,29 +33,6 @@ function load(): { loadavg_1m: number; uptime: string } {
     uptime = `loadavg ${os.loadavg().join(' ')}`;
   }
   return { loadavg_1m: round(os.loadavg()[0]!, 2), uptime };
-}
-
-/**
- * `n` colour changes of the X root window, each timed from just before xsetroot is spawned (so the
- * process start counts against us) to the probe's first sample of the new colour on the viewer.
- * Pauses of random length between changes keep them out of step with the capture's frame clock.
- */
-async function changeToPixel(viewer: Page, display: string, offsetMs: number, n: number): Promise<{ ms: number[]; missed: number; xsetrootMs: number[] }> {
-  const ms: number[] = [];
-  const xsetrootMs: number[] = [];
-  let missed = 0;
-  for (let i = 0; i < n; i++) {
-    const [hex, rgb] = COLOURS[i % COLOURS.length]!;
-    await expectColour(viewer, rgb);
-    const t0 = Date.now();
-    await xsetroot(display, hex);
-    xsetrootMs.push(Date.now() - t0);
-    const seen = await colourSeenAt(viewer, offsetMs, 5000);
-    if (seen === null) missed++;
-    else ms.push(seen - t0);
-    await sleep(150 + Math.random() * 250);
-  }
-  return { ms, missed, xsetrootMs };
 }
 
 export async function runAppBench(o: { quick: boolean }): Promise<number> {

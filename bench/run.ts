@@ -21,7 +21,7 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     load: async () => (await import('./app.js')).runAppBench,
   },
   recording: {
-    about: 'recording chunk ack lag against a real broker, evidence verify throughput vs sha256 of the same bytes (leaves bench/results/evidence-sample.tar)',
+    about: "the end user's recorder in Chromium on Xvfb: bitrate (VP9 and VP8), chunk ack lag, sharer CPU and change to pixel with and without recording, evidence verify throughput (leaves bench/results/evidence-sample.tar)",
     load: async () => (await import('./recording.js')).runRecordingBench,
   },
 };

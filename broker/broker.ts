@@ -142,6 +142,8 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
       hooks.stop();
       sessions.shutdown();
       await app.close();
+      // Ends already told to the parties still sign their recording's manifest before the store goes.
+      await sessions.drain();
       if (cluster) await cluster.close();
       await audit.append({ type: 'broker.stopped', outcome: 'success', actor: 'system', meta: {} }).catch(() => undefined);
       await audit.close();

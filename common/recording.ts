@@ -17,6 +17,12 @@ export const MAX_CHUNKS_PER_SESSION = 43_200;
 /** What the recorder asks MediaRecorder for (renderer/session/recorder.ts; bench/recording.ts measures it). */
 export const RECORDING_VIDEO_BITS_PER_SECOND = 600_000;
 export const RECORDING_TIMESLICE_MS = 2000;
+/**
+ * Frames per second the recorder keeps of the shared track (which runs at up to 30): typing,
+ * scrolling and pointer moves stay readable at 10, and the sharer's machine encodes a third of
+ * the frames a second time instead of all of them (bench/recording.ts measures both).
+ */
+export const RECORDING_FRAME_RATE = 10;
 
 export const RecordingPolicySchema = z
   .object({

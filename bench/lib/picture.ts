@@ -6,6 +6,7 @@
  * video element's requestVideoFrameCallback.
  */
 import type { Page } from 'playwright-core';
+import { H, W } from '../../kit/e2e-stack.js';
 import { xdotool } from '../../kit/xvfb.js';
 import { round, sleep } from './stats.js';
 
@@ -84,7 +85,7 @@ const SCROLL = `((on) => {
 })`;
 
 /** Lines of text that scroll by three pixels every frame: the screen changes every frame. */
-async function scroll(target: Page, on: boolean): Promise<void> {
+export async function scroll(target: Page, on: boolean): Promise<void> {
   await target.evaluate(`${SCROLL}(${on})`);
 }
 
@@ -104,7 +105,8 @@ export async function pictureFigures(o: { viewer: Page; sender: Page; target: Pa
   const windows: Record<string, Window[]> = { idle: [], typing: [], scrolling: [] };
   await sleep(2000);
   windows.idle!.push(await measure(o.viewer, o.sender, idleMs));
-  await xdotool(o.display, ['mousemove', String(o.typeAt.x), String(o.typeAt.y), 'click', '1']);
+  // typeAt is normalised to the screen (TargetWindow.centreOf); xdotool wants pixels.
+  await xdotool(o.display, ['mousemove', String(Math.round(o.typeAt.x * W)), String(Math.round(o.typeAt.y * H)), 'click', '1']);
   // About seven keys a second, in short bursts (xdotool's helper allows 5 s per call).
   let typing = true;
   const typist = (async () => {

@@ -38,4 +38,10 @@ export interface SessionCore {
   placement: TimerPlacement | null;
   /** Told of every state change, for the analyst's event stream. */
   readonly stateWatch: StateWatch;
+  /**
+   * Session ends still under way. The parties are told of an end before its recording's manifest
+   * is signed, so a broker stopping right after (a service stop, a test's teardown) waits for
+   * these before it closes the database and the recording store under them.
+   */
+  readonly ending: Set<Promise<unknown>>;
 }

@@ -17,7 +17,7 @@ import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
  * cannot lose a hook). Then the parties are told (the hub pushes the end and closes the sockets),
  * the end is audited and the hooks are delivered from the outbox.
  */
-export async function endSession(
+export function endSession(
   core: SessionCore,
   id: string,
   reason: EndReason,
@@ -27,6 +27,16 @@ export async function endSession(
   /** The row the caller just read, to save a re-read; the update is conditional on its version. */
   read?: Row,
 ): Promise<Row> {
+  const run = endOnce(core, id, reason, actor, patch, meta, read);
+  core.ending.add(run);
+  void run.then(
+    () => core.ending.delete(run),
+    () => core.ending.delete(run),
+  );
+  return run;
+}
+
+async function endOnce(core: SessionCore, id: string, reason: EndReason, actor: Actor, patch: Partial<Row>, meta: AuditMeta, read: Row | undefined): Promise<Row> {
   const r = read ?? (await readRow(core, id));
   const t = { to: 'ended', reason } as const;
   // Checked (and a refusal audited) before the transaction: nothing inside it waits on the audit.

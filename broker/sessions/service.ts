@@ -53,7 +53,7 @@ export class SessionService {
   private retention: NodeJS.Timeout | null = null;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch() };
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch(), ending: new Set() };
     this.watch = new AccountWatch(this.core);
   }
 
@@ -222,6 +222,10 @@ export class SessionService {
   /** Starts checking, every second, that the analysts of live sessions still count (changes made by another process). */
   startAccountWatch(intervalMs = 1000): void {
     this.watch.start(intervalMs);
+  }
+  /** Resolves once every session end under way here has finished (its manifest signed). */
+  async drain(): Promise<void> {
+    while (this.core.ending.size > 0) await Promise.allSettled([...this.core.ending]);
   }
   shutdown(): void {
     this.watch.stop();

@@ -1,4 +1,4 @@
-import { MAX_CHUNK_BYTES, RECORDING_TIMESLICE_MS, RECORDING_VIDEO_BITS_PER_SECOND } from '../../common/recording.js';
+import { MAX_CHUNK_BYTES, RECORDING_FRAME_RATE, RECORDING_TIMESLICE_MS, RECORDING_VIDEO_BITS_PER_SECOND } from '../../common/recording.js';
 
 /**
  * The end user's recorder: MediaRecorder on the very track that is shared (the sharer is the
@@ -28,6 +28,8 @@ const RETRY_MS = [250, 500, 1000, 2000];
 
 export class SessionRecorder {
   private readonly rec: MediaRecorder;
+  /** A clone of the shared track: the same frames the analyst is sent, fewer of them per second. */
+  private readonly track: MediaStreamTrack;
   private seq = 0;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -41,14 +43,22 @@ export class SessionRecorder {
     const mime = pickMime((t) => ports.MediaRecorder.isTypeSupported(t));
     if (!mime) throw new Error('this browser cannot record WebM');
     this.mime = mime;
-    this.rec = new ports.MediaRecorder(new MediaStream([track]), { mimeType: mime, videoBitsPerSecond: RECORDING_VIDEO_BITS_PER_SECOND });
+    this.track = track.clone();
+    try {
+      this.rec = new ports.MediaRecorder(new MediaStream([this.track]), { mimeType: mime, videoBitsPerSecond: RECORDING_VIDEO_BITS_PER_SECOND });
+    } catch (err) {
+      this.track.stop();
+      throw err;
+    }
     this.rec.addEventListener('dataavailable', (ev) => this.onData((ev as BlobEvent).data));
     this.rec.addEventListener('error', (ev) => ports.onError?.((ev as ErrorEvent).error ?? new Error('MediaRecorder failed')));
   }
 
   /** Resolves once the recorder really runs (its start event): sharing may begin after that. */
-  start(timeoutMs = 5000): Promise<void> {
-    return new Promise((resolve, reject) => {
+  async start(timeoutMs = 5000): Promise<void> {
+    // Where the browser cannot lower the clone's rate it records every frame: more work, same evidence.
+    await this.track.applyConstraints({ frameRate: { max: RECORDING_FRAME_RATE } }).catch(() => undefined);
+    await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('the recorder did not start')), timeoutMs);
       this.rec.addEventListener(
         'start',
@@ -64,6 +74,10 @@ export class SessionRecorder {
         clearTimeout(t);
         reject(err as Error);
       }
+    }).catch((err: unknown) => {
+      // Not started: nothing may keep capturing the screen on the recorder's behalf.
+      this.track.stop();
+      throw err;
     });
   }
 
@@ -85,6 +99,8 @@ export class SessionRecorder {
       this.rec.stop();
       await last;
     }
+    // The clone would keep the screen captured after the shared track is stopped.
+    this.track.stop();
     await this.queue;
   }
 

@@ -8,6 +8,7 @@ import { fakeChunk, uploadChunk } from '../../kit/recording.js';
 import { DirRecordingStore, type RecordingStore } from '../../broker/storage/recording-store.js';
 import { MANIFEST_TYP, MAX_CHUNK_BYTES, RecordingManifestSchema } from '../../common/recording.js';
 import { ENGINES } from '../../kit/broker.js';
+import { connectBoth } from '../../kit/lifecycle.js';
 
 const REQUIRED = { with_control: 'required', view_only: 'best_effort', stall_suspend_seconds: 10, stall_end_seconds: 30, retention_days: 365, quota_mb: 1024 } as const;
 
@@ -127,6 +128,22 @@ describe.each(ENGINES)('recording chunks on %s', (engine) => {
     const jws = fs.readFileSync(path.join(b.dataDir, 'recordings', s.id, 'manifest.jws'), 'utf8');
     const manifest = JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as { finalised: string; session_end_reason: string };
     expect(manifest).toMatchObject({ finalised: 'after_restart', session_end_reason: 'expired' });
+  });
+
+  it('a session ended over signaling and the broker stopped at once: the manifest is still signed at the end, not left for the next start', async () => {
+    const s = await setup();
+    expect((await up(s, 0, fakeChunk(0))).status).toBe(200);
+    const { eu, an } = await connectBoth(b, analyst, s);
+    // The parties hear the end before the manifest is written; a broker going down right then
+    // (a test's teardown, a service stop) must not pull its storage away under the finalise.
+    eu.sendJson({ type: 'end' });
+    await an.next((f) => f.type === 'session.ended');
+    await b.close();
+    expect(fs.existsSync(path.join(b.dataDir, 'recordings', s.id, 'manifest.jws'))).toBe(true);
+    b = await b.restart();
+    expect((await events(s.id, 'recording.finalised')).map((m) => m.finalised)).toEqual(['at_end']);
+    eu.close();
+    an.close();
   });
 });
 
