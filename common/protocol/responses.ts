@@ -95,6 +95,8 @@ export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema)
 /** POST /api/v1/sessions/:id/code: the single-use join code, shown once. */
 /** `join_url`: the https form of the join link (GET /join/CODE on the broker), to paste into a ticket or chat. */
 export const CodeResultSchema = z.object({ code: Short, code_display: Short, expires_at: Time, join_url: Url.optional() });
+/** POST /sessions/:id/reissue: the new session carrying the old approval, and its code. */
+export const ReissuedSchema = z.object({ session: SessionViewSchema, code: CodeResultSchema });
 /** GET /join/:code: the page a join link opens in a browser. */
 export const JoinLinkPageSchema = z.string().max(8000);
 
