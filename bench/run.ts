@@ -20,6 +20,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
     load: async () => (await import('./app.js')).runAppBench,
   },
+  'join-guessing': {
+    about: 'join codes: guesses the broker evaluates during one code life from 200 addresses, and the guessing probability from it',
+    load: async () => (await import('./join-guessing.js')).runJoinGuessingBench,
+  },
   recording: {
     about: 'recording chunk ack lag against a real broker, evidence verify throughput vs sha256 of the same bytes (leaves bench/results/evidence-sample.tar)',
     load: async () => (await import('./recording.js')).runRecordingBench,

@@ -47,6 +47,9 @@ export async function viewFor(core: SessionCore, account: Account, id: string): 
  * `known` carries what the caller already holds (the analyst's or approver's own account, or
  * that a session just created has no grants), so a request is not answered with re-reads.
  */
+/** The key that tells a session's analyst that its end user is locked out of redeeming, and until when. */
+export const lockoutKey = (sessionId: string) => `join:locked:${sessionId}`;
+
 export async function toView(core: SessionCore, r: Row, known: { accounts?: Account[]; noGrants?: boolean } = {}): Promise<SessionView> {
   const held = (id: string) => known.accounts?.find((a) => a.id === id);
   const analyst =
@@ -80,6 +83,7 @@ export async function toView(core: SessionCore, r: Row, known: { accounts?: Acco
       rejection_reason: r.decision_note,
     },
     code_expires_at: r.code_expires_at,
+    join_locked_until: r.state === 'code_issued' ? await core.limits.heldUntil(lockoutKey(r.id), core.clock.now()) : null,
     offer_expires_at: r.offer_expires_at,
     activated_at: r.activated_at,
     expires_at: r.expires_at,

@@ -20,7 +20,8 @@ const Time = z.number().int().nonnegative();
 const Url = z.string().max(1024);
 const Capabilities = z.array(z.enum(CAPABILITIES)).max(CAPABILITIES.length);
 
-export const ErrorResponseSchema = z.object({ error: z.object({ code: Short, message: Text }) });
+/** `retry_after_s`: with a 429, how long until the limit lifts (also the Retry-After header). */
+export const ErrorResponseSchema = z.object({ error: z.object({ code: Short, message: Text, retry_after_s: z.number().int().nonnegative().max(86_400).optional() }) });
 
 // ---------------------------------------------------------------- accounts and sign-in
 
@@ -79,6 +80,8 @@ export const SessionViewSchema = z.object({
     rejection_reason: Text.nullable(),
   }),
   code_expires_at: Time.nullable(),
+  /** The end user tried this code while locked out after too many wrong ones: until when they must wait. */
+  join_locked_until: Time.nullable(),
   offer_expires_at: Time.nullable(),
   activated_at: Time.nullable(),
   expires_at: Time.nullable(),

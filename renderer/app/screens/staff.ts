@@ -6,7 +6,7 @@ import { durationText } from '../format.js';
 import type { PendingExtension, SessionView } from '../broker-client.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { brokerNow, useAppStore } from '../store.js';
-import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
+import { Alert, Countdown, Field, ScreenHeading, h, useNow } from './ui.js';
 import { ANALYST_CAPABILITY_TEXT, APPROVER_CAPABILITY_TEXT, capabilityList, kindText } from '../wording.js';
 import { MAX_KILL_REASON_CHARS } from '../../../common/protocol/api.js';
 import { ConfirmDialog } from './confirm.js';
@@ -146,6 +146,19 @@ function requestEndText(s: SessionView): string {
   return early ?? endText(ANALYST_END_TEXT, s.end_reason);
 }
 
+/** The end user typed this code while locked out after wrong ones: why nobody arrives, and until when. */
+function LockedOut(props: { until: number | null }): ReactNode {
+  const now = useNow();
+  if (props.until === null || props.until <= now) return null;
+  return h(
+    Alert,
+    { kind: 'warning', testId: 'join-locked' },
+    'The end user entered this code, but after too many wrong codes the broker makes them wait ',
+    h(Countdown, { until: props.until, label: 'The end user can try again in' }),
+    '. Ask them to wait, then enter it once more. If this code runs out first, you can get a new one.',
+  );
+}
+
 /** An unused code ran out while the approval still holds: a new one needs no approver. */
 function reissuable(s: SessionView): boolean {
   return s.end_reason === 'code_expired' && s.approval.deadline !== null && s.approval.deadline > brokerNow();
@@ -185,6 +198,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         code ? h('p', { className: 'join-code', 'data-testid': 'join-code' }, code.display) : null,
         code && s.state === 'code_issued' ? h(JoinLinks, { code }) : null,
         code && s.state === 'code_issued' ? h('p', { className: 'small' }, 'It works once and expires in ', h(Countdown, { until: code.expiresAt, label: 'Code expires in' }), '.') : null,
+        s.state === 'code_issued' ? h(LockedOut, { until: s.join_locked_until }) : null,
       );
       break;
     case 'ended':
