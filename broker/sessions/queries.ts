@@ -56,7 +56,7 @@ export async function toView(core: SessionCore, r: Row, known: { accounts?: Acco
     held(r.analyst_id) ??
     (await core.db.selectFrom('accounts').select(['id', 'username', 'display_name', 'organisation', 'kind']).where('id', '=', r.analyst_id).executeTakeFirst());
   const approver = r.approver_id
-    ? (held(r.approver_id) ?? (await core.db.selectFrom('accounts').select('username').where('id', '=', r.approver_id).executeTakeFirst()))
+    ? (held(r.approver_id) ?? (await core.db.selectFrom('accounts').select(['username', 'display_name']).where('id', '=', r.approver_id).executeTakeFirst()))
     : undefined;
   const grants = known.noGrants ? [] : await core.db.selectFrom('grants').selectAll().where('session_id', '=', r.id).orderBy('requested_at').execute();
   return {
@@ -78,6 +78,7 @@ export async function toView(core: SessionCore, r: Row, known: { accounts?: Acco
       required: r.approval_required === 1,
       why: r.approval_why,
       approver: approver?.username ?? null,
+      approver_name: approver?.display_name ?? null,
       approved_at: r.approved_at,
       deadline: r.approval_deadline,
       rejection_reason: r.decision_note,

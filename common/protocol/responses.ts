@@ -75,6 +75,8 @@ export const SessionViewSchema = z.object({
     required: z.boolean(),
     why: Text,
     approver: Short.nullable(),
+    /** The approver as people read them (their display name); `approver` is the username. */
+    approver_name: Name.nullable(),
     approved_at: Time.nullable(),
     deadline: Time.nullable(),
     rejection_reason: Text.nullable(),

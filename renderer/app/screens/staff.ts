@@ -207,7 +207,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         null,
         h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, requestEndText(s)),
         s.end_reason === 'rejected' && s.approval.rejection_reason
-          ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
+          ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver_name ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
           : null,
         h(ReissueOffer, { session: s }),
         h('button', { type: 'button', className: reissuable(s) ? '' : 'primary', onClick: newRequest }, 'New request'),
