@@ -20,6 +20,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
     load: async () => (await import('./app.js')).runAppBench,
   },
+  'join-guessing': {
+    about: 'join codes: guesses the broker evaluates during one code life from 200 addresses, and the guessing probability from it',
+    load: async () => (await import('./join-guessing.js')).runJoinGuessingBench,
+  },
   recording: {
     about: "the end user's recorder in Chromium on Xvfb: bitrate (VP9 and VP8), chunk ack lag, sharer CPU and change to pixel with and without recording, evidence verify throughput (leaves bench/results/evidence-sample.tar)",
     load: async () => (await import('./recording.js')).runRecordingBench,

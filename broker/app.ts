@@ -97,7 +97,10 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   });
 
   app.setErrorHandler(async (err: unknown, req, reply) => {
-    if (err instanceof DomainError) return reply.status(HTTP_STATUS[err.kind]).send(errorBody(err.code, err.message));
+    if (err instanceof DomainError) {
+      if (err.retryAfterS !== undefined) void reply.header('retry-after', String(err.retryAfterS));
+      return reply.status(HTTP_STATUS[err.kind]).send(errorBody(err.code, err.message, err.retryAfterS));
+    }
     if (err instanceof ApiError) return reply.status(err.status).send(errorBody(err.code, err.message));
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (databaseAway(e)) {

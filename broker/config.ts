@@ -62,7 +62,8 @@ export const BrokerFileSchema = z
     trusted_proxies: z.array(z.string().max(64).refine(isAddressOrCidr, 'an IP address or CIDR (for example 10.0.0.5 or 10.0.0.0/8)')).max(64).default([]),
     rate_limits: z
       .object({
-        join_failures_per_source: z.number().int().min(1).max(10_000).default(10),
+        join_failures_per_device: z.number().int().min(1).max(10_000).default(10),
+        join_failures_per_source: z.number().int().min(1).max(10_000).default(30),
         join_failures_global: z.number().int().min(1).max(1_000_000).default(1000),
         join_failure_window_minutes: z.number().int().min(1).max(120).default(10),
         max_live_codes: z.number().int().min(1).max(1_000_000).default(10_000),
@@ -72,7 +73,8 @@ export const BrokerFileSchema = z
       })
       .strict()
       .default({
-        join_failures_per_source: 10,
+        join_failures_per_device: 10,
+        join_failures_per_source: 30,
         join_failures_global: 1000,
         join_failure_window_minutes: 10,
         max_live_codes: 10_000,

@@ -12,6 +12,8 @@ export class DomainError extends Error {
     readonly kind: DomainErrorKind,
     readonly code: string,
     message: string,
+    /** For a rate limit: how many seconds until it lifts (sent as Retry-After and retry_after_s). */
+    readonly retryAfterS?: number,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -23,5 +25,5 @@ export const unauthorized = (message: string, code = 'unauthorized') => new Doma
 export const forbidden = (message: string, code = 'forbidden') => new DomainError('forbidden', code, message);
 export const notFound = (message = 'not found', code = 'not_found') => new DomainError('not_found', code, message);
 export const conflict = (message: string, code = 'conflict') => new DomainError('conflict', code, message);
-export const rateLimited = (message: string, code = 'rate_limited') => new DomainError('rate_limited', code, message);
+export const rateLimited = (message: string, code = 'rate_limited', retryAfterS?: number) => new DomainError('rate_limited', code, message, retryAfterS);
 export const unavailable = (message: string, code = 'unavailable') => new DomainError('unavailable', code, message);

@@ -87,6 +87,8 @@ const EVENTS = {
   'transcript.batch': { outcomes: ['success'], about: "a batch of the transcript from the end user's input gate was stored (meta.seq, meta.lines, meta.sha256)" },
   'transcript.batch_refused': { outcomes: ['denied'], about: 'a transcript batch was refused (meta.why)' },
 
+  'session.reissued': { outcomes: ['success'], about: 'a join code that expired unused was reissued under the same approval, as a new session (meta.from: the expired one)' },
+  'session.reissue_refused': { outcomes: ['denied'], about: 'a reissue was refused: not an expired code, approval lapsed, ticket closed or already reissued (meta.code)' },
   'session.request_refused': { outcomes: ['denied'], about: 'a session request was refused (role, policy, ticket)' },
   'session.action_denied': { outcomes: ['denied'], about: 'an action on a session by someone not allowed to take it' },
   'session.transition_refused': { outcomes: ['denied'], about: 'a move the lifecycle does not allow from the current state' },

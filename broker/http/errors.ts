@@ -16,6 +16,6 @@ export class ApiError extends Error {
 export const badRequest = (message: string, code = 'bad_request') => new ApiError(400, code, message);
 export const forbidden = (message: string, code = 'forbidden') => new ApiError(403, code, message);
 
-export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, retryAfterS?: number): { error: { code: string; message: string; retry_after_s?: number } } {
+  return { error: { code, message, ...(retryAfterS !== undefined ? { retry_after_s: retryAfterS } : {}) } };
 }

@@ -1,5 +1,5 @@
 import { ExtensionDecisionBody, ExtensionParams, KillBody, OptionalEmptyBody, RejectBody, SessionIdParams, SessionListQuery, SessionRequestBody } from '../../common/protocol/api.js';
-import { CodeResultSchema, ExtensionDecidedSchema, SessionListSchema, SessionTokenSchema, SessionViewSchema } from '../../common/protocol/responses.js';
+import { CodeResultSchema, ExtensionDecidedSchema, ReissuedSchema, SessionListSchema, SessionTokenSchema, SessionViewSchema } from '../../common/protocol/responses.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
@@ -80,6 +80,22 @@ export function sessionRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     response: CodeResultSchema,
     responses: { 200: '{ code, code_display, expires_at }', 403: 'not your session', 409: 'not approved, or the approval lapsed', 503: 'too many live codes' },
     handler: async ({ req, params, account }) => ctx.sessions.issueCode(account, params.id, sourceOf(req)),
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/reissue',
+    summary: 'A join code expired unused: a new session under the same approval, while its window lasts, with a new code; the old code stays dead',
+    tag: 'sessions',
+    auth: 'account',
+    roles: ['analyst'],
+    params: SessionIdParams,
+    body: OptionalEmptyBody,
+    response: ReissuedSchema,
+    responses: { 200: '{ session, code }', 403: 'not your session', 409: 'the code did not expire unused, the approval lapsed, the ticket is closed, or already reissued', 503: 'too many live codes' },
+    handler: async ({ req, params, account }) => {
+      ctx.cluster?.mustBeReady();
+      return ctx.sessions.reissueCode(account, params.id, sourceOf(req));
+    },
   });
   r.add({
     method: 'POST',

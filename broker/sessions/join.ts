@@ -12,13 +12,13 @@ import { endSession } from './ending.js';
 import { mustLive } from './tracking.js';
 import { applyMove, deny, lostRace, recordMove, refuseTransition, tryMove } from './moves.js';
 import { signOffer } from './offer.js';
-import { readRow } from './queries.js';
+import { lockoutKey, readRow } from './queries.js';
 import { scheduleTimers } from './timers.js';
-import { SYSTEM, accountActor, endUserActor } from './types.js';
+import { SYSTEM, accountActor, endUserActor, type Actor } from './types.js';
 
 /**
  * Join codes: the analyst issues a single-use code and reads it to the end user, whose client
- * redeems it with its device key. Wrong codes are counted per source and across all sources
+ * redeems it with its device key. Wrong codes are counted per device, per source and across all sources
  * (docs/join-codes.md has the guessing arithmetic), in the shared counters (storage/limits.ts).
  */
 
@@ -60,25 +60,54 @@ export async function issueCode(core: SessionCore, analyst: Account, id: string,
   return { code, code_display: formatJoinCode(code), expires_at: expiresAt, join_url: `${core.cfg.publicUrl.replace(/\/+$/, '')}/join/${formatJoinCode(code)}` };
 }
 
+type LimitScope = 'device' | 'source' | 'global';
+
+/**
+ * The counters one redemption is counted in, narrowest first. The device's own count locks out the
+ * person who keeps mistyping without holding back others behind the same address; the source's
+ * count bounds a guesser who makes a new device key for every guess; the global count is what the
+ * guessing arithmetic rests on (docs/join-codes.md).
+ */
+function joinCounters(core: SessionCore, jkt: string, source: string | null): { key: string; limit: number; scope: LimitScope }[] {
+  const rl = core.cfg.rateLimits;
+  const src = sourceKey(source ?? 'unknown');
+  return [
+    { key: `join:device:${src}:${jkt}`, limit: rl.join_failures_per_device, scope: 'device' },
+    { key: `join:source:${src}`, limit: rl.join_failures_per_source, scope: 'source' },
+    { key: GLOBAL_KEY, limit: rl.join_failures_global, scope: 'global' },
+  ];
+}
+
+/**
+ * A redemption past a limit is refused whatever the code, with how long to wait. When the code
+ * is a live one, its analyst is told that the end user is locked out: the answer to the caller is
+ * the same either way, so this tells a guesser nothing.
+ */
+async function refuseLimited(core: SessionCore, rawCode: string, actor: Actor, source: string | null, scope: LimitScope, resetAt: number, now: number): Promise<never> {
+  const code = normalizeJoinCode(rawCode);
+  const r = code ? await core.db.selectFrom('sessions').select('id').where('code_hash', '=', hashCode(code)).where('state', '=', 'code_issued').executeTakeFirst() : undefined;
+  if (r) await core.limits.holdUntil(lockoutKey(r.id), resetAt, now);
+  // A guesser can use a fresh device key each time: one source's refusals are throttled together.
+  await core.audit.refused({ type: 'join.rate_limited', outcome: 'denied', ...actor, session_id: r?.id ?? null, meta: { scope, until: resetAt } }, sourceRefusalKey('join.rate_limited', source, r ? r.id : ''));
+  const waitS = Math.max(1, Math.ceil((resetAt - now) / 1000));
+  throw rateLimited(`too many wrong join codes; try again in ${Math.ceil(waitS / 60)} minute(s) and check the code with your support contact`, 'rate_limited', waitS);
+}
+
 /**
  * The end user's client redeems a code with its device key and gets the signed consent offer.
- * Each attempt is counted (per source, then across all sources) before the code is looked at,
- * and given back when the code was right: attempts arriving together are all counted, so no more
+ * Each attempt is counted (per device at its source, per source, then across all sources) before
+ * the code is looked at, and given back when the code was right: attempts arriving together are all counted, so no more
  * of them are evaluated than the limits allow.
  */
 export async function redeem(core: SessionCore, rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
   const now = core.clock.now();
-  const rl = core.cfg.rateLimits;
-  const windowMs = rl.join_failure_window_minutes * 60_000;
-  const sourceCounter = `join:source:${sourceKey(source ?? 'unknown')}`;
+  const windowMs = core.cfg.rateLimits.join_failure_window_minutes * 60_000;
   const actor = endUserActor(device.jkt, source);
-  const limited = async (scope: 'source' | 'global'): Promise<never> => {
-    // A guesser can use a fresh device key each time: one source's refusals are throttled together.
-    await core.audit.refused({ type: 'join.rate_limited', outcome: 'denied', ...actor, meta: { scope } }, sourceRefusalKey('join.rate_limited', source));
-    throw rateLimited('too many wrong join codes; wait a few minutes and check the code with your support contact');
-  };
-  if ((await core.limits.hit(sourceCounter, windowMs, now)).count > rl.join_failures_per_source) return limited('source');
-  if ((await core.limits.hit(GLOBAL_KEY, windowMs, now)).count > rl.join_failures_global) return limited('global');
+  const counters = joinCounters(core, device.jkt, source);
+  for (const c of counters) {
+    const hit = await core.limits.hit(c.key, windowMs, now);
+    if (hit.count > c.limit) return refuseLimited(core, rawCode, actor, source, c.scope, hit.resetAt, now);
+  }
   const code = normalizeJoinCode(rawCode);
   const fail = async (why: string, sessionId: string | null = null): Promise<never> => {
     // The attempt stays counted: it was a wrong code.
@@ -109,8 +138,7 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
   );
   if (!won) return fail('lost_race', r.id);
   // A right code is not a wrong one: its attempt is given back.
-  await core.limits.refund(sourceCounter, now);
-  await core.limits.refund(GLOBAL_KEY, now);
+  for (const c of counters) await core.limits.refund(c.key, now);
   live.endUserJkt = device.jkt;
   scheduleTimers(core, live, won);
   return { session_id: r.id, offer, offer_expires_at: offerExpiresAt };

@@ -47,13 +47,16 @@ export async function viewFor(core: SessionCore, account: Account, id: string): 
  * `known` carries what the caller already holds (the analyst's or approver's own account, or
  * that a session just created has no grants), so a request is not answered with re-reads.
  */
+/** The key that tells a session's analyst that its end user is locked out of redeeming, and until when. */
+export const lockoutKey = (sessionId: string) => `join:locked:${sessionId}`;
+
 export async function toView(core: SessionCore, r: Row, known: { accounts?: Account[]; noGrants?: boolean } = {}): Promise<SessionView> {
   const held = (id: string) => known.accounts?.find((a) => a.id === id);
   const analyst =
     held(r.analyst_id) ??
     (await core.db.selectFrom('accounts').select(['id', 'username', 'display_name', 'organisation', 'kind']).where('id', '=', r.analyst_id).executeTakeFirst());
   const approver = r.approver_id
-    ? (held(r.approver_id) ?? (await core.db.selectFrom('accounts').select('username').where('id', '=', r.approver_id).executeTakeFirst()))
+    ? (held(r.approver_id) ?? (await core.db.selectFrom('accounts').select(['username', 'display_name']).where('id', '=', r.approver_id).executeTakeFirst()))
     : undefined;
   const grants = known.noGrants ? [] : await core.db.selectFrom('grants').selectAll().where('session_id', '=', r.id).orderBy('requested_at').execute();
   return {
@@ -75,11 +78,13 @@ export async function toView(core: SessionCore, r: Row, known: { accounts?: Acco
       required: r.approval_required === 1,
       why: r.approval_why,
       approver: approver?.username ?? null,
+      approver_name: approver?.display_name ?? null,
       approved_at: r.approved_at,
       deadline: r.approval_deadline,
       rejection_reason: r.decision_note,
     },
     code_expires_at: r.code_expires_at,
+    join_locked_until: r.state === 'code_issued' ? await core.limits.heldUntil(lockoutKey(r.id), core.clock.now()) : null,
     offer_expires_at: r.offer_expires_at,
     activated_at: r.activated_at,
     expires_at: r.expires_at,

@@ -29,6 +29,7 @@ import { dropPendingGrants, requestGrant, respondGrant, revokeGrant } from './gr
 import type { GrantDirection } from '../../common/grant-direction.js';
 import { recordTeardownReport, type TeardownReport } from './teardown.js';
 import { issueCode, redeem } from './join.js';
+import { reissueCode } from './reissue.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
@@ -131,6 +132,9 @@ export class SessionService {
 
   issueCode(analyst: Account, id: string, source: string | null): Promise<CodeResult> {
     return issueCode(this.core, analyst, id, source);
+  }
+  reissueCode(analyst: SignedInAccount, id: string, source: string | null): Promise<{ session: SessionView; code: CodeResult }> {
+    return reissueCode(this.core, analyst, id, source);
   }
   redeem(rawCode: string, device: { jkt: string }, source: string | null): Promise<RedeemResult> {
     return redeem(this.core, rawCode, device, source);

@@ -19,6 +19,10 @@ export interface LimitStore {
   refund(key: string, now: number): Promise<void>;
   /** The count in the current window, without adding. */
   peek(key: string, now: number): Promise<number>;
+  /** Keeps `key` set until `until` (a later time replaces an earlier one; an earlier one does not shorten it). */
+  holdUntil(key: string, until: number, now: number): Promise<void>;
+  /** Until when `key` is held, or null when it is not (or no longer). */
+  heldUntil(key: string, now: number): Promise<number | null>;
   /** True the first time `id` is claimed, false while an earlier claim of it has not expired. */
   claimOnce(id: string, expiresAt: number, now: number): Promise<boolean>;
 }
@@ -52,6 +56,18 @@ export class SqlLimitStore implements LimitStore {
   async peek(key: string, now: number): Promise<number> {
     const r = await this.db.selectFrom('limit_counters').select('hits').where('name', '=', key).where('window_end', '>', now).executeTakeFirst();
     return r ? Number(r.hits) : 0;
+  }
+
+  async holdUntil(key: string, until: number, now: number): Promise<void> {
+    this.maybeSweep(now);
+    await sql`
+      INSERT INTO limit_counters (name, hits, window_end) VALUES (${key}, 1, ${until})
+      ON CONFLICT (name) DO UPDATE SET window_end = CASE WHEN limit_counters.window_end < ${until} THEN ${until} ELSE limit_counters.window_end END`.execute(this.db);
+  }
+
+  async heldUntil(key: string, now: number): Promise<number | null> {
+    const r = await this.db.selectFrom('limit_counters').select('window_end').where('name', '=', key).where('window_end', '>', now).executeTakeFirst();
+    return r ? Number(r.window_end) : null;
   }
 
   async claimOnce(id: string, expiresAt: number, now: number): Promise<boolean> {

@@ -20,7 +20,8 @@ const Time = z.number().int().nonnegative();
 const Url = z.string().max(1024);
 const Capabilities = z.array(z.enum(CAPABILITIES)).max(CAPABILITIES.length);
 
-export const ErrorResponseSchema = z.object({ error: z.object({ code: Short, message: Text }) });
+/** `retry_after_s`: with a 429, how long until the limit lifts (also the Retry-After header). */
+export const ErrorResponseSchema = z.object({ error: z.object({ code: Short, message: Text, retry_after_s: z.number().int().nonnegative().max(86_400).optional() }) });
 
 // ---------------------------------------------------------------- accounts and sign-in
 
@@ -74,11 +75,15 @@ export const SessionViewSchema = z.object({
     required: z.boolean(),
     why: Text,
     approver: Short.nullable(),
+    /** The approver as people read them (their display name); `approver` is the username. */
+    approver_name: Name.nullable(),
     approved_at: Time.nullable(),
     deadline: Time.nullable(),
     rejection_reason: Text.nullable(),
   }),
   code_expires_at: Time.nullable(),
+  /** The end user tried this code while locked out after too many wrong ones: until when they must wait. */
+  join_locked_until: Time.nullable(),
   offer_expires_at: Time.nullable(),
   activated_at: Time.nullable(),
   expires_at: Time.nullable(),
@@ -95,6 +100,8 @@ export const SessionListSchema = z.object({ sessions: z.array(SessionViewSchema)
 /** POST /api/v1/sessions/:id/code: the single-use join code, shown once. */
 /** `join_url`: the https form of the join link (GET /join/CODE on the broker), to paste into a ticket or chat. */
 export const CodeResultSchema = z.object({ code: Short, code_display: Short, expires_at: Time, join_url: Url.optional() });
+/** POST /sessions/:id/reissue: the new session carrying the old approval, and its code. */
+export const ReissuedSchema = z.object({ session: SessionViewSchema, code: CodeResultSchema });
 /** GET /join/:code: the page a join link opens in a browser. */
 export const JoinLinkPageSchema = z.string().max(8000);
 

@@ -8,6 +8,8 @@ export class BrokerError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** With a 429: seconds until the broker takes this again. */
+    readonly retryAfterS: number | null = null,
   ) {
     super(message);
     this.name = 'BrokerError';
@@ -60,7 +62,7 @@ export class BrokerClient {
     }
     if (!res.ok) {
       const e = ErrorResponseSchema.safeParse(parsed);
-      if (e.success) throw new BrokerError(res.status, e.data.error.code, e.data.error.message);
+      if (e.success) throw new BrokerError(res.status, e.data.error.code, e.data.error.message, e.data.error.retry_after_s ?? null);
       throw new BrokerError(res.status, `http_${res.status}`, `the broker answered ${res.status}`);
     }
     const answer = schema.safeParse(parsed);

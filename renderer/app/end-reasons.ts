@@ -45,6 +45,7 @@ export const ANALYST_REQUEST_END_TEXT: Partial<Record<ShownEndReason, string>> =
   completed: 'You cancelled the request. No session took place.',
   expired: 'The approval window closed before the end user joined. Request a new session to try again.',
   revoked: 'An administrator or approver withdrew the request with the kill switch.',
+  code_expired: 'The join code expired before the end user entered it.',
 };
 
 const FALLBACK = 'The session has ended.';

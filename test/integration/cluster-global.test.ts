@@ -35,7 +35,7 @@ describe.skipIf(skipWithout('broker cluster (global effects)', missing))('broker
     c = await TestCluster.start({
       instances: 3,
       // The balancer on loopback is trusted to name the client, so a test can speak for several sources.
-      file: { trusted_proxies: ['127.0.0.1'] },
+      file: { trusted_proxies: ['127.0.0.1'], rate_limits: { join_failures_per_source: 10 } as never },
       users: [
         { username: 'alice', roles: ['analyst'] },
         { username: 'erin', roles: ['analyst'] },

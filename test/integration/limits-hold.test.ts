@@ -93,7 +93,7 @@ describe.each(ENGINES)('counters and replay caches hold under parallel requests 
   });
 
   it('wrong join codes from one source: 30 at once evaluate at most 10', async () => {
-    b = await startTestBroker(engine);
+    b = await startTestBroker(engine, { file: { rate_limits: { join_failures_per_source: 10 } as never } });
     const guess = () => new ApiClient(b!.url, new DeviceKey()).post('/api/v1/join', { code: 'ZZZZZ-ZZZZZ' });
     const at = await Promise.all(Array.from({ length: 30 }, guess));
     expect(count(statuses(at), 404)).toBeLessThanOrEqual(10);
@@ -101,7 +101,7 @@ describe.each(ENGINES)('counters and replay caches hold under parallel requests 
   });
 
   it('wrong join codes from one source survive a restart', async () => {
-    b = await startTestBroker(engine);
+    b = await startTestBroker(engine, { file: { rate_limits: { join_failures_per_source: 10 } as never } });
     const guess = () => new ApiClient(b!.url, new DeviceKey()).post('/api/v1/join', { code: 'ZZZZZ-ZZZZZ' });
     for (let i = 0; i < 6; i++) expect((await guess()).status).toBe(404);
     b = await b.restart();

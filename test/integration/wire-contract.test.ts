@@ -202,6 +202,11 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(no.body).toEqual({ accepted: false });
     // The analyst's event stream of a session that has ended: the state, then the stream closes.
     expect((await alice.api.get(`/api/v1/sessions/${declined.id}/events`)).status).toBe(200);
+    // A code left to run out (the row as the code's deadline leaves it; the clock is real here), then reissued.
+    const lapsed = await requestSession(alice, ['view']);
+    expect((await alice.api.post(`/api/v1/sessions/${lapsed.id}/code`, {})).status).toBe(200);
+    await b.ctx.storage.db.updateTable('sessions').set({ state: 'ended', end_reason: 'code_expired', code_hash: null, ended_at: Date.now() }).where('id', '=', lapsed.id).execute();
+    expect((await alice.api.post(`/api/v1/sessions/${lapsed.id}/reissue`, {})).status).toBe(200);
     const rejected = await requestSession(alice, ['view', 'control']);
     expect((await bob.api.post(`/api/v1/sessions/${rejected.id}/reject`, { reason: 'no change window' })).status).toBe(200);
     const killed = await requestSession(alice, ['view']);

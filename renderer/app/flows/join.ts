@@ -35,10 +35,18 @@ export async function redeemCode(input: string): Promise<void> {
   }
 }
 
+/** How long to wait, in minutes and as a time on the clock, so the person need not keep retrying. */
+function lockedOutText(retryAfterS: number | null): string {
+  if (retryAfterS === null) return 'Too many wrong codes. Wait a few minutes, then check the code with the person helping you.';
+  const minutes = Math.max(1, Math.ceil(retryAfterS / 60));
+  const at = new Date(Date.now() + retryAfterS * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return `Too many wrong codes were typed. You can try again in ${minutes === 1 ? '1 minute' : `${minutes} minutes`} (at ${at}). Meanwhile, check the code with the person helping you: they can see that you are waiting.`;
+}
+
 function joinError(err: unknown): string {
   if (err instanceof BrokerError) {
     if (err.status === 404) return 'This code is not valid. It may be mistyped, already used or expired. Check it with the person helping you.';
-    if (err.status === 429) return 'Too many wrong codes. Wait a few minutes, then check the code with the person helping you.';
+    if (err.status === 429) return lockedOutText(err.retryAfterS);
     return err.message;
   }
   return `The code could not be checked: ${(err as Error).message}`;

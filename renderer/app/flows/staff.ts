@@ -5,6 +5,7 @@ import {
   LoginResultSchema,
   MeSchema,
   PendingExtensionsSchema,
+  ReissuedSchema,
   SessionListSchema,
   SessionTokenSchema,
   SessionViewSchema,
@@ -193,6 +194,24 @@ export async function cancelRequest(): Promise<void> {
     store().setStaff({ error: message(err) });
   }
   await refresh();
+}
+
+/**
+ * A code that expired unused, while the approval still holds: a new code under it (a new session
+ * on the broker, the old code staying dead), without asking the approver again.
+ */
+export async function reissueCode(): Promise<void> {
+  const id = store().staff.session?.id;
+  if (!id) return;
+  store().setStaff({ busy: true, error: null });
+  try {
+    const r = await staffBroker().post(`/api/v1/sessions/${id}/reissue`, {}, ReissuedSchema);
+    store().setStaff({ busy: false, session: r.session, code: { display: r.code.code_display, expiresAt: r.code.expires_at, joinUrl: r.code.join_url ?? null } });
+    store().setLive({ notice: null, ended: null, state: 'idle', chat: [], warnings: [], sas: null });
+    startPolling();
+  } catch (err) {
+    store().setStaff({ busy: false, error: message(err) });
+  }
 }
 
 /** Back to the request form after a session ended. */

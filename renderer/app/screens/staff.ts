@@ -1,12 +1,12 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { CAPABILITIES, CONSENT_CAPABILITIES, isCapability, type Capability } from '../../../common/capabilities.js';
-import { approve, cancelRequest, decideExtension, kill, newRequest, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
+import { approve, cancelRequest, decideExtension, kill, newRequest, reissueCode, reject, requestSession, signIn, signOut, watchApprovals } from '../flows/staff.js';
 import { ANALYST_END_TEXT, ANALYST_REQUEST_END_TEXT, endText } from '../end-reasons.js';
 import { durationText } from '../format.js';
 import type { PendingExtension, SessionView } from '../broker-client.js';
 import { missingCase } from '../../../common/missing-case.js';
-import { useAppStore } from '../store.js';
-import { Alert, Countdown, Field, ScreenHeading, h } from './ui.js';
+import { brokerNow, useAppStore } from '../store.js';
+import { Alert, Countdown, Field, ScreenHeading, h, useNow } from './ui.js';
 import { ANALYST_CAPABILITY_TEXT, APPROVER_CAPABILITY_TEXT, capabilityList, kindText } from '../wording.js';
 import { MAX_KILL_REASON_CHARS } from '../../../common/protocol/api.js';
 import { ConfirmDialog } from './confirm.js';
@@ -148,6 +148,36 @@ function requestEndText(s: SessionView): string {
   return early ?? endText(ANALYST_END_TEXT, s.end_reason);
 }
 
+/** The end user typed this code while locked out after wrong ones: why nobody arrives, and until when. */
+function LockedOut(props: { until: number | null }): ReactNode {
+  const now = useNow();
+  if (props.until === null || props.until <= now) return null;
+  return h(
+    Alert,
+    { kind: 'warning', testId: 'join-locked' },
+    'The end user entered this code, but after too many wrong codes the broker makes them wait ',
+    h(Countdown, { until: props.until, label: 'The end user can try again in' }),
+    '. Ask them to wait, then enter it once more. If this code runs out first, you can get a new one.',
+  );
+}
+
+/** An unused code ran out while the approval still holds: a new one needs no approver. */
+function reissuable(s: SessionView): boolean {
+  return s.end_reason === 'code_expired' && s.approval.deadline !== null && s.approval.deadline > brokerNow();
+}
+
+function ReissueOffer(props: { session: SessionView }): ReactNode {
+  const busy = useAppStore((s) => s.staff.busy);
+  const s = props.session;
+  if (!reissuable(s) || s.approval.deadline === null) return null;
+  return h(
+    'div',
+    { 'data-testid': 'reissue' },
+    h('p', null, 'The approval still holds for ', h(Countdown, { until: s.approval.deadline, label: 'Approval holds for' }), ': you can give the end user a new code without asking again. The old code stays dead.'),
+    h('button', { type: 'button', className: 'primary', disabled: busy, onClick: () => void reissueCode() }, busy ? 'Getting a code…' : 'Get a new code'),
+  );
+}
+
 function RequestStatus(props: { session: SessionView }): ReactNode {
   const code = useAppStore((s) => s.staff.code);
   const error = useAppStore((s) => s.staff.error);
@@ -170,6 +200,7 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         code ? h('p', { className: 'join-code', 'data-testid': 'join-code' }, code.display) : null,
         code && s.state === 'code_issued' ? h(JoinLinks, { code }) : null,
         code && s.state === 'code_issued' ? h('p', { className: 'small' }, 'It works once and expires in ', h(Countdown, { until: code.expiresAt, label: 'Code expires in' }), '.') : null,
+        s.state === 'code_issued' ? h(LockedOut, { until: s.join_locked_until }) : null,
       );
       break;
     case 'ended':
@@ -178,9 +209,10 @@ function RequestStatus(props: { session: SessionView }): ReactNode {
         null,
         h(Alert, { kind: s.end_reason === 'rejected' ? 'error' : 'info', testId: 'request-state' }, requestEndText(s)),
         s.end_reason === 'rejected' && s.approval.rejection_reason
-          ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
+          ? h('p', { 'data-testid': 'rejection-reason' }, `${s.approval.approver_name ?? 'The approver'} wrote: `, h('q', null, s.approval.rejection_reason))
           : null,
-        h('button', { type: 'button', className: 'primary', onClick: newRequest }, 'New request'),
+        h(ReissueOffer, { session: s }),
+        h('button', { type: 'button', className: reissuable(s) ? '' : 'primary', onClick: newRequest }, 'New request'),
       );
       break;
     case 'requested':
