@@ -21,6 +21,7 @@ const direction = z.enum(GRANT_DIRECTIONS).optional();
 
 /** What can happen to a file transfer, as the end user's machine records it. */
 export const TRANSFER_EVENTS = ['offered', 'accepted', 'refused', 'saved', 'failed', 'cancelled'] as const;
+export type TransferEvent = (typeof TRANSFER_EVENTS)[number];
 
 /** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
 export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
