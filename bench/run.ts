@@ -20,6 +20,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'the app in Chromium on Xvfb: first remote frame after consent, screen change to pixel on the viewer vs plain pages',
     load: async () => (await import('./app.js')).runAppBench,
   },
+  transfer: {
+    about: 'a 100 MiB file analyst -> end user through the app vs a bare data channel between the same pages, peak RSS on both sides, clipboard sync X -> analyst',
+    load: async () => (await import('./transfer.js')).runTransferBench,
+  },
   recording: {
     about: 'recording chunk ack lag against a real broker, evidence verify throughput vs sha256 of the same bytes (leaves bench/results/evidence-sample.tar)',
     load: async () => (await import('./recording.js')).runRecordingBench,
