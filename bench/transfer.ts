@@ -22,21 +22,38 @@ import { round, sleep, summarize } from './lib/stats.js';
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const MiB = 1024 * 1024;
 
-/** Chromium processes by their --user-data-dir: one group per launched browser. */
-function chromiumGroups(): Map<string, number[]> {
-  const groups = new Map<string, number[]>();
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let cmd = '';
+function procs(): { pid: number; ppid: number; cmd: string }[] {
+  const out: { pid: number; ppid: number; cmd: string }[] = [];
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(d), ppid, cmd: fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') });
     } catch {
-      continue;
+      /* gone */
     }
-    const dir = /--user-data-dir=([^\0]+)/.exec(cmd)?.[1];
-    if (!dir || !/chrom/i.test(cmd)) continue;
-    groups.set(dir, [...(groups.get(dir) ?? []), Number(pid)]);
   }
-  return groups;
+  return out;
+}
+
+/** Chromium browser processes (not their children) by --user-data-dir: one per launched browser. */
+function chromiumRoots(): Map<string, { pid: number; headless: boolean }> {
+  const roots = new Map<string, { pid: number; headless: boolean }>();
+  // Only browsers this process started: other tenants of the machine run Chromium too.
+  const mine = new Set(tree(process.pid));
+  for (const p of procs().filter((x) => mine.has(x.pid))) {
+    const dir = /--user-data-dir=([^\0]+)/.exec(p.cmd)?.[1];
+    if (dir && /chrom/i.test(p.cmd) && !p.cmd.includes('--type=')) roots.set(dir, { pid: p.pid, headless: p.cmd.includes('--headless') });
+  }
+  return roots;
+}
+
+/** A process and all its descendants (Chromium's renderers, GPU and network processes). */
+function tree(root: number): number[] {
+  const all = procs();
+  const pids = [root];
+  for (let i = 0; i < pids.length; i++) for (const p of all) if (p.ppid === pids[i]) pids.push(p.pid);
+  return pids;
 }
 
 function rssMiB(pids: number[]): number {
@@ -51,17 +68,32 @@ function rssMiB(pids: number[]): number {
   return kb / 1024;
 }
 
-/** Samples peak RSS of process groups (re-read, since Chromium starts processes as it goes) until stopped. */
-function rssPeaks(groups: Record<string, () => number>): { stop: () => Record<string, { base: number; peak: number }> } {
+/**
+ * Peak RSS of process trees until stopped: RSS every 100 ms, the trees' members once a second
+ * (walking /proc is costly, and this machine's two cores are what is being measured).
+ */
+function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<string, { base: number; peak: number }> } {
   const r: Record<string, { base: number; peak: number }> = {};
-  for (const [k, f] of Object.entries(groups)) {
-    const v = f();
+  const members: Record<string, number[]> = {};
+  const refresh = () => {
+    for (const [k, root] of Object.entries(roots)) members[k] = root === null ? [process.pid] : tree(root);
+  };
+  refresh();
+  for (const k of Object.keys(roots)) {
+    const v = rssMiB(members[k]!);
     r[k] = { base: v, peak: v };
   }
   const t = setInterval(() => {
-    for (const [k, f] of Object.entries(groups)) r[k]!.peak = Math.max(r[k]!.peak, f());
-  }, 50);
-  return { stop: () => (clearInterval(t), r) };
+    for (const k of Object.keys(roots)) r[k]!.peak = Math.max(r[k]!.peak, rssMiB(members[k]!));
+  }, 100);
+  const m = setInterval(refresh, 1000);
+  return {
+    stop: () => {
+      clearInterval(t);
+      clearInterval(m);
+      return r;
+    },
+  };
 }
 
 /** A bare data channel between two pages (no app): 64 KiB messages, the app's water marks; MiB/s. */
@@ -148,15 +180,16 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     const euHost = await s.host('end_user', { receiveFolder: folder });
     const anHost = await s.host('staff');
     const analyst = await s.user('analyst');
-    const before = new Set(chromiumGroups().keys());
+    const before = new Set(chromiumRoots().keys());
     const an = await s.staffPage(anHost);
-    const headlessDir = [...chromiumGroups().entries()].find(([, pids]) => pids.some((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('--headless')))?.[0];
+    const sender = [...chromiumRoots().values()].find((r) => r.headless)?.pid ?? null;
     await signIn(an.page, analyst);
     await requestSession(an.page, { ticket: 'BENCH-FILES', reason: 'Benchmark: file transfer and clipboard', also: ['files', 'clipboard'] });
     const codeEl = an.page.getByTestId('join-code');
     await codeEl.waitFor({ timeout: 15_000 });
     const eu = await s.endUserPage(euHost);
-    const euDir = [...chromiumGroups().keys()].find((d) => !before.has(d) && d !== headlessDir);
+    const euRoot = [...chromiumRoots().entries()].find(([d, r]) => !before.has(d) && !r.headless)?.[1].pid ?? null;
+    if (sender === null || euRoot === null) throw new Error('could not tell the two browsers apart in /proc');
     await eu.page.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
     await eu.page.getByRole('button', { name: 'Continue' }).click();
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
@@ -171,10 +204,10 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
 
     const file = path.join(s.dir, 'bench-file.bin');
     fs.writeFileSync(file, crypto.randomBytes(size));
-    const group = (dir: string | undefined) => () => (dir ? rssMiB(chromiumGroups().get(dir) ?? []) : 0);
     await an.page.getByTestId('send-file-input').setInputFiles(file);
     await eu.page.getByTestId('file-offer').waitFor({ timeout: 60_000 });
-    const peaks = rssPeaks({ sender: group(headlessDir), receiverPage: group(euDir), receiverMain: () => process.memoryUsage().rss / MiB });
+    // null: this process, which hosts the end user's main-process services.
+    const peaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
     const t0 = Date.now();
     await eu.page.getByRole('button', { name: 'Accept file' }).click();
     await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 600_000 });
