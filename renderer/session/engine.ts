@@ -221,6 +221,11 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.link.send({ type: 'transfer.record', ...r });
   }
 
+  /** The end user's machine records one clipboard text synced: which way and how long, never the text. */
+  recordClipboard(direction: 'to_end_user' | 'from_end_user', length: number): boolean {
+    return this.link.send({ type: 'clipboard.record', direction, length });
+  }
+
   revokeGrant(capability: GrantableCapability): void {
     this.link.send({ type: 'grant.revoke', capability });
   }

@@ -112,6 +112,14 @@ describe.skipIf(skip)(SUITE, () => {
     // Main no longer looks at the end user's clipboard at all.
     expect(euHost.services.activeSessions().some((id) => euHost.services.clipboard?.watching(id))).toBe(false);
 
+    // On the record: which way and how long, never the text.
+    await expect
+      .poll(async () => {
+        await s.broker.ctx.audit.flush();
+        const rows = await s.broker.ctx.storage.db.selectFrom('audit_events').select('meta').where('type', '=', 'clipboard.sync').orderBy('seq').execute();
+        return rows.map((r) => JSON.parse(r.meta) as Record<string, unknown>);
+      }, { timeout: 10_000 })
+      .toEqual([{ direction: 'from_end_user', length: 29 }, { direction: 'to_end_user', length: 17 }]);
     await eu.getByTestId('stop').click();
     await anc.context.close();
     await euc.browser.close();

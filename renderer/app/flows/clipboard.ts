@@ -38,13 +38,17 @@ export function attachClipboard(e: SessionEngine, sessionId: string): void {
     offs.push(
       getBridge().on('clipboard.changed', (c) => {
         if (c.sessionId !== sessionId) return;
-        if ('text' in c) send({ t: 'text', text: c.text });
-        else send({ t: 'refused', reason: c.refused });
+        if (!('text' in c)) return void send({ t: 'refused', reason: c.refused });
+        if (send({ t: 'text', text: c.text })) e.recordClipboard('from_end_user', c.text.length);
       }),
       e.on('clipboard', (data) => {
         const m = decodeClipboardMessage(data);
         // Main decides whether it may be written; the page cannot bypass the grant.
-        if (m?.t === 'text') void getBridge().clipboard.write({ sessionId, text: m.text }).catch(() => undefined);
+        if (m?.t !== 'text') return;
+        void getBridge()
+          .clipboard.write({ sessionId, text: m.text })
+          .then((r) => r.ok && e.recordClipboard('to_end_user', m.text.length))
+          .catch(() => undefined);
       }),
     );
     return;
