@@ -132,11 +132,16 @@ describe.skipIf(skip)(SUITE, () => {
     ];
     for (const [name, lands] of hostile) {
       await pickNamed(an, name, `contents of ${lands}`);
-      await offer.waitFor({ timeout: 15_000 });
+      await offer.waitFor({ timeout: 15_000 }).catch(async (err: unknown) => {
+        // Say what the analyst's side shows, so a failure here is not a bare timeout.
+        throw new Error(`no offer for ${name}: the analyst's page says ${JSON.stringify(await an.getByTestId('transfers').textContent().catch(() => null))}; the end user's ${JSON.stringify(await eu.getByTestId('transfers').textContent().catch(() => null))}`, { cause: err });
+      });
       expect(await eu.getByTestId('file-offer-name').textContent()).toBe(lands);
       if (lands === 'invoicefdp.exe') await shot(eu, '75-end-user-file-offer-hostile-name');
       await eu.getByRole('button', { name: 'Accept file' }).click();
       await expect.poll(() => eu.getByTestId('transfer-in').last().getAttribute('data-state'), { timeout: 15_000 }).toBe('saved');
+      // The analyst's side hears "saved" a moment later; until then its file dialog is still busy.
+      await expect.poll(() => an.getByTestId('transfer-out').last().getAttribute('data-state'), { timeout: 15_000 }).toBe('saved');
       expect(fs.readFileSync(path.join(folder, lands), 'utf8')).toBe(`contents of ${lands}`);
     }
     expect(fs.readdirSync(folder).sort()).toEqual(['_con.txt', 'invoicefdp.exe', 'passwd', 'vpn-profile.bin', 'x']);
