@@ -24,6 +24,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: 'join codes: guesses the broker evaluates during one code life from 200 addresses, and the guessing probability from it',
     load: async () => (await import('./join-guessing.js')).runJoinGuessingBench,
   },
+  transfer: {
+    about: 'a 100 MiB file analyst -> end user through the app vs a bare data channel between the same pages, peak RSS on both sides, clipboard sync X -> analyst',
+    load: async () => (await import('./transfer.js')).runTransferBench,
+  },
   recording: {
     about: "the end user's recorder in Chromium on Xvfb: bitrate (VP9 and VP8), chunk ack lag, sharer CPU and change to pixel with and without recording, evidence verify throughput (leaves bench/results/evidence-sample.tar)",
     load: async () => (await import('./recording.js')).runRecordingBench,

@@ -102,7 +102,7 @@ export const MANIFEST_TYP = 'chaperone-recording-manifest+jws';
  * place). Key presses are counts per second unless policy keeps codes; chat keeps lengths unless
  * policy keeps text. Uploaded in batches (TRANSCRIPT_ROUTE), each hashed and chained.
  */
-export const TRANSCRIPT_KINDS = ['control_granted', 'control_revoked', 'click', 'keys', 'text', 'chat', 'pause', 'resume', 'extension', 'verification_code', 'refused', 'end'] as const;
+export const TRANSCRIPT_KINDS = ['control_granted', 'control_revoked', 'click', 'keys', 'text', 'chat', 'pause', 'resume', 'extension', 'verification_code', 'refused', 'end', 'clipboard_to_end_user', 'clipboard_from_end_user'] as const;
 export const TranscriptEntrySchema = z
   .object({
     /** Milliseconds since the epoch, on the end user's clock. */
@@ -112,7 +112,7 @@ export const TranscriptEntrySchema = z
     x: z.number().min(0).max(1).optional(),
     y: z.number().min(0).max(1).optional(),
     button: z.enum(['left', 'middle', 'right']).optional(),
-    /** Key presses in this second, or characters of text input or chat. */
+    /** Key presses in this second, or characters of text input, chat or clipboard text (never the text). */
     count: z.number().int().min(0).max(100_000).optional(),
     /** Key codes, only where policy keeps them. */
     codes: z.array(z.string().regex(/^[A-Za-z0-9]{1,32}$/)).max(200).optional(),

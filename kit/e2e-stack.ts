@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createXTestInjector } from '../main/injectors/xtest.js';
+import { XclipClipboard } from '../main/clipboard/xclip.js';
 import { startBrowserHost, type BrowserHost } from '../main/browser-host/server.js';
 import { ANALYST_CAPABILITY_TEXT } from '../renderer/app/wording.js';
 import { ApiClient } from './api.js';
@@ -182,7 +183,7 @@ export class Stack {
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
       ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
-      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })) } : {}),
+      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display) } : {}),
     });
     this.hosts.push(host);
     return host;

@@ -9,6 +9,8 @@ import { postTeardownReport, reportRecoveredGrants } from './crash-report.js';
 import { DeviceKeyService } from './device-key.js';
 import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './grant-journal.js';
 import { FileReceiver } from './files/receiver.js';
+import type { ClipboardPort } from './clipboard/port.js';
+import { ClipboardWatch } from './clipboard/watch.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
 import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
@@ -46,6 +48,8 @@ export interface MainServicesOptions {
   receiveFolder?: string;
   /** The largest file this machine accepts (2 GiB by default). */
   maxFileBytes?: number;
+  /** The end user's system clipboard; without it a clipboard grant syncs nothing. */
+  clipboard?: ClipboardPort;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -61,6 +65,7 @@ export class MainServices {
   readonly registry: GrantRegistry;
   readonly gate: InputGate;
   readonly files: FileReceiver;
+  readonly clipboard: ClipboardWatch | null;
   /** Origin of the broker as the renderer sees it; proofs are made for nothing else. */
   rendererBrokerUrl: string;
   /** Sessions open on this machine and their end, as the broker decided it. */
@@ -120,11 +125,25 @@ export class MainServices {
       maxBytes: opts.maxFileBytes,
       allowed: (sid) => this.allows('files', sid, 'to_end_user'),
     });
+    this.clipboard = opts.clipboard
+      ? new ClipboardWatch({
+          port: opts.clipboard,
+          allows: (sid, way) => this.allows('clipboard', sid, way),
+          onChange: (sessionId, change) => this.emit('clipboard.changed', { sessionId, ...change }),
+          onSynced: (sessionId, way, length) => this.transcript.add(sessionId, { t: this.clock.now(), kind: way === 'to_end_user' ? 'clipboard_to_end_user' : 'clipboard_from_end_user', count: length }),
+          onError: opts.onError,
+        })
+      : null;
     this.registry.onRevoked((g, reason) => {
+      // Before anything else: not one more read of the clipboard once its grant is gone.
+      if (g.kind === 'clipboard') this.clipboard?.stop(g.sessionId);
       this.directions.delete(g.kind);
       if (g.kind === 'control') this.transcript.add(g.sessionId, { t: this.clock.now(), kind: 'control_revoked', why: reason });
-      // The files grant went: every transfer stops now and its partial file is deleted.
-      if (g.kind === 'files' && this.files.cancelAll(g.sessionId) > 0) this.emit('files.stopped', { sessionId: g.sessionId, reason });
+      // The files grant went: every transfer stops now, both ways, and a partial file here is deleted.
+      if (g.kind === 'files') {
+        this.files.cancelAll(g.sessionId);
+        this.emit('files.stopped', { sessionId: g.sessionId, reason });
+      }
       this.emit('grant.revoked', { kind: g.kind, reason });
     });
   }
@@ -224,6 +243,7 @@ export class MainServices {
       'files.write': (a) => (mine(a.sessionId) ? this.handlers['files.write'](a) : { ok: false as const, reason: 'other_page' }),
       'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
       'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
+      'clipboard.write': (a) => (mine(a.sessionId) ? this.handlers['clipboard.write'](a) : { ok: false as const, reason: 'other_page' }),
       'recording.transcriptFlush': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.transcriptFlush'](a);
@@ -262,6 +282,7 @@ export class MainServices {
     this.guard.sessionEnded(id);
     this.gate.forget(id);
     this.gate.releaseAll();
+    this.clipboard?.stop(id);
     // Before anything else can write: a transfer cut by the end leaves no partial file.
     this.files.cancelAll(id);
     const revoked = await this.registry.revokeAll(id);
@@ -373,6 +394,7 @@ export class MainServices {
       // The bridge method exists for the end user's own click on Accept or Allow; nothing else calls it.
       const r = this.registry.acquire(sessionId, kind, { userAction: true, expiresAt, revoke: () => this.revokeResource(kind) });
       if (r.ok && direction) this.directions.set(kind, direction);
+      if (r.ok && kind === 'clipboard') this.clipboard?.start(sessionId);
       if (r.ok && kind === 'control') this.transcript.add(sessionId, { t: this.clock.now(), kind: 'control_granted' });
       return r.ok ? { ok: true as const, expiresAt: r.grant.expiresAt } : { ok: false as const, reason: r.reason };
     },
@@ -409,9 +431,10 @@ export class MainServices {
       this.files.refuse(sessionId, id);
       return { ok: true as const };
     },
-    'files.write': ({ sessionId, id, offset, data }) => this.files.write(sessionId, id, offset, Buffer.from(data, 'base64')),
+    'files.write': ({ sessionId, id, offset, data }) => this.files.write(sessionId, id, offset, Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
     'files.finish': ({ sessionId, id }) => this.files.finish(sessionId, id),
     'files.cancel': ({ sessionId, id }) => ({ cancelled: this.files.cancel(sessionId, id) }),
+    'clipboard.write': async ({ sessionId, text }) => (this.clipboard ? this.clipboard.write(sessionId, text) : { ok: false as const, reason: 'no_clipboard' }),
   };
 
   /** The machine's own list and the administrator's, together: either can only take away. */

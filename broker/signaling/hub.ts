@@ -84,7 +84,7 @@ const HOLDER_STEPS: ReadonlySet<ClientFrame['type']> = new Set(['grant.request',
 
 const ALLOWED: Record<SessionRole, ReadonlySet<ClientFrame['type']>> = {
   analyst: new Set(['heartbeat', 'signal', 'grant.request', 'grant.revoke', 'extend.request', 'end']),
-  end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'transfer.record', 'end']),
+  end_user: new Set(['heartbeat', 'signal', 'grant.response', 'grant.revoke', 'extend.response', 'teardown.report', 'transfer.record', 'clipboard.record', 'end']),
 };
 
 /**
@@ -293,6 +293,14 @@ export class SignalingHub implements SessionEvents {
         }
         const { type: _t, ...meta } = frame;
         this.ctx.audit.record({ type: 'file.transfer', outcome: 'success', ...c.actor, session_id: s.id, ticket: s.ticket, meta });
+        return;
+      }
+      case 'clipboard.record': {
+        if (!s.capabilities.includes('clipboard')) {
+          this.send(c, { type: 'error', code: 'capability_not_approved', message: 'clipboard was not approved for this session' });
+          return;
+        }
+        this.ctx.audit.record({ type: 'clipboard.sync', outcome: 'success', ...c.actor, session_id: s.id, ticket: s.ticket, meta: { direction: frame.direction, length: frame.length } });
         return;
       }
       case 'end':

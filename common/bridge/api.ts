@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
@@ -108,8 +109,11 @@ export const GateOutcomeSchema = z.enum([
 const ok = z.object({ ok: z.literal(true) }).strict();
 
 const transferId = shortId;
-/** A piece of a received file on its way to main: 32 KiB, base64 (the browser host's bridge frame is at most 64 KiB). */
-export const MAX_FILE_PIECE_BYTES = 32 * 1024;
+/**
+ * A piece of a received file on its way to main, as bytes (Electron IPC clones them; the browser
+ * host's socket carries them in a binary frame, common/bridge/rpc.ts): one data-channel chunk.
+ */
+export const MAX_FILE_PIECE_BYTES = 64 * 1024;
 const failed = z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict();
 
 /**
@@ -126,7 +130,7 @@ export const FILE_METHODS = {
   'files.accept': { args: z.tuple([z.object({ sessionId, id: transferId }).strict()]), result: z.discriminatedUnion('ok', [ok, failed]) },
   'files.refuse': { args: z.tuple([z.object({ sessionId, id: transferId }).strict()]), result: ok },
   'files.write': {
-    args: z.tuple([z.object({ sessionId, id: transferId, offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), data: z.string().max(Math.ceil(MAX_FILE_PIECE_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/) }).strict()]),
+    args: z.tuple([z.object({ sessionId, id: transferId, offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), data: z.custom<Uint8Array>((b) => b instanceof Uint8Array && b.byteLength <= MAX_FILE_PIECE_BYTES, 'a file piece is bytes, at most 64 KiB') }).strict()]),
     result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), written: z.number().int().min(0) }).strict(), failed]),
   },
   'files.finish': {
@@ -218,6 +222,14 @@ export const BRIDGE_METHODS = {
     result: GateOutcomeSchema,
   },
   ...FILE_METHODS,
+  /**
+   * Text from the analyst for the end user's clipboard, written only while a clipboard grant lets
+   * text come to this computer (main/clipboard/watch.ts).
+   */
+  'clipboard.write': {
+    args: z.tuple([z.object({ sessionId, text: z.string().min(1).max(MAX_CLIPBOARD_CHARS) }).strict()]),
+    result: z.discriminatedUnion('ok', [ok, failed]),
+  },
 } as const;
 
 /** Pushes from main to the renderer. */
@@ -230,6 +242,8 @@ export const BRIDGE_EVENTS = {
   chat: z.object({ sessionId, text: z.string().min(1).max(2000) }).strict(),
   /** Main stopped every file transfer of the session (the files grant went): their partial files are deleted. */
   'files.stopped': z.object({ sessionId, reason: z.enum(['user', 'expired', 'teardown']) }).strict(),
+  /** The end user's clipboard changed while a grant lets text leave it: the text, or why it may not go. */
+  'clipboard.changed': z.union([z.object({ sessionId, text: z.string().min(1).max(MAX_CLIPBOARD_CHARS) }).strict(), z.object({ sessionId, refused: z.enum(CLIPBOARD_REFUSALS) }).strict()]),
 } as const;
 
 export type BridgeMethod = keyof typeof BRIDGE_METHODS;

@@ -14,6 +14,7 @@ import { END_REASONS, type EndReason } from '../session-state.js';
  */
 export const TEARDOWN_RECEIPT_TYP = 'chaperone-teardown+jwt';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
+import { MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 /** Clipboard and files name the way data may go (common/grant-direction.ts); control names none. */
@@ -21,6 +22,7 @@ const direction = z.enum(GRANT_DIRECTIONS).optional();
 
 /** What can happen to a file transfer, as the end user's machine records it. */
 export const TRANSFER_EVENTS = ['offered', 'accepted', 'refused', 'saved', 'failed', 'cancelled'] as const;
+export type TransferEvent = (typeof TRANSFER_EVENTS)[number];
 
 /** Why a client ends a session by itself; without one, the analyst completes and the end user stops. */
 export const END_FRAME_REASONS = ['peer_lost', 'verification_failed'] as const satisfies readonly EndReason[];
@@ -76,6 +78,8 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
       reason: z.string().max(64).regex(/^[a-z_]*$/).optional(),
     })
     .strict(),
+  /** The end user's machine puts each clipboard text synced on the record: which way and how long, never the text. */
+  z.object({ type: z.literal('clipboard.record'), direction: z.enum(['to_end_user', 'from_end_user']), length: z.number().int().min(1).max(MAX_CLIPBOARD_CHARS) }).strict(),
   /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
   z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);

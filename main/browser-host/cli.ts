@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMachinePolicyFile } from '../machine-policy/index.js';
+import { XclipClipboard } from '../clipboard/xclip.js';
 import { loadOrCreateLaunchSecret } from './launch-secret.js';
 import { startBrowserHost } from './server.js';
 
@@ -44,6 +45,7 @@ const host = await startBrowserHost({
   secret: loadOrCreateLaunchSecret(values['data-dir']),
   ...(display
     ? {
+        clipboard: new XclipClipboard(display),
         createInjector: async () => {
           const { createInjector } = await import('../injector-factory.js');
           return createInjector(process.platform, { display });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BridgeError, dispatchBridgeCall } from '../../common/bridge/api.js';
-import { BRIDGE_PATH, MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
+import { BRIDGE_PATH, MAX_RPC_BINARY_FRAME_BYTES, MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcBinaryCall, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { rendererFileFor, rendererResponseHeaders } from '../renderer-files.js';
 import { MainServices, type MainServicesOptions } from '../services.js';
@@ -61,7 +61,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) throw new Error('the launch secret must be 43 base64url characters');
   const broker = new URL(opts.brokerUrl);
   const server = http.createServer();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_RPC_FRAME_BYTES });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(MAX_RPC_FRAME_BYTES, MAX_RPC_BINARY_FRAME_BYTES) });
   const sockets = new Set<WebSocket>();
   let origin = '';
   let hostHeader = '';
@@ -153,7 +153,8 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     };
     const off = services.onEvent((event, payload) => send({ event, payload }));
     ws.on('message', (data, isBinary) => {
-      const call = isBinary ? null : parseRpcCall(data.toString('utf8'));
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const call = isBinary ? parseRpcBinaryCall(buf) : buf.length > MAX_RPC_FRAME_BYTES ? null : parseRpcCall(buf.toString('utf8'));
       if (!call) {
         ws.close(1008, 'malformed bridge frame');
         return;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { BrowserWindow, app, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, systemPreferences } from 'electron';
+import { BrowserWindow, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { captureRefusal, electronDesktopPermissions } from '../injector-permissions.js';
 import { joinCodeFromArgv } from '../join-link.js';
@@ -8,6 +8,7 @@ import { MainServices, type MainServicesOptions } from '../services.js';
 import { APP_PAGE } from './app-origin.js';
 import { APP_SCHEME_PRIVILEGES, serveAppProtocol } from './app-protocol.js';
 import { brokerUrlFor } from './broker-url.js';
+import { electronClipboard } from './clipboard.js';
 import { displayMediaRequestHandler, type ScreenSource } from './display-media.js';
 import { eventPusher, registerBridgeIpc } from './ipc.js';
 import { guardNavigation } from './navigation-guard.js';
@@ -96,6 +97,9 @@ async function start(): Promise<void> {
       return createInjector(process.platform, { target, permissions: electronDesktopPermissions(systemPreferences) });
     },
     captureRefusal: () => captureRefusal(process.platform, electronDesktopPermissions(systemPreferences)),
+    // Received files land where the end user's own Downloads folder is, as the operating system names it.
+    receiveFolder: app.getPath('downloads'),
+    clipboard: electronClipboard(clipboard),
     onError: (err) => log(String((err as Error)?.message ?? err)),
   };
   try {

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { numberedName, safeFileName } from './safe-name.js';
+import { numberedName, safeFileName } from '../../common/files/safe-name.js';
 
 export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 ** 3;
 const PARTIAL_SUFFIX = '.chaperone-partial';

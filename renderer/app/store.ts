@@ -101,6 +101,12 @@ export interface LiveSlice {
     notice: string | null;
     /** File transfers of this session, the latest last (at most 5 kept). */
     transfers: TransferView[];
+    /**
+     * Clipboard sync in this session, as this side saw it: the last text that arrived from the
+     * other side (analyst only: the end user's own clipboard holds it), and the last thing said
+     * about it (a picture refused, the browser refusing access).
+     */
+    clipboard: { received: string | null; sent: number; note: string | null };
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
     /** `note`: the words of whoever pulled the kill switch, if they gave any. */
@@ -197,6 +203,7 @@ const initialLive: LiveSlice['live'] = {
   notice: null,
   revokedDuring: [],
   transfers: [],
+  clipboard: { received: null, sent: 0, note: null },
   ended: null,
 };
 const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null };

@@ -3,6 +3,7 @@ import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
 import type { ControlRefusal, GrantChangeReason } from '../../common/control/refusals.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
+import { CLIPBOARD_CHANNEL } from '../../common/clipboard/protocol.js';
 import { FILE_CHANNEL } from '../../common/files/protocol.js';
 import { missingCase } from '../../common/missing-case.js';
 import { END_FRAME_REASONS, LOCAL_GRANTS, type BrokerFrame, type ClientFrame, type SignalPayload } from '../../common/protocol/signaling.js';
@@ -90,6 +91,8 @@ export interface EngineEvents extends Record<string, unknown> {
   file: string | ArrayBuffer;
   /** The files channel opened (transfers may start). */
   filesOpen: RTCDataChannel;
+  /** A message on the clipboard channel (untrusted text, common/clipboard/protocol.ts). */
+  clipboard: string;
   /** Either side: the quality preset in force (end user: applied to the sender; analyst: asked for). */
   quality: QualityPreset;
 }
@@ -117,6 +120,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private peer: SimplePeer.Instance | null = null;
   private pointer: RTCDataChannel | null = null;
   private files: RTCDataChannel | null = null;
+  private clip: RTCDataChannel | null = null;
   private seq = 0;
   private expiryTimer: unknown = null;
   private graceTimer: unknown = null;
@@ -217,6 +221,11 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return this.link.send({ type: 'transfer.record', ...r });
   }
 
+  /** The end user's machine records one clipboard text synced: which way and how long, never the text. */
+  recordClipboard(direction: 'to_end_user' | 'from_end_user', length: number): boolean {
+    return this.link.send({ type: 'clipboard.record', direction, length });
+  }
+
   revokeGrant(capability: GrantableCapability): void {
     this.link.send({ type: 'grant.revoke', capability });
   }
@@ -266,6 +275,13 @@ export class SessionEngine extends Emitter<EngineEvents> {
     return { channel: this.files, maxMessageSize: this.pc?.sctp?.maxMessageSize ?? null };
   }
 
+  /** Sends one clipboard message; false when the channel is not open. */
+  sendClipboard(data: string): boolean {
+    if (this.clip?.readyState !== 'open' || this.state === 'ended') return false;
+    this.clip.send(data);
+    return true;
+  }
+
   /** The end user read a different code from the analyst's: someone may sit in between. */
   rejectCode(): Promise<{ reason: EndReason; revoked: string[] }> {
     this.verificationFailure = 'the two people read different codes';
@@ -302,7 +318,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
     // A session this side gives up by itself (peer lost, verification failed) ends at the broker
     // at once with that reason, not at the heartbeat timeout.
     if (tellBroker) this.link.send({ type: 'end', ...((END_FRAME_REASONS as readonly string[]).includes(reason) ? { reason } : {}) });
-    for (const ch of [this.pointer, this.files]) {
+    for (const ch of [this.pointer, this.files, this.clip]) {
       try {
         ch?.close();
       } catch {
@@ -310,6 +326,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       }
     }
     this.files = null;
+    this.clip = null;
     this.peer?.destroy();
     this.peer = null;
     this.link.close();
@@ -487,6 +504,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
       if (typeof ev.data === 'string' || ev.data instanceof ArrayBuffer) this.emit('file', ev.data);
       // Some stacks (node wrtc) hand over a Buffer or typed array.
       else if (ArrayBuffer.isView(ev.data)) this.emit('file', new Uint8Array(ev.data.buffer, ev.data.byteOffset, ev.data.byteLength).slice().buffer);
+    };
+    // Clipboard text: its own reliable channel too, so a long text never waits behind a file.
+    const clip = pc.createDataChannel(CLIPBOARD_CHANNEL.label, { negotiated: true, id: CLIPBOARD_CHANNEL.id, ordered: true });
+    this.clip = clip;
+    clip.onmessage = (ev) => {
+      if (typeof ev.data === 'string') this.emit('clipboard', ev.data);
     };
     peer.on('signal', (data: SimplePeer.SignalData) => this.onLocalSignal(data));
     peer.on('connect', () => {

@@ -8,7 +8,8 @@ import { Emitter } from './emitter.js';
  * the file in slices (never all of it in memory), offers {name, size, sha256}, and once the other
  * side accepts, sends it in chunks of min(maxMessageSize, 64 KiB), pausing above the high water
  * mark of bufferedAmount until it drains below the low one. The receiver hands every offer to a
- * sink (main, which decides and writes) and reports progress back. One transfer at a time.
+ * sink (main on the end user's side, the browser's downloads on the analyst's) and reports
+ * progress back. One transfer out and one in at a time.
  */
 
 export interface FileSource {
@@ -121,6 +122,11 @@ export class FileTransfers extends Emitter<TransferEvents> {
     return this.out !== null || this.inbound !== null;
   }
 
+  /** A file is on its way out (one at a time each way; one may come in meanwhile). */
+  get sending(): boolean {
+    return this.out !== null;
+  }
+
   /** Sends one file: hash, offer, wait for the answer, stream. Resolves with how it ended. */
   async send(src: FileSource, id: string): Promise<TransferView> {
     if (this.out) throw new Error('a file is already being sent');
@@ -219,7 +225,10 @@ export class FileTransfers extends Emitter<TransferEvents> {
 
   /** Main stopped every transfer (the grant went, the session ended): say so to the other side. */
   stoppedHere(reason: string): void {
-    if (this.inbound) this.endIn(this.inbound, 'cancelled', reason, true);
+    if (this.inbound) {
+      void this.sink?.cancel(this.inbound.view.id);
+      this.endIn(this.inbound, 'cancelled', reason, true);
+    }
     if (this.out) void this.cancel(this.out.view.id, reason);
   }
 

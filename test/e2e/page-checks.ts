@@ -95,3 +95,17 @@ export async function at200(page: Page, name: string, buttons: string[]): Promis
   await page.waitForTimeout(200);
   return { horizontalScroll, clipped };
 }
+
+/**
+ * Records every text the elements with `testId` show from now on (a MutationObserver in the
+ * page), so a progress line that changes faster than a test can poll is still seen.
+ */
+export async function recordTexts(page: Page, testId: string): Promise<() => Promise<string[]>> {
+  await page.evaluate((id) => {
+    const w = window as unknown as Record<string, Set<string>>;
+    const seen = (w[`__texts_${id}`] = new Set<string>());
+    const take = () => document.querySelectorAll(`[data-testid="${id}"]`).forEach((el) => seen.add(el.textContent ?? ''));
+    new MutationObserver(take).observe(document.body, { subtree: true, childList: true, characterData: true });
+  }, testId);
+  return () => page.evaluate((id) => [...((window as unknown as Record<string, Set<string>>)[`__texts_${id}`] ?? [])], testId);
+}

@@ -32,8 +32,8 @@ class FakeElectronApp extends FakeApp {
     return this.ready;
   }
   getPath(name: string): string {
-    if (name !== 'userData' || !setup) throw new Error(`fake app.getPath(${name}) not configured`);
-    return setup.userData;
+    if (!setup || (name !== 'userData' && name !== 'downloads')) throw new Error(`fake app.getPath(${name}) not configured`);
+    return name === 'userData' ? setup.userData : `${setup.userData}/Downloads`;
   }
   getAppPath(): string {
     if (!setup) throw new Error('fake app not configured');
@@ -158,6 +158,15 @@ export const screen = {
 export const systemPreferences = {
   isTrustedAccessibilityClient: (_prompt: boolean) => true,
   getMediaAccessStatus: (_media: string) => 'granted',
+};
+/** An in-memory clipboard: text only, as the app's port reads it. */
+export const clipboard = {
+  text: '',
+  has: async (mimetype: string) => mimetype === 'text/plain' && clipboard.text !== '',
+  readText: async () => clipboard.text,
+  async writeText(text: string): Promise<void> {
+    clipboard.text = text;
+  },
 };
 export const dialog = {
   errors: [] as { title: string; message: string }[],

@@ -175,6 +175,24 @@ describe('signaling frame attacks', () => {
     expect(eu.frames.filter((f) => f.type === 'grant.request' || f.type === 'grant.changed')).toEqual([]);
   });
 
+  it('a clipboard record is taken only from the end user of a session approved for clipboard, and holds no text', async () => {
+    const plain = await activeSession(b, analyst);
+    const one = await connectBoth(b, analyst, plain);
+    one.eu.sendJson({ type: 'clipboard.record', direction: 'from_end_user', length: 12 });
+    expect((await one.eu.nextOfType('error')).code).toBe('capability_not_approved');
+    one.eu.close();
+    one.an.close();
+    const s = await activeSession(b, analyst, { caps: ['view', 'clipboard'], approver });
+    const { eu, an } = await connectBoth(b, analyst, s);
+    an.sendJson({ type: 'clipboard.record', direction: 'to_end_user', length: 5 });
+    expect((await an.nextOfType('error')).code).toBe('not_allowed');
+    eu.sendJson({ type: 'clipboard.record', direction: 'from_end_user', length: 12 });
+    await b.ctx.audit.flush();
+    await expect.poll(async () => (await audited(b, 'clipboard.sync')).filter((r) => r.session_id === s.id).map((r) => JSON.parse(r.meta)), { timeout: 5000 }).toEqual([{ direction: 'from_end_user', length: 12 }]);
+    eu.close();
+    an.close();
+  });
+
   it('control is granted only by the end user, recorded, and revocable by them at any moment', async () => {
     const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver });
     const { eu, an } = await connectBoth(b, analyst, s);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { EmbeddedJWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BRIDGE_METHODS, BridgeError, createBridge, dispatchBridgeCall, ipcChannel, parseBridgeEvent, type BridgeHandlers } from '../../common/bridge/api.js';
-import { parseRpcCall } from '../../common/bridge/rpc.js';
+import { encodeBinaryCall, parseRpcBinaryCall, parseRpcCall } from '../../common/bridge/rpc.js';
 import { MainServices } from '../../main/services.js';
 import { ipcBridge, installPreload, type PreloadIpc } from '../../preload/index.js';
 
@@ -172,5 +172,33 @@ describe('the bridge: one definition, parsed on both sides', () => {
     expect(parseRpcCall('not json')).toBeNull();
     expect(parseRpcCall(`{"id":1,"method":"a","args":["${'x'.repeat(70_000)}"]}`)).toBeNull();
     expect(parseRpcCall(Buffer.from('{}'))).toBeNull();
+  });
+
+  it('file bytes cross the host socket as bytes, and a binary frame is parsed as strictly', async () => {
+    const bytes = new Uint8Array(64 * 1024).map((_, i) => i % 251);
+    const args = [{ sessionId: SID, id: 't1', offset: 0, data: bytes }];
+    const frame = encodeBinaryCall(7, 'files.write', args)!;
+    // Bytes as they are plus a short header: no base64 third on top.
+    expect(frame.length).toBeLessThan(bytes.length + 200);
+    const call = parseRpcBinaryCall(frame)!;
+    expect(call.method).toBe('files.write');
+    expect((call.args[0] as { data: Uint8Array }).data).toEqual(bytes);
+    // Main's schema takes it; a piece above 64 KiB or a string is refused.
+    const handlers = { 'files.write': () => ({ ok: true as const, written: bytes.length }) } as unknown as BridgeHandlers;
+    await expect(dispatchBridgeCall(handlers, call.method, call.args)).resolves.toEqual({ ok: true, written: bytes.length });
+    await expect(dispatchBridgeCall(handlers, 'files.write', [{ ...args[0], data: new Uint8Array(64 * 1024 + 1) }])).rejects.toMatchObject({ code: 'invalid_args' });
+    await expect(dispatchBridgeCall(handlers, 'files.write', [{ ...args[0], data: 'AAAA' }])).rejects.toMatchObject({ code: 'invalid_args' });
+    expect(encodeBinaryCall(1, 'grants.list', [])).toBeNull();
+    // A header that brings its own data, a header longer than its frame, a frame too large: refused.
+    const withData = new TextEncoder().encode(JSON.stringify({ id: 1, method: 'files.write', args: [{ data: 'x' }] }));
+    const bad = new Uint8Array(4 + withData.length);
+    new DataView(bad.buffer).setUint32(0, withData.length);
+    bad.set(withData, 4);
+    expect(parseRpcBinaryCall(bad)).toBeNull();
+    const short = frame.slice();
+    new DataView(short.buffer).setUint32(0, frame.length);
+    expect(parseRpcBinaryCall(short)).toBeNull();
+    expect(parseRpcBinaryCall(new Uint8Array(70 * 1024 + 8))).toBeNull();
+    expect(parseRpcBinaryCall(new Uint8Array(2))).toBeNull();
   });
 });

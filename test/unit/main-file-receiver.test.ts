@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileReceiver } from '../../main/files/receiver.js';
-import { safeFileName } from '../../main/files/safe-name.js';
+import { safeFileName } from '../../common/files/safe-name.js';
 
 const SID = 's1';
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');

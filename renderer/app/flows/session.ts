@@ -13,6 +13,7 @@ import type { EngineClock, SocketLike } from '../../session/ports.js';
 import type { IceServer } from '../broker-client.js';
 import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, controlPromptTimedOut } from '../format.js';
 import { linkEngineToMain } from './main-link.js';
+import { attachClipboard, detachClipboard } from './clipboard.js';
 import { attachFiles, detachFiles } from './files.js';
 import { endUserBroker, getBridge } from '../services.js';
 import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
@@ -170,6 +171,7 @@ export function startEndUser(o: EndUserStart): SessionEngine {
   engine = e;
   common(e);
   attachFiles(e, o.sessionId);
+  attachClipboard(e, o.sessionId);
   if ((store().join.offerView?.recording ?? 'off') !== 'off') {
     flushTranscript = () => bridge.recording.transcriptFlush({ sessionId: o.sessionId, token: o.token }).then(() => undefined, () => undefined);
     transcriptTimer = setInterval(() => void flushTranscript?.(), TRANSCRIPT_FLUSH_MS);
@@ -402,6 +404,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   engine = e;
   common(e);
   attachFiles(e, o.sessionId);
+  attachClipboard(e, o.sessionId);
   // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
   e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
   e.on('stream', (s) => {
@@ -529,6 +532,7 @@ function finish(reason: string, revoked: string[]): void {
   pendingRequestId = null;
   for (const off of offs.splice(0)) off();
   detachFiles();
+  detachClipboard();
   void recorder?.stop();
   recorder = null;
   if (transcriptTimer) clearInterval(transcriptTimer);

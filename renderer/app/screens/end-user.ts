@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
-import { grantWording } from '../../../common/grant-direction.js';
+import { allowsWay, grantWording } from '../../../common/grant-direction.js';
 import { RECORDING_SENTENCES } from '../../../common/recording.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
@@ -11,7 +11,7 @@ import { brokerNow, useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
-import { FileOfferPrompt, TransferList } from './transfers.js';
+import { FileOfferPrompt, SendFileButton, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 
 // ---------------------------------------------------------------- code entry
@@ -208,6 +208,8 @@ export function SessionBanner(): ReactNode {
       h(
         'span',
         { className: 'banner-actions' },
+        // Only while the end user allowed files to leave this computer, and only what they pick.
+        connected && live.granted.includes('files') && allowsWay(live.grantDirections.files, 'from_end_user') ? h(SendFileButton) : null,
         h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
         h('button', { type: 'button', 'aria-expanded': helpOpen, 'aria-controls': 'banner-help', onClick: () => setHelpOpen(!helpOpen) }, 'Help'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),
@@ -285,10 +287,10 @@ export function LiveScreen(): ReactNode {
             : 'They can see your screen but cannot control it. They have to ask, and you decide.',
         ),
     h(DataGrants, { who: live.peerName ?? 'They' }),
-    h(TransferList, { otherSide: live.peerName ?? 'Support' }),
+    h(TransferList, { otherSide: live.peerName ?? 'Support', side: 'end_user' }),
     h(ChatPanel, { who: live.peerName ?? 'Support' }),
     // One dialog at a time: the request for more time waits until control has been answered.
-    live.controlRequest ? h(ControlPrompt) : live.transfers.some((t) => t.way === 'in' && t.state === 'offered') ? h(FileOfferPrompt) : live.extensionOffer ? h(ExtensionPrompt) : null,
+    live.controlRequest ? h(ControlPrompt) : live.transfers.some((t) => t.way === 'in' && t.state === 'offered') ? h(FileOfferPrompt, { side: 'end_user' }) : live.extensionOffer ? h(ExtensionPrompt) : null,
   );
 }
 

@@ -1,10 +1,10 @@
 import { useState, type ReactNode } from 'react';
 import { DIRECTION_LABELS, GRANT_DIRECTIONS, type GrantDirection } from '../../../common/grant-direction.js';
 import { allowsWay } from '../../../common/grant-direction.js';
-import { sendFile } from '../flows/files.js';
 import { releaseGrant, requestCapability } from '../flows/session.js';
 import { useAppStore } from '../store.js';
 import { Dialog } from './dialog.js';
+import { SendFileButton } from './transfers.js';
 import { h } from './ui.js';
 
 type DataCapability = 'clipboard' | 'files';
@@ -30,7 +30,7 @@ export function ViewerGrantButtons(): ReactNode {
               'span',
               { key: c, 'data-testid': `viewer-${c}-on` },
               `${c === 'clipboard' ? 'Clipboard' : 'Files'}: ${DIRECTION_LABELS[live.grantDirections[c] ?? 'both'].toLowerCase()} `,
-              c === 'files' && allowsWay(live.grantDirections.files, 'to_end_user') ? h(SendFile) : null,
+              c === 'files' && allowsWay(live.grantDirections.files, 'to_end_user') ? h(SendFileButton) : null,
               h('button', { type: 'button', onClick: () => releaseGrant(c) }, `Give ${NAMES[c]} back`),
             )
           : h(
@@ -40,27 +40,6 @@ export function ViewerGrantButtons(): ReactNode {
             ),
       ),
     asking && connected ? h(AskDialog, { capability: asking, onClose: () => setAsking(null) }) : null,
-  );
-}
-
-/** The analyst's file dialog: the browser's own picker, one file at a time. */
-function SendFile(): ReactNode {
-  const busy = useAppStore((s) => s.live.transfers.some((t) => t.way === 'out' && ['hashing', 'offered', 'sending', 'waiting'].includes(t.state)));
-  return h(
-    'label',
-    { className: `file-pick${busy ? ' file-pick-busy' : ''}` },
-    busy ? 'Sending a file…' : 'Send a file…',
-    h('input', {
-      type: 'file',
-      className: 'visually-hidden',
-      disabled: busy,
-      'data-testid': 'send-file-input',
-      onChange: (e: { target: { files: FileList | null; value: string } }) => {
-        const f = e.target.files?.[0];
-        e.target.value = '';
-        if (f) void sendFile(f);
-      },
-    }),
   );
 }
 

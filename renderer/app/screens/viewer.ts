@@ -9,7 +9,8 @@ import { Dialog } from './dialog.js';
 import { PicturePanel } from './picture-panel.js';
 import { Alert, Countdown, Field, Sas, h } from './ui.js';
 import { ViewerGrantButtons } from './viewer-grants.js';
-import { TransferList } from './transfers.js';
+import { ClipboardPanel } from './clipboard-panel.js';
+import { FileOfferPrompt, TransferList } from './transfers.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -195,7 +196,7 @@ export function Viewer(): ReactNode {
             ? null
             : h('p', { className: 'screen-empty', 'data-testid': 'screen-empty' }, connected ? 'No picture from the end user’s screen right now.' : 'Waiting for the screen…'),
       ),
-      h('div', { className: 'viewer-side' }, h(TransferList, { otherSide: 'the end user' }), h(ChatPanel, { who: 'End user' })),
+      h('div', { className: 'viewer-side' }, h(ClipboardPanel), h(TransferList, { otherSide: 'the end user', side: 'analyst' }), h(ChatPanel, { who: 'End user' })),
     ),
     h(
       'div',
@@ -207,6 +208,7 @@ export function Viewer(): ReactNode {
     control
       ? h('p', { className: 'keyboard-hint', 'data-testid': 'keyboard-hint' }, 'While the screen has focus, your keys go to their computer. Press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, ']'), ' to get your keyboard back on this page.')
       : null,
+    live.transfers.some((t) => t.way === 'in' && t.state === 'offered') ? h(FileOfferPrompt, { side: 'analyst' }) : null,
     extendOpen && connected ? h(ExtendDialog, { onClose: () => setExtendOpen(false) }) : null,
     endOpen
       ? h(ConfirmDialog, {

@@ -1,0 +1,277 @@
+/**
+ * Transfer benchmark (`npm run bench -- transfer [--quick]`), writes bench/results/transfer.json:
+ * - a file from the analyst to the end user through the app (100 MiB; 32 MiB quick), timed from
+ *   the end user's Accept to "saved" on their side (bytes on disk, SHA-256 checked), beside a bare
+ *   data channel between the same two pages in the same run (64 KiB messages, the same water marks);
+ * - peak RSS growth on each side during the file: the analyst's Chromium (sender), and the end
+ *   user's Chromium plus the main-process services (receiver; here the host runs in this process);
+ * - clipboard sync: text copied on the X display (xclip) to the analyst's panel showing it.
+ * Everything is real, set up as the end-to-end tests do (kit/e2e-stack.ts). Method: bench/README.md.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { FILE_HIGH_WATER, FILE_LOW_WATER } from '../common/files/protocol.js';
+import { Stack, missingTools, requestSession, signIn } from '../kit/e2e-stack.js';
+import { nameShim } from './lib/screen-probe.js';
+import { round, sleep, summarize } from './lib/stats.js';
+
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const MiB = 1024 * 1024;
+
+function procs(): { pid: number; ppid: number; cmd: string }[] {
+  const out: { pid: number; ppid: number; cmd: string }[] = [];
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(d), ppid, cmd: fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') });
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Chromium browser processes (not their children) by --user-data-dir: one per launched browser. */
+function chromiumRoots(): Map<string, { pid: number; headless: boolean }> {
+  const roots = new Map<string, { pid: number; headless: boolean }>();
+  // Only browsers this process started: other tenants of the machine run Chromium too.
+  const mine = new Set(tree(process.pid));
+  for (const p of procs().filter((x) => mine.has(x.pid))) {
+    const dir = /--user-data-dir=([^\0]+)/.exec(p.cmd)?.[1];
+    if (dir && /chrom/i.test(p.cmd) && !p.cmd.includes('--type=')) roots.set(dir, { pid: p.pid, headless: p.cmd.includes('--headless') });
+  }
+  return roots;
+}
+
+/** A process and all its descendants (Chromium's renderers, GPU and network processes). */
+function tree(root: number): number[] {
+  const all = procs();
+  const pids = [root];
+  for (let i = 0; i < pids.length; i++) for (const p of all) if (p.ppid === pids[i]) pids.push(p.pid);
+  return pids;
+}
+
+function rssMiB(pids: number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kb / 1024;
+}
+
+/**
+ * Peak RSS of process trees until stopped: RSS every 100 ms, the trees' members once a second
+ * (walking /proc is costly, and this machine's two cores are what is being measured).
+ */
+function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<string, { base: number; peak: number }> } {
+  const r: Record<string, { base: number; peak: number }> = {};
+  const members: Record<string, number[]> = {};
+  const refresh = () => {
+    for (const [k, root] of Object.entries(roots)) members[k] = root === null ? [process.pid] : tree(root);
+  };
+  refresh();
+  for (const k of Object.keys(roots)) {
+    const v = rssMiB(members[k]!);
+    r[k] = { base: v, peak: v };
+  }
+  const t = setInterval(() => {
+    for (const k of Object.keys(roots)) r[k]!.peak = Math.max(r[k]!.peak, rssMiB(members[k]!));
+  }, 100);
+  const m = setInterval(refresh, 1000);
+  return {
+    stop: () => {
+      clearInterval(t);
+      clearInterval(m);
+      return r;
+    },
+  };
+}
+
+/** A bare data channel between two pages (no app): 64 KiB messages, the app's water marks; MiB/s. */
+async function rawChannel(sender: Page, receiver: Page, bytes: number): Promise<number> {
+  await nameShim(sender);
+  await nameShim(receiver);
+  const offer = await sender.evaluate(async () => {
+    const pc = new RTCPeerConnection();
+    const ch = pc.createDataChannel('bench', { ordered: true });
+    ch.binaryType = 'arraybuffer';
+    Object.assign(window, { __bpc: pc, __bch: ch });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise<void>((r) => (pc.iceGatheringState === 'complete' ? r() : pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r())));
+    return JSON.stringify(pc.localDescription);
+  });
+  const answer = await receiver.evaluate(
+    async ([o, n]) => {
+      const pc = new RTCPeerConnection();
+      const w = window as unknown as Record<string, unknown>;
+      w.__bpc = pc;
+      w.__bdone = new Promise<number>((resolve) => {
+        pc.addEventListener('datachannel', (e) => {
+          let got = 0;
+          e.channel.binaryType = 'arraybuffer';
+          e.channel.onmessage = (m) => {
+            got += (m.data as ArrayBuffer).byteLength;
+            if (got >= (n as number)) resolve(performance.timeOrigin + performance.now());
+          };
+        });
+      });
+      await pc.setRemoteDescription(JSON.parse(o as string) as RTCSessionDescriptionInit);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await new Promise<void>((r) => (pc.iceGatheringState === 'complete' ? r() : pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r())));
+      return JSON.stringify(pc.localDescription);
+    },
+    [offer, bytes] as const,
+  );
+  const t0 = await sender.evaluate(
+    async ([a, n, high, low]) => {
+      const w = window as unknown as { __bpc: RTCPeerConnection; __bch: RTCDataChannel };
+      await w.__bpc.setRemoteDescription(JSON.parse(a as string) as RTCSessionDescriptionInit);
+      const ch = w.__bch;
+      if (ch.readyState !== 'open') await new Promise((r) => ch.addEventListener('open', r, { once: true }));
+      ch.bufferedAmountLowThreshold = low as number;
+      const chunk = new Uint8Array(64 * 1024);
+      const start = performance.timeOrigin + performance.now();
+      for (let sent = 0; sent < (n as number); sent += chunk.length) {
+        if (ch.bufferedAmount > (high as number)) await new Promise((r) => ch.addEventListener('bufferedamountlow', r, { once: true }));
+        ch.send(chunk);
+      }
+      return start;
+    },
+    [answer, bytes, FILE_HIGH_WATER, FILE_LOW_WATER] as const,
+  );
+  const t1 = await receiver.evaluate(() => (window as unknown as { __bdone: Promise<number> }).__bdone);
+  await sender.evaluate(() => (window as unknown as { __bpc: RTCPeerConnection }).__bpc.close());
+  await receiver.evaluate(() => (window as unknown as { __bpc: RTCPeerConnection }).__bpc.close());
+  return bytes / MiB / ((t1 - t0) / 1000);
+}
+
+function xCopy(display: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('xclip', ['-selection', 'clipboard', '-i'], { env: { ...process.env, DISPLAY: display }, stdio: ['pipe', 'ignore', 'ignore'] });
+    p.once('error', reject);
+    p.once('exit', () => resolve());
+    p.stdin.end(text);
+  });
+}
+
+export async function runTransferBench(o: { quick: boolean }): Promise<number> {
+  const missing = missingTools();
+  if (missing.length > 0) {
+    process.stderr.write(`transfer bench: missing ${missing.join(', ')}\n`);
+    return 1;
+  }
+  const size = (o.quick ? 32 : 100) * MiB;
+  const clipSamples = o.quick ? 5 : 20;
+  const started = Date.now();
+  const out: Record<string, unknown> = { quick: o.quick, date: new Date().toISOString(), cpus: os.cpus().length, loadavg_before: os.loadavg().map((x) => round(x, 2)), file_mib: size / MiB };
+  log(`transfer bench: ${size / MiB} MiB analyst -> end user, a bare channel between the same pages, ${clipSamples} clipboard syncs`);
+  const s = await Stack.start({ policy: { auto_approve: { capabilities: ['view', 'chat', 'files', 'clipboard'], analyst_kinds: ['internal'] } } });
+  try {
+    const folder = path.join(s.dir, 'received');
+    const euHost = await s.host('end_user', { receiveFolder: folder });
+    const anHost = await s.host('staff');
+    const analyst = await s.user('analyst');
+    const before = new Set(chromiumRoots().keys());
+    const an = await s.staffPage(anHost);
+    const sender = [...chromiumRoots().values()].find((r) => r.headless)?.pid ?? null;
+    await signIn(an.page, analyst);
+    await requestSession(an.page, { ticket: 'BENCH-FILES', reason: 'Benchmark: file transfer and clipboard', also: ['files', 'clipboard'] });
+    const codeEl = an.page.getByTestId('join-code');
+    await codeEl.waitFor({ timeout: 15_000 });
+    const eu = await s.endUserPage(euHost);
+    const euRoot = [...chromiumRoots().entries()].find(([d, r]) => !before.has(d) && !r.headless)?.[1].pid ?? null;
+    if (sender === null || euRoot === null) throw new Error('could not tell the two browsers apart in /proc');
+    await eu.page.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
+    await eu.page.getByRole('button', { name: 'Continue' }).click();
+    await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
+    for (const [cap, way] of [['files', 'To the end user only'], ['clipboard', 'From the end user only']] as const) {
+      await an.page.getByTestId(`request-${cap}`).and(an.page.locator(':enabled')).waitFor({ timeout: 30_000 });
+      await an.page.getByTestId(`request-${cap}`).click();
+      await an.page.getByRole('radio', { name: way }).check();
+      await an.page.getByRole('button', { name: 'Ask the end user' }).click();
+      await eu.page.getByRole('button', { name: cap === 'files' ? 'Allow files' : 'Allow clipboard' }).click();
+      await an.page.getByTestId(`viewer-${cap}-on`).waitFor({ timeout: 10_000 });
+    }
+
+    const file = path.join(s.dir, 'bench-file.bin');
+    fs.writeFileSync(file, crypto.randomBytes(size));
+    await an.page.getByTestId('send-file-input').setInputFiles(file);
+    await eu.page.getByTestId('file-offer').waitFor({ timeout: 60_000 });
+    // null: this process, which hosts the end user's main-process services.
+    const peaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
+    const t0 = Date.now();
+    await eu.page.getByRole('button', { name: 'Accept file' }).click();
+    await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 600_000 });
+    const fileS = (Date.now() - t0) / 1000;
+    const rss = peaks.stop();
+    if (fs.statSync(path.join(folder, 'bench-file.bin')).size !== size) throw new Error('the received file has the wrong size');
+    const fileRate = size / MiB / fileS;
+    log(`  file through the app: ${round(fileRate, 1)} MiB/s (${round(fileS, 2)} s)`);
+
+    const raw = await rawChannel(an.page, eu.page, size);
+    log(`  bare data channel:    ${round(raw, 1)} MiB/s`);
+
+    const clip: number[] = [];
+    for (let i = 0; i < clipSamples; i++) {
+      const text = `bench clipboard ${i} ${crypto.randomUUID()}`;
+      await an.page.evaluate((t) => {
+        const w = window as unknown as { __clipAt: Promise<number> };
+        w.__clipAt = new Promise((resolve) => {
+          const check = () => (document.querySelector('[data-testid="clipboard-received"]') as HTMLTextAreaElement | null)?.value === t;
+          const obs = new MutationObserver(() => check() && (obs.disconnect(), resolve(performance.timeOrigin + performance.now())));
+          obs.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+          const poll = setInterval(() => check() && (clearInterval(poll), obs.disconnect(), resolve(performance.timeOrigin + performance.now())), 5);
+        });
+      }, text);
+      const c0 = Date.now();
+      await xCopy(s.xvfb.display, text);
+      const at = await an.page.evaluate(() => (window as unknown as { __clipAt: Promise<number> }).__clipAt);
+      clip.push(at - c0);
+      await sleep(100 + Math.random() * 200);
+    }
+    const cs = summarize(clip);
+    log(`  clipboard X -> analyst's panel: p50 ${round(cs.p50, 1)} ms, max ${round(cs.max, 1)} ms`);
+
+    const growth = (r: { base: number; peak: number }) => r.peak - r.base;
+    Object.assign(out, {
+      file_mib_per_s: round(fileRate, 2),
+      raw_channel_mib_per_s: round(raw, 2),
+      file_ratio: round(fileRate / raw, 3),
+      sender_peak_rss_mib: round(growth(rss.sender!), 1),
+      receiver_peak_rss_mib: round(growth(rss.receiverPage!) + growth(rss.receiverMain!), 1),
+      clipboard_sync_p50_ms: round(cs.p50, 1),
+      clipboard_sync_max_ms: round(cs.max, 1),
+      details: {
+        file_seconds: round(fileS, 2),
+        rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, { base: round(v.base, 1), peak: round(v.peak, 1) }])),
+        clipboard_samples_ms: clip.map((x) => round(x, 1)),
+        note: 'RSS figures are growth over the value just before Accept; the receiver is the end user\'s Chromium plus this process, which hosts the main-process services.',
+      },
+    });
+    await eu.page.getByTestId('stop').click();
+  } finally {
+    await s.close();
+  }
+  out.loadavg_after = os.loadavg().map((x) => round(x, 2));
+  try {
+    out.uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    /* not everywhere */
+  }
+  out.duration_s = round((Date.now() - started) / 1000, 1);
+  out.goals = { file_ratio: 0.7, sender_peak_rss_mib: 64, receiver_peak_rss_mib: 64 };
+  fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
+  const file = path.join(import.meta.dirname, 'results', 'transfer.json');
+  fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  log(`wrote ${file}`);
+  return 0;
+}

@@ -1,0 +1,96 @@
+import { missingCase } from '../../common/missing-case.js';
+import { CLIPBOARD_POLL_MS, MAX_CLIPBOARD_CHARS, sameContent, type ClipboardContent, type ClipboardRefusal } from '../../common/clipboard/protocol.js';
+import type { ClipboardPort } from './port.js';
+
+type Way = 'to_end_user' | 'from_end_user';
+
+export interface ClipboardWatchOptions {
+  port: ClipboardPort;
+  /** Whether a live clipboard grant lets text go `way` in the session now. */
+  allows: (sessionId: string, way: Way) => boolean;
+  /** The end user's clipboard changed: its text to send, or why nothing is sent. */
+  onChange: (sessionId: string, change: { text: string } | { refused: ClipboardRefusal }) => void;
+  /** For the transcript and the record: which way and how long, never the text. */
+  onSynced: (sessionId: string, way: Way, length: number) => void;
+  onError?: (err: unknown) => void;
+  pollMs?: number;
+}
+
+/**
+ * Clipboard sync on the end user's machine. The clipboard is read only while a grant lets text
+ * leave this computer: the first read is the grant's start (what was already there is not sent,
+ * only what is copied afterwards), the last is the tick before the grant went. Text from the
+ * analyst is written only while a grant lets it come, and is remembered so it is not sent back.
+ */
+export class ClipboardWatch {
+  private readonly timers = new Map<string, ReturnType<typeof setInterval>>();
+  private readonly last = new Map<string, ClipboardContent>();
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly opts: ClipboardWatchOptions) {}
+
+  start(sessionId: string): void {
+    if (this.timers.has(sessionId) || !this.opts.allows(sessionId, 'from_end_user')) return;
+    this.timers.set(
+      sessionId,
+      setInterval(() => void this.tick(sessionId), this.opts.pollMs ?? CLIPBOARD_POLL_MS),
+    );
+    void this.tick(sessionId);
+  }
+
+  stop(sessionId: string): void {
+    const t = this.timers.get(sessionId);
+    if (t) clearInterval(t);
+    this.timers.delete(sessionId);
+    this.last.delete(sessionId);
+  }
+
+  watching(sessionId: string): boolean {
+    return this.timers.has(sessionId);
+  }
+
+  async write(sessionId: string, text: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    if (!this.opts.allows(sessionId, 'to_end_user')) return { ok: false, reason: 'not_granted' };
+    if (text.length === 0 || text.length > MAX_CLIPBOARD_CHARS) return { ok: false, reason: 'too_large' };
+    try {
+      await this.opts.port.writeText(text);
+    } catch (err) {
+      this.opts.onError?.(err);
+      return { ok: false, reason: 'write_failed' };
+    }
+    if (this.timers.has(sessionId)) this.last.set(sessionId, { kind: 'text', text });
+    this.opts.onSynced(sessionId, 'to_end_user', text.length);
+    return { ok: true };
+  }
+
+  private async tick(sessionId: string): Promise<void> {
+    if (this.busy.has(sessionId)) return;
+    if (!this.opts.allows(sessionId, 'from_end_user')) return this.stop(sessionId);
+    this.busy.add(sessionId);
+    try {
+      const c = await this.opts.port.read();
+      // The grant may have gone while xclip ran: nothing read then is sent.
+      if (!this.timers.has(sessionId) || !this.opts.allows(sessionId, 'from_end_user')) return;
+      const before = this.last.get(sessionId) ?? null;
+      this.last.set(sessionId, c);
+      if (before === null || sameContent(before, c)) return;
+      switch (c.kind) {
+        case 'text':
+          if (c.text.length > MAX_CLIPBOARD_CHARS) return this.opts.onChange(sessionId, { refused: 'too_large' });
+          this.opts.onChange(sessionId, { text: c.text });
+          this.opts.onSynced(sessionId, 'from_end_user', c.text.length);
+          return;
+        case 'image':
+          return this.opts.onChange(sessionId, { refused: 'not_text' });
+        case 'empty':
+          return;
+        default:
+          return missingCase(c);
+      }
+    } catch (err) {
+      this.opts.onError?.(err);
+    } finally {
+      this.busy.delete(sessionId);
+    }
+  }
+}
