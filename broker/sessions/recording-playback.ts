@@ -179,6 +179,10 @@ function markerLabel(e: TranscriptEntry): string {
       return `Refused by the end user's computer${e.why ? `: ${e.why}` : ''}`;
     case 'end':
       return 'Session ended';
+    case 'clipboard_to_end_user':
+      return `Clipboard text to the end user, ${e.count ?? 0} characters`;
+    case 'clipboard_from_end_user':
+      return `Clipboard text from the end user, ${e.count ?? 0} characters`;
     default:
       return missingCase(e.kind);
   }
