@@ -7,6 +7,7 @@ import { AuditLog } from './audit/log.js';
 import { EvidenceService } from './audit/evidence-service.js';
 import { AccountService } from './auth/accounts.js';
 import { FirstSignIn } from './auth/first-sign-in.js';
+import { PasskeyService } from './auth/passkeys.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
 import { systemClock, type Clock } from './clock.js';
@@ -68,9 +69,10 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   });
   const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
   if (cluster) sessions.setPlacement(cluster);
+  const passkeys = new PasskeyService(cfg, storage, audit, now);
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence,
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, passkeys, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence,
     verifyAudit: async () => {
       await audit.flush();
       return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });

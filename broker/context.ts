@@ -3,6 +3,7 @@ import type { EvidenceService } from './audit/evidence-service.js';
 import type { VerifyResult } from './audit/verify.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
+import type { PasskeyService } from './auth/passkeys.js';
 
 import type { TokenService } from './auth/tokens.js';
 import type { Cluster } from './cluster/cluster.js';
@@ -26,6 +27,8 @@ export interface BrokerContext {
   limits: LimitStore;
   accounts: AccountService;
   firstSignIn: FirstSignIn;
+  /** Passkeys (WebAuthn) as a second factor: adding, removing, step-up. */
+  passkeys: PasskeyService;
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;

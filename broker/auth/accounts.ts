@@ -219,6 +219,8 @@ export class AccountService {
     const now = this.now();
     const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
     if (!r || r.disabled) throw unauthorized('this account is disabled', 'account_disabled');
+    const roles = r.roles.split(',') as Role[];
+    if (roles.some((x) => this.cfg.policy.passkey_required_roles.includes(x))) throw forbidden('policy asks your role to confirm with a passkey, not an authenticator code', 'passkey_required');
     if (!r.totp_secret) throw forbidden('this account has no authenticator app to confirm with; an admin can give it one with a new one-time password', 'no_second_factor');
     const attempt = await this.countAttempt(r.id, now);
     const limit = this.cfg.rateLimits.login_failures_per_account;
