@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
@@ -66,4 +67,14 @@ export class PasskeyPage {
 
 export function launchHeadlessChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+}
+
+/** What is missing for the virtual authenticator (headless Chromium needs no display). */
+export function missingChromium(): string[] {
+  try {
+    fs.accessSync(CHROMIUM_PATH, fs.constants.X_OK);
+    return [];
+  } catch {
+    return [`${CHROMIUM_PATH} (apt-get install chromium)`];
+  }
 }

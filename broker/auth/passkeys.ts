@@ -78,7 +78,10 @@ export class PasskeyService {
   }
 
   private async refuse(account: SignedInAccount, type: 'auth.passkey_failed' | 'auth.step_up_failed', why: string, source: string | null): Promise<never> {
-    await this.audit.refused({ type, outcome: 'failure', actor: `account:${account.username}`, source, meta: { why, factor: 'passkey' } }, sourceRefusalKey(type, source, why));
+    const actor = `account:${account.username}`;
+    const meta = { why, factor: 'passkey' };
+    if (type === 'auth.passkey_failed') await this.audit.refused({ type: 'auth.passkey_failed', outcome: 'failure', actor, source, meta }, sourceRefusalKey(type, source, why));
+    else await this.audit.refused({ type: 'auth.step_up_failed', outcome: 'failure', actor, source, meta }, sourceRefusalKey(type, source, why));
     throw badRequest('the passkey was not accepted: try again, and use a passkey added to this account', 'passkey_refused');
   }
 

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
-import { PasskeyPage, launchHeadlessChromium } from '../../kit/virtual-authenticator.js';
-import { missingDisplayTools } from '../../kit/xvfb.js';
+import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import { skipWithout } from '../helpers/needs-tools.js';
 
 /**
@@ -12,7 +11,7 @@ import { skipWithout } from '../helpers/needs-tools.js';
  * an assertion for another relying party id, a signature counter that did not move on.
  */
 const SUITE = 'passkeys with the virtual authenticator';
-const skip = skipWithout(SUITE, missingDisplayTools({ chromium: true }).filter((t) => /chromium/i.test(t)));
+const skip = skipWithout(SUITE, missingChromium());
 
 describe.skipIf(skip).each(ENGINES)(`${SUITE} (%s)`, (engine) => {
   let browser: Browser;

@@ -18,6 +18,8 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/first-sign-in': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/first-sign-in/finish': { setup_token: 'not-a-setup-token', new_password: 'a-long-new-password' },
   'POST /api/v1/auth/step-up': { totp: '123456' },
+  'POST /api/v1/me/passkeys': { challenge_id: 'A'.repeat(22), name: 'Key', credential: { id: 'AA', rawId: 'AA', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'AA', attestationObject: 'AA' } } },
+  'POST /api/v1/auth/step-up/passkey': { challenge_id: 'A'.repeat(22), credential: { id: 'AA', rawId: 'AA', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'AA', authenticatorData: 'AA', signature: 'AA' } } },
   'POST /api/v1/auth/refresh': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/auth/logout': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/sessions': { ticket: 'INC-AUTH', reason: 'printer', capabilities: ['view'], duration_minutes: 5 },
