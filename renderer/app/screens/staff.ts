@@ -15,6 +15,7 @@ import { Viewer } from './viewer.js';
 import { EndScreen } from './end-user.js';
 import { FirstSignInScreens } from './first-sign-in.js';
 import { AdminPanel } from './admin.js';
+import { PasskeysSection } from './passkeys.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -64,6 +65,7 @@ export function StaffApp(): ReactNode {
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
+    h(PasskeysSection),
   );
 }
 
