@@ -28,6 +28,8 @@ const EVENTS = {
 
   'auth.step_up': { outcomes: ['success'], about: 'a signed-in account passed a fresh second factor (control and files need one from the last policy.step_up_minutes)' },
   'auth.step_up_failed': { outcomes: ['failure'], about: 'a step-up code was wrong or already used, or a passkey answer was refused (meta.factor, meta.why)' },
+  'hook.retried': { outcomes: ['success'], about: 'an admin asked for one more attempt at a failed webhook delivery (meta.delivery_id)' },
+  'policy.changed': { outcomes: ['success'], about: 'an admin saved the policy in the console (meta: version, changed: the fields, diff: `field: before -> after` for each)' },
   'auth.passkey_added': { outcomes: ['success'], about: 'a signed-in account added a passkey (meta.name, meta.passkey: the start of its credential id)' },
   'auth.passkey_removed': { outcomes: ['success'], about: 'a signed-in account removed one of its passkeys' },
   'auth.passkey_failed': { outcomes: ['failure'], about: 'adding a passkey was refused (meta.why: used or foreign challenge, wrong origin or rp id, ...)' },

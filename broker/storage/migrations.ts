@@ -273,6 +273,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('webauthn_challenges_account').on('webauthn_challenges').column('account_id').execute();
     },
   },
+  '0010_policy_settings': {
+    // In the database, so every broker on it runs the policy an admin set in the console.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('policy_settings')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('changed_by', 'text', (c) => c.notNull())
+        .addColumn('changed_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

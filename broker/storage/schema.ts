@@ -216,6 +216,15 @@ export interface WebauthnChallengesTable {
   expires_at: number;
 }
 
+/** The policy as an admin last set it in the console (one row, id 'policy'); broker.json's until then. */
+export interface PolicySettingsTable {
+  id: string;
+  policy: string;
+  version: number;
+  changed_by: string;
+  changed_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -236,5 +245,6 @@ export interface Database {
   recording_chunks: RecordingChunksTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  policy_settings: PolicySettingsTable;
   kysely_migration: { name: string; timestamp: string };
 }

@@ -30,6 +30,8 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/users': { username: 'walker', display_name: 'Walker', organisation: 'Acme IT', roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/roles': { roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
+  // A version no save has: an admin's try is told someone changed it (409) and changes nothing.
+  'POST /api/v1/admin/policy': { policy: {}, version: 999 },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
   'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
   'POST /api/v1/sessions/:id/recording/transcript': { seq: 0, entries: [{ t: 1, kind: 'click', x: 0.5, y: 0.5, button: 'left' }] },

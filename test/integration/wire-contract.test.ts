@@ -229,10 +229,17 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await anon.call('POST', '/api/v1/webhooks/tickets', undefined, { proof: false, rawBody: raw, headers: { 'x-chaperone-timestamp': String(ts), 'x-chaperone-signature': 'v1=00' } })).status).toBe(401);
 
     expect((await admin.api.post('/api/v1/admin/keys/rotate', {})).status).toBe(200);
+    // A delivery that failed after its schedule (to a hook since removed from broker.json), retried by hand.
+    const failedDelivery = { id: crypto.randomUUID(), event_type: 'session.ended', url: 'https://hooks.example.com/chaperone', payload: '{}', status: 'failed', attempts: 6, next_attempt_at: Date.now(), last_error: 'HTTP 503', created_at: Date.now(), delivered_at: null };
+    await b.ctx.storage.db.insertInto('hook_deliveries').values(failedDelivery).execute();
+    expect((await admin.api.post(`/api/v1/admin/hook-deliveries/${failedDelivery.id}/retry`, {})).status).toBe(200);
     expect((await admin.api.get('/api/v1/admin/hook-deliveries')).status).toBe(200);
     expect((await audrey.api.get('/api/v1/audit/events?limit=1000')).status).toBe(200);
     expect((await admin.api.post('/api/v1/admin/users/alice/organisation', { organisation: 'Acme Field IT' })).status).toBe(200);
-    expect((await admin.api.get('/api/v1/admin/policy')).status).toBe(200);
+    const shown = await admin.api.get('/api/v1/admin/policy');
+    expect(shown.status).toBe(200);
+    // Saved as shown: nothing changes, nothing to audit.
+    expect((await admin.api.post('/api/v1/admin/policy', { policy: shown.body.policy, version: shown.body.version })).body.changed).toEqual([]);
     const verified = await audrey.api.post('/api/v1/audit/verify', {});
     expect(verified.status).toBe(200);
     expect(verified.body.ok).toBe(true);
