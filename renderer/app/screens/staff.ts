@@ -50,6 +50,8 @@ export function SignInScreen(): ReactNode {
 export function StaffApp(): ReactNode {
   const account = useAppStore((s) => s.staff.account);
   const firstSignIn = useAppStore((s) => s.staff.firstSignIn);
+  // During a session the viewer has the screen to itself; passkeys are managed before or after.
+  const inSession = useAppStore((s) => s.live.role === 'analyst' && s.live.state !== 'ended');
   if (!account) return firstSignIn ? h(FirstSignInScreens, { f: firstSignIn }) : h(SignInScreen);
   const isAnalyst = account.roles.includes('analyst');
   const isApprover = account.roles.includes('approver') || account.roles.includes('admin');
@@ -65,7 +67,7 @@ export function StaffApp(): ReactNode {
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
-    h(PasskeysSection),
+    inSession ? null : h(PasskeysSection),
   );
 }
 
