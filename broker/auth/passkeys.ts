@@ -24,7 +24,7 @@ const CHALLENGE_TTL_MS = 5 * 60_000;
 const MAX_LIVE_CHALLENGES = 5;
 const MAX_PASSKEYS = 10;
 
-type Purpose = 'register' | 'step_up';
+type Purpose = 'register' | 'step_up' | 'sign_in';
 
 /**
  * Passkeys as a second factor (WebAuthn through @simplewebauthn/server: maintained, typed, does the
@@ -77,7 +77,7 @@ export class PasskeyService {
     return row.challenge;
   }
 
-  private async refuse(account: SignedInAccount, type: 'auth.passkey_failed' | 'auth.step_up_failed', why: string, source: string | null): Promise<never> {
+  private async refuse(account: { username: string }, type: 'auth.passkey_failed' | 'auth.step_up_failed', why: string, source: string | null): Promise<never> {
     const actor = `account:${account.username}`;
     const meta = { why, factor: 'passkey' };
     if (type === 'auth.passkey_failed') await this.audit.refused({ type: 'auth.passkey_failed', outcome: 'failure', actor, source, meta }, sourceRefusalKey(type, source, why));
@@ -132,22 +132,43 @@ export class PasskeyService {
     await this.audit.append({ type: 'auth.passkey_removed', outcome: 'success', actor: `account:${account.username}`, source, meta: { passkey: id.slice(0, 16), name: row.name } });
   }
 
-  async stepUpOptions(account: SignedInAccount): Promise<{ challenge_id: string; options: Record<string, unknown> }> {
+  stepUpOptions(account: SignedInAccount): Promise<{ challenge_id: string; options: Record<string, unknown> }> {
+    return this.assertionOptions(account.id, 'step_up');
+  }
+
+  /** After the password was right (AccountService.checkCredentials, password only): a challenge to sign in with. */
+  signInOptions(accountId: string): Promise<{ challenge_id: string; options: Record<string, unknown> }> {
+    return this.assertionOptions(accountId, 'sign_in');
+  }
+
+  private async assertionOptions(accountId: string, purpose: 'step_up' | 'sign_in'): Promise<{ challenge_id: string; options: Record<string, unknown> }> {
     const rp = this.rp;
-    const mine = await this.db.selectFrom('passkeys').select(['id', 'transports']).where('account_id', '=', account.id).execute();
+    const mine = await this.db.selectFrom('passkeys').select(['id', 'transports']).where('account_id', '=', accountId).execute();
     if (mine.length === 0) throw forbidden('this account has no passkey yet: add one under Passkeys in the console', 'no_passkey');
     const options = await generateAuthenticationOptions({ rpID: rp.rpId, allowCredentials: mine.map((c) => ({ id: c.id, transports: transportsOf(c.transports) })), userVerification: 'required', timeout: CHALLENGE_TTL_MS });
-    const challenge_id = await this.remember(account.id, 'step_up', options.challenge);
+    const challenge_id = await this.remember(accountId, purpose, options.challenge);
     return { challenge_id, options: options as unknown as Record<string, unknown> };
   }
 
   /** A passkey's signature from the signed-in account moves its `mfa_at` to now, as a fresh authenticator code does. */
   async stepUp(account: SignedInAccount, challengeId: string, credential: z.infer<typeof AuthenticationCredential>, source: string | null): Promise<{ mfa_at: number }> {
+    const { id: passkey, at: now } = await this.verifyAssertion(account, 'step_up', challengeId, credential, source);
+    await this.db.updateTable('accounts').set({ mfa_at: now }).where('id', '=', account.id).execute();
+    await this.audit.append({ type: 'auth.step_up', outcome: 'success', actor: `account:${account.username}`, source, meta: { factor: 'passkey', passkey: passkey.slice(0, 16) } });
+    return { mfa_at: now };
+  }
+
+  /**
+   * Checks a passkey's answer to this account's challenge of this purpose and moves the passkey's
+   * counter on; the credential id and the time of use when it holds, a refusal (audited) when not.
+   */
+  async verifyAssertion(account: { id: string; username: string }, purpose: 'step_up' | 'sign_in', challengeId: string, credential: z.infer<typeof AuthenticationCredential>, source: string | null): Promise<{ id: string; at: number }> {
     const rp = this.rp;
-    const challenge = await this.consume(challengeId, account.id, 'step_up');
-    if (!challenge) return this.refuse(account, 'auth.step_up_failed', 'unknown_or_used_challenge', source);
+    const failedType = purpose === 'sign_in' ? 'auth.passkey_failed' : 'auth.step_up_failed';
+    const challenge = await this.consume(challengeId, account.id, purpose);
+    if (!challenge) return this.refuse(account, failedType, 'unknown_or_used_challenge', source);
     const stored = await this.db.selectFrom('passkeys').selectAll().where('id', '=', credential.id).where('account_id', '=', account.id).executeTakeFirst();
-    if (!stored) return this.refuse(account, 'auth.step_up_failed', 'unknown_passkey', source);
+    if (!stored) return this.refuse(account, failedType, 'unknown_passkey', source);
     let newCounter: number;
     try {
       const v = await verifyAuthenticationResponse({
@@ -158,10 +179,10 @@ export class PasskeyService {
         credential: { id: stored.id, publicKey: new Uint8Array(Buffer.from(stored.public_key, 'base64url')), counter: Number(stored.counter), transports: transportsOf(stored.transports) },
         requireUserVerification: true,
       });
-      if (!v.verified) return this.refuse(account, 'auth.step_up_failed', 'not_verified', source);
+      if (!v.verified) return this.refuse(account, failedType, 'not_verified', source);
       newCounter = v.authenticationInfo.newCounter;
     } catch (e) {
-      return this.refuse(account, 'auth.step_up_failed', whyOf(e), source);
+      return this.refuse(account, failedType, whyOf(e), source);
     }
     const now = this.now();
     // The counter only moves forward (a clone of the key would repeat or go back); authenticators
@@ -172,10 +193,8 @@ export class PasskeyService {
       .where('id', '=', stored.id)
       .where('counter', newCounter === 0 ? '=' : '<', newCounter)
       .executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) return this.refuse(account, 'auth.step_up_failed', 'counter_not_increased', source);
-    await this.db.updateTable('accounts').set({ mfa_at: now }).where('id', '=', account.id).execute();
-    await this.audit.append({ type: 'auth.step_up', outcome: 'success', actor: `account:${account.username}`, source, meta: { factor: 'passkey', passkey: stored.id.slice(0, 16) } });
-    return { mfa_at: now };
+    if (Number(upd.numUpdatedRows) !== 1) return this.refuse(account, failedType, 'counter_not_increased', source);
+    return { id: stored.id, at: now };
   }
 
   /** A stolen access token alone must not add a way in: the account confirmed itself recently. */

@@ -51,6 +51,10 @@ export const AuthenticationCredential = z.object({
 /** A challenge row's id: which stored challenge the answer is for (random, 128 bits). */
 const ChallengeId = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
 
+/** A passkey's answer to a stored challenge (step-up, or sign-in in place of a code). */
+export const PasskeyAnswer = z.object({ challenge_id: ChallengeId, credential: AuthenticationCredential }).strict();
+export const PasskeySignInOptionsBody = z.object({ username: safeText(64), password: z.string().min(1).max(256) }).strict();
+
 export const PasskeyAddBody = z.object({ challenge_id: ChallengeId, name: PasskeyName, credential: RegistrationCredential }).strict();
 export const PasskeyAssertionBody = z.object({ challenge_id: ChallengeId, credential: AuthenticationCredential }).strict();
 export const PasskeyIdParams = z.object({ id: b64url(CREDENTIAL_ID_CHARS) }).strict();

@@ -79,10 +79,24 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent()).toBe('You have control');
 
+    // Later, on the same computer: signing in with the password and the passkey, no code.
+    await an.page.getByRole('button', { name: 'End session' }).click();
+    await an.page.getByRole('button', { name: 'End session now' }).click();
+    await expect.poll(() => an.page.getByTestId('request-control').count(), { timeout: 15_000 }).toBe(0);
+    await an.page.getByRole('button', { name: 'Sign out' }).click();
+    await an.page.getByRole('heading', { name: 'Support staff sign in' }).waitFor();
+    await an.page.getByLabel('Username').fill(analyst.user.username);
+    await an.page.getByLabel('Password').fill(analyst.user.password);
+    expect(await axeSerious(an.page)).toEqual([]);
+    await shot(an.page, '83-sign-in-with-passkey');
+    await an.page.getByRole('button', { name: 'Use a passkey instead of a code' }).click();
+    await an.page.getByTestId('staff-name').waitFor({ timeout: 15_000 });
+
     await s.broker.ctx.audit.flush();
     const events = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['type', 'meta']).where('actor', '=', `account:${analyst.user.username}`).execute();
     const types = events.map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['auth.passkey_added', 'auth.step_up', 'grant.requested']));
     expect(events.filter((e) => e.type === 'auth.step_up').map((e) => JSON.parse(String(e.meta)).factor)).toEqual(['passkey']);
+    expect(events.filter((e) => e.type === 'auth.login').map((e) => JSON.parse(String(e.meta)).factor)).toEqual(['totp', 'passkey']);
   });
 });

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { ApiClient } from '../../kit/api.js';
 import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
+import { DeviceKey } from '../../kit/device.js';
 import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import { skipWithout } from '../helpers/needs-tools.js';
 
@@ -152,6 +154,28 @@ describe.skipIf(skip).each(ENGINES)(`${SUITE} (%s)`, (engine) => {
     expect(r.status).toBe(400);
     const last = (await auditTypes('account:sam')).filter((e) => e.type === 'auth.step_up_failed').at(-1);
     expect(JSON.parse(String(last!.meta)).why).toBe('counter_not_increased');
+  });
+
+  it('signs in with password and passkey in place of a code; a replayed answer or a wrong password is refused', async () => {
+    await start();
+    const sam = await createUser(b!, 'sam', ['analyst']);
+    expect((await addPasskey(sam, good)).res.status).toBe(200);
+    const laptop = new ApiClient(b!.url, new DeviceKey());
+    expect((await laptop.post('/api/v1/auth/login/passkey-options', { username: 'sam', password: 'not it' })).status).toBe(401);
+    const o = await laptop.post('/api/v1/auth/login/passkey-options', { username: 'sam', password: sam.password });
+    expect(o.status).toBe(200);
+    const passkey = { challenge_id: o.body.challenge_id, credential: await good.get(o.body.options) };
+    const signedIn = await laptop.post('/api/v1/auth/login', { username: 'sam', password: sam.password, passkey });
+    expect(signedIn.status, JSON.stringify(signedIn.body)).toBe(200);
+    laptop.accessToken = signedIn.body.access_token;
+    expect((await laptop.get('/api/v1/me')).body.username).toBe('sam');
+    // The same answer again: the challenge is spent.
+    const again = await new ApiClient(b!.url, new DeviceKey()).post('/api/v1/auth/login', { username: 'sam', password: sam.password, passkey });
+    expect(again.status).toBe(401);
+    // Neither a code nor a passkey: refused as a missing code is.
+    expect((await new ApiClient(b!.url, new DeviceKey()).post('/api/v1/auth/login', { username: 'sam', password: sam.password })).status).toBe(401);
+    const login = (await auditTypes('account:sam')).filter((e) => e.type === 'auth.login').map((e) => JSON.parse(String(e.meta)).factor);
+    expect(login).toContain('passkey');
   });
 
   it('challenges are bounded per account, and policy can ask a role for a passkey instead of a code', async () => {

@@ -14,6 +14,7 @@ import { createUser, startTestBroker, type TestBroker, type TestUser } from '../
 /** A body each route's schema accepts, so a request gets past input parsing to the caller check. */
 const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/login': { username: 'nobody', password: 'wrong' },
+  'POST /api/v1/auth/login/passkey-options': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/password': { username: 'nobody', password: 'wrong', new_password: 'a-long-new-password' },
   'POST /api/v1/auth/first-sign-in': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/first-sign-in/finish': { setup_token: 'not-a-setup-token', new_password: 'a-long-new-password' },

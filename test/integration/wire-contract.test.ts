@@ -119,6 +119,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
       expect((await noraApi.get('/api/v1/me/passkeys')).body.passkeys).toHaveLength(1);
       const a = await noraApi.post('/api/v1/auth/step-up/passkey/options', {});
       expect((await noraApi.post('/api/v1/auth/step-up/passkey', { challenge_id: a.body.challenge_id, credential: await passkeyPage.get(a.body.options) })).status).toBe(200);
+      // Signing in with it in place of a code, from another device.
+      const other = new ApiClient(b.url, new DeviceKey());
+      const so = await other.post('/api/v1/auth/login/passkey-options', { username: 'nora', password: 'nora chose a long one' });
+      expect((await other.post('/api/v1/auth/login', { username: 'nora', password: 'nora chose a long one', passkey: { challenge_id: so.body.challenge_id, credential: await passkeyPage.get(so.body.options) } })).status).toBe(200);
       expect((await noraApi.post(`/api/v1/me/passkeys/${added.body.id}/remove`, {})).status).toBe(200);
     }
     const carol = await admin.api.post('/api/v1/admin/users', { username: 'carol', display_name: 'Carol', organisation: 'Acme IT', roles: ['analyst'] });

@@ -43,3 +43,10 @@ export async function stepUpWithPasskeyAndRetry(): Promise<string | null> {
     return problem(err);
   }
 }
+
+/** Sign-in with a passkey in place of a code: the password opens a challenge, the passkey answers it. */
+export async function passkeySignInAnswer(username: string, password: string): Promise<{ challenge_id: string; credential: unknown }> {
+  const o = await staffBroker().post('/api/v1/auth/login/passkey-options', { username, password }, PasskeyOptionsSchema);
+  const credential = await startAuthentication({ optionsJSON: o.options as unknown as PublicKeyCredentialRequestOptionsJSON });
+  return { challenge_id: o.challenge_id, credential };
+}

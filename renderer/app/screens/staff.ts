@@ -42,7 +42,12 @@ export function SignInScreen(): ReactNode {
         h('input', { id: 'totp', inputMode: 'numeric', autoComplete: 'one-time-code', pattern: '[0-9]{6}', maxLength: 6, 'aria-describedby': 'totp-hint', value: totp, onChange: (e: { target: { value: string } }) => setTotp(e.target.value) }),
       ),
       staff.error ? h(Alert, { kind: 'error', testId: 'signin-error' }, staff.error) : null,
-      h('button', { type: 'submit', className: 'primary', disabled: staff.signingIn }, staff.signingIn ? 'Signing in…' : 'Sign in'),
+      h(
+        'div',
+        { className: 'choice' },
+        h('button', { type: 'submit', className: 'primary', disabled: staff.signingIn }, staff.signingIn ? 'Signing in…' : 'Sign in'),
+        h('button', { type: 'button', disabled: staff.signingIn || !username.trim() || !password, onClick: () => void signIn(username.trim(), password, '', { passkey: true }) }, 'Use a passkey instead of a code'),
+      ),
     ),
   );
 }
