@@ -13,6 +13,7 @@ import { adminConsoleRoutes } from './routes/admin-console.js';
 import { authRoutes } from './routes/auth.js';
 import { firstSignInRoutes } from './routes/first-sign-in.js';
 import { stepUpRoutes } from './routes/step-up.js';
+import { passkeyRoutes } from './routes/passkeys.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { joinLinkRoutes } from './routes/join-link.js';
@@ -179,6 +180,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   authRoutes(registry, ctx);
   firstSignInRoutes(registry, ctx);
   stepUpRoutes(registry, ctx);
+  passkeyRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

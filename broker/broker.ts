@@ -8,6 +8,8 @@ import { EvidenceService } from './audit/evidence-service.js';
 import { RecordingPlayback } from './sessions/recording-playback.js';
 import { AccountService } from './auth/accounts.js';
 import { FirstSignIn } from './auth/first-sign-in.js';
+import { PasskeyService } from './auth/passkeys.js';
+import { POLICY_REFRESH_MS, PolicyStore } from './policy-store.js';
 import { createTokenService } from './auth/tokens.js';
 import { loadConfig, type BrokerConfig, type ConfigOverrides } from './config.js';
 import { systemClock, type Clock } from './clock.js';
@@ -69,10 +71,13 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   });
   const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
   if (cluster) sessions.setPlacement(cluster);
+  const passkeys = new PasskeyService(cfg, storage, audit, now);
+  const policy = new PolicyStore(cfg, storage, audit, now);
+  await policy.refresh();
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
   const playback = new RecordingPlayback(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence, playback,
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, passkeys, policy, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence, playback,
     verifyAudit: async () => {
       await audit.flush();
       return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });
@@ -120,6 +125,9 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   sessions.startAccountWatch();
   sessions.startRetention();
   hooks.start();
+  // Another broker on the database may save a policy: this one follows within POLICY_REFRESH_MS.
+  const policyTimer = setInterval(() => void policy.refresh().catch(() => undefined), POLICY_REFRESH_MS);
+  policyTimer.unref();
 
   let url = cfg.publicUrl;
   if (o.listen !== false) {
@@ -139,6 +147,7 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
     firstRun,
     url,
     async close() {
+      clearInterval(policyTimer);
       hooks.stop();
       sessions.shutdown();
       await app.close();

@@ -49,6 +49,18 @@ export const BrokerFileSchema = z
       .max(16)
       .default([]),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
+    /**
+     * Passkeys (WebAuthn): the relying party id (a domain, never an IP address: browsers refuse
+     * those) and the page origins the app's console runs at. Absent: passkeys are off.
+     */
+    webauthn: z
+      .object({
+        rp_id: z.string().min(1).max(253).regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'a domain name such as chaperone.example.com or localhost'),
+        rp_name: z.string().min(1).max(64).default('Chaperone'),
+        origins: z.array(z.string().max(200).regex(/^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin: scheme://host[:port], no path')).min(1).max(16),
+      })
+      .strict()
+      .optional(),
     /** Page origins allowed to call the API from a browser context (CORS); the desktop app's by default. */
     cors_origins: z
       .array(z.string().max(200).regex(/^[a-z][a-z0-9+.-]*:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, 'an origin: scheme://host[:port], no path'))
@@ -106,6 +118,7 @@ export interface BrokerConfig {
   syslog?: { host: string; port: number; transport: 'udp' | 'tcp' } | undefined;
   rateLimits: RateLimits;
   corsOrigins: string[];
+  webauthn?: { rpId: string; rpName: string; origins: string[] } | undefined;
   trustedProxies: string[];
   /** Shared secret for the inbound ticket webhook (generated on first run, file mode 0600). */
   ticketWebhookSecret: string;
@@ -196,6 +209,7 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     hooks: f.hooks,
     syslog: f.syslog,
     corsOrigins: f.cors_origins,
+    webauthn: f.webauthn ? { rpId: f.webauthn.rp_id, rpName: f.webauthn.rp_name, origins: f.webauthn.origins } : undefined,
     trustedProxies: f.trusted_proxies,
     rateLimits: f.rate_limits,
     ticketWebhookSecret: readOrCreateSecret(o.dataDir, 'ticket-webhook.secret'),

@@ -4,6 +4,8 @@ import type { RecordingPlayback } from './sessions/recording-playback.js';
 import type { VerifyResult } from './audit/verify.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
+import type { PasskeyService } from './auth/passkeys.js';
+import type { PolicyStore } from './policy-store.js';
 
 import type { TokenService } from './auth/tokens.js';
 import type { Cluster } from './cluster/cluster.js';
@@ -27,6 +29,10 @@ export interface BrokerContext {
   limits: LimitStore;
   accounts: AccountService;
   firstSignIn: FirstSignIn;
+  /** The organisation's policy as the console edits it (in force in cfg.policy). */
+  policy: PolicyStore;
+  /** Passkeys (WebAuthn) as a second factor: adding, removing, step-up. */
+  passkeys: PasskeyService;
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;

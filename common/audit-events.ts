@@ -27,7 +27,12 @@ const EVENTS = {
   'audit.verified': { outcomes: ['success', 'failure'], about: 'an auditor or admin checked the stored chain from the console (failure: it is broken, meta.first_bad_seq)' },
 
   'auth.step_up': { outcomes: ['success'], about: 'a signed-in account passed a fresh second factor (control and files need one from the last policy.step_up_minutes)' },
-  'auth.step_up_failed': { outcomes: ['failure'], about: 'a step-up code was wrong or already used' },
+  'auth.step_up_failed': { outcomes: ['failure'], about: 'a step-up code was wrong or already used, or a passkey answer was refused (meta.factor, meta.why)' },
+  'hook.retried': { outcomes: ['success'], about: 'an admin asked for one more attempt at a failed webhook delivery (meta.delivery_id)' },
+  'policy.changed': { outcomes: ['success'], about: 'an admin saved the policy in the console (meta: version, changed: the fields, diff: `field: before -> after` for each)' },
+  'auth.passkey_added': { outcomes: ['success'], about: 'a signed-in account added a passkey (meta.name, meta.passkey: the start of its credential id)' },
+  'auth.passkey_removed': { outcomes: ['success'], about: 'a signed-in account removed one of its passkeys' },
+  'auth.passkey_failed': { outcomes: ['failure'], about: 'a passkey was refused when adding one or signing in with one (meta.why: used or foreign challenge, wrong origin or rp id, counter, ...)' },
   'auth.first_sign_in_started': { outcomes: ['success'], about: 'a one-time password was accepted in the app; the account sets its own password (and enrols TOTP) next' },
   'auth.first_sign_in_failed': { outcomes: ['failure'], about: 'finishing a first sign-in was refused (meta.why: weak password, wrong code, expired)' },
   'auth.totp_enrolled': { outcomes: ['success'], about: "an account confirmed its authenticator app with a first code" },

@@ -23,6 +23,11 @@ export const OrgPolicySchema = z
       .strict()
       .default({ capabilities: ['view', 'chat'], analyst_kinds: ['internal'] }),
     mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
+    /**
+     * Roles whose step-up (before control and files) must be a passkey: an authenticator code is
+     * not accepted from them there. They sign in with a code until they have added a passkey.
+     */
+    passkey_required_roles: z.array(z.enum(ROLES)).max(4).default([]),
     /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
     heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
     /**

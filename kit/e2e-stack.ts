@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -136,14 +137,14 @@ export class Stack {
     readonly headless: Browser,
   ) {}
 
-  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown> } = {}): Promise<Stack> {
+  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown> } = {}): Promise<Stack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-e2e-'));
     const started: (() => Promise<unknown>)[] = [];
     try {
       const xvfb = await startXvfb({ width: W, height: H });
       started.push(() => xvfb.stop());
       await xsetroot(xvfb.display, '#203040');
-      const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}) } as never);
+      const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.file ? { file: opts.file } : {}) } as never);
       started.push(() => broker.destroy());
       const target = await TargetWindow.open(xvfb.display);
       started.push(() => target.browser.close());
@@ -173,7 +174,7 @@ export class Stack {
   }
 
   /** A host with the real main services; the end user's injects into the Xvfb display. */
-  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number; panicChord?: boolean }; createInjector?: () => Promise<Injector>; receiveFolder?: string } = {}): Promise<BrowserHost> {
+  async host(kind: 'end_user' | 'staff', opts: { clock?: Clock; policy?: { controlPromptSeconds?: number; panicChord?: boolean }; createInjector?: () => Promise<Injector>; receiveFolder?: string; hostname?: 'localhost'; port?: number } = {}): Promise<BrowserHost> {
     const dataDir = fs.mkdtempSync(path.join(this.dir, `${kind}-`));
     const display = this.xvfb.display;
     const host = await startBrowserHost({
@@ -183,6 +184,8 @@ export class Stack {
       ...(opts.clock ? { clock: opts.clock } : {}),
       ...(opts.policy ? { policy: opts.policy } : {}),
       ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
+      ...(opts.hostname ? { hostname: opts.hostname } : {}),
+      ...(opts.port ? { port: opts.port } : {}),
       ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display) } : {}),
     });
     this.hosts.push(host);
@@ -252,4 +255,16 @@ export async function requestSession(page: Page, o: { ticket: string; reason: st
   for (const c of o.also ?? []) await page.getByRole('checkbox', { name: ANALYST_CAPABILITY_TEXT[c].name, exact: true }).check();
   if (o.minutes) await page.getByLabel('Duration').selectOption(String(o.minutes));
   await page.getByRole('button', { name: 'Send request' }).click();
+}
+
+/** A port free on 127.0.0.1 now (for a host whose origin the broker must list before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

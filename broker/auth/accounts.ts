@@ -219,6 +219,8 @@ export class AccountService {
     const now = this.now();
     const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
     if (!r || r.disabled) throw unauthorized('this account is disabled', 'account_disabled');
+    const roles = r.roles.split(',') as Role[];
+    if (roles.some((x) => this.cfg.policy.passkey_required_roles.includes(x))) throw forbidden('policy asks your role to confirm with a passkey, not an authenticator code', 'passkey_required');
     if (!r.totp_secret) throw forbidden('this account has no authenticator app to confirm with; an admin can give it one with a new one-time password', 'no_second_factor');
     const attempt = await this.countAttempt(r.id, now);
     const limit = this.cfg.rateLimits.login_failures_per_account;
@@ -296,7 +298,19 @@ export class AccountService {
    * Password, then TOTP, each attempt counted first (countAttempt) and the count cleared by a
    * success. One generic message for every failure so accounts cannot be enumerated.
    */
-  async checkCredentials(username: string, password: string, totp: string | undefined, source: string | null, opts: { firstSignIn?: boolean } = {}): Promise<Row> {
+  async checkCredentials(
+    username: string,
+    password: string,
+    totp: string | undefined,
+    source: string | null,
+    opts: {
+      firstSignIn?: boolean;
+      /** The password alone (a passkey sign-in's first step): no second factor, and the failure count stays. */
+      passwordOnly?: boolean;
+      /** A passkey's answer checked in place of the code: true when it holds. */
+      passkey?: (r: Row) => Promise<boolean>;
+    } = {},
+  ): Promise<Row> {
     const now = this.now();
     const limit = this.cfg.rateLimits.login_failures_per_account;
     const refuse = async (why: string): Promise<never> => {
@@ -330,7 +344,12 @@ export class AccountService {
       await this.db.updateTable('accounts').set({ failed_logins: 0 }).where('id', '=', r.id).execute();
       return r;
     }
-    if (r.totp_secret) {
+    if (opts.passwordOnly) return r;
+    if (opts.passkey) {
+      if (!(await opts.passkey(r).catch(() => false))) return fail('bad_passkey');
+      await this.db.updateTable('accounts').set({ mfa_at: now }).where('id', '=', r.id).execute();
+      r.mfa_at = now;
+    } else if (r.totp_secret) {
       const secret = this.secrets.open(r.totp_secret, AccountService.totpContext(r.id));
       const step = totp && secret ? verifyTotp(secret, totp, now, r.totp_last_step) : null;
       if (step === null) return fail(totp ? 'bad_totp' : 'totp_missing');
@@ -346,8 +365,8 @@ export class AccountService {
     return r;
   }
 
-  async login(username: string, password: string, totp: string | undefined, device: { jkt: string; jwk: object }, source: string | null): Promise<LoginResult> {
-    const r = await this.checkCredentials(username, password, totp, source, { firstSignIn: true });
+  async login(username: string, password: string, totp: string | undefined, device: { jkt: string; jwk: object }, source: string | null, passkey?: (r: Row) => Promise<boolean>): Promise<LoginResult> {
+    const r = await this.checkCredentials(username, password, totp, source, { firstSignIn: true, ...(passkey ? { passkey } : {}) });
     if (r.must_change_password) {
       await this.audit.append({ type: 'auth.password_change_required', outcome: 'denied', actor: `account:${username}`, source, meta: {} });
       throw new DomainError('forbidden', 'password_change_required', 'this is a one-time password: choose your own password first (the app asks for it; the API is POST /api/v1/auth/first-sign-in)');
@@ -355,7 +374,7 @@ export class AccountService {
     await this.rememberDevice(device);
     const familyId = crypto.randomUUID();
     const res = await this.issue(r, device.jkt, familyId);
-    await this.audit.append({ type: 'auth.login', outcome: 'success', actor: `account:${username}`, source, meta: { device: device.jkt, mfa: r.totp_secret !== null } });
+    await this.audit.append({ type: 'auth.login', outcome: 'success', actor: `account:${username}`, source, meta: { device: device.jkt, mfa: r.totp_secret !== null || passkey !== undefined, factor: passkey ? 'passkey' : r.totp_secret ? 'totp' : 'none' } });
     return res;
   }
 

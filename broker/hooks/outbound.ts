@@ -62,6 +62,19 @@ export class HookDispatcher {
     }));
   }
 
+  /**
+   * An admin's retry of a failed delivery: one more attempt now, from the outbox as any other (a
+   * failure puts it back to failed; the automatic backoff is not started again). Only a failed one:
+   * a pending one is being retried already, a delivered one is done.
+   */
+  async retry(id: string, actor: string): Promise<boolean> {
+    const upd = await this.storage.db.updateTable('hook_deliveries').set({ status: 'pending', next_attempt_at: this.now() }).where('id', '=', id).where('status', '=', 'failed').returning(['event_type', 'url', 'attempts']).executeTakeFirst();
+    if (!upd) return false;
+    await this.audit.append({ type: 'hook.retried', outcome: 'success', actor, meta: { delivery_id: id, event_type: upd.event_type, url_host: safeHost(upd.url), attempts: upd.attempts } });
+    this.kick(0);
+    return true;
+  }
+
   private kickWhileRunning = false;
 
   /** Rows were written to the outbox: deliver them now. */
@@ -120,6 +133,7 @@ export class HookDispatcher {
       return;
     }
     this.metrics.hookFailures({ event: d.event_type });
+    // Past the schedule (also after an admin's retry of a failed one): failed again.
     const delay = this.retryDelaysS[attempts - 1];
     const failed = delay === undefined || !hook;
     await this.storage.db

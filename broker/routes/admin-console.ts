@@ -1,6 +1,7 @@
 import { OptionalEmptyBody, UsernameParams } from '../../common/protocol/api.js';
-import { AdminPolicySchema, AuditVerifiedSchema, UserOrganisationBody, UserOrganisationSchema } from '../../common/protocol/admin-console.js';
+import { AdminPolicySchema, AuditVerifiedSchema, DeliveryIdParams, DeliveryRetriedSchema, PolicyChangedSchema, PolicyUpdateBody, UserOrganisationBody, UserOrganisationSchema } from '../../common/protocol/admin-console.js';
 import type { BrokerContext } from '../context.js';
+import { conflict } from '../domain-errors.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
@@ -9,13 +10,44 @@ export function adminConsoleRoutes(r: RouteRegistry, ctx: BrokerContext): void {
   r.add({
     method: 'GET',
     url: '/api/v1/admin/policy',
-    summary: 'The policy this broker runs with (broker.json): approval rules, durations, second factors, step-up, prompts',
+    summary: "The policy this broker runs with (broker.json's, or the one last saved here) and its version: approval rules, durations, second factors, step-up, prompts",
     tag: 'admin',
     auth: 'account',
     roles: ['admin'],
     response: AdminPolicySchema,
-    responses: { 200: '{ policy }', 403: 'not an admin' },
-    handler: async () => ({ policy: ctx.cfg.policy }),
+    responses: { 200: '{ policy, version }', 403: 'not an admin' },
+    handler: async () => {
+      await ctx.policy.refresh();
+      return ctx.policy.current;
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/policy',
+    summary: 'Replace the policy (checked by the same schema as broker.json), made from `version`; new requests follow it at once, on every broker on the database; audited as policy.changed with what changed',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    body: PolicyUpdateBody,
+    response: PolicyChangedSchema,
+    responses: { 200: '{ policy, version, changed }', 400: 'the policy breaks a rule (named)', 403: 'not an admin', 409: 'changed by someone else since `version`' },
+    handler: async ({ body, account }) => ctx.policy.update(body.policy, body.version, `account:${account.username}`),
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/admin/hook-deliveries/:id/retry',
+    summary: 'One more attempt at a failed webhook delivery, now; audited as hook.retried with the admin',
+    tag: 'admin',
+    auth: 'account',
+    roles: ['admin'],
+    params: DeliveryIdParams,
+    body: OptionalEmptyBody,
+    response: DeliveryRetriedSchema,
+    responses: { 200: '{ id, status: pending }', 403: 'not an admin', 409: 'not a failed delivery (pending, delivered or unknown)' },
+    handler: async ({ params, account }) => {
+      if (!(await ctx.hooks.retry(params.id, `account:${account.username}`))) throw conflict('only a failed delivery can be retried: this one is pending, delivered or unknown', 'not_failed');
+      return { id: params.id, status: 'pending' } as const;
+    },
   });
   r.add({
     method: 'POST',

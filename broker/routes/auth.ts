@@ -1,6 +1,8 @@
 import { LoginBody, PasswordChangeBody, RefreshBody } from '../../common/protocol/api.js';
 import { LoginResultSchema, MeSchema, PasswordChangedSchema, SignedOutSchema } from '../../common/protocol/responses.js';
+import { PasskeyOptionsSchema, PasskeySignInOptionsBody } from '../../common/protocol/passkeys.js';
 import type { BrokerContext } from '../context.js';
+import { forbidden } from '../domain-errors.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
@@ -15,7 +17,24 @@ export function authRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     response: LoginResultSchema,
     responses: { 200: 'signed in', 400: 'invalid body', 401: 'wrong credentials or bad proof', 403: 'one-time password must be changed first', 429: 'account locked' },
     handler: async ({ req, body, device }) => {
-      return ctx.accounts.login(body.username, body.password, body.totp, device, sourceOf(req));
+      const answer = body.passkey;
+      const passkey = answer ? (r: { id: string; username: string }) => ctx.passkeys.verifyAssertion(r, 'sign_in', answer.challenge_id, answer.credential, sourceOf(req)).then(() => true) : undefined;
+      return ctx.accounts.login(body.username, body.password, body.totp, device, sourceOf(req), passkey);
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/auth/login/passkey-options',
+    summary: 'Sign in with a passkey in place of a code, step 1: the password, then request options for navigator.credentials.get and the challenge to answer in POST /api/v1/auth/login {passkey}',
+    tag: 'auth',
+    auth: 'device',
+    body: PasskeySignInOptionsBody,
+    response: PasskeyOptionsSchema,
+    responses: { 200: '{ challenge_id, options }', 401: 'wrong username or password', 403: 'the account has no passkey, or a one-time password must be changed first', 429: 'account locked' },
+    handler: async ({ req, body }) => {
+      const r = await ctx.accounts.checkCredentials(body.username, body.password, undefined, sourceOf(req), { passwordOnly: true });
+      if (r.must_change_password) throw forbidden('this is a one-time password: choose your own password first', 'password_change_required');
+      return ctx.passkeys.signInOptions(r.id);
     },
   });
   r.add({

@@ -194,6 +194,37 @@ export interface RecordingChunksTable {
   received_at: number;
 }
 
+/** A person's passkey (WebAuthn credential): the public key and the last signature counter seen. */
+export interface PasskeysTable {
+  /** The credential id, base64url. */
+  id: string;
+  account_id: string;
+  name: string;
+  public_key: string;
+  counter: number;
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+/** A WebAuthn challenge handed out and not yet answered: good once, for one account and purpose. */
+export interface WebauthnChallengesTable {
+  id: string;
+  account_id: string;
+  purpose: string;
+  challenge: string;
+  expires_at: number;
+}
+
+/** The policy as an admin last set it in the console (one row, id 'policy'); broker.json's until then. */
+export interface PolicySettingsTable {
+  id: string;
+  policy: string;
+  version: number;
+  changed_by: string;
+  changed_at: number;
+}
+
 export interface Database {
   accounts: AccountsTable;
   devices: DevicesTable;
@@ -212,5 +243,8 @@ export interface Database {
   teardown_reports: TeardownReportsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  policy_settings: PolicySettingsTable;
   kysely_migration: { name: string; timestamp: string };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PasskeyAnswer } from './passkeys.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS, ROLES } from '../roles.js';
 import { SESSION_STATES } from '../session-state.js';
@@ -18,6 +19,8 @@ export const LoginBody = z
     username: text(64),
     password: z.string().min(1).max(256),
     totp: z.string().regex(/^\d{6}$/).optional(),
+    /** In place of `totp`: the answer to POST /api/v1/auth/login/passkey-options's challenge. */
+    passkey: PasskeyAnswer.optional(),
   })
   .strict();
 

@@ -35,6 +35,12 @@ export interface BrowserHostOptions extends Omit<MainServicesOptions, 'brokerUrl
   /** The built renderer (vite build output). */
   rendererDir: string;
   port?: number;
+  /**
+   * The name the page reaches the host by: 127.0.0.1 (default) or localhost, for a page that
+   * uses passkeys (an IP address can be no WebAuthn relying party id). Either way it listens on
+   * 127.0.0.1 and takes that one Host header only.
+   */
+  hostname?: '127.0.0.1' | 'localhost';
   /** The launch secret (43 base64url characters); a fresh one per start without it. */
   secret?: string;
 }
@@ -192,7 +198,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as { port: number }).port;
-  hostHeader = `127.0.0.1:${port}`;
+  hostHeader = `${opts.hostname ?? '127.0.0.1'}:${port}`;
   origin = `http://${hostHeader}`;
   services.rendererBrokerUrl = origin;
 

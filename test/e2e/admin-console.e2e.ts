@@ -5,6 +5,9 @@
  * change; webhook deliveries; a key rotation. The person added signs in with what the screen
  * showed and asks for a session: a newcomer needs nothing but the app and the printed secrets.
  */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { Stack, missingTools, requestSession } from '../../kit/e2e-stack.js';
@@ -18,11 +21,27 @@ const skip = skipWithout(SUITE, missingTools());
 describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let host: BrowserHost;
+  // The rotation service's receiver: it was down (the delivery below failed), now it answers.
+  let receiver: http.Server;
+  let hookUrl = '';
+  const received: string[] = [];
   beforeAll(async () => {
-    s = await Stack.start();
+    receiver = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push(req.url ?? '');
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/chaperone`;
+    s = await Stack.start({ file: { hooks: [{ url: hookUrl, secret: 'r'.repeat(24), events: ['session.ended'] }] } });
     host = await s.host('staff');
   });
-  afterAll(async () => s?.close());
+  afterAll(async () => {
+    await s?.close();
+    await new Promise((r) => receiver?.close(r));
+  });
 
   it('people, audit log, deliveries and keys, each change audited with the admin who made it', async () => {
     const printed = s.broker.firstRun!;
@@ -72,11 +91,26 @@ describe.skipIf(skip)(SUITE, () => {
     const row = await s.broker.ctx.storage.db.selectFrom('accounts').select(['organisation', 'roles', 'disabled']).where('username', '=', 'omar').executeTakeFirstOrThrow();
     expect(row).toEqual({ organisation: 'Acme Field IT', roles: 'analyst,approver', disabled: 1 });
 
-    // The policy this broker runs with, in sentences.
+    // The policy: edited here, saved for new requests, audited with what changed.
     await page.getByRole('button', { name: 'Policy' }).click();
-    await expect.poll(() => page.getByTestId('policy-facts').textContent()).toContain('10 minutes (step-up)');
+    const stepUp = page.getByLabel('Control and files need a second factor from the last (minutes)');
+    await expect.poll(() => stepUp.inputValue()).toBe('10');
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '65-admin-policy');
+    await stepUp.fill('5');
+    await page.getByTestId('policy-form').getByRole('checkbox', { name: 'file transfer' }).nth(1).check();
+    // A rule the schema has: a longest session beyond the hard limit is refused, named.
+    await page.getByLabel('Longest session asked for (minutes)').fill('500');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expect.poll(() => page.getByTestId('policy-error').textContent()).toContain('max_duration_minutes must not exceed hard_max_minutes');
+    await shot(page, '66-admin-policy-refused');
+    await page.getByLabel('Longest session asked for (minutes)').fill('60');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expect.poll(() => page.getByTestId('policy-note').textContent()).toMatch(/Changed: (step_up_minutes, denied_capabilities|denied_capabilities, step_up_minutes)\./);
+    expect(s.broker.ctx.cfg.policy.step_up_minutes).toBe(5);
+    expect(s.broker.ctx.cfg.policy.denied_capabilities).toEqual(['files']);
+    expect(await axeSerious(page)).toEqual([]);
+    await shot(page, '67-admin-policy-saved');
 
     // The audit log: each change with who made it; filter; verify.
     await page.getByRole('button', { name: 'Audit log' }).click();
@@ -93,10 +127,23 @@ describe.skipIf(skip)(SUITE, () => {
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '62-admin-audit-log');
 
+    // A session.ended delivery that failed after every retry while the receiver was down.
+    const failed = s.broker.ctx.hooks.deliveries('session.ended', { session_id: crypto.randomUUID(), ticket: 'INC-4711' }).map((d) => ({ ...d, status: 'failed', attempts: 6, last_error: 'connect ECONNREFUSED' }));
+    await s.broker.ctx.storage.db.insertInto('hook_deliveries').values(failed).execute();
     await page.getByRole('button', { name: 'Webhook deliveries' }).click();
     await page.getByLabel('Show').waitFor();
+    await expect.poll(() => page.getByTestId('delivery-status').first().textContent()).toBe('failed');
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '63-admin-deliveries');
+    await page.getByRole('button', { name: /^Retry now: the session.ended delivery to 127\.0\.0\.1/ }).click();
+    await expect.poll(() => page.getByTestId('delivery-status').first().textContent(), { timeout: 15_000 }).toBe('delivered');
+    // (Sessions ended earlier in this test reached the receiver too, by themselves.)
+    expect(received).toContain('/chaperone');
+    const retriedRow = await s.broker.ctx.storage.db.selectFrom('hook_deliveries').select(['status', 'attempts']).where('id', '=', failed[0]!.id).executeTakeFirstOrThrow();
+    expect(retriedRow).toEqual({ status: 'delivered', attempts: 7 });
+    expect(await page.getByRole('button', { name: /^Retry now/ }).count()).toBe(0);
+    expect(await axeSerious(page)).toEqual([]);
+    await shot(page, '68-admin-delivery-retried');
 
     const before = s.broker.ctx.keys.active.kid;
     await page.getByRole('button', { name: 'Signing key' }).click();
@@ -109,6 +156,6 @@ describe.skipIf(skip)(SUITE, () => {
 
     await s.broker.ctx.audit.flush();
     const byAdmin = (await s.broker.ctx.storage.db.selectFrom('audit_events').select(['type']).where('actor', '=', 'account:admin').execute()).map((e) => e.type);
-    expect(byAdmin).toEqual(expect.arrayContaining(['account.created', 'account.organisation_changed', 'account.roles_changed', 'account.password_reset', 'account.disabled', 'audit.verified', 'keys.rotated']));
+    expect(byAdmin).toEqual(expect.arrayContaining(['account.created', 'account.organisation_changed', 'account.roles_changed', 'account.password_reset', 'account.disabled', 'audit.verified', 'keys.rotated', 'policy.changed', 'hook.retried']));
   });
 });

@@ -2,14 +2,16 @@
  * A newcomer's first sign-in in the app, in real Chromium against the real broker: the one-time
  * password the broker printed, then a password of their own (the rules are on the screen before
  * anything is typed), then the authenticator app from a QR code drawn in the page (the key also
- * as text), a code to confirm it, and the console, where the analyst asks for a session.
+ * as text), a code to confirm it, and the console, where the analyst asks for a session; an
+ * approver approves it in the app, the end user joins with the code, and the analyst sees the
+ * end user's real screen.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { totpAt, totpStep } from '../../broker/auth/totp.js';
-import { Stack, missingTools, requestSession } from '../../kit/e2e-stack.js';
+import { H, ROOT_POINT, Stack, W, missingTools, requestSession, signIn, xsetroot } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { axeSerious, shot } from './page-checks.js';
+import { axeSerious, shot, viewerPixel } from './page-checks.js';
 
 const SUITE = 'the app end to end: first sign-in from the printed one-time password';
 const skip = skipWithout(SUITE, missingTools());
@@ -17,9 +19,11 @@ const skip = skipWithout(SUITE, missingTools());
 describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let host: BrowserHost;
+  let euHost: BrowserHost;
   beforeAll(async () => {
     s = await Stack.start();
     host = await s.host('staff');
+    euHost = await s.host('end_user');
   });
   afterAll(async () => s?.close());
 
@@ -85,7 +89,7 @@ describe.skipIf(skip)(SUITE, () => {
     expect(Number(row.totp_last_step)).toBeGreaterThan(0);
   });
 
-  it('an analyst from their printed one-time password to a requested session', async () => {
+  it('an analyst from their printed one-time password to a live session: requested, approved, joined, the picture shows', async () => {
     // What `chaperone-broker user add` prints.
     const created = await s.broker.ctx.accounts.create({ username: 'nadia', display_name: 'Nadia Okafor', organisation: 'Acme IT', kind: 'internal', roles: ['analyst'] }, 'account:admin');
     const { page } = await s.staffPage(host);
@@ -107,5 +111,34 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(page, '55-first-sign-in-analyst-requested');
     const view = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket);
     expect(view?.analyst.username).toBe('nadia');
+
+    // An approver, in their own app, approves what Nadia asked for.
+    const approver = await s.user('approver');
+    const ap = await s.staffPage(host);
+    await signIn(ap.page, approver);
+    const card = ap.page.getByTestId(`pending-${ticket}`);
+    await card.waitFor();
+    await expect.poll(() => card.textContent()).toContain('Nadia Okafor');
+    await card.getByRole('button', { name: `Approve ${ticket}` }).click();
+
+    // Nadia reads the code out; the end user types it and accepts.
+    const codeEl = page.getByTestId('join-code');
+    await codeEl.waitFor({ timeout: 15_000 });
+    const code = (await codeEl.textContent())!.trim();
+    const eu = await s.endUserPage(euHost);
+    await eu.page.getByLabel('Join code').fill(code);
+    await eu.page.getByRole('button', { name: 'Continue' }).click();
+    await eu.page.getByRole('heading', { name: 'Nadia Okafor wants to see your screen' }).waitFor();
+    expect(await eu.page.getByTestId('consent-who').textContent()).toContain('Acme IT');
+    await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
+    await expect.poll(() => page.getByTestId('viewer-sas').textContent(), { timeout: 20_000 }).toMatch(/^\d{3} \d{3}$/);
+    expect(await page.getByTestId('viewer-sas').textContent()).toBe(await eu.page.getByTestId('banner-sas').textContent());
+
+    // The picture is the end user's real screen: its background turns green and Nadia sees green.
+    await xsetroot(s.xvfb.display, '#00c000');
+    const near = (p: [number, number, number] | null) => p !== null && Math.abs(p[0] - 0) < 40 && Math.abs(p[1] - 192) < 40 && Math.abs(p[2] - 0) < 40;
+    await expect.poll(() => viewerPixel(page, ROOT_POINT.x / W, ROOT_POINT.y / H).then(near), { timeout: 15_000 }).toBe(true);
+    expect(await axeSerious(page)).toEqual([]);
+    await shot(page, '56-first-sign-in-analyst-live');
   });
 });

@@ -14,10 +14,13 @@ import { createUser, startTestBroker, type TestBroker, type TestUser } from '../
 /** A body each route's schema accepts, so a request gets past input parsing to the caller check. */
 const BODIES: Record<string, unknown> = {
   'POST /api/v1/auth/login': { username: 'nobody', password: 'wrong' },
+  'POST /api/v1/auth/login/passkey-options': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/password': { username: 'nobody', password: 'wrong', new_password: 'a-long-new-password' },
   'POST /api/v1/auth/first-sign-in': { username: 'nobody', password: 'wrong' },
   'POST /api/v1/auth/first-sign-in/finish': { setup_token: 'not-a-setup-token', new_password: 'a-long-new-password' },
   'POST /api/v1/auth/step-up': { totp: '123456' },
+  'POST /api/v1/me/passkeys': { challenge_id: 'A'.repeat(22), name: 'Key', credential: { id: 'AA', rawId: 'AA', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'AA', attestationObject: 'AA' } } },
+  'POST /api/v1/auth/step-up/passkey': { challenge_id: 'A'.repeat(22), credential: { id: 'AA', rawId: 'AA', type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: 'AA', authenticatorData: 'AA', signature: 'AA' } } },
   'POST /api/v1/auth/refresh': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/auth/logout': { refresh_token: 'r'.repeat(32) },
   'POST /api/v1/sessions': { ticket: 'INC-AUTH', reason: 'printer', capabilities: ['view'], duration_minutes: 5 },
@@ -28,6 +31,8 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/users': { username: 'walker', display_name: 'Walker', organisation: 'Acme IT', roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/roles': { roles: ['auditor'] },
   'POST /api/v1/admin/users/:username/organisation': { organisation: 'Acme IT' },
+  // A version no save has: an admin's try is told someone changed it (409) and changes nothing.
+  'POST /api/v1/admin/policy': { policy: {}, version: 999 },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
   'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
   'POST /api/v1/sessions/:id/recording/transcript': { seq: 0, entries: [{ t: 1, kind: 'click', x: 0.5, y: 0.5, button: 'left' }] },

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AdminPolicySchema, AuditVerifiedSchema, UserOrganisationSchema } from '../../../common/protocol/admin-console.js';
+import { AdminPolicySchema, AuditVerifiedSchema, DeliveryRetriedSchema, PolicyChangedSchema, UserOrganisationSchema } from '../../../common/protocol/admin-console.js';
 import { AuditEventsSchema, CreatedAccountSchema, HookDeliveriesSchema, KeyRotatedSchema, PasswordResetSchema, UserDisabledSchema, UserListSchema, UserRolesSchema } from '../../../common/protocol/responses.js';
 import type { AnalystKind, Role } from '../../../common/roles.js';
 import { BrokerError } from '../broker-client.js';
@@ -69,12 +69,22 @@ export async function deliveries(status: 'pending' | 'delivered' | 'failed' | ''
   return (await staffBroker().get(`/api/v1/admin/hook-deliveries?limit=200${status ? `&status=${status}` : ''}`, HookDeliveriesSchema)).deliveries;
 }
 
+/** One more attempt at a failed delivery, now (audited with the admin's name). */
+export function retryDelivery(id: string) {
+  return staffBroker().post(`/api/v1/admin/hook-deliveries/${encodeURIComponent(id)}/retry`, {}, DeliveryRetriedSchema);
+}
+
 export function rotateKey() {
   return staffBroker().post('/api/v1/admin/keys/rotate', {}, KeyRotatedSchema);
 }
 
 export type PolicyView = z.infer<typeof AdminPolicySchema>['policy'];
 
-export async function policy(): Promise<PolicyView> {
-  return (await staffBroker().get('/api/v1/admin/policy', AdminPolicySchema)).policy;
+export function policy(): Promise<{ policy: PolicyView; version: number }> {
+  return staffBroker().get('/api/v1/admin/policy', AdminPolicySchema);
+}
+
+/** The whole policy, made from the version the screen showed; the broker checks it with broker.json's schema. */
+export function savePolicy(p: PolicyView, version: number) {
+  return staffBroker().post('/api/v1/admin/policy', { policy: p, version }, PolicyChangedSchema);
 }

@@ -1,3 +1,4 @@
+import { passkeySignInAnswer } from './passkeys.js';
 import type { z } from 'zod';
 import {
   CodeResultSchema,
@@ -29,11 +30,12 @@ function message(err: unknown): string {
   return err instanceof BrokerError ? err.message : (err as Error).message;
 }
 
-export async function signIn(username: string, password: string, totp: string): Promise<void> {
+export async function signIn(username: string, password: string, totp: string, o: { passkey?: boolean } = {}): Promise<void> {
   const s = store();
   s.setStaff({ signingIn: true, error: null });
   try {
-    const r = await staffBroker().post('/api/v1/auth/login', { username, password, ...(totp ? { totp } : {}) }, LoginResultSchema);
+    const second = o.passkey ? { passkey: await passkeySignInAnswer(username, password) } : totp ? { totp } : {};
+    const r = await staffBroker().post('/api/v1/auth/login', { username, password, ...second }, LoginResultSchema);
     staffBroker().tokens = { access: r.access_token, refresh: r.refresh_token };
     await keepRefreshToken(r.refresh_token);
     s.setStaff({ account: r.account, signingIn: false });

@@ -16,6 +16,7 @@ import { EndScreen } from './end-user.js';
 import { FirstSignInScreens } from './first-sign-in.js';
 import { AdminPanel } from './admin.js';
 import { RecordingsPanel } from './recordings.js';
+import { PasskeysSection } from './passkeys.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -42,7 +43,12 @@ export function SignInScreen(): ReactNode {
         h('input', { id: 'totp', inputMode: 'numeric', autoComplete: 'one-time-code', pattern: '[0-9]{6}', maxLength: 6, 'aria-describedby': 'totp-hint', value: totp, onChange: (e: { target: { value: string } }) => setTotp(e.target.value) }),
       ),
       staff.error ? h(Alert, { kind: 'error', testId: 'signin-error' }, staff.error) : null,
-      h('button', { type: 'submit', className: 'primary', disabled: staff.signingIn }, staff.signingIn ? 'Signing in…' : 'Sign in'),
+      h(
+        'div',
+        { className: 'choice' },
+        h('button', { type: 'submit', className: 'primary', disabled: staff.signingIn }, staff.signingIn ? 'Signing in…' : 'Sign in'),
+        h('button', { type: 'button', disabled: staff.signingIn || !username.trim() || !password, onClick: () => void signIn(username.trim(), password, '', { passkey: true }) }, 'Use a passkey instead of a code'),
+      ),
     ),
   );
 }
@@ -50,6 +56,8 @@ export function SignInScreen(): ReactNode {
 export function StaffApp(): ReactNode {
   const account = useAppStore((s) => s.staff.account);
   const firstSignIn = useAppStore((s) => s.staff.firstSignIn);
+  // During a session the viewer has the screen to itself; passkeys are managed before or after.
+  const inSession = useAppStore((s) => s.live.role === 'analyst' && s.live.state !== 'ended');
   if (!account) return firstSignIn ? h(FirstSignInScreens, { f: firstSignIn }) : h(SignInScreen);
   const isAnalyst = account.roles.includes('analyst');
   const isApprover = account.roles.includes('approver') || account.roles.includes('admin');
@@ -66,6 +74,7 @@ export function StaffApp(): ReactNode {
     isApprover ? h(ApproverPanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
     account.roles.includes('auditor') || account.roles.includes('admin') ? h(RecordingsPanel) : null,
+    inSession ? null : h(PasskeysSection),
   );
 }
 

@@ -1,4 +1,5 @@
 import { useState, type ReactNode } from 'react';
+import { stepUpWithPasskeyAndRetry } from '../flows/passkeys.js';
 import { dismissStepUp, stepUpAndRetry } from '../flows/step-up.js';
 import { Alert, Field, h } from './ui.js';
 
@@ -35,6 +36,19 @@ export function StepUpPrompt(props: { message: string }): ReactNode {
         'div',
         { className: 'choice' },
         h('button', { type: 'submit', className: 'primary', disabled: busy || !valid }, busy ? 'Checking…' : 'Confirm and ask for control'),
+        h(
+          'button',
+          {
+            type: 'button',
+            disabled: busy,
+            onClick: async () => {
+              setBusy(true);
+              setError(await stepUpWithPasskeyAndRetry());
+              setBusy(false);
+            },
+          },
+          'Use a passkey instead',
+        ),
         h('button', { type: 'button', onClick: dismissStepUp }, 'Not now'),
       ),
     ),
