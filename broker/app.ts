@@ -13,6 +13,7 @@ import { adminConsoleRoutes } from './routes/admin-console.js';
 import { authRoutes } from './routes/auth.js';
 import { firstSignInRoutes } from './routes/first-sign-in.js';
 import { stepUpRoutes } from './routes/step-up.js';
+import { oidcRoutes } from './routes/oidc.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { joinLinkRoutes } from './routes/join-link.js';
@@ -170,6 +171,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   authRoutes(registry, ctx);
   firstSignInRoutes(registry, ctx);
   stepUpRoutes(registry, ctx);
+  oidcRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

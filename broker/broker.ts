@@ -1,3 +1,4 @@
+import { OidcService } from './auth/oidc.js';
 import { verifyStoredLog } from './audit/verify.js';
 import type { FastifyInstance } from 'fastify';
 import type { EndReason } from '../common/session-state.js';
@@ -69,8 +70,9 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const cluster = cfg.redisUrl ? new Cluster(cfg.redisUrl, cfg.redisPrefix, o.instanceId) : null;
   if (cluster) sessions.setPlacement(cluster);
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
+  const oidc = cfg.oidc ? new OidcService(cfg, cfg.oidc, storage, audit, accounts, now) : null;
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence,
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, firstSignIn, oidc, sessions, hooks, metrics, cluster, now, recordings, evidence,
     verifyAudit: async () => {
       await audit.flush();
       return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });

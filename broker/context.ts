@@ -3,6 +3,7 @@ import type { EvidenceService } from './audit/evidence-service.js';
 import type { VerifyResult } from './audit/verify.js';
 import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
+import type { OidcService } from './auth/oidc.js';
 
 import type { TokenService } from './auth/tokens.js';
 import type { Cluster } from './cluster/cluster.js';
@@ -26,6 +27,8 @@ export interface BrokerContext {
   limits: LimitStore;
   accounts: AccountService;
   firstSignIn: FirstSignIn;
+  /** Single sign-on (broker.json `oidc`); null when none is configured. */
+  oidc: OidcService | null;
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;

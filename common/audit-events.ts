@@ -28,6 +28,7 @@ const EVENTS = {
 
   'auth.step_up': { outcomes: ['success'], about: 'a signed-in account passed a fresh second factor (control and files need one from the last policy.step_up_minutes)' },
   'auth.step_up_failed': { outcomes: ['failure'], about: 'a step-up code was wrong or already used' },
+  'auth.sso_refused': { outcomes: ['denied'], about: 'a single sign-on through the identity provider was refused (meta.why: wrong state, device, issuer, audience, nonce, PKCE code, disabled, no role)' },
   'auth.first_sign_in_started': { outcomes: ['success'], about: 'a one-time password was accepted in the app; the account sets its own password (and enrols TOTP) next' },
   'auth.first_sign_in_failed': { outcomes: ['failure'], about: 'finishing a first sign-in was refused (meta.why: weak password, wrong code, expired)' },
   'auth.totp_enrolled': { outcomes: ['success'], about: "an account confirmed its authenticator app with a first code" },
