@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { OrgPolicySchema, type OrgPolicy } from '../common/policy.js';
-import { OidcFileSchema, oidcConfigFrom, type OidcConfig } from './oidc-config.js';
+import { OidcFileSchema, oidcConfigFrom, type OidcConfig } from '../common/oidc-config.js';
 
 /** An IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
 export function isAddressOrCidr(s: string): boolean {

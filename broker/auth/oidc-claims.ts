@@ -2,7 +2,7 @@ import type { Role } from '../../common/roles.js';
 import { ROLES } from '../../common/roles.js';
 import { MAX_NAME_CHARS } from '../../common/protocol/limits.js';
 import { isSafeText } from '../../common/protocol/text.js';
-import type { OidcConfig } from '../oidc-config.js';
+import type { OidcConfig } from '../../common/oidc-config.js';
 
 /** A claim's values as strings: a group list, a single string, or nothing. */
 function claimValues(claims: Record<string, unknown>, name: string): string[] {

@@ -6,7 +6,7 @@ import type { Role } from '../../common/roles.js';
 import type { AuditLog } from '../audit/log.js';
 import type { BrokerConfig } from '../config.js';
 import { DomainError, badRequest, conflict, forbidden, unauthorized, unavailable } from '../domain-errors.js';
-import type { OidcConfig } from '../oidc-config.js';
+import type { OidcConfig } from '../../common/oidc-config.js';
 import type { Storage } from '../storage/db.js';
 import type { AccountService } from './accounts.js';
 import { toAccount } from './accounts.js';
@@ -269,14 +269,17 @@ export class OidcService {
 
 /** openid-client's refusals, as a person setting up a provider can act on them. */
 function clientRefusal(e: unknown): [string, string] {
-  const err = e as { code?: string; error?: string; error_description?: string; cause?: { claim?: string }; message?: string };
+  const err = e as { error?: string; error_description?: string; message?: string };
   if (err.error === 'invalid_grant') return ['sso_code_refused', `the identity provider refused the code: ${err.error_description ?? 'invalid_grant'} (a wrong PKCE verifier, a code used twice or for another redirect)`];
   if (err.error) return ['sso_provider_refused', `the identity provider refused: ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`];
-  const claim = err.cause?.claim;
-  if (claim === 'iss') return ['sso_wrong_issuer', 'the ID token is from another issuer'];
-  if (claim === 'aud') return ['sso_wrong_audience', 'the ID token is for another client'];
-  if (claim === 'nonce') return ['sso_wrong_nonce', 'the ID token was issued for another sign-in (its nonce is not this one)'];
-  if (/"iss"/.test(err.message ?? '')) return ['sso_wrong_issuer', `the answer names another issuer: ${err.message}`];
-  if (/"state"/.test(err.message ?? '')) return ['sso_bad_state', `the answer's state is not this sign-in's: ${err.message}`];
-  return ['sso_bad_answer', `the identity provider's answer could not be used: ${err.message ?? 'unknown error'}`];
+  // The library wraps its check's error, which names the claim or parameter that did not match.
+  const chain: { message?: string; cause?: unknown; claim?: string }[] = [];
+  for (let c: unknown = e; c && typeof c === 'object' && chain.length < 4; c = (c as { cause?: unknown }).cause) chain.push(c as never);
+  const claim = chain.find((c) => typeof c.claim === 'string')?.claim;
+  const said = chain.map((c) => c.message ?? '').join(' ');
+  if (claim === 'iss' || /"iss"/.test(said)) return ['sso_wrong_issuer', 'the answer or the ID token names another issuer than the one configured'];
+  if (claim === 'aud' || /"aud"/.test(said)) return ['sso_wrong_audience', 'the ID token is for another client'];
+  if (claim === 'nonce' || /"nonce"/.test(said)) return ['sso_wrong_nonce', 'the ID token was issued for another sign-in (its nonce is not this one)'];
+  if (/"state"/.test(said)) return ['sso_bad_state', "the answer's state is not this sign-in's"];
+  return ['sso_bad_answer', `the identity provider's answer could not be used: ${chain.at(-1)?.message ?? err.message ?? 'unknown error'}`];
 }

@@ -3,12 +3,11 @@ import { LoginResultSchema } from '../../common/protocol/responses.js';
 import { SteppedUpSchema } from '../../common/protocol/step-up.js';
 import type { BrokerContext } from '../context.js';
 import { notFound } from '../domain-errors.js';
-import type { OidcService } from '../auth/oidc.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
 
 export function oidcRoutes(r: RouteRegistry, ctx: BrokerContext): void {
-  const sso = (): OidcService => {
+  const sso = (): NonNullable<BrokerContext['oidc']> => {
     if (!ctx.oidc) throw notFound('single sign-on is not set up on this broker (broker.json `oidc`, docs/sso.md)', 'sso_not_configured');
     return ctx.oidc;
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ANALYST_KINDS, ROLES } from '../common/roles.js';
-import { MAX_NAME_CHARS } from '../common/protocol/limits.js';
-import { isSafeText } from '../common/protocol/text.js';
+import { ANALYST_KINDS, ROLES } from './roles.js';
+import { MAX_NAME_CHARS } from './protocol/limits.js';
+import { isSafeText } from './protocol/text.js';
 
 /** An issuer the broker will talk to: https://, or http:// on this machine (a test or a local provider). */
 export function isIssuerUrl(s: string): boolean {
