@@ -135,14 +135,14 @@ export class Stack {
     readonly headless: Browser,
   ) {}
 
-  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown> } = {}): Promise<Stack> {
+  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown> } = {}): Promise<Stack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-e2e-'));
     const started: (() => Promise<unknown>)[] = [];
     try {
       const xvfb = await startXvfb({ width: W, height: H });
       started.push(() => xvfb.stop());
       await xsetroot(xvfb.display, '#203040');
-      const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}) } as never);
+      const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.file ? { file: opts.file } : {}) } as never);
       started.push(() => broker.destroy());
       const target = await TargetWindow.open(xvfb.display);
       started.push(() => target.browser.close());
