@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.js';
 import { firstSignInRoutes } from './routes/first-sign-in.js';
 import { stepUpRoutes } from './routes/step-up.js';
 import { passkeyRoutes } from './routes/passkeys.js';
+import { oidcRoutes } from './routes/oidc.js';
 import { extensionRoutes } from './routes/extensions.js';
 import { joinRoutes } from './routes/join.js';
 import { joinLinkRoutes } from './routes/join-link.js';
@@ -181,6 +182,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   firstSignInRoutes(registry, ctx);
   stepUpRoutes(registry, ctx);
   passkeyRoutes(registry, ctx);
+  oidcRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

@@ -1,3 +1,4 @@
+import { OidcService } from './auth/oidc.js';
 import { verifyStoredLog } from './audit/verify.js';
 import type { FastifyInstance } from 'fastify';
 import type { EndReason } from '../common/session-state.js';
@@ -75,9 +76,10 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
   const policy = new PolicyStore(cfg, storage, audit, now);
   await policy.refresh();
   const firstSignIn = new FirstSignIn(cfg, storage, audit, tokens, accounts, now);
+  const oidc = cfg.oidc ? new OidcService(cfg, cfg.oidc, storage, audit, accounts, now) : null;
   const evidence = new EvidenceService(storage, recordings, keys, audit, now);
   const playback = new RecordingPlayback(storage, recordings, keys, audit, now);
-  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, passkeys, policy, firstSignIn, sessions, hooks, metrics, cluster, now, recordings, evidence, playback,
+  const ctx: BrokerContext = { cfg, storage, keys, tokens, audit, limits, accounts, passkeys, policy, firstSignIn, oidc, sessions, hooks, metrics, cluster, now, recordings, evidence, playback,
     verifyAudit: async () => {
       await audit.flush();
       return verifyStoredLog({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl, pgSchema: cfg.pgSchema });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { OrgPolicySchema, type OrgPolicy } from '../common/policy.js';
+import { OidcFileSchema, oidcConfigFrom, type OidcConfig } from '../common/oidc-config.js';
 
 /** An IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
 export function isAddressOrCidr(s: string): boolean {
@@ -48,6 +49,8 @@ export const BrokerFileSchema = z
       )
       .max(16)
       .default([]),
+    /** Single sign-on for staff with OpenID Connect (docs/sso.md). */
+    oidc: OidcFileSchema.optional(),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
     /**
      * Passkeys (WebAuthn): the relying party id (a domain, never an IP address: browsers refuse
@@ -116,6 +119,7 @@ export interface BrokerConfig {
   turn?: { urls: string[]; secret: string; ttlSeconds: number } | undefined;
   hooks: { url: string; secret: string; events: string[] }[];
   syslog?: { host: string; port: number; transport: 'udp' | 'tcp' } | undefined;
+  oidc?: OidcConfig | undefined;
   rateLimits: RateLimits;
   corsOrigins: string[];
   webauthn?: { rpId: string; rpName: string; origins: string[] } | undefined;
@@ -208,6 +212,7 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     turn: f.turn ? { urls: f.turn.urls, secret: f.turn.secret, ttlSeconds: f.turn.ttl_seconds } : undefined,
     hooks: f.hooks,
     syslog: f.syslog,
+    oidc: oidcConfigFrom(f.oidc, process.env),
     corsOrigins: f.cors_origins,
     webauthn: f.webauthn ? { rpId: f.webauthn.rp_id, rpName: f.webauthn.rp_name, origins: f.webauthn.origins } : undefined,
     trustedProxies: f.trusted_proxies,

@@ -6,6 +6,7 @@ import type { AccountService } from './auth/accounts.js';
 import type { FirstSignIn } from './auth/first-sign-in.js';
 import type { PasskeyService } from './auth/passkeys.js';
 import type { PolicyStore } from './policy-store.js';
+import type { OidcService } from './auth/oidc.js';
 
 import type { TokenService } from './auth/tokens.js';
 import type { Cluster } from './cluster/cluster.js';
@@ -33,6 +34,8 @@ export interface BrokerContext {
   policy: PolicyStore;
   /** Passkeys (WebAuthn) as a second factor: adding, removing, step-up. */
   passkeys: PasskeyService;
+  /** Single sign-on (broker.json `oidc`); null when none is configured. */
+  oidc: OidcService | null;
   sessions: SessionService;
   hooks: HookDispatcher;
   metrics: Metrics;

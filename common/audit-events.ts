@@ -33,6 +33,7 @@ const EVENTS = {
   'auth.passkey_added': { outcomes: ['success'], about: 'a signed-in account added a passkey (meta.name, meta.passkey: the start of its credential id)' },
   'auth.passkey_removed': { outcomes: ['success'], about: 'a signed-in account removed one of its passkeys' },
   'auth.passkey_failed': { outcomes: ['failure'], about: 'a passkey was refused when adding one or signing in with one (meta.why: used or foreign challenge, wrong origin or rp id, counter, ...)' },
+  'auth.sso_refused': { outcomes: ['denied'], about: 'a single sign-on through the identity provider was refused (meta.why: wrong state, device, issuer, audience, nonce, PKCE code, disabled, no role)' },
   'auth.first_sign_in_started': { outcomes: ['success'], about: 'a one-time password was accepted in the app; the account sets its own password (and enrols TOTP) next' },
   'auth.first_sign_in_failed': { outcomes: ['failure'], about: 'finishing a first sign-in was refused (meta.why: weak password, wrong code, expired)' },
   'auth.totp_enrolled': { outcomes: ['success'], about: "an account confirmed its authenticator app with a first code" },

@@ -147,6 +147,10 @@ export class AccountService {
       mfa_at: 0,
       created_at: this.now(),
       token_epoch: 0,
+      sso_issuer: null,
+      sso_subject: null,
+      mfa_amr: '',
+      mfa_acr: null,
     };
     await this.db.insertInto('accounts').values(row).execute();
     await this.audit.append({ type: 'account.created', outcome: 'success', actor, meta: { username: n.username, roles: n.roles, kind: n.kind, totp: wantTotp } });
@@ -203,7 +207,8 @@ export class AccountService {
     const next = [...new Set(roles)];
     const before = r.roles.split(',').filter(Boolean) as Role[];
     const removed = before.filter((x) => !next.includes(x));
-    if (!r.totp_secret && this.mfaRequired(next)) throw badRequest(`policy requires TOTP for roles ${this.cfg.policy.mfa_required_roles.join(', ')}; this account has none`);
+    // An SSO account's second factor is its identity provider's (the ID token's amr says which).
+    if (!r.totp_secret && r.sso_issuer === null && this.mfaRequired(next)) throw badRequest(`policy requires TOTP for roles ${this.cfg.policy.mfa_required_roles.join(', ')}; this account has none`);
     await this.audit.append({ type: 'account.roles_changed', outcome: 'success', actor, meta: { username, roles: next, removed } });
     if (removed.length > 0) await this.revokeAccess(r.id, 'roles_removed', actor, { roles: next.join(',') });
     else await this.db.updateTable('accounts').set({ roles: next.join(',') }).where('id', '=', r.id).execute();

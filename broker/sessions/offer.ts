@@ -16,7 +16,7 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
       sub: deviceJkt,
       org: core.cfg.policy.organisation,
       analyst: { id: analyst.id, name: analyst.display_name, username: analyst.username, organisation: analyst.organisation, kind: analyst.kind },
-      verification: { method: analyst.totp_secret ? 'password+totp' : 'password', mfa_at: analyst.mfa_at ? Math.floor(analyst.mfa_at / 1000) : null },
+      verification: verificationOf(analyst),
       ticket: r.ticket_ref,
       reason: r.reason,
       capabilities: caps,
@@ -29,4 +29,15 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
     expiresAt,
   );
   return token;
+}
+
+/**
+ * How the analyst's identity was established. For a single sign-on account the organisation's
+ * identity provider vouched for it: its issuer, and from its latest ID token when and how the
+ * person authenticated (`auth_time`, `amr`, `acr`), so the consent screen can say so.
+ */
+function verificationOf(a: { totp_secret: string | null; mfa_at: number; sso_issuer: string | null; mfa_amr: string; mfa_acr: string | null }) {
+  const mfaAt = a.mfa_at ? Math.floor(a.mfa_at / 1000) : null;
+  if (a.sso_issuer !== null) return { method: 'sso' as const, issuer: a.sso_issuer, mfa_at: mfaAt, amr: a.mfa_amr.split(',').filter(Boolean), acr: a.mfa_acr };
+  return { method: a.totp_secret ? ('password+totp' as const) : ('password' as const), mfa_at: mfaAt };
 }

@@ -286,6 +286,31 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_sso': {
+    // Single sign-on: an account is linked to one subject of one identity provider, and a sign-in
+    // through it is remembered between its start and its finish, bound to the device key.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('accounts').addColumn('sso_issuer', 'text').execute();
+      await db.schema.alterTable('accounts').addColumn('sso_subject', 'text').execute();
+      await db.schema.alterTable('accounts').addColumn('mfa_amr', 'text', (c) => c.notNull().defaultTo('')).execute();
+      await db.schema.alterTable('accounts').addColumn('mfa_acr', 'text').execute();
+      await db.schema.createIndex('accounts_sso').on('accounts').columns(['sso_issuer', 'sso_subject']).unique().execute();
+      await db.schema
+        .createTable('oidc_flows')
+        .addColumn('state', 'text', (c) => c.primaryKey())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('code_verifier', 'text', (c) => c.notNull())
+        .addColumn('jkt', 'text', (c) => c.notNull())
+        .addColumn('redirect_uri', 'text', (c) => c.notNull())
+        .addColumn('return_to', 'text')
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text')
+        .addColumn('max_age_s', 'integer')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -17,6 +17,28 @@ export interface AccountsTable {
   created_at: number;
   /** Moves on whenever the account's tokens must stop working (disabled, a role removed, a new password). */
   token_epoch: number;
+  /** Single sign-on: the identity provider that vouches for this account and its subject there (null: a local account). */
+  sso_issuer: string | null;
+  sso_subject: string | null;
+  /** From the latest ID token: how the person authenticated (`amr`, comma separated) and its `acr`. */
+  mfa_amr: string;
+  mfa_acr: string | null;
+}
+
+/** A sign-in through the identity provider between its start and its finish (broker/auth/oidc.ts). */
+export interface OidcFlowsTable {
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  /** The device key that started it: only that key can finish it. */
+  jkt: string;
+  redirect_uri: string;
+  return_to: string | null;
+  purpose: string; // sign_in | step_up
+  account_id: string | null;
+  max_age_s: number | null;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface DevicesTable {
@@ -246,5 +268,6 @@ export interface Database {
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
   policy_settings: PolicySettingsTable;
+  oidc_flows: OidcFlowsTable;
   kysely_migration: { name: string; timestamp: string };
 }

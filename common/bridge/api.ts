@@ -71,7 +71,16 @@ export const OfferViewSchema = z
         kind: z.enum(ANALYST_KINDS),
       })
       .strict(),
-    verification: z.object({ method: z.string().max(64), mfa_at: z.number().int().nullable() }).strict(),
+    /** How the analyst was checked; for single sign-on also who vouched (the issuer) and how the person authenticated there (amr, acr). */
+    verification: z
+      .object({
+        method: z.string().max(64),
+        mfa_at: z.number().int().nullable(),
+        issuer: z.string().max(300).optional(),
+        amr: z.array(z.string().max(32)).max(8).optional(),
+        acr: z.string().max(256).nullable().optional(),
+      })
+      .strict(),
     ticket: z.string().max(64),
     reason: z.string().max(MAX_TEXT_CHARS),
     capabilities: z.array(z.enum(CAPABILITIES)).min(1).max(5),

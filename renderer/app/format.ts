@@ -61,6 +61,48 @@ export function mfaFreshness(mfaAtSeconds: number | null, nowMs: number): string
   return `passed MFA ${h} hour${h === 1 ? '' : 's'} ago`;
 }
 
+/** What an `amr` value (RFC 8176) means to someone who is not an identity engineer. */
+const AMR_WORDS: Record<string, string> = {
+  pwd: 'password',
+  mfa: 'more than one factor',
+  otp: 'one-time code',
+  hwk: 'security key',
+  swk: 'software key',
+  fido: 'passkey or security key',
+  pop: 'device key',
+  sms: 'text message code',
+  face: 'face recognition',
+  fpt: 'fingerprint',
+  pin: 'PIN',
+  rba: 'risk check',
+};
+
+function issuerHost(issuer: string): string {
+  try {
+    return new URL(issuer).host;
+  } catch {
+    return issuer;
+  }
+}
+
+/**
+ * A single sign-on analyst: the organisation's identity provider vouched for them, and said when
+ * and how they authenticated there (from its ID token, inside the signed offer).
+ */
+export function ssoVerificationText(v: { issuer?: string | undefined; amr?: string[] | undefined; acr?: string | null | undefined; mfa_at: number | null }, nowMs: number): string {
+  const how = (v.amr ?? []).map((m) => AMR_WORDS[m] ?? m);
+  const when = v.mfa_at === null ? 'when they last authenticated is not known' : `authenticated there ${mfaFreshness(v.mfa_at, nowMs).replace(/^passed MFA /, '')}`;
+  return [
+    `verified by your organisation's identity provider (${issuerHost(v.issuer ?? 'unknown')})`,
+    when + (how.length ? ` with ${listWords(how)}` : ''),
+    ...(v.acr ? [`assurance level "${v.acr}"`] : []),
+  ].join('; ');
+}
+
+function listWords(xs: string[]): string {
+  return xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)!}`;
+}
+
 export function verificationText(method: string): string {
   switch (method) {
     case 'password+totp':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyTranslator, controlPromptTimedOut, durationText, mapPointer, mfaFreshness, mmss, parseJoinInput, spokenDuration, keyFields } from '../../renderer/app/format.js';
+import { KeyTranslator, controlPromptTimedOut, durationText, mapPointer, mfaFreshness, mmss, parseJoinInput, spokenDuration, keyFields, ssoVerificationText } from '../../renderer/app/format.js';
 import { decodeControl } from '../../common/control/protocol.js';
 
 const key = (code: string, k: string, mods: Partial<{ ctrlKey: boolean; altKey: boolean; shiftKey: boolean; metaKey: boolean }> = {}) => ({ code, key: k, ctrlKey: false, altKey: false, shiftKey: false, metaKey: false, ...mods });
@@ -102,5 +102,16 @@ describe('the screens’ pure helpers', () => {
     expect(keyFields('Key A', 'a')).toBeNull();
     expect(keyFields('KeyA', 'Dead')).toBeNull();
     expect(keyFields('KeyA', 'x'.repeat(40))).toBeNull();
+  });
+});
+
+describe('the consent screen on a single sign-on analyst', () => {
+  it('names the identity provider that vouched, when and how they authenticated there', () => {
+    const now = Date.UTC(2026, 11, 2, 14, 0, 0);
+    const text = ssoVerificationText({ issuer: 'https://login.acme.example/tenant', amr: ['pwd', 'hwk'], acr: 'phr', mfa_at: now / 1000 - 4 * 60 }, now);
+    expect(text).toBe('verified by your organisation\'s identity provider (login.acme.example); authenticated there 4 minutes ago with password and security key; assurance level "phr"');
+  });
+  it('says plainly when the provider gave no time or method', () => {
+    expect(ssoVerificationText({ issuer: 'https://idp.example', mfa_at: null }, Date.now())).toBe("verified by your organisation's identity provider (idp.example); when they last authenticated is not known");
   });
 });

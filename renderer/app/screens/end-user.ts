@@ -6,7 +6,7 @@ import { RECORDING_SENTENCES } from '../../../common/recording.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
-import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, verificationText } from '../format.js';
+import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, ssoVerificationText, verificationText } from '../format.js';
 import { brokerNow, useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
 import { CopyButton } from './copy.js';
@@ -89,7 +89,7 @@ export function ConsentScreen(): ReactNode {
       h('dt', null, 'Who'),
       h('dd', { 'data-testid': 'consent-who' }, iso(v.analyst.name), ' (', iso(v.analyst.username), '), ', iso(v.analyst.organisation), v.analyst.kind !== 'internal' ? h('span', { className: 'badge' }, v.analyst.kind === 'vendor' ? 'outside vendor' : 'incident responder') : null),
       h('dt', null, 'How they were checked'),
-      h('dd', { 'data-testid': 'consent-verification' }, `${verificationText(v.verification.method)}; ${mfaFreshness(v.verification.mfa_at, now)}`),
+      h('dd', { 'data-testid': 'consent-verification' }, v.verification.method === 'sso' ? ssoVerificationText(v.verification, now) : `${verificationText(v.verification.method)}; ${mfaFreshness(v.verification.mfa_at, now)}`),
       h('dt', null, 'Ticket'),
       h('dd', { 'data-testid': 'consent-ticket' }, iso(v.ticket)),
       h('dt', null, 'Why'),
