@@ -61,8 +61,16 @@ export async function frameAt(page: Page, webm: Buffer, atS: number): Promise<{ 
         video.onloadedmetadata = r;
         video.onerror = () => j(new Error(`video error ${video.error?.code}`));
       });
+      // The frame is painted once it is presented, which on a busy machine can come after 'seeked':
+      // drawing before then reads a transparent, black pixel that no recording ever held.
+      const presented = new Promise((r) => {
+        video.requestVideoFrameCallback(() => r(null));
+        setTimeout(r, 3000);
+      });
       video.currentTime = atS;
       await new Promise((r) => (video.onseeked = r));
+      if (video.readyState < 2) await new Promise((r) => video.addEventListener('loadeddata', r, { once: true }));
+      await presented;
       const c = document.createElement('canvas');
       c.width = video.videoWidth;
       c.height = video.videoHeight;

@@ -110,7 +110,9 @@ describe.skipIf(skip)(SUITE, () => {
     expect((await fetch(`${b.url}/api/v1/sessions/${s.id}/recording?ticket=x`)).status).toBe(401);
     const other = crypto.randomUUID();
     expect((await fetch(`${b.url}/api/v1/sessions/${other}/recording?${new URL(b.url + t.body.url).searchParams}`)).status).toBe(401);
-    const tampered = t.body.url.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A'));
+    // A character well inside the signature (the last one carries spare bits that decode alike).
+    const at = t.body.url.length - 10;
+    const tampered = t.body.url.slice(0, at) + (t.body.url[at] === 'A' ? 'B' : 'A') + t.body.url.slice(at + 1);
     expect((await fetch(b.url + tampered)).status).toBe(401);
 
     const markers = await auditor.api.call('GET', `/api/v1/sessions/${s.id}/recording/markers`);

@@ -7,6 +7,9 @@ import { activeSession } from '../../kit/lifecycle.js';
 /** A wrong join code sent as if through a proxy that says who the client is. */
 const guess = (b: TestBroker, xff?: string) => new ApiClient(b.url, new DeviceKey()).call('POST', '/api/v1/join', { code: 'ZZZZZ-ZZZZZ' }, xff ? { headers: { 'x-forwarded-for': xff } } : {});
 
+/** The per-source limit the broker runs with (its default: the test checks the shipped setting). */
+const perSource = (b: TestBroker) => b.ctx.cfg.rateLimits.join_failures_per_source;
+
 async function sources(b: TestBroker, type: string): Promise<string[]> {
   await b.ctx.audit.flush();
   const rows = await b.ctx.storage.db.selectFrom('audit_events').select('source').where('type', '=', type).execute();
@@ -27,9 +30,9 @@ describe('trusted_proxies decides when X-Forwarded-For names the client', () => 
 
   it('behind a trusted proxy, the limits and the audit see each client, not the proxy', async () => {
     b = await startTestBroker('sqlite', { file: { trusted_proxies: ['127.0.0.1'] } as never });
-    for (let i = 0; i < 10; i++) expect((await guess(b, '203.0.113.7')).status).toBe(404);
+    for (let i = 0; i < perSource(b); i++) expect((await guess(b, '203.0.113.7')).status).toBe(404);
     expect((await guess(b, '203.0.113.7')).status).toBe(429);
-    // Ten wrong codes from one client behind the proxy do not lock the others out.
+    // A full count of wrong codes from one client behind the proxy does not lock the others out.
     expect((await guess(b, '203.0.113.8')).status).toBe(404);
     // The rightmost address that is not a trusted proxy: what the client put in front is not believed.
     expect((await guess(b, '203.0.113.7, 198.51.100.20')).status).toBe(404);
@@ -53,14 +56,14 @@ describe('trusted_proxies decides when X-Forwarded-For names the client', () => 
 
   it('without trusted proxies a forged X-Forwarded-For is ignored and does not dodge the limit', async () => {
     b = await startTestBroker('sqlite');
-    for (let i = 0; i < 10; i++) expect((await guess(b, `198.51.100.${i}`)).status).toBe(404);
+    for (let i = 0; i < perSource(b); i++) expect((await guess(b, `198.51.100.${i}`)).status).toBe(404);
     expect((await guess(b, '198.51.100.200')).status).toBe(429);
     expect(new Set(await sources(b, 'join.redeem_failed'))).toEqual(new Set(['127.0.0.1']));
   });
 
   it('from a peer that is not a trusted proxy the header is ignored', async () => {
     b = await startTestBroker('sqlite', { file: { trusted_proxies: ['10.0.0.0/8', '::1'] } as never });
-    for (let i = 0; i < 10; i++) expect((await guess(b, `198.51.100.${i}`)).status).toBe(404);
+    for (let i = 0; i < perSource(b); i++) expect((await guess(b, `198.51.100.${i}`)).status).toBe(404);
     expect((await guess(b, '198.51.100.200')).status).toBe(429);
     expect(new Set(await sources(b, 'join.redeem_failed'))).toEqual(new Set(['127.0.0.1']));
   });
