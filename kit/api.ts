@@ -16,7 +16,7 @@ export class ApiClient {
     readonly device: DeviceKey = new DeviceKey(),
   ) {}
 
-  async call<T = any>(method: 'GET' | 'POST', path: string, body?: unknown, opts: { proof?: boolean; token?: string | null; headers?: Record<string, string>; rawBody?: string } = {}): Promise<ApiResult<T>> {
+  async call<T = any>(method: 'GET' | 'POST', path: string, body?: unknown, opts: { proof?: boolean; token?: string | null; headers?: Record<string, string>; rawBody?: string; redirect?: 'follow' | 'manual' } = {}): Promise<ApiResult<T>> {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     const token = opts.token === undefined ? this.accessToken : opts.token;
@@ -26,7 +26,7 @@ export class ApiClient {
     if (opts.rawBody !== undefined) payload = opts.rawBody;
     else if (body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const res = await fetch(url, { method, headers, body: payload });
+    const res = await fetch(url, { method, headers, body: payload, ...(opts.redirect ? { redirect: opts.redirect } : {}) });
     const text = await res.text();
     let parsed: unknown = text;
     try {

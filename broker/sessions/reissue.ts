@@ -4,6 +4,7 @@ import type { SignedInAccount } from '../auth/account.js';
 import { conflict } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import { issueCode } from './join.js';
+import { NOT_STARTED } from './request-approval.js';
 import { deny, move } from './moves.js';
 import { readRow, toView } from './queries.js';
 import { scheduleTimers } from './timers.js';
@@ -36,17 +37,8 @@ export async function reissueCode(core: SessionCore, analyst: SignedInAccount, o
     id: crypto.randomUUID(),
     state: 'requested',
     end_reason: null,
-    code_hash: null,
-    code_expires_at: null,
-    end_user_jkt: null,
-    offer_hash: null,
-    offer_expires_at: null,
-    activated_at: null,
-    expires_at: null,
-    hard_deadline: null,
+    ...NOT_STARTED,
     created_at: now,
-    ended_at: null,
-    version: 0,
     analyst_epoch: analyst.token_epoch,
   };
   await core.db.insertInto('sessions').values(row).execute();

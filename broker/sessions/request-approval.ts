@@ -13,6 +13,20 @@ import { SYSTEM, accountActor, type SessionView } from './types.js';
 
 /** The start of a session: an analyst asks against a ticket; policy or an approver says yes or no. */
 
+/** A session row's fields before a code is issued: nothing joined, offered, started or ended yet. */
+export const NOT_STARTED = {
+  code_hash: null,
+  code_expires_at: null,
+  end_user_jkt: null,
+  offer_hash: null,
+  offer_expires_at: null,
+  activated_at: null,
+  expires_at: null,
+  hard_deadline: null,
+  ended_at: null,
+  version: 0,
+} as const;
+
 export interface SessionRequest {
   ticket: string;
   reason: string;
@@ -56,17 +70,8 @@ export async function request(core: SessionCore, analyst: SignedInAccount, input
     approver_id: null,
     approved_at: null,
     approval_deadline: now + policy.approval_window_minutes * 60_000,
-    code_hash: null,
-    code_expires_at: null,
-    end_user_jkt: null,
-    offer_hash: null,
-    offer_expires_at: null,
-    activated_at: null,
-    expires_at: null,
-    hard_deadline: null,
+    ...NOT_STARTED,
     created_at: now,
-    ended_at: null,
-    version: 0,
     decision_note: null,
     // What the analyst's token carried: if the account's epoch has moved on since, the watch ends this.
     analyst_epoch: analyst.token_epoch,

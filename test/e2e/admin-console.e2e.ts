@@ -50,8 +50,8 @@ describe.skipIf(skip)(SUITE, () => {
     await page.getByRole('heading', { name: 'Administration' }).waitFor();
 
     // Add an analyst: the one-time password is shown once, on the screen.
-    await page.getByLabel('Username').fill('omar');
-    await page.getByLabel('Full name').fill('Omar Haddad');
+    await page.getByLabel('Username', { exact: true }).fill('omar');
+    await page.getByLabel('Full name', { exact: true }).fill('Omar Haddad');
     await page.getByLabel('Organisation', { exact: true }).fill('Acme IT');
     await page.getByRole('button', { name: 'Add person' }).click();
     const otp = (await page.getByTestId('one-time-password').textContent())!;
@@ -71,7 +71,7 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => other.page.getByTestId('request-state').textContent()).toMatch(/Waiting for an approver|Read this code/);
 
     // Organisation and roles.
-    await card.getByLabel('Organisation of omar').fill('Acme Field IT');
+    await card.getByLabel('Organisation of omar', { exact: true }).fill('Acme Field IT');
     await card.getByRole('button', { name: 'Save organisation of omar' }).click();
     await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain('Acme Field IT');
     await card.getByRole('checkbox', { name: /^approver/ }).check();
@@ -93,18 +93,18 @@ describe.skipIf(skip)(SUITE, () => {
 
     // The policy: edited here, saved for new requests, audited with what changed.
     await page.getByRole('button', { name: 'Policy' }).click();
-    const stepUp = page.getByLabel('Control and files need a second factor from the last (minutes)');
+    const stepUp = page.getByLabel('Control and files need a second factor from the last (minutes)', { exact: true });
     await expect.poll(() => stepUp.inputValue()).toBe('10');
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '65-admin-policy');
     await stepUp.fill('5');
     await page.getByTestId('policy-form').getByRole('checkbox', { name: 'file transfer' }).nth(1).check();
     // A rule the schema has: a longest session beyond the hard limit is refused, named.
-    await page.getByLabel('Longest session asked for (minutes)').fill('500');
+    await page.getByLabel('Longest session asked for (minutes)', { exact: true }).fill('500');
     await page.getByRole('button', { name: 'Save policy' }).click();
     await expect.poll(() => page.getByTestId('policy-error').textContent()).toContain('max_duration_minutes must not exceed hard_max_minutes');
     await shot(page, '66-admin-policy-refused');
-    await page.getByLabel('Longest session asked for (minutes)').fill('60');
+    await page.getByLabel('Longest session asked for (minutes)', { exact: true }).fill('60');
     await page.getByRole('button', { name: 'Save policy' }).click();
     await expect.poll(() => page.getByTestId('policy-note').textContent()).toMatch(/Changed: (step_up_minutes, denied_capabilities|denied_capabilities, step_up_minutes)\./);
     expect(s.broker.ctx.cfg.policy.step_up_minutes).toBe(5);
@@ -116,7 +116,7 @@ describe.skipIf(skip)(SUITE, () => {
     await page.getByRole('button', { name: 'Audit log' }).click();
     const table = page.getByTestId('audit-table');
     await table.waitFor();
-    await page.getByLabel('Filter').fill('account.');
+    await page.getByLabel('Filter', { exact: true }).fill('account.');
     for (const t of ['account.created', 'account.organisation_changed', 'account.roles_changed', 'account.password_reset', 'account.disabled']) {
       await expect.poll(() => table.textContent()).toContain(t);
     }
@@ -131,7 +131,7 @@ describe.skipIf(skip)(SUITE, () => {
     const failed = s.broker.ctx.hooks.deliveries('session.ended', { session_id: crypto.randomUUID(), ticket: 'INC-4711' }).map((d) => ({ ...d, status: 'failed', attempts: 6, last_error: 'connect ECONNREFUSED' }));
     await s.broker.ctx.storage.db.insertInto('hook_deliveries').values(failed).execute();
     await page.getByRole('button', { name: 'Webhook deliveries' }).click();
-    await page.getByLabel('Show').waitFor();
+    await page.getByLabel('Show', { exact: true }).waitFor();
     await expect.poll(() => page.getByTestId('delivery-status').first().textContent()).toBe('failed');
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '63-admin-deliveries');

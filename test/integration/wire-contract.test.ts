@@ -17,6 +17,7 @@ import { consent, consentReceipt, requestSession } from '../../kit/lifecycle.js'
 import { SignalingClient } from '../../kit/signaling-client.js';
 import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import type { Browser } from 'playwright-core';
+import { signInAtIdp, startTestIdp, type TestIdp } from '../helpers/oidc-idp.js';
 
 /**
  * The contract in common/ holds for a real broker: every route's answers parse through the
@@ -46,13 +47,17 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
   const noChromium = missingChromium();
   let browser: Browser | null = null;
   let passkeyPage: PasskeyPage | null = null;
+  // Single sign-on's routes answer through a real OpenID provider in this process.
+  let idp: TestIdp;
 
   beforeAll(async () => {
     if (noChromium.length === 0) {
       browser = await launchHeadlessChromium();
       passkeyPage = await PasskeyPage.open(browser);
     } else console.warn(`[wire contract] passkey routes not answered: missing ${noChromium.join(', ')}`);
-    b = await startTestBroker(engine, passkeyPage ? ({ file: { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } } as never) : {});
+    idp = await startTestIdp([{ sub: 'dana', password: 'dana-pw-1', name: 'Dana Reyes', email: 'dana@acme.example', groups: ['helpdesk'], amr: ['pwd', 'mfa'] }]);
+    const oidc = { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, groups_claim: 'groups', claims_to_roles: [{ claim: 'groups', value: 'helpdesk', roles: ['analyst'] }], organisation: 'Acme IT' };
+    b = await startTestBroker(engine, { file: { oidc, ...(passkeyPage ? { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } : {}) } } as never);
     // Every answer any client in this file receives is checked against the route's schema.
     ApiClient.prototype.call = async function (this: ApiClient, ...args: Parameters<ApiClient['call']>): Promise<ApiResult> {
       const res = await original.apply(this, args);
@@ -60,14 +65,17 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
       const route = routeFor(b.routes, method, url);
       if (!route) return res;
       const where = `${method} ${route.url} (${res.status})`;
-      const schema = res.status < 300 ? route.response : ErrorResponseSchema;
+      // A redirect the route declares (the identity provider's callback) is its success; its body is empty.
+      const redirect = res.status >= 300 && res.status < 400 && String(res.status) in route.responses;
+      if (redirect && res.body === null) res.body = '';
+      const schema = res.status < 300 || redirect ? route.response : ErrorResponseSchema;
       // An event stream's answer is its events: each one's data is what the route declares.
       if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) res.body = firstEventData(String(res.body));
       const parsed = schema.safeParse(res.body);
       if (!parsed.success) problems.push(`${where}: ${parsed.error.message}`);
       // Zod drops keys a schema does not name: anything dropped is a field the contract lacks.
       else if (!isDeepStrictEqual(parsed.data, res.body)) problems.push(`${where}: fields outside the schema in ${JSON.stringify(res.body).slice(0, 300)}`);
-      if (res.status < 300) answered.add(`${route.method} ${route.url}`);
+      if (res.status < 300 || redirect) answered.add(`${route.method} ${route.url}`);
       return res;
     };
   });
@@ -76,6 +84,7 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     await passkeyPage?.close();
     await browser?.close();
     await b?.destroy();
+    await idp?.close();
   });
 
   // Many sign-ins (scrypt) and a whole session: under a shared machine's load it outgrows the 30 s default.
@@ -263,6 +272,27 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect(verified.body.ok).toBe(true);
     await fetch(`${b.url}/api/v1/no-such-route`);
     await fetch(`${b.url}/api/v1/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"code":' });
+
+    // Single sign-on: start with a device key, the provider's pages, its redirect to the broker's
+    // callback, the finish from the same device; then a step-up by signing in there again.
+    expect((await anon.get('/api/v1/auth/oidc')).body).toEqual({ enabled: true, issuer: idp.issuer });
+    const sso = new ApiClient(b.url, new DeviceKey());
+    const throughProvider = async (authorizationUrl: string) => {
+      const cb = await signInAtIdp(authorizationUrl, 'dana', 'dana-pw-1', (u) => u.pathname === '/api/v1/auth/oidc/callback');
+      const back = await anon.call('GET', cb.pathname + cb.search, undefined, { proof: false, redirect: 'manual' });
+      expect(back.status).toBe(302);
+      const f = new URLSearchParams(new URL(back.headers.get('location')!).hash.slice(1));
+      return { state: f.get('sso_state'), code: f.get('sso_code'), iss: f.get('sso_iss') ?? undefined };
+    };
+    const ssoStart = await sso.post('/api/v1/auth/oidc/start', { return_to: `${b.url}/console` });
+    expect(ssoStart.status, JSON.stringify(ssoStart.body)).toBe(200);
+    const ssoIn = await sso.post('/api/v1/auth/oidc/finish', await throughProvider(ssoStart.body.authorization_url));
+    expect(ssoIn.status, JSON.stringify(ssoIn.body)).toBe(200);
+    sso.accessToken = ssoIn.body.access_token;
+    const ssoUp = await sso.post('/api/v1/auth/oidc/step-up', { return_to: `${b.url}/console` });
+    expect(ssoUp.status, JSON.stringify(ssoUp.body)).toBe(200);
+    const upDone = await sso.post('/api/v1/auth/oidc/step-up/finish', await throughProvider(ssoUp.body.authorization_url));
+    expect(upDone.status, JSON.stringify(upDone.body)).toBe(200);
 
     expect(problems).toEqual([]);
     const never = b.routes.map((r) => `${r.method} ${r.url}`).filter((k) => !answered.has(k) && (passkeyPage || !k.includes('passkey')));
