@@ -24,7 +24,7 @@ export interface LifecycleResult {
   load_generator_cpu_ms_per_lifecycle: number;
   step_ms: Record<string, Summary>;
   includes: string;
-  per_lifecycle?: { statements: number; audit_events: number; top_statements: Record<string, number> };
+  per_lifecycle?: { statements: number; audit_events: number; statement_ms: number; top_statements: Record<string, number>; top_statements_by_us: Record<string, number> };
 }
 
 export interface LifecycleBroker {
@@ -78,7 +78,7 @@ export async function lifecycles(o: BrokerBenchOptions, sh: Shape, lb: Lifecycle
     const sampler = new ResourceSampler(child);
     let samplerStarted = false;
     let self: SelfCpu | null = null;
-    type Stats = { statements: number; by_statement: Record<string, number>; audit_appended: number };
+    type Stats = { statements: number; by_statement: Record<string, number>; micros_by_statement: Record<string, number>; audit_appended: number };
     let before: Promise<Stats> | null = null;
     let atWindowStart = 0;
     const c = child;
@@ -126,7 +126,17 @@ export async function lifecycles(o: BrokerBenchOptions, sh: Shape, lb: Lifecycle
         .filter(([, v]) => v > 0)
         .sort((x, y) => y[1] - x[1])
         .slice(0, 40);
-      perLifecycle = { statements: round((b1.statements - b0.statements) / n, 1), audit_events: round((b1.audit_appended - b0.audit_appended) / n, 1), top_statements: Object.fromEntries(top.map(([k, v]) => [k, round(v, 2)])) };
+      const micros = Object.entries(b1.micros_by_statement)
+        .map(([k, v]) => [k, (v - (b0.micros_by_statement[k] ?? 0)) / n] as const)
+        .filter(([, v]) => v > 0)
+        .sort((x, y) => y[1] - x[1]);
+      perLifecycle = {
+        statements: round((b1.statements - b0.statements) / n, 1),
+        audit_events: round((b1.audit_appended - b0.audit_appended) / n, 1),
+        statement_ms: round(micros.reduce((a, [, v]) => a + v, 0) / 1000, 2),
+        top_statements: Object.fromEntries(top.map(([k, v]) => [k, round(v, 2)])),
+        top_statements_by_us: Object.fromEntries(micros.slice(0, 25).map(([k, v]) => [k, round(v, 1)])),
+      };
     }
     const window = (stopAt - warmEnd) / 1000;
     const inWindow = completions.filter((t) => t >= warmEnd && t <= stopAt).length;

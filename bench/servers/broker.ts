@@ -25,6 +25,8 @@ const { values } = parseArgs({
 });
 
 const statements = new Map<string, number>();
+/** CPU microseconds (user + system, this process) inside each statement's run/all/get: not inflated by a busy machine. */
+const statementMicros = new Map<string, number>();
 let statementTotal = 0;
 if (values.instrument) {
   // Counts executions, not prepares: the broker caches prepared statements (storage/db.ts).
@@ -37,7 +39,13 @@ if (values.instrument) {
       statementTotal++;
       const key = this.source.replace(/\s+/g, ' ').slice(0, 90);
       statements.set(key, (statements.get(key) ?? 0) + 1);
-      return orig.apply(this, a);
+      const c0 = process.cpuUsage();
+      try {
+        return orig.apply(this, a);
+      } finally {
+        const d = process.cpuUsage(c0);
+        statementMicros.set(key, (statementMicros.get(key) ?? 0) + d.user + d.system);
+      }
     };
   }
 }
@@ -66,7 +74,7 @@ try {
 
   // SIGUSR2: report counters (statements run, audit events appended) so the parent can take deltas.
   process.on('SIGUSR2', () => {
-    emit({ event: 'stats', statements: statementTotal, by_statement: Object.fromEntries(statements), audit_appended: b.ctx.audit.appended });
+    emit({ event: 'stats', statements: statementTotal, by_statement: Object.fromEntries(statements), micros_by_statement: Object.fromEntries(statementMicros), audit_appended: b.ctx.audit.appended });
   });
 
   let stopping = false;

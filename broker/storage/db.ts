@@ -103,6 +103,10 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   sqlite.pragma('journal_mode = WAL');
   // NORMAL with WAL survives a process crash; only an OS crash can lose the last commits.
   sqlite.pragma('synchronous = NORMAL');
+  // SQLite's default page cache is 2 MB; past that, every read of an older page is a read()
+  // system call. 64 MB (an upper bound, taken only as pages are touched) keeps a busy broker's
+  // working set (sessions, tokens, the audit tail, replay and limit keys) in memory.
+  sqlite.pragma('cache_size = -65536');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
