@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { FILE_HIGH_WATER, FILE_LOW_WATER } from '../common/files/protocol.js';
-import { Stack, missingTools, requestSession, signIn } from '../kit/e2e-stack.js';
+import { Stack, missingTools, requestSession, signIn, xsetroot } from '../kit/e2e-stack.js';
+import { launchDetachable } from './lib/detachable-browser.js';
 import { nameShim } from './lib/screen-probe.js';
 import { round, sleep, summarize } from './lib/stats.js';
 
@@ -56,6 +57,17 @@ function tree(root: number): number[] {
   return pids;
 }
 
+/** RSS of one process by kind of memory (anonymous, shared memory, mapped files), MiB. */
+function rssParts(pid: number): { anon: number; shmem: number; file: number } {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0) / 1024;
+    return { anon: kb('RssAnon'), shmem: kb('RssShmem'), file: kb('RssFile') };
+  } catch {
+    return { anon: 0, shmem: 0, file: 0 };
+  }
+}
+
 function rssMiB(pids: number[]): number {
   let kb = 0;
   for (const pid of pids) {
@@ -70,27 +82,54 @@ function rssMiB(pids: number[]): number {
 
 /**
  * Peak RSS of process trees until stopped: RSS every 100 ms, the trees' members once a second
- * (walking /proc is costly, and this machine's two cores are what is being measured).
+ * (walking /proc is costly, and this machine's two cores are what is being measured). Each
+ * process's own growth is kept too, so a figure over its goal says which process grew.
  */
-function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<string, { base: number; peak: number }> } {
-  const r: Record<string, { base: number; peak: number }> = {};
+function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<string, { base: number; peak: number; by_process: Record<string, string> }> } {
+  const r: Record<string, { base: number; peak: number; by_process: Record<string, string> }> = {};
   const members: Record<string, number[]> = {};
+  const own = new Map<number, { kind: string; base: number; peak: number; anon: [number, number]; shmem: [number, number] }>();
   const refresh = () => {
     for (const [k, root] of Object.entries(roots)) members[k] = root === null ? [process.pid] : tree(root);
+    for (const pid of Object.values(members).flat()) {
+      if (own.has(pid)) continue;
+      let cmd = '';
+      try {
+        cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      const kind = pid === process.pid ? 'node' : (/--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser') + (/--utility-sub-type=([a-z.]+)/.exec(cmd)?.[1] ? `:${/--utility-sub-type=([a-z.]+)/.exec(cmd)![1]}` : '');
+      const v = rssMiB([pid]);
+      const p = rssParts(pid);
+      own.set(pid, { kind: `${kind}#${pid}`, base: v, peak: v, anon: [p.anon, p.anon], shmem: [p.shmem, p.shmem] });
+    }
   };
   refresh();
   for (const k of Object.keys(roots)) {
     const v = rssMiB(members[k]!);
-    r[k] = { base: v, peak: v };
+    r[k] = { base: v, peak: v, by_process: {} };
   }
   const t = setInterval(() => {
     for (const k of Object.keys(roots)) r[k]!.peak = Math.max(r[k]!.peak, rssMiB(members[k]!));
+    for (const [pid, o] of own) {
+      const p = rssParts(pid);
+      o.peak = Math.max(o.peak, p.anon + p.shmem + p.file);
+      o.anon[1] = Math.max(o.anon[1], p.anon);
+      o.shmem[1] = Math.max(o.shmem[1], p.shmem);
+    }
   }, 100);
   const m = setInterval(refresh, 1000);
   return {
     stop: () => {
       clearInterval(t);
       clearInterval(m);
+      for (const k of Object.keys(roots)) {
+        for (const pid of members[k]!) {
+          const o = own.get(pid);
+          if (o && o.peak - o.base >= 1) r[k]!.by_process[o.kind] = `${round(o.peak - o.base, 1)} (anonymous ${round(o.anon[1] - o.anon[0], 1)}, shared memory ${round(o.shmem[1] - o.shmem[0], 1)})`;
+        }
+      }
       return r;
     },
   };
@@ -165,6 +204,7 @@ function xCopy(display: string, text: string): Promise<void> {
 
 export async function runTransferBench(o: { quick: boolean }): Promise<number> {
   const missing = missingTools();
+  if (!(process.env.PATH ?? '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, 'xclip')))) missing.push('xclip (apt-get install xclip)');
   if (missing.length > 0) {
     process.stderr.write(`transfer bench: missing ${missing.join(', ')}\n`);
     return 1;
@@ -174,22 +214,25 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
   const started = Date.now();
   const out: Record<string, unknown> = { quick: o.quick, date: new Date().toISOString(), cpus: os.cpus().length, loadavg_before: os.loadavg().map((x) => round(x, 2)), file_mib: size / MiB };
   log(`transfer bench: ${size / MiB} MiB analyst -> end user, a bare channel between the same pages, ${clipSamples} clipboard syncs`);
+  let closeEu: () => Promise<void> = async () => undefined;
   const s = await Stack.start({ policy: { auto_approve: { capabilities: ['view', 'chat', 'files', 'clipboard'], analyst_kinds: ['internal'] } } });
   try {
     const folder = path.join(s.dir, 'received');
     const euHost = await s.host('end_user', { receiveFolder: folder });
     const anHost = await s.host('staff');
     const analyst = await s.user('analyst');
-    const before = new Set(chromiumRoots().keys());
     const an = await s.staffPage(anHost);
     const sender = [...chromiumRoots().values()].find((r) => r.headless)?.pid ?? null;
     await signIn(an.page, analyst);
     await requestSession(an.page, { ticket: 'BENCH-FILES', reason: 'Benchmark: file transfer and clipboard', also: ['files', 'clipboard'] });
     const codeEl = an.page.getByTestId('join-code');
     await codeEl.waitFor({ timeout: 15_000 });
-    const eu = await s.endUserPage(euHost);
-    const euRoot = [...chromiumRoots().entries()].find(([d, r]) => !before.has(d) && !r.headless)?.[1].pid ?? null;
-    if (sender === null || euRoot === null) throw new Error('could not tell the two browsers apart in /proc');
+    const euBrowser = await launchDetachable(s.xvfb.display, `${euHost.launchUrl}#/`);
+    closeEu = () => euBrowser.close();
+    const eu = { page: euBrowser.page() };
+    await eu.page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    const euRoot = euBrowser.pid;
+    if (sender === null) throw new Error("could not find the analyst's browser in /proc");
     await eu.page.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
     await eu.page.getByRole('button', { name: 'Continue' }).click();
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
@@ -206,18 +249,38 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     fs.writeFileSync(file, crypto.randomBytes(size));
     await an.page.getByTestId('send-file-input').setInputFiles(file);
     await eu.page.getByTestId('file-offer').waitFor({ timeout: 60_000 });
+    // Before the file, the screen moves for a few seconds with nothing else going on: the shared
+    // screen's capture and encoder reach their working size here, so the figures below are what
+    // the file adds. What that warm-up itself grew by is kept beside them.
+    const idle = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
+    const idleUntil = Date.now() + 5000;
+    for (let i = 0; Date.now() < idleUntil; i++) {
+      await xsetroot(s.xvfb.display, i % 2 ? '#203040' : '#405060');
+      await sleep(100);
+    }
+    const idleRss = idle.stop();
     // null: this process, which hosts the end user's main-process services.
     const peaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
     const t0 = Date.now();
-    await eu.page.getByRole('button', { name: 'Accept file' }).click();
-    await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 600_000 });
+    // On two busy cores the DevTools round trips after a click can take long: the click is done.
+    await eu.page.getByRole('button', { name: 'Accept file' }).click({ timeout: 120_000, noWaitAfter: true });
+    // Playwright lets go of the end user's browser while the file moves (see detachable-browser.ts):
+    // main moves the file to its name only once its SHA-256 matched, so its appearing is "saved".
+    await euBrowser.detach();
+    const landed = path.join(folder, 'bench-file.bin');
+    for (const end = Date.now() + 600_000; !fs.existsSync(landed); await sleep(20)) if (Date.now() > end) throw new Error('the file never landed');
     const fileS = (Date.now() - t0) / 1000;
     const rss = peaks.stop();
-    if (fs.statSync(path.join(folder, 'bench-file.bin')).size !== size) throw new Error('the received file has the wrong size');
+    eu.page = await euBrowser.attach();
+    await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 30_000 });
+    if (fs.statSync(landed).size !== size) throw new Error('the received file has the wrong size');
     const fileRate = size / MiB / fileS;
     log(`  file through the app: ${round(fileRate, 1)} MiB/s (${round(fileS, 2)} s)`);
 
+    // The bare channel between the same pages, measured alike (after the file: not a clean base).
+    const rawPeaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
     const raw = await rawChannel(an.page, eu.page, size);
+    const rawRss = rawPeaks.stop();
     log(`  bare data channel:    ${round(raw, 1)} MiB/s`);
 
     const clip: number[] = [];
@@ -252,13 +315,16 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
       clipboard_sync_max_ms: round(cs.max, 1),
       details: {
         file_seconds: round(fileS, 2),
-        rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, { base: round(v.base, 1), peak: round(v.peak, 1) }])),
+        rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, { base: round(v.base, 1), peak: round(v.peak, 1), growth_by_process: v.by_process }])),
+        screen_motion_before_file_rss_growth_mib: Object.fromEntries(Object.entries(idleRss).map(([k, v]) => [k, round(v.peak - v.base, 1)])),
+        raw_channel_rss_growth_mib: Object.fromEntries(Object.entries(rawRss).map(([k, v]) => [k, { growth: round(v.peak - v.base, 1), by_process: v.by_process }])),
         clipboard_samples_ms: clip.map((x) => round(x, 1)),
-        note: 'RSS figures are growth over the value just before Accept; the receiver is the end user\'s Chromium plus this process, which hosts the main-process services.',
+        note: "RSS figures are growth over the value just before Accept; the receiver is the end user's Chromium plus this process, which hosts the main-process services. Playwright is detached from the end user's browser while the file moves: its DevTools session would otherwise carry a base64 copy of every bridge WebSocket frame through the browser process and this one, which Electron's IPC does not have (bench/README.md).",
       },
     });
     await eu.page.getByTestId('stop').click();
   } finally {
+    await closeEu();
     await s.close();
   }
   out.loadavg_after = os.loadavg().map((x) => round(x, 2));

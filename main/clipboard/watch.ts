@@ -26,6 +26,8 @@ export class ClipboardWatch {
   private readonly timers = new Map<string, ReturnType<typeof setInterval>>();
   private readonly last = new Map<string, ClipboardContent>();
   private readonly busy = new Set<string>();
+  /** Bumped by each write here: a read that was under way across a write saw an old clipboard. */
+  private readonly writes = new Map<string, number>();
 
   constructor(private readonly opts: ClipboardWatchOptions) {}
 
@@ -43,6 +45,7 @@ export class ClipboardWatch {
     if (t) clearInterval(t);
     this.timers.delete(sessionId);
     this.last.delete(sessionId);
+    this.writes.delete(sessionId);
   }
 
   watching(sessionId: string): boolean {
@@ -58,6 +61,7 @@ export class ClipboardWatch {
       this.opts.onError?.(err);
       return { ok: false, reason: 'write_failed' };
     }
+    this.writes.set(sessionId, (this.writes.get(sessionId) ?? 0) + 1);
     if (this.timers.has(sessionId)) this.last.set(sessionId, { kind: 'text', text });
     this.opts.onSynced(sessionId, 'to_end_user', text.length);
     return { ok: true };
@@ -67,10 +71,14 @@ export class ClipboardWatch {
     if (this.busy.has(sessionId)) return;
     if (!this.opts.allows(sessionId, 'from_end_user')) return this.stop(sessionId);
     this.busy.add(sessionId);
+    const writesBefore = this.writes.get(sessionId) ?? 0;
     try {
       const c = await this.opts.port.read();
       // The grant may have gone while xclip ran: nothing read then is sent.
       if (!this.timers.has(sessionId) || !this.opts.allows(sessionId, 'from_end_user')) return;
+      // The analyst's text was written while this read ran: what it saw is older than that text,
+      // and taking it as the last content would send the analyst's own text back on the next tick.
+      if ((this.writes.get(sessionId) ?? 0) !== writesBefore) return;
       const before = this.last.get(sessionId) ?? null;
       this.last.set(sessionId, c);
       if (before === null || sameContent(before, c)) return;

@@ -3,7 +3,8 @@
  * a 50 MiB file picked in the viewer's file dialog lands in the chosen folder with the right
  * SHA-256 while both sides show progress; a refused offer writes nothing; hostile names land
  * inside the folder under harmless names; a transfer cut by the end of the session leaves no
- * partial file.
+ * partial file; cancelling it or switching file transfer off on the end user's side stops it at
+ * once and deletes the partial file.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -180,6 +181,41 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.getByTestId('end-screen').waitFor({ timeout: 15_000 });
     await expect.poll(() => fs.readdirSync(folder).sort(), { timeout: 5000 }).toEqual(before);
     expect(euHost.services.files.active()).toEqual([]);
+    await close();
+  }, 300_000);
+  it('the end user cancels one in flight, then takes the grant back during the next: each stops at once and leaves no partial file', async () => {
+    const before = fs.existsSync(folder) ? fs.readdirSync(folder).sort() : [];
+    const { an, eu, close } = await sessionWithFiles(`INC-H${Date.now() % 10000}`);
+    const big = path.join(s.dir, 'office-installer.bin');
+    fs.writeFileSync(big, crypto.randomBytes(150 * MiB));
+    const partials = () => fs.readdirSync(folder).filter((f) => f.endsWith('.chaperone-partial')).length;
+
+    await an.getByTestId('send-file-input').setInputFiles(big);
+    await eu.getByTestId('file-offer').waitFor({ timeout: 30_000 });
+    await eu.getByRole('button', { name: 'Accept file' }).click();
+    await expect.poll(partials, { timeout: 30_000, interval: 50 }).toBe(1);
+    // From the keyboard: while bytes pour in, the headed window's frames come too rarely for a
+    // pointer click's scroll-into-view on these busy cores; Enter on the focused button is what a
+    // keyboard user does, and it reaches the same handler.
+    await eu.getByTestId('transfer-in-cancel').press('Enter');
+    await expect.poll(() => an.getByTestId('transfer-out').last().getAttribute('data-state'), { timeout: 10_000 }).toBe('cancelled');
+    expect(await eu.getByTestId('transfer-in').last().getAttribute('data-state')).toBe('cancelled');
+    await expect.poll(() => fs.readdirSync(folder).sort(), { timeout: 5000 }).toEqual(before);
+    expect(euHost.services.files.active()).toEqual([]);
+
+    // The next one: the end user switches file transfer off while it is under way.
+    await an.getByTestId('send-file-input').setInputFiles(big);
+    await eu.getByTestId('file-offer').waitFor({ timeout: 30_000 });
+    await eu.getByRole('button', { name: 'Accept file' }).click();
+    await expect.poll(partials, { timeout: 30_000, interval: 50 }).toBe(1);
+    await eu.getByTestId('files-off').press('Enter');
+    await expect.poll(() => fs.readdirSync(folder).sort(), { timeout: 5000, interval: 50 }).toEqual(before);
+    await expect.poll(() => an.getByTestId('transfer-out').last().getAttribute('data-state'), { timeout: 5000 }).toBe('cancelled');
+    await expect.poll(() => eu.getByTestId('transfer-in').last().getAttribute('data-state'), { timeout: 5000 }).toBe('cancelled');
+    expect(euHost.services.files.active()).toEqual([]);
+    // The analyst's file picker goes with the grant: nothing more can be sent.
+    await expect.poll(() => an.getByTestId('send-file-input').count(), { timeout: 5000 }).toBe(0);
+    await eu.getByTestId('stop').click();
     await close();
   }, 300_000);
 });
