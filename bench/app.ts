@@ -12,10 +12,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { H, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn } from '../kit/e2e-stack.js';
+import { H, PARK_POINT, ROOT_POINT, Stack, W, launchCapturingChromium, missingTools, requestSession, signIn } from '../kit/e2e-stack.js';
 import { connectBaseline, openBaselinePages, receiverStats, servePlainPage } from './lib/capture-baseline.js';
 import { RECORD_PCS, pictureFigures, type PictureFigures } from './lib/picture.js';
 import { changeToPixel } from './lib/change-to-pixel.js';
+import { compareCodecs } from './lib/codecs.js';
+import { textLegibility, type Legibility } from './lib/legibility.js';
 import { clockOffset, firstFrameAt, installPixelProbe, watchFirstFrame } from './lib/screen-probe.js';
 import { round, sleep, summarize } from './lib/stats.js';
 
@@ -23,6 +25,8 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 
 const APP_VIDEO = '[data-testid="remote-video"]';
 const BASELINE_VIDEO = '#v';
+/** The issue's bitrate for the legibility figure: text must stay sharp on a thin link. */
+const LEGIBILITY_CAP_BPS = 1_000_000;
 const PROBE_POINT = { x: ROOT_POINT.x / W, y: ROOT_POINT.y / H };
 
 function load(): { loadavg_1m: number; uptime: string } {
@@ -63,6 +67,8 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
     await eu.page.reload();
     await eu.page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
     let picture: PictureFigures | null = null;
+    let legibility: Legibility | null = null;
+    let codecs: Awaited<ReturnType<typeof compareCodecs>> | null = null;
     const anClock = await clockOffset(an.page);
     out.clock_offset_ms = round(anClock.offsetMs, 2);
     out.clock_offset_uncertainty_ms = round(anClock.uncertaintyMs, 2);
@@ -106,6 +112,8 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
         if (i === nSessions - 1) {
           picture = await pictureFigures({ viewer: an.page, sender: eu.page, target: s.target.page, display: s.xvfb.display, video: APP_VIDEO, quick: o.quick, typeAt: await s.target.centreOf('#i') });
           log(`  picture: scrolling ${picture.fps_moving_p50} fps, ${picture.scrolling_kbps} kbit/s, encoder ${picture.sharer_encode_cpu_pct}% of a core; idle ${picture.idle_kbps} kbit/s; typing ${picture.typing_kbps} kbit/s`);
+          legibility = await textLegibility({ viewer: an.page, sender: eu.page, target: s.target.page, origin: s.target.origin, display: s.xvfb.display, video: APP_VIDEO, screen: { width: W, height: H }, capBps: LEGIBILITY_CAP_BPS, park: PARK_POINT });
+          log(`  fine text at ${LEGIBILITY_CAP_BPS / 1000} kbit/s: SSIM ${legibility.ssim} (PSNR ${legibility.psnr_db} dB; ${legibility.ssim_at_500ms} 0.5 s after it appeared), frame ${legibility.frame.width}x${legibility.frame.height}`);
         }
         await an.page.getByRole('button', { name: 'End session' }).click();
         await an.page.getByRole('button', { name: 'End session now' }).click();
@@ -131,6 +139,8 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
         }
         log(`  round ${i + 1}: first frame app ${Math.round(at - t0)} ms, plain pages ${Math.round(baseFirstFrames[i]!)} ms`);
       }
+      // After the sessions, so the app's figures come first; the same browsers and display.
+      codecs = await compareCodecs({ url: server.url, sender, viewer: s.headless, target: s.target.page, origin: s.target.origin, display: s.xvfb.display, screen: { width: W, height: H }, rounds: o.quick ? 1 : 2, capBps: LEGIBILITY_CAP_BPS, moveMs: o.quick ? 3000 : 5000, log });
     } finally {
       await server.close();
     }
@@ -155,6 +165,8 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
       change_to_pixel_p50_ratio: round(ap.p50 / bs.p50, 2),
       change_to_pixel_p99_ratio: round(ap.p99 / bs.p99, 2),
       ...(picture ?? {}),
+      ...(legibility ? { text_legibility_ssim: legibility.ssim, text_legibility_psnr_db: legibility.psnr_db } : {}),
+      details: { legibility, codecs },
       xsetroot_p50_ms: round(summarize([...app.xsetrootMs, ...base.xsetrootMs]).p50, 1),
     });
     log(`  app:         first frame p50 ${round(ff.p50, 1)} ms (max ${round(ff.max, 1)}); change -> pixel p50 ${round(ap.p50, 1)} ms p99 ${round(ap.p99, 1)} ms (${app.missed} missed)`);
@@ -166,7 +178,7 @@ export async function runAppBench(o: { quick: boolean }): Promise<number> {
 
   out.load_after = load();
   out.duration_s = round((Date.now() - started) / 1000, 1);
-  out.goals = { first_frame_p50_ms: 1500, change_to_pixel_p50_ms: 200, first_frame_p50_ratio: 1.15, fps_moving_p50: 25, idle_kbps: 50 };
+  out.goals = { first_frame_p50_ms: 1500, change_to_pixel_p50_ms: 200, first_frame_p50_ratio: 1.15, fps_moving_p50: 25, idle_kbps: 50, text_legibility_ssim: 0.95 };
   fs.mkdirSync(path.join(import.meta.dirname, 'results'), { recursive: true });
   const file = path.join(import.meta.dirname, 'results', 'app.json');
   fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
