@@ -17,6 +17,8 @@ import { round, sleep } from './stats.js';
 export const CODECS = ['video/VP8', 'video/VP9', 'video/H264', 'video/AV1'] as const;
 
 export interface CodecRound {
+  /** Click to a decoded frame on the viewer (Node's clock, the page polled every animation frame). */
+  first_frame_ms: number;
   encode_cpu_pct: number;
   encode_ms_per_frame: number;
   fps_moving: number;
@@ -30,6 +32,7 @@ export interface CodecRound {
 
 export interface CodecFigures {
   /** Medians over the rounds. */
+  first_frame_ms: number;
   encode_cpu_pct: number;
   encode_ms_per_frame: number;
   fps_moving: number;
@@ -105,8 +108,9 @@ async function textSettings(sender: Page, bps: number): Promise<void> {
 async function oneRound(o: { url: string; sender: Browser; viewer: Browser; target: Page; origin: { x: number; y: number }; display: string; screen: { width: number; height: number }; codec: string; capBps: number; moveMs: number }): Promise<CodecRound> {
   const pages = await openBaselinePages({ url: o.url, headedSender: o.sender, headlessViewer: o.viewer });
   try {
-    await connectBaseline(pages.sender, pages.viewer, { codec: o.codec, contentHint: 'detail' });
-    await pages.viewer.waitForFunction(() => (document.getElementById('v') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 30_000 });
+    const { t0 } = await connectBaseline(pages.sender, pages.viewer, { codec: o.codec, contentHint: 'detail' });
+    await pages.viewer.waitForFunction(() => (document.getElementById('v') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 30_000, polling: 'raf' });
+    const firstFrameMs = Date.now() - t0;
     await textSettings(pages.sender, o.capBps);
     await sleep(1500);
     await scroll(o.target, true);
@@ -119,6 +123,7 @@ async function oneRound(o: { url: string; sender: Browser; viewer: Browser; targ
     const leg = await textLegibility({ viewer: pages.viewer, sender: pages.sender, target: o.target, origin: o.origin, display: o.display, video: '#v', screen: o.screen, capBps: o.capBps, park: PARK_POINT });
     if (b.mime.toLowerCase() !== o.codec.toLowerCase()) throw new Error(`asked for ${o.codec}, the sender used ${b.mime || 'nothing'}`);
     return {
+      first_frame_ms: firstFrameMs,
       encode_cpu_pct: round(((b.encodeS - a.encodeS) * 100) / wallS, 1),
       encode_ms_per_frame: round(((b.encodeS - a.encodeS) * 1000) / Math.max(1, b.frames - a.frames), 2),
       fps_moving: round(fps, 1),
@@ -149,13 +154,14 @@ export async function compareCodecs(o: { url: string; sender: Browser; viewer: B
     for (const codec of order) {
       const got = await oneRound({ ...o, codec });
       rounds.get(codec)!.push(got);
-      o.log(`  codec ${codec} round ${r + 1}: encoder ${got.encode_cpu_pct}% of a core (${got.encode_ms_per_frame} ms/frame, ${got.encoder}), ${got.fps_moving} fps, ${got.scrolling_kbps} kbit/s scrolling; text SSIM ${got.text_ssim} (${got.text_ssim_at_500ms} at 0.5 s)`);
+      o.log(`  codec ${codec} round ${r + 1}: first frame ${got.first_frame_ms} ms, encoder ${got.encode_cpu_pct}% of a core (${got.encode_ms_per_frame} ms/frame, ${got.encoder}), ${got.fps_moving} fps, ${got.scrolling_kbps} kbit/s scrolling; text SSIM ${got.text_ssim} (${got.text_ssim_at_500ms} at 0.5 s)`);
     }
   }
   const codecs: Record<string, CodecFigures> = {};
   for (const [codec, rs] of rounds) {
     const m = (k: keyof Omit<CodecRound, 'encoder' | 'frame'>) => round(median(rs.map((x) => x[k])), 4);
     codecs[codec.slice('video/'.length).toLowerCase()] = {
+      first_frame_ms: m('first_frame_ms'),
       encode_cpu_pct: m('encode_cpu_pct'),
       encode_ms_per_frame: m('encode_ms_per_frame'),
       fps_moving: m('fps_moving'),

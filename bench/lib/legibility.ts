@@ -6,6 +6,7 @@
  * SSIM between the two (ssim.js, the original Wang et al. form: 11x11 Gaussian window, sigma 1.5,
  * K1 0.01, K2 0.03, on luma, no downsampling, so single-pixel strokes count).
  */
+import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 import { ssim } from 'ssim.js';
 import x11 from 'x11';
@@ -150,6 +151,11 @@ export interface Legibility {
   psnr_db: number;
   /** The same right after the text appeared (how it looks while the encoder is still refining). */
   ssim_at_500ms: number;
+  /**
+   * The control: the X server's own region against itself moved by one pixel. Text that is one
+   * pixel off (or smeared by a pixel) scores this, so it shows how far below 1 a bad picture falls.
+   */
+  ssim_one_pixel_shift: number;
   settle_ms: number;
   cap_bps: number;
   region: Rect;
@@ -172,6 +178,8 @@ export async function textLegibility(o: {
   settleMs?: number;
   /** Where the pointer rests meanwhile (the capture draws the cursor; the server's image has none). */
   park: { x: number; y: number };
+  /** Writes the two compared images as `<prefix>-screen.png` and `<prefix>-viewer.png`, to look at. */
+  savePngPrefix?: string;
 }): Promise<Legibility> {
   const settleMs = o.settleMs ?? 3000;
   const before = await capSender(o.sender, o.capBps);
@@ -186,10 +194,16 @@ export async function textLegibility(o: {
     const truth = await grabScreen(o.display, region);
     await sleep(Math.max(0, settleMs - 500));
     const late = await grabVideo(o.viewer, o.video, region, o.screen);
+    const shifted = await grabScreen(o.display, { ...region, x: region.x + 1 });
+    if (o.savePngPrefix) {
+      await savePng(o.viewer, `${o.savePngPrefix}-screen.png`, truth);
+      await savePng(o.viewer, `${o.savePngPrefix}-viewer.png`, late);
+    }
     return {
       ssim: round(meanSsim(late, truth), 4),
       psnr_db: round(lumaPsnr(late, truth), 2),
       ssim_at_500ms: round(meanSsim(early, truth), 4),
+      ssim_one_pixel_shift: round(meanSsim(shifted, truth), 4),
       settle_ms: settleMs,
       cap_bps: o.capBps,
       region,
@@ -199,4 +213,19 @@ export async function textLegibility(o: {
     await showFineText(o.target, false).catch(() => undefined);
     await capSender(o.sender, before).catch(() => undefined);
   }
+}
+
+/** PNG encoding by a page's canvas (no image package needed in Node). */
+async function savePng(page: Page, file: string, img: Rgba): Promise<void> {
+  const url = await page.evaluate(
+    ({ data, width, height }) => {
+      const c = document.createElement('canvas');
+      c.width = width;
+      c.height = height;
+      c.getContext('2d')!.putImageData(new ImageData(Uint8ClampedArray.from(data), width, height), 0, 0);
+      return c.toDataURL('image/png');
+    },
+    { data: Array.from(img.data), width: img.width, height: img.height },
+  );
+  fs.writeFileSync(file, Buffer.from(url.slice(url.indexOf(',') + 1), 'base64'));
 }
