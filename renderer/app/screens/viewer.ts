@@ -142,7 +142,7 @@ export function Viewer(): ReactNode {
       h('h1', { id: 'viewer-title', className: 'viewer-title' }, `Session for ${live.ticket ?? ''}`),
       h('span', null, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'viewer-countdown' }) : null, ' left'),
       h(Sas, { sas: live.sas, testId: 'viewer-sas' }),
-      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
+      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
         : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control'),
