@@ -121,8 +121,15 @@ export async function runAppBench(o: { quick: boolean; only?: Set<string> }): Pr
         if (i === nSessions - 1 && part('picture')) {
           picture = await pictureFigures({ viewer: an.page, sender: eu.page, target: s.target.page, display: s.xvfb.display, video: APP_VIDEO, quick: o.quick, typeAt: await s.target.centreOf('#i') });
           log(`  picture: scrolling ${picture.fps_moving_p50} fps, ${picture.scrolling_kbps} kbit/s, encoder ${picture.sharer_encode_cpu_pct}% of a core; idle ${picture.idle_kbps} kbit/s; typing ${picture.typing_kbps} kbit/s`);
-          legibility = await textLegibility({ viewer: an.page, sender: eu.page, target: s.target.page, origin: s.target.origin, display: s.xvfb.display, video: APP_VIDEO, screen: { width: W, height: H }, capBps: LEGIBILITY_CAP_BPS, park: PARK_POINT, savePngPrefix: path.join(import.meta.dirname, 'results', 'legibility') });
-          log(`  fine text at ${LEGIBILITY_CAP_BPS / 1000} kbit/s: SSIM ${legibility.ssim} (one pixel off scores ${legibility.ssim_one_pixel_shift}; PSNR ${legibility.psnr_db} dB; ${legibility.ssim_at_500ms} 0.5 s after it appeared), frame ${legibility.frame.width}x${legibility.frame.height}`);
+          try {
+            legibility = await textLegibility({ viewer: an.page, sender: eu.page, target: s.target.page, origin: s.target.origin, display: s.xvfb.display, video: APP_VIDEO, screen: { width: W, height: H }, capBps: LEGIBILITY_CAP_BPS, park: PARK_POINT, savePngPrefix: path.join(import.meta.dirname, 'results', 'legibility') });
+            log(`  fine text at ${LEGIBILITY_CAP_BPS / 1000} kbit/s: SSIM ${legibility.ssim} (one pixel off scores ${legibility.ssim_one_pixel_shift}; PSNR ${legibility.psnr_db} dB; ${legibility.ssim_at_500ms} 0.5 s after it appeared), frame ${legibility.frame.width}x${legibility.frame.height}`);
+          } catch (err) {
+            // Said in the results (with what the viewer showed), not a lost run.
+            const state = await an.page.getByTestId('viewer-state').textContent().catch(() => null);
+            out.text_legibility_error = `${(err as Error).message.split('\n')[0]} (viewer: ${state})`;
+            log(`  fine text: not measured: ${String(out.text_legibility_error)}`);
+          }
         }
         await an.page.getByRole('button', { name: 'End session' }).click();
         await an.page.getByRole('button', { name: 'End session now' }).click();

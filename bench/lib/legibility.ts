@@ -85,6 +85,8 @@ export function grabScreen(display: string, r: Rect): Promise<Rgba> {
  */
 export async function grabVideo(viewer: Page, selector: string, r: Rect, screen: { width: number; height: number }): Promise<Rgba & { frameWidth: number; frameHeight: number }> {
   await nameShim(viewer);
+  // A frame that is not there yet (the element was just given its stream) is waited for.
+  await viewer.waitForFunction((sel) => ((document.querySelector(sel) as HTMLVideoElement | null)?.videoWidth ?? 0) > 0, selector, { timeout: 10_000 }).catch(() => undefined);
   const got = await viewer.evaluate(
     ({ selector, r, screen }) => {
       const v = document.querySelector(selector) as HTMLVideoElement | null;

@@ -47,7 +47,9 @@ export function Viewer(): ReactNode {
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
       const v = videoRef.current;
-      if (!v) return;
+      // The same stream again (a renegotiation, an ICE restart) is left alone: setting it anew
+      // resets the element, and on a still screen no new frame may come to fill it for a while.
+      if (!v || v.srcObject === s) return;
       v.srcObject = s;
       if (s) void v.play().catch(() => undefined);
     };
