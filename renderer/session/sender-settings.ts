@@ -5,10 +5,10 @@ import { PRESET_SETTINGS, bitrateFor, type QualityPreset } from '../../common/co
  * peer still negotiates), from `npm run bench -- app` (`details.codecs`: each codec alone, the
  * app's text settings, 1 Mbit/s, Debian's Chromium, bench/README.md). AV1 (libaom) sent text as
  * legibly as VP9 (SSIM 0.9995 against the X server's pixels, already 0.5 s after it appeared, where
- * VP8 was still at 0.992) at about 30 frames/s while scrolling, for a third of VP8's bits and
- * about VP8's encoder time (6 to 7 ms a frame; VP9 10 to 11 ms and fewer frames, OpenH264 22 ms
- * and the least legible). VP8 next: the cheapest encoder, and what a peer without AV1 (the
- * @roamhq/wrtc Node stack) has.
+ * VP8 was still at 0.992) at VP8's frame rate while scrolling (26 to 28 frames/s on the loaded
+ * machine) for a third of VP8's bits and a little more encoder time (7.4 to 7.8 ms a frame, VP8
+ * 5.6 to 5.9; VP9 10 to 11 ms at 16 to 23 frames/s; OpenH264 22 to 24 ms and the least legible).
+ * VP8 next: the cheapest encoder, and what a peer without AV1 (the @roamhq/wrtc Node stack) has.
  */
 export const CODEC_ORDER = ['video/AV1', 'video/VP8', 'video/VP9', 'video/H264'] as const;
 
