@@ -126,7 +126,7 @@ export async function runAppBench(o: { quick: boolean; only?: Set<string> }): Pr
             log(`  fine text at ${LEGIBILITY_CAP_BPS / 1000} kbit/s: SSIM ${legibility.ssim} (one pixel off scores ${legibility.ssim_one_pixel_shift}; PSNR ${legibility.psnr_db} dB; ${legibility.ssim_at_500ms} 0.5 s after it appeared), frame ${legibility.frame.width}x${legibility.frame.height}`);
           } catch (err) {
             // Said in the results (with what the viewer showed), not a lost run.
-            const state = await an.page.getByTestId('viewer-state').textContent().catch(() => null);
+            const state = (await an.page.getByTestId('viewer-state').textContent({ timeout: 1000 }).catch(() => null)) ?? `no viewer; the page says: ${(await an.page.locator('main, body').first().innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 300)}`;
             out.text_legibility_error = `${(err as Error).message.split('\n')[0]} (viewer: ${state})`;
             log(`  fine text: not measured: ${String(out.text_legibility_error)}`);
           }
