@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
+import { CAPTURE_FRAME_RATE } from '../../common/control/quality.js';
 import { nameShim } from './screen-probe.js';
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>capture baseline</title></head>
@@ -31,16 +32,23 @@ export async function servePlainPage(): Promise<{ url: string; close(): Promise<
 }
 
 /** The same capture constraints as renderer/app/flows/join.ts, so the comparison is like for like. */
-export const CAPTURE_CONSTRAINTS = { video: { frameRate: 15 }, audio: false } as const;
+export const CAPTURE_CONSTRAINTS = { video: { frameRate: { ideal: CAPTURE_FRAME_RATE, max: CAPTURE_FRAME_RATE } }, audio: false } as const;
+
+/** For the codec comparison (bench/lib/codecs.ts): one codec only, and the app's content hint. */
+export interface BaselineOptions {
+  /** mimeType such as 'video/VP9': the only codec offered (with its retransmission format). */
+  codec?: string;
+  contentHint?: string;
+}
 
 /**
  * Connects a capturing page and a viewing page. `t0` is taken just before the click that starts
  * capture (the user gesture getDisplayMedia needs).
  */
-export async function connectBaseline(sender: Page, viewer: Page): Promise<{ t0: number }> {
+export async function connectBaseline(sender: Page, viewer: Page, opts: BaselineOptions = {}): Promise<{ t0: number }> {
   await nameShim(sender);
   await nameShim(viewer);
-  await sender.evaluate((constraints) => {
+  await sender.evaluate(({ constraints, opts }) => {
     const w = window as unknown as { __offer: Promise<string> };
     w.__offer = new Promise((resolve, reject) => {
       document.getElementById('share')!.addEventListener(
@@ -51,7 +59,17 @@ export async function connectBaseline(sender: Page, viewer: Page): Promise<{ t0:
               const media = await navigator.mediaDevices.getDisplayMedia(constraints);
               const pc = new RTCPeerConnection();
               (window as unknown as { __pc: RTCPeerConnection }).__pc = pc;
-              for (const t of media.getTracks()) pc.addTrack(t, media);
+              for (const t of media.getTracks()) {
+                if (opts.contentHint) t.contentHint = opts.contentHint;
+                pc.addTrack(t, media);
+              }
+              if (opts.codec) {
+                const want = opts.codec.toLowerCase();
+                const all = RTCRtpSender.getCapabilities('video')?.codecs ?? [];
+                const keep = all.filter((c) => c.mimeType.toLowerCase() === want || c.mimeType.toLowerCase() === 'video/rtx');
+                if (!keep.some((c) => c.mimeType.toLowerCase() === want)) throw new Error(`this browser cannot send ${opts.codec}`);
+                pc.getTransceivers()[0]!.setCodecPreferences(keep);
+              }
               await pc.setLocalDescription(await pc.createOffer());
               await gathered(pc);
               resolve(JSON.stringify(pc.localDescription));
@@ -69,7 +87,7 @@ export async function connectBaseline(sender: Page, viewer: Page): Promise<{ t0:
         pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && r());
       });
     }
-  }, CAPTURE_CONSTRAINTS);
+  }, { constraints: CAPTURE_CONSTRAINTS, opts });
   const t0 = Date.now();
   await sender.click('#share');
   const offer = await sender.evaluate(() => (window as unknown as { __offer: Promise<string> }).__offer);

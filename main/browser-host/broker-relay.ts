@@ -30,14 +30,31 @@ export async function relayHttp(req: http.IncomingMessage, res: http.ServerRespo
     const v = req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
+  // The page going away ends the broker's side too (an event stream would otherwise stay open).
+  const gone = new AbortController();
+  res.on('close', () => gone.abort());
   const upstream = await fetch(new URL(url.pathname + url.search, broker), {
     method: req.method,
     headers,
     body: chunks.length > 0 && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined,
     redirect: 'manual',
+    signal: gone.signal,
   });
+  const type = upstream.headers.get('content-type') ?? 'application/octet-stream';
+  const out: Record<string, string> = { 'content-type': type, 'cache-control': 'no-store' };
+  if (type.startsWith('text/event-stream') && upstream.body) {
+    // Server-sent events are relayed as they come: buffered to the end, the page would hear of
+    // its session going live only when the stream closed (and act on its once-a-second poll).
+    res.writeHead(upstream.status, out);
+    try {
+      for await (const c of upstream.body as unknown as AsyncIterable<Uint8Array>) res.write(c);
+    } catch {
+      // The page left or the broker closed: either way the stream is over.
+    }
+    res.end();
+    return;
+  }
   const body = Buffer.from(await upstream.arrayBuffer());
-  const out: Record<string, string> = { 'content-type': upstream.headers.get('content-type') ?? 'application/octet-stream', 'cache-control': 'no-store' };
   // The recording player seeks with byte ranges: the video element needs to see the broker's answer to them.
   for (const h of ['content-range', 'accept-ranges']) {
     const v = upstream.headers.get(h);

@@ -51,6 +51,8 @@ declare module 'x11' {
       QueryPointer(wid: number, cb: (err: Error | null, pointer: XPointer) => void): void;
       /** 32 bytes, one bit per keycode that is down. */
       QueryKeymap(cb: (err: Error | null, keys: Buffer) => void): void;
+      /** format 2 is ZPixmap: for depth 24, four bytes a pixel (blue, green, red, unused). Used by bench/lib/legibility.ts. */
+      GetImage(format: number, drawable: number, x: number, y: number, width: number, height: number, planeMask: number, cb: (err: Error | null, img: { depth: number; visualId: number; data: Buffer }) => void): void;
       sync(): Promise<void>;
       close(cb?: (err?: Error) => void): void;
       terminate(): void;

@@ -13,6 +13,7 @@ import { Emitter } from './emitter.js';
 import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
 import type { EngineClock, NonceSigner, SocketFactory, TeardownSigner, WebRtcImpl } from './ports.js';
 import { DEFAULT_QUALITY, type QualityPreset } from '../../common/control/quality.js';
+import { IceRestarter } from './ice-restart.js';
 import { applySenderSettings, preferScreenCodecs, selectedPath, statsMap, type StatsEntry } from './sender-settings.js';
 import { SharedScreen } from './shared-screen.js';
 import { SignalingLink, type LinkEvent } from './signaling-link.js';
@@ -112,12 +113,18 @@ export class SessionEngine extends Emitter<EngineEvents> {
   sas: string | null = null;
   /** Remote ICE candidates that could not be applied: dropped, never the end of the session. */
   candidatesDropped = 0;
+
+  /** ICE restarts this side has made (the offerer's; the answerer's stays 0). */
+  get iceRestarts(): number {
+    return this.restarter?.restarts ?? 0;
+  }
   /** Why the verification code failed, when it did (the session then ended as verification_failed). */
   verificationFailure: string | null = null;
   private readonly verification: Verification;
   private pc: RTCPeerConnection | null = null;
   private link: SignalingLink;
   private peer: SimplePeer.Instance | null = null;
+  private restarter: IceRestarter | null = null;
   private pointer: RTCDataChannel | null = null;
   private files: RTCDataChannel | null = null;
   private clip: RTCDataChannel | null = null;
@@ -538,8 +545,19 @@ export class SessionEngine extends Emitter<EngineEvents> {
     });
     peer.on('stream', (s: MediaStream) => this.emit('stream', s));
     peer.on('track', (_t: MediaStreamTrack, s: MediaStream) => this.emit('stream', s));
+    // simple-peer destroys the connection when ICE fails; here a failed path is restarted first
+    // (ice-restart.ts) and the grace decides when the session is given up.
+    const restarter = new IceRestarter(pc, peer as never, this.deps.clock, initiator);
+    this.restarter = restarter;
+    const sp = peer as unknown as { _onIceStateChange(): void; emit(e: string, ...a: unknown[]): boolean };
+    const onIce = sp._onIceStateChange.bind(peer);
+    sp._onIceStateChange = () => {
+      if (pc.iceConnectionState !== 'failed' || this.state === 'ended') return onIce();
+      sp.emit('iceStateChange', 'failed', pc.iceGatheringState);
+    };
     peer.on('iceStateChange', (ice: string) => {
-      if (ice === 'disconnected') this.startGrace('ice disconnected');
+      restarter.onIceState(ice);
+      if (ice === 'disconnected' || ice === 'failed') this.startGrace(`ice ${ice}`);
       if ((ice === 'connected' || ice === 'completed') && this.state === 'interrupted') {
         this.clearGrace();
         this.setState('connected');

@@ -2,9 +2,15 @@ import { PRESET_SETTINGS, bitrateFor, type QualityPreset } from '../../common/co
 
 /**
  * Codec order offered for the screen (first the one we prefer; the rest stay as fallbacks so any
- * peer still negotiates). See docs/session-protocol.md, "Picture", for the measurement behind it.
+ * peer still negotiates), from `npm run bench -- app` (`details.codecs`: each codec alone, the
+ * app's text settings, 1 Mbit/s, Debian's Chromium, bench/README.md). AV1 (libaom) sent text as
+ * legibly as VP9 (SSIM 0.9995 against the X server's pixels, already 0.5 s after it appeared, where
+ * VP8 was still at 0.992) at VP8's frame rate while scrolling (26 to 28 frames/s on the loaded
+ * machine) for a third of VP8's bits and a little more encoder time (7.4 to 7.8 ms a frame, VP8
+ * 5.6 to 5.9; VP9 10 to 11 ms at 16 to 23 frames/s; OpenH264 22 to 24 ms and the least legible).
+ * VP8 next: the cheapest encoder, and what a peer without AV1 (the @roamhq/wrtc Node stack) has.
  */
-export const CODEC_ORDER = ['video/VP8', 'video/VP9', 'video/H264', 'video/AV1'] as const;
+export const CODEC_ORDER = ['video/AV1', 'video/VP8', 'video/VP9', 'video/H264'] as const;
 
 type Caps = { mimeType: string; clockRate: number; sdpFmtpLine?: string; channels?: number };
 

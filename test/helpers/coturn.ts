@@ -105,7 +105,8 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export async function startCoturn(opts: { secret?: string; realm?: string; readyTimeoutMs?: number; relayPortCount?: number } = {}): Promise<Coturn> {
+/** `port`: listen there (a relay restarted in place, as after an outage); by default a free one. */
+export async function startCoturn(opts: { secret?: string; realm?: string; readyTimeoutMs?: number; relayPortCount?: number; port?: number } = {}): Promise<Coturn> {
   if (!turnserverAvailable()) throw new Error(`${TURNSERVER_PATH} not found: apt-get install coturn`);
   const secret = opts.secret ?? crypto.randomBytes(24).toString('base64url');
   const realm = opts.realm ?? 'chaperone.test';
@@ -113,7 +114,7 @@ export async function startCoturn(opts: { secret?: string; realm?: string; ready
   const relayCount = opts.relayPortCount ?? 16;
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-coturn-'));
-  const port = await freeUdpTcpPort(20_000, 30_000);
+  const port = opts.port ?? (await freeUdpTcpPort(20_000, 30_000));
   const relayMin = await freeUdpRange(40_000, 60_000, relayCount);
   const relayMax = relayMin + relayCount - 1;
   const logFile = path.join(dir, 'turnserver.log');

@@ -203,6 +203,31 @@ describe('the browser host', () => {
     await expect.poll(() => host.services.registry.grants()).toEqual([]);
   });
 
+  it('relays the analyst’s event stream event by event, not once it ends', async () => {
+    const req = await analyst.api.post('/api/v1/sessions', { ticket: 'INC-78', reason: 'printer', capabilities: ['view'], duration_minutes: 10 });
+    const url = `${host.origin}/api/v1/sessions/${req.body.id}/events`;
+    const abort = new AbortController();
+    const token = analyst.api.accessToken!;
+    const res = await fetch(url, { headers: { cookie, accept: 'text/event-stream', authorization: `DPoP ${token}`, dpop: await analyst.api.device.httpProof('GET', url, token) }, signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = '';
+    const until = async (what: string) => {
+      while (!seen.includes(what)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended before ${what}; got ${seen}`);
+        seen += value;
+      }
+    };
+    // The session is still open, so the stream is too: these arrive only if relayed as they come.
+    await until('"state":"approved"');
+    await analyst.api.post(`/api/v1/sessions/${req.body.id}/code`, {});
+    await until('"state":"code_issued"');
+    abort.abort();
+    await analyst.api.post(`/api/v1/sessions/${req.body.id}/end`, {});
+  });
+
   it('main checks the broker’s signature on the offer and that it was made for this device; the receipt answers only it', async () => {
     const req = await analyst.api.post('/api/v1/sessions', { ticket: 'INC-77', reason: 'printer', capabilities: ['view', 'chat'], duration_minutes: 10 });
     const code = (await analyst.api.post(`/api/v1/sessions/${req.body.id}/code`, {})).body.code_display as string;

@@ -6,7 +6,7 @@ import { parseJoinInput } from '../format.js';
 import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
 import { captureRefusalText } from '../end-reasons.js';
 import { brokerNow, resetStore, useAppStore } from '../store.js';
-import { startEndUser } from './session.js';
+import { attachRecorder, startEndUser } from './session.js';
 import { startRecording } from './recording.js';
 import type { SessionRecorder } from '../../session/recorder.js';
 
@@ -85,21 +85,24 @@ export async function acceptOffer(): Promise<void> {
       return;
     }
     const brokerUrl = store().policy!.brokerUrl.replace(/\/+$/, '');
-    // The recorder runs on the very track that is shared, before anything is sent to the analyst:
-    // with `required`, no recorder means no sharing.
+    // The recorder runs on the very track that is shared. With `required` it runs before anything
+    // is sent to the analyst: no recorder means no sharing.
     let recorder: SessionRecorder | null = null;
     const track = media.getVideoTracks()[0];
-    if (offerView.recording !== 'off' && track) {
+    // best_effort: the recorder starts beside the session, not before it (its start took a third
+    // to a half of the app's time to first frame: bench/README.md, first_frame_timeline). The
+    // recording then misses at most the first moments; a recorder that cannot start changes
+    // nothing else, as before.
+    const besideSession = offerView.recording === 'best_effort' && track ? startRecording({ sessionId: sid, token: r.token, mode: offerView.recording, track }) : null;
+    if (offerView.recording === 'required' && track) {
       try {
         recorder = await startRecording({ sessionId: sid, token: r.token, mode: offerView.recording, track });
       } catch (err) {
-        if (offerView.recording === 'required') {
-          stopMedia();
-          await bridge.grants.revokeAll({ sessionId: sid }).catch(() => undefined);
-          s.setJoin({ phase: 'ended' });
-          s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'recording_failed', revoked: ['capture'], at: Date.now() }, notice: `This session must be recorded, and recording did not start here (${(err as Error).message}). Nothing was shared.` });
-          return;
-        }
+        stopMedia();
+        await bridge.grants.revokeAll({ sessionId: sid }).catch(() => undefined);
+        s.setJoin({ phase: 'ended' });
+        s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'recording_failed', revoked: ['capture'], at: Date.now() }, notice: `This session must be recorded, and recording did not start here (${(err as Error).message}). Nothing was shared.` });
+        return;
       }
     }
     startEndUser({
@@ -115,6 +118,7 @@ export async function acceptOffer(): Promise<void> {
       ticket: offerView.ticket,
       capabilities: offerView.capabilities,
     });
+    if (besideSession) void besideSession.then((rec) => attachRecorder(sid, rec), (err: unknown) => console.warn('recording:', (err as Error).message));
     s.setJoin({ phase: 'live' });
   } catch (err) {
     stopMedia();

@@ -516,6 +516,19 @@ export function sendChat(text: string): boolean {
   return ok;
 }
 
+/**
+ * A best-effort recorder that started after the session did (renderer/app/flows/join.ts). A
+ * session that has ended meanwhile, or another one, does not take it: it is stopped.
+ */
+export function attachRecorder(sessionId: string, rec: SessionRecorder): void {
+  const live = store().live;
+  if (!engine || recorder || live.role !== 'end_user' || live.sessionId !== sessionId || live.state === 'ended') {
+    void rec.stop();
+    return;
+  }
+  recorder = rec;
+}
+
 /** Stop (end user) or End (analyst): ends it for both sides. */
 export async function stopSession(): Promise<void> {
   // The end user's Stop: the last chunk goes to the broker while the session still takes it.

@@ -94,6 +94,11 @@ let pollBusy = false;
 let pollAgain = false;
 
 let unwatch: (() => void) | null = null;
+/**
+ * The session token asked for the moment the push says `active`, while the session itself is read
+ * again: the two round trips overlap instead of following each other (first frame sooner).
+ */
+let tokenAhead: { id: string; token: Promise<z.infer<typeof SessionTokenSchema>> } | null = null;
 
 export function stopPolling(): void {
   if (poll) clearInterval(poll);
@@ -122,6 +127,11 @@ function startPolling(): void {
   // The broker pushes each move (docs/api.md, session events); the poll stays for when it cannot.
   const id = store().staff.session?.id;
   if (id) unwatch = watchSessionState(staffBroker(), id, (state) => {
+    if (state === 'active' && tokenAhead?.id !== id) {
+      const token = staffBroker().post(`/api/v1/sessions/${id}/token`, {}, SessionTokenSchema);
+      token.catch(() => undefined);
+      tokenAhead = { id, token };
+    }
     if (state !== store().staff.session?.state) void refresh();
   });
 }
@@ -163,7 +173,10 @@ async function afterChange(session: SessionView): Promise<void> {
     case 'active': {
       stopPolling();
       if (s.live.role === 'analyst' && s.live.sessionId === session.id) return;
-      const t = await staffBroker().post(`/api/v1/sessions/${session.id}/token`, {}, SessionTokenSchema);
+      const ahead = tokenAhead?.id === session.id ? tokenAhead.token : null;
+      tokenAhead = null;
+      // A token asked ahead that failed is asked again here, as it always was.
+      const t = (ahead ? await ahead.catch(() => null) : null) ?? (await staffBroker().post(`/api/v1/sessions/${session.id}/token`, {}, SessionTokenSchema));
       startAnalyst({
         sessionId: session.id,
         brokerUrl: store().policy!.brokerUrl.replace(/\/+$/, ''),

@@ -47,7 +47,9 @@ export function Viewer(): ReactNode {
   useEffect(() => {
     const attach = (s: MediaStream | null) => {
       const v = videoRef.current;
-      if (!v) return;
+      // The same stream again (a renegotiation, an ICE restart) is left alone: setting it anew
+      // resets the element, and on a still screen no new frame may come to fill it for a while.
+      if (!v || v.srcObject === s) return;
       v.srcObject = s;
       if (s) void v.play().catch(() => undefined);
     };
@@ -142,7 +144,7 @@ export function Viewer(): ReactNode {
       h('h1', { id: 'viewer-title', className: 'viewer-title' }, `Session for ${live.ticket ?? ''}`),
       h('span', null, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'viewer-countdown' }) : null, ' left'),
       h(Sas, { sas: live.sas, testId: 'viewer-sas' }),
-      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
+      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
         : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control'),
