@@ -21,7 +21,7 @@ function SsoStepUp(props: { issuer: string; mfaAt: number; capability: string })
   return h(
     'section',
     { className: 'card narrow step-up', 'aria-labelledby': 'stepup-title', 'data-testid': 'step-up' },
-    h('h2', { id: 'stepup-title' }, 'Confirm it is you before you go on'),
+    h('h2', { id: 'stepup-title' }, props.capability === 'files' ? 'Confirm it is you before you send files' : 'Confirm it is you before you take control'),
     h('p', { 'data-testid': 'step-up-why' }, `Sign in again with ${provider} ${ask}: ${last}.`),
     h('p', { className: 'small' }, 'A new tab opens at your identity provider; this session stays open here. The end user is told how recently you confirmed, and is asked only after this.'),
     error ? h(Alert, { kind: 'error', testId: 'step-up-error' }, error) : null,
