@@ -33,6 +33,7 @@ describe.skipIf(skip)(SUITE, () => {
     idp = await startTestIdp([
       { sub: 'dana', password: 'dana-pw-1', name: 'Dana Reyes', email: 'dana@acme.example', groups: ['helpdesk'], amr: ['pwd', 'hwk'], acr: 'phr' },
       { sub: 'eli', password: 'eli-pw-1', name: 'Eli Moreau', email: 'eli@acme.example', groups: ['helpdesk'], amr: ['pwd', 'hwk'], acr: 'phr' },
+      { sub: 'lee', password: 'lee-pw-1', name: 'Lee Park', email: 'lee@acme.example', groups: ['sales'], amr: ['pwd'] },
     ]);
     // The console's origin is where the broker may send the browser back to: known before the broker starts.
     const port = await freePort();
@@ -143,5 +144,29 @@ describe.skipIf(skip)(SUITE, () => {
     await s.broker.ctx.audit.flush();
     const types = (await s.broker.ctx.storage.db.selectFrom('audit_events').select('type').where('actor', '=', 'account:eli').execute()).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['auth.login', 'grant.refused', 'auth.step_up', 'grant.requested']));
+  });
+
+  it('someone in none of the groups is told so in the console; an answer this tab did not start signs nobody in', async () => {
+    const an = await s.staffPage(anHost, { width: 1000, height: 760 });
+    await an.page.getByRole('button', { name: 'Sign in with your organisation' }).click();
+    await atProvider(an.page, 'lee', 'lee-pw-1');
+    await an.page.getByRole('button', { name: 'Sign in' }).click();
+    const err = an.page.getByTestId('signin-error');
+    await err.waitFor({ timeout: 15_000 });
+    expect(await err.textContent()).toBe('Your account at the identity provider is in none of the groups that give a Chaperone role: ask an admin.');
+    expect(await an.page.getByTestId('staff-name').count()).toBe(0);
+    expect(await axeSerious(an.page)).toEqual([]);
+    await shot(an.page, '95-sso-no-role');
+
+    // An address with an answer in it, copied from elsewhere: refused in the page, nothing redeemed.
+    const before = await s.broker.ctx.storage.db.selectFrom('oidc_flows').select('state').where('used_at', 'is not', null).execute();
+    await an.page.goto(`${anHost.origin}/#sso_state=${'x'.repeat(43)}&sso_code=stolen-code`);
+    await an.page.reload();
+    await err.waitFor({ timeout: 10_000 });
+    expect(await err.textContent()).toBe('That sign-in was not started here, or it is over. Sign in again.');
+    expect(new URL(an.page.url()).hash).toBe('#/staff');
+    const after = await s.broker.ctx.storage.db.selectFrom('oidc_flows').select('state').where('used_at', 'is not', null).execute();
+    expect(after.length).toBe(before.length);
+    await an.context.close();
   });
 });
