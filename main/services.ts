@@ -15,6 +15,7 @@ import { GrantRegistry, type GrantKind } from './grants.js';
 import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
 import { LazyInjector } from './lazy-injector.js';
+import { SsoDesktop } from './sso-desktop.js';
 import { MachinePolicyGuard } from './machine-policy/guard.js';
 import type { MachinePolicyResult } from './machine-policy/index.js';
 import { OfferVerifier } from './offer-verifier.js';
@@ -50,6 +51,11 @@ export interface MainServicesOptions {
   maxFileBytes?: number;
   /** The end user's system clipboard; without it a clipboard grant syncs nothing. */
   clipboard?: ClipboardPort;
+  /**
+   * Opens an address in the system browser (Electron's shell.openExternal), for single sign-on
+   * at the identity provider (main/sso-desktop.ts). Without it the page goes to the provider itself.
+   */
+  openExternal?: (url: string) => Promise<void>;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -88,6 +94,7 @@ export class MainServices {
   /** The way each live clipboard or files grant lets data go, as the end user allowed it. */
   private readonly directions = new Map<GrantKind, GrantDirection>();
   private readonly transcript = new TranscriptBuffer();
+  private readonly sso: SsoDesktop;
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -101,6 +108,7 @@ export class MainServices {
     // The pinned broker wins over any address given elsewhere, for every use below.
     this.opts = { ...opts, brokerUrl: this.guard.brokerUrl(opts.brokerUrl) };
     this.rendererBrokerUrl = this.opts.brokerUrl;
+    this.sso = new SsoDesktop({ openExternal: opts.openExternal, brokerUrl: () => this.opts.brokerUrl, fetch: (...a) => this.fetch(...a) });
     this.registry = new GrantRegistry({ clock: this.clock, journal: new FileGrantJournal(path.join(opts.dataDir, 'grants.json')), onError: opts.onError });
     this.injector = new LazyInjector(opts.createInjector);
     this.offers = new OfferVerifier({ brokerUrl: this.opts.brokerUrl, issuer: opts.issuer, clock: this.clock, fetch: this.fetch, guard: this.guard, deviceJkt: device.jkt });
@@ -292,6 +300,7 @@ export class MainServices {
   }
 
   async close(): Promise<void> {
+    this.sso.close();
     for (const id of [...this.active.keys()]) await this.endWithoutPage(id);
     this.active.clear();
     this.receipts.forgetCaptureConsents();
@@ -306,6 +315,7 @@ export class MainServices {
       controlPromptSeconds: this.guard.controlPromptSeconds() ?? this.opts.policy?.controlPromptSeconds ?? 30,
       panicChord: this.opts.policy?.panicChord ?? false,
       ...this.guard.view(),
+      ssoLoopback: this.sso.available,
     }),
     'device.publicJwk': () => this.device.publicJwk,
     'device.dpopProof': ({ htm, htu, accessToken }) => {
@@ -418,6 +428,14 @@ export class MainServices {
         await this.opts.secrets.delete('analyst-refresh-token');
         return { token: null };
       }
+    },
+    'sso.begin': async () => {
+      if (!this.guard.view().analystMode) return { ok: false as const, reason: 'no_analyst_mode' };
+      return this.sso.begin();
+    },
+    'sso.open': async ({ url }) => {
+      if (!this.guard.view().analystMode) return { ok: false as const, reason: 'no_analyst_mode' };
+      return this.sso.open(url);
     },
     'staff.forgetRefreshToken': async () => {
       await this.opts.secrets?.delete('analyst-refresh-token');

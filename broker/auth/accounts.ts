@@ -28,6 +28,7 @@ export function toAccount(r: Row): Account {
     kind: r.kind as AnalystKind,
     roles: r.roles.split(',').filter(Boolean) as Role[],
     mfa_at: r.mfa_at,
+    sso_issuer: r.sso_issuer ?? null,
   };
 }
 

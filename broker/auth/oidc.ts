@@ -281,5 +281,7 @@ function clientRefusal(e: unknown): [string, string] {
   if (claim === 'aud' || /"aud"/.test(said)) return ['sso_wrong_audience', 'the ID token is for another client'];
   if (claim === 'nonce' || /"nonce"/.test(said)) return ['sso_wrong_nonce', 'the ID token was issued for another sign-in (its nonce is not this one)'];
   if (/"state"/.test(said)) return ['sso_bad_state', "the answer's state is not this sign-in's"];
+  // A re-authorisation whose auth_time is older than the max_age asked for: the library checks it before our own check can.
+  if (claim === 'auth_time' || /"auth_time"/.test(said)) return ['sso_stale_auth', 'the identity provider did not authenticate you again recently enough: sign in there again'];
   return ['sso_bad_answer', `the identity provider's answer could not be used: ${chain.at(-1)?.message ?? err.message ?? 'unknown error'}`];
 }

@@ -51,6 +51,12 @@ export const PolicyViewSchema = z
     analystMode: z.boolean(),
     /** The longest session this machine accepts, in seconds; null when only the broker limits it. */
     maxDurationS: z.number().int().min(60).max(24 * 3600).nullable(),
+    /**
+     * True where main signs staff in at the identity provider through the system browser and a
+     * loopback redirect (the desktop app, RFC 8252: `sso.begin`, `sso.open`); false where the page
+     * itself goes to the provider and back (a console in a browser).
+     */
+    ssoLoopback: z.boolean(),
   })
   .strict();
 export type PolicyView = z.infer<typeof PolicyViewSchema>;
@@ -231,6 +237,19 @@ export const BRIDGE_METHODS = {
     result: GateOutcomeSchema,
   },
   ...FILE_METHODS,
+  /**
+   * Single sign-on in the desktop app (RFC 8252, main/sso-desktop.ts): main listens once on
+   * http://127.0.0.1:{a port the system picks}/sso/callback; the page gives that address to the
+   * broker's start, then asks main to open the provider's page in the system browser and wait for
+   * its answer. Main opens only the configured provider's authorization endpoint, with exactly
+   * this listener as redirect and PKCE S256; the answer it returns is worth nothing without the
+   * device key (only it can finish at the broker).
+   */
+  'sso.begin': { args: z.tuple([]), result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), redirectUri: z.string().url().max(100) }).strict(), failed]) },
+  'sso.open': {
+    args: z.tuple([z.object({ url: z.string().url().max(4000) }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), state: z.string().min(1).max(512), code: z.string().min(1).max(2048), iss: z.string().max(1000).optional() }).strict(), z.object({ ok: z.literal(false), reason: z.string().max(64), detail: z.string().max(300).optional() }).strict()]),
+  },
   /**
    * Text from the analyst for the end user's clipboard, written only while a clipboard grant lets
    * text come to this computer (main/clipboard/watch.ts).

@@ -33,6 +33,8 @@ export const AccountSchema = z.object({
   kind: z.enum(ANALYST_KINDS),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   mfa_at: Time,
+  /** The identity provider this account signs in with (single sign-on), or null for a Chaperone password: where its step-up happens. */
+  sso_issuer: z.string().max(300).nullable(),
 });
 
 /** GET /api/v1/me: the signed-in account (always enabled: a disabled one is refused before). */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { BrowserWindow, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, systemPreferences } from 'electron';
+import { BrowserWindow, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { captureRefusal, electronDesktopPermissions } from '../injector-permissions.js';
 import { joinCodeFromArgv } from '../join-link.js';
@@ -100,6 +100,8 @@ async function start(): Promise<void> {
     // Received files land where the end user's own Downloads folder is, as the operating system names it.
     receiveFolder: app.getPath('downloads'),
     clipboard: electronClipboard(clipboard),
+    // Single sign-on in the system browser (RFC 8252); main/sso-desktop.ts decides which address may open.
+    openExternal: (url) => shell.openExternal(url),
     onError: (err) => log(String((err as Error)?.message ?? err)),
   };
   try {

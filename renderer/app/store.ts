@@ -152,6 +152,8 @@ export interface StaffSlice {
     code: { display: string; expiresAt: number; joinUrl: string | null } | null;
     busy: boolean;
     firstSignIn: FirstSignInState | null;
+    /** The broker's single sign-on (its identity provider), or null: the sign-in screen offers it only then. */
+    sso: { issuer: string } | null;
   };
   setStaff(patch: Partial<StaffSlice['staff']>): void;
 }
@@ -206,7 +208,7 @@ const initialLive: LiveSlice['live'] = {
   clipboard: { received: null, sent: 0, note: null },
   ended: null,
 };
-const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null };
+const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null, sso: null };
 const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], extensions: [], active: [], error: null, message: null, loaded: false };
 
 const createAppSlice: Slice<AppSlice> = (set) => ({

@@ -102,13 +102,25 @@ describe.skipIf(skip)(SUITE, () => {
     // A rule the schema has: a longest session beyond the hard limit is refused, named.
     await page.getByLabel('Longest session asked for (minutes)', { exact: true }).fill('500');
     await page.getByRole('button', { name: 'Save policy' }).click();
-    await expect.poll(() => page.getByTestId('policy-error').textContent()).toContain('max_duration_minutes must not exceed hard_max_minutes');
+    // Named in the admin's words, not as keys of broker.json.
+    await expect.poll(() => page.getByTestId('policy-error').textContent()).toContain('"longest session asked for" must not exceed "longest session with extensions"');
+    expect(await page.getByTestId('policy-error').textContent()).not.toMatch(/[a-z]+_[a-z]+/);
     await shot(page, '66-admin-policy-refused');
     await page.getByLabel('Longest session asked for (minutes)', { exact: true }).fill('60');
+    // Settings only broker.json had before: the join code's life, how long recordings are kept, who needs an authenticator.
+    await page.getByLabel('A join code works for (minutes)', { exact: true }).fill('5');
+    await page.getByLabel('Recordings are kept for (days)', { exact: true }).fill('90');
+    await page.getByRole('group', { name: 'Need an authenticator app to sign in' }).getByRole('checkbox', { name: 'auditors' }).check();
     await page.getByRole('button', { name: 'Save policy' }).click();
-    await expect.poll(() => page.getByTestId('policy-note').textContent()).toMatch(/Changed: (step_up_minutes, denied_capabilities|denied_capabilities, step_up_minutes)\./);
+    await expect.poll(() => page.getByTestId('policy-note').textContent()).toContain('Saved.');
+    const note = (await page.getByTestId('policy-note').textContent())!;
+    for (const words of ['how long a join code works', 'who needs an authenticator app', 'how fresh the second factor must be', 'recording', 'what is switched off for everyone']) expect(note).toContain(words);
+    expect(note).not.toMatch(/[a-z]+_[a-z]+/);
     expect(s.broker.ctx.cfg.policy.step_up_minutes).toBe(5);
     expect(s.broker.ctx.cfg.policy.denied_capabilities).toEqual(['files']);
+    expect(s.broker.ctx.cfg.policy.code_ttl_minutes).toBe(5);
+    expect(s.broker.ctx.cfg.policy.recordings.retention_days).toBe(90);
+    expect(s.broker.ctx.cfg.policy.mfa_required_roles).toContain('auditor');
     expect(await axeSerious(page)).toEqual([]);
     await shot(page, '67-admin-policy-saved');
 

@@ -174,3 +174,15 @@ export const dialog = {
     this.errors.push({ title, message });
   },
 };
+/**
+ * The system browser Electron would hand an address to: records it, and passes it to what the
+ * test set as the browser (a fetch-driven person at the identity provider, test/helpers/oidc-idp.ts).
+ */
+export const shell = {
+  opened: [] as string[],
+  browser: null as ((url: string) => Promise<void>) | null,
+  async openExternal(url: string): Promise<void> {
+    this.opened.push(url);
+    if (this.browser) void this.browser(url);
+  },
+};

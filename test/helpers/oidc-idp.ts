@@ -24,6 +24,8 @@ export interface TestIdp {
   issuer: string;
   clientId: string;
   clientSecret: string;
+  /** Another application registered at the same provider (not Chaperone): its codes are not ours. */
+  otherClient: { id: string; secret: string };
   users: Map<string, IdpUser>;
   /** The next login's auth_time (seconds) instead of now: a login that happened a while ago. */
   nextLoginTs: number | null;
@@ -60,8 +62,17 @@ export async function startTestIdp(users: IdpUser[]): Promise<TestIdp> {
   const jwk = { ...(await exportJWK(privateKey)), kid: 'idp-1', alg: 'RS256', use: 'sig' };
   const clientId = 'chaperone-broker';
   const clientSecret = crypto.randomBytes(24).toString('base64url');
+  const otherClient = { id: 'wiki-app', secret: crypto.randomBytes(24).toString('base64url') };
   const provider = new Provider(issuer, {
     clients: [
+      {
+        client_id: otherClient.id,
+        client_secret: otherClient.secret,
+        application_type: 'native',
+        redirect_uris: ['http://127.0.0.1/api/v1/auth/oidc/callback'],
+        token_endpoint_auth_method: 'client_secret_post',
+        client_name: 'Acme Wiki',
+      },
       {
         client_id: clientId,
         client_secret: clientSecret,
@@ -93,6 +104,7 @@ export async function startTestIdp(users: IdpUser[]): Promise<TestIdp> {
     issuer,
     clientId,
     clientSecret,
+    otherClient,
     users: byName,
     nextLoginTs: null,
     provider,
@@ -106,7 +118,7 @@ export async function startTestIdp(users: IdpUser[]): Promise<TestIdp> {
       const details = await provider.interactionDetails(req, res);
       if (details.prompt.name === 'consent') {
         // The organisation's own client: consent is given by the organisation, not asked.
-        const grant = new provider.Grant({ accountId: details.session!.accountId, clientId });
+        const grant = new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
         grant.addOIDCScope('openid profile email');
         const grantId = await grant.save();
         return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });

@@ -5,6 +5,7 @@ declare module 'oidc-provider' {
     uid: string;
     prompt: { name: string };
     session?: { accountId: string };
+    params: Record<string, unknown>;
   }
   class Grant {
     constructor(o: { accountId: string; clientId: string });

@@ -81,6 +81,16 @@ describe('the composition root wires the shell together', () => {
     await expect(electron.ipcMain.invoke(ipcChannel('device.publicJwk'), fakeFrame(APP_PAGE, { processId: 11, routingId: 5, parent: top() }))).rejects.toThrow(/refused/);
   });
 
+  it("single sign-on goes to the system browser (shell), and only to the broker's provider", async () => {
+    expect(await electron.ipcMain.invoke(ipcChannel('policy.get'), top())).toMatchObject({ ssoLoopback: true });
+    const l = (await electron.ipcMain.invoke(ipcChannel('sso.begin'), top())) as { ok: boolean; redirectUri?: string };
+    expect(l).toMatchObject({ ok: true, redirectUri: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/sso\/callback$/) });
+    // This broker does not answer, so no provider is known: nothing is opened.
+    const opened = electron.shell.opened.length;
+    expect(await electron.ipcMain.invoke(ipcChannel('sso.open'), top(), { url: `https://idp.example/authorize?redirect_uri=${encodeURIComponent(l.redirectUri!)}` })).toMatchObject({ ok: false, reason: 'provider_unknown' });
+    expect(electron.shell.opened.length).toBe(opened);
+  });
+
   it('a session locks the window and arms the chord; the chord ends the session and tells the page', async () => {
     const sid = crypto.randomUUID();
     await electron.ipcMain.invoke(ipcChannel('session.open'), top(), { sessionId: sid, expiresAt: Date.now() + 60_000 });

@@ -11,7 +11,7 @@ describe('the app store: one bound store of typed slices', () => {
     expect(s.live).toMatchObject({ role: null, state: 'idle', granted: [], ended: null });
     s.setJoin({ phase: 'consent', code: 'X' });
     s.setLive({ role: 'end_user', state: 'connected', sas: '123 456' });
-    s.setStaff({ account: { id: 'a', username: 'u', display_name: 'U', organisation: 'O', kind: 'internal', roles: ['analyst'], mfa_at: 0 } });
+    s.setStaff({ account: { id: 'a', username: 'u', display_name: 'U', organisation: 'O', kind: 'internal', roles: ['analyst'], mfa_at: 0, sso_issuer: null } });
     resetStore({ account: true });
     const r = useAppStore.getState();
     expect(r.join.phase).toBe('enter');

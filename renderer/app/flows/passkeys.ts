@@ -4,7 +4,7 @@ import { SteppedUpSchema } from '../../../common/protocol/step-up.js';
 import { staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
 import { problem } from './admin.js';
-import { requestControl } from './session.js';
+import { askAgainAfterStepUp } from './session.js';
 
 /**
  * The signed-in person's passkeys. The browser (its WebAuthn, through @simplewebauthn/browser)
@@ -37,7 +37,7 @@ export async function stepUpWithPasskeyAndRetry(): Promise<string | null> {
     const s = useAppStore.getState();
     if (s.staff.account) s.setStaff({ account: { ...s.staff.account, mfa_at: r.mfa_at } });
     s.setLive({ stepUp: null });
-    requestControl();
+    askAgainAfterStepUp();
     return null;
   } catch (err) {
     return problem(err);

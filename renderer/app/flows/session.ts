@@ -117,8 +117,8 @@ function refusalNotice(err: { code: string; message: string }): Partial<ReturnTy
     case 'extension_pending':
       return { notice: 'A request for more time is already waiting for an answer.' };
     case 'step_up_required':
-      // The viewer asks for a fresh authenticator code, then asks again (screens/step-up.ts).
-      return { pendingRequest: null, notice: null, stepUp: { capability: 'control', message: err.message } };
+      // The viewer asks for a fresh second factor, then asks again for the same (screens/step-up.ts).
+      return { pendingRequest: null, notice: null, stepUp: { capability: lastAsked?.capability ?? 'control', message: err.message } };
     default:
       return { notice: err.message };
   }
@@ -466,9 +466,19 @@ export function requestControl(): void {
   requestCapability('control');
 }
 
+/** What the analyst asked for last: asked again as it was once a step-up refusal is answered. */
+let lastAsked: { capability: GrantableCapability; direction: GrantDirection | undefined } | null = null;
+
+/** After a fresh second factor: the request the broker refused for a stale one, again. */
+export function askAgainAfterStepUp(): void {
+  if (lastAsked) requestCapability(lastAsked.capability, lastAsked.direction);
+  else requestControl();
+}
+
 /** The analyst asks for a grant; clipboard and files say which way data may go. */
 export function requestCapability(capability: GrantableCapability, direction?: GrantDirection): void {
   if (!engine) return;
+  lastAsked = { capability, direction };
   pendingRequestId = newId();
   store().setLive({ pendingRequest: capability, notice: null });
   engine.requestGrant(capability, pendingRequestId, direction);

@@ -2,7 +2,7 @@ import { SteppedUpSchema } from '../../../common/protocol/step-up.js';
 import { BrokerError } from '../broker-client.js';
 import { staffBroker } from '../services.js';
 import { useAppStore } from '../store.js';
-import { requestControl } from './session.js';
+import { askAgainAfterStepUp } from './session.js';
 
 /**
  * The analyst confirms with a fresh authenticator code when the broker refused control for a
@@ -14,7 +14,7 @@ export async function stepUpAndRetry(code: string): Promise<string | null> {
     const s = useAppStore.getState();
     if (s.staff.account) s.setStaff({ account: { ...s.staff.account, mfa_at: r.mfa_at } });
     s.setLive({ stepUp: null });
-    requestControl();
+    askAgainAfterStepUp();
     return null;
   } catch (err) {
     const m = err instanceof BrokerError ? err.message : (err as Error).message;
@@ -23,5 +23,8 @@ export async function stepUpAndRetry(code: string): Promise<string | null> {
 }
 
 export function dismissStepUp(): void {
-  useAppStore.getState().setLive({ stepUp: null, notice: 'Control was not requested: it needs a fresh authenticator code first.' });
+  const s = useAppStore.getState();
+  const what = s.live.stepUp?.capability === 'files' ? 'Sending files' : 'Control';
+  const how = s.staff.account?.sso_issuer ? 'a fresh sign-in at your identity provider' : 'a fresh authenticator code';
+  s.setLive({ stepUp: null, notice: `${what} was not requested: it needs ${how} first.` });
 }

@@ -1,6 +1,4 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { CAPABILITIES, GRANTABLE_CAPABILITIES } from '../../../common/capabilities.js';
-import { RECORDING_MODES } from '../../../common/recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../../common/roles.js';
 import {
   addUser,
@@ -8,23 +6,21 @@ import {
   disableUser,
   latestAudit,
   listUsers,
-  policy,
   problem,
   resetOneTimePassword,
   rotateKey,
   retryDelivery,
-  savePolicy,
   setOrganisation,
   setRoles,
   verifyAudit,
   type AuditRow,
   type AuditVerified,
   type DeliveryRow,
-  type PolicyView,
   type UserRow,
 } from '../flows/admin.js';
 import { useAppStore } from '../store.js';
 import { Alert, Field, h } from './ui.js';
+import { PolicyTab } from './admin-policy.js';
 
 /** What the CLI does, in the console: people, the audit log, hook deliveries, the signing key. */
 const TABS = [
@@ -219,87 +215,6 @@ function UserCard(props: { x: UserRow; act: (run: () => Promise<ReactNode>) => P
   );
 }
 
-// ---------------------------------------------------------------- policy
-
-function PolicyTab(): ReactNode {
-  const [shown, setShown] = useState<{ policy: PolicyView; version: number } | null>(null);
-  const [draft, setDraft] = useState<PolicyView | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const load = async () => {
-    try {
-      const r = await policy();
-      setShown(r);
-      setDraft(r.policy);
-    } catch (err) {
-      setError(problem(err));
-    }
-  };
-  useEffect(() => void load(), []);
-  if (!shown || !draft) return error ? h(Alert, { kind: 'error' }, error) : h('p', null, 'Loading…');
-  const p = draft;
-  const set = (patch: Partial<PolicyView>) => setDraft({ ...p, ...patch });
-  const toggle = <T extends string>(list: readonly T[], v: T, on: boolean): T[] => (on ? [...new Set([...list, v])] : list.filter((x) => x !== v));
-  const num = (id: string, label: string, hint: string, value: number, onValue: (n: number) => void) =>
-    h(Field, { id, label, hint }, h('input', { id, type: 'number', inputMode: 'numeric', 'aria-describedby': `${id}-hint`, value: String(value), onChange: (e: { target: { value: string } }) => onValue(Number(e.target.value)) }));
-  const boxes = <T extends string>(legend: string, all: readonly T[], chosen: readonly T[], words: (v: T) => string, onList: (l: T[]) => void) =>
-    h(
-      'fieldset',
-      null,
-      h('legend', null, legend),
-      ...all.map((v) => h('label', { key: v, className: 'policy-check' }, h('input', { type: 'checkbox', checked: chosen.includes(v), onChange: (e: { target: { checked: boolean } }) => onList(toggle(chosen, v, e.target.checked)) }), ` ${words(v)}`)),
-    );
-  const modes = (id: string, label: string, value: string, onValue: (v: (typeof RECORDING_MODES)[number]) => void) =>
-    h(Field, { id, label }, h('select', { id, value, onChange: (e: { target: { value: string } }) => onValue(e.target.value as (typeof RECORDING_MODES)[number]) }, ...RECORDING_MODES.map((m) => h('option', { key: m, value: m }, RECORDING_WORDS[m]))));
-  const dirty = JSON.stringify(draft) !== JSON.stringify(shown.policy);
-  return h(
-    'form',
-    {
-      'data-testid': 'policy-form',
-      onSubmit: async (e: { preventDefault(): void }) => {
-        e.preventDefault();
-        if (busy) return;
-        setBusy(true);
-        setError(null);
-        setNote(null);
-        try {
-          const r = await savePolicy(draft, shown.version);
-          setShown({ policy: r.policy, version: r.version });
-          setDraft(r.policy);
-          setNote(r.changed.length === 0 ? 'Nothing changed.' : `Saved. New requests follow it from now on; sessions already approved keep what they were approved with. Changed: ${r.changed.join(', ')}.`);
-        } catch (err) {
-          setError(problem(err));
-        }
-        setBusy(false);
-      },
-    },
-    h('p', null, 'The rules every request follows. Saving replaces what broker.json says, for every broker on this database; each change is in the audit log with your name.'),
-    boxes('Approved without an approver', CAPABILITIES, p.auto_approve.capabilities, (c) => CAPABILITY_WORDS[c], (l) => set({ auto_approve: { ...p.auto_approve, capabilities: l } })),
-    boxes('…when the analyst is', ANALYST_KINDS, p.auto_approve.analyst_kinds, (k) => KIND_WORDS[k], (l) => set({ auto_approve: { ...p.auto_approve, analyst_kinds: l } })),
-    num('pol-approval', 'Approver has (minutes)', 'How long a request waits for an approver before it lapses', p.approval_window_minutes, (n) => set({ approval_window_minutes: n })),
-    num('pol-max', 'Longest session asked for (minutes)', 'What an analyst may ask for at once', p.max_duration_minutes, (n) => set({ max_duration_minutes: n })),
-    num('pol-hard', 'Longest session with extensions (minutes)', 'No session runs longer, however often it is extended', p.hard_max_minutes, (n) => set({ hard_max_minutes: n })),
-    h('label', { className: 'policy-check' }, h('input', { type: 'checkbox', checked: p.require_open_ticket, onChange: (e: { target: { checked: boolean } }) => set({ require_open_ticket: e.target.checked }) }), ' A session needs a ticket the ticketing system says is open'),
-    boxes('Switched off for everyone', GRANTABLE_CAPABILITIES, p.denied_capabilities, (c) => CAPABILITY_WORDS[c], (l) => set({ denied_capabilities: l })),
-    modes('pol-rec-control', 'Recording of sessions with control', p.recordings.with_control, (v) => set({ recordings: { ...p.recordings, with_control: v } })),
-    modes('pol-rec-view', 'Recording of sessions without control', p.recordings.view_only, (v) => set({ recordings: { ...p.recordings, view_only: v } })),
-    num('pol-stepup', 'Control and files need a second factor from the last (minutes)', 'Step-up: older than this, the analyst confirms again first', p.step_up_minutes, (n) => set({ step_up_minutes: n })),
-    boxes('Step-up must be a passkey for', ROLES, p.passkey_required_roles, (r) => r, (l) => set({ passkey_required_roles: l })),
-    error ? h(Alert, { kind: 'error', testId: 'policy-error' }, error) : null,
-    note ? h(Alert, { kind: 'info', testId: 'policy-note' }, note) : null,
-    h(
-      'div',
-      { className: 'choice' },
-      h('button', { type: 'submit', className: 'primary', disabled: busy || !dirty }, busy ? 'Saving…' : 'Save policy'),
-      h('button', { type: 'button', disabled: busy || !dirty, onClick: () => setDraft(shown.policy) }, 'Undo my changes'),
-    ),
-  );
-}
-
-const CAPABILITY_WORDS: Record<(typeof CAPABILITIES)[number], string> = { view: 'seeing the screen', chat: 'chat', clipboard: 'clipboard', files: 'file transfer', control: 'control of mouse and keyboard' };
-const KIND_WORDS: Record<AnalystKind, string> = { internal: 'internal staff', vendor: 'an outside vendor', incident_responder: 'an incident responder' };
-const RECORDING_WORDS: Record<(typeof RECORDING_MODES)[number], string> = { off: 'not recorded', best_effort: 'recorded when possible', required: 'always recorded (no recording, no session)' };
 
 // ---------------------------------------------------------------- audit log
 

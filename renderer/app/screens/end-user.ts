@@ -314,8 +314,23 @@ function DataGrants(props: { who: string }): ReactNode {
   );
 }
 
+/** How the analyst confirmed, as the signed offer says they sign in: their provider, or their authenticator. */
+function confirmedWith(v: { method: string; issuer?: string | undefined } | undefined): string {
+  if (v?.method === 'sso' && v.issuer) {
+    let host = v.issuer;
+    try {
+      host = new URL(v.issuer).host;
+    } catch {
+      // Shown as the offer has it.
+    }
+    return `at their organisation's identity provider (${host})`;
+  }
+  return 'with their authenticator';
+}
+
 export function ControlPrompt(): ReactNode {
   const live = useAppStore((s) => s.live);
+  const verification = useAppStore((s) => s.join.offerView?.verification);
   const seconds = useAppStore((s) => s.policy?.controlPromptSeconds ?? 30);
   useAppStore((s) => s.tick);
   const req = live.controlRequest;
@@ -330,7 +345,7 @@ export function ControlPrompt(): ReactNode {
     { alert: true, labelledBy: 'cp-title', describedBy: 'cp-desc', testId: 'control-prompt', onEscape: () => void answerControl(false) },
     h('h2', { id: 'cp-title' }, iso(who), ` asks to ${words.action}`),
     h('p', { id: 'cp-desc' }, words.sentence, isControl ? ' You can take control back at any moment with "Take control back" or Stop.' : ' You can switch it off at any moment, or press Stop.'),
-    req.mfaAt ? h('p', { 'data-testid': 'prompt-mfa' }, `${who} confirmed it is them with their authenticator ${ageText(req.mfaAt, brokerNow())}.`) : null,
+    req.mfaAt ? h('p', { 'data-testid': 'prompt-mfa' }, `${who} confirmed it is them ${confirmedWith(verification)} ${ageText(req.mfaAt, brokerNow())}.`) : null,
     check ? h(CodeCheck, { who, sas: live.sas }) : null,
     check
       ? h(

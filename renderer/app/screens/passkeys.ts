@@ -25,8 +25,10 @@ export function PasskeysSection(): ReactNode {
     setError(null);
     setNote(null);
     try {
-      setNote(await what());
+      const said = await what();
+      // The notice comes with the list it speaks of, not before it.
       await reload();
+      setNote(said);
     } catch (err) {
       setError(problem(err));
     }

@@ -17,6 +17,7 @@ import { FirstSignInScreens } from './first-sign-in.js';
 import { AdminPanel } from './admin.js';
 import { RecordingsPanel } from './recordings.js';
 import { PasskeysSection } from './passkeys.js';
+import { providerName, signInWithSso } from '../flows/sso.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -50,6 +51,18 @@ export function SignInScreen(): ReactNode {
         h('button', { type: 'button', disabled: staff.signingIn || !username.trim() || !password, onClick: () => void signIn(username.trim(), password, '', { passkey: true }) }, 'Use a passkey instead of a code'),
       ),
     ),
+    staff.sso ? h(SsoSignIn, { issuer: staff.sso.issuer, busy: staff.signingIn }) : null,
+  );
+}
+
+/** The organisation's identity provider, offered where the broker has one (GET /api/v1/auth/oidc). */
+function SsoSignIn(props: { issuer: string; busy: boolean }): ReactNode {
+  return h(
+    'div',
+    { className: 'sso-sign-in', 'data-testid': 'sso-sign-in' },
+    h('p', { className: 'or' }, 'or'),
+    h('button', { type: 'button', className: 'primary', disabled: props.busy, onClick: () => void signInWithSso() }, 'Sign in with your organisation'),
+    h('p', { className: 'hint', id: 'sso-hint' }, `You sign in at ${providerName(props.issuer)}, your organisation's identity provider, and come back here.`),
   );
 }
 

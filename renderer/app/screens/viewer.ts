@@ -175,7 +175,7 @@ export function Viewer(): ReactNode {
       : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
-    live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message }) : null,
+    live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message, capability: live.stepUp.capability }) : null,
     h(PicturePanel, { connected }),
     h(
       'div',
