@@ -42,7 +42,7 @@ describe.each(ENGINES)('watching a live session (%s)', (engine) => {
     return { b, analyst, approver, sup };
   }
 
-  it('the supervisor gets every chunk in order (stored ones first, then live), and everyone sees who watches', async () => {
+  it('the supervisor gets the chunks in order (chunk 0 and the newest stored, then live), and everyone sees who watches', async () => {
     const { b, analyst, approver, sup } = await setUp();
     const s = await activeSession(b, analyst, { caps: ['view', 'control'], approver });
     const claims = JSON.parse(Buffer.from(s.offer.split('.')[1]!, 'base64url').toString('utf8')) as { watchers: unknown };
@@ -81,11 +81,31 @@ describe.each(ENGINES)('watching a live session (%s)', (engine) => {
 
     w.close();
     await presenceOf(eu, ['Alice Tester']);
+
+    // A late watcher gets chunk 0 (the WebM header) and the newest stored one, then what comes.
+    for (let i = 3; i < 6; i++) expect((await uploadChunk(b.url, s.endUser.device, s.endUserToken, s.id, i, fakeChunk(i))).status).toBe(200);
+    const late = await WatchClient.watch(b.url, sup.api, s.id);
+    open.push(late);
+    await late.untilChunks(2);
+    const six = fakeChunk(6);
+    expect((await uploadChunk(b.url, s.endUser.device, s.endUserToken, s.id, 6, six)).status).toBe(200);
+    await late.untilChunks(3);
+    expect(late.chunks.map((c) => [c.seq, c.live])).toEqual([
+      [0, false],
+      [5, false],
+      [6, true],
+    ]);
+    expect(late.chunks[0]!.bytes.equals(chunks[0]!)).toBe(true);
+    expect(late.chunks[2]!.bytes.equals(six)).toBe(true);
+    late.close();
+    await presenceOf(eu, ['Alice Tester', 'Sue Tester']);
+    await presenceOf(eu, ['Alice Tester']);
     await presenceOf(an, ['Alice Tester']);
     const joined = await audited(b, s.id, 'watch.joined');
     const left = await audited(b, s.id, 'watch.left');
-    expect(joined).toEqual([{ actor: 'account:sue', meta: expect.objectContaining({ role: 'supervisor', counts: false }) }]);
-    expect(left).toEqual([{ actor: 'account:sue', meta: expect.objectContaining({ why: 'closed', watcher_id: w.ready!.watcher_id }) }]);
+    expect(joined).toHaveLength(2);
+    expect(joined[0]).toEqual({ actor: 'account:sue', meta: expect.objectContaining({ role: 'supervisor', counts: false }) });
+    expect(left[0]).toEqual({ actor: 'account:sue', meta: expect.objectContaining({ why: 'closed', watcher_id: w.ready!.watcher_id }) });
   });
 
   it('only supervisors and admins watch, never their own session, only where the offer allowed it, one socket per ticket', async () => {
@@ -286,7 +306,9 @@ describe.each(ENGINES)('a vendor session under require_watcher (%s)', (engine) =
   });
 
   it('a restart does not bring control back: a met requirement starts short again, a watcher\'s suspension holds', async () => {
-    let { b: broker, sup, s } = await vendorSession('suspend', 1);
+    const v0 = await vendorSession('suspend', 1);
+    const { sup, s } = v0;
+    let broker = v0.b;
     const w = await WatchClient.watch(broker.url, sup.api, s.id);
     expect((await sup.api.post(`/api/v1/sessions/${s.id}/moderation/suspend`, {})).status).toBe(200);
     for (const c of open.splice(0)) c.close();
