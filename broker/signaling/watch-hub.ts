@@ -292,10 +292,8 @@ export class WatchHub {
   private refuse(c: WatchConn, code: string, message: string, closeCode: number): void {
     this.ctx.metrics.framesRefused({ code });
     const actor = c.username ? `account:${c.username}` : 'anonymous';
-    void this.ctx.audit.refused(
-      { type: 'signaling.frame_refused', outcome: 'denied', actor, source: c.source, session_id: c.watcherId ? c.sid : null, ticket: null, meta: { code, closed: true, socket: 'watch' } },
-      sourceRefusalKey('signaling.frame_refused', c.source),
-    );
+    const key = sourceRefusalKey('signaling.frame_refused', c.source);
+    void this.ctx.audit.refused({ type: 'signaling.frame_refused', outcome: 'denied', actor, source: c.source, session_id: c.watcherId ? c.sid : null, ticket: null, meta: { code, closed: true, socket: 'watch' } }, key);
     this.send(c, { type: 'error', code, message });
     this.closeConn(c, closeCode, code);
   }
