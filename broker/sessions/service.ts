@@ -45,9 +45,13 @@ import {
   endByWatcher,
   issueWatchTicket,
   joinWatch,
+  forgetWatchersAtStart,
   leaveWatch,
   liveList,
   loadWatch,
+  reloadWatch,
+  sweepLapsedWatchers,
+  watchersSeen,
   noteToAnalyst,
   presenceOf,
   resumeControl,
@@ -240,6 +244,17 @@ export class SessionService {
   leaveWatch(sid: string, watcherId: string, why: LeaveWhy, source: string | null, ended?: LiveSession): Promise<void> {
     return leaveWatch(this.core, sid, watcherId, why, source, ended);
   }
+  watchersSeen(ids: string[]): Promise<void> {
+    return watchersSeen(this.core, ids);
+  }
+  sweepLapsedWatchers(): Promise<void> {
+    return sweepLapsedWatchers(this.core);
+  }
+  /** Cluster mode: another instance changed the watch state of this session; false if it is not live here. */
+  async reloadWatch(sid: string): Promise<LiveSession | null> {
+    const live = this.core.live.get(sid) ?? (await refreshFromRow(this.core, sid))?.live ?? null;
+    return live && (await reloadWatch(this.core, live)) ? live : null;
+  }
   /** Who is present, how many more watchers are needed, and the state of control, as everyone in the session is shown it. */
   async watchView(live: LiveSession): Promise<{ present: PresenceEntry[]; watchers_needed: number; control: ControlState }> {
     const w = await loadWatch(this.core, live);
@@ -278,6 +293,7 @@ export class SessionService {
   // ---------- start and stop
 
   async resumeAfterRestart(): Promise<{ resumed: number; ended: number }> {
+    await forgetWatchersAtStart(this.core);
     const r = await resumeAfterRestart(this.core);
     // Recordings whose session ended while this broker was down (a crash cut them) are signed now, saying so.
     await finaliseCutRecordings(this.core);

@@ -20,6 +20,64 @@ import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /** A watch ticket opens one socket within this long. */
 export const WATCH_TICKET_MS = 60_000;
+/** How often the instance holding a watch socket marks it seen in the database. */
+export const WATCHER_SEEN_EVERY_MS = 3000;
+
+/** A watcher not marked seen for this long is gone (its socket lapsed, or the instance holding it died). */
+function lapseMs(core: SessionCore): number {
+  return core.cfg.policy.heartbeat_timeout_seconds * 1000 + 2 * WATCHER_SEEN_EVERY_MS;
+}
+
+/** The lease holder (or a lone broker) decides the requirement; the other instances only show it. */
+function decidesHere(core: SessionCore, live: LiveSession): boolean {
+  return !core.placement || core.placement.owns(live.id);
+}
+
+/** The watchers present now, from the database (every instance's), into the session's copy here. */
+async function refreshWatchers(core: SessionCore, live: LiveSession, w: LiveWatch): Promise<void> {
+  const since = core.clock.now() - lapseMs(core);
+  const rows = await core.db.selectFrom('session_watchers').selectAll().where('session_id', '=', live.id).where('left_at', 'is', null).where('seen_at', '>=', since).execute();
+  w.watchers = new Map(
+    rows.map((x) => [x.id, { id: x.id, accountId: x.account_id, username: x.username, name: x.name, role: x.role as WatcherRole, organisation: x.organisation, since: Number(x.since), counts: x.counts === 1 }]),
+  );
+}
+
+/**
+ * Another instance changed who watches or a watcher's suspension (cluster mode): this copy is
+ * read again from the database, and the lease holder looks at the requirement. Returns false when
+ * there is nothing live here to refresh.
+ */
+export async function reloadWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<boolean> {
+  if (live.state !== 'active') return false;
+  const row = r ?? (await readRow(core, live.id));
+  const w = await loadWatch(core, live, row);
+  w.suspendedBy = row.control_suspended_by !== null ? { name: row.control_suspended_by, note: row.control_suspended_note } : null;
+  w.metAt = row.watch_met_at;
+  await refreshWatchers(core, live, w);
+  if (decidesHere(core, live)) await reassess(core, live, w);
+  return true;
+}
+
+/** The watch sockets held here are alive: marked seen, so they keep counting. */
+export async function watchersSeen(core: SessionCore, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await core.db.updateTable('session_watchers').set({ seen_at: core.clock.now() }).where('id', 'in', ids).where('left_at', 'is', null).execute();
+}
+
+/** Watchers whose instance stopped marking them seen (it died) leave, as if their socket had lapsed. */
+export async function sweepLapsedWatchers(core: SessionCore): Promise<void> {
+  const rows = await core.db.selectFrom('session_watchers').select(['id', 'session_id']).where('left_at', 'is', null).where('seen_at', '<', core.clock.now() - lapseMs(core)).limit(500).execute();
+  for (const x of rows) {
+    const live = core.live.get(x.session_id);
+    if (!live || decidesHere(core, live)) await leaveWatch(core, x.session_id, x.id, 'lapsed', null);
+  }
+}
+
+/** A lone broker starting: no watch socket survived the stop, so none is left counting. */
+export async function forgetWatchersAtStart(core: SessionCore): Promise<void> {
+  if (core.placement) return;
+  await core.db.updateTable('session_watchers').set({ left_at: core.clock.now(), left_why: 'restart' }).where('left_at', 'is', null).execute();
+}
 
 export interface Watcher {
   id: string;
@@ -77,7 +135,8 @@ export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): 
     short: null,
   };
   live.watch = w;
-  if (live.state === 'active') startShortIfNeeded(core, live, w);
+  await refreshWatchers(core, live, w);
+  if (live.state === 'active' && decidesHere(core, live)) startShortIfNeeded(core, live, w);
   return w;
 }
 
@@ -114,6 +173,7 @@ export function presenceOf(w: LiveWatch): PresenceEntry[] {
  */
 export async function controlRefusal(core: SessionCore, live: LiveSession): Promise<{ code: string; why: string; message: string } | null> {
   const w = await loadWatch(core, live);
+  await refreshWatchers(core, live, w);
   const c = controlStateOf(w);
   if (c.suspended) {
     const who = c.by ? `${c.by} (watching) suspended control` : 'a watcher this session needs has left, so control is suspended';
@@ -175,25 +235,32 @@ export async function joinWatch(core: SessionCore, t: { sid: string; username: s
   const req = w.terms.required;
   const counts = Boolean(req && roles.some((x) => (req.roles as readonly string[]).includes(x))) && acc.id !== r.approver_id;
   const watcher: Watcher = { id: crypto.randomBytes(9).toString('base64url'), accountId: acc.id, username: acc.username, name: acc.display_name, role, organisation: acc.organisation, since: now, counts };
-  w.watchers.set(watcher.id, watcher);
+  await core.db
+    .insertInto('session_watchers')
+    .values({ id: watcher.id, session_id: r.id, account_id: acc.id, username: acc.username, name: acc.display_name, role, organisation: acc.organisation, since: now, counts: counts ? 1 : 0, seen_at: now, left_at: null, left_why: null })
+    .execute();
   await core.audit.append({ type: 'watch.joined', outcome: 'success', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { watcher_id: watcher.id, role, counts, jti: t.jti } });
-  await reassess(core, live, w);
+  await refreshWatchers(core, live, w);
+  if (decidesHere(core, live)) await reassess(core, live, w);
   core.events?.presenceChanged(live);
   return { live, watcher };
 }
 
-export type LeaveWhy = 'closed' | 'lapsed' | 'replaced' | 'ended' | 'account';
+export type LeaveWhy = 'closed' | 'lapsed' | 'ended' | 'account';
 
 /** A watcher is gone (its socket closed or went silent): audited, the requirement looked at again, everyone told. */
 export async function leaveWatch(core: SessionCore, sid: string, watcherId: string, why: LeaveWhy, source: string | null, ended?: LiveSession): Promise<void> {
+  const x = await core.db.selectFrom('session_watchers').select(['username']).where('id', '=', watcherId).where('session_id', '=', sid).executeTakeFirst();
+  // One leave per watch, whichever instance (or sweep) notices it first.
+  const upd = await core.db.updateTable('session_watchers').set({ left_at: core.clock.now(), left_why: why }).where('id', '=', watcherId).where('left_at', 'is', null).executeTakeFirst();
+  if (!x || Number(upd.numUpdatedRows) !== 1) return;
   const live = ended ?? core.live.get(sid);
+  const ticket = live?.ticket ?? (await readRow(core, sid)).ticket_ref;
+  await core.audit.append({ type: 'watch.left', outcome: 'success', actor: `account:${x.username}`, source, session_id: sid, ticket, meta: { watcher_id: watcherId, why } });
   const w = live?.watch;
-  const x = w?.watchers.get(watcherId);
-  if (!live || !w || !x) return;
-  w.watchers.delete(watcherId);
-  await core.audit.append({ type: 'watch.left', outcome: 'success', actor: `account:${x.username}`, source, session_id: sid, ticket: live.ticket, meta: { watcher_id: watcherId, why } });
-  if (live.state !== 'active') return;
-  await reassess(core, live, w);
+  if (!live || !w || live.state !== 'active') return;
+  await refreshWatchers(core, live, w);
+  if (decidesHere(core, live)) await reassess(core, live, w);
   core.events?.presenceChanged(live);
 }
 
@@ -254,6 +321,7 @@ async function watchingNow(core: SessionCore, account: Account, id: string, sour
   const live = core.live.get(id);
   if (r.state !== 'active' || !live) return refuseWatch(core, actor, r, 'not active', conflict('the session is not active', 'not_active'));
   const w = await loadWatch(core, live, r);
+  await refreshWatchers(core, live, w);
   const me = [...w.watchers.values()].find((x) => x.accountId === account.id);
   if (!me) return refuseWatch(core, actor, r, 'not watching', conflict('only someone watching the session now may do that; open it on the Live screen first', 'not_watching'));
   return { live, w, me, r, actor };

@@ -13,7 +13,7 @@ import type { BrokerContext } from '../context.js';
 import { DomainError } from '../domain-errors.js';
 import { TokenBucket, sourceRefusalKey } from '../rate-limit.js';
 import type { LiveSession } from '../sessions/live.js';
-import type { LeaveWhy } from '../sessions/watchers.js';
+import { WATCHER_SEEN_EVERY_MS, type LeaveWhy } from '../sessions/watchers.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 /** A watcher this far behind on the picture is closed (1013) rather than buffered without end. */
@@ -273,7 +273,17 @@ export class WatchHub {
     await this.leave(c, 'closed');
   }
 
+  private ticks = 0;
+
   private checkHeartbeats(): void {
+    // Every few seconds: the sockets held here are marked seen, and watchers whose broker stopped marking them leave.
+    if (++this.ticks % (WATCHER_SEEN_EVERY_MS / 1000) === 0) {
+      const ids = [...this.bySession.values()].flatMap((set) => [...set].filter((c) => c.watcherId !== null && !c.left).map((c) => c.watcherId!));
+      void this.ctx.sessions
+        .watchersSeen(ids)
+        .then(() => this.ctx.sessions.sweepLapsedWatchers())
+        .catch((err: unknown) => process.stderr.write(`watch: could not mark watchers seen: ${String((err as Error)?.message ?? err)}\n`));
+    }
     const now = this.ctx.now();
     const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
     for (const set of this.bySession.values()) {

@@ -321,6 +321,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sessions').addColumn('watch_met_at', 'bigint').execute();
       await db.schema.alterTable('sessions').addColumn('control_suspended_by', 'text').execute();
       await db.schema.alterTable('sessions').addColumn('control_suspended_note', 'text').execute();
+      // Who watches which session, as every broker on the database sees it: a row per watch
+      // socket, kept fresh (seen_at) by the instance holding it, so watchers on any instance count
+      // and those of an instance that died lapse by themselves.
+      await db.schema
+        .createTable('session_watchers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('organisation', 'text', (c) => c.notNull())
+        .addColumn('since', 'bigint', (c) => c.notNull())
+        .addColumn('counts', 'integer', (c) => c.notNull())
+        .addColumn('seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('left_at', 'bigint')
+        .addColumn('left_why', 'text')
+        .execute();
+      await db.schema.createIndex('session_watchers_session').on('session_watchers').columns(['session_id', 'left_at']).execute();
     },
   },
 };

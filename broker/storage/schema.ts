@@ -106,6 +106,22 @@ export interface SessionsTable {
   control_suspended_note: string | null;
 }
 
+/** A watch socket of a live session (broker/sessions/watchers.ts); left_at set when it closed or lapsed. */
+export interface SessionWatchersTable {
+  id: string;
+  session_id: string;
+  account_id: string;
+  username: string;
+  name: string;
+  role: string;
+  organisation: string;
+  since: number;
+  counts: number;
+  seen_at: number;
+  left_at: number | null;
+  left_why: string | null;
+}
+
 export interface SessionTokensTable {
   jti: string;
   session_id: string;
@@ -261,6 +277,7 @@ export interface Database {
   tickets: TicketsTable;
   sessions: SessionsTable;
   session_tokens: SessionTokensTable;
+  session_watchers: SessionWatchersTable;
   grants: GrantsTable;
   extensions: ExtensionsTable;
   webhook_replays: WebhookReplaysTable;

@@ -164,6 +164,11 @@ describe.each(ENGINES)('watching a live session (%s)', (engine) => {
       c.ws.send(bad, { binary: Buffer.isBuffer(bad) });
       expect([4001, 4002]).toContain(await c.closed());
     }
+    // The end user keeps the session alive meanwhile (it too must be heard within 5 s).
+    const { eu, an } = await connectBoth(b, analyst, s);
+    open.push(eu, an);
+    const beat = setInterval(() => eu.sendJson({ type: 'heartbeat' }), 1000);
+    open.push({ close: () => clearInterval(beat) });
     const quiet = await WatchClient.watch(b.url, sup.api, s.id, { heartbeatMs: null });
     open.push(quiet);
     expect(await quiet.closed(9000)).toBe(4006);
