@@ -42,13 +42,13 @@ import type { Actor, IssuedSessionToken, SessionView } from './types.js';
 import type { ControlState, LiveSessionRow, PresenceEntry } from '../../common/protocol/watch.js';
 import {
   controlStateOf,
+  currentWatch,
   endByWatcher,
   issueWatchTicket,
   joinWatch,
   forgetWatchersAtStart,
   leaveWatch,
   liveList,
-  loadWatch,
   reloadWatch,
   sweepLapsedWatchers,
   watchersSeen,
@@ -257,7 +257,7 @@ export class SessionService {
   }
   /** Who is present, how many more watchers are needed, and the state of control, as everyone in the session is shown it. */
   async watchView(live: LiveSession): Promise<{ present: PresenceEntry[]; watchers_needed: number; control: ControlState }> {
-    const w = await loadWatch(this.core, live);
+    const w = await currentWatch(this.core, live);
     return { present: presenceOf(w), watchers_needed: watchersNeeded(w), control: controlStateOf(w) };
   }
   /** The same, from what is already loaded (null: not loaded here yet). */

@@ -8,6 +8,7 @@ import type { Row, SessionCore } from './core.js';
 import { endSession } from './ending.js';
 import type { LiveSession } from './live.js';
 import { readRow, toView } from './queries.js';
+import { refreshFromRow } from './replicas.js';
 import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /**
@@ -140,6 +141,13 @@ export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): 
   return w;
 }
 
+/** The watch state with who watches read again from the store (every instance's watchers). */
+export async function currentWatch(core: SessionCore, live: LiveSession): Promise<LiveWatch> {
+  const w = await loadWatch(core, live);
+  await refreshWatchers(core, live, w);
+  return w;
+}
+
 /** Timers of the watch state stop with the session here. */
 export function stopWatch(live: LiveSession): void {
   live.watch?.short?.cancel?.();
@@ -229,7 +237,8 @@ export async function joinWatch(core: SessionCore, t: { sid: string; username: s
   if (!acc || acc.disabled) return refuseWatch(core, actor, r, 'account disabled', new DomainError('unauthorized', 'account_disabled', 'this account may not watch'));
   const roles = acc.roles.split(',').filter(Boolean) as Account['roles'];
   const role = await mayWatch(core, { id: acc.id, roles }, r, actor);
-  const live = core.live.get(r.id);
+  // In a cluster the session may run on another instance: this one keeps a copy for the socket.
+  const live = core.live.get(r.id) ?? (await refreshFromRow(core, r.id))?.live;
   if (!live || live.state !== 'active') return refuseWatch(core, actor, r, 'not active', conflict('the session is not active', 'not_active'));
   const w = await loadWatch(core, live, r);
   const req = w.terms.required;
@@ -318,7 +327,7 @@ function startShortIfNeeded(core: SessionCore, live: LiveSession, w: LiveWatch):
 async function watchingNow(core: SessionCore, account: Account, id: string, source: string | null): Promise<{ live: LiveSession; w: LiveWatch; me: Watcher; r: Row; actor: Actor }> {
   const r = await readRow(core, id);
   const actor = accountActor(account, source);
-  const live = core.live.get(id);
+  const live = r.state === 'active' ? (core.live.get(id) ?? (await refreshFromRow(core, id))?.live) : undefined;
   if (r.state !== 'active' || !live) return refuseWatch(core, actor, r, 'not active', conflict('the session is not active', 'not_active'));
   const w = await loadWatch(core, live, r);
   await refreshWatchers(core, live, w);

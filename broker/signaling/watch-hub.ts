@@ -39,6 +39,8 @@ interface WatchConn {
   caughtUp: boolean;
   left: boolean;
   picture: boolean;
+  /** Cluster mode: this socket counts towards this instance hearing its session's channel. */
+  joined?: boolean;
 }
 
 /**
@@ -162,6 +164,11 @@ export class WatchHub {
     if (c.authTimer) clearTimeout(c.authTimer);
     c.watcherId = joined.watcher.id;
     c.username = joined.watcher.username;
+    // In a cluster, what other instances say about the session (presence, chunks stored there) reaches this socket.
+    if (this.ctx.cluster) {
+      await this.ctx.cluster.joinSession(c.sid);
+      c.joined = true;
+    }
     if (c.ws.readyState !== c.ws.OPEN) return void this.leave(c, 'closed');
     const live = joined.live;
     const v = await this.ctx.sessions.watchView(live);
@@ -229,12 +236,13 @@ export class WatchHub {
     c.nextSeq = seq + 1;
   }
 
-  chunkStored(s: LiveSession, seq: number, bytes: Buffer): void {
-    for (const c of this.bySession.get(s.id) ?? []) {
+  /** `bytes`: null when the chunk was stored by another instance (read from the shared store). */
+  chunkStored(sid: string, seq: number, bytes: Buffer | null): void {
+    for (const c of this.bySession.get(sid) ?? []) {
       if (!c.picture || c.closing) continue;
       // The common case goes straight out from memory; a watcher still catching up (or one that
       // missed one) reads from the store in order.
-      if (!c.pumping && c.caughtUp && seq === c.nextSeq) this.sendChunk(c, seq, bytes, true);
+      if (bytes && !c.pumping && c.caughtUp && seq === c.nextSeq) this.sendChunk(c, seq, bytes, true);
       else if (seq >= c.nextSeq) void this.pump(c);
     }
   }
@@ -260,6 +268,10 @@ export class WatchHub {
   private async leave(c: WatchConn, why: LeaveWhy, ended?: LiveSession): Promise<void> {
     if (c.left || !c.watcherId) return;
     c.left = true;
+    if (c.joined) {
+      c.joined = false;
+      this.ctx.cluster?.leaveSession(c.sid);
+    }
     this.bySession.get(c.sid)?.delete(c);
     if (this.bySession.get(c.sid)?.size === 0) this.bySession.delete(c.sid);
     await this.ctx.sessions.leaveWatch(c.sid, c.watcherId, why, c.source, ended).catch((err: unknown) => {
