@@ -51,6 +51,7 @@ import {
   liveList,
   reloadWatch,
   sweepLapsedWatchers,
+  watchersNoLongerAllowed,
   watchersSeen,
   noteToAnalyst,
   presenceOf,
@@ -246,6 +247,9 @@ export class SessionService {
   }
   watchersSeen(ids: string[]): Promise<void> {
     return watchersSeen(this.core, ids);
+  }
+  watchersNoLongerAllowed(ids: string[]): Promise<string[]> {
+    return watchersNoLongerAllowed(this.core, ids);
   }
   sweepLapsedWatchers(): Promise<void> {
     return sweepLapsedWatchers(this.core);

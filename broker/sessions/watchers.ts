@@ -65,6 +65,21 @@ export async function watchersSeen(core: SessionCore, ids: string[]): Promise<vo
   await core.db.updateTable('session_watchers').set({ seen_at: core.clock.now() }).where('id', 'in', ids).where('left_at', 'is', null).execute();
 }
 
+/**
+ * Of these watchers, the ones whose account stopped counting since they joined (disabled, or no
+ * longer a supervisor or admin): their watch ends at once.
+ */
+export async function watchersNoLongerAllowed(core: SessionCore, ids: string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await core.db
+    .selectFrom('session_watchers')
+    .innerJoin('accounts', 'accounts.id', 'session_watchers.account_id')
+    .select(['session_watchers.id as id', 'accounts.disabled as disabled', 'accounts.roles as roles'])
+    .where('session_watchers.id', 'in', ids)
+    .execute();
+  return rows.filter((r) => r.disabled === 1 || !r.roles.split(',').some((x) => x === 'supervisor' || x === 'admin')).map((r) => r.id);
+}
+
 /** Watchers whose instance stopped marking them seen (it died) leave, as if their socket had lapsed. */
 export async function sweepLapsedWatchers(core: SessionCore): Promise<void> {
   const rows = await core.db.selectFrom('session_watchers').select(['id', 'session_id']).where('left_at', 'is', null).where('seen_at', '<', core.clock.now() - lapseMs(core)).limit(500).execute();

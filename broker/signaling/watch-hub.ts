@@ -290,9 +290,18 @@ export class WatchHub {
   private checkHeartbeats(): void {
     // Every few seconds: the sockets held here are marked seen, and watchers whose broker stopped marking them leave.
     if (++this.ticks % (WATCHER_SEEN_EVERY_MS / 1000) === 0) {
-      const ids = [...this.bySession.values()].flatMap((set) => [...set].filter((c) => c.watcherId !== null && !c.left).map((c) => c.watcherId!));
+      const conns = [...this.bySession.values()].flatMap((set) => [...set].filter((c) => c.watcherId !== null && !c.left));
+      const ids = conns.map((c) => c.watcherId!);
       void this.ctx.sessions
         .watchersSeen(ids)
+        // An account disabled or no longer a supervisor or admin stops watching now, not when its socket closes.
+        .then(() => this.ctx.sessions.watchersNoLongerAllowed(ids))
+        .then(async (gone) => {
+          for (const c of conns.filter((x) => gone.includes(x.watcherId!))) {
+            await this.leave(c, 'account');
+            this.refuse(c, 'account_changed', 'your account may no longer watch sessions', CLOSE.authFailed);
+          }
+        })
         .then(() => this.ctx.sessions.sweepLapsedWatchers())
         .catch((err: unknown) => process.stderr.write(`watch: could not mark watchers seen: ${String((err as Error)?.message ?? err)}\n`));
     }

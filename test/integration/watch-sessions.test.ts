@@ -176,6 +176,21 @@ describe.each(ENGINES)('watching a live session (%s)', (engine) => {
     expect((await audited(b, s.id, 'watch.left')).map((x) => x.meta.why)).toEqual(['lapsed']);
   });
 
+  it('a watcher whose account loses the supervisor role stops watching at once', async () => {
+    const { b, analyst, approver, sup } = await setUp();
+    const admin = await createUser(b, 'root', ['admin']);
+    const s = await activeSession(b, analyst, { caps: ['view'], approver });
+    const { eu, an } = await connectBoth(b, analyst, s);
+    open.push(eu, an);
+    const w = await WatchClient.watch(b.url, sup.api, s.id);
+    open.push(w);
+    await presenceOf(eu, ['Alice Tester', 'Sue Tester']);
+    expect((await admin.api.post('/api/v1/admin/users/sue/roles', { roles: ['auditor'] })).status).toBe(200);
+    expect(await w.closed(8000)).toBe(4001);
+    await presenceOf(eu, ['Alice Tester']);
+    expect((await audited(b, s.id, 'watch.left')).map((x) => x.meta.why)).toEqual(['account']);
+  });
+
   it('a watcher suspends and resumes control, sends a note, and ends the session; each audited', async () => {
     const { b, analyst, approver, sup } = await setUp();
     const other = await createUser(b, 'sam', ['supervisor']);
