@@ -13,13 +13,13 @@ const USAGE = `chaperone-broker: the Chaperone broker
 
 Usage:
   chaperone-broker serve [--port 7480] [--host 127.0.0.1] [--data-dir DIR] [--tls-cert FILE --tls-key FILE]
-  chaperone-broker user add --username NAME --display-name "Full Name" --roles analyst[,approver,admin,auditor]
+  chaperone-broker user add --username NAME --display-name "Full Name" --roles analyst[,approver,admin,auditor,supervisor]
                             [--organisation ORG] [--kind internal|vendor|incident_responder] [--no-totp] [--data-dir DIR] [--json]
   chaperone-broker user list [--data-dir DIR] [--json]
   chaperone-broker user disable --username NAME [--data-dir DIR] [--json]
   chaperone-broker user enable --username NAME [--data-dir DIR] [--json]
   chaperone-broker user unlock --username NAME [--data-dir DIR] [--json]
-  chaperone-broker user roles --username NAME --roles analyst[,approver,admin,auditor] [--data-dir DIR] [--json]
+  chaperone-broker user roles --username NAME --roles analyst[,approver,admin,auditor,supervisor] [--data-dir DIR] [--json]
   chaperone-broker user reset-password --username NAME [--data-dir DIR] [--json]
   chaperone-broker audit verify [--data-dir DIR | --file EXPORT.jsonl [--jwks JWKS.json]] [--json]
   chaperone-broker audit export [--data-dir DIR] [--out FILE] [--since-seq N]

@@ -21,6 +21,14 @@ export const SessionMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('connected'), role: Role, node: Id }).strict(),
   /** The socket of `role` on `node` closed. */
   z.object({ t: z.literal('disconnected'), role: Role, node: Id }).strict(),
+  /**
+   * Monitored sessions, from instance `node`: `reload`: who watches or a watcher's suspension
+   * changed (read it again from the store, push it to the sockets here); `chunk`: that recording
+   * chunk is stored (watchers here read it from the shared store); `frame`: for the watchers here.
+   */
+  z
+    .object({ t: z.literal('watch'), node: Id, reload: z.boolean(), chunk: z.number().int().min(0).max(1_000_000).optional(), frame: z.record(z.string(), z.unknown()).optional() })
+    .strict(),
 ]);
 export type SessionMessage = z.infer<typeof SessionMessageSchema>;
 

@@ -2,6 +2,7 @@ import { isGrantable, type Capability, type GrantableCapability } from '../../co
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { Row, SessionCore } from './core.js';
 import { dropPendingGrants } from './grants.js';
+import { reloadWatch, stopWatch } from './watchers.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { scheduleTimers } from './timers.js';
 import { track } from './tracking.js';
@@ -54,6 +55,9 @@ export async function armOwned(core: SessionCore, sessionId: string, takeover: b
     got.live.pendingExtension = null;
   }
   scheduleTimers(core, got.live, got.row);
+  // Told of a change (a watcher joined or left on another instance) or taking over: the watcher
+  // requirement is decided here now, from the store.
+  if (got.row.state === 'active') await reloadWatch(core, got.live, got.row);
 }
 
 /** The lease went to another instance: its timers stop here (the copy stays for the sockets). */
@@ -69,6 +73,7 @@ export function dropCopy(core: SessionCore, sessionId: string, reason: EndReason
   live.state = 'ended';
   clearTimers(live);
   dropPendingGrants(live);
+  stopWatch(live);
   core.live.delete(sessionId);
   core.events?.ended(live, reason);
 }

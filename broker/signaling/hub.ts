@@ -21,6 +21,8 @@ import type { SessionMessage } from '../cluster/messages.js';
 import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
+import { WatchHub } from './watch-hub.js';
+import { WatchBrokerFrameSchema, type WatchBrokerFrame } from '../../common/protocol/watch.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 /** How long the end user's socket stays open after session.ended, for its teardown report. */
@@ -104,8 +106,11 @@ export class SignalingHub implements SessionEvents {
   /** End users' sockets held open after their session ended (linger). */
   private readonly lingerers = new Set<Conn>();
   private closing = false;
+  /** The watchers' sockets (watch-hub.ts): told of the same lifecycle events. */
+  readonly watch: WatchHub;
 
   constructor(private readonly ctx: BrokerContext) {
+    this.watch = new WatchHub(ctx);
     ctx.sessions.setEvents(this);
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 1000);
     this.heartbeatTimer.unref();
@@ -119,10 +124,12 @@ export class SignalingHub implements SessionEvents {
 
   register(app: FastifyInstance): void {
     app.get('/api/v1/signaling', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => this.accept(socket, req.ip));
+    this.watch.register(app);
   }
 
   close(): void {
     this.closing = true;
+    this.watch.close();
     clearInterval(this.heartbeatTimer);
     for (const parties of this.bySession.values()) {
       for (const c of Object.values(parties)) if (c) this.closeConn(c, 1001, 'broker shutting down');
@@ -403,6 +410,10 @@ export class SignalingHub implements SessionEvents {
     this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: peerOnline });
     for (const f of early) this.send(c, f);
     if (peer) this.send(peer, { type: 'peer.online', online: true });
+    // Nobody watches unseen: who is present, and whether control is suspended, right after ready.
+    const v = await this.ctx.sessions.watchView(live);
+    this.send(c, { type: 'presence', present: v.present, watchers_needed: v.watchers_needed });
+    if (v.control.suspended) this.send(c, { type: 'control.state', control: v.control });
   }
 
   // ---------- cluster mode: what the other instances say about the sessions whose sockets are here
@@ -435,6 +446,19 @@ export class SignalingHub implements SessionEvents {
         if (m.node === cluster.nodeId) return;
         const peer = parties?.[otherRole(m.role)];
         if (peer) this.send(peer, { type: 'peer.online', online: false });
+        return;
+      }
+      case 'watch': {
+        if (m.node === cluster.nodeId) return;
+        if (m.chunk !== undefined) this.watch.chunkStored(sid, m.chunk, null);
+        const frame = m.frame ? WatchBrokerFrameSchema.safeParse(m.frame) : null;
+        if (frame?.success) this.watch.toWatchers(sid, frame.data);
+        if (m.reload) {
+          void this.ctx.sessions.reloadWatch(sid).then(
+            (live) => live && this.pushWatchState(live, 'both'),
+            () => undefined,
+          );
+        }
         return;
       }
       default:
@@ -584,10 +608,12 @@ export class SignalingHub implements SessionEvents {
   }
 
   ended(s: LiveSession, reason: EndReason): void {
+    this.watch.ended(s, reason);
     this.ctx.metrics.sessionsEnded({ reason });
     this.endUserSeen.delete(s.id);
     this.activatedAt.delete(s.id);
     this.buckets.delete(`${s.id}:analyst`);
+    this.lastControl.delete(s.id);
     this.buckets.delete(`${s.id}:end_user`);
     const parties = this.bySession.get(s.id);
     this.bySession.delete(s.id);
@@ -625,6 +651,9 @@ export class SignalingHub implements SessionEvents {
     // analyst's first input after the grant finds the gate already open. (In a cluster both go
     // out on the session's one channel, in this order.)
     for (const role of ['end_user', 'analyst'] as const) this.toParty(s.id, role, { type: 'grant.changed', capability, granted, by, ...extra });
+    const grants: WatchBrokerFrame = { type: 'grants', grants: [...s.granted] };
+    this.watch.toWatchers(s.id, grants);
+    this.tellOthers(s.id, { reload: false, frame: grants });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {
@@ -639,6 +668,11 @@ export class SignalingHub implements SessionEvents {
         for (const role of ['analyst', 'end_user'] as const) {
           const reason = role === 'analyst' && e.reason ? { reason: e.reason } : {};
           this.toParty(s.id, role, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
+        }
+        if (e.accepted) {
+          const expiry: WatchBrokerFrame = { type: 'expiry', expires_at: s.expiresAt ?? 0 };
+          this.watch.toWatchers(s.id, expiry);
+          this.tellOthers(s.id, { reload: false, frame: expiry });
         }
         return;
       default:
@@ -656,7 +690,70 @@ export class SignalingHub implements SessionEvents {
   expiryWarning(s: LiveSession, secondsLeft: number): void {
     for (const role of ['analyst', 'end_user'] as const) this.toParty(s.id, role, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
   }
+
+  // ---------- monitored sessions (sessions/watchers.ts)
+
+  presenceChanged(s: LiveSession): void {
+    this.pushWatchState(s, 'presence');
+    this.tellOthers(s.id, { reload: true });
+  }
+
+  controlChanged(s: LiveSession): void {
+    this.pushWatchState(s, 'control');
+    this.tellOthers(s.id, { reload: true });
+  }
+
+  /**
+   * Presence or control to the sockets held here. In a cluster every instance pushes to its own
+   * sockets after reading the state again (tellOthers), so nobody gets a frame twice.
+   */
+  private pushWatchState(s: LiveSession, what: 'presence' | 'control' | 'both'): void {
+    const v = this.ctx.sessions.watchViewNow(s);
+    if (!v) return;
+    const parties = this.bySession.get(s.id);
+    const frames: BrokerFrame[] = [];
+    if (what !== 'control') frames.push({ type: 'presence', present: v.present, watchers_needed: v.watchers_needed });
+    const control = JSON.stringify(v.control);
+    const before = this.lastControl.get(s.id) ?? NOT_SUSPENDED;
+    if (what === 'control' || before !== control) {
+      this.lastControl.set(s.id, control);
+      frames.push({ type: 'control.state', control: v.control });
+    }
+    for (const f of frames) {
+      // The end user's gate first, so the lock is in place before the analyst reads that it is.
+      for (const role of ['end_user', 'analyst'] as const) {
+        const c = parties?.[role];
+        if (c) this.send(c, f);
+      }
+      if (f.type === 'presence' || f.type === 'control.state') this.watch.toWatchers(s.id, f);
+    }
+  }
+
+  /** The last control state pushed here per session, so a re-read that changed nothing sends nothing. */
+  private readonly lastControl = new Map<string, string>();
+
+  /** Cluster mode: the instances holding this session's sockets re-read the watch state; its lease holder decides on it. */
+  private tellOthers(sid: string, m: { reload: boolean; chunk?: number; frame?: Record<string, unknown> }): void {
+    const cluster = this.ctx.cluster;
+    if (!cluster) return;
+    void cluster.toSession(sid, { t: 'watch', node: cluster.nodeId, ...m }).catch(() => undefined);
+    if (m.reload && !cluster.owns(sid)) cluster.place(sid);
+  }
+
+  watchNote(s: LiveSession, from: string, text: string, at: number): boolean {
+    const here = Boolean(this.bySession.get(s.id)?.analyst);
+    this.toParty(s.id, 'analyst', { type: 'watch.note', from, text, at });
+    return here;
+  }
+
+  chunkStored(s: LiveSession, seq: number, bytes: Buffer): void {
+    this.watch.chunkStored(s.id, seq, bytes);
+    this.tellOthers(s.id, { reload: false, chunk: seq });
+  }
 }
+
+/** Control as a session starts: nobody has said anything about it yet. */
+const NOT_SUSPENDED = JSON.stringify({ suspended: false, reasons: [], by: null, note: null, ends_at: null });
 
 function otherRole(r: SessionRole): SessionRole {
   return r === 'analyst' ? 'end_user' : 'analyst';

@@ -311,6 +311,37 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_watch': {
+    // Monitored sessions: the watcher terms the offer stated (kept, so a policy saved later does
+    // not change them), when the watcher requirement was first met (after a restart no watcher is
+    // connected, so such a session starts suspended), and a watcher's suspension of control (held
+    // across restarts and by every broker on the database: control must not come back by itself).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sessions').addColumn('watch_terms', 'text').execute();
+      await db.schema.alterTable('sessions').addColumn('watch_met_at', 'bigint').execute();
+      await db.schema.alterTable('sessions').addColumn('control_suspended_by', 'text').execute();
+      await db.schema.alterTable('sessions').addColumn('control_suspended_note', 'text').execute();
+      // Who watches which session, as every broker on the database sees it: a row per watch
+      // socket, kept fresh (seen_at) by the instance holding it, so watchers on any instance count
+      // and those of an instance that died lapse by themselves.
+      await db.schema
+        .createTable('session_watchers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('organisation', 'text', (c) => c.notNull())
+        .addColumn('since', 'bigint', (c) => c.notNull())
+        .addColumn('counts', 'integer', (c) => c.notNull())
+        .addColumn('seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('left_at', 'bigint')
+        .addColumn('left_why', 'text')
+        .execute();
+      await db.schema.createIndex('session_watchers_session').on('session_watchers').columns(['session_id', 'left_at']).execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -97,6 +97,29 @@ export interface SessionsTable {
   decision_note: string | null;
   /** The analyst's token epoch when they asked: the session ends when the account's moves on. */
   analyst_epoch: number;
+  /** The offer's `watchers` claim as JSON (common/watch.ts WatchTerms); null before the offer. */
+  watch_terms: string | null;
+  /** When enough required watchers were first present (null: never, or no requirement). */
+  watch_met_at: number | null;
+  /** The watcher who suspended control (display name), and their words; null while not suspended by one. */
+  control_suspended_by: string | null;
+  control_suspended_note: string | null;
+}
+
+/** A watch socket of a live session (broker/sessions/watchers.ts); left_at set when it closed or lapsed. */
+export interface SessionWatchersTable {
+  id: string;
+  session_id: string;
+  account_id: string;
+  username: string;
+  name: string;
+  role: string;
+  organisation: string;
+  since: number;
+  counts: number;
+  seen_at: number;
+  left_at: number | null;
+  left_why: string | null;
 }
 
 export interface SessionTokensTable {
@@ -254,6 +277,7 @@ export interface Database {
   tickets: TicketsTable;
   sessions: SessionsTable;
   session_tokens: SessionTokensTable;
+  session_watchers: SessionWatchersTable;
   grants: GrantsTable;
   extensions: ExtensionsTable;
   webhook_replays: WebhookReplaysTable;
