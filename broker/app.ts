@@ -23,6 +23,7 @@ import { MAX_CHUNK_BYTES } from '../common/recording.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { historyRoutes } from './routes/history.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
 import { SignalingHub, protocolRefusal } from './signaling/hub.js';
@@ -183,6 +184,8 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   stepUpRoutes(registry, ctx);
   passkeyRoutes(registry, ctx);
   oidcRoutes(registry, ctx);
+  // Before sessionRoutes' /:id, for the reader; Fastify prefers the static path either way.
+  historyRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

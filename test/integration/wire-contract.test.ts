@@ -226,6 +226,9 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect([video.status, video.headers.get('content-type'), Buffer.from(await video.arrayBuffer()).toString('hex')]).toEqual([206, 'video/webm', '1a45dfa3']);
     answered.add('GET /api/v1/sessions/:id/recording');
     expect((await audrey.api.get(`/api/v1/sessions/${s.id}/recording/markers`)).body.markers).toEqual([expect.objectContaining({ kind: 'click', label: 'Click at 25%, 75%' })]);
+    // Session history: the auditor reads this session with its recording; the analyst her own.
+    expect((await audrey.api.get(`/api/v1/sessions/history?q=${encodeURIComponent(s.ticket)}`)).body.sessions).toEqual([expect.objectContaining({ session_id: s.id, recording: 'finalised' })]);
+    expect((await alice.api.get('/api/v1/sessions/history?limit=1')).body.sessions).toHaveLength(1);
 
     // Declined, rejected, killed, and a ticket closed by the ticketing system.
     const declined = await requestSession(alice, ['view']);
