@@ -117,8 +117,14 @@ describe.skipIf(skip)(SUITE, () => {
     await kept.scrollIntoViewIfNeeded();
     expect(await axeSerious(au.page)).toEqual([]);
     await shot(au.page, '86-auditor-session-history-filtered');
-    const zoomed = await at200(au.page, '87-auditor-session-history-200', ['Show sessions']);
+    const zoomed = await at200(au.page, '87-auditor-session-history-200', ['Show sessions', `Play the recording of ${ticket}`]);
     expect(zoomed).toEqual({ horizontalScroll: false, clipped: [] });
+    // And axe at that zoom, where each session is a block of labelled lines.
+    const full = au.page.viewportSize()!;
+    await au.page.setViewportSize({ width: full.width / 2, height: full.height / 2 });
+    expect(await kept.evaluate((el) => getComputedStyle(el).display)).toBe('block');
+    expect(await axeSerious(au.page)).toEqual([]);
+    await au.page.setViewportSize(full);
 
     await kept.getByRole('button', { name: `Play the recording of ${ticket}` }).click();
     const video = au.page.getByTestId('player-video');
