@@ -24,6 +24,7 @@ import { metaRoutes } from './routes/meta.js';
 import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { historyRoutes } from './routes/history.js';
+import { brandingRoutes } from './routes/branding.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
 import { SignalingHub, protocolRefusal } from './signaling/hub.js';
@@ -186,6 +187,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   oidcRoutes(registry, ctx);
   // Before sessionRoutes' /:id, for the reader; Fastify prefers the static path either way.
   historyRoutes(registry, ctx);
+  brandingRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

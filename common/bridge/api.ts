@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BrandingViewSchema } from '../branding.js';
 import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
@@ -89,6 +90,8 @@ export const OfferViewSchema = z
     duration_s: z.number().int().min(1).max(24 * 3600),
     /** Whether the session is recorded (common/recording.ts): shown on the consent screen and the banner. */
     recording: z.enum(RECORDING_MODES),
+    /** The organisation's name, help line and logo hash as the broker signed them (common/branding.ts); absent from older brokers. */
+    branding: BrandingViewSchema.optional(),
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),
