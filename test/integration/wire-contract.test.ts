@@ -18,6 +18,8 @@ import { SignalingClient } from '../../kit/signaling-client.js';
 import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import type { Browser } from 'playwright-core';
 import { signInAtIdp, startTestIdp, type TestIdp } from '../helpers/oidc-idp.js';
+import { solidPng } from '../helpers/png.js';
+import os from 'node:os';
 
 /**
  * The contract in common/ holds for a real broker: every route's answers parse through the
@@ -57,7 +59,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     } else console.warn(`[wire contract] passkey routes not answered: missing ${noChromium.join(', ')}`);
     idp = await startTestIdp([{ sub: 'dana', password: 'dana-pw-1', name: 'Dana Reyes', email: 'dana@acme.example', groups: ['helpdesk'], amr: ['pwd', 'mfa'] }]);
     const oidc = { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, groups_claim: 'groups', claims_to_roles: [{ claim: 'groups', value: 'helpdesk', roles: ['analyst'] }], organisation: 'Acme IT' };
-    b = await startTestBroker(engine, { file: { oidc, ...(passkeyPage ? { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } : {}) } } as never);
+    // A branding logo, so its route has an image to answer with.
+    const logo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wire-logo-')), 'logo.png');
+    fs.writeFileSync(logo, solidPng(8, 8, [0, 0, 0]));
+    b = await startTestBroker(engine, { file: { oidc, branding: { name: 'Acme IT Helpdesk', logo, help_line: 'Call 555-0100.' }, ...(passkeyPage ? { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } : {}) } } as never);
     // Every answer any client in this file receives is checked against the route's schema.
     ApiClient.prototype.call = async function (this: ApiClient, ...args: Parameters<ApiClient['call']>): Promise<ApiResult> {
       const res = await original.apply(this, args);
@@ -91,7 +96,12 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
   it('a whole lifecycle through every route answers in the declared shapes', async () => {
     const anon = new ApiClient(b.url);
     // The join link's page is for people and never looks the code up: any well-formed code gets it.
-    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json', '/join/ZZZZZ-ZZZZZ']) expect((await anon.get(p)).status, p).toBe(200);
+    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json', '/join/ZZZZZ-ZZZZZ', '/api/v1/branding']) expect((await anon.get(p)).status, p).toBe(200);
+
+    // The logo is an image, not JSON: fetched by hand.
+    const logoRes = await fetch(`${b.url}/api/v1/branding/logo`);
+    expect([logoRes.status, logoRes.headers.get('content-type')]).toEqual([200, 'image/png']);
+    answered.add('GET /api/v1/branding/logo');
 
     // Accounts: createUser changes the one-time password and signs in through the API.
     const admin = await createUser(b, 'root', ['admin']);
