@@ -71,6 +71,7 @@ describe.skipIf(skip)(SUITE, () => {
     const help = eu.page.getByTestId('banner-help');
     await help.waitFor();
     expect(await help.getByTestId('help-line').textContent()).toBe(HELP);
+    expect(await axeSerious(eu.page)).toEqual([]);
     await shot(eu.page, '92-end-user-banner-help-branded', { window: true });
 
     await eu.page.getByTestId('stop').click();

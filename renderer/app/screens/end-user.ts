@@ -104,7 +104,8 @@ export function ConsentScreen(): ReactNode {
       h('dt', null, 'Recorded'),
       h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
       h('dt', null, 'Checked by'),
-      h('dd', null, iso(v.org), " (the offer is signed by your organisation's support broker)"),
+      // The organisation as it names itself to end users (signed in the offer with the rest).
+      h('dd', null, iso(v.branding?.name ?? v.org), " (the offer is signed by your organisation's support broker)"),
     ),
     h('h2', null, 'What accepting allows'),
     h(
