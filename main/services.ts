@@ -22,6 +22,7 @@ import { Receipts } from './receipts.js';
 import { TranscriptBuffer } from './transcript.js';
 import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
+import type { DesktopNotifier } from './notifier.js';
 
 export interface MainServicesOptions {
   /** The pinned broker, reached from the main process (JWKS, crash reports). */
@@ -50,6 +51,8 @@ export interface MainServicesOptions {
   maxFileBytes?: number;
   /** The end user's system clipboard; without it a clipboard grant syncs nothing. */
   clipboard?: ClipboardPort;
+  /** Desktop notifications for staff (Electron's Notification); without it the page notifies by itself. */
+  notifier?: DesktopNotifier;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -419,6 +422,7 @@ export class MainServices {
         return { token: null };
       }
     },
+    'notify.show': (n) => ({ shown: this.guard.view().analystMode && this.opts.notifier ? this.opts.notifier.show(n) : false }),
     'staff.forgetRefreshToken': async () => {
       await this.opts.secrets?.delete('analyst-refresh-token');
       return { ok: true as const };

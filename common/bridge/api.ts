@@ -8,6 +8,7 @@ import { LOCAL_GRANTS } from '../protocol/signaling.js';
 import { GRANT_DIRECTIONS } from '../grant-direction.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
+import { safeText } from '../protocol/text.js';
 
 /**
  * The one definition of what the renderer may ask of the main process. The Electron preload
@@ -227,6 +228,15 @@ export const BRIDGE_METHODS = {
   'staff.saveRefreshToken': { args: z.tuple([z.object({ token: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict()]), result: z.object({ stored: z.boolean() }).strict() },
   'staff.loadRefreshToken': { args: z.tuple([]), result: z.object({ token: z.string().max(MAX_TOKEN_CHARS).nullable() }).strict() },
   'staff.forgetRefreshToken': { args: z.tuple([]), result: ok },
+  /**
+   * A desktop notification from main (a request waits for approval). `shown: false` where main has
+   * none to show (the browser host: the page uses the browser's Notification then) or the
+   * machine's policy has no analyst mode.
+   */
+  'notify.show': {
+    args: z.tuple([z.object({ title: safeText(120), body: safeText(300), tag: shortId }).strict()]),
+    result: z.object({ shown: z.boolean() }).strict(),
+  },
   'grants.list': { args: z.tuple([]), result: z.array(z.object({ sessionId, kind: GrantKindSchema, expiresAt: epochMs }).strict()).max(4) },
   /** One raw data-channel message from the analyst, untouched: the input gate in main judges it. */
   'input.deliver': {
