@@ -24,6 +24,8 @@ import { metaRoutes } from './routes/meta.js';
 import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { watchRoutes } from './routes/watch.js';
+import { historyRoutes } from './routes/history.js';
+import { brandingRoutes } from './routes/branding.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
 import { SignalingHub, protocolRefusal } from './signaling/hub.js';
@@ -184,6 +186,9 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   stepUpRoutes(registry, ctx);
   passkeyRoutes(registry, ctx);
   oidcRoutes(registry, ctx);
+  // Before sessionRoutes' /:id, for the reader; Fastify prefers the static path either way.
+  historyRoutes(registry, ctx);
+  brandingRoutes(registry, ctx);
   sessionRoutes(registry, ctx);
   sessionEventRoutes(registry, ctx);
   extensionRoutes(registry, ctx);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { OrgPolicySchema, type OrgPolicy } from '../common/policy.js';
 import { OidcFileSchema, oidcConfigFrom, type OidcConfig } from '../common/oidc-config.js';
+import { BRANDING_LOGO_MAX_BYTES, BrandingFileSchema, logoTypeOf, type LogoType } from '../common/branding.js';
 
 /** An IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`). */
 export function isAddressOrCidr(s: string): boolean {
@@ -51,6 +52,8 @@ export const BrokerFileSchema = z
       .default([]),
     /** Single sign-on for staff with OpenID Connect (docs/sso.md). */
     oidc: OidcFileSchema.optional(),
+    /** The organisation's name, logo and help-desk line on the end user's screens (docs/operations.md). */
+    branding: BrandingFileSchema.optional(),
     syslog: z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535), transport: z.enum(['udp', 'tcp']).default('udp') }).strict().optional(),
     /**
      * Passkeys (WebAuthn): the relying party id (a domain, never an IP address: browsers refuse
@@ -124,6 +127,8 @@ export interface BrokerConfig {
   corsOrigins: string[];
   webauthn?: { rpId: string; rpName: string; origins: string[] } | undefined;
   trustedProxies: string[];
+  /** From broker.json `branding`; the name falls back to policy.organisation where it is used. */
+  branding: { name?: string | undefined; helpLine?: string | undefined; logo?: { bytes: Buffer; type: LogoType; sha256: string } | undefined };
   /** Shared secret for the inbound ticket webhook (generated on first run, file mode 0600). */
   ticketWebhookSecret: string;
   accessTokenTtlS: number;
@@ -145,6 +150,24 @@ function readOrCreateSecret(dataDir: string, name: string): string {
   const secret = crypto.randomBytes(32).toString('base64url');
   fs.writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
+}
+
+/**
+ * The branding logo, checked once at start so a wrong file stops the broker with its reason
+ * instead of reaching end users: a PNG, JPEG or WebP by its first bytes, at most 64 KiB.
+ */
+function readLogo(dataDir: string, file: string): { bytes: Buffer; type: LogoType; sha256: string } {
+  const where = path.resolve(dataDir, file);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(where);
+  } catch (e) {
+    throw new Error(`branding.logo: cannot read ${where}: ${(e as Error).message}`);
+  }
+  if (bytes.length === 0 || bytes.length > BRANDING_LOGO_MAX_BYTES) throw new Error(`branding.logo: ${where} is ${bytes.length} bytes; a logo must be 1 byte to ${BRANDING_LOGO_MAX_BYTES / 1024} KiB`);
+  const type = logoTypeOf(bytes);
+  if (!type) throw new Error(`branding.logo: ${where} is not a PNG, JPEG or WebP image (SVG and other types are refused: they can carry script)`);
+  return { bytes, type, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
 }
 
 export interface ConfigOverrides {
@@ -217,6 +240,7 @@ export function loadConfig(o: ConfigOverrides): BrokerConfig {
     webauthn: f.webauthn ? { rpId: f.webauthn.rp_id, rpName: f.webauthn.rp_name, origins: f.webauthn.origins } : undefined,
     trustedProxies: f.trusted_proxies,
     rateLimits: f.rate_limits,
+    branding: { name: f.branding?.name, helpLine: f.branding?.help_line, logo: f.branding?.logo ? readLogo(o.dataDir, f.branding.logo) : undefined },
     ticketWebhookSecret: readOrCreateSecret(o.dataDir, 'ticket-webhook.secret'),
     accessTokenTtlS: 600,
     refreshTokenTtlS: 8 * 3600,

@@ -92,6 +92,7 @@ export class OfferVerifier {
       granted_later: payload.granted_later,
       duration_s: payload.duration_s,
       recording: payload.recording,
+      ...(payload.branding === undefined ? {} : { branding: payload.branding }),
       exp: payload.exp,
       iat: payload.iat,
     });

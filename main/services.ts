@@ -23,6 +23,7 @@ import { Receipts } from './receipts.js';
 import { TranscriptBuffer } from './transcript.js';
 import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
+import type { DesktopNotifier } from './notifier.js';
 
 export interface MainServicesOptions {
   /** The pinned broker, reached from the main process (JWKS, crash reports). */
@@ -56,6 +57,8 @@ export interface MainServicesOptions {
    * at the identity provider (main/sso-desktop.ts). Without it the page goes to the provider itself.
    */
   openExternal?: (url: string) => Promise<void>;
+  /** Desktop notifications for staff (Electron's Notification); without it the page notifies by itself. */
+  notifier?: DesktopNotifier;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -437,6 +440,7 @@ export class MainServices {
       if (!this.guard.view().analystMode) return { ok: false as const, reason: 'no_analyst_mode' };
       return this.sso.open(url);
     },
+    'notify.show': (n) => ({ shown: this.guard.view().analystMode && this.opts.notifier ? this.opts.notifier.show(n) : false }),
     'staff.forgetRefreshToken': async () => {
       await this.opts.secrets?.delete('analyst-refresh-token');
       return { ok: true as const };

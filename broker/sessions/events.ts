@@ -39,6 +39,8 @@ export interface ExtensionEvent {
   by?: 'approver' | 'end_user';
   /** The approver's reason for refusing. */
   reason?: string | null;
+  /** The approver who refused, by display name. */
+  approverName?: string;
 }
 
 /** One delivery of a post-session hook, as the outbox stores it (broker/hooks/outbound.ts). */

@@ -78,7 +78,7 @@ export async function approveExtension(
   if (approve) offerExtension(core, live);
   else {
     live.pendingExtension = null;
-    core.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false, by: 'approver', reason });
+    core.events?.extension(live, { id: e.id, minutes: e.minutes, phase: 'result', accepted: false, by: 'approver', reason, approverName: approver.display_name });
   }
 }
 

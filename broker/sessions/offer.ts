@@ -3,6 +3,7 @@ import type { Row, SessionCore } from './core.js';
 import { sessionRecordingMode } from './recording.js';
 import { watchTermsFor, type WatchTerms } from '../../common/watch.js';
 import type { AnalystKind } from '../../common/roles.js';
+import { brandingView } from '../branding.js';
 
 /**
  * The consent offer: what the end user's consent screen shows, signed by the broker and bound to
@@ -19,6 +20,8 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
       sid: r.id,
       sub: deviceJkt,
       org: core.cfg.policy.organisation,
+      // Signed with the rest, so the consent screen's name, help line and logo cannot be swapped.
+      branding: brandingView(core.cfg),
       analyst: { id: analyst.id, name: analyst.display_name, username: analyst.username, organisation: analyst.organisation, kind: analyst.kind },
       verification: verificationOf(analyst),
       ticket: r.ticket_ref,

@@ -11,7 +11,7 @@ import type { GrantView, SessionView } from './types.js';
 
 /** Roles that see every session; an analyst sees their own. */
 const SEES_ALL: readonly Role[] = ['approver', 'admin', 'auditor'];
-const seesAll = (a: Pick<Account, 'roles'>) => a.roles.some((x) => SEES_ALL.includes(x));
+export const seesAll = (a: Pick<Account, 'roles'>) => a.roles.some((x) => SEES_ALL.includes(x));
 
 export async function readRow(core: SessionCore, id: string): Promise<Row> {
   const r = await core.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();

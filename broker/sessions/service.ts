@@ -31,6 +31,8 @@ import { recordTeardownReport, type TeardownReport } from './teardown.js';
 import { issueCode, redeem } from './join.js';
 import { reissueCode } from './reissue.js';
 import { clearTimers, type LiveSession } from './live.js';
+import { history } from './history.js';
+import type { HistoryFilters, HistoryPage } from '../../common/protocol/history.js';
 import { list, listFor, pendingExtensions, readRow, view, viewFor } from './queries.js';
 import { approve, reject, request, type SessionRequest } from './request-approval.js';
 import { resumeAfterRestart } from './restart.js';
@@ -136,6 +138,10 @@ export class SessionService {
   }
   pendingExtensions(): Promise<PendingExtension[]> {
     return pendingExtensions(this.core);
+  }
+  /** Session history, scoped by the account: an analyst's own, everyone's for approvers, admins and auditors. */
+  history(account: Account, filters: HistoryFilters): Promise<HistoryPage> {
+    return history(this.core, account, filters);
   }
 
   // ---------- request and approval

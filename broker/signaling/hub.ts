@@ -667,7 +667,8 @@ export class SignalingHub implements SessionEvents {
       case 'result':
         for (const role of ['analyst', 'end_user'] as const) {
           const reason = role === 'analyst' && e.reason ? { reason: e.reason } : {};
-          this.toParty(s.id, role, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
+          const name = role === 'analyst' && e.approverName ? { approver_name: e.approverName } : {};
+          this.toParty(s.id, role, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason, ...name });
         }
         if (e.accepted) {
           const expiry: WatchBrokerFrame = { type: 'expiry', expires_at: s.expiresAt ?? 0 };

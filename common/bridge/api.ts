@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BrandingViewSchema } from '../branding.js';
 import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
 import { CAPABILITIES } from '../capabilities.js';
@@ -7,6 +8,7 @@ import { LOCAL_GRANTS } from '../protocol/signaling.js';
 import { GRANT_DIRECTIONS } from '../grant-direction.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
+import { safeText } from '../protocol/text.js';
 
 /**
  * The one definition of what the renderer may ask of the main process. The Electron preload
@@ -95,6 +97,8 @@ export const OfferViewSchema = z
     duration_s: z.number().int().min(1).max(24 * 3600),
     /** Whether the session is recorded (common/recording.ts): shown on the consent screen and the banner. */
     recording: z.enum(RECORDING_MODES),
+    /** The organisation's name, help line and logo hash as the broker signed them (common/branding.ts); absent from older brokers. */
+    branding: BrandingViewSchema.optional(),
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),
@@ -230,6 +234,15 @@ export const BRIDGE_METHODS = {
   'staff.saveRefreshToken': { args: z.tuple([z.object({ token: z.string().min(16).max(MAX_TOKEN_CHARS) }).strict()]), result: z.object({ stored: z.boolean() }).strict() },
   'staff.loadRefreshToken': { args: z.tuple([]), result: z.object({ token: z.string().max(MAX_TOKEN_CHARS).nullable() }).strict() },
   'staff.forgetRefreshToken': { args: z.tuple([]), result: ok },
+  /**
+   * A desktop notification from main (a request waits for approval). `shown: false` where main has
+   * none to show (the browser host: the page uses the browser's Notification then) or the
+   * machine's policy has no analyst mode.
+   */
+  'notify.show': {
+    args: z.tuple([z.object({ title: safeText(120), body: safeText(300), tag: shortId }).strict()]),
+    result: z.object({ shown: z.boolean() }).strict(),
+  },
   'grants.list': { args: z.tuple([]), result: z.array(z.object({ sessionId, kind: GrantKindSchema, expiresAt: epochMs }).strict()).max(4) },
   /** One raw data-channel message from the analyst, untouched: the input gate in main judges it. */
   'input.deliver': {

@@ -130,6 +130,8 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
       by: z.enum(['approver', 'end_user']),
       /** The approver's words when they refused (to the analyst only). */
       reason: z.string().max(2000).optional(),
+      /** Who refused, by display name (to the analyst only), so the notice names a person. */
+      approver_name: z.string().max(120).optional(),
     })
     .strict(),
   z.object({ type: z.literal('token.renewed'), token: z.string().min(1).max(MAX_TOKEN_CHARS), expires_at: epoch }).strict(),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { BrowserWindow, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
+import { BrowserWindow, Notification, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { captureRefusal, electronDesktopPermissions } from '../injector-permissions.js';
 import { joinCodeFromArgv } from '../join-link.js';
@@ -19,6 +19,7 @@ import { SessionControls } from './session-controls.js';
 import { SessionWindowLock } from './session-window-lock.js';
 import { claimSingleInstance, registerJoinLinks } from './single-instance.js';
 import { mainWindowOptions } from './window-options.js';
+import { electronNotifier } from './notifications.js';
 
 /**
  * The composition root of the desktop app: the only file that wires the real electron module to
@@ -102,6 +103,13 @@ async function start(): Promise<void> {
     clipboard: electronClipboard(clipboard),
     // Single sign-on in the system browser (RFC 8252); main/sso-desktop.ts decides which address may open.
     openExternal: (url) => shell.openExternal(url),
+    // An approver hears of a waiting request while the window is behind others; a click brings it back.
+    notifier: electronNotifier(Notification, () => {
+      if (win && !win.isDestroyed()) {
+        if (win.isMinimized()) win.restore();
+        win.focus();
+      }
+    }),
     onError: (err) => log(String((err as Error)?.message ?? err)),
   };
   try {

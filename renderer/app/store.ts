@@ -14,15 +14,26 @@ import type { AccountView, PendingExtension, SessionView } from './broker-client
 
 export type Route = 'join' | 'staff';
 
+/** The organisation as the broker names it to end users (renderer/app/flows/branding.ts). */
+export interface ShownBranding {
+  name: string;
+  helpLine: string | null;
+  /** The SHA-256 the fetched logo's bytes were checked to have, and a blob: URL of them; null without a logo. */
+  logoSha256: string | null;
+  logoUrl: string | null;
+}
+
 export interface AppSlice {
   route: Route;
   policy: PolicyView | null;
+  branding: ShownBranding | null;
   /** Broker time minus local time, learned from the broker; only ever moves expiry earlier. */
   clockOffsetMs: number;
   /** Ticks once a second so countdowns re-render. */
   tick: number;
   setRoute(r: Route): void;
   setPolicy(p: PolicyView): void;
+  setBranding(b: ShownBranding): void;
   learnBrokerTime(brokerNowMs: number, localNowMs: number): void;
   bump(): void;
 }
@@ -177,7 +188,7 @@ export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & Approvals
 
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
-const initialApp = { route: 'join' as Route, policy: null, clockOffsetMs: 0, tick: 0 };
+const initialApp = { route: 'join' as Route, policy: null, branding: null, clockOffsetMs: 0, tick: 0 };
 const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null, lapsed: null };
 const initialLive: LiveSlice['live'] = {
   role: null,
@@ -215,6 +226,7 @@ const createAppSlice: Slice<AppSlice> = (set) => ({
   ...initialApp,
   setRoute: (route) => set({ route }),
   setPolicy: (policy) => set({ policy }),
+  setBranding: (branding) => set({ branding }),
   learnBrokerTime: (brokerNow, localNow) =>
     set((s) => {
       const offset = brokerNow - localNow;
@@ -277,6 +289,8 @@ export function resetStore(keep: { policy?: boolean; route?: boolean; account?: 
   useAppStore.setState({
     ...initialApp,
     policy: keep.policy ? s.policy : null,
+    // The same broker names the organisation the same way: kept with the policy that points at it.
+    branding: keep.policy ? s.branding : null,
     route: keep.route ? s.route : 'join',
     join: initialJoin,
     live: initialLive,

@@ -82,7 +82,7 @@ export interface EngineEvents extends Record<string, unknown> {
   /** Analyst side: the request for more time waits for an approver first. */
   extensionPending: { extension_id: string; minutes: number };
   /** Either side: the broker's decision on a request for more time (refused ones too). */
-  extensionResult: { extension_id: string; accepted: boolean; expires_at: number; by: 'approver' | 'end_user'; reason: string | null };
+  extensionResult: { extension_id: string; accepted: boolean; expires_at: number; by: 'approver' | 'end_user'; reason: string | null; approverName: string | null };
   expiresAt: number;
   error: { code: string; message: string };
   ended: { reason: EndReason; revoked: string[] };
@@ -421,7 +421,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
           this.armExpiry();
           this.emit('expiresAt', f.expires_at);
         }
-        this.emit('extensionResult', { extension_id: f.extension_id, accepted: f.accepted, expires_at: f.expires_at, by: f.by, reason: f.reason ?? null });
+        this.emit('extensionResult', { extension_id: f.extension_id, accepted: f.accepted, expires_at: f.expires_at, by: f.by, reason: f.reason ?? null, approverName: f.approver_name ?? null });
         return;
       case 'token.renewed':
         this.token = f.token;

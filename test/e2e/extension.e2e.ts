@@ -71,7 +71,7 @@ describe.skipIf(skip)(SUITE, () => {
     const anHost = await s.host('staff', { clock });
     const apHost = await s.host('staff', { clock });
     analyst = await s.user('analyst');
-    const approver = await s.user('approver');
+    const approver = await s.user('approver', 'internal', { displayName: 'Bob Ode' });
     ticket = `INC-${Date.now() % 100000}`;
 
     an = await s.staffPage(anHost);
@@ -218,7 +218,7 @@ describe.skipIf(skip)(SUITE, () => {
 
     await askForMore(5);
     await approverDecides(false, 'change freeze until 18:00');
-    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\. An approver rejected it: “change freeze until 18:00”\. The session still ends at /);
+    await expect.poll(() => an.page.getByTestId('viewer-notice').textContent(), { timeout: 10_000 }).toMatch(/^More time was not granted\. Bob Ode rejected it: “change freeze until 18:00”\. The session still ends at /);
     expect(await eu.page.getByTestId('extension-prompt').count()).toBe(0);
     expect((await brokerView()).expires_at).toBe(end);
     await expect.poll(() => an.page.getByTestId('extend').textContent()).toBe('Extend…');

@@ -165,3 +165,29 @@ export function fakeKeychainCipher(key: Buffer = crypto.randomBytes(32)): { encr
     },
   };
 }
+
+/** Electron's Notification class: records every notice made, shown, closed and lets a test click one. */
+export function fakeNotificationClass(supported = true) {
+  const made: FakeNotification[] = [];
+  class FakeNotification extends FakeEmitter {
+    shown = false;
+    closed = false;
+    constructor(readonly options: { title: string; body: string; silent?: boolean }) {
+      super();
+      made.push(this);
+    }
+    static isSupported(): boolean {
+      return supported;
+    }
+    show(): void {
+      this.shown = true;
+    }
+    close(): void {
+      this.closed = true;
+    }
+    click(): void {
+      this.fire('click');
+    }
+  }
+  return { Notification: FakeNotification, made };
+}

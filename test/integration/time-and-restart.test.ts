@@ -171,10 +171,13 @@ describe.each(ENGINES)('time and restarts on %s', (engine) => {
     expect(tooLong.status).toBe(400);
     const r = await approver.api.post(`/api/v1/sessions/${s.id}/extensions/${pending.extension_id}/reject`, { reason: 'change freeze' });
     expect(r.status).toBe(200);
-    expect(await an.nextOfType('extend.result')).toMatchObject({ accepted: false, by: 'approver', reason: 'change freeze' });
+    // The analyst reads who refused by display name; the end user gets neither the words nor the name.
+    const { display_name: approverName } = await broker.ctx.storage.db.selectFrom('accounts').select('display_name').where('username', '=', approver.username).executeTakeFirstOrThrow();
+    expect(await an.nextOfType('extend.result')).toMatchObject({ accepted: false, by: 'approver', reason: 'change freeze', approver_name: approverName });
     const told = await eu.nextOfType('extend.result');
     expect(told).toMatchObject({ accepted: false, by: 'approver' });
     expect(told.reason).toBeUndefined();
+    expect(told.approver_name).toBeUndefined();
     expect(eu.frames.find((f) => f.type === 'extend.offer')).toBeUndefined();
     const row = await broker.ctx.storage.db.selectFrom('extensions').selectAll().where('id', '=', pending.extension_id).executeTakeFirstOrThrow();
     expect(row).toMatchObject({ state: 'rejected', decision_note: 'change freeze' });

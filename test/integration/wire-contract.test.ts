@@ -19,6 +19,8 @@ import { SignalingClient } from '../../kit/signaling-client.js';
 import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import type { Browser } from 'playwright-core';
 import { signInAtIdp, startTestIdp, type TestIdp } from '../helpers/oidc-idp.js';
+import { solidPng } from '../helpers/png.js';
+import os from 'node:os';
 
 /**
  * The contract in common/ holds for a real broker: every route's answers parse through the
@@ -58,7 +60,10 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     } else console.warn(`[wire contract] passkey routes not answered: missing ${noChromium.join(', ')}`);
     idp = await startTestIdp([{ sub: 'dana', password: 'dana-pw-1', name: 'Dana Reyes', email: 'dana@acme.example', groups: ['helpdesk'], amr: ['pwd', 'mfa'] }]);
     const oidc = { issuer: idp.issuer, client_id: idp.clientId, client_secret: idp.clientSecret, groups_claim: 'groups', claims_to_roles: [{ claim: 'groups', value: 'helpdesk', roles: ['analyst'] }], organisation: 'Acme IT' };
-    b = await startTestBroker(engine, { file: { oidc, ...(passkeyPage ? { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } : {}) } } as never);
+    // A branding logo, so its route has an image to answer with.
+    const logo = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wire-logo-')), 'logo.png');
+    fs.writeFileSync(logo, solidPng(8, 8, [0, 0, 0]));
+    b = await startTestBroker(engine, { file: { oidc, branding: { name: 'Acme IT Helpdesk', logo, help_line: 'Call 555-0100.' }, ...(passkeyPage ? { webauthn: { rp_id: 'localhost', origins: [passkeyPage.origin] } } : {}) } } as never);
     // Every answer any client in this file receives is checked against the route's schema.
     ApiClient.prototype.call = async function (this: ApiClient, ...args: Parameters<ApiClient['call']>): Promise<ApiResult> {
       const res = await original.apply(this, args);
@@ -92,7 +97,12 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
   it('a whole lifecycle through every route answers in the declared shapes', async () => {
     const anon = new ApiClient(b.url);
     // The join link's page is for people and never looks the code up: any well-formed code gets it.
-    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json', '/join/ZZZZZ-ZZZZZ']) expect((await anon.get(p)).status, p).toBe(200);
+    for (const p of ['/healthz', '/readyz', '/metrics', '/.well-known/jwks.json', '/openapi.json', '/join/ZZZZZ-ZZZZZ', '/api/v1/branding']) expect((await anon.get(p)).status, p).toBe(200);
+
+    // The logo is an image, not JSON: fetched by hand.
+    const logoRes = await fetch(`${b.url}/api/v1/branding/logo`);
+    expect([logoRes.status, logoRes.headers.get('content-type')]).toEqual([200, 'image/png']);
+    answered.add('GET /api/v1/branding/logo');
 
     // Accounts: createUser changes the one-time password and signs in through the API.
     const admin = await createUser(b, 'root', ['admin']);
@@ -227,6 +237,9 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect([video.status, video.headers.get('content-type'), Buffer.from(await video.arrayBuffer()).toString('hex')]).toEqual([206, 'video/webm', '1a45dfa3']);
     answered.add('GET /api/v1/sessions/:id/recording');
     expect((await audrey.api.get(`/api/v1/sessions/${s.id}/recording/markers`)).body.markers).toEqual([expect.objectContaining({ kind: 'click', label: 'Click at 25%, 75%' })]);
+    // Session history: the auditor reads this session with its recording; the analyst her own.
+    expect((await audrey.api.get(`/api/v1/sessions/history?q=${encodeURIComponent(s.ticket)}`)).body.sessions).toEqual([expect.objectContaining({ session_id: s.id, recording: 'finalised' })]);
+    expect((await alice.api.get('/api/v1/sessions/history?limit=1')).body.sessions).toHaveLength(1);
 
     // Declined, rejected, killed, and a ticket closed by the ticketing system.
     const declined = await requestSession(alice, ['view']);

@@ -431,7 +431,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
     if (r.accepted) return s.setLive({ extensionRequest: null });
     const end = s.live.expiresAt;
     const still = end !== null ? ` The session still ends at ${localTime(end)}.` : '';
-    const who = r.by === 'approver' ? `An approver rejected it${r.reason ? `: “${r.reason}”.` : '.'}` : 'The end user said no.';
+    const who = r.by === 'approver' ? `${r.approverName ?? 'An approver'} rejected it${r.reason ? `: “${r.reason}”.` : '.'}` : 'The end user said no.';
     s.setLive({ extensionRequest: null, notice: `More time was not granted. ${who}${still}` });
   });
   e.on('grant', (g) => {

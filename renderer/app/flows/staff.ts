@@ -246,18 +246,33 @@ let seenPending: Set<string> | null = null;
 
 const listKey = (pending: SessionView[]) => pending.map((p) => p.id).sort().join(',');
 
-/** A desktop notification for requests that arrived since the last look, where the person allowed them. */
+/**
+ * A desktop notification for requests that arrived since the last look: through main where it
+ * can show one (the desktop app, Electron's Notification), else the page's own where the person
+ * allowed it (the browser host).
+ */
 function notifyNew(pending: SessionView[]): void {
   const before = seenPending;
   seenPending = new Set(pending.map((p) => p.id));
-  if (!before || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  if (!before) return;
   for (const p of pending) {
     if (before.has(p.id)) continue;
-    try {
-      new Notification(`Approval needed: ${p.ticket}`, { body: `${p.analyst.display_name} asks to ${capabilityList(p.capabilities)} for ${p.duration_minutes} minutes.`, tag: p.id });
-    } catch {
-      // No notifications here (an embedded window refuses them): the title count still shows it.
-    }
+    const title = `Approval needed: ${p.ticket}`;
+    const body = `${p.analyst.display_name} asks to ${capabilityList(p.capabilities)} for ${p.duration_minutes} minutes.`;
+    void getBridge()
+      .notify.show({ title, body: body.slice(0, 300), tag: p.id })
+      .then(
+        (r) => r.shown,
+        () => false,
+      )
+      .then((shown) => {
+        if (shown || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+        try {
+          new Notification(title, { body, tag: p.id });
+        } catch {
+          // No notifications here (an embedded window refuses them): the title count still shows it.
+        }
+      });
   }
 }
 

@@ -13,6 +13,8 @@ import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
 import { FileOfferPrompt, SendFileButton, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
+import { BrandMark, HelpLine, useBrandName } from './branding.js';
+import { loadBranding } from '../flows/branding.js';
 
 // ---------------------------------------------------------------- code entry
 
@@ -34,6 +36,7 @@ export function JoinScreen(): ReactNode {
   return h(
     'section',
     { className: 'card narrow', 'aria-labelledby': 'join-title' },
+    h(BrandMark),
     h(ScreenHeading, { id: 'join-title' }, 'Get help from your IT team'),
     h('p', null, 'The person helping you will read you a join code. Type it here, or paste the chaperone://join link they sent you.'),
     h(
@@ -65,6 +68,7 @@ export function JoinScreen(): ReactNode {
       h('button', { type: 'submit', className: 'primary', disabled: busy }, busy ? 'Checking…' : 'Continue'),
     ),
     h('p', { className: 'small' }, 'Nothing is shared until you have seen who is asking and pressed Accept.'),
+    h(HelpLine),
   );
 }
 
@@ -82,6 +86,7 @@ export function ConsentScreen(): ReactNode {
   return h(
     'section',
     { className: 'card consent', 'aria-labelledby': 'consent-title' },
+    h(BrandMark),
     h(ScreenHeading, { id: 'consent-title' }, iso(v.analyst.name), ' wants to see your screen'),
     h(
       'dl',
@@ -99,7 +104,8 @@ export function ConsentScreen(): ReactNode {
       h('dt', null, 'Recorded'),
       h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
       h('dt', null, 'Checked by'),
-      h('dd', null, iso(v.org), " (the offer is signed by your organisation's support broker)"),
+      // The organisation as it names itself to end users (signed in the offer with the rest).
+      h('dd', null, iso(v.branding?.name ?? v.org), " (the offer is signed by your organisation's support broker)"),
     ),
     h('h2', null, 'What accepting allows'),
     h(
@@ -116,6 +122,7 @@ export function ConsentScreen(): ReactNode {
         ),
       ),
     ),
+    h(HelpLine),
     join.error ? h(Alert, { kind: 'error', testId: 'consent-error' }, join.error) : null,
     // The decision and its countdown stay in view at any window size (sticky at the bottom), so
     // nobody has to find them below the fold while the offer runs out.
@@ -229,6 +236,7 @@ function BannerHelp(props: { panic: boolean }): ReactNode {
       ? h('p', { 'data-testid': 'panic-chord' }, 'If you cannot reach Stop (someone else is moving your mouse), press ', h('kbd', null, 'Ctrl'), '+', h('kbd', null, 'Alt'), '+', h('kbd', null, 'Shift'), '+', h('kbd', null, 'End'), ' together: it stops the session from anywhere.')
       : null,
     h('p', null, h('strong', null, 'Pause sharing'), ' hides your screen until you resume. If you allowed control, ', h('strong', null, 'Take control back'), ' ends it and keeps the session.'),
+    h(HelpLine),
   );
 }
 
@@ -490,6 +498,7 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
   return h(
     'section',
     { className: 'card narrow', 'aria-labelledby': 'end-title', 'data-testid': 'end-screen', 'data-reason': reason },
+    props.role === 'end_user' ? h(BrandMark) : null,
     h(ScreenHeading, { id: 'end-title' }, reason === 'declined' && props.role === 'end_user' ? 'You declined the session' : 'The session has ended'),
     h('p', { 'data-testid': 'end-reason' }, endText(props.text, reason)),
     ended?.note ? h('p', { 'data-testid': 'end-note' }, 'The reason they gave: ', h('q', null, iso(ended.note))) : null,
@@ -506,6 +515,7 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
     props.role === 'analyst' && live.chat.length > 0
       ? h('p', null, `The chat had ${live.chat.length} message${live.chat.length === 1 ? '' : 's'}. `, h(CopyButton, { text: chatTranscript(live.chat, me ?? 'Support', 'End user'), label: 'Copy the chat for the ticket', testId: 'copy-chat' }))
       : null,
+    props.role === 'end_user' ? h(HelpLine) : null,
     h('button', { type: 'button', className: 'primary', onClick: props.onDone }, props.role === 'end_user' ? 'Done' : 'New request'),
   );
 }
@@ -513,6 +523,16 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
 export function EndUserApp(): ReactNode {
   const phase = useAppStore((s) => s.join.phase);
   const lapsed = useAppStore((s) => s.join.lapsed);
+  const brand = useBrandName();
+  useEffect(() => void loadBranding(), []);
+  // The window (and the taskbar) names the organisation, not the product.
+  useEffect(() => {
+    const base = 'Chaperone remote support';
+    document.title = brand ? `${brand} remote support` : base;
+    return () => {
+      document.title = base;
+    };
+  }, [brand]);
   switch (phase) {
     case 'enter':
     case 'redeeming':

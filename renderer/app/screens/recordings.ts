@@ -108,7 +108,8 @@ function RecordingList(props: { onOpen: (r: RecordingRow) => void }): ReactNode 
   );
 }
 
-function Player(props: { row: RecordingRow; onClose: () => void }): ReactNode {
+/** The player for one recording; session history opens it too, with its own way back. */
+export function Player(props: { row: Pick<RecordingRow, 'session_id' | 'ticket' | 'analyst_name' | 'started_at' | 'duration_ms'>; onClose: () => void; backLabel?: string }): ReactNode {
   const { row } = props;
   const video = useRef<HTMLVideoElement | null>(null);
   const [url, setUrl] = useState<string | null>(null);
@@ -201,7 +202,7 @@ function Player(props: { row: RecordingRow; onClose: () => void }): ReactNode {
         },
         'Download evidence',
       ),
-      h('button', { type: 'button', onClick: props.onClose }, 'Back to the recordings'),
+      h('button', { type: 'button', onClick: props.onClose }, props.backLabel ?? 'Back to the recordings'),
     ),
   );
 }

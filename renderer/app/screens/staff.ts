@@ -16,6 +16,7 @@ import { EndScreen } from './end-user.js';
 import { FirstSignInScreens } from './first-sign-in.js';
 import { AdminPanel } from './admin.js';
 import { RecordingsPanel } from './recordings.js';
+import { HistoryPanel } from './history.js';
 import { PasskeysSection } from './passkeys.js';
 import { providerName, signInWithSso } from '../flows/sso.js';
 
@@ -87,6 +88,12 @@ export function StaffApp(): ReactNode {
     isApprover ? h(ApproverPanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
     account.roles.includes('auditor') || account.roles.includes('admin') ? h(RecordingsPanel) : null,
+    inSession
+      ? null
+      : h(HistoryPanel, {
+          seesAll: account.roles.some((r) => r === 'approver' || r === 'admin' || r === 'auditor'),
+          playsRecordings: account.roles.includes('auditor') || account.roles.includes('admin'),
+        }),
     inSession ? null : h(PasskeysSection),
   );
 }
