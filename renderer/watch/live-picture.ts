@@ -1,0 +1,153 @@
+import { LiveWebm } from './webm-live.js';
+
+/**
+ * The watcher's picture: a <video> fed by Media Source Extensions with the recording's chunks as
+ * the broker relays them (the end user uploads each chunk once, whoever watches). Appends run one
+ * at a time in arrival order. The picture stays at the live edge: when a chunk lands and playback
+ * is more than LAG_MAX_S behind what is buffered, it jumps to just before the newest frame, so the
+ * screen the watcher sees is at most a chunk old instead of drifting further behind.
+ */
+
+/** How far behind the newest buffered frame playback may fall before it jumps forward. */
+export const LAG_MAX_S = 1;
+/** Where a jump lands: this much before the newest frame (one or two frames at 10 per second). */
+const JUMP_BACK_S = 0.15;
+/** Buffered video older than this behind playback is removed: a long watch keeps memory flat. */
+const KEEP_S = 20;
+
+export interface PictureStatus {
+  /** Frames have been decoded and one is on screen. */
+  showing: boolean;
+  /** The browser cannot play this recording (no MediaSource, or it refused the codec). */
+  failed: string | null;
+}
+
+export class LivePicture {
+  private readonly webm = new LiveWebm();
+  private ms: MediaSource | null = null;
+  private sb: SourceBuffer | null = null;
+  private queue: Uint8Array[] = [];
+  private opening: Promise<void> | null = null;
+  private closed = false;
+  private url: string | null = null;
+  private lastTrim = 0;
+
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly onStatus: (s: PictureStatus) => void,
+  ) {}
+
+  /** One relayed chunk, in order. */
+  push(seq: number, bytes: Uint8Array, live: boolean): void {
+    if (this.closed) return;
+    const parts = this.webm.push(seq, bytes, live);
+    if (parts.length === 0) return;
+    this.queue.push(...parts);
+    void this.pump();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue = [];
+    try {
+      if (this.ms?.readyState === 'open') this.ms.endOfStream();
+    } catch {
+      // Closing anyway.
+    }
+    this.video.removeAttribute('src');
+    this.video.load();
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+  }
+
+  private open(mime: string): Promise<void> {
+    if (this.opening) return this.opening;
+    this.opening = new Promise<void>((resolve, reject) => {
+      if (typeof MediaSource === 'undefined' || !MediaSource.isTypeSupported(mime)) {
+        reject(new Error(`this browser cannot play ${mime} live`));
+        return;
+      }
+      const ms = new MediaSource();
+      this.ms = ms;
+      ms.addEventListener(
+        'sourceopen',
+        () => {
+          try {
+            this.sb = ms.addSourceBuffer(mime);
+            resolve();
+          } catch (err) {
+            reject(err as Error);
+          }
+        },
+        { once: true },
+      );
+      this.url = URL.createObjectURL(ms);
+      this.video.src = this.url;
+    });
+    return this.opening;
+  }
+
+  private pumping = false;
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const mime = this.webm.mime;
+      if (!mime) throw new Error('the recording does not name a codec this page knows');
+      await this.open(mime);
+      while (!this.closed && this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        await this.whenIdle(() => this.sb!.appendBuffer(next as Uint8Array<ArrayBuffer>));
+        const end = this.followLiveEdge();
+        const upTo = this.video.currentTime - KEEP_S;
+        if (end !== null && upTo > 0 && end - this.lastTrim >= KEEP_S) {
+          this.lastTrim = end;
+          await this.whenIdle(() => this.sb!.remove(0, upTo));
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.onStatus({ showing: false, failed: (err as Error).message });
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Runs one SourceBuffer operation and waits for it to finish (the next may only start then). */
+  private whenIdle(op: () => void): Promise<void> {
+    const sb = this.sb!;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        sb.removeEventListener('error', failed);
+        resolve();
+      };
+      const failed = () => {
+        sb.removeEventListener('updateend', done);
+        reject(new Error('the browser could not decode the live picture'));
+      };
+      sb.addEventListener('updateend', done, { once: true });
+      sb.addEventListener('error', failed, { once: true });
+      try {
+        op();
+      } catch (err) {
+        sb.removeEventListener('updateend', done);
+        sb.removeEventListener('error', failed);
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Keeps playback near the newest frame; returns the end of what is buffered. */
+  private followLiveEdge(): number | null {
+    const v = this.video;
+    const b = v.buffered;
+    if (b.length === 0) return null;
+    const end = b.end(b.length - 1);
+    const start = b.start(b.length - 1);
+    if (v.currentTime < start || end - v.currentTime > LAG_MAX_S) v.currentTime = Math.max(start, end - JUMP_BACK_S);
+    if (v.paused) void v.play().catch(() => undefined);
+    if (v.readyState >= 2) this.onStatus({ showing: true, failed: null });
+    else v.addEventListener('loadeddata', () => this.onStatus({ showing: true, failed: null }), { once: true });
+    return end;
+  }
+}
