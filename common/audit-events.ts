@@ -109,6 +109,17 @@ const EVENTS = {
   'ticket.closed': { outcomes: ['success'], about: 'the ticketing system closed a ticket (its sessions end)' },
   'ticket.webhook_rejected': { outcomes: ['denied'], about: 'a ticket webhook with a bad signature, a stale timestamp or a replay' },
 
+  'watch.ticket_issued': { outcomes: ['success'], about: 'a supervisor or admin was given a ticket for the watch socket of a live session (meta.jti, meta.expires_at)' },
+  'watch.refused': { outcomes: ['denied'], about: 'watching was refused: the offer did not allow watchers, it is the caller\'s own session, or it is not active (meta.why)' },
+  'watch.joined': { outcomes: ['success'], about: 'a watcher joined a live session (meta: watcher_id, role, counts: whether it counts towards required watchers, picture)' },
+  'watch.left': { outcomes: ['success'], about: 'a watcher left (meta: watcher_id, why: closed, lapsed (no heartbeat), replaced, ended, account)' },
+  'watch.requirement_unmet': { outcomes: ['success'], about: 'fewer required watchers than policy asks were left: control was suspended (meta: needed, on_leave, ends_at)' },
+  'watch.requirement_met': { outcomes: ['success'], about: 'enough required watchers are present again (or for the first time): control may be asked for' },
+  'moderation.control_suspended': { outcomes: ['success'], about: 'a watcher suspended control (meta.note_length); the end user\'s gate locks' },
+  'moderation.control_resumed': { outcomes: ['success'], about: 'a watcher resumed control it had suspended' },
+  'moderation.note': { outcomes: ['success'], about: 'a watcher sent a note to the analyst (meta.length, never the text)' },
+  'moderation.ended': { outcomes: ['success'], about: 'a watcher ended the session (it ends as revoked; meta.reason_length)' },
+
   'token.issued': { outcomes: ['success'], about: 'a session token for signaling was issued' },
 } as const satisfies Record<string, { outcomes: readonly AuditOutcome[]; about: string }>;
 

@@ -3,6 +3,7 @@ import { CAPABILITIES, GRANTABLE_CAPABILITIES, type Capability } from './capabil
 import { safeText } from './protocol/text.js';
 import { DEFAULT_RECORDING_POLICY, RecordingPolicySchema } from './recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind } from './roles.js';
+import { RequireWatcherSchema } from './watch.js';
 
 /** The organisation's rules. Every field has a safe default, so an empty file is a strict policy. */
 export const OrgPolicySchema = z
@@ -22,12 +23,12 @@ export const OrgPolicySchema = z
       })
       .strict()
       .default({ capabilities: ['view', 'chat'], analyst_kinds: ['internal'] }),
-    mfa_required_roles: z.array(z.enum(ROLES)).max(4).default(['analyst', 'approver', 'admin']),
+    mfa_required_roles: z.array(z.enum(ROLES)).max(ROLES.length).default(['analyst', 'approver', 'admin', 'supervisor']),
     /**
      * Roles whose step-up (before control and files) must be a passkey: an authenticator code is
      * not accepted from them there. They sign in with a code until they have added a passkey.
      */
-    passkey_required_roles: z.array(z.enum(ROLES)).max(4).default([]),
+    passkey_required_roles: z.array(z.enum(ROLES)).max(ROLES.length).default([]),
     /** How long an end-user client may stay silent on signaling before the session ends as peer_lost. */
     heartbeat_timeout_seconds: z.number().int().min(5).max(300).default(15),
     /**
@@ -44,8 +45,16 @@ export const OrgPolicySchema = z
      * and so is a grant request for one in a session approved before the policy changed.
      */
     denied_capabilities: z.array(z.enum(GRANTABLE_CAPABILITIES)).max(GRANTABLE_CAPABILITIES.length).default([]),
+    /**
+     * Whether supervisors (and admins) may watch live sessions. The signed offer says so, so the
+     * end user consents to it knowingly (common/watch.ts).
+     */
+    watchers_allowed: z.boolean().default(true),
+    /** Four eyes: sessions that need a watcher present before control, and what a leave does (common/watch.ts). */
+    require_watcher: RequireWatcherSchema.nullable().default(null),
   })
   .strict()
+  .refine((p) => p.watchers_allowed || p.require_watcher === null, { message: 'require_watcher needs watchers_allowed' })
   .refine((p) => p.max_duration_minutes <= p.hard_max_minutes, {
     message: 'max_duration_minutes must not exceed hard_max_minutes',
   });

@@ -102,7 +102,7 @@ export const MANIFEST_TYP = 'chaperone-recording-manifest+jws';
  * place). Key presses are counts per second unless policy keeps codes; chat keeps lengths unless
  * policy keeps text. Uploaded in batches (TRANSCRIPT_ROUTE), each hashed and chained.
  */
-export const TRANSCRIPT_KINDS = ['control_granted', 'control_revoked', 'click', 'keys', 'text', 'chat', 'pause', 'resume', 'extension', 'verification_code', 'refused', 'end', 'clipboard_to_end_user', 'clipboard_from_end_user'] as const;
+export const TRANSCRIPT_KINDS = ['control_granted', 'control_revoked', 'click', 'keys', 'text', 'chat', 'pause', 'resume', 'extension', 'verification_code', 'refused', 'end', 'clipboard_to_end_user', 'clipboard_from_end_user', 'watcher_joined', 'watcher_left', 'control_suspended', 'control_resumed'] as const;
 export const TranscriptEntrySchema = z
   .object({
     /** Milliseconds since the epoch, on the end user's clock. */

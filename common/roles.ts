@@ -1,4 +1,5 @@
-export const ROLES = ['analyst', 'approver', 'admin', 'auditor'] as const;
+/** `supervisor`: watches live sessions and moderates them (common/watch.ts); admins may do the same. */
+export const ROLES = ['analyst', 'approver', 'admin', 'auditor', 'supervisor'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** How the person asking for a session relates to the organisation; policy treats each differently. */

@@ -29,6 +29,8 @@ export const END_REASONS = [
   'verification_failed',
   /** Policy requires a recording and the broker acked no chunk of it for too long (common/recording.ts). */
   'recording_failed',
+  /** Policy requires a watcher; too few were present for longer than its grace (common/watch.ts, on_leave: end). */
+  'watcher_absent',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -46,7 +48,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'pending_consent':
       return ['declined', 'consent_timed_out', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed', 'recording_failed'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed', 'recording_failed', 'watcher_absent'];
     default:
       return missingCase(state);
   }

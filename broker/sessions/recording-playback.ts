@@ -183,6 +183,14 @@ function markerLabel(e: TranscriptEntry): string {
       return `Clipboard text to the end user, ${e.count ?? 0} characters`;
     case 'clipboard_from_end_user':
       return `Clipboard text from the end user, ${e.count ?? 0} characters`;
+    case 'watcher_joined':
+      return `A watcher joined${e.why ? `: ${e.why}` : ''}`;
+    case 'watcher_left':
+      return `A watcher left${e.why ? `: ${e.why}` : ''}`;
+    case 'control_suspended':
+      return 'Control suspended by a watcher';
+    case 'control_resumed':
+      return 'Control resumed';
     default:
       return missingCase(e.kind);
   }

@@ -78,12 +78,12 @@ export const UserCreateBody = z
     display_name: text(MAX_NAME_CHARS),
     organisation: text(MAX_NAME_CHARS),
     kind: z.enum(ANALYST_KINDS).default('internal'),
-    roles: z.array(z.enum(ROLES)).min(1).max(4),
+    roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
   })
   .strict();
 
 /** The roles an account has from now on; taking one away refuses its tokens and ends its live sessions. */
-export const UserRolesBody = z.object({ roles: z.array(z.enum(ROLES)).min(1).max(4) }).strict();
+export const UserRolesBody = z.object({ roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length) }).strict();
 
 export const UsernameParams = z.object({ username: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}$/) }).strict();
 

@@ -6,6 +6,7 @@ import { GRANT_DIRECTIONS } from '../grant-direction.js';
 /** What a client can hold locally and must report as revoked when it tears down. */
 export const LOCAL_GRANTS = ['capture', 'control', 'clipboard', 'files'] as const;
 import { END_REASONS, type EndReason } from '../session-state.js';
+import { ControlFrameSchema, NoteFrameSchema, PresenceFrameSchema } from './watch.js';
 
 /**
  * The teardown report is a statement signed by the end user's device key (the key that signed the
@@ -136,6 +137,12 @@ export const BrokerFrameSchema = z.discriminatedUnion('type', [
   /** `note`: the words of whoever pulled the kill switch, when they gave some. */
   z.object({ type: z.literal('session.ended'), reason: z.enum(END_REASONS), note: z.string().max(200).optional() }).strict(),
   z.object({ type: z.literal('error'), code: z.string().max(64), message: z.string().max(2000) }).strict(),
+  /** Who is present (the analyst and every watcher): after `ready` and on every join and leave (common/protocol/watch.ts). */
+  PresenceFrameSchema,
+  /** Control suspended or resumed by a watcher or by the watcher requirement; the end user's gate locks while suspended. */
+  ControlFrameSchema,
+  /** A watcher's note (to the analyst only). */
+  NoteFrameSchema,
 ]);
 export type BrokerFrame = z.infer<typeof BrokerFrameSchema>;
 
@@ -150,4 +157,6 @@ export const CLOSE = {
   rateLimited: 4003,
   replaced: 4004,
   authTimeout: 4005,
+  /** A watch socket silent past the heartbeat timeout: the watcher counts as gone. */
+  watchLapsed: 4006,
 } as const;

@@ -25,6 +25,7 @@ export const END_REASON_TEXT: Record<ShownEndReason, string> = {
   verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
   capture_refused: 'Your screen could not be shared, so the session did not start. Nothing was shared.',
   recording_failed: 'Your organisation requires this session to be recorded, and the recording stopped reaching it, so the session was ended.',
+  watcher_absent: 'Your organisation requires someone to watch this session, and nobody was watching for too long, so the session was ended.',
 };
 
 /** The same ends, from the analyst's side of the session. */
@@ -38,6 +39,7 @@ export const ANALYST_END_TEXT: Record<ShownEndReason, string> = {
   verification_failed: 'The verification codes did not match, so the session was ended. The connection may have been tampered with: report it to your security team.',
   capture_refused: "The end user's computer could not share its screen, so the session did not start.",
   recording_failed: "Policy requires this session to be recorded and the end user's recording stopped reaching the broker, so the session was ended.",
+  watcher_absent: 'Policy requires a watcher for this session, and none came back within the grace time after the last one left, so the session was ended.',
 };
 
 /** What the analyst reads when a request ends before it ever became a session. */

@@ -430,6 +430,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'error':
         this.emit('error', { code: f.code, message: f.message });
         return;
+      // Monitored sessions (issue 12): presence, suspension and notes are the UI half's to show
+      // (w12b); until then they change nothing here.
+      case 'presence':
+      case 'control.state':
+      case 'watch.note':
+        return;
       default:
         return missingCase(f);
     }

@@ -41,6 +41,7 @@ const ROLE_TEXT: Record<Role, string> = {
   approver: 'approver (approves requests, kill switch)',
   admin: 'admin (people, keys, audit)',
   auditor: 'auditor (reads and verifies the audit log, plays recordings)',
+  supervisor: 'supervisor (watches live sessions, can suspend control or end them)',
 };
 
 const when = (ms: number) => new Date(ms).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' });
