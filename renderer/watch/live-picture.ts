@@ -14,6 +14,8 @@ export const LAG_MAX_S = 1;
 const JUMP_BACK_S = 0.15;
 /** Buffered video older than this behind playback is removed: a long watch keeps memory flat. */
 const KEEP_S = 20;
+/** The backlog burst is over when no chunk came for this long. */
+const BACKLOG_QUIET_MS = 250;
 
 export interface PictureStatus {
   /** Frames have been decoded and one is on screen. */
@@ -31,6 +33,7 @@ export class LivePicture {
   private closed = false;
   private url: string | null = null;
   private lastTrim = 0;
+  private backlogTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly video: HTMLVideoElement,
@@ -40,14 +43,23 @@ export class LivePicture {
   /** One relayed chunk, in order. */
   push(seq: number, bytes: Uint8Array, live: boolean): void {
     if (this.closed) return;
-    const parts = this.webm.push(seq, bytes, live);
-    if (parts.length === 0) return;
+    if (this.backlogTimer) clearTimeout(this.backlogTimer);
+    this.backlogTimer = null;
+    this.add(this.webm.push(seq, bytes, live));
+    // The stored chunks come in one burst; once it pauses, the newest of them is what the screen
+    // shows now (the next live chunk may be two seconds away).
+    if (!live) this.backlogTimer = setTimeout(() => this.add(this.webm.flushBacklog()), BACKLOG_QUIET_MS);
+  }
+
+  private add(parts: Uint8Array[]): void {
+    if (this.closed || parts.length === 0) return;
     this.queue.push(...parts);
     void this.pump();
   }
 
   close(): void {
     this.closed = true;
+    if (this.backlogTimer) clearTimeout(this.backlogTimer);
     this.queue = [];
     try {
       if (this.ms?.readyState === 'open') this.ms.endOfStream();

@@ -50,21 +50,26 @@ export function sourceType(init: Uint8Array): string | null {
 
 /**
  * Turns the chunks a watcher receives, in order, into what MediaSource may be given: the init
- * part once, then bytes from the first Cluster on. A gap in the sequence (a chunk lost) starts
+ * part once, then bytes from a Cluster on. The backlog (stored chunks, `live` false, sent in a
+ * burst when the watch opens) is not decoded from the beginning: only the newest Cluster of it is
+ * kept, handed on when the first live chunk comes or when the burst is over (`flushBacklog`), so
+ * the watcher starts at what the screen shows now. A gap in the sequence (a chunk lost) starts
  * over at the next Cluster, so the decoder never gets a frame without its key frame.
  */
 export class LiveWebm {
   private init: Uint8Array | null = null;
   private inCluster = false;
   private lastSeq: number | null = null;
+  /** Backlog from its newest Cluster on, not yet handed on. */
+  private backlog: Uint8Array[] = [];
 
-  /**
-   * What to append for chunk `seq` (nothing while waiting for the init or a Cluster). Chunk 0
-   * as backlog (`live` false) gives only its init: its frames are from when the session began.
-   */
+  /** What to append for chunk `seq` (nothing while waiting for the init, a Cluster or the end of the backlog). */
   push(seq: number, bytes: Uint8Array, live: boolean): Uint8Array[] {
     const out: Uint8Array[] = [];
-    if (this.lastSeq !== null && seq !== this.lastSeq + 1) this.inCluster = false;
+    if (this.lastSeq !== null && seq !== this.lastSeq + 1) {
+      this.inCluster = false;
+      this.backlog = [];
+    }
     this.lastSeq = seq;
     if (seq === 0) {
       const init = initSegment(bytes);
@@ -73,17 +78,31 @@ export class LiveWebm {
         this.init = init;
         out.push(init);
       }
-      if (!live) return out;
     }
     if (!this.init) return out;
+    if (!live) {
+      const at = findCluster(bytes, seq === 0 ? this.init.length : 0);
+      if (at >= 0) this.backlog = [bytes.subarray(at)];
+      else if (this.backlog.length > 0) this.backlog.push(bytes);
+      return out;
+    }
+    out.push(...this.flushBacklog());
     if (this.inCluster) {
       out.push(bytes);
       return out;
     }
-    const at = findCluster(bytes);
+    const at = findCluster(bytes, seq === 0 ? this.init.length : 0);
     if (at < 0) return out;
     this.inCluster = true;
     out.push(bytes.subarray(at));
+    return out;
+  }
+
+  /** The backlog's newest Cluster and what followed it; from then on chunks are appended whole. */
+  flushBacklog(): Uint8Array[] {
+    const out = this.backlog;
+    this.backlog = [];
+    if (out.length > 0) this.inCluster = true;
     return out;
   }
 

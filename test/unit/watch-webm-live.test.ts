@@ -28,18 +28,31 @@ describe('joining a recording while it is being made (WebM from MediaRecorder)',
     expect(findCluster(chunk)).toBe(8);
   });
 
-  it('a late watcher gets the init part, then bytes from the next Cluster on; a gap waits for a Cluster again', () => {
+  it('a late watcher gets the init part and the newest Cluster of the backlog, then every live chunk; a gap waits for a Cluster again', () => {
     const w = new LiveWebm();
-    expect(w.push(0, first, false)).toEqual([first.subarray(0, head.length)]);
+    expect(w.push(0, first, false).map((b) => [...b])).toEqual([head]);
     expect(w.mime).toBe('video/webm; codecs="vp9"');
+    expect(w.push(1, bytes([0xa3, 0x82, 9, 9], cluster(20, [4])), false)).toEqual([]);
     const mid = bytes([0xa3, 0x82, 9, 9], cluster(40, [4, 5]));
-    const out = w.push(20, mid, false);
-    expect(out.map((b) => [...b])).toEqual([cluster(40, [4, 5])]);
+    expect(w.push(2, mid, false)).toEqual([]);
+    const rest = bytes([0xa3, 0x82, 8, 8]);
+    expect(w.push(3, rest, false)).toEqual([]);
+    // The burst is over: the newest Cluster (from chunk 2) and what followed it, nothing older.
+    expect(w.flushBacklog().map((b) => [...b])).toEqual([cluster(40, [4, 5]), [...rest]]);
     const tail = bytes([0xa3, 0x82, 6, 6]);
-    expect(w.push(21, tail, true)).toEqual([tail]);
-    // 22 never came: 23 starts mid-Cluster and is held back until a Cluster begins.
-    expect(w.push(23, tail, true)).toEqual([]);
-    expect(w.push(24, bytes(cluster(48, [1])), true).map((b) => [...b])).toEqual([cluster(48, [1])]);
+    expect(w.push(4, tail, true)).toEqual([tail]);
+    // 5 never came: 6 starts mid-Cluster and is held back until a Cluster begins.
+    expect(w.push(6, tail, true)).toEqual([]);
+    expect(w.push(7, bytes(cluster(48, [1])), true).map((b) => [...b])).toEqual([cluster(48, [1])]);
+  });
+
+  it('the first live chunk hands on the backlog before itself', () => {
+    const w = new LiveWebm();
+    w.push(0, first, false);
+    const c1 = bytes(cluster(20, [4]));
+    w.push(1, c1, false);
+    const c2 = bytes([0xa3, 0x81, 1]);
+    expect(w.push(2, c2, true)).toEqual([c1, c2]);
   });
 
   it('a watcher present from the start gets chunk 0 whole; nothing before the init is appended', () => {

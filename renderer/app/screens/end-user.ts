@@ -13,6 +13,7 @@ import { CopyButton } from './copy.js';
 import { Dialog } from './dialog.js';
 import { FileOfferPrompt, SendFileButton, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
+import { PresenceList, suspendedText, watchers, watchingLine } from './presence.js';
 
 // ---------------------------------------------------------------- code entry
 
@@ -202,7 +203,8 @@ export function SessionBanner(): ReactNode {
             ? ['Connection interrupted: control is locked']
             : ['Waiting for ', iso(live.peerName ?? 'support'), ' to connect…']),
       ),
-      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, flowing(live.state, live.sharingPaused, can)),
+      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.control?.suspended && live.granted.includes('control') ? flowing(live.state, live.sharingPaused, can.filter((c) => c !== 'control your mouse and keyboard')) + ' (control suspended)' : flowing(live.state, live.sharingPaused, can)),
+      watchers(live.present).length > 0 ? h('span', { className: 'banner-watchers', 'data-testid': 'banner-watchers' }, '👁 ', watchingLine(live.present)) : null,
       recording && recording !== 'off' ? h('span', { className: 'banner-recording', 'data-testid': 'banner-recording' }, '● Recorded') : null,
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(
@@ -272,6 +274,10 @@ export function LiveScreen(): ReactNode {
     h('p', null, 'Ticket ', iso(live.ticket), '. Read the verification code in the banner aloud with ', iso(live.peerName ?? 'the person helping you'), ': if your codes differ, press Stop.'),
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'expiry-warning' }, warn >= 120 ? `This session ends in about ${Math.round(warn / 60)} minutes.` : `This session ends in ${warn} seconds.`) : null,
     live.notice ? h(Alert, { testId: 'notice' }, live.notice) : null,
+    live.control?.suspended ? h(Alert, { kind: 'warning', testId: 'control-suspended' }, suspendedText(live.control, 'end_user')) : null,
+    watchers(live.present).length > 0
+      ? h('div', { className: 'present-card', 'data-testid': 'present' }, h('h2', { className: 'small-heading' }, 'Who is in this session'), h(PresenceList, { present: live.present, audience: 'end_user', testId: 'present-list' }))
+      : null,
     live.granted.includes('control')
       ? h(
           'div',

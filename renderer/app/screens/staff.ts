@@ -17,6 +17,7 @@ import { FirstSignInScreens } from './first-sign-in.js';
 import { AdminPanel } from './admin.js';
 import { RecordingsPanel } from './recordings.js';
 import { PasskeysSection } from './passkeys.js';
+import { LivePanel } from './live-watch.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -72,6 +73,7 @@ export function StaffApp(): ReactNode {
     ),
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
+    account.roles.includes('supervisor') || account.roles.includes('admin') ? h(LivePanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
     account.roles.includes('auditor') || account.roles.includes('admin') ? h(RecordingsPanel) : null,
     inSession ? null : h(PasskeysSection),
