@@ -2,6 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { CAPABILITIES, GRANTABLE_CAPABILITIES } from '../../../common/capabilities.js';
 import { RECORDING_MODES } from '../../../common/recording.js';
 import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../../common/roles.js';
+import { ON_LEAVE, RequireWatcherSchema, WATCHER_ROLES, type OnLeave, type RequireWatcher, type WatcherRole } from '../../../common/watch.js';
 import {
   addUser,
   deliveries,
@@ -287,6 +288,7 @@ function PolicyTab(): ReactNode {
     modes('pol-rec-view', 'Recording of sessions without control', p.recordings.view_only, (v) => set({ recordings: { ...p.recordings, view_only: v } })),
     num('pol-stepup', 'Control and files need a second factor from the last (minutes)', 'Step-up: older than this, the analyst confirms again first', p.step_up_minutes, (n) => set({ step_up_minutes: n })),
     boxes('Step-up must be a passkey for', ROLES, p.passkey_required_roles, (r) => r, (l) => set({ passkey_required_roles: l })),
+    h(WatcherPolicy, { p, set, num, boxes }),
     error ? h(Alert, { kind: 'error', testId: 'policy-error' }, error) : null,
     note ? h(Alert, { kind: 'info', testId: 'policy-note' }, note) : null,
     h(
@@ -301,6 +303,77 @@ function PolicyTab(): ReactNode {
 const CAPABILITY_WORDS: Record<(typeof CAPABILITIES)[number], string> = { view: 'seeing the screen', chat: 'chat', clipboard: 'clipboard', files: 'file transfer', control: 'control of mouse and keyboard' };
 const KIND_WORDS: Record<AnalystKind, string> = { internal: 'internal staff', vendor: 'an outside vendor', incident_responder: 'an incident responder' };
 const RECORDING_WORDS: Record<(typeof RECORDING_MODES)[number], string> = { off: 'not recorded', best_effort: 'recorded when possible', required: 'always recorded (no recording, no session)' };
+
+const ON_LEAVE_WORDS: Record<OnLeave, string> = { suspend: 'suspend control until one is back', end: 'suspend control, and end the session after the grace time' };
+const WATCHER_ROLE_WORDS: Record<WatcherRole, string> = { supervisor: 'supervisors', admin: 'admins' };
+
+/**
+ * Watching (issue 12): whether supervisors may watch at all (the end user is told on the consent
+ * screen) and the four-eyes rule: which sessions need watchers before control, how many, and what
+ * happens when they leave.
+ */
+function WatcherPolicy(props: {
+  p: PolicyView;
+  set: (patch: Partial<PolicyView>) => void;
+  num: (id: string, label: string, hint: string, value: number, onValue: (n: number) => void) => ReactNode;
+  boxes: <T extends string>(legend: string, all: readonly T[], chosen: readonly T[], words: (v: T) => string, onList: (l: T[]) => void) => ReactNode;
+}): ReactNode {
+  const { p, set, num, boxes } = props;
+  const rw = p.require_watcher;
+  const setRw = (patch: Partial<RequireWatcher>) => rw && set({ require_watcher: { ...rw, ...patch } });
+  const [prefixes, setPrefixes] = useState(rw?.for.ticket_prefixes.join(', ') ?? '');
+  return h(
+    'fieldset',
+    { 'data-testid': 'policy-watchers' },
+    h('legend', null, 'Watching live sessions'),
+    h(
+      'label',
+      { className: 'policy-check' },
+      h('input', { type: 'checkbox', checked: p.watchers_allowed, onChange: (e: { target: { checked: boolean } }) => set({ watchers_allowed: e.target.checked, require_watcher: e.target.checked ? p.require_watcher : null }) }),
+      ' Supervisors may watch sessions (the end user reads this before accepting, and sees every watcher’s name)',
+    ),
+    h(
+      'label',
+      { className: 'policy-check' },
+      h('input', {
+        type: 'checkbox',
+        checked: rw !== null,
+        disabled: !p.watchers_allowed,
+        onChange: (e: { target: { checked: boolean } }) => set({ require_watcher: e.target.checked ? RequireWatcherSchema.parse({}) : null }),
+      }),
+      ' Some sessions need a watcher before the analyst may ask for control (four eyes)',
+    ),
+    rw
+      ? h(
+          'div',
+          { className: 'policy-sub' },
+          boxes('…for sessions whose analyst is', ANALYST_KINDS, rw.for.analyst_kinds, (k) => KIND_WORDS[k], (l) => setRw({ for: { ...rw.for, analyst_kinds: l } })),
+          h(
+            Field,
+            { id: 'pol-rw-prefixes', label: '…or whose ticket starts with', hint: 'Separate with commas, like CHG-, SEC-. Nothing here and no analyst kind ticked: every session' },
+            h('input', {
+              id: 'pol-rw-prefixes',
+              'aria-describedby': 'pol-rw-prefixes-hint',
+              value: prefixes,
+              onChange: (e: { target: { value: string } }) => {
+                setPrefixes(e.target.value);
+                setRw({ for: { ...rw.for, ticket_prefixes: e.target.value.split(',').map((x) => x.trim()).filter(Boolean) } });
+              },
+            }),
+          ),
+          num('pol-rw-count', 'Watchers needed', 'How many must be watching at once before control', rw.count, (n) => setRw({ count: n })),
+          boxes('Who counts as a watcher', WATCHER_ROLES, rw.roles, (r) => WATCHER_ROLE_WORDS[r], (l) => setRw({ roles: l })),
+          h(
+            Field,
+            { id: 'pol-rw-leave', label: 'When too few are left' },
+            h('select', { id: 'pol-rw-leave', value: rw.on_leave, onChange: (e: { target: { value: string } }) => setRw({ on_leave: e.target.value as OnLeave }) }, ...ON_LEAVE.map((m) => h('option', { key: m, value: m }, ON_LEAVE_WORDS[m]))),
+          ),
+          rw.on_leave === 'end' ? num('pol-rw-grace', 'Grace time (seconds)', 'How long the session waits for a watcher to come back before it ends', rw.grace_s, (n) => setRw({ grace_s: n })) : null,
+          h('p', { className: 'small' }, 'The approver of a session may watch it but does not count as its watcher.'),
+        )
+      : null,
+  );
+}
 
 // ---------------------------------------------------------------- audit log
 
