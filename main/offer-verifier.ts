@@ -92,6 +92,7 @@ export class OfferVerifier {
       granted_later: payload.granted_later,
       duration_s: payload.duration_s,
       recording: payload.recording,
+      watchers: payload.watchers,
       exp: payload.exp,
       iat: payload.iat,
     });

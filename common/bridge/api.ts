@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
+import { WatchTermsSchema } from '../watch.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
@@ -89,6 +90,8 @@ export const OfferViewSchema = z
     duration_s: z.number().int().min(1).max(24 * 3600),
     /** Whether the session is recorded (common/recording.ts): shown on the consent screen and the banner. */
     recording: z.enum(RECORDING_MODES),
+    /** Whether supervisors may watch, and whether one must before control (common/watch.ts): the consent screen says so. */
+    watchers: WatchTermsSchema,
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),

@@ -27,9 +27,14 @@ export async function inWindow(page: Page, testId: string): Promise<boolean> {
 
 /** Reads one pixel of the remote screen as the analyst's viewer shows it (normalised position). */
 export async function viewerPixel(page: Page, x: number, y: number): Promise<[number, number, number] | null> {
+  return videoPixel(page, 'remote-video', x, y);
+}
+
+/** One pixel (normalised position) of the frame a <video> shows now, by its test id. */
+export async function videoPixel(page: Page, testId: string, x: number, y: number): Promise<[number, number, number] | null> {
   return page.evaluate(
-    ([nx, ny]) => {
-      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement | null;
+    ([id, nx, ny]) => {
+      const v = document.querySelector(`[data-testid="${id as string}"]`) as HTMLVideoElement | null;
       if (!v || v.videoWidth === 0) return null;
       const c = document.createElement('canvas');
       c.width = v.videoWidth;
@@ -39,10 +44,10 @@ export async function viewerPixel(page: Page, x: number, y: number): Promise<[nu
       g.drawImage(v, 0, 0);
       // The protocol's convention (docs/session-protocol.md): pixel floor(x * width), the last for x = 1.
       const px = (n: number, size: number) => Math.min(size - 1, Math.floor(n * size));
-      const d = g.getImageData(px(nx!, v.videoWidth), px(ny!, v.videoHeight), 1, 1).data;
+      const d = g.getImageData(px(nx as number, v.videoWidth), px(ny as number, v.videoHeight), 1, 1).data;
       return [d[0]!, d[1]!, d[2]!] as [number, number, number];
     },
-    [x, y],
+    [testId, x, y] as const,
   );
 }
 

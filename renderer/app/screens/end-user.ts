@@ -3,6 +3,7 @@ import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { allowsWay, grantWording } from '../../../common/grant-direction.js';
 import { RECORDING_SENTENCES } from '../../../common/recording.js';
+import { watchSentence } from '../../../common/watch.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
@@ -99,6 +100,8 @@ export function ConsentScreen(): ReactNode {
       h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
       h('dt', null, 'Recorded'),
       h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
+      h('dt', null, 'Watching'),
+      h('dd', { 'data-testid': 'consent-watchers' }, watchSentence(v.watchers)),
       h('dt', null, 'Checked by'),
       h('dd', null, iso(v.org), " (the offer is signed by your organisation's support broker)"),
     ),

@@ -41,8 +41,9 @@ export function Viewer(): ReactNode {
   const areaRef = useRef<HTMLDivElement | null>(null);
   const endRef = useRef<HTMLButtonElement | null>(null);
   const suspended = live.control?.suspended === true;
-  // Suspended by a watcher: the grant stays, but the end user's gate drops input, so none is sent.
-  const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked && !suspended;
+  // Suspended by a watcher, the grant stays and the end user's gate is what drops the input: this
+  // page keeps sending (it is not what enforces it) and says plainly that nothing lands.
+  const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
   const waiting = waitingForWatcherText(live.watchersNeeded);
   const [extendOpen, setExtendOpen] = useState(false);
   const [endOpen, setEndOpen] = useState(false);
@@ -146,7 +147,7 @@ export function Viewer(): ReactNode {
       h('h1', { id: 'viewer-title', className: 'viewer-title' }, `Session for ${live.ticket ?? ''}`),
       h('span', null, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'viewer-countdown' }) : null, ' left'),
       h(Sas, { sas: live.sas, testId: 'viewer-sas' }),
-      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : suspended ? 'Control suspended by a watcher' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
+      h('span', { 'data-testid': 'viewer-state' }, connected ? (suspended && live.granted.includes('control') ? 'Control suspended by a watcher' : control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Interrupted: control locked' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
         : h(
@@ -199,7 +200,7 @@ export function Viewer(): ReactNode {
         'div',
         {
           ref: areaRef,
-          className: `screen${control ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
+          className: `screen${control && !suspended ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
           tabIndex: 0,
           role: 'application',
           'aria-label': control ? "The end user's screen. You have control: pointer and keys go to their computer. Ctrl+] returns the keyboard to this page." : "The end user's screen (view only)",
