@@ -23,6 +23,7 @@ import { MAX_CHUNK_BYTES } from '../common/recording.js';
 import { metaRoutes } from './routes/meta.js';
 import { sessionEventRoutes } from './routes/session-events.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { watchRoutes } from './routes/watch.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { sourceRefusalKey } from './rate-limit.js';
 import { SignalingHub, protocolRefusal } from './signaling/hub.js';
@@ -192,6 +193,7 @@ export async function buildApp(ctx: BrokerContext): Promise<{ app: FastifyInstan
   adminRoutes(registry, ctx);
   adminConsoleRoutes(registry, ctx);
   ticketRoutes(registry, ctx);
+  watchRoutes(registry, ctx);
 
   const theHub = new SignalingHub(ctx);
   hub = theHub;

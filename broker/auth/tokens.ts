@@ -10,6 +10,8 @@ export const TOKEN_KINDS = {
   offer: { typ: 'chaperone-offer+jwt', aud: 'chaperone-client' },
   /** Between the one-time password and the account's own password (broker/auth/first-sign-in.ts). */
   setup: { typ: 'chaperone-setup+jwt', aud: 'chaperone-first-sign-in' },
+  /** Opens one watch socket of one live session (broker/sessions/watchers.ts). */
+  watch: { typ: 'chaperone-watch+jwt', aud: 'watch' },
 } as const;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

@@ -10,6 +10,7 @@ import { issueSessionToken } from './session-tokens.js';
 import { scheduleTimers } from './timers.js';
 import { openRecording, sessionRecordingMode } from './recording.js';
 import { SYSTEM, endUserActor } from './types.js';
+import { loadWatch } from './watchers.js';
 
 /**
  * The end user's signed answer to the offer. Declining ends the session; accepting starts it with
@@ -45,6 +46,7 @@ export async function consent(core: SessionCore, sessionId: string, receipt: str
   live.hardDeadline = hardDeadline;
   scheduleTimers(core, live, moved);
   await openRecording(core, live, moved, actor);
+  await loadWatch(core, live, moved);
   const session = await issueSessionToken(core, live, 'end_user', device.jkt, device.jkt);
   core.events?.activated(live);
   return { accepted: true, ...session };

@@ -3,6 +3,7 @@ import type { Account } from '../auth/account.js';
 import { DomainError } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import { dropPendingGrants } from './grants.js';
+import { stopWatch } from './watchers.js';
 import { clearTimers } from './live.js';
 import { checkTransition, type EndReason, type SessionState } from '../../common/session-state.js';
 import { applyMove, deny, lostRace, refuseTransition } from './moves.js';
@@ -76,6 +77,7 @@ async function endOnce(core: SessionCore, id: string, reason: EndReason, actor: 
     clearTimers(live);
     live.recording?.stop();
     dropPendingGrants(live);
+    stopWatch(live);
     core.live.delete(id);
     core.events?.ended(live, reason);
   }

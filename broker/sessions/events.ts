@@ -20,6 +20,14 @@ export interface SessionEvents {
   extension(s: LiveSession, e: ExtensionEvent): void;
   tokensRenewed(s: LiveSession, tokens: Partial<Record<SessionRole, { token: string; expires_at: number }>>): void;
   expiryWarning(s: LiveSession, secondsLeft: number): void;
+  /** Someone joined or left: everyone in the session gets the whole list (watchers.ts). */
+  presenceChanged(s: LiveSession): void;
+  /** Control was suspended or resumed, or why changed. */
+  controlChanged(s: LiveSession): void;
+  /** A watcher's note to the analyst; true if the analyst's socket took it. */
+  watchNote(s: LiveSession, from: string, text: string, at: number): boolean;
+  /** A recording chunk was stored and acked: watchers get it. */
+  chunkStored(s: LiveSession, seq: number, bytes: Buffer): void;
 }
 
 export interface ExtensionEvent {

@@ -8,6 +8,7 @@ import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import type { Actor } from './types.js';
+import { controlRefusal } from './watchers.js';
 
 /**
  * Grants inside an active session: control, clipboard and files are asked for one by one, given
@@ -39,6 +40,10 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
   if (live.granted.has(capability)) throw conflict(`${capability} is already granted`, 'already_granted');
   if (capability === 'control' && live.recording?.suspended) {
     return refused('recording stalled', 'recording_stalled', 'control is suspended until the recording reaches the broker again');
+  }
+  if (capability === 'control') {
+    const watch = await controlRefusal(core, live);
+    if (watch) return refused(watch.why, watch.code, watch.message);
   }
   const mfaAt = await analystMfaAt(core, live);
   if (needsStepUp(capability)) {

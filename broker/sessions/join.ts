@@ -123,7 +123,7 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
     return fail('expired', r.id);
   }
   const offerExpiresAt = now + core.cfg.policy.offer_ttl_seconds * 1000;
-  const offer = await signOffer(core, r, device.jkt, offerExpiresAt);
+  const { offer, watchers } = await signOffer(core, r, device.jkt, offerExpiresAt);
   const live = mustLive(core, r);
   // The conditional update is what makes two simultaneous redemptions of one code end with one winner.
   const won = await tryMove(
@@ -132,7 +132,7 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
     r,
     { to: 'pending_consent' },
     actor,
-    { end_user_jkt: device.jkt, offer_hash: sha256b64url(offer), offer_expires_at: offerExpiresAt, code_hash: null },
+    { end_user_jkt: device.jkt, offer_hash: sha256b64url(offer), offer_expires_at: offerExpiresAt, code_hash: null, watch_terms: JSON.stringify(watchers) },
     // The signed offer itself is chained: the evidence bundle takes it from here and checks it against the receipt.
     { device: device.jkt, offer },
   );

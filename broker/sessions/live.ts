@@ -2,6 +2,7 @@ import type { Capability, GrantableCapability } from '../../common/capabilities.
 import type { RecordingMode } from '../../common/recording.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
 import type { SessionState } from '../../common/session-state.js';
+import type { LiveWatch } from './watchers.js';
 
 /** The recording of an active session, as the stall watch keeps it (recording-watch.ts). */
 export interface LiveRecording {
@@ -42,6 +43,8 @@ export interface LiveSession {
   endNote?: string;
   /** Set once the session is active (null before, and for sessions reloaded before it was known). */
   recording: LiveRecording | null;
+  /** Who watches, the watcher requirement, a watcher's suspension (watchers.ts); null until loaded here. */
+  watch: LiveWatch | null;
 }
 
 export function clearTimers(s: LiveSession): void {

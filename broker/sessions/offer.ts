@@ -1,13 +1,17 @@
 import { CONSENT_CAPABILITIES, isGrantable, type Capability } from '../../common/capabilities.js';
 import type { Row, SessionCore } from './core.js';
 import { sessionRecordingMode } from './recording.js';
+import { watchTermsFor, type WatchTerms } from '../../common/watch.js';
+import type { AnalystKind } from '../../common/roles.js';
 
 /**
  * The consent offer: what the end user's consent screen shows, signed by the broker and bound to
  * the device that redeemed the code. The end user's client shows nothing it did not verify.
  */
-export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, expiresAt: number): Promise<string> {
+export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, expiresAt: number): Promise<{ offer: string; watchers: WatchTerms }> {
   const analyst = await core.db.selectFrom('accounts').selectAll().where('id', '=', r.analyst_id).executeTakeFirstOrThrow();
+  // Whether anyone may watch is part of what the end user consents to; the session keeps these terms.
+  const watchers = watchTermsFor(core.cfg.policy, analyst.kind as AnalystKind, r.ticket_ref);
   const caps = r.capabilities.split(',') as Capability[];
   const { token } = await core.tokens.sign(
     'offer',
@@ -24,11 +28,12 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
       granted_later: caps.filter((c) => isGrantable(c)),
       duration_s: r.duration_s,
       recording: sessionRecordingMode(core, r),
+      watchers,
       cnf: { jkt: deviceJkt },
     },
     expiresAt,
   );
-  return token;
+  return { offer: token, watchers };
 }
 
 /**

@@ -117,6 +117,7 @@ export async function acceptChunk(core: SessionCore, u: ChunkUpload): Promise<Ch
   await core.audit.append({ type: 'recording.chunk', outcome: 'success', ...actor, session_id: row.id, ticket: row.ticket_ref, meta: { seq: u.seq, bytes: u.body.length, sha256 } });
   const live = core.live.get(row.id);
   if (live?.recording) live.recording.acked(now);
+  if (live) core.events?.chunkStored(live, u.seq, u.body);
   return { seq: u.seq, bytes: u.body.length, sha256, acked_at: now, duplicate: false };
 }
 

@@ -2,6 +2,7 @@ import { isGrantable, type Capability, type GrantableCapability } from '../../co
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { Row, SessionCore } from './core.js';
 import { dropPendingGrants } from './grants.js';
+import { stopWatch } from './watchers.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { scheduleTimers } from './timers.js';
 import { track } from './tracking.js';
@@ -69,6 +70,7 @@ export function dropCopy(core: SessionCore, sessionId: string, reason: EndReason
   live.state = 'ended';
   clearTimers(live);
   dropPendingGrants(live);
+  stopWatch(live);
   core.live.delete(sessionId);
   core.events?.ended(live, reason);
 }

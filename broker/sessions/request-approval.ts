@@ -25,6 +25,10 @@ export const NOT_STARTED = {
   hard_deadline: null,
   ended_at: null,
   version: 0,
+  watch_terms: null,
+  watch_met_at: null,
+  control_suspended_by: null,
+  control_suspended_note: null,
 } as const;
 
 export interface SessionRequest {

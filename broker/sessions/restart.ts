@@ -6,6 +6,7 @@ import { track } from './tracking.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM } from './types.js';
 import { resumeRecordingWatch } from './recording.js';
+import { loadWatch } from './watchers.js';
 
 /**
  * After a restart: reload every session that had not ended. Anything past its deadline (the same
@@ -34,7 +35,10 @@ export async function resumeAfterRestart(core: SessionCore): Promise<{ resumed: 
       ended++;
     } else {
       scheduleTimers(core, live, r);
-      if (r.state === 'active') await resumeRecordingWatch(core, live);
+      if (r.state === 'active') {
+        await resumeRecordingWatch(core, live);
+        await loadWatch(core, live, r);
+      }
     }
   }
   await core.audit.append({ type: 'broker.resumed', outcome: 'success', actor: 'system', meta: { resumed: rows.length - ended, ended } });

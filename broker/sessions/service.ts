@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { Storage } from '../storage/db.js';
 import type { LimitStore } from '../storage/limits.js';
-import type { RecordingStore } from '../storage/recording-store.js';
+import { chunkObjectName, type RecordingStore } from '../storage/recording-store.js';
 import type { KeyRing } from '../keys.js';
 import type { ChunkAck } from '../../common/recording.js';
 import { acceptChunk, type ChunkUpload } from './recording.js';
@@ -39,6 +39,23 @@ import { armOwned, disarm, dropCopy, refreshFromRow } from './replicas.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
 import { StateWatch } from './state-watch.js';
 import type { Actor, IssuedSessionToken, SessionView } from './types.js';
+import type { ControlState, LiveSessionRow, PresenceEntry } from '../../common/protocol/watch.js';
+import {
+  controlStateOf,
+  endByWatcher,
+  issueWatchTicket,
+  joinWatch,
+  leaveWatch,
+  liveList,
+  loadWatch,
+  noteToAnalyst,
+  presenceOf,
+  resumeControl,
+  suspendControl,
+  watchersNeeded,
+  type LeaveWhy,
+  type Watcher,
+} from './watchers.js';
 
 /**
  * The session lifecycle, one door for its callers (routes, the signaling hub, the composition
@@ -206,6 +223,56 @@ export class SessionService {
   /** One batch of the transcript from the end user's input gate (transcript.ts). */
   acceptTranscriptBatch(u: { sessionId: string; batch: TranscriptBatch; jti: string; jkt: string; source: string | null }): Promise<{ seq: number; sha256: string; entries: number }> {
     return acceptTranscriptBatch(this.core, u);
+  }
+
+  // ---------- watchers (watchers.ts)
+
+  liveList(account: Account): Promise<LiveSessionRow[]> {
+    return liveList(this.core, account);
+  }
+  issueWatchTicket(account: Account, id: string, deviceJkt: string, source: string | null): Promise<{ token: string; expires_at: number; url: string }> {
+    return issueWatchTicket(this.core, account, id, deviceJkt, source);
+  }
+  joinWatch(t: { sid: string; username: string; jti: string; exp: number }, source: string | null): Promise<{ live: LiveSession; watcher: Watcher }> {
+    return joinWatch(this.core, t, source);
+  }
+  /** `ended`: the session's copy when it has just ended (it is no longer among the live ones). */
+  leaveWatch(sid: string, watcherId: string, why: LeaveWhy, source: string | null, ended?: LiveSession): Promise<void> {
+    return leaveWatch(this.core, sid, watcherId, why, source, ended);
+  }
+  /** Who is present, how many more watchers are needed, and the state of control, as everyone in the session is shown it. */
+  async watchView(live: LiveSession): Promise<{ present: PresenceEntry[]; watchers_needed: number; control: ControlState }> {
+    const w = await loadWatch(this.core, live);
+    return { present: presenceOf(w), watchers_needed: watchersNeeded(w), control: controlStateOf(w) };
+  }
+  /** The same, from what is already loaded (null: not loaded here yet). */
+  watchViewNow(live: LiveSession): { present: PresenceEntry[]; watchers_needed: number; control: ControlState } | null {
+    const w = live.watch;
+    return w ? { present: presenceOf(w), watchers_needed: watchersNeeded(w), control: controlStateOf(w) } : null;
+  }
+  suspendControl(account: Account, id: string, note: string | undefined, source: string | null): Promise<{ control: ControlState }> {
+    return suspendControl(this.core, account, id, note, source);
+  }
+  resumeControl(account: Account, id: string, source: string | null): Promise<{ control: ControlState }> {
+    return resumeControl(this.core, account, id, source);
+  }
+  noteToAnalyst(account: Account, id: string, text: string, source: string | null): Promise<{ sent_at: number; delivered: boolean }> {
+    return noteToAnalyst(this.core, account, id, text, source);
+  }
+  endByWatcher(account: Account, id: string, reason: string | undefined, source: string | null): Promise<SessionView> {
+    return endByWatcher(this.core, account, id, reason, source);
+  }
+  /** Recording chunks stored so far, in order (what a watcher joining late is sent first). */
+  async storedChunks(id: string, fromSeq = 0): Promise<{ seq: number; sha256: string; bytes: number }[]> {
+    return this.core.db.selectFrom('recording_chunks').select(['seq', 'sha256', 'bytes']).where('session_id', '=', id).where('seq', '>=', fromSeq).orderBy('seq').execute();
+  }
+  chunkBytes(id: string, seq: number, sha256: string): Promise<Buffer | null> {
+    return this.core.recordings.get(id, chunkObjectName(seq, sha256));
+  }
+  /** Whether the session is being recorded now (a watcher gets a picture only then). */
+  async isRecording(id: string): Promise<boolean> {
+    const rec = await this.core.db.selectFrom('recordings').select('state').where('session_id', '=', id).executeTakeFirst();
+    return rec?.state === 'recording';
   }
 
   // ---------- start and stop

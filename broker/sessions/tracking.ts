@@ -23,6 +23,7 @@ export function track(core: SessionCore, r: Row, analystUsername: string): LiveS
     pendingExtension: null,
     timers: [],
     recording: null,
+    watch: null,
   };
   core.live.set(r.id, live);
   return live;

@@ -21,6 +21,7 @@ import type { SessionMessage } from '../cluster/messages.js';
 import type { ExtensionEvent, SessionEvents } from '../sessions/events.js';
 import type { LiveSession } from '../sessions/live.js';
 import { endUserActor, type Actor } from '../sessions/types.js';
+import { WatchHub } from './watch-hub.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 /** How long the end user's socket stays open after session.ended, for its teardown report. */
@@ -104,8 +105,11 @@ export class SignalingHub implements SessionEvents {
   /** End users' sockets held open after their session ended (linger). */
   private readonly lingerers = new Set<Conn>();
   private closing = false;
+  /** The watchers' sockets (watch-hub.ts): told of the same lifecycle events. */
+  readonly watch: WatchHub;
 
   constructor(private readonly ctx: BrokerContext) {
+    this.watch = new WatchHub(ctx);
     ctx.sessions.setEvents(this);
     this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 1000);
     this.heartbeatTimer.unref();
@@ -119,10 +123,12 @@ export class SignalingHub implements SessionEvents {
 
   register(app: FastifyInstance): void {
     app.get('/api/v1/signaling', { websocket: true }, (socket: WebSocket, req: FastifyRequest) => this.accept(socket, req.ip));
+    this.watch.register(app);
   }
 
   close(): void {
     this.closing = true;
+    this.watch.close();
     clearInterval(this.heartbeatTimer);
     for (const parties of this.bySession.values()) {
       for (const c of Object.values(parties)) if (c) this.closeConn(c, 1001, 'broker shutting down');
@@ -403,6 +409,10 @@ export class SignalingHub implements SessionEvents {
     this.send(c, { type: 'ready', session_id: sid, role, expires_at: live.expiresAt ?? 0, capabilities: live.capabilities, grants: [...live.granted], peer_online: peerOnline });
     for (const f of early) this.send(c, f);
     if (peer) this.send(peer, { type: 'peer.online', online: true });
+    // Nobody watches unseen: who is present, and whether control is suspended, right after ready.
+    const v = await this.ctx.sessions.watchView(live);
+    this.send(c, { type: 'presence', present: v.present, watchers_needed: v.watchers_needed });
+    if (v.control.suspended) this.send(c, { type: 'control.state', control: v.control });
   }
 
   // ---------- cluster mode: what the other instances say about the sessions whose sockets are here
@@ -584,6 +594,7 @@ export class SignalingHub implements SessionEvents {
   }
 
   ended(s: LiveSession, reason: EndReason): void {
+    this.watch.ended(s, reason);
     this.ctx.metrics.sessionsEnded({ reason });
     this.endUserSeen.delete(s.id);
     this.activatedAt.delete(s.id);
@@ -625,6 +636,7 @@ export class SignalingHub implements SessionEvents {
     // analyst's first input after the grant finds the gate already open. (In a cluster both go
     // out on the session's one channel, in this order.)
     for (const role of ['end_user', 'analyst'] as const) this.toParty(s.id, role, { type: 'grant.changed', capability, granted, by, ...extra });
+    this.watch.toWatchers(s.id, { type: 'grants', grants: [...s.granted] });
   }
 
   extension(s: LiveSession, e: ExtensionEvent): void {
@@ -640,6 +652,7 @@ export class SignalingHub implements SessionEvents {
           const reason = role === 'analyst' && e.reason ? { reason: e.reason } : {};
           this.toParty(s.id, role, { type: 'extend.result', extension_id: e.id, accepted: Boolean(e.accepted), expires_at: s.expiresAt ?? 0, by: e.by ?? 'end_user', ...reason });
         }
+        if (e.accepted) this.watch.toWatchers(s.id, { type: 'expiry', expires_at: s.expiresAt ?? 0 });
         return;
       default:
         return missingCase(e.phase);
@@ -655,6 +668,34 @@ export class SignalingHub implements SessionEvents {
 
   expiryWarning(s: LiveSession, secondsLeft: number): void {
     for (const role of ['analyst', 'end_user'] as const) this.toParty(s.id, role, { type: 'expiry.warning', seconds_left: secondsLeft, expires_at: s.expiresAt ?? 0 });
+  }
+
+  // ---------- monitored sessions (sessions/watchers.ts)
+
+  presenceChanged(s: LiveSession): void {
+    const v = this.ctx.sessions.watchViewNow(s);
+    if (!v) return;
+    const f = { type: 'presence', present: v.present, watchers_needed: v.watchers_needed } as const;
+    for (const role of ['end_user', 'analyst'] as const) this.toParty(s.id, role, f);
+    this.watch.toWatchers(s.id, f);
+  }
+
+  controlChanged(s: LiveSession): void {
+    const v = this.ctx.sessions.watchViewNow(s);
+    if (!v) return;
+    // The end user's gate first, so the lock is in place before the analyst reads that it is.
+    for (const role of ['end_user', 'analyst'] as const) this.toParty(s.id, role, { type: 'control.state', control: v.control });
+    this.watch.toWatchers(s.id, { type: 'control.state', control: v.control });
+  }
+
+  watchNote(s: LiveSession, from: string, text: string, at: number): boolean {
+    const here = Boolean(this.bySession.get(s.id)?.analyst);
+    this.toParty(s.id, 'analyst', { type: 'watch.note', from, text, at });
+    return here;
+  }
+
+  chunkStored(s: LiveSession, seq: number, bytes: Buffer): void {
+    this.watch.chunkStored(s, seq, bytes);
   }
 }
 

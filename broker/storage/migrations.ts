@@ -311,6 +311,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_watch': {
+    // Monitored sessions: the watcher terms the offer stated (kept, so a policy saved later does
+    // not change them), when the watcher requirement was first met (after a restart no watcher is
+    // connected, so such a session starts suspended), and a watcher's suspension of control (held
+    // across restarts and by every broker on the database: control must not come back by itself).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('sessions').addColumn('watch_terms', 'text').execute();
+      await db.schema.alterTable('sessions').addColumn('watch_met_at', 'bigint').execute();
+      await db.schema.alterTable('sessions').addColumn('control_suspended_by', 'text').execute();
+      await db.schema.alterTable('sessions').addColumn('control_suspended_note', 'text').execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

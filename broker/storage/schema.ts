@@ -97,6 +97,13 @@ export interface SessionsTable {
   decision_note: string | null;
   /** The analyst's token epoch when they asked: the session ends when the account's moves on. */
   analyst_epoch: number;
+  /** The offer's `watchers` claim as JSON (common/watch.ts WatchTerms); null before the offer. */
+  watch_terms: string | null;
+  /** When enough required watchers were first present (null: never, or no requirement). */
+  watch_met_at: number | null;
+  /** The watcher who suspended control (display name), and their words; null while not suspended by one. */
+  control_suspended_by: string | null;
+  control_suspended_note: string | null;
 }
 
 export interface SessionTokensTable {
