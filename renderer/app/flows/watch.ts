@@ -99,6 +99,8 @@ function onEvent(sessionId: string, e: WatchEvent): void {
       return;
     case 'closed':
       link = null;
+      // For whoever reads the console; the screen says it in words.
+      if (e.code !== 1000 && e.code !== 4000) console.warn(`watch socket closed: ${e.code} ${e.reason}`);
       if (s.watch.current.phase !== 'ended') s.setWatching({ phase: 'ended', ended: s.watch.current.ended ?? { reason: e.code === 4006 ? 'lapsed' : 'closed', note: null } });
       return;
     case 'frame':
