@@ -15,6 +15,8 @@ export class WatchClient {
   readonly frames: Frame[] = [];
   readonly chunks: { seq: number; live: boolean; bytes: Buffer; at: number }[] = [];
   ready: Extract<Frame, { type: 'watch.ready' }> | null = null;
+  /** The broker's refusal of `auth`, when it refused. */
+  refusal: Extract<Frame, { type: 'error' }> | null = null;
   closeCode: number | null = null;
   private expecting: { seq: number; bytes: number; live: boolean } | null = null;
   private waiters: (() => void)[] = [];
@@ -69,6 +71,7 @@ export class WatchClient {
     this.send({ type: 'auth', token, proof: await device.nonceProof(ch.nonce, token) });
     const f = await this.next((x) => x.type === 'watch.ready' || x.type === 'error');
     if (f.type === 'watch.ready') this.ready = f;
+    if (f.type === 'error') this.refusal = f;
   }
 
   send(f: unknown): void {

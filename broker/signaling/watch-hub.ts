@@ -188,7 +188,12 @@ export class WatchHub {
 
   // ---------- the picture
 
-  /** Sends every stored chunk from `nextSeq` on, in order, reading them from the store. */
+  /**
+   * Sends stored chunks in order, reading them from the store. On joining, the backlog is chunk 0
+   * (the WebM header with the tracks) and the newest stored chunk only: the recorder starts every
+   * chunk with a key frame, so that is enough for a picture at once, and a late watcher of a long
+   * session is not sent all of it. After that, every chunk from `nextSeq` on.
+   */
   private async pump(c: WatchConn): Promise<void> {
     if (c.pumping) {
       c.again = true;
@@ -198,9 +203,11 @@ export class WatchHub {
     try {
       do {
         c.again = false;
-        const rows = await this.ctx.sessions.storedChunks(c.sid, c.nextSeq);
+        let rows = await this.ctx.sessions.storedChunks(c.sid, c.nextSeq);
+        if (!c.caughtUp && c.nextSeq === 0 && rows.length > 2) rows = [rows[0]!, rows[rows.length - 1]!];
         for (const r of rows) {
-          if (c.closing || r.seq !== c.nextSeq) break;
+          if (c.closing) break;
+          if (r.seq < c.nextSeq) continue;
           const bytes = await this.ctx.sessions.chunkBytes(c.sid, r.seq, r.sha256);
           if (!bytes) break;
           this.sendChunk(c, r.seq, bytes, c.caughtUp);
@@ -285,10 +292,8 @@ export class WatchHub {
   private refuse(c: WatchConn, code: string, message: string, closeCode: number): void {
     this.ctx.metrics.framesRefused({ code });
     const actor = c.username ? `account:${c.username}` : 'anonymous';
-    void this.ctx.audit.refused(
-      { type: 'signaling.frame_refused', outcome: 'denied', actor, source: c.source, session_id: c.watcherId ? c.sid : null, ticket: null, meta: { code, closed: true, socket: 'watch' } },
-      sourceRefusalKey('signaling.frame_refused', c.source),
-    );
+    const key = sourceRefusalKey('signaling.frame_refused', c.source);
+    void this.ctx.audit.refused({ type: 'signaling.frame_refused', outcome: 'denied', actor, source: c.source, session_id: c.watcherId ? c.sid : null, ticket: null, meta: { code, closed: true, socket: 'watch' } }, key);
     this.send(c, { type: 'error', code, message });
     this.closeConn(c, closeCode, code);
   }

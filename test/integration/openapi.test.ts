@@ -57,7 +57,8 @@ const DOCUMENTED: [method: string, path: string][] = [
 ];
 
 /** The signaling WebSocket is not an HTTP operation; docs/signaling.md describes it. */
-const NOT_HTTP = new Set(['GET /api/v1/signaling']);
+/** WebSockets (docs/signaling.md): the signaling socket and the watch socket. */
+const NOT_HTTP = new Set(['GET /api/v1/signaling', 'GET /api/v1/sessions/{id}/watch']);
 
 /** Every method+path Fastify serves, read from its route tree (HEAD is implied by GET). */
 function servedRoutes(tree: string): Set<string> {

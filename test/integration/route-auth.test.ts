@@ -39,6 +39,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/admin/policy': { policy: {}, version: 999 },
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
   'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
+  'POST /api/v1/sessions/:id/moderation/note': { text: 'a note' },
   'POST /api/v1/sessions/:id/recording/transcript': { seq: 0, entries: [{ t: 1, kind: 'click', x: 0.5, y: 0.5, button: 'left' }] },
 };
 
@@ -52,7 +53,7 @@ describe('every route enforces the auth and roles it declares', () => {
 
   beforeAll(async () => {
     b = await startTestBroker('sqlite');
-    for (const role of ['analyst', 'approver', 'admin', 'auditor'] as const) byRole[role] = await createUser(b, `only-${role}`, [role]);
+    for (const role of ['analyst', 'approver', 'admin', 'auditor', 'supervisor'] as const) byRole[role] = await createUser(b, `only-${role}`, [role]);
   });
   afterAll(async () => b?.destroy());
 

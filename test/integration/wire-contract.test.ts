@@ -13,7 +13,8 @@ import { readTar } from '../../broker/audit/tar.js';
 import { ApiClient, type ApiResult } from '../../kit/api.js';
 import { ENGINES, createUser, freshTotp, startTestBroker, type TestBroker } from '../../kit/broker.js';
 import { DeviceKey } from '../../kit/device.js';
-import { consent, consentReceipt, requestSession } from '../../kit/lifecycle.js';
+import { activeSession, consent, consentReceipt, requestSession } from '../../kit/lifecycle.js';
+import { WatchClient } from '../../kit/watch-client.js';
 import { SignalingClient } from '../../kit/signaling-client.js';
 import { PasskeyPage, launchHeadlessChromium, missingChromium } from '../../kit/virtual-authenticator.js';
 import type { Browser } from 'playwright-core';
@@ -245,6 +246,16 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await bob.api.post(`/api/v1/sessions/${rejected.id}/reject`, { reason: 'no change window' })).status).toBe(200);
     const killed = await requestSession(alice, ['view']);
     expect((await admin.api.post(`/api/v1/sessions/${killed.id}/kill`, {})).status).toBe(200);
+    // Monitored: the Live list, a watcher's ticket and socket, suspend, resume, a note, the end by the watcher.
+    const sue = await createUser(b, 'sue', ['supervisor']);
+    const watched = await activeSession(b, alice, { caps: ['view', 'control'], approver: bob });
+    expect((await sue.api.get('/api/v1/live')).body.sessions.map((x: { session_id: string }) => x.session_id)).toContain(watched.id);
+    const watcher = await WatchClient.watch(b.url, sue.api, watched.id);
+    expect((await sue.api.post(`/api/v1/sessions/${watched.id}/moderation/suspend`, { reason: 'a look first' })).status).toBe(200);
+    expect((await sue.api.post(`/api/v1/sessions/${watched.id}/moderation/resume`, {})).status).toBe(200);
+    expect((await sue.api.post(`/api/v1/sessions/${watched.id}/moderation/note`, { text: 'slow down please' })).status).toBe(200);
+    expect((await sue.api.post(`/api/v1/sessions/${watched.id}/moderation/end`, {})).status).toBe(200);
+    expect(await watcher.closed()).toBe(4000);
     const onTicket = await requestSession(alice, ['view'], 'INC-CLOSE');
     const opened = JSON.stringify({ event_id: crypto.randomUUID(), ticket: 'INC-OPEN', status: 'open' });
     const t0 = Math.floor(Date.now() / 1000);
