@@ -3,13 +3,15 @@ import { LiveWebm } from './webm-live.js';
 /**
  * The watcher's picture: a <video> fed by Media Source Extensions with the recording's chunks as
  * the broker relays them (the end user uploads each chunk once, whoever watches). Appends run one
- * at a time in arrival order. The picture stays at the live edge: when a chunk lands and playback
- * is more than LAG_MAX_S behind what is buffered, it jumps to just before the newest frame, so the
- * screen the watcher sees is at most a chunk old instead of drifting further behind.
+ * at a time in arrival order. The picture stays near the live edge (followLiveEdge): the screen
+ * the watcher sees is at most about a chunk old instead of drifting further behind.
  */
 
-/** How far behind the newest buffered frame playback may fall before it jumps forward. */
-export const LAG_MAX_S = 1;
+/** Behind the newest buffered frame by more than this, playback runs faster until it is close again. */
+export const LAG_MAX_S = 0.6;
+const CATCH_UP_RATE = 2;
+/** Behind by more than this, playback jumps (seeks) to the newest frame instead. */
+const JUMP_S = 4;
 /** Where a jump lands: this much before the newest frame (one or two frames at 10 per second). */
 const JUMP_BACK_S = 0.15;
 /** Buffered video older than this behind playback is removed: a long watch keeps memory flat. */
@@ -18,8 +20,6 @@ const KEEP_S = 20;
 const BACKLOG_QUIET_MS = 250;
 
 export interface PictureStatus {
-  /** Frames have been decoded and one is on screen. */
-  showing: boolean;
   /** The browser cannot play this recording (no MediaSource, or it refused the codec). */
   failed: string | null;
 }
@@ -38,7 +38,9 @@ export class LivePicture {
   constructor(
     private readonly video: HTMLVideoElement,
     private readonly onStatus: (s: PictureStatus) => void,
-  ) {}
+  ) {
+    video.addEventListener('timeupdate', this.steer);
+  }
 
   /** One relayed chunk, in order. */
   push(seq: number, bytes: Uint8Array, live: boolean): void {
@@ -59,6 +61,7 @@ export class LivePicture {
 
   close(): void {
     this.closed = true;
+    this.video.removeEventListener('timeupdate', this.steer);
     if (this.backlogTimer) clearTimeout(this.backlogTimer);
     this.queue = [];
     try {
@@ -119,7 +122,7 @@ export class LivePicture {
         }
       }
     } catch (err) {
-      if (!this.closed) this.onStatus({ showing: false, failed: (err as Error).message });
+      if (!this.closed) this.onStatus({ failed: (err as Error).message });
     } finally {
       this.pumping = false;
     }
@@ -149,17 +152,31 @@ export class LivePicture {
     });
   }
 
-  /** Keeps playback near the newest frame; returns the end of what is buffered. */
+  /**
+   * Keeps playback near the newest frame without seeking on every chunk: a seek makes the decoder
+   * start again from the chunk's key frame, and on a busy machine one seek every 2 s never
+   * finishes before the next (the picture freezes). So: faster playback while behind, back to
+   * normal speed near the edge, and a seek only on the first picture or when far behind (a tab
+   * that was in the background), never while one is still running.
+   */
   private followLiveEdge(): number | null {
     const v = this.video;
     const b = v.buffered;
     if (b.length === 0) return null;
     const end = b.end(b.length - 1);
     const start = b.start(b.length - 1);
-    if (v.currentTime < start || end - v.currentTime > LAG_MAX_S) v.currentTime = Math.max(start, end - JUMP_BACK_S);
+    if (!v.seeking && (v.currentTime < start || end - v.currentTime > JUMP_S)) v.currentTime = Math.max(start, end - JUMP_BACK_S);
+    this.steer();
     if (v.paused) void v.play().catch(() => undefined);
-    if (v.readyState >= 2) this.onStatus({ showing: true, failed: null });
-    else v.addEventListener('loadeddata', () => this.onStatus({ showing: true, failed: null }), { once: true });
     return end;
   }
+
+  private readonly steer = (): void => {
+    const v = this.video;
+    const b = v.buffered;
+    if (b.length === 0 || v.seeking) return;
+    const behind = b.end(b.length - 1) - v.currentTime;
+    const rate = behind > LAG_MAX_S ? CATCH_UP_RATE : behind < LAG_MAX_S / 2 ? 1 : v.playbackRate;
+    if (v.playbackRate !== rate) v.playbackRate = rate;
+  };
 }

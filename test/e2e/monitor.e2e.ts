@@ -91,7 +91,7 @@ describe.skipIf(skip)(SUITE, () => {
     expect(await eu.page.getByTestId('banner-watchers').count()).toBe(0);
 
     const sv = await watch(s, supervisor, ticket);
-    if (process.env.W12B_DEBUG) sv.page.on('console', (m) => console.log('SVCONSOLE', m.text()));
+    if (process.env.W12B_DEBUG) { sv.page.on("console", (m) => console.log("SVCONSOLE", m.text())); await sv.page.evaluate("globalThis.__watchDebug = true"); }
     const row = sv.page.getByTestId(`live-${ticket}`);
     expect(await row.textContent()).toContain(analyst.name);
     expect(await row.getByTestId('live-watchers').textContent()).toBe('Nobody');
@@ -103,6 +103,12 @@ describe.skipIf(skip)(SUITE, () => {
       await new Promise((r) => setTimeout(r, 4000));
       console.log('DEBUG sv', await sv.page.getByTestId('watcher-view').innerText());
       console.log('DEBUG eu', await eu.page.getByTestId('banner').innerText());
+      console.log('DEBUG video', await sv.page.getByTestId('watch-video').evaluate((v) => {
+        const e = v as HTMLVideoElement;
+        const b: number[][] = [];
+        for (let i = 0; i < e.buffered.length; i++) b.push([e.buffered.start(i), e.buffered.end(i)]);
+        return JSON.stringify({ rs: e.readyState, ns: e.networkState, t: e.currentTime, paused: e.paused, b, src: e.src, err: e.error?.message ?? null, w: e.videoWidth });
+      }));
       await shot(sv.page, 'debug-sv');
       await s.broker.ctx.audit.flush();
       const rows = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['type', 'outcome', 'meta']).orderBy('seq', 'desc').limit(15).execute();
@@ -116,6 +122,9 @@ describe.skipIf(skip)(SUITE, () => {
 
     // The picture: the X screen's colour on the watcher's video, from the relayed recording.
     await expect.poll(() => sv.page.getByTestId('watch-video').evaluate((v) => (v as HTMLVideoElement).videoWidth), { timeout: 15_000 }).toBeGreaterThan(0);
+    // Shown to the supervisor (not only decoded): the waiting line is gone, the video visible.
+    await expect.poll(() => sv.page.getByTestId('watch-waiting').count(), { timeout: 10_000 }).toBe(0);
+    expect(await sv.page.getByTestId('watch-video').evaluate((v) => getComputedStyle(v).visibility)).toBe('visible');
     const latencies: number[] = [];
     for (const [hex, rgb] of [['#ff0000', [255, 0, 0]], ['#00ff00', [0, 255, 0]], ['#0000ff', [0, 0, 255]]] as const) {
       const t0 = Date.now();

@@ -94,6 +94,7 @@ function onEvent(sessionId: string, e: WatchEvent): void {
   if (s.watch.current?.sessionId !== sessionId) return;
   switch (e.kind) {
     case 'chunk':
+      if ((globalThis as { __watchDebug?: boolean }).__watchDebug) console.log(`chunk ${e.seq} ${e.bytes.length} live=${e.live} picture=${picture !== null}`);
       if (picture) picture.push(e.seq, e.bytes, e.live);
       else early.push(e);
       return;
@@ -136,14 +137,14 @@ function onEvent(sessionId: string, e: WatchEvent): void {
   }
 }
 
-async function moderate(path: string, body: unknown, done: string, schema: typeof ModerationAnswerSchema | typeof NoteAnswerSchema | typeof SessionViewSchema): Promise<boolean> {
+async function moderate(path: string, body: unknown, done: string | null, schema: typeof ModerationAnswerSchema | typeof NoteAnswerSchema | typeof SessionViewSchema): Promise<boolean> {
   const cur = store().watch.current;
   if (!cur) return false;
   store().setWatching({ busy: true, message: null });
   try {
     const r = await staffBroker().post(`/api/v1/sessions/${cur.sessionId}/moderation/${path}`, body, schema);
     if ('control' in r) store().setWatching({ control: r.control });
-    store().setWatching({ busy: false, message: { kind: 'info', text: done } });
+    store().setWatching({ busy: false, message: done === null ? null : { kind: 'info', text: done } });
     return true;
   } catch (err) {
     store().setWatching({ busy: false, message: { kind: 'error', text: problem(err) } });
@@ -152,11 +153,12 @@ async function moderate(path: string, body: unknown, done: string, schema: typeo
 }
 
 export function suspendControl(reason: string): Promise<boolean> {
-  return moderate('suspend', reason ? { reason } : {}, 'Control is suspended: the end user’s computer ignores the analyst’s mouse and keyboard until you resume it.', ModerationAnswerSchema);
+  // The control state shown under Moderate says what happened; no second message for it.
+  return moderate('suspend', reason ? { reason } : {}, null, ModerationAnswerSchema);
 }
 
 export function resumeControl(): Promise<boolean> {
-  return moderate('resume', {}, 'Control is resumed: the analyst can use the mouse and keyboard again if the end user still allows it.', ModerationAnswerSchema);
+  return moderate('resume', {}, 'Control is resumed: the analyst can use the mouse and keyboard again while the end user allows it.', ModerationAnswerSchema);
 }
 
 export async function sendNote(text: string): Promise<boolean> {

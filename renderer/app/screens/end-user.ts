@@ -207,7 +207,7 @@ export function SessionBanner(): ReactNode {
             : ['Waiting for ', iso(live.peerName ?? 'support'), ' to connect…']),
       ),
       h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.control?.suspended && live.granted.includes('control') ? flowing(live.state, live.sharingPaused, can.filter((c) => c !== 'control your mouse and keyboard')) + ' (control suspended)' : flowing(live.state, live.sharingPaused, can)),
-      watchers(live.present).length > 0 ? h('span', { className: 'banner-watchers', 'data-testid': 'banner-watchers' }, '👁 ', watchingLine(live.present)) : null,
+      watchers(live.present).length > 0 ? h('span', { className: 'banner-watchers', 'data-testid': 'banner-watchers' }, watchingLine(live.present)) : null,
       recording && recording !== 'off' ? h('span', { className: 'banner-recording', 'data-testid': 'banner-recording' }, '● Recorded') : null,
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(

@@ -194,24 +194,41 @@ function WatcherView(props: { w: WatchingState }): ReactNode {
 function WatchPicture(props: { w: WatchingState }): ReactNode {
   const { w } = props;
   const video = useRef<HTMLVideoElement | null>(null);
-  const [status, setStatus] = useState<{ showing: boolean; failed: string | null }>({ showing: false, failed: null });
+  const [failed, setFailed] = useState<string | null>(null);
+  // Shown once the element has a decoded frame, as the element itself reports it.
+  const [showing, setShowing] = useState(false);
   useEffect(() => {
     const v = video.current;
     if (!v) return;
-    return attachPicture(v, setStatus);
+    return attachPicture(v, (st) => setFailed(st.failed));
   }, [w.sessionId]);
+  const seen = () => {
+    const v = video.current;
+    if (v && v.readyState >= 2 && v.videoWidth > 0) setShowing(true);
+  };
   const noPicture = w.phase === 'watching' && !w.picture;
   return h(
     'div',
     { className: 'screen watch-screen' },
-    h('video', { ref: video, muted: true, autoPlay: true, playsInline: true, 'data-testid': 'watch-video', 'aria-label': `Live picture of the end user's screen in ${w.row.ticket}`, className: status.showing && w.phase !== 'ended' ? undefined : 'video-hidden' }),
-    status.failed
-      ? h('p', { className: 'screen-empty', 'data-testid': 'watch-picture-error' }, `The live picture cannot be shown here: ${status.failed}.`)
+    h('video', {
+      ref: video,
+      muted: true,
+      autoPlay: true,
+      playsInline: true,
+      onLoadedData: seen,
+      onTimeUpdate: seen,
+      onPlaying: seen,
+      'data-testid': 'watch-video',
+      'aria-label': `Live picture of the end user's screen in ${w.row.ticket}`,
+      className: showing && w.phase !== 'ended' ? undefined : 'video-hidden',
+    }),
+    failed
+      ? h('p', { className: 'screen-empty', 'data-testid': 'watch-picture-error' }, `The live picture cannot be shown here: ${failed}.`)
       : noPicture
         ? h('p', { className: 'screen-empty', 'data-testid': 'watch-no-picture' }, 'This session is not recorded, so there is no picture to watch. You can still see who is present and moderate.')
         : w.phase === 'ended'
           ? h('p', { className: 'screen-empty' }, 'The session is over.')
-          : status.showing
+          : showing
             ? null
             : h('p', { className: 'screen-empty', 'data-testid': 'watch-waiting' }, 'Waiting for the picture (it arrives in 2-second pieces)…'),
   );
