@@ -91,7 +91,6 @@ describe.skipIf(skip)(SUITE, () => {
     expect(await eu.page.getByTestId('banner-watchers').count()).toBe(0);
 
     const sv = await watch(s, supervisor, ticket);
-    if (process.env.W12B_DEBUG) { sv.page.on("console", (m) => console.log("SVCONSOLE", m.text())); await sv.page.evaluate("globalThis.__watchDebug = true"); }
     const row = sv.page.getByTestId(`live-${ticket}`);
     expect(await row.textContent()).toContain(analyst.name);
     expect(await row.getByTestId('live-watchers').textContent()).toBe('Nobody');
@@ -99,21 +98,6 @@ describe.skipIf(skip)(SUITE, () => {
     expect(await axeSerious(sv.page)).toEqual([]);
     await row.getByRole('button', { name: `Watch ${ticket}` }).click();
     await sv.page.getByTestId('watcher-view').waitFor();
-    if (process.env.W12B_DEBUG) {
-      await new Promise((r) => setTimeout(r, 4000));
-      console.log('DEBUG sv', await sv.page.getByTestId('watcher-view').innerText());
-      console.log('DEBUG eu', await eu.page.getByTestId('banner').innerText());
-      console.log('DEBUG video', await sv.page.getByTestId('watch-video').evaluate((v) => {
-        const e = v as HTMLVideoElement;
-        const b: number[][] = [];
-        for (let i = 0; i < e.buffered.length; i++) b.push([e.buffered.start(i), e.buffered.end(i)]);
-        return JSON.stringify({ rs: e.readyState, ns: e.networkState, t: e.currentTime, paused: e.paused, b, src: e.src, err: e.error?.message ?? null, w: e.videoWidth });
-      }));
-      await shot(sv.page, 'debug-sv');
-      await s.broker.ctx.audit.flush();
-      const rows = await s.broker.ctx.storage.db.selectFrom('audit_events').select(['type', 'outcome', 'meta']).orderBy('seq', 'desc').limit(15).execute();
-      console.log('DEBUG audit', JSON.stringify(rows));
-    }
 
     // The end user's banner and the analyst's viewer name the watcher the moment they join.
     await expect.poll(() => eu.page.getByTestId('banner-watchers').textContent().catch(() => ''), { timeout: 10_000 }).toContain('Sam Supervisor');

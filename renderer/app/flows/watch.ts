@@ -94,7 +94,6 @@ function onEvent(sessionId: string, e: WatchEvent): void {
   if (s.watch.current?.sessionId !== sessionId) return;
   switch (e.kind) {
     case 'chunk':
-      if ((globalThis as { __watchDebug?: boolean }).__watchDebug) console.log(`chunk ${e.seq} ${e.bytes.length} live=${e.live} picture=${picture !== null}`);
       if (picture) picture.push(e.seq, e.bytes, e.live);
       else early.push(e);
       return;
