@@ -94,7 +94,7 @@ describe.skipIf(skip)(SUITE, () => {
     const row = sv.page.getByTestId(`live-${ticket}`);
     expect(await row.textContent()).toContain(analyst.name);
     expect(await row.getByTestId('live-watchers').textContent()).toBe('Nobody');
-    await shot(sv.page, '70-live-screen');
+    await shot(sv.page, '90-supervisor-live-screen');
     expect(await axeSerious(sv.page)).toEqual([]);
     await row.getByRole('button', { name: `Watch ${ticket}` }).click();
     await sv.page.getByTestId('watcher-view').waitFor();
@@ -119,7 +119,7 @@ describe.skipIf(skip)(SUITE, () => {
     console.log(`monitor e2e: X screen to watcher's pixel ${latencies.join(', ')} ms`);
     latencies.sort((a, b) => a - b);
     expect(latencies[1]!).toBeLessThanOrEqual(3000);
-    await shot(eu.page, '72-end-user-banner-with-watcher', { window: true });
+    await shot(eu.page, '92-end-user-banner-with-watcher', { window: true });
 
     // Control, then suspend: the analyst's keys still go out, the end user's gate drops them.
     await allowControl(an.page, eu.page);
@@ -132,7 +132,7 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent(), { timeout: 5000 }).toBe('Control suspended by a watcher');
     expect(await an.page.getByTestId('viewer-suspended').textContent()).toContain('Wrong server');
     await sv.page.getByTestId('resume-control').waitFor();
-    await shot(sv.page, '71-watcher-view');
+    await shot(sv.page, '91-supervisor-watching');
     expect(await axeSerious(sv.page)).toEqual([]);
     await typeInto(s, an.page, 'cd');
     await new Promise((r) => setTimeout(r, 1500));
@@ -149,6 +149,7 @@ describe.skipIf(skip)(SUITE, () => {
     await sv.page.getByTestId('send-note').click();
     await expect.poll(() => an.page.getByTestId('viewer-notes').textContent().catch(() => ''), { timeout: 5000 }).toContain('Check the spooler first');
     expect(await eu.page.content()).not.toContain('Check the spooler first');
+    await shot(an.page, '93-analyst-watched-with-note', { window: true });
 
     // The watcher ends the session: both sides see it, with the reason.
     await sv.page.getByTestId('watch-end').click();
