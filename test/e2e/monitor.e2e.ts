@@ -6,18 +6,17 @@
  * the issue's 3 s. Suspend must hold on the end user's side: the analyst's page keeps sending
  * keys, and the end user's input gate is what drops them. Then the four-eyes rule for a vendor.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RECORDING_POLICY } from '../../common/recording.js';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { H, ROOT_POINT, Stack, W, missingTools, requestSession, signIn, xsetroot, type Person } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { axeSerious, shot, videoPixel, viewerPoint } from './page-checks.js';
+import { axeSerious, colourShownAfter, shot, viewerPoint } from './page-checks.js';
 import type { Page } from 'playwright-core';
 
 const SUITE = 'the app end to end: supervisors watch and moderate live sessions';
 const skip = skipWithout(SUITE, missingTools());
 
-const near = (got: [number, number, number] | null, want: [number, number, number]) => got !== null && got.every((v, i) => Math.abs(v - want[i]!) <= 48);
 const ROOT = [ROOT_POINT.x / W, ROOT_POINT.y / H] as const;
 
 /** Analyst asks (with control), approver approves, end user consents: returns the pages, in the session. */
@@ -57,6 +56,15 @@ async function typeInto(s: Stack, an: Page, text: string): Promise<void> {
   await an.keyboard.type(text);
 }
 
+function videoState(page: Page): Promise<string> {
+  return page.getByTestId('watch-video').evaluate((v) => {
+    const e = v as HTMLVideoElement;
+    const b: number[][] = [];
+    for (let i = 0; i < e.buffered.length; i++) b.push([e.buffered.start(i), e.buffered.end(i)]);
+    return JSON.stringify({ readyState: e.readyState, seeking: e.seeking, paused: e.paused, rate: e.playbackRate, t: e.currentTime, buffered: b, error: e.error?.message ?? null });
+  });
+}
+
 async function watch(s: Stack, supervisor: Person, ticket: string) {
   const sv = await s.staffPage(await s.host('staff'));
   await signIn(sv.page, supervisor);
@@ -75,7 +83,13 @@ describe.skipIf(skip)(SUITE, () => {
         require_watcher: { count: 1, roles: ['supervisor', 'admin'], on_leave: 'end', grace_s: 8, for: { analyst_kinds: ['vendor'], ticket_prefixes: [] } },
       },
     });
+  });
+  beforeEach(async () => {
     euHost = await s.host('end_user');
+  });
+  afterEach(async () => {
+    // A test that failed half-way leaves its end user's window sharing: it goes before the next.
+    for (const b of s.browsers.splice(2)) await b.close().catch(() => undefined);
   });
   afterAll(async () => s?.close());
 
@@ -109,16 +123,22 @@ describe.skipIf(skip)(SUITE, () => {
     // Shown to the supervisor (not only decoded): the waiting line is gone, the video visible.
     await expect.poll(() => sv.page.getByTestId('watch-waiting').count(), { timeout: 10_000 }).toBe(0);
     expect(await sv.page.getByTestId('watch-video').evaluate((v) => getComputedStyle(v).visibility)).toBe('visible');
-    const latencies: number[] = [];
-    for (const [hex, rgb] of [['#ff0000', [255, 0, 0]], ['#00ff00', [0, 255, 0]], ['#0000ff', [0, 0, 255]]] as const) {
-      const t0 = Date.now();
-      await xsetroot(s.xvfb.display, hex);
-      await expect.poll(async () => near(await videoPixel(sv.page, 'watch-video', ROOT[0], ROOT[1]), [...rgb]), { timeout: 10_000, interval: 50 }).toBe(true);
-      latencies.push(Date.now() - t0);
+    // Timed as the app benchmark times it: from just before xsetroot to the first video frame
+    // on the watcher's page with the new colour (a 1x1 sample at every frame, page's clock).
+    const ms: number[] = [];
+    for (const [hex, rgb] of [['#ff0000', [255, 0, 0]], ['#00ff00', [0, 255, 0]], ['#0000ff', [0, 0, 255]], ['#ffff00', [255, 255, 0]], ['#00ffff', [0, 255, 255]]] as const) {
+      const at = await colourShownAfter(sv.page, 'watch-video', { x: ROOT[0], y: ROOT[1] }, [...rgb], () => xsetroot(s.xvfb.display, hex), 10_000);
+      if (at === null) {
+        await s.broker.ctx.audit.flush();
+        const chunks = await s.broker.ctx.storage.db.selectFrom('audit_events').select('meta').where('type', '=', 'recording.chunk').orderBy('seq', 'desc').limit(3).execute();
+        console.log(`watch video when ${hex} did not show: ${await videoState(sv.page)}; ${await sv.page.getByTestId('watcher-view').innerText()}; newest chunks ${chunks.map((c) => String(c.meta)).join(' ')}`);
+      }
+      expect(at).not.toBeNull();
+      ms.push(at!);
     }
-    console.log(`monitor e2e: X screen to watcher's pixel ${latencies.join(', ')} ms`);
-    latencies.sort((a, b) => a - b);
-    expect(latencies[1]!).toBeLessThanOrEqual(3000);
+    console.log(`monitor e2e: X screen to watcher's pixel ${ms.map(Math.round).join(', ')} ms`);
+    // The issue's goal: p50 at most 3 s.
+    expect([...ms].sort((a, b) => a - b)[2]!).toBeLessThanOrEqual(3000);
     await shot(eu.page, '92-end-user-banner-with-watcher', { window: true });
 
     // Control, then suspend: the analyst's keys still go out, the end user's gate drops them.

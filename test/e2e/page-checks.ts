@@ -114,3 +114,46 @@ export async function recordTexts(page: Page, testId: string): Promise<() => Pro
   }, testId);
   return () => page.evaluate((id) => [...((window as unknown as Record<string, Set<string>>)[`__texts_${id}`] ?? [])], testId);
 }
+
+/**
+ * Times a colour change on a <video> from inside the page, as the app benchmark's probe does
+ * (bench/lib/screen-probe.ts; tests may not import bench/): one pixel sampled into a 1x1 canvas
+ * at every new video frame, the first sample within 48 of `rgb` noted on the page's clock, then
+ * returned in Node's (the page's clock offset taken before). Null if not seen within `timeoutMs`.
+ */
+export async function colourShownAfter(page: Page, testId: string, at: { x: number; y: number }, rgb: [number, number, number], change: () => Promise<void>, timeoutMs: number): Promise<number | null> {
+  const before = Date.now();
+  const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
+  const offset = pageNow - (before + Date.now()) / 2;
+  await page.evaluate(
+    ([id, nx, ny, want]) => {
+      const v = document.querySelector(`[data-testid="${id as string}"]`) as HTMLVideoElement;
+      const c = document.createElement('canvas');
+      c.width = 1;
+      c.height = 1;
+      const g = c.getContext('2d', { willReadFrequently: true })!;
+      const w = window as unknown as { __seenAt: number | null };
+      w.__seenAt = null;
+      const check = () => {
+        if (w.__seenAt !== null) return;
+        if (v.videoWidth > 0) {
+          g.drawImage(v, Math.floor((nx as number) * (v.videoWidth - 1)), Math.floor((ny as number) * (v.videoHeight - 1)), 1, 1, 0, 0, 1, 1);
+          const d = g.getImageData(0, 0, 1, 1).data;
+          const rgbWant = want as number[];
+          if ([0, 1, 2].every((i) => Math.abs(d[i]! - rgbWant[i]!) <= 48)) w.__seenAt = performance.timeOrigin + performance.now();
+        }
+        v.requestVideoFrameCallback(check);
+      };
+      v.requestVideoFrameCallback(check);
+    },
+    [testId, at.x, at.y, rgb] as const,
+  );
+  const t0 = Date.now();
+  await change();
+  while (Date.now() - t0 < timeoutMs) {
+    const seen = await page.evaluate(() => (window as unknown as { __seenAt: number | null }).__seenAt);
+    if (seen !== null) return seen - offset - t0;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return null;
+}
