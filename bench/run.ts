@@ -32,6 +32,10 @@ const BENCHES: Record<string, { about: string; load: () => Promise<Bench> }> = {
     about: "the end user's recorder in Chromium on Xvfb: bitrate (VP9 and VP8), chunk ack lag, sharer CPU and change to pixel with and without recording, evidence verify throughput (leaves bench/results/evidence-sample.tar)",
     load: async () => (await import('./recording.js')).runRecordingBench,
   },
+  monitor: {
+    about: "watching a live session: X screen change to a watcher's pixel (recording chunks relayed by the broker, MSE), join to first frame, the sharer's upload without and with 3 watchers, broker CPU per watcher",
+    load: async () => (await import('./monitor.js')).runMonitorBench,
+  },
 };
 
 function usage(): string {

@@ -160,7 +160,7 @@ export class Stack {
     }
   }
 
-  async user(role: 'analyst' | 'approver' | 'admin' | 'auditor', kind: 'internal' | 'vendor' = 'internal', o: { displayName?: string; organisation?: string } = {}): Promise<Person> {
+  async user(role: 'analyst' | 'approver' | 'admin' | 'auditor' | 'supervisor', kind: 'internal' | 'vendor' = 'internal', o: { displayName?: string; organisation?: string } = {}): Promise<Person> {
     const name = `${role.slice(0, 3)}${crypto.randomBytes(3).toString('hex')}`;
     // As an admin would: the account, then its one-time password changed. No API sign-in here,
     // so the next TOTP step is still free for the sign-in form (the broker accepts one step ahead).

@@ -93,6 +93,7 @@ export class OfferVerifier {
       duration_s: payload.duration_s,
       recording: payload.recording,
       ...(payload.branding === undefined ? {} : { branding: payload.branding }),
+      watchers: payload.watchers,
       exp: payload.exp,
       iat: payload.iat,
     });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BrandingViewSchema } from '../branding.js';
 import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
+import { WatchTermsSchema } from '../watch.js';
 import { CAPABILITIES } from '../capabilities.js';
 import { ANALYST_KINDS } from '../roles.js';
 import { LOCAL_GRANTS } from '../protocol/signaling.js';
@@ -99,6 +100,8 @@ export const OfferViewSchema = z
     recording: z.enum(RECORDING_MODES),
     /** The organisation's name, help line and logo hash as the broker signed them (common/branding.ts); absent from older brokers. */
     branding: BrandingViewSchema.optional(),
+    /** Whether supervisors may watch, and whether one must before control (common/watch.ts): the consent screen says so. */
+    watchers: WatchTermsSchema,
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),

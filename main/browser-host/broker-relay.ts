@@ -69,9 +69,9 @@ export async function relayHttp(req: http.IncomingMessage, res: http.ServerRespo
  * frames sent before the broker's side opens wait for it. `sockets` tracks the page's side so the
  * host can end it at close.
  */
-export function relaySignaling(client: WebSocket, broker: URL, sockets: Set<WebSocket>): void {
+export function relaySignaling(client: WebSocket, broker: URL, sockets: Set<WebSocket>, path = '/api/v1/signaling', maxFromBroker = 64 * 1024 + 1024): void {
   sockets.add(client);
-  const up = new WebSocket(`${broker.protocol === 'https:' ? 'wss' : 'ws'}://${broker.host}/api/v1/signaling`, { maxPayload: 64 * 1024 + 1024 });
+  const up = new WebSocket(`${broker.protocol === 'https:' ? 'wss' : 'ws'}://${broker.host}${path}`, { maxPayload: maxFromBroker });
   const early: string[] = [];
   up.on('open', () => {
     for (const f of early.splice(0)) up.send(f);

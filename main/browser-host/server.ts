@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer } from 'ws';
 import { BridgeError, dispatchBridgeCall } from '../../common/bridge/api.js';
 import { BRIDGE_PATH, MAX_RPC_BINARY_FRAME_BYTES, MAX_RPC_FRAME_BYTES, MAX_RPC_IN_FLIGHT, parseRpcBinaryCall, parseRpcCall, type RpcServerFrame } from '../../common/bridge/rpc.js';
+import { MAX_CHUNK_BYTES } from '../../common/recording.js';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { rendererFileFor, rendererResponseHeaders } from '../renderer-files.js';
 import { MainServices, type MainServicesOptions } from '../services.js';
@@ -26,9 +27,11 @@ import { relayHttp, relaySignaling } from './broker-relay.js';
  *   stand-in into the page.
  * - `/__chaperone/bridge`: the bridge over WebSocket, every call through `dispatchBridgeCall`.
  * - `/api/v1/...` and `/.well-known/...`: relayed to the pinned broker (broker-relay.ts), so the
- *   page talks to one origin as the Electron app's CSP would have it; signaling is relayed frame
- *   for frame, close codes included.
+ *   page talks to one origin as the Electron app's CSP would have it; signaling and a
+ *   supervisor's watch socket are relayed frame for frame, close codes included.
  */
+const WATCH_PATH = /^\/api\/v1\/sessions\/[A-Za-z0-9_-]{1,64}\/watch$/;
+
 export interface BrowserHostOptions extends Omit<MainServicesOptions, 'brokerUrl'> {
   /** The real broker (http://127.0.0.1:port). */
   brokerUrl: string;
@@ -140,6 +143,12 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     }
     if (url.pathname === '/api/v1/signaling') {
       wss.handleUpgrade(req, socket, head, (ws) => relaySignaling(ws, broker, sockets));
+      return;
+    }
+    // A supervisor's watch socket (docs/signaling.md): relayed the same way; the broker's binary
+    // messages are recording chunks, up to the chunk limit.
+    if (WATCH_PATH.test(url.pathname)) {
+      wss.handleUpgrade(req, socket, head, (ws) => relaySignaling(ws, broker, sockets, url.pathname, MAX_CHUNK_BYTES + 1024));
       return;
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

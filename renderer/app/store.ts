@@ -3,6 +3,7 @@ import type { OfferView, PolicyView } from '../../common/bridge/api.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
 import type { TransferView } from '../session/file-transfers.js';
 import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
+import type { ControlState, LiveSessionRow, PresenceEntry } from '../../common/protocol/watch.js';
 
 /**
  * One bound store made of typed slices (the zustand "slices" pattern). Each slice owns its part of
@@ -122,6 +123,14 @@ export interface LiveSlice {
     revokedDuring: { kind: string; by: string }[];
     /** `note`: the words of whoever pulled the kill switch, if they gave any. */
     ended: { reason: string; revoked: string[]; at: number; note?: string | null } | null;
+    /** Everyone present (the analyst and every watcher), as the broker last said. */
+    present: PresenceEntry[];
+    /** More watchers the policy needs before control may be asked for (0: none needed now). */
+    watchersNeeded: number;
+    /** Control suspended by a watcher or the watcher requirement (null: never said, so not). */
+    control: ControlState | null;
+    /** Analyst: the watchers' notes, the latest last. */
+    notes: { from: string; text: string; at: number }[];
   };
   setLive(patch: Partial<LiveSlice['live']>): void;
   /**
@@ -184,7 +193,39 @@ export interface ApprovalsSlice {
   setApprovals(patch: Partial<ApprovalsSlice['approvals']>): void;
 }
 
-export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & ApprovalsSlice;
+// ---------- supervisor: the Live screen and the session being watched ----------
+
+export interface WatchingState {
+  sessionId: string;
+  row: LiveSessionRow;
+  phase: 'opening' | 'watching' | 'ended';
+  /** Whether this watcher counts towards required watchers (not the session's approver). */
+  counts: boolean;
+  /** Whether a picture comes (only a recorded session's). */
+  picture: boolean;
+  present: PresenceEntry[];
+  watchersNeeded: number;
+  control: ControlState | null;
+  grants: string[];
+  expiresAt: number;
+  ended: { reason: string; note: string | null } | null;
+  /** The last moderation said back (sent, refused). */
+  message: { kind: 'info' | 'error'; text: string } | null;
+  busy: boolean;
+}
+
+export interface WatchSlice {
+  watch: {
+    rows: LiveSessionRow[];
+    loaded: boolean;
+    error: string | null;
+    current: WatchingState | null;
+  };
+  setWatch(patch: Partial<WatchSlice['watch']>): void;
+  setWatching(patch: Partial<WatchingState>): void;
+}
+
+export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & ApprovalsSlice & WatchSlice;
 
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
@@ -218,9 +259,14 @@ const initialLive: LiveSlice['live'] = {
   transfers: [],
   clipboard: { received: null, sent: 0, note: null },
   ended: null,
+  present: [],
+  watchersNeeded: 0,
+  control: null,
+  notes: [],
 };
 const initialStaff: StaffSlice['staff'] = { account: null, signingIn: false, error: null, session: null, code: null, busy: false, firstSignIn: null, sso: null };
 const initialApprovals: ApprovalsSlice['approvals'] = { pending: [], extensions: [], active: [], error: null, message: null, loaded: false };
+const initialWatch: WatchSlice['watch'] = { rows: [], loaded: false, error: null, current: null };
 
 const createAppSlice: Slice<AppSlice> = (set) => ({
   ...initialApp,
@@ -275,12 +321,19 @@ const createApprovalsSlice: Slice<ApprovalsSlice> = (set) => ({
   setApprovals: (patch) => set((s) => ({ approvals: { ...s.approvals, ...patch } })),
 });
 
+const createWatchSlice: Slice<WatchSlice> = (set) => ({
+  watch: initialWatch,
+  setWatch: (patch) => set((s) => ({ watch: { ...s.watch, ...patch } })),
+  setWatching: (patch) => set((s) => (s.watch.current ? { watch: { ...s.watch, current: { ...s.watch.current, ...patch } } } : {})),
+});
+
 export const useAppStore = create<AppState>()((...a) => ({
   ...createAppSlice(...a),
   ...createJoinSlice(...a),
   ...createLiveSlice(...a),
   ...createStaffSlice(...a),
   ...createApprovalsSlice(...a),
+  ...createWatchSlice(...a),
 }));
 
 /** Everything back to the start (tests, and after an end screen's "Done"). */
@@ -296,6 +349,7 @@ export function resetStore(keep: { policy?: boolean; route?: boolean; account?: 
     live: initialLive,
     staff: keep.account ? { ...initialStaff, account: s.staff.account } : initialStaff,
     approvals: initialApprovals,
+    watch: initialWatch,
   });
 }
 

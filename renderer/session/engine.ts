@@ -11,6 +11,7 @@ import type { SessionRole } from '../../common/roles.js';
 import type { EndReason } from '../../common/session-state.js';
 import { Emitter } from './emitter.js';
 import { fromPeerSignal, sdpCandidateTransform, toPeerSignal, type CandidateFilter } from './peer-signals.js';
+import type { ControlState, PresenceEntry } from '../../common/protocol/watch.js';
 import type { EngineClock, NonceSigner, SocketFactory, TeardownSigner, WebRtcImpl } from './ports.js';
 import { DEFAULT_QUALITY, type QualityPreset } from '../../common/control/quality.js';
 import { IceRestarter } from './ice-restart.js';
@@ -96,6 +97,12 @@ export interface EngineEvents extends Record<string, unknown> {
   clipboard: string;
   /** Either side: the quality preset in force (end user: applied to the sender; analyst: asked for). */
   quality: QualityPreset;
+  /** Either side: everyone present (analyst and watchers) and how many more watchers policy needs. */
+  presence: { present: PresenceEntry[]; watchersNeeded: number };
+  /** Either side: control suspended or resumed by a watcher or the watcher requirement. */
+  controlState: ControlState;
+  /** Analyst side: a watcher's note. */
+  note: { from: string; text: string; at: number };
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -437,11 +444,14 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'error':
         this.emit('error', { code: f.code, message: f.message });
         return;
-      // Monitored sessions (issue 12): presence, suspension and notes are the UI half's to show
-      // (w12b); until then they change nothing here.
       case 'presence':
+        this.emit('presence', { present: f.present, watchersNeeded: f.watchers_needed });
+        return;
       case 'control.state':
+        this.emit('controlState', f.control);
+        return;
       case 'watch.note':
+        if (this.opts.role === 'analyst') this.emit('note', { from: f.from, text: f.text, at: f.at });
         return;
       default:
         return missingCase(f);

@@ -26,6 +26,18 @@ export function pickMime(isTypeSupported: (t: string) => boolean): string | null
 
 const RETRY_MS = [250, 500, 1000, 2000];
 
+/**
+ * A key frame every timeslice's worth of frames: Chromium's muxer starts a WebM Cluster at each
+ * one, so every chunk holds a point a watcher who joins late can start decoding from
+ * (renderer/watch/webm-live.ts). Without it Chromium sends one about every 10 s, and a watcher
+ * would wait that long for a first picture. Browsers that do not know the option ignore it.
+ */
+export const KEY_FRAME_EVERY_FRAMES = (RECORDING_FRAME_RATE * RECORDING_TIMESLICE_MS) / 1000;
+
+export function recorderOptions(mime: string): MediaRecorderOptions & { videoKeyFrameIntervalCount: number } {
+  return { mimeType: mime, videoBitsPerSecond: RECORDING_VIDEO_BITS_PER_SECOND, videoKeyFrameIntervalCount: KEY_FRAME_EVERY_FRAMES };
+}
+
 export class SessionRecorder {
   private readonly rec: MediaRecorder;
   /** A clone of the shared track: the same frames the analyst is sent, fewer of them per second. */
@@ -45,7 +57,7 @@ export class SessionRecorder {
     this.mime = mime;
     this.track = track.clone();
     try {
-      this.rec = new ports.MediaRecorder(new MediaStream([this.track]), { mimeType: mime, videoBitsPerSecond: RECORDING_VIDEO_BITS_PER_SECOND });
+      this.rec = new ports.MediaRecorder(new MediaStream([this.track]), recorderOptions(mime));
     } catch (err) {
       this.track.stop();
       throw err;

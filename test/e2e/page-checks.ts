@@ -27,9 +27,14 @@ export async function inWindow(page: Page, testId: string): Promise<boolean> {
 
 /** Reads one pixel of the remote screen as the analyst's viewer shows it (normalised position). */
 export async function viewerPixel(page: Page, x: number, y: number): Promise<[number, number, number] | null> {
+  return videoPixel(page, 'remote-video', x, y);
+}
+
+/** One pixel (normalised position) of the frame a <video> shows now, by its test id. */
+export async function videoPixel(page: Page, testId: string, x: number, y: number): Promise<[number, number, number] | null> {
   return page.evaluate(
-    ([nx, ny]) => {
-      const v = document.querySelector('[data-testid="remote-video"]') as HTMLVideoElement | null;
+    ([id, nx, ny]) => {
+      const v = document.querySelector(`[data-testid="${id as string}"]`) as HTMLVideoElement | null;
       if (!v || v.videoWidth === 0) return null;
       const c = document.createElement('canvas');
       c.width = v.videoWidth;
@@ -39,10 +44,10 @@ export async function viewerPixel(page: Page, x: number, y: number): Promise<[nu
       g.drawImage(v, 0, 0);
       // The protocol's convention (docs/session-protocol.md): pixel floor(x * width), the last for x = 1.
       const px = (n: number, size: number) => Math.min(size - 1, Math.floor(n * size));
-      const d = g.getImageData(px(nx!, v.videoWidth), px(ny!, v.videoHeight), 1, 1).data;
+      const d = g.getImageData(px(nx as number, v.videoWidth), px(ny as number, v.videoHeight), 1, 1).data;
       return [d[0]!, d[1]!, d[2]!] as [number, number, number];
     },
-    [x, y],
+    [testId, x, y] as const,
   );
 }
 
@@ -108,4 +113,47 @@ export async function recordTexts(page: Page, testId: string): Promise<() => Pro
     new MutationObserver(take).observe(document.body, { subtree: true, childList: true, characterData: true });
   }, testId);
   return () => page.evaluate((id) => [...((window as unknown as Record<string, Set<string>>)[`__texts_${id}`] ?? [])], testId);
+}
+
+/**
+ * Times a colour change on a <video> from inside the page, as the app benchmark's probe does
+ * (bench/lib/screen-probe.ts; tests may not import bench/): one pixel sampled into a 1x1 canvas
+ * at every new video frame, the first sample within 48 of `rgb` noted on the page's clock, then
+ * returned in Node's (the page's clock offset taken before). Null if not seen within `timeoutMs`.
+ */
+export async function colourShownAfter(page: Page, testId: string, at: { x: number; y: number }, rgb: [number, number, number], change: () => Promise<void>, timeoutMs: number): Promise<number | null> {
+  const before = Date.now();
+  const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
+  const offset = pageNow - (before + Date.now()) / 2;
+  await page.evaluate(
+    ([id, nx, ny, want]) => {
+      const v = document.querySelector(`[data-testid="${id as string}"]`) as HTMLVideoElement;
+      const c = document.createElement('canvas');
+      c.width = 1;
+      c.height = 1;
+      const g = c.getContext('2d', { willReadFrequently: true })!;
+      const w = window as unknown as { __seenAt: number | null };
+      w.__seenAt = null;
+      const check = () => {
+        if (w.__seenAt !== null) return;
+        if (v.videoWidth > 0) {
+          g.drawImage(v, Math.floor((nx as number) * (v.videoWidth - 1)), Math.floor((ny as number) * (v.videoHeight - 1)), 1, 1, 0, 0, 1, 1);
+          const d = g.getImageData(0, 0, 1, 1).data;
+          const rgbWant = want as number[];
+          if ([0, 1, 2].every((i) => Math.abs(d[i]! - rgbWant[i]!) <= 48)) w.__seenAt = performance.timeOrigin + performance.now();
+        }
+        v.requestVideoFrameCallback(check);
+      };
+      v.requestVideoFrameCallback(check);
+    },
+    [testId, at.x, at.y, rgb] as const,
+  );
+  const t0 = Date.now();
+  await change();
+  while (Date.now() - t0 < timeoutMs) {
+    const seen = await page.evaluate(() => (window as unknown as { __seenAt: number | null }).__seenAt);
+    if (seen !== null) return seen - offset - t0;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return null;
 }

@@ -100,6 +100,12 @@ function common(e: SessionEngine): void {
     if (sid && s.live.role === 'end_user') void getBridge().session.setExpiry({ sessionId: sid, expiresAt }).catch(() => undefined);
   });
   e.on('error', (err) => store().setLive(refusalNotice(err)));
+  e.on('presence', (p) => store().setLive({ present: p.present, watchersNeeded: p.watchersNeeded }));
+  e.on('controlState', (control) => store().setLive({ control }));
+  e.on('note', (n) => {
+    const s = store();
+    s.setLive({ notes: [...s.live.notes, n].slice(-20) });
+  });
 }
 
 /** A broker time as the clock on this computer shows it. */
@@ -116,6 +122,10 @@ function refusalNotice(err: { code: string; message: string }): Partial<ReturnTy
       return { extensionRequest: null, notice: `No more time can be added: ${err.message}.${still}` };
     case 'extension_pending':
       return { notice: 'A request for more time is already waiting for an answer.' };
+    case 'watchers_required':
+    case 'control_suspended':
+      // The viewer says why from the presence and control frames; the request is not pending.
+      return { pendingRequest: null, notice: null };
     case 'step_up_required':
       // The viewer asks for a fresh second factor, then asks again for the same (screens/step-up.ts).
       return { pendingRequest: null, notice: null, stepUp: { capability: lastAsked?.capability ?? 'control', message: err.message } };

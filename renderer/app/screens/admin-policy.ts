@@ -5,11 +5,12 @@ import { ANALYST_KINDS, ROLES, type AnalystKind, type Role } from '../../../comm
 import { policy, problem, savePolicy, type PolicyView } from '../flows/admin.js';
 import { changedInWords, policyProblemInWords } from './policy-words.js';
 import { Alert, Field, h } from './ui.js';
+import { WatcherPolicy } from './policy-watchers.js';
 
 const CAPABILITY_WORDS: Record<(typeof CAPABILITIES)[number], string> = { view: 'seeing the screen', chat: 'chat', clipboard: 'clipboard', files: 'file transfer', control: 'control of mouse and keyboard' };
 const KIND_WORDS: Record<AnalystKind, string> = { internal: 'internal staff', vendor: 'an outside vendor', incident_responder: 'an incident responder' };
 const RECORDING_WORDS: Record<(typeof RECORDING_MODES)[number], string> = { off: 'not recorded', best_effort: 'recorded when possible', required: 'always recorded (no recording, no session)' };
-const ROLE_WORDS: Record<Role, string> = { analyst: 'analysts', approver: 'approvers', admin: 'admins', auditor: 'auditors' };
+const ROLE_WORDS: Record<Role, string> = { analyst: 'analysts', approver: 'approvers', admin: 'admins', auditor: 'auditors', supervisor: 'supervisors' };
 
 /**
  * Every setting of the organisation's policy (common/policy.ts), as the admin edits it. The broker
@@ -112,6 +113,7 @@ export function PolicyTab(): ReactNode {
       num('pol-rec-days', 'Recordings are kept for (days)', 'Older ones are deleted; their fingerprint stays in the audit log', p.recordings.retention_days, (n) => rec({ retention_days: n })),
       num('pol-rec-quota', 'Storage for recordings (megabytes)', 'Past this, the oldest recordings are deleted first', p.recordings.quota_mb, (n) => rec({ quota_mb: n })),
     ),
+    h(WatcherPolicy, { p, set, num, boxes }),
     error ? h(Alert, { kind: 'error', testId: 'policy-error' }, error) : null,
     note ? h(Alert, { kind: 'info', testId: 'policy-note' }, note) : null,
     h(

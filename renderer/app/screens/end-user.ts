@@ -3,6 +3,7 @@ import { ageText } from '../../../common/step-up.js';
 import { CAPABILITY_SENTENCES, isCapability, isGrantable, type Capability } from '../../../common/capabilities.js';
 import { allowsWay, grantWording } from '../../../common/grant-direction.js';
 import { RECORDING_SENTENCES } from '../../../common/recording.js';
+import { watchSentence } from '../../../common/watch.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
 import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
@@ -15,6 +16,7 @@ import { FileOfferPrompt, SendFileButton, TransferList } from './transfers.js';
 import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js';
 import { BrandMark, HelpLine, useBrandName } from './branding.js';
 import { loadBranding } from '../flows/branding.js';
+import { PresenceList, suspendedText, watchers, watchingLine } from './presence.js';
 
 // ---------------------------------------------------------------- code entry
 
@@ -103,6 +105,8 @@ export function ConsentScreen(): ReactNode {
       h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
       h('dt', null, 'Recorded'),
       h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
+      h('dt', null, 'Watching'),
+      h('dd', { 'data-testid': 'consent-watchers' }, watchSentence(v.watchers)),
       h('dt', null, 'Checked by'),
       // The organisation as it names itself to end users (signed in the offer with the rest).
       h('dd', null, iso(v.branding?.name ?? v.org), " (the offer is signed by your organisation's support broker)"),
@@ -209,7 +213,8 @@ export function SessionBanner(): ReactNode {
             ? ['Connection interrupted: control is locked']
             : ['Waiting for ', iso(live.peerName ?? 'support'), ' to connect…']),
       ),
-      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, flowing(live.state, live.sharingPaused, can)),
+      h('span', { className: 'banner-can', 'data-testid': 'banner-can' }, live.control?.suspended && live.granted.includes('control') ? flowing(live.state, live.sharingPaused, can.filter((c) => c !== 'control your mouse and keyboard')) + ' (control suspended)' : flowing(live.state, live.sharingPaused, can)),
+      watchers(live.present).length > 0 ? h('span', { className: 'banner-watchers', 'data-testid': 'banner-watchers' }, watchingLine(live.present)) : null,
       recording && recording !== 'off' ? h('span', { className: 'banner-recording', 'data-testid': 'banner-recording' }, '● Recorded') : null,
       h(Sas, { sas: live.sas, testId: 'banner-sas' }),
       h(
@@ -280,6 +285,10 @@ export function LiveScreen(): ReactNode {
     h('p', null, 'Ticket ', iso(live.ticket), '. Read the verification code in the banner aloud with ', iso(live.peerName ?? 'the person helping you'), ': if your codes differ, press Stop.'),
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'expiry-warning' }, warn >= 120 ? `This session ends in about ${Math.round(warn / 60)} minutes.` : `This session ends in ${warn} seconds.`) : null,
     live.notice ? h(Alert, { testId: 'notice' }, live.notice) : null,
+    live.control?.suspended ? h(Alert, { kind: 'warning', testId: 'control-suspended' }, suspendedText(live.control, 'end_user')) : null,
+    watchers(live.present).length > 0
+      ? h('div', { className: 'present-card', 'data-testid': 'present' }, h('h2', { className: 'small-heading' }, 'Who is in this session'), h(PresenceList, { present: live.present, audience: 'end_user', testId: 'present-list' }))
+      : null,
     live.granted.includes('control')
       ? h(
           'div',

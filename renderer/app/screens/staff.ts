@@ -19,6 +19,7 @@ import { RecordingsPanel } from './recordings.js';
 import { HistoryPanel } from './history.js';
 import { PasskeysSection } from './passkeys.js';
 import { providerName, signInWithSso } from '../flows/sso.js';
+import { LivePanel } from './live-watch.js';
 
 export function SignInScreen(): ReactNode {
   const staff = useAppStore((s) => s.staff);
@@ -86,6 +87,7 @@ export function StaffApp(): ReactNode {
     ),
     isAnalyst ? h(AnalystPanel) : null,
     isApprover ? h(ApproverPanel) : null,
+    account.roles.includes('supervisor') || account.roles.includes('admin') ? h(LivePanel) : null,
     account.roles.includes('admin') ? h(AdminPanel) : null,
     account.roles.includes('auditor') || account.roles.includes('admin') ? h(RecordingsPanel) : null,
     inSession

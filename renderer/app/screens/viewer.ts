@@ -11,6 +11,7 @@ import { Alert, Countdown, Field, Sas, h } from './ui.js';
 import { ViewerGrantButtons } from './viewer-grants.js';
 import { ClipboardPanel } from './clipboard-panel.js';
 import { FileOfferPrompt, TransferList } from './transfers.js';
+import { PresenceList, suspendedText, waitingForWatcherText } from './presence.js';
 
 const BUTTONS = ['left', 'middle', 'right'] as const;
 
@@ -39,7 +40,11 @@ export function Viewer(): ReactNode {
   const videoRef = useRef<HTMLVideoElement | null>(null);
   const areaRef = useRef<HTMLDivElement | null>(null);
   const endRef = useRef<HTMLButtonElement | null>(null);
+  const suspended = live.control?.suspended === true;
+  // Suspended by a watcher, the grant stays and the end user's gate is what drops the input: this
+  // page keeps sending (it is not what enforces it) and says plainly that nothing lands.
   const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
+  const waiting = waitingForWatcherText(live.watchersNeeded);
   const [extendOpen, setExtendOpen] = useState(false);
   const [endOpen, setEndOpen] = useState(false);
   const [actualSize, setActualSize] = useState(false);
@@ -144,10 +149,20 @@ export function Viewer(): ReactNode {
       h('h1', { id: 'viewer-title', className: 'viewer-title' }, `Session for ${live.ticket ?? ''}`),
       h('span', null, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'viewer-countdown' }) : null, ' left'),
       h(Sas, { sas: live.sas, testId: 'viewer-sas' }),
-      h('span', { 'data-testid': 'viewer-state' }, connected ? (control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
+      h('span', { 'data-testid': 'viewer-state' }, connected ? (suspended && live.granted.includes('control') ? 'Control suspended by a watcher' : control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
-        : h('button', { type: 'button', onClick: requestControl, disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control'), 'data-testid': 'request-control' }, live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control'),
+        : h(
+            'button',
+            {
+              type: 'button',
+              onClick: requestControl,
+              disabled: !connected || live.pendingRequest !== null || !live.capabilities.includes('control') || waiting !== null || suspended,
+              'aria-describedby': waiting !== null ? 'viewer-watch-wait' : undefined,
+              'data-testid': 'request-control',
+            },
+            live.pendingRequest === 'control' ? 'Waiting for the end user…' : 'Request control',
+          ),
       h(ViewerGrantButtons),
       h(
         'button',
@@ -175,6 +190,9 @@ export function Viewer(): ReactNode {
       : null,
     warn !== undefined ? h(Alert, { kind: 'warning', testId: 'viewer-warning' }, `The session ends in ${warn >= 120 ? `about ${Math.round(warn / 60)} minutes` : `${warn} seconds`}.`) : null,
     live.notice ? h(Alert, { testId: 'viewer-notice' }, live.notice) : null,
+    waiting !== null && live.capabilities.includes('control') ? h('p', { id: 'viewer-watch-wait', className: 'alert alert-info', 'data-testid': 'viewer-watch-wait' }, waiting) : null,
+    suspended ? h(Alert, { kind: 'warning', testId: 'viewer-suspended' }, suspendedText(live.control, 'analyst')) : null,
+    h(ViewerPresence),
     live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message, capability: live.stepUp.capability }) : null,
     h(PicturePanel, { connected }),
     h(
@@ -184,7 +202,7 @@ export function Viewer(): ReactNode {
         'div',
         {
           ref: areaRef,
-          className: `screen${control ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
+          className: `screen${control && !suspended ? ' screen-control' : ''}${actualSize ? ' screen-actual' : ''}`,
           tabIndex: 0,
           role: 'application',
           'aria-label': control ? "The end user's screen. You have control: pointer and keys go to their computer. Ctrl+] returns the keyboard to this page." : "The end user's screen (view only)",
@@ -225,6 +243,26 @@ export function Viewer(): ReactNode {
           },
           onKeep: () => setEndOpen(false),
         })
+      : null,
+  );
+}
+
+/** Who else is in the session (the end user sees the same list) and the watchers' notes to you. */
+function ViewerPresence(): ReactNode {
+  const present = useAppStore((s) => s.live.present);
+  const notes = useAppStore((s) => s.live.notes);
+  const watching = present.filter((p) => p.kind === 'watcher').length;
+  return h(
+    'div',
+    { className: 'viewer-presence' },
+    h('h2', { className: 'small-heading', id: 'viewer-present-title' }, watching === 0 ? 'In this session: you and the end user' : `In this session: you, the end user and ${watching === 1 ? 'one watcher' : `${watching} watchers`}`),
+    watching > 0 ? h(PresenceList, { present, audience: 'staff', testId: 'viewer-present', me: 'analyst' }) : null,
+    notes.length > 0
+      ? h(
+          'div',
+          { className: 'watch-notes', 'data-testid': 'viewer-notes', role: 'log', 'aria-label': 'Notes from watchers' },
+          ...notes.map((n, i) => h('p', { key: i, className: 'alert alert-info' }, 'Note from ', h('bdi', null, n.from), ` at ${new Date(n.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: `, h('q', null, h('bdi', null, n.text)))),
+        )
       : null,
   );
 }
