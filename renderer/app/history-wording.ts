@@ -19,6 +19,7 @@ export const HISTORY_END_TEXT: Record<EndReason, string> = {
   account_revoked: "The analyst's account was changed by an administrator.",
   verification_failed: 'The verification codes did not match: possibly tampered with.',
   recording_failed: 'The required recording stopped reaching the broker.',
+  watcher_absent: 'Policy required a watcher, and nobody watched within the grace time after the last one left.',
 };
 
 /** The same ends when the request never became a session (nobody accepted yet). */

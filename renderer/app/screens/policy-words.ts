@@ -21,6 +21,8 @@ export const POLICY_FIELD_WORDS: Record<keyof OrgPolicy, string> = {
   step_up_minutes: 'how fresh the second factor must be',
   recordings: 'recording',
   denied_capabilities: 'what is switched off for everyone',
+  watchers_allowed: 'whether supervisors may watch',
+  require_watcher: 'which sessions need a watcher',
 };
 
 /** The nested settings a refusal may name (recordings.*). */
@@ -31,6 +33,12 @@ const NESTED_WORDS: Record<string, string> = {
   quota_mb: 'storage for recordings',
   with_control: 'recording of sessions with control',
   view_only: 'recording of sessions without control',
+  count: 'how many watchers are needed',
+  roles: 'who counts as a watcher',
+  on_leave: 'what happens when too few watchers are left',
+  grace_s: 'how long a session waits for a watcher to return',
+  analyst_kinds: 'which analysts need a watcher',
+  ticket_prefixes: 'which tickets need a watcher',
 };
 
 function wordsFor(key: string): string | null {
