@@ -101,7 +101,8 @@ async function start(): Promise<void> {
     // Received files land where the end user's own Downloads folder is, as the operating system names it.
     receiveFolder: app.getPath('downloads'),
     clipboard: electronClipboard(clipboard),
-    // Single sign-on in the system browser (RFC 8252); main/sso-desktop.ts decides which address may open.
+    // Single sign-on in the system browser (RFC 8252).
+    // electronegativity-ok: only SsoDesktop.open calls this, and only for the broker provider authorization endpoint with a PKCE code request answering to our loopback listener (check())
     openExternal: (url) => shell.openExternal(url),
     // An approver hears of a waiting request while the window is behind others; a click brings it back.
     notifier: electronNotifier(Notification, () => {
