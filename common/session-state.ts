@@ -31,6 +31,8 @@ export const END_REASONS = [
   'recording_failed',
   /** Policy requires a watcher; too few were present for longer than its grace (common/watch.ts, on_leave: end). */
   'watcher_absent',
+  /** The end user accepted, then their computer could not share its screen (operating-system permission, the picker closed): the session never showed anything. */
+  'capture_refused',
 ] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
@@ -48,7 +50,7 @@ export function endReasonsFrom(state: Exclude<SessionState, 'ended'>): readonly 
     case 'pending_consent':
       return ['declined', 'consent_timed_out', 'revoked', 'ticket_closed', 'completed', 'account_revoked'];
     case 'active':
-      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed', 'recording_failed', 'watcher_absent'];
+      return ['completed', 'user_stopped', 'expired', 'revoked', 'ticket_closed', 'peer_lost', 'account_revoked', 'verification_failed', 'recording_failed', 'watcher_absent', 'capture_refused'];
     default:
       return missingCase(state);
   }

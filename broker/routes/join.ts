@@ -1,5 +1,7 @@
-import { ConsentBody, JoinBody, TeardownReportBody } from '../../common/protocol/api.js';
-import { ConsentResultSchema, RedeemResultSchema, TeardownRecordedSchema } from '../../common/protocol/responses.js';
+import { ConsentBody, EndUserStopBody, JoinBody, SessionIdParams, TeardownReportBody } from '../../common/protocol/api.js';
+import { ConsentResultSchema, RedeemResultSchema, SessionStoppedSchema, TeardownRecordedSchema } from '../../common/protocol/responses.js';
+import { forbidden } from '../http/errors.js';
+import type { EndReason } from '../../common/session-state.js';
 import type { BrokerContext } from '../context.js';
 import { sourceOf } from '../http/auth.js';
 import type { RouteRegistry } from '../http/registry.js';
@@ -47,6 +49,23 @@ export function joinRoutes(r: RouteRegistry, ctx: BrokerContext): void {
     handler: async ({ req, body, device }) => {
       await ctx.sessions.teardownReport(body.session_id, body, device, sourceOf(req));
       return { recorded: true } as const;
+    },
+  });
+  r.add({
+    method: 'POST',
+    url: '/api/v1/sessions/:id/stop',
+    summary:
+      "The end user's client ends its own session when it has no signaling socket to say so: after Accept the screen could not be shared or a required recording did not start (capture_refused, recording_failed), or the end user stopped while signaling was away (user_stopped)",
+    tag: 'end user',
+    auth: 'session',
+    params: SessionIdParams,
+    body: EndUserStopBody,
+    response: SessionStoppedSchema,
+    responses: { 200: '{ ended: true, reason }: both sides told, tokens revoked', 403: "not the end user's token for this session", 409: 'the session is not active (already ended)' },
+    handler: async ({ req, params, body, session }) => {
+      if (session.sid !== params.id || session.role !== 'end_user') throw forbidden("only the end user's session token for this session stops it here");
+      const row = await ctx.sessions.stopByEndUser(session.jkt, params.id, body.reason, sourceOf(req));
+      return { ended: true, reason: (row.end_reason as EndReason | null) ?? body.reason } as const;
     },
   });
 }

@@ -44,4 +44,18 @@ export interface SessionCore {
    * these before it closes the database and the recording store under them.
    */
   readonly ending: Set<Promise<unknown>>;
+  /**
+   * The watch code (watchers.ts), reached through this port: it ends sessions and refreshes
+   * cluster copies itself, so ending, grants and replicas importing it would make a circle.
+   */
+  watch: WatchPort;
 }
+
+/** What the rest of the session code asks of the watch code (SessionCore.watch; set by the service). */
+export interface WatchPort {
+  /** Why control may not be asked for now (suspended, or too few required watchers); null when it may. */
+  controlRefusal(live: LiveSession): Promise<{ code: string; why: string; message: string } | null>;
+  /** Another instance changed who watches: read again from the row; false when nothing is live here. */
+  reload(live: LiveSession, row?: Row): Promise<boolean>;
+}
+

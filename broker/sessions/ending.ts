@@ -3,7 +3,7 @@ import type { Account } from '../auth/account.js';
 import { DomainError } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import { dropPendingGrants } from './grants.js';
-import { stopWatch } from './watchers.js';
+import { stopWatch } from './live.js';
 import { clearTimers } from './live.js';
 import { checkTransition, type EndReason, type SessionState } from '../../common/session-state.js';
 import { applyMove, deny, lostRace, refuseTransition } from './moves.js';

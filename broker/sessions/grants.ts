@@ -8,7 +8,6 @@ import { conflict, forbidden } from '../domain-errors.js';
 import type { SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import type { Actor } from './types.js';
-import { controlRefusal } from './watchers.js';
 
 /**
  * Grants inside an active session: control, clipboard and files are asked for one by one, given
@@ -42,7 +41,7 @@ export async function requestGrant(core: SessionCore, live: LiveSession, request
     return refused('recording stalled', 'recording_stalled', 'control is suspended until the recording reaches the broker again');
   }
   if (capability === 'control') {
-    const watch = await controlRefusal(core, live);
+    const watch = await core.watch.controlRefusal(live);
     if (watch) return refused(watch.why, watch.code, watch.message);
   }
   const mfaAt = await analystMfaAt(core, live);

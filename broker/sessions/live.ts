@@ -2,7 +2,7 @@ import type { Capability, GrantableCapability } from '../../common/capabilities.
 import type { RecordingMode } from '../../common/recording.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
 import type { SessionState } from '../../common/session-state.js';
-import type { LiveWatch } from './watchers.js';
+import type { LiveWatch } from './live-watch.js';
 
 /** The recording of an active session, as the stall watch keeps it (recording-watch.ts). */
 export interface LiveRecording {
@@ -50,4 +50,10 @@ export interface LiveSession {
 export function clearTimers(s: LiveSession): void {
   for (const cancel of s.timers) cancel();
   s.timers = [];
+}
+
+/** Timers of the watch state stop with the session here. */
+export function stopWatch(live: LiveSession): void {
+  live.watch?.short?.cancel?.();
+  if (live.watch?.short) live.watch.short.cancel = null;
 }

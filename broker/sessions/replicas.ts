@@ -2,7 +2,7 @@ import { isGrantable, type Capability, type GrantableCapability } from '../../co
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { Row, SessionCore } from './core.js';
 import { dropPendingGrants } from './grants.js';
-import { reloadWatch, stopWatch } from './watchers.js';
+import { stopWatch } from './live.js';
 import { clearTimers, type LiveSession } from './live.js';
 import { scheduleTimers } from './timers.js';
 import { track } from './tracking.js';
@@ -57,7 +57,7 @@ export async function armOwned(core: SessionCore, sessionId: string, takeover: b
   scheduleTimers(core, got.live, got.row);
   // Told of a change (a watcher joined or left on another instance) or taking over: the watcher
   // requirement is decided here now, from the store.
-  if (got.row.state === 'active') await reloadWatch(core, got.live, got.row);
+  if (got.row.state === 'active') await core.watch.reload(got.live, got.row);
 }
 
 /** The lease went to another instance: its timers stop here (the copy stays for the sockets). */

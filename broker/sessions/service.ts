@@ -40,8 +40,12 @@ import type { TimerPlacement } from './placement.js';
 import { armOwned, disarm, dropCopy, refreshFromRow } from './replicas.js';
 import { analystToken, checkSessionToken } from './session-tokens.js';
 import { StateWatch } from './state-watch.js';
-import type { Actor, IssuedSessionToken, SessionView } from './types.js';
+import { endUserActor, type Actor, type IssuedSessionToken, type SessionView } from './types.js';
 import type { ControlState, LiveSessionRow, PresenceEntry } from '../../common/protocol/watch.js';
+import type { WatchPort } from './core.js';
+import type { END_USER_STOP_REASONS } from '../../common/protocol/api.js';
+
+type EndUserStopReason = (typeof END_USER_STOP_REASONS)[number];
 import {
   controlStateOf,
   currentWatch,
@@ -60,6 +64,7 @@ import {
   resumeControl,
   suspendControl,
   watchersNeeded,
+  watchPort,
   type LeaveWhy,
   type Watcher,
 } from './watchers.js';
@@ -78,7 +83,9 @@ export class SessionService {
   private retention: NodeJS.Timeout | null = null;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch(), ending: new Set() };
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch(), ending: new Set(), watch: null as unknown as WatchPort };
+    // Set once the core exists: the watch code takes the core it serves.
+    this.core.watch = watchPort(this.core);
     this.watch = new AccountWatch(this.core);
   }
 
@@ -181,6 +188,10 @@ export class SessionService {
 
   end(id: string, reason: EndReason, actor: Actor, patch: Partial<Row> = {}, meta: AuditMeta = {}, read?: Row): Promise<Row> {
     return endSession(this.core, id, reason, actor, patch, meta, read);
+  }
+  /** The end user's client ends its own session over HTTP (no signaling yet, or none now). */
+  stopByEndUser(jkt: string, id: string, reason: EndUserStopReason, source: string | null): Promise<Row> {
+    return endSession(this.core, id, reason, endUserActor(jkt, source));
   }
   endByAnalyst(analyst: Account, id: string, source: string | null): Promise<SessionView> {
     return endByAnalyst(this.core, analyst, id, source);

@@ -95,29 +95,13 @@ export async function forgetWatchersAtStart(core: SessionCore): Promise<void> {
   await core.db.updateTable('session_watchers').set({ left_at: core.clock.now(), left_why: 'restart' }).where('left_at', 'is', null).execute();
 }
 
-export interface Watcher {
-  id: string;
-  accountId: string;
-  username: string;
-  name: string;
-  role: WatcherRole;
-  organisation: string;
-  since: number;
-  /** Counts towards the requirement: in one of its roles, and not the approver of the session. */
-  counts: boolean;
-}
+export type { LiveWatch, Watcher } from './live-watch.js';
+import type { LiveWatch, Watcher } from './live-watch.js';
+import type { WatchPort } from './core.js';
 
-export interface LiveWatch {
-  terms: WatchTerms;
-  analyst: { name: string; organisation: string; since: number };
-  approverId: string | null;
-  watchers: Map<string, Watcher>;
-  /** A watcher's suspension of control (kept in the row too, so it outlives a restart). */
-  suspendedBy: { name: string; note: string | null } | null;
-  /** When the requirement was first met: a leave below it suspends from then on. */
-  metAt: number | null;
-  /** Too few required watchers (after they were once enough); with on_leave end, the session ends at endsAt. */
-  short: { since: number; endsAt: number | null; cancel: (() => void) | null } | null;
+/** The port SessionCore.watch: the watch code as the rest of the session code reaches it. */
+export function watchPort(core: SessionCore): WatchPort {
+  return { controlRefusal: (live) => controlRefusal(core, live), reload: (live, row) => reloadWatch(core, live, row) };
 }
 
 /** The offer's terms as stored; a session offered before watchers existed allows none (nobody consented to them). */
@@ -163,11 +147,6 @@ export async function currentWatch(core: SessionCore, live: LiveSession): Promis
   return w;
 }
 
-/** Timers of the watch state stop with the session here. */
-export function stopWatch(live: LiveSession): void {
-  live.watch?.short?.cancel?.();
-  if (live.watch?.short) live.watch.short.cancel = null;
-}
 
 /** How many more watchers who count the requirement needs (0: met, or none applies). Distinct accounts: two tabs are one person. */
 export function watchersNeeded(w: LiveWatch): number {

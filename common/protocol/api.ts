@@ -53,6 +53,13 @@ export const KillBody = z.union([z.object({ reason: text(MAX_KILL_REASON_CHARS).
 export const EmptyBody = z.object({}).strict();
 export const OptionalEmptyBody = z.union([z.object({}).strict(), z.undefined(), z.null()]);
 
+/**
+ * Why the end user's client ends its session over HTTP (POST /api/v1/sessions/:id/stop): it has no
+ * signaling socket to say so, because sharing never began after Accept, or because the socket is away.
+ */
+export const END_USER_STOP_REASONS = ['capture_refused', 'recording_failed', 'user_stopped'] as const;
+export const EndUserStopBody = z.object({ reason: z.enum(END_USER_STOP_REASONS) }).strict();
+
 export const JoinBody = z.object({ code: z.string().min(1).max(64) }).strict();
 
 export const ConsentBody = z

@@ -146,6 +146,7 @@ export const ConsentResultSchema = z.discriminatedUnion('accepted', [
 ]);
 
 export const TeardownRecordedSchema = z.object({ recorded: z.literal(true) });
+export const SessionStoppedSchema = z.object({ ended: z.literal(true), reason: z.enum(END_REASONS) });
 
 // ---------------------------------------------------------------- administration and audit
 

@@ -2,13 +2,15 @@ import type { EndReason } from '../../common/session-state.js';
 
 /**
  * Every way a session can end, in a plain sentence for each reader. Typed over every broker end
- * reason (plus the ends only this machine knows), so a new reason does not compile until both
+ * reason, so a new reason does not compile until both
  * readers have a sentence for it; no code such as `revoked` or `ended(declined)` reaches a person.
  */
-export type ShownEndReason =
-  | EndReason
-  /** This machine refused to share its screen after the Accept (a grant left over, a refused capture). */
-  | 'capture_refused';
+export type ShownEndReason = EndReason;
+
+/** Ends that came before anything was shared: the end screen says so once, in its own line. */
+export function nothingWasShared(reason: string): boolean {
+  return reason === 'declined' || reason === 'consent_timed_out' || reason === 'capture_refused';
+}
 
 export const END_REASON_TEXT: Record<ShownEndReason, string> = {
   completed: 'The support person ended the session.',
@@ -16,14 +18,14 @@ export const END_REASON_TEXT: Record<ShownEndReason, string> = {
   expired: 'The session reached the end of its time.',
   revoked: 'An administrator or approver ended the session with the kill switch.',
   ticket_closed: 'The ticket was closed, so the session ended.',
-  declined: 'The session was declined. Nothing was shared.',
-  consent_timed_out: 'You did not answer in time, so the offer expired. Nothing was shared.',
+  declined: 'The session was declined.',
+  consent_timed_out: 'You did not answer in time, so the offer expired.',
   rejected: 'The request was rejected by an approver.',
   code_expired: 'The join code expired before it was used.',
   peer_lost: 'The connection to the other side was lost.',
   account_revoked: "The support person's account was changed by an administrator, so the session was ended.",
   verification_failed: 'The verification codes did not match, so the session was ended before anything more was allowed. Someone may have been listening in between: tell your IT team.',
-  capture_refused: 'Your screen could not be shared, so the session did not start. Nothing was shared.',
+  capture_refused: 'Your screen could not be shared, so the session did not start.',
   recording_failed: 'Your organisation requires this session to be recorded, and the recording stopped reaching it, so the session was ended.',
   watcher_absent: 'Your organisation requires someone to watch this session, and nobody was watching for too long, so the session was ended.',
 };

@@ -20,6 +20,7 @@ export const HISTORY_END_TEXT: Record<EndReason, string> = {
   verification_failed: 'The verification codes did not match: possibly tampered with.',
   recording_failed: 'The required recording stopped reaching the broker.',
   watcher_absent: 'Policy required a watcher, and nobody watched within the grace time after the last one left.',
+  capture_refused: "The end user accepted, but their computer could not share its screen; nothing was shared.",
 };
 
 /** The same ends when the request never became a session (nobody accepted yet). */

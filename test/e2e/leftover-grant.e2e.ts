@@ -3,7 +3,8 @@
  * session's end screen say the kill switch ended it, with the raw code `other_session`. Here this
  * machine holds a grant of another session when the end user accepts a new one, in real
  * Chromium with the real main-process services of the browser host: the end screen says plainly
- * what happened and what to do, and no code or internal state name reaches it.
+ * what happened and what to do, no code or internal state name reaches it, and the analyst is
+ * told at once that the session did not start.
  */
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,10 +48,19 @@ describe.skipIf(skip)(SUITE, () => {
     await end.waitFor({ timeout: 20_000 });
     expect(await end.getAttribute('data-reason')).toBe('capture_refused');
     const text = (await end.textContent())!;
-    expect(text).toContain('Your screen could not be shared, so the session did not start. Nothing was shared.');
+    expect(text).toContain('Your screen could not be shared, so the session did not start.');
+    expect(text.split('Nothing was shared').length - 1).toBe(1);
     expect(text).toContain('This computer is still closing an earlier support session. Wait a moment, then ask the person helping you for a new code.');
     expect(text).not.toMatch(/kill switch|other_session|ended\(|capture_refused|session_ended/);
     expect(await axeSerious(eu.page)).toEqual([]);
     await shot(eu.page, '94-end-user-earlier-session-still-closing', { window: true });
+
+    // The broker heard it at once: the analyst is not left waiting on a session that shows nothing.
+    const analystEnd = an.page.getByTestId('end-screen');
+    await analystEnd.waitFor({ timeout: 10_000 });
+    expect(await analystEnd.getAttribute('data-reason')).toBe('capture_refused');
+    expect(await analystEnd.textContent()).toContain("The end user's computer could not share its screen");
+    const row = (await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)!;
+    expect([row.state, row.end_reason]).toEqual(['ended', 'capture_refused']);
   });
 });

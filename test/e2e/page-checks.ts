@@ -132,10 +132,14 @@ export async function colourShownAfter(page: Page, testId: string, at: { x: numb
       c.width = 1;
       c.height = 1;
       const g = c.getContext('2d', { willReadFrequently: true })!;
-      const w = window as unknown as { __seenAt: number | null };
+      // Each probe owns the page's answer: an earlier probe's loop (still watching for its own,
+      // older colour) stops here instead of writing a time that predates this change.
+      const w = window as unknown as { __seenAt: number | null; __probe: number };
+      const probe = (w.__probe ?? 0) + 1;
+      w.__probe = probe;
       w.__seenAt = null;
       const check = () => {
-        if (w.__seenAt !== null) return;
+        if (w.__probe !== probe || w.__seenAt !== null) return;
         if (v.videoWidth > 0) {
           g.drawImage(v, Math.floor((nx as number) * (v.videoWidth - 1)), Math.floor((ny as number) * (v.videoHeight - 1)), 1, 1, 0, 0, 1, 1);
           const d = g.getImageData(0, 0, 1, 1).data;

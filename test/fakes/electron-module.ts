@@ -186,3 +186,26 @@ export const shell = {
     if (this.browser) void this.browser(url);
   },
 };
+/** Notifications that record what would have been shown, and can be clicked by a test. */
+export class Notification {
+  static shown: Notification[] = [];
+  static isSupported(): boolean {
+    return true;
+  }
+  private clicks: (() => void)[] = [];
+  closed = false;
+  constructor(readonly options: { title: string; body: string; silent?: boolean }) {}
+  show(): void {
+    Notification.shown.push(this);
+  }
+  close(): void {
+    this.closed = true;
+  }
+  on(_event: 'click', listener: () => void): this {
+    this.clicks.push(listener);
+    return this;
+  }
+  click(): void {
+    for (const l of this.clicks) l();
+  }
+}

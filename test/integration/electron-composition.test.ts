@@ -105,6 +105,24 @@ describe('the composition root wires the shell together', () => {
     expect(await electron.ipcMain.invoke(ipcChannel('grants.acquire'), top(), { sessionId: sid, kind: 'capture' })).toMatchObject({ ok: false, reason: 'unknown_session' });
   });
 
+  it("a waiting request is told by the system's notification; clicking it brings the window back", async () => {
+    const before = electron.Notification.shown.length;
+    const r = await electron.ipcMain.invoke(ipcChannel('notify.show'), top(), { title: 'A request waits for you', body: 'Alice Ng asks for INC-4711', tag: 'req-1' });
+    expect(r).toEqual({ shown: true });
+    const note = electron.Notification.shown.at(-1)!;
+    expect(electron.Notification.shown.length).toBe(before + 1);
+    expect(note.options).toMatchObject({ title: 'A request waits for you', body: 'Alice Ng asks for INC-4711' });
+    win.userMinimises();
+    const focused = win.focused;
+    note.click();
+    expect(win.isMinimized()).toBe(false);
+    expect(win.focused).toBeGreaterThan(focused);
+    // The same request told again replaces its notice; text with control characters is refused.
+    await electron.ipcMain.invoke(ipcChannel('notify.show'), top(), { title: 'A request waits for you', body: 'again', tag: 'req-1' });
+    expect(note.closed).toBe(true);
+    await expect(electron.ipcMain.invoke(ipcChannel('notify.show'), top(), { title: 'x\u202e', body: 'y', tag: 'req-2' })).rejects.toThrow();
+  });
+
   it('a join link from a second start routes the page to the code; a hostile one changes nothing', () => {
     electron.app.fire('second-instance', {}, ['/opt/Chaperone/chaperone', '--', `chaperone://join/${CODE} --no-sandbox`], '/');
     expect(win.loaded).toHaveLength(1);

@@ -40,6 +40,7 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/webhooks/tickets': { event_id: 'e-1', ticket: 'INC-AUTH', status: 'open' },
   'POST /api/v1/sessions/:id/recording/chunks/:seq': Buffer.from('chunk'),
   'POST /api/v1/sessions/:id/moderation/note': { text: 'a note' },
+  'POST /api/v1/sessions/:id/stop': { reason: 'capture_refused' },
   'POST /api/v1/sessions/:id/recording/transcript': { seq: 0, entries: [{ t: 1, kind: 'click', x: 0.5, y: 0.5, button: 'left' }] },
 };
 
@@ -177,6 +178,8 @@ describe('every route enforces the auth and roles it declares', () => {
       const res = await anonymous(r);
       // The provider's redirect carries its answer in the query; this broker has no provider set up.
       if (key(r) === 'GET /api/v1/auth/oidc/callback') expect(res.body.error.code, key(r)).toBe('sso_not_configured');
+      // This broker has no branding logo: the documented 404, not a demand for credentials.
+      else if (key(r) === 'GET /api/v1/branding/logo') expect([res.status, res.body.error.code], key(r)).toEqual([404, 'no_logo']);
       else expect(res.status, key(r)).toBe(200);
     }
   });

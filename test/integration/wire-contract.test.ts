@@ -259,6 +259,9 @@ describe.each(ENGINES)('the wire contract on %s', (engine) => {
     expect((await bob.api.post(`/api/v1/sessions/${rejected.id}/reject`, { reason: 'no change window' })).status).toBe(200);
     const killed = await requestSession(alice, ['view']);
     expect((await admin.api.post(`/api/v1/sessions/${killed.id}/kill`, {})).status).toBe(200);
+    // Accepted, then the screen could not be shared: the end user's app stops it over HTTP.
+    const unshared = await activeSession(b, alice);
+    expect((await unshared.endUser.call('POST', `/api/v1/sessions/${unshared.id}/stop`, { reason: 'capture_refused' }, { token: unshared.endUserToken })).status).toBe(200);
     // Monitored: the Live list, a watcher's ticket and socket, suspend, resume, a note, the end by the watcher.
     const sue = await createUser(b, 'sue', ['supervisor']);
     const watched = await activeSession(b, alice, { caps: ['view', 'control'], approver: bob });

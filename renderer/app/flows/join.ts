@@ -8,6 +8,7 @@ import { captureRefusalText } from '../end-reasons.js';
 import { brokerNow, resetStore, useAppStore } from '../store.js';
 import { attachRecorder, startEndUser } from './session.js';
 import { startRecording } from './recording.js';
+import { stopAtBroker } from './stop-at-broker.js';
 import type { SessionRecorder } from '../../session/recorder.js';
 
 /** The end user's path: code, offer (checked by main), consent, screen capture, the live session. */
@@ -80,6 +81,7 @@ export async function acceptOffer(): Promise<void> {
     const cap = await bridge.grants.acquire({ sessionId: sid, kind: 'capture' });
     if (!cap.ok) {
       stopMedia();
+      await stopAtBroker(sid, r.token, 'capture_refused');
       s.setJoin({ phase: 'ended' });
       s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'capture_refused', revoked: [], at: Date.now() }, notice: isControlRefusal(cap.reason) ? refusalForEndUser(cap.reason) : captureRefusalText(cap.reason) });
       return;
@@ -100,6 +102,7 @@ export async function acceptOffer(): Promise<void> {
       } catch (err) {
         stopMedia();
         await bridge.grants.revokeAll({ sessionId: sid }).catch(() => undefined);
+        await stopAtBroker(sid, r.token, 'recording_failed');
         s.setJoin({ phase: 'ended' });
         s.setLive({ role: 'end_user', sessionId: sid, state: 'ended', ended: { reason: 'recording_failed', revoked: ['capture'], at: Date.now() }, notice: `This session must be recorded, and recording did not start here (${(err as Error).message}). Nothing was shared.` });
         return;

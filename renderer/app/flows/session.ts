@@ -15,8 +15,9 @@ import { GRANT_NAMES, RECORDING_STALLED_ANALYST, RECORDING_STALLED_END_USER, con
 import { linkEngineToMain } from './main-link.js';
 import { attachClipboard, detachClipboard } from './clipboard.js';
 import { attachFiles, detachFiles } from './files.js';
-import { endUserBroker, getBridge } from '../services.js';
-import { TeardownRecordedSchema } from '../../../common/protocol/responses.js';
+import { endUserBroker, getBridge, staffBroker } from '../services.js';
+import { SessionViewSchema, TeardownRecordedSchema } from '../../../common/protocol/responses.js';
+import type { EndReason } from '../../../common/session-state.js';
 import { brokerNow, useAppStore } from '../store.js';
 
 /**
@@ -466,7 +467,14 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
     }
   });
   e.on('endNote', (note) => (endNote = note));
-  e.on('ended', (r) => finish(r.reason, r.revoked));
+  e.on('ended', (r) => {
+    if (r.reason !== 'peer_lost') return finish(r.reason, r.revoked);
+    // peer_lost is this side's guess (its socket closed or was refused without a reason, for
+    // example the session ended before it connected): the broker's record says what ended it.
+    void endedAtBroker(o.sessionId).then((why) => {
+      if (engine === e) finish(why ?? r.reason, r.revoked);
+    });
+  });
   store().beginLive({ role: 'analyst', sessionId: o.sessionId, state: 'connecting', expiresAt: o.expiresAt, peerName: o.peerName, peerOrg: o.peerOrg, ticket: o.ticket, capabilities: o.capabilities });
   e.start();
   return e;
@@ -582,4 +590,14 @@ function finish(reason: string, revoked: string[]): void {
 /** For tests and the end screen: forget the engine without touching the store. */
 export function hasEngine(): boolean {
   return engine !== null;
+}
+
+/** The end reason the broker recorded for this session, or null while it has none (or cannot say). */
+async function endedAtBroker(sessionId: string): Promise<EndReason | null> {
+  try {
+    const v = await staffBroker().get(`/api/v1/sessions/${encodeURIComponent(sessionId)}`, SessionViewSchema);
+    return v.state === 'ended' ? v.end_reason : null;
+  } catch {
+    return null;
+  }
 }

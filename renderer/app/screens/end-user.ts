@@ -6,7 +6,7 @@ import { RECORDING_SENTENCES } from '../../../common/recording.js';
 import { watchSentence } from '../../../common/watch.js';
 import { acceptOffer, declineOffer, redeemCode, startOver } from '../flows/join.js';
 import { answerControl, answerExtension, codesDiffer, confirmCodeAndAllow, needsCodeCheck, pauseSharing, sendChat, stopSession, takeBack } from '../flows/session.js';
-import { END_REASON_TEXT, endText, type ShownEndReason } from '../end-reasons.js';
+import { END_REASON_TEXT, endText, nothingWasShared, type ShownEndReason } from '../end-reasons.js';
 import { GRANT_NAMES, durationText, listText, mfaFreshness, mmss, ssoVerificationText, verificationText } from '../format.js';
 import { brokerNow, useAppStore } from '../store.js';
 import { missingCase } from '../../../common/missing-case.js';
@@ -517,7 +517,7 @@ export function EndScreen(props: { role: 'end_user' | 'analyst'; onDone: () => v
           { 'data-testid': 'end-revoked' },
           revoked.length > 0 ? h('p', null, 'When it ended, this computer switched off: ', h('strong', null, listText(revoked.map((r) => GRANT_NAMES[r]!))), '.') : null,
           during.length > 0 ? h('p', null, 'Earlier in the session: ', listText(during.map((d) => `${GRANT_NAMES[d.kind] ?? d.kind} ${BY_TEXT[d.by] ?? 'ended'}`)), '.') : null,
-          h('p', null, reason === 'declined' || reason === 'capture_refused' ? 'Nothing was shared and nothing was switched on.' : 'Nothing is shared any more and nobody can control this computer.'),
+          h('p', null, nothingWasShared(reason) ? 'Nothing was shared and nothing was switched on.' : 'Nothing is shared any more and nobody can control this computer.'),
         )
       : h('p', null, 'The connection, your session token and any control you had are gone.'),
     live.notice ? h(Alert, null, live.notice) : null,
