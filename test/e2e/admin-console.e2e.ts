@@ -71,22 +71,22 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => other.page.getByTestId('request-state').textContent()).toMatch(/Waiting for an approver|Read this code/);
 
     // Organisation and roles.
-    await card.getByLabel('Organisation of omar', { exact: true }).fill('Acme Field IT');
-    await card.getByRole('button', { name: 'Save organisation of omar' }).click();
+    await card.getByLabel('Organisation of Omar Haddad (omar)', { exact: true }).fill('Acme Field IT');
+    await card.getByRole('button', { name: 'Save organisation of Omar Haddad (omar)' }).click();
     await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain('Acme Field IT');
     await card.getByRole('checkbox', { name: /^approver/ }).check();
-    await card.getByRole('button', { name: 'Save roles of omar' }).click();
+    await card.getByRole('button', { name: 'Save roles of Omar Haddad (omar)' }).click();
     await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain('analyst, approver');
     // A new one-time password ends omar's sign-in.
-    await card.getByRole('button', { name: 'New one-time password for omar' }).click();
-    await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain("omar's password was replaced");
+    await card.getByRole('button', { name: 'New one-time password for Omar Haddad (omar)' }).click();
+    await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain("Omar Haddad's password was replaced");
     const reset = (await page.getByTestId('one-time-password').textContent())!;
     expect(reset).not.toBe(otp);
     // Disable asks first.
-    await card.getByRole('button', { name: 'Disable omar…' }).click();
+    await card.getByRole('button', { name: 'Disable Omar Haddad (omar)…' }).click();
     await shot(page, '61-admin-disable-confirm');
-    await card.getByRole('button', { name: 'Yes, disable omar' }).click();
-    await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain('omar is disabled');
+    await card.getByRole('button', { name: 'Yes, disable Omar Haddad (omar)' }).click();
+    await expect.poll(() => page.getByTestId('admin-message').textContent()).toContain('Omar Haddad is disabled');
     await expect.poll(() => card.textContent()).toContain('disabled');
     const row = await s.broker.ctx.storage.db.selectFrom('accounts').select(['organisation', 'roles', 'disabled']).where('username', '=', 'omar').executeTakeFirstOrThrow();
     expect(row).toEqual({ organisation: 'Acme Field IT', roles: 'analyst,approver', disabled: 1 });

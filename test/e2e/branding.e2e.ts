@@ -38,6 +38,7 @@ describe.skipIf(skip)(SUITE, () => {
     const brand = eu.page.getByTestId('brand-name');
     await expect.poll(() => brand.textContent()).toBe(NAME);
     expect(await eu.page.getByTestId('help-line').textContent()).toBe(HELP);
+    expect(await eu.page.getByRole('heading', { level: 1 }).textContent()).toBe(`Get help from ${NAME}`);
     await expect.poll(() => eu.page.title()).toBe(`${NAME} remote support`);
     // The logo is shown, decoded from the bytes whose hash the broker published.
     const logoShown = () => eu.page.getByTestId('brand-logo').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 96);

@@ -46,6 +46,8 @@ describe.skipIf(skip)(SUITE, () => {
     await ap.page.getByTestId(`pending-${theirs}`).getByLabel('Reason for rejecting').fill('Use the self-service page');
     await ap.page.getByTestId(`pending-${theirs}`).getByRole('button', { name: 'Reject', exact: true }).click();
     await expect.poll(() => ap.page.getByTestId(`pending-${theirs}`).count()).toBe(0);
+    // The approver's card says who the end user will be: whoever the analyst gives the code to, who decides.
+    expect(await ap.page.getByTestId(`pending-${ticket}`).getByTestId('pending-end-user').textContent()).toContain(`The person Alice Ng gives the join code to for ${ticket}`);
     await ap.page.getByTestId(`pending-${ticket}`).getByRole('button', { name: `Approve ${ticket}` }).click();
     await an.page.getByTestId('join-code').waitFor({ timeout: 10_000 });
     const code = (await an.page.getByTestId('join-code').textContent())!.trim();
@@ -61,6 +63,8 @@ describe.skipIf(skip)(SUITE, () => {
     await sleep(5000);
     await eu.page.getByTestId('stop').click();
     await eu.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
+    // The approver's open history shows how it ended without a reload.
+    await expect.poll(() => ap.page.getByTestId(`history-${ticket}`).textContent().catch(() => ''), { timeout: 25_000 }).toContain('The end user stopped it.');
     const session = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket)!;
     await expect
       .poll(async () => (await s.broker.ctx.storage.db.selectFrom('recordings').select('state').where('session_id', '=', session.id).executeTakeFirst())?.state, { timeout: 20_000 })

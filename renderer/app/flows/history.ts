@@ -18,7 +18,7 @@ export interface HistoryFilters {
 export const NO_HISTORY_FILTERS: HistoryFilters = { q: '', analyst: '', ended: '', from: '', to: '' };
 
 const DAY_MS = 86_400_000;
-const PAGE = 25;
+export const HISTORY_PAGE = 25;
 
 export async function loadHistory(f: HistoryFilters, before: string | null = null): Promise<HistoryPage> {
   const q = new URLSearchParams();
@@ -28,7 +28,7 @@ export async function loadHistory(f: HistoryFilters, before: string | null = nul
   // Dates are the reader's local days: from the start of `from` to the end of `to`.
   if (f.from) q.set('from', String(new Date(`${f.from}T00:00`).getTime()));
   if (f.to) q.set('to', String(new Date(`${f.to}T00:00`).getTime() + DAY_MS));
-  q.set('limit', String(PAGE));
+  q.set('limit', String(HISTORY_PAGE));
   if (before) q.set('before', before);
   return staffBroker().get(`/api/v1/sessions/history?${q.toString()}`, HistoryPageSchema);
 }

@@ -112,11 +112,11 @@ function UsersTab(): ReactNode {
   );
 }
 
-function OneTimePassword(props: { username: string; otp: string; what: string }): ReactNode {
+function OneTimePassword(props: { name: string; otp: string; what: string }): ReactNode {
   return h(
     'span',
     null,
-    `${props.what} Give ${props.username} this one-time password; it is shown only now: `,
+    `${props.what} Give ${props.name} this one-time password; it is shown only now: `,
     h('code', { className: 'secret', 'data-testid': 'one-time-password' }, props.otp),
     '. At their first sign-in in this app they choose their own password and set up their authenticator app.',
   );
@@ -153,7 +153,7 @@ function AddUserForm(props: { act: (run: () => Promise<ReactNode>) => Promise<vo
           const c = await addUser({ username: username.trim(), display_name: name.trim(), organisation: org.trim(), kind, roles });
           setUsername('');
           setName('');
-          return h(OneTimePassword, { username: c.account.username, otp: c.one_time_password, what: `${c.account.display_name} can sign in now.` });
+          return h(OneTimePassword, { name: c.account.display_name, otp: c.one_time_password, what: `${c.account.display_name} can sign in now.` });
         });
       },
     },
@@ -174,6 +174,9 @@ function UserCard(props: { x: UserRow; act: (run: () => Promise<ReactNode>) => P
   const [org, setOrg] = useState(x.organisation);
   const [confirming, setConfirming] = useState(false);
   const id = `user-${x.username}`;
+  // People are named by their display name; the username follows it where two people could share a name.
+  const who = x.display_name;
+  const named = `${x.display_name} (${x.username})`;
   const status = x.disabled ? 'disabled' : x.must_change_password ? 'has not signed in yet (one-time password)' : 'active';
   return h(
     'li',
@@ -185,21 +188,21 @@ function UserCard(props: { x: UserRow; act: (run: () => Promise<ReactNode>) => P
       : h(
           'div',
           null,
-          h(RoleChecks, { idPrefix: `${id}-role`, roles, onChange: setRolesState, legend: `Roles of ${x.username}` }),
+          h(RoleChecks, { idPrefix: `${id}-role`, roles, onChange: setRolesState, legend: `Roles of ${named}` }),
           h(
             'button',
-            { type: 'button', disabled: roles.length === 0, onClick: () => void act(async () => `${x.username} now has the roles ${(await setRoles(x.username, roles)).roles.join(', ')}. A role taken away ends their sessions and sign-ins at once.`) },
-            `Save roles of ${x.username}`,
+            { type: 'button', disabled: roles.length === 0, onClick: () => void act(async () => `${who} now has the roles ${(await setRoles(x.username, roles)).roles.join(', ')}. A role taken away ends their sessions and sign-ins at once.`) },
+            `Save roles of ${named}`,
           ),
-          h(Field, { id: `${id}-org`, label: `Organisation of ${x.username}` }, h('input', { id: `${id}-org`, value: org, maxLength: 200, onChange: (e: { target: { value: string } }) => setOrg(e.target.value) })),
-          h('button', { type: 'button', onClick: () => void act(async () => `${x.username} now shows as ${(await setOrganisation(x.username, org.trim())).organisation} on new consent screens.`) }, `Save organisation of ${x.username}`),
+          h(Field, { id: `${id}-org`, label: `Organisation of ${named}` }, h('input', { id: `${id}-org`, value: org, maxLength: 200, onChange: (e: { target: { value: string } }) => setOrg(e.target.value) })),
+          h('button', { type: 'button', onClick: () => void act(async () => `${who} now shows as ${(await setOrganisation(x.username, org.trim())).organisation} on new consent screens.`) }, `Save organisation of ${named}`),
           h(
             'div',
             { className: 'choice' },
             h(
               'button',
-              { type: 'button', onClick: () => void act(async () => h(OneTimePassword, { username: x.username, otp: (await resetOneTimePassword(x.username)).one_time_password, what: `${x.username}'s password was replaced and their sign-ins ended.` })) },
-              `New one-time password for ${x.username}`,
+              { type: 'button', onClick: () => void act(async () => h(OneTimePassword, { name: who, otp: (await resetOneTimePassword(x.username)).one_time_password, what: `${who}'s password was replaced and their sign-ins ended.` })) },
+              `New one-time password for ${named}`,
             ),
             self
               ? h('span', { className: 'small' }, 'This is you: another admin can disable this account.')
@@ -207,10 +210,13 @@ function UserCard(props: { x: UserRow; act: (run: () => Promise<ReactNode>) => P
               ? h(
                   'span',
                   { className: 'choice' },
-                  h('button', { type: 'button', className: 'danger', onClick: () => void act(async () => `${(await disableUser(x.username)).disabled} is disabled: every sign-in and live session of theirs ended.`) }, `Yes, disable ${x.username}`),
+                  h('button', { type: 'button', className: 'danger', onClick: () => void act(async () => {
+                    await disableUser(x.username);
+                    return `${who} is disabled: every sign-in and live session of theirs ended.`;
+                  }) }, `Yes, disable ${named}`),
                   h('button', { type: 'button', onClick: () => setConfirming(false) }, 'Keep the account'),
                 )
-              : h('button', { type: 'button', className: 'danger', onClick: () => setConfirming(true) }, `Disable ${x.username}…`),
+              : h('button', { type: 'button', className: 'danger', onClick: () => setConfirming(true) }, `Disable ${named}…`),
           ),
         ),
   );

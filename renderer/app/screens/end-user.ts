@@ -24,6 +24,7 @@ export function JoinScreen(): ReactNode {
   const join = useAppStore((s) => s.join);
   const setJoin = useAppStore((s) => s.setJoin);
   const managed = useAppStore((s) => s.policy?.managed);
+  const brand = useBrandName();
   const busy = join.phase === 'redeeming';
   // A broken machine policy refuses every session (main enforces it); say why instead of asking for a code.
   if (managed?.status === 'invalid') {
@@ -39,7 +40,7 @@ export function JoinScreen(): ReactNode {
     'section',
     { className: 'card narrow', 'aria-labelledby': 'join-title' },
     h(BrandMark),
-    h(ScreenHeading, { id: 'join-title' }, 'Get help from your IT team'),
+    h(ScreenHeading, { id: 'join-title' }, brand ? h('span', null, 'Get help from ', h('bdi', null, brand)) : 'Get help from your IT team'),
     h('p', null, 'The person helping you will read you a join code. Type it here, or paste the chaperone://join link they sent you.'),
     h(
       'form',

@@ -1,7 +1,8 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { END_REASONS } from '../../../common/session-state.js';
 import { missingCase } from '../../../common/missing-case.js';
-import { NO_HISTORY_FILTERS, loadHistory, type HistoryFilters, type HistoryRow } from '../flows/history.js';
+import { useAppStore } from '../store.js';
+import { HISTORY_PAGE, NO_HISTORY_FILTERS, loadHistory, type HistoryFilters, type HistoryRow } from '../flows/history.js';
 import { problem } from '../flows/admin.js';
 import { HISTORY_END_TEXT, historyEndText } from '../history-wording.js';
 import { durationText } from '../format.js';
@@ -54,6 +55,9 @@ function recordingText(r: HistoryRow, plays: boolean): string {
   }
 }
 
+/** How often an open history reads its first page again. */
+const HISTORY_REFRESH_MS = 15_000;
+
 function HistoryList(props: { seesAll: boolean; playsRecordings: boolean; onPlay: (r: HistoryRow) => void }): ReactNode {
   const [filters, setFilters] = useState<HistoryFilters>(NO_HISTORY_FILTERS);
   const [shown, setShown] = useState<HistoryFilters>(NO_HISTORY_FILTERS);
@@ -76,6 +80,26 @@ function HistoryList(props: { seesAll: boolean; playsRecordings: boolean; onPlay
     }
   };
   useEffect(() => void load(NO_HISTORY_FILTERS, false), []);
+  // A session of this person's that ends (or a request that moves on) shows here without a reload,
+  // with the search they have on screen kept.
+  const ownEnd = useAppStore((s) => s.live.ended?.at ?? null);
+  const ownState = useAppStore((s) => (s.staff.session ? `${s.staff.session.id}:${s.staff.session.state}` : null));
+  const seen = useRef({ ownEnd, ownState });
+  useEffect(() => {
+    if (seen.current.ownEnd === ownEnd && seen.current.ownState === ownState) return;
+    seen.current = { ownEnd, ownState };
+    void load(shown, false);
+  }, [ownEnd, ownState]);
+  // Others' sessions end without this page hearing of it: the first page is read again now and
+  // then, unless the person has paged further down (their place is kept) or a read is under way.
+  const paged = rows !== null && rows.length > HISTORY_PAGE;
+  useEffect(() => {
+    if (paged) return;
+    const t = setInterval(() => {
+      if (document.visibilityState === 'visible' && !busy) void load(shown, false);
+    }, HISTORY_REFRESH_MS);
+    return () => clearInterval(t);
+  }, [paged, shown, busy]);
   const text = (key: 'q' | 'analyst' | 'from' | 'to', label: string, type = 'text', hint?: string) =>
     h(
       Field,

@@ -416,6 +416,9 @@ function PendingCard(props: { s: SessionView; mine: boolean }): ReactNode {
       h('dd', null, h('ul', null, ...s.capabilities.map((c) => h('li', { key: c }, isCapability(c) ? APPROVER_CAPABILITY_TEXT[c] : c)))),
       h('dt', null, 'How long'),
       h('dd', null, durationText(s.duration_minutes * 60)),
+      // The end user is not known to the broker before they enter the code: the card says who decides.
+      h('dt', null, 'The end user'),
+      h('dd', { 'data-testid': 'pending-end-user' }, `The person ${s.analyst.display_name} gives the join code to for ${s.ticket}. They see who asks and what for, and accept or decline on their own screen; their computer is in the history afterwards.`),
       h('dt', null, 'Why approval'),
       h('dd', null, s.approval.why),
       h('dt', null, 'Asked'),
