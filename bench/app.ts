@@ -70,7 +70,7 @@ export async function runAppBench(o: { quick: boolean; only?: Set<string> }): Pr
     await eu.page.context().addInitScript(RECORD_PCS);
     await eu.page.context().addInitScript(TIMELINE);
     await eu.page.reload();
-    await eu.page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    await eu.page.getByRole('heading', { name: /^Get help from / }).waitFor();
     let picture: PictureFigures | null = null;
     let legibility: Legibility | null = null;
     let codecs: Awaited<ReturnType<typeof compareCodecs>> | null = null;

@@ -88,7 +88,7 @@ export async function runRecordingBench(o: { quick: boolean }): Promise<number> 
     const eu = await s.endUserPage(euHost);
     await eu.page.context().addInitScript(RECORDER_PROBE);
     await eu.page.reload();
-    await eu.page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    await eu.page.getByRole('heading', { name: /^Get help from / }).waitFor();
     const sharer = findChild('--auto-select-desktop-capture-source');
     if (sharer === null) throw new Error("cannot find the end user's Chromium among this process's children");
     const anClock = await clockOffset(an.page);

@@ -230,7 +230,7 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     const euBrowser = await launchDetachable(s.xvfb.display, `${euHost.launchUrl}#/`);
     closeEu = () => euBrowser.close();
     const eu = { page: euBrowser.page() };
-    await eu.page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    await eu.page.getByRole('heading', { name: /^Get help from / }).waitFor();
     const euRoot = euBrowser.pid;
     if (sender === null) throw new Error("could not find the analyst's browser in /proc");
     await eu.page.getByLabel('Join code').fill((await codeEl.textContent())!.trim());

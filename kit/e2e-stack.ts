@@ -207,7 +207,7 @@ export class Stack {
     this.browsers.push(browser);
     const page = await (await browser.newContext({ viewport: null })).newPage();
     await page.goto(`${host.launchUrl}${hash}`);
-    await page.getByRole('heading', { name: 'Get help from your IT team' }).waitFor();
+    await page.getByRole('heading', { name: /^Get help from / }).waitFor();
     return { browser, page };
   }
 

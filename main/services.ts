@@ -23,6 +23,7 @@ import { Receipts } from './receipts.js';
 import { TranscriptBuffer } from './transcript.js';
 import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
+import { PresenceTranscript } from './presence-transcript.js';
 import type { DesktopNotifier } from './notifier.js';
 
 export interface MainServicesOptions {
@@ -97,6 +98,7 @@ export class MainServices {
   /** The way each live clipboard or files grant lets data go, as the end user allowed it. */
   private readonly directions = new Map<GrantKind, GrantDirection>();
   private readonly transcript = new TranscriptBuffer();
+  private readonly presence = new PresenceTranscript((sid, e) => this.transcript.add(sid, e), () => this.clock.now());
   private readonly sso: SsoDesktop;
 
   private constructor(
@@ -255,6 +257,7 @@ export class MainServices {
       'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
       'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
       'clipboard.write': (a) => (mine(a.sessionId) ? this.handlers['clipboard.write'](a) : { ok: false as const, reason: 'other_page' }),
+      'transcript.presence': (a) => (mine(a.sessionId) ? this.handlers['transcript.presence'](a) : { written: 0 }),
       'recording.transcriptFlush': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.transcriptFlush'](a);
@@ -299,6 +302,7 @@ export class MainServices {
     const revoked = await this.registry.revokeAll(id);
     // After the revocations, which the transcript would otherwise keep for a session that is gone.
     this.transcript.forget(id);
+    this.presence.forget(id);
     return revoked;
   }
 
@@ -337,6 +341,11 @@ export class MainServices {
       if (!this.active.has(sessionId)) throw new Error('no such open session on this machine');
       const htu = `${this.rendererBrokerUrl.replace(/\/+$/, '')}/api/v1/sessions/${sessionId}/recording/chunks/${seq}`;
       return { htu, proof: await this.device.dpop('POST', htu, token) };
+    },
+    'transcript.presence': ({ sessionId, watchers, suspended }) => {
+      // Only a session live here has a transcript to write to.
+      if (!this.active.has(sessionId)) return { written: 0 };
+      return { written: this.presence.update(sessionId, watchers, suspended) };
     },
     'recording.transcriptFlush': async ({ sessionId, token }) => {
       if (!this.opened.has(sessionId)) throw new Error('no such session on this machine');

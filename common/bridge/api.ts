@@ -9,6 +9,9 @@ import { LOCAL_GRANTS } from '../protocol/signaling.js';
 import { GRANT_DIRECTIONS } from '../grant-direction.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from '../control/protocol.js';
 import { MAX_TEXT_CHARS, MAX_TOKEN_CHARS } from '../protocol/limits.js';
+
+/** More watchers than this in one session are not told one by one to the transcript. */
+const MAX_PRESENT_WATCHERS = 20;
 import { safeText } from '../protocol/text.js';
 
 /**
@@ -191,6 +194,15 @@ export const BRIDGE_METHODS = {
   'recording.transcriptFlush': {
     args: z.tuple([z.object({ sessionId, token: accessToken }).strict()]),
     result: z.object({ sent: z.number().int().min(0).max(100_000) }).strict(),
+  },
+  /**
+   * Who is present and whether a watcher suspended control, as the broker's presence and control
+   * frames say, for the end user's transcript: main writes a line for each watcher who came or
+   * went and each suspension or resumption since the last call (the broker audits the same).
+   */
+  'transcript.presence': {
+    args: z.tuple([z.object({ sessionId, watchers: z.array(z.object({ id: shortId, name: safeText(64) }).strict()).max(MAX_PRESENT_WATCHERS), suspended: z.boolean() }).strict()]),
+    result: z.object({ written: z.number().int().min(0).max(2 * MAX_PRESENT_WATCHERS + 1) }).strict(),
   },
   /** Checks the broker's signature on an offer and that it was made for this device; returns what to show. */
   'offer.verify': { args: z.tuple([z.object({ offer: jws }).strict()]), result: OfferViewSchema },

@@ -157,6 +157,11 @@ describe.skipIf(skip)(SUITE, () => {
     await typeInto(s, an.page, 'cd');
     await new Promise((r) => setTimeout(r, 1500));
     expect((await s.target.state()).value).toBe('ab');
+    // The end user's own transcript (written by main on that computer, uploaded every few seconds) has them too.
+    const sid = (await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)!.id;
+    await expect
+      .poll(async () => (await s.broker.ctx.playback.markers(sid)).map((m) => m.label), { timeout: 15_000 })
+      .toEqual(expect.arrayContaining(['A watcher joined: Sam Supervisor', 'Control suspended by a watcher']));
 
     await sv.page.getByTestId('resume-control').click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent(), { timeout: 5000 }).toBe('You have control');
