@@ -86,7 +86,13 @@ export class ClipboardWatch {
       return { ok: false, reason: 'write_failed' };
     }
     this.writes.set(sessionId, (this.writes.get(sessionId) ?? 0) + 1);
-    if (this.timers.has(sessionId)) this.last.set(sessionId, { kind: 'image', type, bytes });
+    if (this.timers.has(sessionId)) {
+      // A clipboard may hand back another encoding of the same picture (Electron's re-encodes it):
+      // what it holds now is what must not be sent back as the end user's.
+      const back = await this.opts.port.read({ images: true }).catch(() => null);
+      this.writes.set(sessionId, (this.writes.get(sessionId) ?? 0) + 1);
+      this.last.set(sessionId, back?.kind === 'image' ? back : { kind: 'image', type, bytes });
+    }
     this.opts.onSynced(sessionId, 'to_end_user', bytes.length, type);
     return { ok: true };
   }

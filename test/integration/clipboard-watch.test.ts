@@ -5,8 +5,6 @@
  * went, text over the bound is refused, and the analyst's own text written here is not sent back.
  */
 import { execFile, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
-import zlib from 'node:zlib';
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +13,7 @@ import { ClipboardWatch, type ClipboardChange } from '../../main/clipboard/watch
 import { XclipClipboard } from '../../main/clipboard/xclip.js';
 import { missingDisplayTools, startXvfb, type Xvfb } from '../../kit/xvfb.js';
 import { skipWithout } from '../helpers/needs-tools.js';
+import { noisePng as png } from '../helpers/png.js';
 
 const SUITE = 'ClipboardWatch on the X clipboard (xclip)';
 const hasXclip = (process.env.PATH ?? '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, 'xclip')));
@@ -44,34 +43,6 @@ function xPastePng(display: string): Promise<Buffer | null> {
   return new Promise((resolve) => {
     execFile('xclip', ['-selection', 'clipboard', '-t', 'image/png', '-o'], { env: { ...process.env, DISPLAY: display }, encoding: 'buffer', timeout: 2000 }, (err, out) => resolve(err ? null : out));
   });
-}
-
-/** A real PNG of w x h pixels, random colours (so two are never the same), uncompressed deflate blocks. */
-function png(w: number, h: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer) => {
-    let c = 0xffffffff;
-    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const c = Buffer.alloc(4);
-    c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const raw = Buffer.concat(Array.from({ length: h }, () => Buffer.concat([Buffer.from([0]), crypto.randomBytes(w * 3)])));
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 0 })), chunk('IEND', Buffer.alloc(0))]);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

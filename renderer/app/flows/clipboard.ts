@@ -120,6 +120,8 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
   let images = false;
   const assembler = new ImageAssembler();
   let shownUrl: string | null = null;
+  /** A look at this side's clipboard is under way (the poll's, or the one after writing a picture). */
+  let reading = false;
   const show = (bytes: Uint8Array) => {
     if (shownUrl) URL.revokeObjectURL(shownUrl);
     shownUrl = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
@@ -148,9 +150,12 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
           last = { kind: 'image', type: whole.type, bytes: whole.bytes };
           show(whole.bytes);
           const item = typeof ClipboardItem === 'function' ? new ClipboardItem({ [whole.type]: new Blob([whole.bytes as Uint8Array<ArrayBuffer>], { type: whole.type }) }) : null;
-          return void (item && navigator.clipboard?.write ? navigator.clipboard.write([item]) : Promise.reject(new Error('no clipboard'))).catch(() =>
-            patch({ note: 'Your browser did not let this page put the picture in your clipboard: it is shown here instead.' }),
-          );
+          reading = true;
+          return void (item && navigator.clipboard?.write ? navigator.clipboard.write([item]) : Promise.reject(new Error('no clipboard')))
+            // The browser stores its own encoding of the picture: that, not the bytes that came, is what must not go back.
+            .then(async () => void (last = await readOwn(true)))
+            .catch(() => patch({ note: 'Your browser did not let this page put the picture in your clipboard: it is shown here instead.' }))
+            .finally(() => (reading = false));
         }
         default:
           return missing(m);
@@ -160,7 +165,6 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
       if (shownUrl) URL.revokeObjectURL(shownUrl);
     },
   );
-  let reading = false;
   const timer = setInterval(() => {
     if (!grantLets('to_end_user')) {
       last = null;
