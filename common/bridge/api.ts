@@ -392,12 +392,17 @@ export function createBridge(
   for (const method of Object.keys(BRIDGE_METHODS) as BridgeMethod[]) {
     const [ns, fn] = method.split('.') as [string, string];
     const def = BRIDGE_METHODS[method];
-    (api[ns] ??= {})[fn] = async (...args: unknown[]) => {
+    // Not an async function: its arguments would stay reachable until main answered. A file's
+    // pieces held across that round trip outlive the page's young-generation collections and
+    // pile up until a full one (tens of MiB on a large file, bench/README.md, transfer).
+    (api[ns] ??= {})[fn] = (...args: unknown[]) => {
       const a = def.args.safeParse(args);
-      if (!a.success) throw new BridgeError('invalid_args', `${method}: ${a.error.issues[0]?.message ?? 'invalid arguments'}`);
-      const r = def.result.safeParse(await invoke(method, a.data as unknown[]));
-      if (!r.success) throw new BridgeError('invalid_result', `${method}: unexpected result from the main process`);
-      return r.data;
+      if (!a.success) return Promise.reject(new BridgeError('invalid_args', `${method}: ${a.error.issues[0]?.message ?? 'invalid arguments'}`));
+      return invoke(method, a.data as unknown[]).then((result) => {
+        const r = def.result.safeParse(result);
+        if (!r.success) throw new BridgeError('invalid_result', `${method}: unexpected result from the main process`);
+        return r.data;
+      });
     };
   }
   const listeners = new Map<BridgeEvent, Set<(p: unknown) => void>>();
