@@ -271,7 +271,24 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     for (const end = Date.now() + 600_000; !fs.existsSync(landed); await sleep(20)) if (Date.now() > end) throw new Error('the file never landed');
     const fileS = (Date.now() - t0) / 1000;
     const rss = peaks.stop();
+    // What of the growth is garbage: the end user's page after a full collection (DevTools), and
+    // this process's after one where it runs with --expose-gc. RSS that stays is the heap's own
+    // size (V8's young generation grows to its maximum under a long busy spell), not dead bytes.
+    const beforeGc = { page: rssMiB(tree(euRoot)), node: rssMiB([process.pid]) };
     eu.page = await euBrowser.attach();
+    const cdp = await eu.page.context().newCDPSession(eu.page);
+    const heapBefore = (await cdp.send('Runtime.getHeapUsage')) as { backingStorageSize?: number };
+    await cdp.send('HeapProfiler.collectGarbage');
+    const nodeGc = (globalThis as { gc?: () => void }).gc;
+    nodeGc?.();
+    await sleep(1000);
+    const heapAfter = (await cdp.send('Runtime.getHeapUsage')) as { backingStorageSize?: number };
+    await cdp.detach();
+    const afterFullGc = {
+      page_rss_drop_mib: round(beforeGc.page - rssMiB(tree(euRoot)), 1),
+      page_array_buffers_mib: [round((heapBefore.backingStorageSize ?? 0) / MiB, 1), round((heapAfter.backingStorageSize ?? 0) / MiB, 1)],
+      node_rss_drop_mib: nodeGc ? round(beforeGc.node - rssMiB([process.pid]), 1) : null,
+    };
     await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 30_000 });
     if (fs.statSync(landed).size !== size) throw new Error('the received file has the wrong size');
     const fileRate = size / MiB / fileS;
@@ -317,6 +334,8 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
         file_seconds: round(fileS, 2),
         rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, { base: round(v.base, 1), peak: round(v.peak, 1), growth_by_process: v.by_process }])),
         screen_motion_before_file_rss_growth_mib: Object.fromEntries(Object.entries(idleRss).map(([k, v]) => [k, round(v.peak - v.base, 1)])),
+        // Just after the file landed, before and after a full collection (null: this process ran without --expose-gc).
+        receiver_after_full_gc: afterFullGc,
         raw_channel_rss_growth_mib: Object.fromEntries(Object.entries(rawRss).map(([k, v]) => [k, { growth: round(v.peak - v.base, 1), by_process: v.by_process }])),
         clipboard_samples_ms: clip.map((x) => round(x, 1)),
         note: "RSS figures are growth over the value just before Accept; the receiver is the end user's Chromium plus this process, which hosts the main-process services. Playwright is detached from the end user's browser while the file moves: its DevTools session would otherwise carry a base64 copy of every bridge WebSocket frame through the browser process and this one, which Electron's IPC does not have (bench/README.md).",

@@ -60,7 +60,7 @@ const EVENTS = {
   'extension.accepted': { outcomes: ['success'], about: 'the end user accepted more time with a signed receipt' },
   'extension.declined': { outcomes: ['success'], about: 'the end user declined more time' },
 
-  'clipboard.sync': { outcomes: ['success'], about: 'clipboard text synced in a session, as the end user\'s machine recorded it: meta {direction, length}, never the text' },
+  'clipboard.sync': { outcomes: ['success'], about: 'clipboard text or a picture synced in a session, as the end user\'s machine recorded it: meta {direction, type (text or image/png), length (characters or bytes)}, never the content' },
 
   'file.transfer': { outcomes: ['success'], about: "a file transfer's offer, decision or end, as the end user's machine recorded it: meta {transfer_id, event, direction, name, size, sha256, reason?}, never the content" },
 

@@ -21,7 +21,7 @@ export function isGrantable(c: string): c is GrantableCapability {
 export const CAPABILITY_SENTENCES: Record<Capability, string> = {
   view: 'They can see your screen while the session runs.',
   control: 'If you allow it later, they can move your mouse and type on your keyboard.',
-  clipboard: 'If you allow it later, text you copy can go to them and text they copy to you (the request says which way); never files or pictures.',
+  clipboard: 'If you allow it later, what you copy can go to them and what they copy to you (the request says which way).',
   files: 'If you allow it later, they can send files to this computer or take files you choose from it (the request says which); you accept or refuse each file.',
   chat: 'You can exchange text messages with them.',
 };

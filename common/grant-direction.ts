@@ -25,21 +25,26 @@ export function allowsWay(granted: GrantDirection | null | undefined, way: 'to_e
  * What the end user is asked, in the words of the issue: exactly what allowing does, and nothing
  * more. `action` follows "<name> asks to"; `sentence` is the prompt's body.
  */
-export function grantWording(c: GrantableCapability, d: GrantDirection | null): { action: string; sentence: string; allow: string } {
+export function grantWording(c: GrantableCapability, d: GrantDirection | null, o: { images?: boolean } = {}): { action: string; sentence: string; allow: string } {
   switch (c) {
     case 'control':
       return { action: 'control your mouse and keyboard', sentence: 'They can move your mouse and type on your keyboard.', allow: 'Allow control' };
-    case 'clipboard':
+    case 'clipboard': {
+      // Pictures only where the session's signed offer allows them (policy.clipboard_images) and this machine does too.
+      const what = o.images ? 'text and pictures' : 'text';
+      const What = o.images ? 'Text and pictures' : 'Text';
+      const only = o.images ? 'Only text and pictures, never files.' : 'Only text, never files or pictures.';
       switch (d ?? 'both') {
         case 'both':
-          return { action: 'copy text between your clipboard and theirs', sentence: 'Text you copy is sent to them, and text they copy arrives in your clipboard. Only text, never files or pictures.', allow: 'Allow clipboard' };
+          return { action: `copy ${what} between your clipboard and theirs`, sentence: `${What} you copy ${o.images ? 'are' : 'is'} sent to them, and ${what} they copy ${o.images ? 'arrive' : 'arrives'} in your clipboard. ${only}`, allow: 'Allow clipboard' };
         case 'to_end_user':
-          return { action: 'copy text from their clipboard to yours', sentence: 'Text they copy arrives in your clipboard. Nothing you copy is sent to them.', allow: 'Allow clipboard' };
+          return { action: `copy ${what} from their clipboard to yours`, sentence: `${What} they copy ${o.images ? 'arrive' : 'arrives'} in your clipboard. Nothing you copy is sent to them.`, allow: 'Allow clipboard' };
         case 'from_end_user':
-          return { action: 'copy text from your clipboard to theirs', sentence: 'Text you copy is sent to them. Nothing of theirs is put in your clipboard.', allow: 'Allow clipboard' };
+          return { action: `copy ${what} from your clipboard to theirs`, sentence: `${What} you copy ${o.images ? 'are' : 'is'} sent to them. Nothing of theirs is put in your clipboard.`, allow: 'Allow clipboard' };
         default:
           return missingCase(d as never);
       }
+    }
     case 'files':
       switch (d ?? 'both') {
         case 'both':

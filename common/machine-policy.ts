@@ -22,7 +22,7 @@ export const MACHINE_POLICY_VERSION = 1;
  * Fields that are booleans. Sources without a boolean type (the Windows registry's REG_DWORD)
  * convert 0/1 only for these, so a number elsewhere still fails the schema.
  */
-export const MACHINE_POLICY_BOOLEAN_FIELDS = ['control_needs_click', 'banner_always_visible', 'analyst_mode'] as const;
+export const MACHINE_POLICY_BOOLEAN_FIELDS = ['control_needs_click', 'banner_always_visible', 'analyst_mode', 'clipboard_images'] as const;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -90,6 +90,12 @@ export const MachinePolicySchema = z
     denied_capabilities: z.array(z.enum(CAPABILITIES)).max(CAPABILITIES.length).optional(),
     /** Seconds a control request may wait for the end user's answer before it is denied. */
     control_prompt_seconds: z.number().int().min(5).max(300).optional(),
+    /**
+     * false: the clipboard carries text only on this machine, whatever the organisation's policy
+     * allows. It can only take away: true would not let pictures through where the broker's policy
+     * does not, so it is not accepted (an administrator who wrote it believes something that is not so).
+     */
+    clipboard_images: z.literal(false, { error: 'can only be false: a machine policy can keep the clipboard to text, but cannot allow pictures the organisation’s policy does not' }).optional(),
   })
   .strict();
 
@@ -108,6 +114,8 @@ export interface MachinePolicy {
   analystMode: boolean;
   deniedCapabilities: (typeof CAPABILITIES)[number][];
   controlPromptSeconds: number | null;
+  /** True: pictures never go through the clipboard on this machine. */
+  clipboardImagesDenied: boolean;
 }
 
 export type MachinePolicyParse = { ok: true; policy: MachinePolicy } | { ok: false; problem: string };
@@ -131,6 +139,7 @@ export function parseMachinePolicy(raw: unknown): MachinePolicyParse {
       analystMode: p.analyst_mode ?? false,
       deniedCapabilities: p.denied_capabilities ?? [],
       controlPromptSeconds: p.control_prompt_seconds ?? null,
+      clipboardImagesDenied: p.clipboard_images === false,
     },
   };
 }

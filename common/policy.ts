@@ -50,6 +50,12 @@ export const OrgPolicySchema = z
      * end user consents to it knowingly (common/watch.ts).
      */
     watchers_allowed: z.boolean().default(true),
+    /**
+     * Whether pictures (PNG) may be copied through the clipboard as well as text, in sessions whose
+     * clipboard grant allows it. Off: text only. The signed offer says so (`clipboard_images`), so
+     * the end user knows before agreeing, and the session keeps what it was offered with.
+     */
+    clipboard_images: z.boolean().default(false),
     /** Four eyes: sessions that need a watcher present before control, and what a leave does (common/watch.ts). */
     require_watcher: RequireWatcherSchema.nullable().default(null),
   })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Capability } from './capabilities.js';
+import { MAX_CLIPBOARD_IMAGE_BYTES } from './clipboard/protocol.js';
 
 /**
  * Session recording: what policy decides, the limits both sides hold, and the manifest the broker
@@ -112,13 +113,13 @@ export const TranscriptEntrySchema = z
     x: z.number().min(0).max(1).optional(),
     y: z.number().min(0).max(1).optional(),
     button: z.enum(['left', 'middle', 'right']).optional(),
-    /** Key presses in this second, or characters of text input, chat or clipboard text (never the text). */
-    count: z.number().int().min(0).max(100_000).optional(),
+    /** Key presses in this second, characters of text input, chat or clipboard text, or bytes of a clipboard picture (never the content). */
+    count: z.number().int().min(0).max(MAX_CLIPBOARD_IMAGE_BYTES).optional(),
     /** Key codes, only where policy keeps them. */
     codes: z.array(z.string().regex(/^[A-Za-z0-9]{1,32}$/)).max(200).optional(),
     /** Chat text, only where policy keeps it. */
     text: z.string().max(500).optional(),
-    /** The gate's refusal, or what else the entry needs to say. */
+    /** The gate's refusal, or what else the entry needs to say (a clipboard picture's type, `image/png`). */
     why: z.string().max(64).optional(),
   })
   .strict();

@@ -94,6 +94,7 @@ export class OfferVerifier {
       recording: payload.recording,
       ...(payload.branding === undefined ? {} : { branding: payload.branding }),
       watchers: payload.watchers,
+      ...(payload.clipboard_images === undefined ? {} : { clipboard_images: payload.clipboard_images }),
       exp: payload.exp,
       iat: payload.iat,
     });

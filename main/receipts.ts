@@ -28,6 +28,8 @@ export class Receipts {
   private readonly captureConsents = new Map<string, number>();
   /** Sessions whose end user signed an extension receipt here that has not moved the end yet. */
   private readonly extensionConsents = new Set<string>();
+  /** Sessions accepted here whose offer lets pictures through the clipboard, this machine's policy permitting. */
+  private readonly clipboardImageSessions = new Set<string>();
 
   constructor(private readonly opts: ReceiptsOptions) {}
 
@@ -41,6 +43,9 @@ export class Receipts {
     const receipt = await this.opts.device.sign('chaperone-consent+jwt', { sid: view.sid, offer_hash: sha256b64url(offer), decision, accepted_capabilities: accepted, ...(decision === 'accept' ? { recording: view.recording } : {}) });
     if (accepted.includes('view')) this.captureConsents.set(view.sid, this.opts.clock.now());
     else this.captureConsents.delete(view.sid);
+    // What the end user agreed to: pictures only when the signed offer said so, and the machine allows them.
+    if (decision === 'accept' && view.clipboard_images === true && !this.opts.guard.clipboardImagesDenied()) this.clipboardImageSessions.add(view.sid);
+    else this.clipboardImageSessions.delete(view.sid);
     return { sid: view.sid, receipt };
   }
 
@@ -70,7 +75,13 @@ export class Receipts {
     return false;
   }
 
+  /** Whether pictures may go through the clipboard in this session (text only otherwise). */
+  clipboardImages(sessionId: string): boolean {
+    return this.clipboardImageSessions.has(sessionId);
+  }
+
   forgetSession(sessionId: string): void {
+    this.clipboardImageSessions.delete(sessionId);
     this.extensionConsents.delete(sessionId);
     this.captureConsents.delete(sessionId);
   }

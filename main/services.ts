@@ -11,6 +11,7 @@ import { FileGrantJournal, recoverAfterCrash, type RecoveredGrant } from './gran
 import { FileReceiver } from './files/receiver.js';
 import type { ClipboardPort } from './clipboard/port.js';
 import { ClipboardWatch } from './clipboard/watch.js';
+import { ImageAssembler, imagePieces } from '../common/clipboard/protocol.js';
 import { GrantRegistry, type GrantKind } from './grants.js';
 import { refusalOf, type Injector } from './injector.js';
 import { InputGate } from './input-gate.js';
@@ -99,6 +100,8 @@ export class MainServices {
   private readonly directions = new Map<GrantKind, GrantDirection>();
   private readonly transcript = new TranscriptBuffer();
   private readonly presence = new PresenceTranscript((sid, e) => this.transcript.add(sid, e), () => this.clock.now());
+  /** A picture from the analyst coming in pieces, per session. */
+  private readonly imageIn = new Map<string, ImageAssembler>();
   private readonly sso: SsoDesktop;
 
   private constructor(
@@ -142,14 +145,22 @@ export class MainServices {
       ? new ClipboardWatch({
           port: opts.clipboard,
           allows: (sid, way) => this.allows('clipboard', sid, way),
-          onChange: (sessionId, change) => this.emit('clipboard.changed', { sessionId, ...change }),
-          onSynced: (sessionId, way, length) => this.transcript.add(sessionId, { t: this.clock.now(), kind: way === 'to_end_user' ? 'clipboard_to_end_user' : 'clipboard_from_end_user', count: length }),
+          images: (sid) => this.receipts.clipboardImages(sid),
+          onChange: (sessionId, change) => {
+            if (!('image' in change)) return this.emit('clipboard.changed', { sessionId, ...change });
+            for (const piece of imagePieces(change.image.type, change.image.bytes)) this.emit('clipboard.changed', { sessionId, image: piece });
+          },
+          onSynced: (sessionId, way, length, type) =>
+            this.transcript.add(sessionId, { t: this.clock.now(), kind: way === 'to_end_user' ? 'clipboard_to_end_user' : 'clipboard_from_end_user', count: length, ...(type === 'text' ? {} : { why: type }) }),
           onError: opts.onError,
         })
       : null;
     this.registry.onRevoked((g, reason) => {
       // Before anything else: not one more read of the clipboard once its grant is gone.
-      if (g.kind === 'clipboard') this.clipboard?.stop(g.sessionId);
+      if (g.kind === 'clipboard') {
+        this.clipboard?.stop(g.sessionId);
+        this.imageIn.delete(g.sessionId);
+      }
       this.directions.delete(g.kind);
       if (g.kind === 'control') this.transcript.add(g.sessionId, { t: this.clock.now(), kind: 'control_revoked', why: reason });
       // The files grant went: every transfer stops now, both ways, and a partial file here is deleted.
@@ -258,6 +269,8 @@ export class MainServices {
       'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
       'clipboard.write': (a) => (mine(a.sessionId) ? this.handlers['clipboard.write'](a) : { ok: false as const, reason: 'other_page' }),
       'transcript.presence': (a) => (mine(a.sessionId) ? this.handlers['transcript.presence'](a) : { written: 0 }),
+      'clipboard.writeImage': (a) => (mine(a.sessionId) ? this.handlers['clipboard.writeImage'](a) : { ok: false as const, reason: 'other_page' }),
+      'clipboard.terms': (a) => (mine(a.sessionId) ? this.handlers['clipboard.terms'](a) : { images: false }),
       'recording.transcriptFlush': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.transcriptFlush'](a);
@@ -297,6 +310,7 @@ export class MainServices {
     this.gate.forget(id);
     this.gate.releaseAll();
     this.clipboard?.stop(id);
+    this.imageIn.delete(id);
     // Before anything else can write: a transfer cut by the end leaves no partial file.
     this.files.cancelAll(id);
     const revoked = await this.registry.revokeAll(id);
@@ -466,6 +480,18 @@ export class MainServices {
     'files.finish': ({ sessionId, id }) => this.files.finish(sessionId, id),
     'files.cancel': ({ sessionId, id }) => ({ cancelled: this.files.cancel(sessionId, id) }),
     'clipboard.write': async ({ sessionId, text }) => (this.clipboard ? this.clipboard.write(sessionId, text) : { ok: false as const, reason: 'no_clipboard' }),
+    'clipboard.writeImage': async ({ sessionId, ...piece }) => {
+      if (!this.clipboard) return { ok: false as const, reason: 'no_clipboard' };
+      // Refused before a byte is kept: a session that may not share pictures assembles nothing.
+      if (!this.clipboard.imagesAllowed(sessionId) || !this.allows('clipboard', sessionId, 'to_end_user')) return { ok: false as const, reason: 'images_not_allowed' };
+      let a = this.imageIn.get(sessionId);
+      if (!a) this.imageIn.set(sessionId, (a = new ImageAssembler()));
+      const whole = a.add(piece);
+      if (!whole) return { ok: true as const, written: false };
+      const r = await this.clipboard.writeImage(sessionId, whole.type, whole.bytes);
+      return r.ok ? { ok: true as const, written: true } : r;
+    },
+    'clipboard.terms': ({ sessionId }) => ({ images: this.clipboard?.imagesAllowed(sessionId) ?? false }),
   };
 
   /** The machine's own list and the administrator's, together: either can only take away. */

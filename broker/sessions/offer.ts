@@ -32,6 +32,8 @@ export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, ex
       duration_s: r.duration_s,
       recording: sessionRecordingMode(core, r),
       watchers,
+      // Whether a clipboard grant may carry pictures too: the consent screen says so before the end user agrees.
+      clipboard_images: core.cfg.policy.clipboard_images,
       cnf: { jkt: deviceJkt },
     },
     expiresAt,

@@ -307,7 +307,7 @@ export class SignalingHub implements SessionEvents {
           this.send(c, { type: 'error', code: 'capability_not_approved', message: 'clipboard was not approved for this session' });
           return;
         }
-        this.ctx.audit.record({ type: 'clipboard.sync', outcome: 'success', ...c.actor, session_id: s.id, ticket: s.ticket, meta: { direction: frame.direction, length: frame.length } });
+        this.ctx.audit.record({ type: 'clipboard.sync', outcome: 'success', ...c.actor, session_id: s.id, ticket: s.ticket, meta: { direction: frame.direction, type: frame.kind ?? 'text', length: frame.length } });
         return;
       }
       case 'end':

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BrandingViewSchema } from '../branding.js';
-import { CLIPBOARD_REFUSALS, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
+import { CLIPBOARD_REFUSALS, ImagePieceSchema, MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, RECORDING_MODES } from '../recording.js';
 import { WatchTermsSchema } from '../watch.js';
 import { CAPABILITIES } from '../capabilities.js';
@@ -57,6 +57,8 @@ export const PolicyViewSchema = z
     analystMode: z.boolean(),
     /** The longest session this machine accepts, in seconds; null when only the broker limits it. */
     maxDurationS: z.number().int().min(60).max(24 * 3600).nullable(),
+    /** True where the machine policy keeps the clipboard to text (`clipboard_images: false`), whatever an offer allows. */
+    clipboardImagesDenied: z.boolean(),
     /**
      * True where main signs staff in at the identity provider through the system browser and a
      * loopback redirect (the desktop app, RFC 8252: `sso.begin`, `sso.open`); false where the page
@@ -105,6 +107,8 @@ export const OfferViewSchema = z
     branding: BrandingViewSchema.optional(),
     /** Whether supervisors may watch, and whether one must before control (common/watch.ts): the consent screen says so. */
     watchers: WatchTermsSchema,
+    /** Whether pictures may be copied through the clipboard as well as text (`policy.clipboard_images`); absent from older brokers: text only. */
+    clipboard_images: z.boolean().optional(),
     /** Seconds since the epoch, as in the token. */
     exp: z.number().int(),
     iat: z.number().int(),
@@ -286,6 +290,17 @@ export const BRIDGE_METHODS = {
     args: z.tuple([z.object({ sessionId, text: z.string().min(1).max(MAX_CLIPBOARD_CHARS) }).strict()]),
     result: z.discriminatedUnion('ok', [ok, failed]),
   },
+  /**
+   * One piece of a picture from the analyst for the end user's clipboard (common/clipboard/protocol.ts),
+   * in order. Main puts the pieces together and writes the picture with the last one, only while a
+   * clipboard grant lets data come to this computer and the session may share pictures.
+   */
+  'clipboard.writeImage': {
+    args: z.tuple([z.object({ sessionId, ...ImagePieceSchema.shape }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), written: z.boolean() }).strict(), failed]),
+  },
+  /** Whether pictures may be copied in the session: its offer allowed them and this machine's policy does not forbid them. */
+  'clipboard.terms': { args: z.tuple([z.object({ sessionId }).strict()]), result: z.object({ images: z.boolean() }).strict() },
 } as const;
 
 /** Pushes from main to the renderer. */
@@ -298,8 +313,15 @@ export const BRIDGE_EVENTS = {
   chat: z.object({ sessionId, text: z.string().min(1).max(2000) }).strict(),
   /** Main stopped every file transfer of the session (the files grant went): their partial files are deleted. */
   'files.stopped': z.object({ sessionId, reason: z.enum(['user', 'expired', 'teardown']) }).strict(),
-  /** The end user's clipboard changed while a grant lets text leave it: the text, or why it may not go. */
-  'clipboard.changed': z.union([z.object({ sessionId, text: z.string().min(1).max(MAX_CLIPBOARD_CHARS) }).strict(), z.object({ sessionId, refused: z.enum(CLIPBOARD_REFUSALS) }).strict()]),
+  /**
+   * The end user's clipboard changed while a grant lets data leave it: the text, a picture one
+   * piece per event (in order, where the session may share pictures), or why it may not go.
+   */
+  'clipboard.changed': z.union([
+    z.object({ sessionId, text: z.string().min(1).max(MAX_CLIPBOARD_CHARS) }).strict(),
+    z.object({ sessionId, image: ImagePieceSchema }).strict(),
+    z.object({ sessionId, refused: z.enum(CLIPBOARD_REFUSALS) }).strict(),
+  ]),
 } as const;
 
 export type BridgeMethod = keyof typeof BRIDGE_METHODS;
@@ -382,12 +404,17 @@ export function createBridge(
   for (const method of Object.keys(BRIDGE_METHODS) as BridgeMethod[]) {
     const [ns, fn] = method.split('.') as [string, string];
     const def = BRIDGE_METHODS[method];
-    (api[ns] ??= {})[fn] = async (...args: unknown[]) => {
+    // Not an async function: its arguments would stay reachable until main answered. A file's
+    // pieces held across that round trip outlive the page's young-generation collections and
+    // pile up until a full one (tens of MiB on a large file, bench/README.md, transfer).
+    (api[ns] ??= {})[fn] = (...args: unknown[]) => {
       const a = def.args.safeParse(args);
-      if (!a.success) throw new BridgeError('invalid_args', `${method}: ${a.error.issues[0]?.message ?? 'invalid arguments'}`);
-      const r = def.result.safeParse(await invoke(method, a.data as unknown[]));
-      if (!r.success) throw new BridgeError('invalid_result', `${method}: unexpected result from the main process`);
-      return r.data;
+      if (!a.success) return Promise.reject(new BridgeError('invalid_args', `${method}: ${a.error.issues[0]?.message ?? 'invalid arguments'}`));
+      return invoke(method, a.data as unknown[]).then((result) => {
+        const r = def.result.safeParse(result);
+        if (!r.success) throw new BridgeError('invalid_result', `${method}: unexpected result from the main process`);
+        return r.data;
+      });
     };
   }
   const listeners = new Map<BridgeEvent, Set<(p: unknown) => void>>();

@@ -56,13 +56,14 @@ export function parseRpcCall(data: unknown): RpcCall | null {
  * base64 inside JSON cost a third more on the wire and an encode, a regex and a decode per piece,
  * which is what held file transfer to about 2 MB/s. Null when the call carries no bytes.
  */
-export function encodeBinaryCall(id: number, method: string, args: unknown[]): Uint8Array | null {
+export function encodeBinaryCall(id: number, method: string, args: unknown[], into?: Uint8Array): Uint8Array | null {
   const first = args[0];
   if (args.length !== 1 || typeof first !== 'object' || first === null || !((first as { data?: unknown }).data instanceof Uint8Array)) return null;
   const { data, ...rest } = first as { data: Uint8Array } & Record<string, unknown>;
   const header = new TextEncoder().encode(JSON.stringify({ id, method, args: [rest] }));
-  const frame = new Uint8Array(4 + header.length + data.length);
-  new DataView(frame.buffer).setUint32(0, header.length);
+  const length = 4 + header.length + data.length;
+  const frame = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+  new DataView(frame.buffer, frame.byteOffset, frame.byteLength).setUint32(0, header.length);
   frame.set(header, 4);
   frame.set(data, 4 + header.length);
   return frame;
@@ -105,6 +106,7 @@ export class RpcClient {
   private readonly queue: (string | Uint8Array)[] = [];
   private closed = false;
   private listener: ((event: string, payload: unknown) => void) | null = null;
+  private readonly scratch = new Uint8Array(MAX_RPC_BINARY_FRAME_BYTES);
 
   constructor(private readonly socket: RpcSocket) {
     socket.addEventListener('open', () => {
@@ -119,10 +121,14 @@ export class RpcClient {
     if (this.closed) return Promise.reject(new BridgeError('closed', 'the connection to the main process is closed'));
     if (this.pending.size >= MAX_RPC_IN_FLIGHT) return Promise.reject(new BridgeError('refused', 'too many calls in flight'));
     const id = this.nextId++;
-    const frame = encodeBinaryCall(id, method, args) ?? JSON.stringify({ id, method, args });
+    const open = this.socket.readyState === 1;
+    // WebSocket.send copies what it is given before it returns, so an open socket's binary frames
+    // are built in one buffer kept for the purpose: a new one per 64 KiB piece of a file was dead
+    // memory the page's garbage collector let pile up to tens of MiB (bench/README.md, transfer).
+    const frame = encodeBinaryCall(id, method, args, open ? this.scratch : undefined) ?? JSON.stringify({ id, method, args });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      if (this.socket.readyState === 1) this.socket.send(frame);
+      if (open) this.socket.send(frame);
       else this.queue.push(frame);
     });
   }

@@ -15,7 +15,7 @@ import { ControlFrameSchema, NoteFrameSchema, PresenceFrameSchema } from './watc
  */
 export const TEARDOWN_RECEIPT_TYP = 'chaperone-teardown+jwt';
 import { MAX_CANDIDATE_CHARS, MAX_SDP_CHARS, MAX_TOKEN_CHARS } from './limits.js';
-import { MAX_CLIPBOARD_CHARS } from '../clipboard/protocol.js';
+import { CLIPBOARD_SYNC_TYPES, MAX_CLIPBOARD_CHARS, MAX_CLIPBOARD_IMAGE_BYTES } from '../clipboard/protocol.js';
 
 const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
 /** Clipboard and files name the way data may go (common/grant-direction.ts); control names none. */
@@ -79,8 +79,12 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
       reason: z.string().max(64).regex(/^[a-z_]*$/).optional(),
     })
     .strict(),
-  /** The end user's machine puts each clipboard text synced on the record: which way and how long, never the text. */
-  z.object({ type: z.literal('clipboard.record'), direction: z.enum(['to_end_user', 'from_end_user']), length: z.number().int().min(1).max(MAX_CLIPBOARD_CHARS) }).strict(),
+  /** The end user's machine puts each clipboard sync on the record: which way, what type and how long, never the content. */
+  /** `kind` absent: text (clients before pictures); length in characters of text or bytes of a picture. */
+  z
+    .object({ type: z.literal('clipboard.record'), direction: z.enum(['to_end_user', 'from_end_user']), length: z.number().int().min(1).max(MAX_CLIPBOARD_IMAGE_BYTES), kind: z.enum(CLIPBOARD_SYNC_TYPES).optional() })
+    .strict()
+    .refine((f) => (f.kind ?? 'text') !== 'text' || f.length <= MAX_CLIPBOARD_CHARS, { message: 'clipboard text is at most MAX_CLIPBOARD_CHARS characters' }),
   /** `reason`: a client that gives the session up by itself says why (docs/signaling.md). */
   z.object({ type: z.literal('end'), reason: z.enum(END_FRAME_REASONS).optional() }).strict(),
 ]);

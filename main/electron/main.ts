@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { BrowserWindow, Notification, app, clipboard, desktopCapturer, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
+import { BrowserWindow, Notification, app, clipboard, desktopCapturer, ClipboardItem, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';
 import { captureRefusal, electronDesktopPermissions } from '../injector-permissions.js';
 import { joinCodeFromArgv } from '../join-link.js';
@@ -100,7 +100,7 @@ async function start(): Promise<void> {
     captureRefusal: () => captureRefusal(process.platform, electronDesktopPermissions(systemPreferences)),
     // Received files land where the end user's own Downloads folder is, as the operating system names it.
     receiveFolder: app.getPath('downloads'),
-    clipboard: electronClipboard(clipboard),
+    clipboard: electronClipboard(clipboard, (png) => new ClipboardItem({ 'image/png': png })),
     // Single sign-on in the system browser (RFC 8252).
     // electronegativity-ok: only SsoDesktop.open calls this, and only for the broker provider authorization endpoint with a PKCE code request answering to our loopback listener (check())
     openExternal: (url) => shell.openExternal(url),

@@ -21,7 +21,7 @@ const CLOCK_SLACK_MS = 120_000;
 const MAX_JWKS_BYTES = 64 * 1024;
 
 /** What policy.get adds for the renderer: the bridge schema's own fields, not a copy of them. */
-export type ManagedView = Pick<PolicyView, 'managed' | 'analystMode' | 'maxDurationS'>;
+export type ManagedView = Pick<PolicyView, 'managed' | 'analystMode' | 'maxDurationS' | 'clipboardImagesDenied'>;
 
 /**
  * Applies the machine policy to MainServices. Unmanaged (`none`) changes nothing; `invalid`
@@ -52,11 +52,11 @@ export class MachinePolicyGuard {
     const r = this.result;
     switch (r.status) {
       case 'none':
-        return { managed: null, analystMode: true, maxDurationS: null };
+        return { managed: null, analystMode: true, maxDurationS: null, clipboardImagesDenied: false };
       case 'invalid':
-        return { managed: { status: 'invalid', source: r.source, message: r.message }, analystMode: false, maxDurationS: null };
+        return { managed: { status: 'invalid', source: r.source, message: r.message }, analystMode: false, maxDurationS: null, clipboardImagesDenied: true };
       case 'ok':
-        return { managed: { status: 'ok', source: r.source, message: null }, analystMode: r.policy.analystMode, maxDurationS: r.policy.maxSessionSeconds };
+        return { managed: { status: 'ok', source: r.source, message: null }, analystMode: r.policy.analystMode, maxDurationS: r.policy.maxSessionSeconds, clipboardImagesDenied: r.policy.clipboardImagesDenied };
       default:
         return missingCase(r);
     }
@@ -64,6 +64,11 @@ export class MachinePolicyGuard {
 
   deniedCapabilities(): Capability[] {
     return this.policy?.deniedCapabilities ?? [];
+  }
+
+  /** Whether this machine keeps the clipboard to text whatever the offer says. */
+  clipboardImagesDenied(): boolean {
+    return this.policy?.clipboardImagesDenied ?? false;
   }
 
   controlPromptSeconds(): number | null {

@@ -118,7 +118,15 @@ export interface LiveSlice {
      * other side (analyst only: the end user's own clipboard holds it), and the last thing said
      * about it (a picture refused, the browser refusing access).
      */
-    clipboard: { received: string | null; sent: number; note: string | null };
+    clipboard: {
+      received: string | null;
+      sent: number;
+      note: string | null;
+      /** Analyst: the last picture from the end user (an object URL of its PNG) and its size. */
+      image: { url: string; bytes: number } | null;
+      /** Analyst: whether the end user's side said this session may share pictures. */
+      images: boolean;
+    };
     /** Grants that ended while the session went on (taken back, given up, expired). */
     revokedDuring: { kind: string; by: string }[];
     /** `note`: the words of whoever pulled the kill switch, if they gave any. */
@@ -257,7 +265,7 @@ const initialLive: LiveSlice['live'] = {
   notice: null,
   revokedDuring: [],
   transfers: [],
-  clipboard: { received: null, sent: 0, note: null },
+  clipboard: { received: null, sent: 0, note: null, image: null, images: false },
   ended: null,
   present: [],
   watchersNeeded: 0,

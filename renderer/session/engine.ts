@@ -1,3 +1,4 @@
+import type { ClipboardSyncType } from '../../common/clipboard/protocol.js';
 import SimplePeer from 'simple-peer';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import { CONTROL_CHANNELS, MAX_CHAT_CHARS, decodeControl, decodeSessionMessage, type ControlDraft, type SessionMessage } from '../../common/control/protocol.js';
@@ -236,8 +237,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   }
 
   /** The end user's machine records one clipboard text synced: which way and how long, never the text. */
-  recordClipboard(direction: 'to_end_user' | 'from_end_user', length: number): boolean {
-    return this.link.send({ type: 'clipboard.record', direction, length });
+  recordClipboard(direction: 'to_end_user' | 'from_end_user', length: number, kind: ClipboardSyncType = 'text'): boolean {
+    return this.link.send({ type: 'clipboard.record', direction, length, ...(kind === 'text' ? {} : { kind }) });
   }
 
   revokeGrant(capability: GrantableCapability): void {

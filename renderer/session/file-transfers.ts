@@ -303,8 +303,10 @@ export class FileTransfers extends Emitter<TransferEvents> {
     const sink = this.sink;
     if (!t || !sink || t.view.state !== 'receiving' || t.failed) return;
     const offset = t.queued;
-    t.queued += bytes.length;
+    const end = offset + bytes.length;
+    t.queued = end;
     // Calls go in order; main checks each offset, so a gap or a repeat ends the transfer there.
+    // What follows refers to `end`, not `bytes`: the message must not stay reachable until main answers.
     const w = sink.write(t.view.id, offset, bytes);
     t.writes = Promise.all([t.writes, w]).then(([, r]) => {
       if (this.inbound !== t) return;
@@ -313,7 +315,7 @@ export class FileTransfers extends Emitter<TransferEvents> {
         this.endIn(t, 'failed', r.reason, true);
         return;
       }
-      t.view.done = Math.max(t.view.done, offset + bytes.length);
+      t.view.done = Math.max(t.view.done, end);
       t.view.landed = t.view.done;
       if (t.view.done - t.lastReport >= FILE_PROGRESS_EVERY || t.view.done === t.view.size) {
         t.lastReport = t.view.done;

@@ -3,7 +3,9 @@
  * CLIPBOARD selection, written with Debian's xclip as any X program would) reaches the analyst's
  * page and clipboard, and text the analyst copies lands in the X clipboard, only while the end
  * user's grant allows it: nothing before the grant, a picture refused in words, nothing after
- * the end user switched it off.
+ * the end user switched it off. Where the organisation's policy allows pictures
+ * (`clipboard_images`), a PNG copied in X reaches the analyst and one the analyst copies lands in
+ * X, and the consent screen and the prompt say pictures are included.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { Page } from 'playwright-core';
@@ -12,6 +14,7 @@ import type { BrowserHost } from '../../main/browser-host/server.js';
 import { Stack, missingTools, requestSession, signIn } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
 import { axeSerious, shot } from './page-checks.js';
+import { noisePng as png } from '../helpers/png.js';
 
 const SUITE = 'the app end to end: clipboard text between the X clipboard and the analyst';
 const skip = skipWithout(SUITE, missingTools());
@@ -98,7 +101,7 @@ describe.skipIf(skip)(SUITE, () => {
 
     // A picture: refused, and the analyst is told why.
     await xCopy(PNG, 'image/png');
-    await expect.poll(() => an.getByTestId('clipboard-note').textContent().catch(() => ''), { timeout: 10_000 }).toContain('not text');
+    await expect.poll(() => an.getByTestId('clipboard-note').textContent().catch(() => ''), { timeout: 10_000 }).toContain('only text is shared');
     await shot(an, '83-analyst-clipboard-picture-refused');
 
     // Switched off: nothing more either way.
@@ -119,7 +122,105 @@ describe.skipIf(skip)(SUITE, () => {
         const rows = await s.broker.ctx.storage.db.selectFrom('audit_events').select('meta').where('type', '=', 'clipboard.sync').orderBy('seq').execute();
         return rows.map((r) => JSON.parse(r.meta) as Record<string, unknown>);
       }, { timeout: 10_000 })
-      .toEqual([{ direction: 'from_end_user', length: 29 }, { direction: 'to_end_user', length: 17 }]);
+      .toEqual([{ direction: 'from_end_user', type: 'text', length: 29 }, { direction: 'to_end_user', type: 'text', length: 17 }]);
+    await eu.getByTestId('stop').click();
+    await anc.context.close();
+    await euc.browser.close();
+  }, 240_000);
+});
+
+describe.skipIf(skip)('the app end to end: clipboard pictures where policy allows them', () => {
+  let s: Stack;
+  let euHost: BrowserHost;
+  let anHost: BrowserHost;
+  beforeAll(async () => {
+    s = await Stack.start({ policy: { clipboard_images: true, auto_approve: { capabilities: ['view', 'chat', 'clipboard'], analyst_kinds: ['internal'] } } });
+    euHost = await s.host('end_user');
+    anHost = await s.host('staff');
+  });
+  afterAll(async () => s?.close());
+
+  const env = () => ({ ...process.env, DISPLAY: s.xvfb.display });
+  function xCopy(data: Buffer, target: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('xclip', ['-selection', 'clipboard', '-t', target, '-i'], { env: env(), stdio: ['pipe', 'ignore', 'ignore'] });
+      p.once('error', reject);
+      p.once('exit', () => resolve());
+      p.stdin.end(data);
+    });
+  }
+  function xPastePng(): Promise<Buffer | null> {
+    return new Promise((resolve) => execFile('xclip', ['-selection', 'clipboard', '-t', 'image/png', '-o'], { env: env(), encoding: 'buffer' }, (err, out) => resolve(err ? null : out)));
+  }
+  /** The PNG in the analyst's browser clipboard, as bytes (the browser keeps its own encoding of a picture). */
+  const analystPng = (an: Page) =>
+    an.evaluate(async () => {
+      for (const item of await navigator.clipboard.read()) if (item.types.includes('image/png')) return [...new Uint8Array(await (await item.getType('image/png')).arrayBuffer())];
+      return null;
+    });
+
+  it('a PNG copied in X reaches the analyst and one the analyst copies lands in X, said so in the consent and the prompt, on the record by type and length', async () => {
+    const analyst = await s.user('analyst');
+    const anc = await s.staffPage(anHost);
+    await anc.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: anHost.origin });
+    const an = anc.page;
+    await signIn(an, analyst);
+    await requestSession(an, { ticket: `INC-P${Date.now() % 10000}`, reason: 'Send me a screenshot of the error', also: ['clipboard'] });
+    const codeEl = an.getByTestId('join-code');
+    await codeEl.waitFor({ timeout: 15_000 });
+    const euc = await s.endUserPage(euHost);
+    const eu = euc.page;
+    await eu.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
+    await eu.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => eu.getByTestId('consent-clipboard-images').textContent(), { timeout: 15_000 }).toContain('Text and pictures may be copied');
+    await eu.getByRole('button', { name: 'Accept and share my screen' }).click();
+    await an.getByTestId('request-clipboard').and(an.locator(':enabled')).waitFor({ timeout: 30_000 });
+    await an.getByTestId('request-clipboard').click();
+    await an.getByRole('radio', { name: 'Both ways' }).check();
+    await an.getByRole('button', { name: 'Ask the end user' }).click();
+    const prompt = eu.getByTestId('control-prompt');
+    await prompt.waitFor({ timeout: 15_000 });
+    expect(await prompt.textContent()).toContain('copy text and pictures between your clipboard and theirs');
+    expect(await axeSerious(eu)).toEqual([]);
+    await shot(eu, '84-end-user-clipboard-pictures-prompt');
+    await eu.getByRole('button', { name: 'Allow clipboard' }).click();
+    await expect.poll(() => an.getByTestId('clipboard-terms').textContent().catch(() => ''), { timeout: 10_000 }).toContain('Text and pictures');
+    await new Promise((r) => setTimeout(r, 1000));
+
+    // End user -> analyst: more than one piece (32 KiB each), whole in the panel and the analyst's clipboard.
+    const pic = png(160, 120);
+    await xCopy(pic, 'image/png');
+    const figure = an.getByTestId('clipboard-image');
+    await figure.waitFor({ timeout: 15_000 });
+    expect(Number(await figure.getAttribute('data-bytes'))).toBe(pic.length);
+    // The picture decodes to what was copied: its size in pixels.
+    await expect.poll(() => figure.locator('img').evaluate((i: HTMLImageElement) => `${i.naturalWidth}x${i.naturalHeight}`), { timeout: 5000 }).toBe('160x120');
+    await expect.poll(async () => (await analystPng(an)) !== null, { timeout: 5000 }).toBe(true);
+    expect(await axeSerious(an)).toEqual([]);
+    await shot(an, '85-analyst-clipboard-picture-received');
+
+    // Analyst -> end user: a picture put in the analyst's clipboard lands in X as image/png.
+    await an.evaluate(async () => {
+      const c = document.createElement('canvas');
+      c.width = 64;
+      c.height = 48;
+      const g = c.getContext('2d')!;
+      g.fillStyle = '#c03030';
+      g.fillRect(0, 0, 64, 48);
+      const blob = await new Promise<Blob>((r) => c.toBlob((b) => r(b!), 'image/png'));
+      await navigator.clipboard.write([new ClipboardItem({ 'image/png': blob })]);
+    });
+    const sent = Buffer.from((await analystPng(an))!);
+    await expect.poll(async () => (await xPastePng())?.equals(sent) ?? false, { timeout: 10_000 }).toBe(true);
+
+    // On the record: which way, what type, how long; never the bytes.
+    await expect
+      .poll(async () => {
+        await s.broker.ctx.audit.flush();
+        const rows = await s.broker.ctx.storage.db.selectFrom('audit_events').select('meta').where('type', '=', 'clipboard.sync').orderBy('seq').execute();
+        return rows.map((r) => JSON.parse(r.meta) as Record<string, unknown>);
+      }, { timeout: 10_000 })
+      .toEqual([{ direction: 'from_end_user', type: 'image/png', length: pic.length }, { direction: 'to_end_user', type: 'image/png', length: sent.length }]);
     await eu.getByTestId('stop').click();
     await anc.context.close();
     await euc.browser.close();

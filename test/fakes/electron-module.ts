@@ -159,13 +159,32 @@ export const systemPreferences = {
   isTrustedAccessibilityClient: (_prompt: boolean) => true,
   getMediaAccessStatus: (_media: string) => 'granted',
 };
-/** An in-memory clipboard: text only, as the app's port reads it. */
+/** Electron's ClipboardItem as the app's port builds one for a picture: its types and their blobs. */
+export class ClipboardItem {
+  readonly types: string[];
+  constructor(private readonly items: Record<string, Blob>) {
+    this.types = Object.keys(items);
+  }
+  async getType(type: string): Promise<Blob> {
+    const b = this.items[type];
+    if (!b) throw new Error(`no ${type} in this item`);
+    return b;
+  }
+}
+/** An in-memory clipboard: text, or items (a picture), as the app's port reads it. */
 export const clipboard = {
   text: '',
-  has: async (mimetype: string) => mimetype === 'text/plain' && clipboard.text !== '',
+  items: [] as ClipboardItem[],
+  has: async (mimetype: string) => (mimetype === 'text/plain' ? clipboard.text !== '' : clipboard.items.some((i) => i.types.includes(mimetype))),
   readText: async () => clipboard.text,
   async writeText(text: string): Promise<void> {
     clipboard.text = text;
+    clipboard.items = [];
+  },
+  read: async () => clipboard.items,
+  async write(items: ClipboardItem[]): Promise<void> {
+    clipboard.items = items;
+    clipboard.text = '';
   },
 };
 export const dialog = {

@@ -187,8 +187,14 @@ describe('signaling frame attacks', () => {
     an.sendJson({ type: 'clipboard.record', direction: 'to_end_user', length: 5 });
     expect((await an.nextOfType('error')).code).toBe('not_allowed');
     eu.sendJson({ type: 'clipboard.record', direction: 'from_end_user', length: 12 });
+    // A picture is recorded by type and bytes; "text" longer than text may be is not a record.
+    eu.sendJson({ type: 'clipboard.record', direction: 'to_end_user', length: 40_000, kind: 'image/png' });
+    eu.sendJson({ type: 'clipboard.record', direction: 'to_end_user', length: 40_000 });
+    expect((await eu.nextOfType('error')).code).toBe('invalid_frame');
     await b.ctx.audit.flush();
-    await expect.poll(async () => (await audited(b, 'clipboard.sync')).filter((r) => r.session_id === s.id).map((r) => JSON.parse(r.meta)), { timeout: 5000 }).toEqual([{ direction: 'from_end_user', length: 12 }]);
+    await expect
+      .poll(async () => (await audited(b, 'clipboard.sync')).filter((r) => r.session_id === s.id).map((r) => JSON.parse(r.meta)), { timeout: 5000 })
+      .toEqual([{ direction: 'from_end_user', type: 'text', length: 12 }, { direction: 'to_end_user', type: 'image/png', length: 40_000 }]);
     eu.close();
     an.close();
   });

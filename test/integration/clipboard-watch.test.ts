@@ -8,11 +8,12 @@ import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_CLIPBOARD_CHARS, type ClipboardContent, type ClipboardRefusal } from '../../common/clipboard/protocol.js';
-import { ClipboardWatch } from '../../main/clipboard/watch.js';
+import { MAX_CLIPBOARD_CHARS, MAX_CLIPBOARD_IMAGE_BYTES, type ClipboardContent, type ClipboardSyncType } from '../../common/clipboard/protocol.js';
+import { ClipboardWatch, type ClipboardChange } from '../../main/clipboard/watch.js';
 import { XclipClipboard } from '../../main/clipboard/xclip.js';
 import { missingDisplayTools, startXvfb, type Xvfb } from '../../kit/xvfb.js';
 import { skipWithout } from '../helpers/needs-tools.js';
+import { noisePng as png } from '../helpers/png.js';
 
 const SUITE = 'ClipboardWatch on the X clipboard (xclip)';
 const hasXclip = (process.env.PATH ?? '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, 'xclip')));
@@ -37,6 +38,13 @@ function xPaste(display: string): Promise<string> {
   });
 }
 
+/** What a program pasting a picture gets: the clipboard's image/png, as another X client asks for it. */
+function xPastePng(display: string): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    execFile('xclip', ['-selection', 'clipboard', '-t', 'image/png', '-o'], { env: { ...process.env, DISPLAY: display }, encoding: 'buffer', timeout: 2000 }, (err, out) => resolve(err ? null : out));
+  });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, ok: () => boolean, ms = 3000): Promise<void> {
@@ -54,8 +62,11 @@ describe.skipIf(skip)(SUITE, () => {
   let grant: Record<Way, boolean>;
   /** Set: the next read that completes waits on it (a read still under way while something else happens). */
   let hold: ((c: ClipboardContent) => Promise<void>) | null;
-  let changes: ({ text: string } | { refused: ClipboardRefusal })[];
-  let synced: { way: Way; length: number }[];
+  let changes: ClipboardChange[];
+  let synced: { way: Way; length: number; type?: ClipboardSyncType }[];
+  /** Whether the session may share pictures (its offer and the machine policy), and the image reads made. */
+  let images: boolean;
+  let imageReads: number;
   let watch: ClipboardWatch;
   const watches: ClipboardWatch[] = [];
   const S = 'session-1';
@@ -74,6 +85,8 @@ describe.skipIf(skip)(SUITE, () => {
   beforeEach(async () => {
     const real = new XclipClipboard(x.display);
     reads = 0;
+    imageReads = 0;
+    images = false;
     hold = null;
     grant = { to_end_user: false, from_end_user: false };
     changes = [];
@@ -81,17 +94,20 @@ describe.skipIf(skip)(SUITE, () => {
     watch = new ClipboardWatch({
       // The real port; only its reads are counted, to tell when the clipboard is looked at.
       port: {
-        read: async (): Promise<ClipboardContent> => {
-          const c = await real.read();
+        read: async (o): Promise<ClipboardContent> => {
+          const c = await real.read(o);
+          if (c.kind === 'image' && c.bytes !== null) imageReads++;
           if (hold) await hold(c);
           reads++;
           return c;
         },
         writeText: (t) => real.writeText(t),
+        writeImage: (t, b) => real.writeImage(t, b),
       },
       allows: (sid, way) => sid === S && grant[way],
+      images: (sid) => sid === S && images,
       onChange: (_sid, c) => changes.push(c),
-      onSynced: (_sid, way, length) => synced.push({ way, length }),
+      onSynced: (_sid, way, length, type) => synced.push({ way, length, ...(type === 'text' ? {} : { type }) }),
       pollMs: POLL_MS,
     });
     watches.push(watch);
@@ -223,5 +239,59 @@ describe.skipIf(skip)(SUITE, () => {
     await sleep(POLL_MS * 4);
     expect(watch.watching('other-session')).toBe(false);
     expect(reads).toBe(0);
+  });
+
+  it('a picture copied where the session allows pictures reaches the other side whole, and one from the analyst lands on the X clipboard', async () => {
+    images = true;
+    grant.from_end_user = true;
+    grant.to_end_user = true;
+    watch.start(S);
+    await until('the first look', () => reads >= 1);
+    // Bigger than one piece on the channel and the bridge, well under the bound.
+    const pic = png(160, 120);
+    expect(pic.length).toBeGreaterThan(32 * 1024);
+    await xCopy(x.display, pic, 'image/png');
+    await until('the picture', () => changes.length === 1, 5000);
+    const got = changes[0] as { image: { type: string; bytes: Uint8Array } };
+    expect(got.image.type).toBe('image/png');
+    expect(Buffer.from(got.image.bytes).equals(pic)).toBe(true);
+    // On the record: way, type and length, never the bytes.
+    expect(synced).toEqual([{ way: 'from_end_user', length: pic.length, type: 'image/png' }]);
+
+    // The analyst's picture: on the X clipboard as image/png for any program that pastes, and not sent back.
+    const theirs = png(40, 30);
+    expect(await watch.writeImage(S, 'image/png', theirs)).toEqual({ ok: true });
+    const pasted = await xPastePng(x.display);
+    expect(pasted && pasted.equals(theirs)).toBe(true);
+    const r = reads;
+    await until('more looks', () => reads >= r + 4);
+    expect(changes).toHaveLength(1);
+    expect(synced[1]).toEqual({ way: 'to_end_user', length: theirs.length, type: 'image/png' });
+
+    // Over the bound: refused unsent, and the bound is what the size is checked against.
+    expect(await watch.writeImage(S, 'image/png', new Uint8Array(MAX_CLIPBOARD_IMAGE_BYTES + 1))).toEqual({ ok: false, reason: 'image_too_large' });
+    const huge = png(620, 600);
+    expect(huge.length).toBeGreaterThan(MAX_CLIPBOARD_IMAGE_BYTES);
+    await xCopy(x.display, huge, 'image/png');
+    await until('the large picture refused', () => changes.length === 2, 5000);
+    expect(changes[1]).toEqual({ refused: 'image_too_large' });
+    expect(synced).toHaveLength(2);
+    watch.stop(S);
+  });
+
+  it('where the session keeps to text, a picture is neither read nor sent, and none from the analyst is written', async () => {
+    grant.from_end_user = true;
+    grant.to_end_user = true;
+    watch.start(S);
+    await until('the first look', () => reads >= 1);
+    await xCopy(x.display, png(50, 50), 'image/png');
+    await until('the picture refused', () => changes.length === 1);
+    expect(changes[0]).toEqual({ refused: 'not_text' });
+    expect(imageReads).toBe(0);
+    const before = await xPastePng(x.display);
+    expect(await watch.writeImage(S, 'image/png', png(10, 10))).toEqual({ ok: false, reason: 'images_not_allowed' });
+    expect((await xPastePng(x.display))?.equals(before!)).toBe(true);
+    expect(synced).toEqual([]);
+    watch.stop(S);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { parseMachinePolicy, type MachinePolicyInput } from '../../common/machine-policy.js';
 import { MainServices } from '../../main/services.js';
+import { XclipClipboard } from '../../main/clipboard/xclip.js';
 import type { MachinePolicyResult } from '../../main/machine-policy/index.js';
 import { createUser, startTestBroker, tempDir, type TestBroker, type TestUser } from '../../kit/broker.js';
 
@@ -42,7 +43,8 @@ describe('the machine policy in force', () => {
   }
 
   async function start(machinePolicy: MachinePolicyResult | undefined, brokerUrl = b.url): Promise<MainServices> {
-    const s = await MainServices.start({ brokerUrl, dataDir: path.join(dir, crypto.randomUUID()), ...(machinePolicy ? { machinePolicy } : {}) });
+    // The X clipboard port (never read here: these tests only ask what the session allows).
+    const s = await MainServices.start({ brokerUrl, dataDir: path.join(dir, crypto.randomUUID()), clipboard: new XclipClipboard(':0'), ...(machinePolicy ? { machinePolicy } : {}) });
     services.push(s);
     return s;
   }
@@ -171,5 +173,36 @@ describe('the machine policy in force', () => {
     const offer = await offerFor(s);
     await expect(s.handlers['offer.verify']({ offer })).resolves.toMatchObject({ org: 'Chaperone' });
     expect(await dispatchBridgeCall(s.handlers, 'policy.get', [])).toMatchObject({ managed: null, analystMode: true, maxDurationS: null });
+  });
+
+  it('pictures on the clipboard: only where the signed offer allows them and the machine does not keep to text', async () => {
+    const before = b.ctx.cfg.policy;
+    try {
+      const terms = async (s: MainServices, offer: string) => {
+        const view = await s.handlers['offer.verify']({ offer });
+        const { sid } = await s.handlers['consent.receipt']({ offer, decision: 'accept' });
+        return { offered: view.clipboard_images, images: (await dispatchBridgeCall(s.handlers, 'clipboard.terms', [{ sessionId: sid }])) as { images: boolean } };
+      };
+      // Clipboard approved without an approver here, so the code works at once; pictures still the default: off.
+      b.ctx.cfg.policy = { ...before, auto_approve: { capabilities: ['view', 'chat', 'clipboard'], analyst_kinds: ['internal'] } };
+      // The organisation's default: text only, and the offer says so.
+      const plain = await start(ok());
+      expect(await terms(plain, await offerFor(plain, { caps: ['view', 'clipboard'] }))).toEqual({ offered: false, images: { images: false } });
+
+      b.ctx.cfg.policy = { ...b.ctx.cfg.policy, clipboard_images: true };
+      const allowed = await start(ok());
+      expect(await terms(allowed, await offerFor(allowed, { caps: ['view', 'clipboard'] }))).toEqual({ offered: true, images: { images: true } });
+      // The same offer on a machine whose policy keeps the clipboard to text.
+      const textOnly = await start(ok({ clipboard_images: false }));
+      expect(await terms(textOnly, await offerFor(textOnly, { caps: ['view', 'clipboard'] }))).toEqual({ offered: true, images: { images: false } });
+      expect(await dispatchBridgeCall(textOnly.handlers, 'policy.get', [])).toMatchObject({ clipboardImagesDenied: true });
+      // Declined: nothing allowed.
+      const declined = await start(ok());
+      const offer = await offerFor(declined, { caps: ['view', 'clipboard'] });
+      const { sid } = await declined.handlers['consent.receipt']({ offer, decision: 'decline' });
+      expect(await dispatchBridgeCall(declined.handlers, 'clipboard.terms', [{ sessionId: sid }])).toEqual({ images: false });
+    } finally {
+      b.ctx.cfg.policy = before;
+    }
   });
 });

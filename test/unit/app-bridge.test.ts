@@ -4,7 +4,7 @@ import path from 'node:path';
 import { EmbeddedJWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BRIDGE_METHODS, BridgeError, createBridge, dispatchBridgeCall, ipcChannel, parseBridgeEvent, type BridgeHandlers } from '../../common/bridge/api.js';
-import { encodeBinaryCall, parseRpcBinaryCall, parseRpcCall } from '../../common/bridge/rpc.js';
+import { RpcClient, encodeBinaryCall, parseRpcBinaryCall, parseRpcCall, type RpcSocket } from '../../common/bridge/rpc.js';
 import { MainServices } from '../../main/services.js';
 import { ipcBridge, installPreload, type PreloadIpc } from '../../preload/index.js';
 
@@ -200,5 +200,28 @@ describe('the bridge: one definition, parsed on both sides', () => {
     expect(parseRpcBinaryCall(short)).toBeNull();
     expect(parseRpcBinaryCall(new Uint8Array(70 * 1024 + 8))).toBeNull();
     expect(parseRpcBinaryCall(new Uint8Array(2))).toBeNull();
+  });
+
+  it('pieces sent one after another each arrive with their own bytes, also those queued before the socket opened', () => {
+    // A socket that copies on send, as the browser's WebSocket does; the client reuses its buffer.
+    const got: Uint8Array[] = [];
+    const listeners: Record<string, ((ev: { data?: unknown }) => void)[]> = {};
+    const socket: RpcSocket & { readyState: number } = {
+      readyState: 0,
+      send: (d) => void got.push(typeof d === 'string' ? new TextEncoder().encode(d) : d.slice()),
+      addEventListener: (t, fn) => void (listeners[t] ??= []).push(fn),
+    };
+    const rpc = new RpcClient(socket);
+    const piece = (n: number) => new Uint8Array(64 * 1024).fill(n);
+    const write = (n: number) => void rpc.invoke('files.write', [{ sessionId: SID, id: 't1', offset: n * 65536, data: piece(n) }]).catch(() => undefined);
+    write(1);
+    write(2);
+    socket.readyState = 1;
+    for (const fn of listeners.open ?? []) fn({});
+    write(3);
+    write(4);
+    const offsets = got.map((f) => parseRpcBinaryCall(f)!).map((c) => c.args[0] as { offset: number; data: Uint8Array });
+    expect(offsets.map((a) => a.offset / 65536)).toEqual([1, 2, 3, 4]);
+    for (const a of offsets) expect(a.data).toEqual(piece(a.offset / 65536));
   });
 });

@@ -29,8 +29,14 @@ describe('the machine policy schema', () => {
         analystMode: false,
         deniedCapabilities: [],
         controlPromptSeconds: null,
+        clipboardImagesDenied: false,
       },
     });
+  });
+
+  it('can keep the clipboard to text, but cannot allow pictures', () => {
+    expect(parseMachinePolicy({ ...base(), clipboard_images: false })).toMatchObject({ ok: true, policy: { clipboardImagesDenied: true } });
+    expect(problem({ ...base(), clipboard_images: true })).toMatch(/field "clipboard_images" can only be false/);
   });
 
   it('every field set', () => {

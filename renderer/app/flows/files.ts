@@ -26,13 +26,14 @@ function mainSink(sessionId: string): FileSink {
     offer: (o) => files.offer({ sessionId, ...o }).catch(fail),
     accept: (id) => files.accept({ sessionId, id }).catch(fail),
     refuse: async (id) => void (await files.refuse({ sessionId, id }).catch(() => undefined)),
-    write: async (id, offset, bytes) => {
+    // Not async, and nothing after the calls refers to `bytes`: the piece is copied into the
+    // bridge's frame as the call is made, and must not stay reachable while main answers.
+    write: (id, offset, bytes) => {
       const calls: Promise<{ ok: true; written: number } | { ok: false; reason: string }>[] = [];
       for (let i = 0; i < bytes.length; i += MAX_FILE_PIECE_BYTES) {
         calls.push(files.write({ sessionId, id, offset: offset + i, data: bytes.subarray(i, i + MAX_FILE_PIECE_BYTES) }).catch(fail));
       }
-      const rs = await Promise.all(calls);
-      return rs.find((r) => !r.ok) ?? { ok: true as const };
+      return Promise.all(calls).then((rs) => rs.find((r) => !r.ok) ?? { ok: true as const });
     },
     finish: (id) => files.finish({ sessionId, id }).catch(fail),
     cancel: async (id) => void (await files.cancel({ sessionId, id }).catch(() => undefined)),

@@ -97,6 +97,12 @@ export function PolicyTab(): ReactNode {
     group(
       'Capabilities',
       boxes('Switched off for everyone', GRANTABLE_CAPABILITIES, p.denied_capabilities, (c) => CAPABILITY_WORDS[c], (l) => set({ denied_capabilities: l })),
+      h(
+        'label',
+        { className: 'policy-check' },
+        h('input', { type: 'checkbox', checked: p.clipboard_images, 'data-testid': 'policy-clipboard-images', onChange: (e: { target: { checked: boolean } }) => set({ clipboard_images: e.target.checked }) }),
+        ' The clipboard may carry pictures (PNG, up to 1 MB) as well as text (the end user reads this before accepting; off: text only)',
+      ),
     ),
     group(
       'Sign-in and step-up',

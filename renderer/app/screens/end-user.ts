@@ -77,6 +77,12 @@ export function JoinScreen(): ReactNode {
 
 // ---------------------------------------------------------------- consent
 
+/** Whether pictures may go through the clipboard in this session: the signed offer allows them and this machine's policy does not forbid them. */
+function clipboardImagesNow(): boolean {
+  const s = useAppStore.getState();
+  return s.join.offerView?.clipboard_images === true && s.policy?.clipboardImagesDenied !== true;
+}
+
 export function ConsentScreen(): ReactNode {
   const join = useAppStore((s) => s.join);
   const now = useNow();
@@ -86,6 +92,7 @@ export function ConsentScreen(): ReactNode {
   if (join.phase === 'consent' && join.offerExpiresAt !== null && now >= join.offerExpiresAt) return h(OfferLapsed, { why: 'expired' });
   const starting = join.phase === 'starting';
   const caps = v.capabilities as Capability[];
+  const images = clipboardImagesNow();
   return h(
     'section',
     { className: 'card consent', 'aria-labelledby': 'consent-title' },
@@ -124,6 +131,7 @@ export function ConsentScreen(): ReactNode {
           h('span', { className: 'cap-when' }, isGrantable(c) ? ' — not now; only if you allow it later' : ' — when you accept'),
           h('br'),
           CAPABILITY_SENTENCES[c],
+          c === 'clipboard' ? h('span', { 'data-testid': 'consent-clipboard-images' }, images ? ' Text and pictures may be copied.' : ' Only text may be copied, never pictures or files.') : null,
         ),
       ),
     ),
@@ -190,7 +198,7 @@ export function SessionBanner(): ReactNode {
   const can = [
     'see your screen',
     ...(live.granted.includes('control') ? ['control your mouse and keyboard'] : []),
-    ...(['clipboard', 'files'] as const).filter((k) => live.granted.includes(k)).map((k) => grantWording(k, live.grantDirections[k] ?? null).action),
+    ...(['clipboard', 'files'] as const).filter((k) => live.granted.includes(k)).map((k) => grantWording(k, live.grantDirections[k] ?? null, { images: clipboardImagesNow() }).action),
   ];
   const connected = live.state === 'connected';
   const ref = useBannerHeight();
@@ -324,7 +332,7 @@ function DataGrants(props: { who: string }): ReactNode {
       h(
         'li',
         { key: k, 'data-testid': `${k}-on` },
-        h('strong', null, iso(props.who), ` can ${grantWording(k, live.grantDirections[k] ?? null).action}.`),
+        h('strong', null, iso(props.who), ` can ${grantWording(k, live.grantDirections[k] ?? null, { images: clipboardImagesNow() }).action}.`),
         ' ',
         h('button', { type: 'button', onClick: () => void takeBack(k), 'data-testid': `${k}-off` }, k === 'clipboard' ? 'Switch clipboard off' : 'Switch file transfer off'),
       ),
@@ -356,7 +364,7 @@ export function ControlPrompt(): ReactNode {
   const left = Math.max(0, seconds * 1000 - (Date.now() - req.receivedAt));
   const who = live.peerName ?? 'Support';
   const check = needsCodeCheck(req.capability);
-  const words = isGrantable(req.capability) ? grantWording(req.capability, req.direction ?? null) : { action: req.capability, sentence: '', allow: 'Allow' };
+  const words = isGrantable(req.capability) ? grantWording(req.capability, req.direction ?? null, { images: clipboardImagesNow() }) : { action: req.capability, sentence: '', allow: 'Allow' };
   const isControl = req.capability === 'control';
   return h(
     Dialog,

@@ -23,6 +23,7 @@ export const POLICY_FIELD_WORDS: Record<keyof OrgPolicy, string> = {
   denied_capabilities: 'what is switched off for everyone',
   watchers_allowed: 'whether supervisors may watch',
   require_watcher: 'which sessions need a watcher',
+  clipboard_images: 'whether pictures may be copied through the clipboard',
 };
 
 /** The nested settings a refusal may name (recordings.*). */
