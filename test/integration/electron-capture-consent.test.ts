@@ -40,7 +40,7 @@ describe('screen capture follows the end user’s consent (real broker, real ser
 
   const capture = () =>
     new Promise<unknown>((resolve) =>
-      displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => services.isCaptureConsented(), screens: async () => screens, onRefused: () => undefined })(
+      displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => services.isCaptureConsented(), screens: async () => screens, chosen: () => services.chosenDisplayId(), onRefused: () => undefined })(
         { frame: top, securityOrigin: 'chaperone-app://ui', videoRequested: true, audioRequested: false, userGesture: true },
         resolve,
       ),
