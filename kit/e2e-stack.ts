@@ -19,6 +19,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createXTestInjector } from '../main/injectors/xtest.js';
 import { XclipClipboard } from '../main/clipboard/xclip.js';
+import { X11Displays } from '../main/displays-x11.js';
 import { startBrowserHost, type BrowserHost } from '../main/browser-host/server.js';
 import { ANALYST_CAPABILITY_TEXT } from '../renderer/app/wording.js';
 import { ApiClient } from './api.js';
@@ -186,7 +187,7 @@ export class Stack {
       ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
       ...(opts.port ? { port: opts.port } : {}),
-      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display) } : {}),
+      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display), displays: new X11Displays(display) } : {}),
     });
     this.hosts.push(host);
     return host;
