@@ -78,17 +78,19 @@ export class TargetWindow {
     readonly origin: { x: number; y: number },
   ) {}
 
-  static async open(display: string): Promise<TargetWindow> {
+  /** `at`: where the window goes (another monitor's target sits right of the first); `background`: a colour to tell it by. */
+  static async open(display: string, o: { at?: { x: number; y: number }; background?: string } = {}): Promise<TargetWindow> {
+    const at = o.at ?? { x: TARGET_WINDOW.x, y: TARGET_WINDOW.y };
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       headless: false,
       env: { ...process.env, DISPLAY: display },
-      args: [...CHROMIUM_ARGS, `--window-position=${TARGET_WINDOW.x},${TARGET_WINDOW.y}`, `--window-size=${TARGET_WINDOW.width},${TARGET_WINDOW.height}`],
+      args: [...CHROMIUM_ARGS, `--window-position=${at.x},${at.y}`, `--window-size=${TARGET_WINDOW.width},${TARGET_WINDOW.height}`],
     });
     const page = await (await browser.newContext({ viewport: null })).newPage();
-    await page.setContent(TARGET_PAGE);
+    await page.setContent(o.background ? TARGET_PAGE.replace('background:#fff', `background:${o.background}`) : TARGET_PAGE);
     // Calibrate: where the page's (0,0) is on the screen, from a real pointer move.
-    await xdotool(display, ['mousemove', '150', '200']);
+    await xdotool(display, ['mousemove', String(at.x + 150), String(at.y + 200)]);
     let m: { x: number; y: number; cx: number; cy: number } | null = null;
     for (let i = 0; i < 200 && !m; i++) {
       m = await page.evaluate(() => (window as unknown as { lastMove: { x: number; y: number; cx: number; cy: number } | null }).lastMove);
@@ -138,12 +140,14 @@ export class Stack {
     readonly headless: Browser,
   ) {}
 
-  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown> } = {}): Promise<Stack> {
+  /** `monitors: 2`: the X screen is two 1280x720 monitors side by side (twoMonitors), the first where the one-monitor layout is. */
+  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown>; monitors?: 1 | 2 } = {}): Promise<Stack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-e2e-'));
     const started: (() => Promise<unknown>)[] = [];
     try {
-      const xvfb = await startXvfb({ width: W, height: H });
+      const xvfb = await startXvfb({ width: W * (opts.monitors ?? 1), height: H });
       started.push(() => xvfb.stop());
+      if (opts.monitors === 2) await twoMonitors(xvfb.display);
       await xsetroot(xvfb.display, '#203040');
       const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.file ? { file: opts.file } : {}) } as never);
       started.push(() => broker.destroy());
@@ -202,9 +206,12 @@ export class Stack {
     return { context, page };
   }
 
-  /** The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real screen. */
-  async endUserPage(host: BrowserHost, hash = '#/'): Promise<{ browser: Browser; page: Page }> {
-    const browser = await launchCapturingChromium(this.xvfb.display);
+  /**
+   * The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real
+   * screen (`source`: the name Chromium's picker would show, picked without asking).
+   */
+  async endUserPage(host: BrowserHost, hash = '#/', source = 'Entire screen'): Promise<{ browser: Browser; page: Page }> {
+    const browser = await launchCapturingChromium(this.xvfb.display, source);
     this.browsers.push(browser);
     const page = await (await browser.newContext({ viewport: null })).newPage();
     await page.goto(`${host.launchUrl}${hash}`);
@@ -225,18 +232,53 @@ export class Stack {
  * Headed Chromium in the app window's place on the X display, whose getDisplayMedia picks the
  * entire screen without a picker (the bench's plain-page baseline uses it too).
  */
-export function launchCapturingChromium(display: string): Promise<Browser> {
+export function launchCapturingChromium(display: string, source = 'Entire screen'): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: false,
     env: { ...process.env, DISPLAY: display },
     args: [
       ...CHROMIUM_ARGS,
-      '--auto-select-desktop-capture-source=Entire screen',
+      `--auto-select-desktop-capture-source=${source}`,
       `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
       `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
     ],
   });
+}
+
+/** The two monitors' names in the X server (RandR 1.5), left and right. */
+export const MONITORS = ['LEFT', 'RIGHT'] as const;
+
+function xrandr(display: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('xrandr', args, { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/**
+ * Splits the wide X screen into two 1280x720 monitors (xrandr --setmonitor; Xvfb keeps them
+ * because it runs with -noreset). LEFT takes over Xvfb's one output, so there is no third
+ * monitor covering both; Chromium's picker names them "Screen 1" and "Screen 2" in the server's
+ * order, which lists monitors with an output first.
+ */
+export async function twoMonitors(display: string): Promise<void> {
+  await xrandr(display, ['--setmonitor', 'LEFT', `${W}/338x${H}/190+0+0`, 'screen']);
+  await xrandr(display, ['--setmonitor', 'RIGHT', `${W}/338x${H}/190+${W}+0`, 'none']);
+}
+
+/**
+ * Makes Chromium's "Screen 1" the right-hand monitor: LEFT is taken off and put back, which puts
+ * it after RIGHT in the server's order; both keep their place on the desk. The e2e test's stand-in
+ * for the end user clicking the other screen in Chromium's picker, which is a native dialog no
+ * test can click, and whose --auto-select-desktop-capture-source name is fixed at launch.
+ */
+export async function rightMonitorFirst(display: string): Promise<void> {
+  await xrandr(display, ['--delmonitor', 'LEFT']);
+  await xrandr(display, ['--setmonitor', 'LEFT', `${W}/338x${H}/190+0+0`, 'screen']);
+}
+
+export async function listMonitors(display: string): Promise<string> {
+  return xrandr(display, ['--listmonitors']);
 }
 
 /** Signs in through the form with a TOTP code the account has not used yet. */
