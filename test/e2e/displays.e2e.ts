@@ -4,7 +4,10 @@
  * then switches to display 2 from the banner; the sender's track is replaced on the same peer
  * connection without renegotiation, the analyst's viewer says "Display 2 of 2, 1280×720" and its
  * picture shows what is on display 2, and the analyst's click on that picture lands on display 2.
+ * The session's recording follows the switch in the same file (renderer/session/frame-relay.ts).
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { H, Stack, TargetWindow, W, listMonitors, missingTools, requestSession, rightMonitorFirst, signIn } from '../../kit/e2e-stack.js';
@@ -91,6 +94,14 @@ describe.skipIf(skip)(SUITE, () => {
     await eu.page.getByRole('button', { name: 'Yes, the same code: allow control' }).click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent()).toBe('You have control');
 
+    // The session is recorded (control is asked for): chunks reach the broker before and after the switch.
+    const session = (await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.ticket === ticket)!;
+    const chunks = async () => {
+      await s.broker.ctx.audit.flush();
+      return (await s.broker.ctx.storage.db.selectFrom('audit_events').select('seq').where('session_id', '=', session.id).where('type', '=', 'recording.chunk').execute()).length;
+    };
+    await expect.poll(chunks, { timeout: 20_000, interval: 500 }).toBeGreaterThan(0);
+
     // The switch: the end user presses Switch display and picks the right monitor in Chromium's picker.
     await rightMonitorFirst(s.xvfb.display);
     await eu.page.getByTestId('switch-display').click();
@@ -121,5 +132,40 @@ describe.skipIf(skip)(SUITE, () => {
     expect(at.x).toBeGreaterThanOrEqual(W);
     expect(Math.abs(at.x - (right.origin.x + box.x + box.width / 2))).toBeLessThanOrEqual(2);
     expect(await listMonitors(s.xvfb.display)).toContain('RIGHT');
+
+    // The recording went on through the switch, in the same file: it starts on display 1 and ends on display 2.
+    const atClick = await chunks();
+    await expect.poll(chunks, { timeout: 20_000, interval: 500 }).toBeGreaterThan(atClick + 1);
+    await eu.page.getByTestId('stop').click();
+    await eu.page.getByTestId('end-screen').waitFor({ timeout: 15_000 });
+    const finalised = async () => {
+      await s.broker.ctx.audit.flush();
+      return (await s.broker.ctx.storage.db.selectFrom('audit_events').select('seq').where('session_id', '=', session.id).where('type', '=', 'recording.finalised').execute()).length;
+    };
+    await expect.poll(finalised, { timeout: 20_000 }).toBe(1);
+    const webm = fs.readFileSync(path.join(s.broker.dataDir, 'recordings', session.id, 'recording.webm'));
+    const [start, end] = await an.page.evaluate(
+      async ([b64, nx, ny]) => {
+        const bytes = Uint8Array.from(atob(b64 as string), (c) => c.charCodeAt(0));
+        const v = document.createElement('video');
+        v.muted = true;
+        v.src = URL.createObjectURL(new Blob([bytes], { type: 'video/webm' }));
+        await new Promise((r) => v.addEventListener('loadeddata', r, { once: true }));
+        const at = async (t: number) => {
+          v.currentTime = t;
+          await new Promise((r) => v.addEventListener('seeked', r, { once: true }));
+          const c = document.createElement('canvas');
+          c.width = v.videoWidth;
+          c.height = v.videoHeight;
+          const g = c.getContext('2d')!;
+          g.drawImage(v, 0, 0);
+          const d = g.getImageData(Math.floor((nx as number) * c.width), Math.floor((ny as number) * c.height), 1, 1).data;
+          return [d[0]!, d[1]!, d[2]!] as [number, number, number];
+        };
+        return [await at(0.5), await at(Math.max(0.5, v.duration - 0.5))];
+      },
+      [webm.toString('base64'), PAGE_POINT.x, PAGE_POINT.y] as const,
+    );
+    expect({ start: near(start, WHITE), end: near(end, YELLOW) }).toEqual({ start: true, end: true });
   });
 });
