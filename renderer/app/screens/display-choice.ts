@@ -51,8 +51,8 @@ export function BannerDisplay(props: { connected: boolean }): ReactNode {
   );
 }
 
-/** The analyst's viewer: "Display 2 of 2, 1280×720", as the end user's side said. */
+/** The analyst's viewer: "Display 2 of 2, 1280×720", as the end user's side said (one display: nothing to tell). */
 export function ViewerDisplay(): ReactNode {
   const shown = useAppStore((s) => s.live.display);
-  return shown ? h('p', { className: 'viewer-display', 'data-testid': 'viewer-display' }, `Showing the end user's ${displayLabel(shown)}`) : null;
+  return shown && shown.count > 1 ? h('p', { className: 'viewer-display', 'data-testid': 'viewer-display' }, `Showing the end user's ${displayLabel(shown)}`) : null;
 }
