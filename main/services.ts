@@ -265,6 +265,8 @@ export class MainServices {
       'files.finish': (a) => (mine(a.sessionId) ? this.handlers['files.finish'](a) : { ok: false as const, reason: 'other_page' }),
       'files.cancel': (a) => (mine(a.sessionId) ? this.handlers['files.cancel'](a) : { cancelled: false }),
       'clipboard.write': (a) => (mine(a.sessionId) ? this.handlers['clipboard.write'](a) : { ok: false as const, reason: 'other_page' }),
+      // Where input lands is the sharing page's business: no other page moves it during its session.
+      'displays.select': (a) => ([...this.owners].some(([sid, owner]) => owner !== page && this.active.has(sid)) ? { ok: false as const, reason: 'other_page' } : this.handlers['displays.select'](a)),
       'recording.transcriptFlush': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.transcriptFlush'](a);

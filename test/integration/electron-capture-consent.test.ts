@@ -119,13 +119,17 @@ describe('screen capture follows the end user’s consent (real broker, real ser
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await svc.handlers['device.dpopProof']({ htm: 'POST', htu: url }) }, body: JSON.stringify({ code }) });
       const offer = ((await res.json()) as { offer: string }).offer;
       await svc.handlers['offer.verify']({ offer });
-      await svc.handlers['consent.receipt']({ offer, decision: 'accept' });
+      const { sid } = await svc.handlers['consent.receipt']({ offer, decision: 'accept' });
       // Consent alone, with two screens: the page gets nothing until the end user chose one.
       expect(await give()).toBeNull();
       expect(await svc.handlers['displays.select']({ id: 'screen:99:0' })).toEqual({ ok: false, reason: 'unknown_display' });
       expect(await give()).toBeNull();
       expect(await svc.handlers['displays.select']({ id: 'screen:22:0' })).toEqual({ ok: true, display: { id: 'screen:22:0', index: 2, width: 1280, height: 720 }, count: 2 });
       expect(await give()).toEqual({ video: two[1] });
+      // Where several pages share main (the browser host), only the sharing page moves the display.
+      await svc.handlersFor('end-user-page')['session.open']({ sessionId: sid, expiresAt: clock.now() + 600_000 });
+      expect(await svc.handlersFor('staff-page')['displays.select']({ id: 'screen:21:0' })).toEqual({ ok: false, reason: 'other_page' });
+      expect(svc.chosenDisplayId()).toBe('screen:22:0');
       // The bridge's schema refuses what is not an id before any handler sees it.
       await expect(dispatchBridgeCall(svc.handlers, 'displays.select', [{ id: 'x'.repeat(65) }])).rejects.toThrow();
     } finally {

@@ -10,6 +10,7 @@ import { inDeskOrder, onDesktop, viewOf } from '../../main/displays.js';
 import { parseListMonitors } from '../../main/displays-x11.js';
 import { ElectronDisplays, desktopInfo } from '../../main/electron/displays-electron.js';
 import { inputRect } from '../../main/injectors/desktop-coordinates.js';
+import { decodeSessionMessage } from '../../common/control/protocol.js';
 
 const LEFT: ScreenRect = { x: 0, y: 0, width: 1280, height: 720 };
 const RIGHT: ScreenRect = { x: 1280, y: 0, width: 1280, height: 720 };
@@ -107,5 +108,20 @@ describe('the displays main lists', () => {
     ]);
     expect(inputRect(desktopInfo(screen, 'win32'), 'win32')).toEqual({ x: -1920, y: 0, width: 4480, height: 1440 });
     expect(inDeskOrder(list)[0]!.id).toBe('screen:11:0');
+  });
+});
+
+describe("the 'display' session message", () => {
+  it('carries index, count and size, and nothing else', () => {
+    expect(decodeSessionMessage(JSON.stringify({ t: 'display', seq: 3, index: 2, count: 2, width: 1280, height: 720 }))).toEqual({ ok: true, msg: { t: 'display', seq: 3, index: 2, count: 2, width: 1280, height: 720 } });
+    for (const bad of [
+      { t: 'display', seq: 3, index: 0, count: 2, width: 1280, height: 720 },
+      { t: 'display', seq: 3, index: 2, count: 17, width: 1280, height: 720 },
+      { t: 'display', seq: 3, index: 1, count: 2, width: 1280.5, height: 720 },
+      { t: 'display', seq: 3, index: 1, count: 2, width: 1280, height: 720, id: 'screen:1:0' },
+      { t: 'display', seq: 3, index: 1, count: 2, width: 1280 },
+    ]) {
+      expect(decodeSessionMessage(JSON.stringify(bad))).toEqual({ ok: false });
+    }
   });
 });
