@@ -10,8 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { H, Stack, TargetWindow, W, listMonitors, missingTools, requestSession, rightMonitorFirst, signIn } from '../../kit/e2e-stack.js';
-import { mouseLocation } from '../../kit/xvfb.js';
+import { APP_WINDOW, CHROMIUM_ARGS, H, ROOT, Stack, TargetWindow, W, listMonitors, missingTools, requestSession, rightMonitorFirst, signIn } from '../../kit/e2e-stack.js';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH, grabScreen, mouseLocation, xdotool } from '../../kit/xvfb.js';
+import { rgbaPng } from '../helpers/png.js';
 import { skipWithout } from '../helpers/needs-tools.js';
 import { axeSerious, shot, viewerPixel, viewerPoint } from './page-checks.js';
 
@@ -49,6 +51,30 @@ describe.skipIf(skip)(SUITE, () => {
     s.browsers.push(right.browser);
   });
   afterAll(async () => s?.close());
+  // The picker first, while Chromium still names the left monitor "Screen 1" (the switch below reorders them).
+
+  it("in a browser the chooser is the browser's own picker, offering each display; cancelling it shares nothing", async () => {
+    const host = await s.host('end_user');
+    // No --auto-select here: Chromium shows its picker on the X screen.
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: false, env: { ...process.env, DISPLAY: s.xvfb.display }, args: [...CHROMIUM_ARGS, `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`, `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`] });
+    s.browsers.push(browser);
+    const page = await (await browser.newContext({ viewport: null })).newPage();
+    await page.goto(host.launchUrl);
+    await page.evaluate(() => {
+      const w = window as unknown as { __picked: Promise<string> };
+      w.__picked = navigator.mediaDevices.getDisplayMedia({ video: { displaySurface: 'monitor' } }).then(
+        (m) => m.getVideoTracks()[0]!.label,
+        (e: Error) => e.name,
+      );
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    // The picker is a native dialog: only the X server's own pixels show it.
+    const img = await grabScreen(s.xvfb.display, { x: 0, y: 0, width: W, height: H });
+    fs.mkdirSync(path.join(ROOT, 'test-results/screens'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'test-results/screens/98-browser-picker-two-displays.png'), rgbaPng(W, H, img.data));
+    await xdotool(s.xvfb.display, ['key', 'Escape']);
+    expect(await page.evaluate(() => (window as unknown as { __picked: Promise<string> }).__picked)).toBe('NotAllowedError');
+  });
 
   it('shares display 1, switches to display 2, the analyst sees and clicks display 2', async () => {
     const euHost = await s.host('end_user');
@@ -168,4 +194,5 @@ describe.skipIf(skip)(SUITE, () => {
     );
     expect({ start: near(start, WHITE), end: near(end, YELLOW) }).toEqual({ start: true, end: true });
   });
+
 });

@@ -15,7 +15,8 @@ function store() {
   return useAppStore.getState();
 }
 
-export const CAPTURE_CONSTRAINTS: DisplayMediaStreamOptions = { video: { frameRate: { ideal: CAPTURE_FRAME_RATE, max: CAPTURE_FRAME_RATE } }, audio: false };
+/** A whole display is what the consent covers: a browser's picker opens on its screens (`displaySurface`). */
+export const CAPTURE_CONSTRAINTS: DisplayMediaStreamOptions = { video: { frameRate: { ideal: CAPTURE_FRAME_RATE, max: CAPTURE_FRAME_RATE }, displaySurface: 'monitor' }, audio: false };
 
 /** Read once the offer is shown: the consent screen names the display (or the choice) before Accept. */
 export async function loadDisplays(): Promise<void> {
