@@ -6,7 +6,8 @@
  *
  * Screen layout on the 1280x720 display: a target window (a button and a text field) at the top
  * left, the end user's app window on the right; the bottom-left quarter shows the root window,
- * whose colour `xsetroot -solid` changes.
+ * whose colour `xsetroot -solid` changes. With `monitors: 2` the X screen is 2560x720, split into
+ * two 1280x720 monitors (LEFT, RIGHT); the layout above is the left one's.
  *
  * The tests' page checks (screenshots, viewer pixels, axe, 200% zoom) are in test/e2e/page-checks.ts.
  */
