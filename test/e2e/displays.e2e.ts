@@ -15,7 +15,7 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, grabScreen, mouseLocation, xdotool } from '../../kit/xvfb.js';
 import { rgbaPng } from '../helpers/png.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { axeSerious, shot, viewerPixel, viewerPoint } from './page-checks.js';
+import { at200, axeSerious, shot, viewerPixel, viewerPoint } from './page-checks.js';
 
 const SUITE = 'the app end to end: two displays, a switch from the banner, input on the display shown';
 const skip = skipWithout(SUITE, missingTools());
@@ -144,6 +144,7 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(an.page, '97-analyst-viewer-display-2-of-2');
     expect(await axeSerious(eu.page)).toEqual([]);
     expect(await axeSerious(an.page)).toEqual([]);
+    expect(await at200(eu.page, '96b-end-user-banner-display-2-200pct', ['Switch display…', 'Pause sharing', 'Stop'])).toEqual({ horizontalScroll: false, clipped: [] });
 
     // A click on the picture of display 2's button lands on that button, on display 2.
     await right.reset();
