@@ -53,7 +53,7 @@ describe.skipIf(skip)(SUITE, () => {
   afterAll(async () => s?.close());
   // The picker first, while Chromium still names the left monitor "Screen 1" (the switch below reorders them).
 
-  it("in a browser the chooser is the browser's own picker, offering each display; cancelling it shares nothing", async () => {
+  it("in a browser the chooser is the browser's own picker, offering each display; cancelling it shares nothing, picking display 2 gives display 2", async () => {
     const host = await s.host('end_user');
     // No --auto-select here: Chromium shows its picker on the X screen.
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: false, env: { ...process.env, DISPLAY: s.xvfb.display }, args: [...CHROMIUM_ARGS, `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`, `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`] });
@@ -74,6 +74,23 @@ describe.skipIf(skip)(SUITE, () => {
     fs.writeFileSync(path.join(ROOT, 'test-results/screens/98-browser-picker-two-displays.png'), rgbaPng(W, H, img.data));
     await xdotool(s.xvfb.display, ['key', 'Escape']);
     expect(await page.evaluate(() => (window as unknown as { __picked: Promise<string> }).__picked)).toBe('NotAllowedError');
+
+    // Picked in the picker itself: "Screen 2" and Share (where Chromium draws them over this window),
+    // and main knows the monitor it gave: display 2 of 2, whose rectangle input will land on.
+    await page.evaluate(() => {
+      const w = window as unknown as { __picked: Promise<string> };
+      w.__picked = navigator.mediaDevices.getDisplayMedia({ video: { displaySurface: 'monitor' } }).then(
+        (m) => m.getVideoTracks()[0]!.getSettings().deviceId ?? '',
+        (e: Error) => e.name,
+      );
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    await xdotool(s.xvfb.display, ['mousemove', '1075', '308', 'click', '1']);
+    await new Promise((r) => setTimeout(r, 500));
+    await xdotool(s.xvfb.display, ['mousemove', '1183', '580', 'click', '1']);
+    const picked = await page.evaluate(() => (window as unknown as { __picked: Promise<string> }).__picked);
+    expect(picked).toMatch(/^screen:\d+:0$/);
+    expect(await host.services.handlers['displays.select']({ id: picked })).toEqual({ ok: true, display: { id: picked, index: 2, width: W, height: H }, count: 2 });
   });
 
   it('shares display 1, switches to display 2, the analyst sees and clicks display 2', async () => {
