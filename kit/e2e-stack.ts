@@ -209,9 +209,10 @@ export class Stack {
 
   /**
    * The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real
-   * screen (`source`: the name Chromium's picker would show, picked without asking).
+   * screen (`source`: the name Chromium's picker would show, picked without asking; null: the
+   * picker shows, for the test to click, pickInPicker).
    */
-  async endUserPage(host: BrowserHost, hash = '#/', source = 'Entire screen'): Promise<{ browser: Browser; page: Page }> {
+  async endUserPage(host: BrowserHost, hash = '#/', source: string | null = 'Entire screen'): Promise<{ browser: Browser; page: Page }> {
     const browser = await launchCapturingChromium(this.xvfb.display, source);
     this.browsers.push(browser);
     const page = await (await browser.newContext({ viewport: null })).newPage();
@@ -233,14 +234,14 @@ export class Stack {
  * Headed Chromium in the app window's place on the X display, whose getDisplayMedia picks the
  * entire screen without a picker (the bench's plain-page baseline uses it too).
  */
-export function launchCapturingChromium(display: string, source = 'Entire screen'): Promise<Browser> {
+export function launchCapturingChromium(display: string, source: string | null = 'Entire screen'): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: false,
     env: { ...process.env, DISPLAY: display },
     args: [
       ...CHROMIUM_ARGS,
-      `--auto-select-desktop-capture-source=${source}`,
+      ...(source === null ? [] : [`--auto-select-desktop-capture-source=${source}`]),
       `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
       `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
     ],
@@ -268,14 +269,16 @@ export async function twoMonitors(display: string): Promise<void> {
 }
 
 /**
- * Makes Chromium's "Screen 1" the right-hand monitor: LEFT is taken off and put back, which puts
- * it after RIGHT in the server's order; both keep their place on the desk. The e2e test's stand-in
- * for the end user clicking the other screen in Chromium's picker, which is a native dialog no
- * test can click, and whose --auto-select-desktop-capture-source name is fixed at launch.
+ * Picks a screen in Chromium's own picker, as the end user would: the picker opens on its Entire
+ * Screen tab (the app asks for displaySurface 'monitor') over the app window (APP_WINDOW), where
+ * Chromium 156 draws "Screen 1" and "Screen 2" side by side and Share below; the clicks go through
+ * the X server (xdotool), since no page can reach a native dialog.
  */
-export async function rightMonitorFirst(display: string): Promise<void> {
-  await xrandr(display, ['--delmonitor', 'LEFT']);
-  await xrandr(display, ['--setmonitor', 'LEFT', `${W}/338x${H}/190+0+0`, 'screen']);
+export async function pickInPicker(display: string, screen: 1 | 2): Promise<void> {
+  await new Promise((r) => setTimeout(r, 2500));
+  await xdotool(display, ['mousemove', screen === 1 ? '805' : '1075', '308', 'click', '1']);
+  await new Promise((r) => setTimeout(r, 500));
+  await xdotool(display, ['mousemove', '1183', '580', 'click', '1']);
 }
 
 export async function listMonitors(display: string): Promise<string> {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_WINDOW, CHROMIUM_ARGS, H, ROOT, Stack, TargetWindow, W, listMonitors, missingTools, requestSession, rightMonitorFirst, signIn } from '../../kit/e2e-stack.js';
+import { APP_WINDOW, CHROMIUM_ARGS, H, ROOT, Stack, TargetWindow, W, listMonitors, missingTools, pickInPicker, requestSession, signIn } from '../../kit/e2e-stack.js';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, grabScreen, mouseLocation, xdotool } from '../../kit/xvfb.js';
 import { rgbaPng } from '../helpers/png.js';
@@ -51,7 +51,6 @@ describe.skipIf(skip)(SUITE, () => {
     s.browsers.push(right.browser);
   });
   afterAll(async () => s?.close());
-  // The picker first, while Chromium still names the left monitor "Screen 1" (the switch below reorders them).
 
   it("in a browser the chooser is the browser's own picker, offering each display; cancelling it shares nothing, picking display 2 gives display 2", async () => {
     const host = await s.host('end_user');
@@ -84,10 +83,7 @@ describe.skipIf(skip)(SUITE, () => {
         (e: Error) => e.name,
       );
     });
-    await new Promise((r) => setTimeout(r, 3000));
-    await xdotool(s.xvfb.display, ['mousemove', '1075', '308', 'click', '1']);
-    await new Promise((r) => setTimeout(r, 500));
-    await xdotool(s.xvfb.display, ['mousemove', '1183', '580', 'click', '1']);
+    await pickInPicker(s.xvfb.display, 2);
     const picked = await page.evaluate(() => (window as unknown as { __picked: Promise<string> }).__picked);
     expect(picked).toMatch(/^screen:\d+:0$/);
     expect(await host.services.handlers['displays.select']({ id: picked })).toEqual({ ok: true, display: { id: picked, index: 2, width: W, height: H }, count: 2 });
@@ -110,8 +106,8 @@ describe.skipIf(skip)(SUITE, () => {
     await an.page.getByTestId('join-code').waitFor({ timeout: 15_000 });
     const code = (await an.page.getByTestId('join-code').textContent())!.trim();
 
-    // Chromium's picker gives "Screen 1", the left monitor, as the end user's first choice.
-    const eu = await s.endUserPage(euHost, '#/', 'Screen 1');
+    // No auto-selection: the end user picks in Chromium's own picker, "Screen 1" (the left monitor) first.
+    const eu = await s.endUserPage(euHost, '#/', null);
     await eu.page.context().addInitScript(RECORD_PCS);
     await eu.page.reload();
     await eu.page.getByLabel('Join code').fill(code);
@@ -122,6 +118,7 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(eu.page, '95-end-user-consent-two-displays');
     expect(await axeSerious(eu.page)).toEqual([]);
     await eu.page.getByRole('button', { name: 'Accept and share my screen' }).click();
+    await pickInPicker(s.xvfb.display, 1);
     await an.page.getByTestId('viewer-sas').waitFor({ timeout: 30_000 });
 
     // Display 1 of 2: said on both sides, and the picture is the left monitor (the white target window).
@@ -146,8 +143,8 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(chunks, { timeout: 20_000, interval: 500 }).toBeGreaterThan(0);
 
     // The switch: the end user presses Switch display and picks the right monitor in Chromium's picker.
-    await rightMonitorFirst(s.xvfb.display);
     await eu.page.getByTestId('switch-display').click();
+    await pickInPicker(s.xvfb.display, 2);
     await expect.poll(() => eu.page.getByTestId('banner-display').textContent(), { timeout: 15_000 }).toBe('Sharing display 2 of 2');
     await expect.poll(() => an.page.getByTestId('viewer-display').textContent(), { timeout: 15_000 }).toBe("Showing the end user's Display 2 of 2, 1280×720");
     await expect.poll(() => viewerPixel(an.page, PAGE_POINT.x, PAGE_POINT.y).then((p) => near(p, YELLOW)), { timeout: 15_000 }).toBe(true);
