@@ -248,9 +248,6 @@ export function launchCapturingChromium(display: string, source: string | null =
   });
 }
 
-/** The two monitors' names in the X server (RandR 1.5), left and right. */
-export const MONITORS = ['LEFT', 'RIGHT'] as const;
-
 function xrandr(display: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile('xrandr', args, { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out)));
@@ -279,10 +276,6 @@ export async function pickInPicker(display: string, screen: 1 | 2): Promise<void
   await xdotool(display, ['mousemove', screen === 1 ? '805' : '1075', '308', 'click', '1']);
   await new Promise((r) => setTimeout(r, 500));
   await xdotool(display, ['mousemove', '1183', '580', 'click', '1']);
-}
-
-export async function listMonitors(display: string): Promise<string> {
-  return xrandr(display, ['--listmonitors']);
 }
 
 /** Signs in through the form with a TOTP code the account has not used yet. */

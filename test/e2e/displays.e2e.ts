@@ -1,7 +1,8 @@
 /**
  * Two displays, through both apps on one real X screen split into two monitors (xrandr
- * --setmonitor): the consent screen says one display is shared, the end user shares display 1,
- * then switches to display 2 from the banner; the sender's track is replaced on the same peer
+ * --setmonitor): the consent screen says one display is shared, the end user picks display 1 in
+ * Chromium's own picker (clicked through the X server: kit/e2e-stack.ts pickInPicker), then
+ * switches to display 2 from the banner and the picker; the sender's track is replaced on the same peer
  * connection without renegotiation, the analyst's viewer says "Display 2 of 2, 1280×720" and its
  * picture shows what is on display 2, and the analyst's click on that picture lands on display 2.
  * The session's recording follows the switch in the same file (renderer/session/frame-relay.ts).
@@ -10,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_WINDOW, CHROMIUM_ARGS, H, ROOT, Stack, TargetWindow, W, listMonitors, missingTools, pickInPicker, requestSession, signIn } from '../../kit/e2e-stack.js';
+import { APP_WINDOW, CHROMIUM_ARGS, H, ROOT, Stack, TargetWindow, W, missingTools, pickInPicker, requestSession, signIn } from '../../kit/e2e-stack.js';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, grabScreen, mouseLocation, xdotool } from '../../kit/xvfb.js';
 import { rgbaPng } from '../helpers/png.js';
@@ -172,7 +173,6 @@ describe.skipIf(skip)(SUITE, () => {
     const at = await mouseLocation(s.xvfb.display);
     expect(at.x).toBeGreaterThanOrEqual(W);
     expect(Math.abs(at.x - (right.origin.x + box.x + box.width / 2))).toBeLessThanOrEqual(2);
-    expect(await listMonitors(s.xvfb.display)).toContain('RIGHT');
 
     // The recording went on through the switch, in the same file: it starts on display 1 and ends on display 2.
     const atClick = await chunks();
