@@ -6,7 +6,8 @@
  *
  * Screen layout on the 1280x720 display: a target window (a button and a text field) at the top
  * left, the end user's app window on the right; the bottom-left quarter shows the root window,
- * whose colour `xsetroot -solid` changes.
+ * whose colour `xsetroot -solid` changes. With `monitors: 2` the X screen is 2560x720, split into
+ * two 1280x720 monitors (LEFT, RIGHT); the layout above is the left one's.
  *
  * The tests' page checks (screenshots, viewer pixels, axe, 200% zoom) are in test/e2e/page-checks.ts.
  */
@@ -19,6 +20,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createXTestInjector } from '../main/injectors/xtest.js';
 import { XclipClipboard } from '../main/clipboard/xclip.js';
+import { X11Displays } from '../main/displays-x11.js';
 import { startBrowserHost, type BrowserHost } from '../main/browser-host/server.js';
 import { ANALYST_CAPABILITY_TEXT } from '../renderer/app/wording.js';
 import { ApiClient } from './api.js';
@@ -77,17 +79,19 @@ export class TargetWindow {
     readonly origin: { x: number; y: number },
   ) {}
 
-  static async open(display: string): Promise<TargetWindow> {
+  /** `at`: where the window goes (another monitor's target sits right of the first); `background`: a colour to tell it by. */
+  static async open(display: string, o: { at?: { x: number; y: number }; background?: string } = {}): Promise<TargetWindow> {
+    const at = o.at ?? { x: TARGET_WINDOW.x, y: TARGET_WINDOW.y };
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       headless: false,
       env: { ...process.env, DISPLAY: display },
-      args: [...CHROMIUM_ARGS, `--window-position=${TARGET_WINDOW.x},${TARGET_WINDOW.y}`, `--window-size=${TARGET_WINDOW.width},${TARGET_WINDOW.height}`],
+      args: [...CHROMIUM_ARGS, `--window-position=${at.x},${at.y}`, `--window-size=${TARGET_WINDOW.width},${TARGET_WINDOW.height}`],
     });
     const page = await (await browser.newContext({ viewport: null })).newPage();
-    await page.setContent(TARGET_PAGE);
+    await page.setContent(o.background ? TARGET_PAGE.replace('background:#fff', `background:${o.background}`) : TARGET_PAGE);
     // Calibrate: where the page's (0,0) is on the screen, from a real pointer move.
-    await xdotool(display, ['mousemove', '150', '200']);
+    await xdotool(display, ['mousemove', String(at.x + 150), String(at.y + 200)]);
     let m: { x: number; y: number; cx: number; cy: number } | null = null;
     for (let i = 0; i < 200 && !m; i++) {
       m = await page.evaluate(() => (window as unknown as { lastMove: { x: number; y: number; cx: number; cy: number } | null }).lastMove);
@@ -137,12 +141,14 @@ export class Stack {
     readonly headless: Browser,
   ) {}
 
-  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown> } = {}): Promise<Stack> {
+  /** `monitors: 2`: the X screen is two 1280x720 monitors side by side (twoMonitors), the first where the one-monitor layout is. */
+  static async start(opts: { brokerClock?: Clock & { now(): number }; policy?: Record<string, unknown>; file?: Record<string, unknown>; monitors?: 1 | 2 } = {}): Promise<Stack> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-e2e-'));
     const started: (() => Promise<unknown>)[] = [];
     try {
-      const xvfb = await startXvfb({ width: W, height: H });
+      const xvfb = await startXvfb({ width: W * (opts.monitors ?? 1), height: H });
       started.push(() => xvfb.stop());
+      if (opts.monitors === 2) await twoMonitors(xvfb.display);
       await xsetroot(xvfb.display, '#203040');
       const broker = await startTestBroker('sqlite', { ...(opts.brokerClock ? { clock: opts.brokerClock } : {}), ...(opts.policy ? { policy: opts.policy } : {}), ...(opts.file ? { file: opts.file } : {}) } as never);
       started.push(() => broker.destroy());
@@ -186,7 +192,7 @@ export class Stack {
       ...(opts.receiveFolder ? { receiveFolder: opts.receiveFolder } : {}),
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
       ...(opts.port ? { port: opts.port } : {}),
-      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display) } : {}),
+      ...(kind === 'end_user' ? { createInjector: opts.createInjector ?? (() => createXTestInjector({ display })), clipboard: new XclipClipboard(display), displays: new X11Displays(display) } : {}),
     });
     this.hosts.push(host);
     return host;
@@ -201,9 +207,13 @@ export class Stack {
     return { context, page };
   }
 
-  /** The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real screen. */
-  async endUserPage(host: BrowserHost, hash = '#/'): Promise<{ browser: Browser; page: Page }> {
-    const browser = await launchCapturingChromium(this.xvfb.display);
+  /**
+   * The end user's app: headed Chromium on the X display, so getDisplayMedia captures the real
+   * screen (`source`: the name Chromium's picker would show, picked without asking; null: the
+   * picker shows, for the test to click, pickInPicker).
+   */
+  async endUserPage(host: BrowserHost, hash = '#/', source: string | null = 'Entire screen'): Promise<{ browser: Browser; page: Page }> {
+    const browser = await launchCapturingChromium(this.xvfb.display, source);
     this.browsers.push(browser);
     const page = await (await browser.newContext({ viewport: null })).newPage();
     await page.goto(`${host.launchUrl}${hash}`);
@@ -224,18 +234,48 @@ export class Stack {
  * Headed Chromium in the app window's place on the X display, whose getDisplayMedia picks the
  * entire screen without a picker (the bench's plain-page baseline uses it too).
  */
-export function launchCapturingChromium(display: string): Promise<Browser> {
+export function launchCapturingChromium(display: string, source: string | null = 'Entire screen'): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: false,
     env: { ...process.env, DISPLAY: display },
     args: [
       ...CHROMIUM_ARGS,
-      '--auto-select-desktop-capture-source=Entire screen',
+      ...(source === null ? [] : [`--auto-select-desktop-capture-source=${source}`]),
       `--window-position=${APP_WINDOW.x},${APP_WINDOW.y}`,
       `--window-size=${APP_WINDOW.width},${APP_WINDOW.height}`,
     ],
   });
+}
+
+function xrandr(display: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('xrandr', args, { env: { ...process.env, DISPLAY: display }, timeout: 5000 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+/**
+ * Splits the wide X screen into two 1280x720 monitors (xrandr --setmonitor; Xvfb keeps them
+ * because it runs with -noreset). LEFT takes over Xvfb's one output, so there is no third
+ * monitor covering both; Chromium's picker names them "Screen 1" and "Screen 2" in the server's
+ * order, which lists monitors with an output first.
+ */
+export async function twoMonitors(display: string): Promise<void> {
+  await xrandr(display, ['--setmonitor', 'LEFT', `${W}/338x${H}/190+0+0`, 'screen']);
+  await xrandr(display, ['--setmonitor', 'RIGHT', `${W}/338x${H}/190+${W}+0`, 'none']);
+}
+
+/**
+ * Picks a screen in Chromium's own picker, as the end user would: the picker opens on its Entire
+ * Screen tab (the app asks for displaySurface 'monitor') over the app window (APP_WINDOW), where
+ * Chromium 156 draws "Screen 1" and "Screen 2" side by side and Share below; the clicks go through
+ * the X server (xdotool), since no page can reach a native dialog.
+ */
+export async function pickInPicker(display: string, screen: 1 | 2): Promise<void> {
+  await new Promise((r) => setTimeout(r, 2500));
+  await xdotool(display, ['mousemove', screen === 1 ? '805' : '1075', '308', 'click', '1']);
+  await new Promise((r) => setTimeout(r, 500));
+  await xdotool(display, ['mousemove', '1183', '580', 'click', '1']);
 }
 
 /** Signs in through the form with a TOTP code the account has not used yet. */

@@ -5,6 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import x11 from 'x11';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -131,4 +132,33 @@ export async function startXvfb(opts: { width?: number; height?: number; timeout
     await stop();
     throw err;
   }
+}
+
+/**
+ * A region of the X screen as the X server itself holds it (XGetImage, ZPixmap, four bytes a
+ * pixel: blue, green, red, unused), as RGBA: never through capture, an encoder or WebRTC. Shows
+ * native dialogs too (the browser's screen picker), which no page screenshot includes.
+ */
+export function grabScreen(display: string, r: { x: number; y: number; width: number; height: number }): Promise<{ data: Uint8ClampedArray; width: number; height: number }> {
+  return new Promise((resolve, reject) => {
+    const client = x11.createClient({ display, shm: false }, (err, d) => {
+      if (err) return reject(new Error(`cannot connect to X display ${display}: ${err.message}`));
+      const X = d.client;
+      X.GetImage(2, d.screen[0]!.root, r.x, r.y, r.width, r.height, 0xffffffff, (e, img) => {
+        X.terminate();
+        if (e) return reject(new Error(`XGetImage failed: ${e.message}`));
+        const px = r.width * r.height;
+        if (img.data.length < px * 4) return reject(new Error(`XGetImage gave ${img.data.length} bytes for ${px} pixels (depth ${img.depth})`));
+        const out = new Uint8ClampedArray(px * 4);
+        for (let i = 0; i < px; i++) {
+          out[i * 4] = img.data[i * 4 + 2]!;
+          out[i * 4 + 1] = img.data[i * 4 + 1]!;
+          out[i * 4 + 2] = img.data[i * 4]!;
+          out[i * 4 + 3] = 255;
+        }
+        resolve({ data: out, width: r.width, height: r.height });
+      });
+    });
+    client.on('error', (e: Error) => reject(e));
+  });
 }

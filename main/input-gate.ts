@@ -10,7 +10,8 @@ import {
 import { missingCase } from '../common/missing-case.js';
 import type { TranscriptEntry } from '../common/recording.js';
 import type { GrantKind, GrantRecord, RevokedListener } from './grants.js';
-import type { Injector, PointerButton } from './injector.js';
+import type { Injector, PointerButton, ScreenRect } from './injector.js';
+import { onDesktop } from './displays.js';
 import { chordPart, completesChord, type ChordPart } from './panic.js';
 
 export interface GateCounters {
@@ -105,6 +106,11 @@ export class InputGate {
   /** Per session, the sender's newest seq on the reliable channel and on either channel. */
   private readonly seqs = new Map<string, { reliable: number; any: number }>();
   private readonly unsubscribe: () => void;
+  /**
+   * The display being shared, in the injector's desktop pixels: the analyst's coordinates are
+   * fractions of the picture of it, not of the whole desktop. Null: the whole desktop is shared.
+   */
+  private shown: ScreenRect | null = null;
 
   constructor(opts: InputGateOptions) {
     this.grants = opts.grants;
@@ -154,6 +160,11 @@ export class InputGate {
     this.seqs.delete(sessionId);
   }
 
+  /** The end user shares another display (or the whole desktop, null): the pointer follows it. */
+  showDisplay(rect: ScreenRect | null): void {
+    this.shown = rect ? { ...rect } : null;
+  }
+
   /** Lets go of every key and button the remote side holds. */
   releaseAll(): void {
     this.heldKeys.clear();
@@ -199,21 +210,29 @@ export class InputGate {
     }
   }
 
+  /** A point on the analyst's picture, as the injector's normalised desktop point. */
+  private point(x: number, y: number): [number, number] {
+    const r = this.shown;
+    const desk = this.injector.screen;
+    if (!r || desk.width <= 0 || desk.height <= 0) return [x, y];
+    return [onDesktop(x, r.x, r.width, desk.x, desk.width), onDesktop(y, r.y, r.height, desk.y, desk.height)];
+  }
+
   private inject(msg: Exclude<ControlMessage, { t: 'chat' }>): GateOutcome {
     const inj = this.injector;
     switch (msg.t) {
       case 'move':
-        inj.move(msg.x, msg.y);
+        inj.move(...this.point(msg.x, msg.y));
         return 'injected';
       case 'down':
-        inj.move(msg.x, msg.y);
+        inj.move(...this.point(msg.x, msg.y));
         inj.button(msg.button, true);
         this.heldButtons.add(msg.button);
         return 'injected';
       case 'up':
         // Releasing a button the analyst never pressed could end the end user's own drag.
         if (!this.heldButtons.has(msg.button)) return 'dropped_invalid';
-        inj.move(msg.x, msg.y);
+        inj.move(...this.point(msg.x, msg.y));
         inj.button(msg.button, false);
         this.heldButtons.delete(msg.button);
         return 'injected';

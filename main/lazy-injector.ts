@@ -18,9 +18,11 @@ export class LazyInjector {
       if (!this.injector) throw new Error('no input injector');
       return this.injector;
     };
+    const current = () => this.injector;
     this.proxy = {
+      // The input gate maps the shown display onto the real desktop's rectangle.
       get screen() {
-        return { x: 0, y: 0, width: 1, height: 1 };
+        return current()?.screen ?? { x: 0, y: 0, width: 1, height: 1 };
       },
       move: (x, y) => must().move(x, y),
       button: (b, d) => must().button(b, d),

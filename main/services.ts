@@ -26,6 +26,7 @@ import { TranscriptAckSchema } from '../common/recording.js';
 import type { SecretStore } from './secret-store.js';
 import { PresenceTranscript } from './presence-transcript.js';
 import type { DesktopNotifier } from './notifier.js';
+import { inDeskOrder, viewOf, type DisplayPort, type SharedDisplay } from './displays.js';
 
 export interface MainServicesOptions {
   /** The pinned broker, reached from the main process (JWKS, crash reports). */
@@ -61,6 +62,8 @@ export interface MainServicesOptions {
   openExternal?: (url: string) => Promise<void>;
   /** Desktop notifications for staff (Electron's Notification); without it the page notifies by itself. */
   notifier?: DesktopNotifier;
+  /** The displays this machine can share (main/displays.ts); without it the whole desktop is shared. */
+  displays?: DisplayPort;
 }
 
 type Emit = <E extends BridgeEvent>(event: E, payload: BridgeEventPayload<E>) => void;
@@ -103,6 +106,8 @@ export class MainServices {
   /** A picture from the analyst coming in pieces, per session. */
   private readonly imageIn = new Map<string, ImageAssembler>();
   private readonly sso: SsoDesktop;
+  /** The display the end user chose or the browser's picker gave: the one shared, the one input lands on. */
+  private chosen: SharedDisplay | null = null;
 
   private constructor(
     private readonly opts: MainServicesOptions,
@@ -205,6 +210,11 @@ export class MainServices {
     return this.receipts.captureConsented((sid) => this.active.has(sid) && this.registry.grants().some((g) => g.sessionId === sid && g.kind === 'capture'));
   }
 
+  /** The source getDisplayMedia gets in the desktop app (main/electron/display-media.ts): the chosen one. */
+  chosenDisplayId(): string | null {
+    return this.chosen?.id ?? null;
+  }
+
   /** The panic chord (Electron: globalShortcut) tells every page to stop. */
   panic(): void {
     this.emit('panic', {});
@@ -271,6 +281,8 @@ export class MainServices {
       'transcript.presence': (a) => (mine(a.sessionId) ? this.handlers['transcript.presence'](a) : { written: 0 }),
       'clipboard.writeImage': (a) => (mine(a.sessionId) ? this.handlers['clipboard.writeImage'](a) : { ok: false as const, reason: 'other_page' }),
       'clipboard.terms': (a) => (mine(a.sessionId) ? this.handlers['clipboard.terms'](a) : { images: false }),
+      // Where input lands is the sharing page's business: no other page moves it during its session.
+      'displays.select': (a) => ([...this.owners].some(([sid, owner]) => owner !== page && this.active.has(sid)) ? { ok: false as const, reason: 'other_page' } : this.handlers['displays.select'](a)),
       'recording.transcriptFlush': (a) => {
         if (!mine(a.sessionId)) throw new Error('that session belongs to another page');
         return this.handlers['recording.transcriptFlush'](a);
@@ -479,6 +491,20 @@ export class MainServices {
     'files.write': ({ sessionId, id, offset, data }) => this.files.write(sessionId, id, offset, Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
     'files.finish': ({ sessionId, id }) => this.files.finish(sessionId, id),
     'files.cancel': ({ sessionId, id }) => ({ cancelled: this.files.cancel(sessionId, id) }),
+    'displays.list': async () => {
+      const port = this.opts.displays;
+      const list = port ? inDeskOrder(await port.list()) : [];
+      return { picker: port?.picker ?? 'system', displays: list.slice(0, 16).map((d) => viewOf(list, d)), chosen: this.chosen?.id ?? null };
+    },
+    'displays.select': async ({ id }) => {
+      const list = this.opts.displays ? inDeskOrder(await this.opts.displays.list()) : [];
+      const d = list.find((x) => x.id === id);
+      if (!d) return { ok: false as const, reason: 'unknown_display' };
+      this.chosen = d;
+      // One display only: the whole desktop is what is shown, as before there was a choice.
+      this.gate.showDisplay(list.length > 1 ? d.rect : null);
+      return { ok: true as const, display: viewOf(list, d), count: Math.min(16, list.length) };
+    },
     'clipboard.write': async ({ sessionId, text }) => (this.clipboard ? this.clipboard.write(sessionId, text) : { ok: false as const, reason: 'no_clipboard' }),
     'clipboard.writeImage': async ({ sessionId, ...piece }) => {
       if (!this.clipboard) return { ok: false as const, reason: 'no_clipboard' };

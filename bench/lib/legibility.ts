@@ -9,8 +9,7 @@
 import fs from 'node:fs';
 import type { Page } from 'playwright-core';
 import { ssim } from 'ssim.js';
-import x11 from 'x11';
-import { xdotool } from '../../kit/xvfb.js';
+import { grabScreen, xdotool } from '../../kit/xvfb.js';
 import { nameShim } from './screen-probe.js';
 import { round, sleep } from './stats.js';
 
@@ -55,29 +54,8 @@ export async function fineTextRegion(target: Page, origin: { x: number; y: numbe
 }
 
 /** A region of the X server's root window, straight from the server (ZPixmap, depth 24, BGRX). */
-export function grabScreen(display: string, r: Rect): Promise<Rgba> {
-  return new Promise((resolve, reject) => {
-    const client = x11.createClient({ display, shm: false }, (err, d) => {
-      if (err) return reject(new Error(`cannot connect to X display ${display}: ${err.message}`));
-      const X = d.client;
-      X.GetImage(2, d.screen[0]!.root, r.x, r.y, r.width, r.height, 0xffffffff, (e, img) => {
-        X.terminate();
-        if (e) return reject(new Error(`XGetImage failed: ${e.message}`));
-        const px = r.width * r.height;
-        if (img.data.length < px * 4) return reject(new Error(`XGetImage gave ${img.data.length} bytes for ${px} pixels (depth ${img.depth})`));
-        const out = new Uint8ClampedArray(px * 4);
-        for (let i = 0; i < px; i++) {
-          out[i * 4] = img.data[i * 4 + 2]!;
-          out[i * 4 + 1] = img.data[i * 4 + 1]!;
-          out[i * 4 + 2] = img.data[i * 4]!;
-          out[i * 4 + 3] = 255;
-        }
-        resolve({ data: out, width: r.width, height: r.height });
-      });
-    });
-    client.on('error', (e: Error) => reject(e));
-  });
-}
+/** The X server's own pixels of a region (moved to kit/xvfb.ts, where the e2e tests use it too). */
+export { grabScreen };
 
 /**
  * The same region from the viewer's current video frame, drawn at the video's own resolution

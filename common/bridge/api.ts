@@ -170,6 +170,40 @@ export const FILE_METHODS = {
 } as const;
 
 
+/** A screen main can share, as it describes it to the page (never its pixels). */
+export const DisplayViewSchema = z
+  .object({
+    /** The capture source's id (`screen:N:0`), one that main listed. */
+    id: z.string().min(1).max(64).regex(/^screen:[0-9-]+:[0-9]+$/),
+    /** 1-based, left to right then top to bottom, as the end user sees them on the desk. */
+    index: z.number().int().min(1).max(16),
+    width: z.number().int().min(1).max(32768),
+    height: z.number().int().min(1).max(32768),
+  })
+  .strict();
+export type DisplayView = z.infer<typeof DisplayViewSchema>;
+
+export const DISPLAY_METHODS = {
+  /**
+   * The displays of this machine. `picker: 'main'` (the desktop app): the end user chooses on the
+   * consent screen and main gives that source to getDisplayMedia; `'system'` (the browser host):
+   * the browser's own picker chooses, and the page tells main which one it gave.
+   */
+  'displays.list': {
+    args: z.tuple([]),
+    result: z.object({ picker: z.enum(['main', 'system']), displays: z.array(DisplayViewSchema).max(16), chosen: z.string().max(64).nullable() }).strict(),
+  },
+  /**
+   * The display to share (desktop app: before capture, from the end user's choice) or being shared
+   * (browser host: after capture, the track's deviceId). Refused for an id main did not list; on
+   * success the input gate maps the analyst's pointer onto that display's rectangle.
+   */
+  'displays.select': {
+    args: z.tuple([z.object({ id: z.string().min(1).max(64) }).strict()]),
+    result: z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), display: DisplayViewSchema, count: z.number().int().min(1).max(16) }).strict(), failed]),
+  },
+} as const;
+
 /** Every method: a tuple of arguments and a result, both parsed on the main side. */
 export const BRIDGE_METHODS = {
   'policy.get': { args: z.tuple([]), result: PolicyViewSchema },
@@ -269,6 +303,7 @@ export const BRIDGE_METHODS = {
     result: GateOutcomeSchema,
   },
   ...FILE_METHODS,
+  ...DISPLAY_METHODS,
   /**
    * Single sign-on in the desktop app (RFC 8252, main/sso-desktop.ts): main listens once on
    * http://127.0.0.1:{a port the system picks}/sso/callback; the page gives that address to the

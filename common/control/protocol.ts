@@ -20,6 +20,8 @@ export const MAX_EVENTS_PER_SECOND = 1000;
 
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const norm = z.number().min(0).max(1);
+const displayCount = z.number().int().min(1).max(16);
+const displaySide = z.number().int().min(1).max(32768);
 const button = z.enum(['left', 'middle', 'right']);
 /** KeyboardEvent.code and .key: short printable names, never arbitrary text. */
 const keyCode = z.string().min(1).max(32).regex(/^[A-Za-z0-9]+$/);
@@ -42,17 +44,20 @@ export type ControlDraft = ControlMessage extends infer T ? (T extends unknown ?
 
 /**
  * Messages of the session itself on the reliable channel, both directions, handled by the session
- * engine and never passed to the input gate: the verification code's reveal, and whether the end
- * user's screen is being sent (only the end user sends `share`), and the analyst's quality choice
- * (only the analyst sends `quality`; common/control/quality.ts).
+ * engine and never passed to the input gate: the verification code's reveal, whether the end
+ * user's screen is being sent (only the end user sends `share`), the analyst's quality choice
+ * (only the analyst sends `quality`; common/control/quality.ts), and which display is shown (only
+ * the end user sends `display`).
  */
 export const SessionMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('sas-reveal'), seq, value: z.string().regex(B64URL_32) }).strict(),
   z.object({ t: z.literal('share'), seq, paused: z.boolean() }).strict(),
   z.object({ t: z.literal('quality'), seq, preset: z.enum(QUALITY_PRESETS) }).strict(),
+  /** Which of the end user's displays is shown (only the end user sends it): "Display 2 of 2, 1280×720". */
+  z.object({ t: z.literal('display'), seq, index: displayCount, count: displayCount, width: displaySide, height: displaySide }).strict(),
 ]);
 export type SessionMessage = z.infer<typeof SessionMessageSchema>;
-const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share', 'quality']);
+const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share', 'quality', 'display']);
 
 /**
  * A reliable-channel message that belongs to the session engine: `{ok: true, msg}`, or

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadMachinePolicyFile } from '../machine-policy/index.js';
 import { XclipClipboard } from '../clipboard/xclip.js';
+import { X11Displays } from '../displays-x11.js';
 import { loadOrCreateLaunchSecret } from './launch-secret.js';
 import { startBrowserHost } from './server.js';
 
@@ -46,6 +47,8 @@ const host = await startBrowserHost({
   ...(display
     ? {
         clipboard: new XclipClipboard(display),
+        // The browser's picker chooses the monitor; these say which one it gave, for input.
+        displays: new X11Displays(display),
         createInjector: async () => {
           const { createInjector } = await import('../injector-factory.js');
           return createInjector(process.platform, { display });

@@ -10,6 +10,8 @@ import { APP_SCHEME_PRIVILEGES, serveAppProtocol } from './app-protocol.js';
 import { brokerUrlFor } from './broker-url.js';
 import { electronClipboard } from './clipboard.js';
 import { displayMediaRequestHandler, type ScreenSource } from './display-media.js';
+import { ElectronDisplays, desktopInfo } from './displays-electron.js';
+import { isTargetOs } from '../injectors/target-os.js';
 import { eventPusher, registerBridgeIpc } from './ipc.js';
 import { guardNavigation } from './navigation-guard.js';
 import { permissionCheckHandler, permissionRequestHandler } from './permissions.js';
@@ -90,11 +92,11 @@ async function start(): Promise<void> {
     policy: { panicChord: true },
     machinePolicy,
     // macOS asks before control and capture (Accessibility, Screen Recording); Windows and macOS
-    // inject over the primary display, the one display-media.ts shares.
+    // inject over the whole desktop, and the input gate places the analyst's point on the display
+    // display-media.ts shares (the end user's choice among ElectronDisplays).
     createInjector: async () => {
       const { createInjector } = await import('../injector-factory.js');
-      const d = screen.getPrimaryDisplay();
-      const target = process.platform === 'linux' ? undefined : { bounds: d.bounds, scaleFactor: d.scaleFactor, ...(process.platform === 'win32' ? { physical: screen.dipToScreenRect(null, d.bounds) } : {}) };
+      const target = process.platform === 'linux' || !isTargetOs(process.platform) ? undefined : desktopInfo(screen, process.platform);
       return createInjector(process.platform, { target, permissions: electronDesktopPermissions(systemPreferences) });
     },
     captureRefusal: () => captureRefusal(process.platform, electronDesktopPermissions(systemPreferences)),
@@ -112,6 +114,7 @@ async function start(): Promise<void> {
       }
     }),
     onError: (err) => log(String((err as Error)?.message ?? err)),
+    ...(isTargetOs(process.platform) ? { displays: new ElectronDisplays(screen, listScreens, process.platform) } : {}),
   };
   try {
     services = await MainServices.start(opts);
@@ -137,7 +140,8 @@ async function start(): Promise<void> {
     displayMediaRequestHandler({
       isTrustedFrame: trusted,
       isCaptureConsented: () => s.isCaptureConsented(),
-      screens: () => primaryFirst(desktopCapturer.getSources({ types: ['screen'], thumbnailSize: { width: 0, height: 0 } })),
+      screens: listScreens,
+      chosen: () => s.chosenDisplayId(),
       onRefused: (reason) => refused(`screen capture: ${reason}`),
     }),
   );
@@ -202,6 +206,10 @@ async function start(): Promise<void> {
   pendingJoinCode = null;
   // A join link arriving during this first load replaces it (ERR_ABORTED): not a failure to start.
   await w.loadURL(code ? `${APP_PAGE}#/join/${code}` : APP_PAGE).catch((err: unknown) => log(`first load: ${String((err as Error)?.message ?? err)}`));
+}
+
+function listScreens(): Promise<ScreenSource[]> {
+  return primaryFirst(desktopCapturer.getSources({ types: ['screen'], thumbnailSize: { width: 0, height: 0 } }));
 }
 
 /** The primary display's screen first: that is the screen the end user sees the banner on. */

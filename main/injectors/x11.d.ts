@@ -51,8 +51,10 @@ declare module 'x11' {
       QueryPointer(wid: number, cb: (err: Error | null, pointer: XPointer) => void): void;
       /** 32 bytes, one bit per keycode that is down. */
       QueryKeymap(cb: (err: Error | null, keys: Buffer) => void): void;
-      /** format 2 is ZPixmap: for depth 24, four bytes a pixel (blue, green, red, unused). Used by bench/lib/legibility.ts. */
+      /** format 2 is ZPixmap: for depth 24, four bytes a pixel (blue, green, red, unused). Used by kit/xvfb.ts (grabScreen). */
       GetImage(format: number, drawable: number, x: number, y: number, width: number, height: number, planeMask: number, cb: (err: Error | null, img: { depth: number; visualId: number; data: Buffer }) => void): void;
+      /** onlyIfExists: answers 0 for a name the server has never interned (main/displays-x11.ts). */
+      InternAtom(onlyIfExists: boolean, name: string, cb: (err: Error | null, atom: number) => void): void;
       sync(): Promise<void>;
       close(cb?: (err?: Error) => void): void;
       terminate(): void;

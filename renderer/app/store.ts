@@ -1,5 +1,5 @@
 import { create, type StateCreator } from 'zustand';
-import type { OfferView, PolicyView } from '../../common/bridge/api.js';
+import type { DisplayView, OfferView, PolicyView } from '../../common/bridge/api.js';
 import type { GrantDirection } from '../../common/grant-direction.js';
 import type { TransferView } from '../session/file-transfers.js';
 import type { AccountView, PendingExtension, SessionView } from './broker-client.js';
@@ -53,11 +53,24 @@ export interface JoinSlice {
     offerExpiresAt: number | null;
     /** Why the offer can no longer be answered (phase 'lapsed'). */
     lapsed: 'expired' | 'withdrawn' | null;
+    /** This machine's displays (main lists them), and who picks among them: this app or the browser. */
+    displays: { picker: 'main' | 'system'; list: DisplayView[] } | null;
+    /** The display the end user chose on the consent screen (picker 'main'). */
+    displayId: string | null;
   };
   setJoin(patch: Partial<JoinSlice['join']>): void;
 }
 
 // ---------- the live session (either role) ----------
+
+/** "Display 2 of 2, 1280×720"; `id` only on the end user's side (the analyst never learns it). */
+export interface ShownDisplayView {
+  id: string | null;
+  index: number;
+  count: number;
+  width: number;
+  height: number;
+}
 
 export type LiveState = 'idle' | 'connecting' | 'waiting_peer' | 'connected' | 'interrupted' | 'ended';
 
@@ -105,6 +118,8 @@ export interface LiveSlice {
     warnings: number[];
     /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
     sharingPaused: boolean;
+    /** Which display is shared (end user: the one main confirmed; analyst: as the end user's side said). */
+    display: ShownDisplayView | null;
     hasVideo: boolean;
     chat: ChatLine[];
     extensionOffer: { extensionId: string; minutes: number; newExpiresAt: number } | null;
@@ -238,7 +253,7 @@ export type AppState = AppSlice & JoinSlice & LiveSlice & StaffSlice & Approvals
 type Slice<T> = StateCreator<AppState, [], [], T>;
 
 const initialApp = { route: 'join' as Route, policy: null, branding: null, clockOffsetMs: 0, tick: 0 };
-const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null, lapsed: null };
+const initialJoin: JoinSlice['join'] = { phase: 'enter', code: '', error: null, offer: null, offerView: null, offerExpiresAt: null, lapsed: null, displays: null, displayId: null };
 const initialLive: LiveSlice['live'] = {
   role: null,
   sessionId: null,
@@ -258,6 +273,7 @@ const initialLive: LiveSlice['live'] = {
   controlLocked: false,
   warnings: [],
   sharingPaused: false,
+  display: null,
   hasVideo: false,
   chat: [],
   extensionOffer: null,

@@ -98,12 +98,22 @@ export interface EngineEvents extends Record<string, unknown> {
   clipboard: string;
   /** Either side: the quality preset in force (end user: applied to the sender; analyst: asked for). */
   quality: QualityPreset;
+  /** Analyst side: which of the end user's displays the picture shows. */
+  display: ShownDisplay;
   /** Either side: everyone present (analyst and watchers) and how many more watchers policy needs. */
   presence: { present: PresenceEntry[]; watchersNeeded: number };
   /** Either side: control suspended or resumed by a watcher or the watcher requirement. */
   controlState: ControlState;
   /** Analyst side: a watcher's note. */
   note: { from: string; text: string; at: number };
+}
+
+/** "Display 2 of 2, 1280×720": which of the end user's displays is shared, and its size. */
+export interface ShownDisplay {
+  index: number;
+  count: number;
+  width: number;
+  height: number;
 }
 
 const POINTER_CHANNEL_ID = 1000;
@@ -151,6 +161,8 @@ export class SessionEngine extends Emitter<EngineEvents> {
   private readonly asked = new Map<string, string>();
   /** The analyst's last choice from the quality menu (common/control/quality.ts). */
   quality: QualityPreset = DEFAULT_QUALITY;
+  /** End user: the display last announced, sent again when the peer connection comes back. */
+  private shownDisplay: ShownDisplay | null = null;
 
   constructor(
     private readonly opts: EngineOptions,
@@ -272,6 +284,12 @@ export class SessionEngine extends Emitter<EngineEvents> {
   async replaceScreen(track: MediaStreamTrack): Promise<void> {
     if (this.pc) await this.screen?.replace(this.pc, track);
     await this.applyQuality();
+  }
+
+  /** End user: tells the analyst which display is shown (again after every reconnection). */
+  announceDisplay(d: ShownDisplay): void {
+    this.shownDisplay = { ...d };
+    this.sendSession(JSON.stringify({ t: 'display', seq: this.seq++, ...d }));
   }
 
   /** End user: the current preset on the sender, with the bitrate policy for the path in use. */
@@ -541,6 +559,7 @@ export class SessionEngine extends Emitter<EngineEvents> {
       this.setState('connected');
       this.verification.onTransportUp();
       if (this.opts.role === 'end_user') void this.applyQuality();
+      if (this.opts.role === 'end_user' && this.shownDisplay) this.announceDisplay(this.shownDisplay);
       void this.verify({ kind: 'none' });
     });
     peer.on('data', (chunk: Uint8Array | string) => {
@@ -611,6 +630,10 @@ export class SessionEngine extends Emitter<EngineEvents> {
         this.quality = m.preset;
         this.emit('quality', m.preset);
         void this.applyQuality();
+        return;
+      case 'display':
+        // Only the end user's side knows its displays; a count below the index is nonsense.
+        if (this.opts.role === 'analyst' && m.index <= m.count) this.emit('display', { index: m.index, count: m.count, width: m.width, height: m.height });
         return;
       default:
         return missingCase(m);

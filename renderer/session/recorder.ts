@@ -1,3 +1,4 @@
+import { FrameRelay } from './frame-relay.js';
 import { MAX_CHUNK_BYTES, RECORDING_FRAME_RATE, RECORDING_TIMESLICE_MS, RECORDING_VIDEO_BITS_PER_SECOND } from '../../common/recording.js';
 
 /**
@@ -15,6 +16,8 @@ export interface RecorderPorts {
   upload: ChunkUpload;
   onError?: (err: unknown) => void;
   setTimeout?: (fn: () => void, ms: number) => unknown;
+  /** Insertable streams (frame-relay.ts); tests in Node, which has none, pass a stand-in or null. */
+  relay?: (first: MediaStreamTrack) => FrameRelay | null;
 }
 
 /** VP9 where this Chromium records it, else VP8: both play in every Chromium the console runs in. */
@@ -41,7 +44,9 @@ export function recorderOptions(mime: string): MediaRecorderOptions & { videoKey
 export class SessionRecorder {
   private readonly rec: MediaRecorder;
   /** A clone of the shared track: the same frames the analyst is sent, fewer of them per second. */
-  private readonly track: MediaStreamTrack;
+  private track: MediaStreamTrack;
+  /** What MediaRecorder records: the clone's frames, and after a display switch the new clone's. */
+  private readonly relay: FrameRelay | null;
   private seq = 0;
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -56,9 +61,11 @@ export class SessionRecorder {
     if (!mime) throw new Error('this browser cannot record WebM');
     this.mime = mime;
     this.track = track.clone();
+    this.relay = (ports.relay ?? FrameRelay.create)(this.track);
     try {
-      this.rec = new ports.MediaRecorder(new MediaStream([this.track]), recorderOptions(mime));
+      this.rec = new ports.MediaRecorder(new MediaStream([this.relay?.output ?? this.track]), recorderOptions(mime));
     } catch (err) {
+      this.relay?.stop();
       this.track.stop();
       throw err;
     }
@@ -88,9 +95,29 @@ export class SessionRecorder {
       }
     }).catch((err: unknown) => {
       // Not started: nothing may keep capturing the screen on the recorder's behalf.
+      this.relay?.stop();
       this.track.stop();
       throw err;
     });
+  }
+
+  /**
+   * The end user shares another display: the recording goes on, in the same file, with its frames.
+   * Without insertable streams the recording cannot follow, so it stops being fed rather than
+   * keep recording a display that is no longer shared (the broker's stall watch then decides).
+   */
+  follow(shared: MediaStreamTrack): void {
+    if (this.stopped) return;
+    const old = this.track;
+    if (!this.relay) {
+      old.stop();
+      this.ports.onError?.(new Error('this browser cannot record a switched display'));
+      return;
+    }
+    this.track = shared.clone();
+    void this.track.applyConstraints({ frameRate: { max: RECORDING_FRAME_RATE } }).catch(() => undefined);
+    this.relay.follow(this.track);
+    old.stop();
   }
 
   get running(): boolean {
@@ -112,6 +139,7 @@ export class SessionRecorder {
       await last;
     }
     // The clone would keep the screen captured after the shared track is stopped.
+    this.relay?.stop();
     this.track.stop();
     await this.queue;
   }

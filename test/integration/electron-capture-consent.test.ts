@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MainServices } from '../../main/services.js';
 import { APP_PAGE } from '../../main/electron/app-origin.js';
 import { displayMediaRequestHandler, type ScreenSource } from '../../main/electron/display-media.js';
+import { ElectronDisplays } from '../../main/electron/displays-electron.js';
+import { dispatchBridgeCall } from '../../common/bridge/api.js';
 import { decidePermission } from '../../main/electron/permissions.js';
 import { isTrustedFrame } from '../../main/electron/sender-check.js';
 import { createUser, startTestBroker, type TestBroker, type TestUser } from '../../kit/broker.js';
@@ -40,7 +42,7 @@ describe('screen capture follows the end user’s consent (real broker, real ser
 
   const capture = () =>
     new Promise<unknown>((resolve) =>
-      displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => services.isCaptureConsented(), screens: async () => screens, onRefused: () => undefined })(
+      displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => services.isCaptureConsented(), screens: async () => screens, chosen: () => services.chosenDisplayId(), onRefused: () => undefined })(
         { frame: top, securityOrigin: 'chaperone-app://ui', videoRequested: true, audioRequested: false, userGesture: true },
         resolve,
       ),
@@ -79,6 +81,61 @@ describe('screen capture follows the end user’s consent (real broker, real ser
     await services.handlers['grants.revokeAll']({ sessionId: sid });
     expect(await capture()).toBeNull();
     expect(permission()).toBe(false);
+  });
+
+  it('two screens: nothing without a choice, the chosen one after it, and an id main never listed is refused', async () => {
+    const dir2 = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-displays-'));
+    const two: ScreenSource[] = [
+      { id: 'screen:21:0', name: 'Screen 1', display_id: '21' },
+      { id: 'screen:22:0', name: 'Screen 2', display_id: '22' },
+    ];
+    const screen = {
+      getAllDisplays: () => [
+        { id: 22, bounds: { x: 1280, y: 0, width: 1280, height: 720 }, scaleFactor: 1 },
+        { id: 21, bounds: { x: 0, y: 0, width: 1280, height: 720 }, scaleFactor: 1 },
+      ],
+    };
+    const svc = await MainServices.start({ brokerUrl: b.url, dataDir: dir2, clock, displays: new ElectronDisplays(screen, async () => two, 'linux') });
+    try {
+      const give = () =>
+        new Promise<unknown>((resolve) =>
+          displayMediaRequestHandler({ isTrustedFrame: (f) => isTrustedFrame(f, top), isCaptureConsented: () => svc.isCaptureConsented(), screens: async () => two, chosen: () => svc.chosenDisplayId(), onRefused: () => undefined })(
+            { frame: top, securityOrigin: 'chaperone-app://ui', videoRequested: true, audioRequested: false, userGesture: true },
+            resolve,
+          ),
+        );
+      const listed = await svc.handlers['displays.list']();
+      expect(listed).toEqual({
+        picker: 'main',
+        chosen: null,
+        displays: [
+          { id: 'screen:21:0', index: 1, width: 1280, height: 720 },
+          { id: 'screen:22:0', index: 2, width: 1280, height: 720 },
+        ],
+      });
+      const req = await analyst.api.post('/api/v1/sessions', { ticket: `INC-${Date.now()}`, reason: 'two screens', capabilities: ['view'], duration_minutes: 10 });
+      const code = (await analyst.api.post(`/api/v1/sessions/${req.body.id}/code`, {})).body.code_display as string;
+      const url = `${b.url}/api/v1/join`;
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', dpop: await svc.handlers['device.dpopProof']({ htm: 'POST', htu: url }) }, body: JSON.stringify({ code }) });
+      const offer = ((await res.json()) as { offer: string }).offer;
+      await svc.handlers['offer.verify']({ offer });
+      const { sid } = await svc.handlers['consent.receipt']({ offer, decision: 'accept' });
+      // Consent alone, with two screens: the page gets nothing until the end user chose one.
+      expect(await give()).toBeNull();
+      expect(await svc.handlers['displays.select']({ id: 'screen:99:0' })).toEqual({ ok: false, reason: 'unknown_display' });
+      expect(await give()).toBeNull();
+      expect(await svc.handlers['displays.select']({ id: 'screen:22:0' })).toEqual({ ok: true, display: { id: 'screen:22:0', index: 2, width: 1280, height: 720 }, count: 2 });
+      expect(await give()).toEqual({ video: two[1] });
+      // Where several pages share main (the browser host), only the sharing page moves the display.
+      await svc.handlersFor('end-user-page')['session.open']({ sessionId: sid, expiresAt: clock.now() + 600_000 });
+      expect(await svc.handlersFor('staff-page')['displays.select']({ id: 'screen:21:0' })).toEqual({ ok: false, reason: 'other_page' });
+      expect(svc.chosenDisplayId()).toBe('screen:22:0');
+      // The bridge's schema refuses what is not an id before any handler sees it.
+      await expect(dispatchBridgeCall(svc.handlers, 'displays.select', [{ id: 'x'.repeat(65) }])).rejects.toThrow();
+    } finally {
+      await svc.close();
+      fs.rmSync(dir2, { recursive: true, force: true });
+    }
   });
 
   it('an accepted consent that never started capturing lapses after a minute', async () => {

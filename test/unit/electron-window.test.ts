@@ -159,19 +159,27 @@ describe("getDisplayMedia: main picks the screen, only under the end user's cons
   ];
   const request = (o: Partial<DisplayMediaRequest> = {}): DisplayMediaRequest => ({ frame: top, securityOrigin: 'chaperone-app://ui', videoRequested: true, audioRequested: false, userGesture: true, ...o });
 
-  async function ask(req: DisplayMediaRequest, consented = true): Promise<{ video: ScreenSource } | null> {
+  async function ask(req: DisplayMediaRequest, consented = true, chosen: string | null = 'screen:1:0', list = screens): Promise<{ video: ScreenSource } | null> {
     return new Promise((resolve) => {
       displayMediaRequestHandler({
         isTrustedFrame: (f) => isTrustedFrame(f, top),
         isCaptureConsented: () => consented,
-        screens: async () => screens,
+        screens: async () => list,
+        chosen: () => chosen,
         onRefused: () => undefined,
       })(req, resolve);
     });
   }
 
-  it('gives the primary screen, video only, after consent and a click', async () => {
+  it('gives the chosen screen, video only, after consent and a click', async () => {
     expect(await ask(request({ audioRequested: true }))).toEqual({ video: screens[0] });
+    expect(await ask(request(), true, 'screen:2:0')).toEqual({ video: screens[1] });
+  });
+
+  it('with several screens and no choice, or a choice no longer listed, gives nothing; a single screen needs no choice', async () => {
+    expect(await ask(request(), true, null)).toBeNull();
+    expect(await ask(request(), true, 'screen:9:0')).toBeNull();
+    expect(await ask(request(), true, null, [screens[1]!])).toEqual({ video: screens[1] });
   });
 
   it('gives nothing without consent, without a gesture, to a subframe or another origin', async () => {

@@ -1,12 +1,12 @@
-import { CAPTURE_FRAME_RATE } from '../../../common/control/quality.js';
 import { isControlRefusal, refusalForEndUser } from '../../../common/control/refusals.js';
 import { ConsentResultSchema, RedeemResultSchema } from '../../../common/protocol/responses.js';
 import { BrokerError } from '../broker-client.js';
 import { parseJoinInput } from '../format.js';
 import { endUserBroker, forgetEndUserClient, getBridge } from '../services.js';
 import { captureRefusalText } from '../end-reasons.js';
-import { brokerNow, resetStore, useAppStore } from '../store.js';
-import { attachRecorder, startEndUser } from './session.js';
+import { brokerNow, resetStore, useAppStore, type ShownDisplayView } from '../store.js';
+import { announceDisplay, attachRecorder, startEndUser } from './session.js';
+import { CAPTURE_CONSTRAINTS, confirmAfterCapture, loadDisplays, selectBeforeCapture } from './displays.js';
 import { startRecording } from './recording.js';
 import { stopAtBroker } from './stop-at-broker.js';
 import type { SessionRecorder } from '../../session/recorder.js';
@@ -30,6 +30,8 @@ export async function redeemCode(input: string): Promise<void> {
     // The consent screen shows only what the broker signed, after main checked the signature.
     const view = await getBridge().offer.verify({ offer: r.offer });
     if (view.sid !== r.session_id) throw new Error('the offer does not match the session');
+    // Before the consent screen shows: it names the display to be shared, or asks which.
+    await loadDisplays();
     s.setJoin({ phase: 'consent', offer: r.offer, offerView: view, offerExpiresAt: r.offer_expires_at });
   } catch (err) {
     s.setJoin({ phase: 'enter', error: joinError(err) });
@@ -62,12 +64,16 @@ export async function acceptOffer(): Promise<void> {
   const bridge = getBridge();
   let signed: { sid: string; receipt: string };
   let media: MediaStream;
+  let shown: ShownDisplayView | null;
   try {
     // The signed receipt comes first: in Electron, main allows screen capture only once this
     // machine has recorded the user's Accept (main/electron/permissions.ts). It is sent to the
     // broker only after capture started, so a failed capture starts nothing.
     signed = await bridge.consent.receipt({ offer, decision: 'accept' });
-    media = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: CAPTURE_FRAME_RATE, max: CAPTURE_FRAME_RATE } }, audio: false });
+    // The desktop app gives getDisplayMedia the display chosen on this screen; a browser asks.
+    shown = await selectBeforeCapture();
+    media = await navigator.mediaDevices.getDisplayMedia(CAPTURE_CONSTRAINTS);
+    shown ??= await confirmAfterCapture(media.getVideoTracks()[0]);
   } catch (err) {
     s.setJoin({ phase: 'consent', error: `Screen sharing did not start (${(err as Error).name}). Nothing was shared. You can try again or decline.` });
     return;
@@ -121,6 +127,7 @@ export async function acceptOffer(): Promise<void> {
       ticket: offerView.ticket,
       capabilities: offerView.capabilities,
     });
+    announceDisplay(shown);
     if (besideSession) void besideSession.then((rec) => attachRecorder(sid, rec), (err: unknown) => console.warn('recording:', (err as Error).message));
     s.setJoin({ phase: 'live' });
   } catch (err) {

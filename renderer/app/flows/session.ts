@@ -18,7 +18,7 @@ import { attachFiles, detachFiles } from './files.js';
 import { endUserBroker, getBridge, staffBroker } from '../services.js';
 import { SessionViewSchema, TeardownRecordedSchema } from '../../../common/protocol/responses.js';
 import type { EndReason } from '../../../common/session-state.js';
-import { brokerNow, useAppStore } from '../store.js';
+import { brokerNow, useAppStore, type ShownDisplayView } from '../store.js';
 
 /**
  * The live session in the page: one SessionEngine (renderer/session/engine.ts) with the browser's
@@ -368,6 +368,27 @@ export async function takeBack(kind: GrantableCapability): Promise<void> {
   engine?.revokeGrant(kind);
 }
 
+/**
+ * End user: the display shared from now on goes out in place of the one before (replaceTrack: no
+ * new consent, no renegotiation), the recording follows it, and the analyst is told which it is.
+ */
+export async function shareDisplay(track: MediaStreamTrack, shown: ShownDisplayView | null): Promise<boolean> {
+  const e = engine;
+  if (!e || store().live.state === 'ended') return false;
+  await e.replaceScreen(track);
+  // As with the first screen: the end user stopping it from the browser's own bar ends the session.
+  track.addEventListener('ended', () => void e.stop());
+  recorder?.follow(track);
+  announceDisplay(shown);
+  return true;
+}
+
+/** End user: which display the analyst sees, in the banner and on their side. */
+export function announceDisplay(shown: ShownDisplayView | null): void {
+  store().setLive({ display: shown });
+  if (shown) engine?.announceDisplay({ index: shown.index, count: shown.count, width: shown.width, height: shown.height });
+}
+
 /** Pause or resume sending the screen; the banner says so once it is really so. */
 export async function pauseSharing(paused: boolean): Promise<void> {
   if (!engine) return;
@@ -418,6 +439,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
   attachClipboard(e, o.sessionId);
   // The end user paused or resumed: the viewer says so rather than showing a frozen frame.
   e.on('share', (x) => store().setLive({ sharingPaused: x.paused }));
+  e.on('display', (d) => store().setLive({ display: { id: null, ...d } }));
   e.on('stream', (s) => {
     setRemote(s);
     // A track that stops delivering (mute) or goes shows as no picture until it comes back.

@@ -17,6 +17,7 @@ import { Alert, Countdown, Field, ScreenHeading, Sas, h, useNow } from './ui.js'
 import { BrandMark, HelpLine, useBrandName } from './branding.js';
 import { loadBranding } from '../flows/branding.js';
 import { PresenceList, suspendedText, watchers, watchingLine } from './presence.js';
+import { BannerDisplay, ConsentDisplay } from './display-choice.js';
 
 // ---------------------------------------------------------------- code entry
 
@@ -111,6 +112,8 @@ export function ConsentScreen(): ReactNode {
       h('dd', { 'data-testid': 'consent-reason' }, iso(v.reason)),
       h('dt', null, 'For how long'),
       h('dd', { 'data-testid': 'consent-duration' }, `Up to ${durationText(v.duration_s)}, from when you accept. You can stop at any time.`),
+      h('dt', null, 'Screen shared'),
+      h(ConsentDisplay),
       h('dt', null, 'Recorded'),
       h('dd', { 'data-testid': 'consent-recording' }, RECORDING_SENTENCES[v.recording]),
       h('dt', null, 'Watching'),
@@ -231,6 +234,7 @@ export function SessionBanner(): ReactNode {
         { className: 'banner-actions' },
         // Only while the end user allowed files to leave this computer, and only what they pick.
         connected && live.granted.includes('files') && allowsWay(live.grantDirections.files, 'from_end_user') ? h(SendFileButton) : null,
+        h(BannerDisplay, { connected }),
         h('button', { type: 'button', onClick: () => void pauseSharing(!live.sharingPaused), disabled: !connected }, live.sharingPaused ? 'Resume sharing' : 'Pause sharing'),
         h('button', { type: 'button', 'aria-expanded': helpOpen, 'aria-controls': 'banner-help', onClick: () => setHelpOpen(!helpOpen) }, 'Help'),
         h('button', { type: 'button', className: 'danger', onClick: () => void stopSession(), 'data-testid': 'stop' }, 'Stop'),

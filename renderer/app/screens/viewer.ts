@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { onRemoteStream, releaseControl, remoteStream, requestControl, requestExtension, sendInput, stopSession } from '../flows/session.js';
 import { StepUpPrompt } from './step-up.js';
+import { ViewerDisplay } from './display-choice.js';
 import { KeyTranslator, mapPointer } from '../format.js';
 import { useAppStore } from '../store.js';
 import { ChatPanel } from './end-user.js';
@@ -194,6 +195,7 @@ export function Viewer(): ReactNode {
     suspended ? h(Alert, { kind: 'warning', testId: 'viewer-suspended' }, suspendedText(live.control, 'analyst')) : null,
     h(ViewerPresence),
     live.stepUp ? h(StepUpPrompt, { message: live.stepUp.message, capability: live.stepUp.capability }) : null,
+    h(ViewerDisplay),
     h(PicturePanel, { connected }),
     h(
       'div',
