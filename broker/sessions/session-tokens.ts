@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import type { SessionRole } from '../../common/roles.js';
 import type { Account } from '../auth/account.js';
 import { issueTurnCredentials } from '../turn.js';
@@ -6,6 +7,8 @@ import type { LiveSession } from './live.js';
 import { mustLive } from './tracking.js';
 import { deny } from './moves.js';
 import { readRow } from './queries.js';
+import { prepared } from '../storage/prepared.js';
+import type { SessionTokensTable } from '../storage/schema.js';
 import { endSession } from './ending.js';
 import { refreshFromRow } from './replicas.js';
 import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
@@ -46,14 +49,17 @@ export async function analystToken(core: SessionCore, analyst: Account, deviceJk
  * for the analyst, an account that still counts (enabled, on the epoch the session was asked
  * under). A change this broker was not told of ends the session here rather than a moment later.
  */
+const tokenByJti = prepared<{ jti: string }, Selectable<SessionTokensTable>>((db, p) => db.selectFrom('session_tokens').selectAll().where('jti', '=', p('jti')));
+const analystStanding = prepared<{ id: string }, { disabled: number; token_epoch: number }>((db, p) => db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', p('id')));
+
 export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
-  const t = await core.db.selectFrom('session_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+  const t = await tokenByJti.first(core.db, { jti });
   if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
   // In a cluster this instance's copy may be older than the row (moved on another instance).
   const live = core.placement ? (await refreshFromRow(core, sid))?.live : core.live.get(sid);
   if (!live || live.state !== 'active') return null;
   if (t.role === 'analyst') {
-    const a = await core.db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', live.analystId).executeTakeFirst();
+    const a = await analystStanding.first(core.db, { id: live.analystId });
     if (!a || a.disabled || a.token_epoch !== live.analystEpoch) {
       await endSession(core, sid, 'account_revoked', SYSTEM, {}, { why: 'tokens revoked', by: 'signaling' }).catch(() => undefined);
       return null;
