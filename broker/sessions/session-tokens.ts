@@ -19,10 +19,14 @@ import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
  * TURN credentials that expire no later than the session either.
  */
 
+const insertToken = prepared<{ jti: string; sid: string; role: SessionRole; jkt: string; expiresAt: number }, never>((db, p) =>
+  db.insertInto('session_tokens').values({ jti: p('jti'), session_id: p('sid'), role: p('role'), jkt: p('jkt'), expires_at: p('expiresAt'), revoked_at: null }),
+);
+
 export async function issueSessionToken(core: SessionCore, live: LiveSession, role: SessionRole, sub: string, jkt: string): Promise<IssuedSessionToken> {
   const expiresAt = live.expiresAt!;
   const { token, jti } = await core.tokens.sign('session', { sid: live.id, role, sub, caps: live.capabilities, cnf: { jkt } }, expiresAt);
-  await core.db.insertInto('session_tokens').values({ jti, session_id: live.id, role, jkt, expires_at: expiresAt, revoked_at: null }).execute();
+  await insertToken.run(core.db, { jti, sid: live.id, role, jkt, expiresAt });
   core.audit.record({ type: 'token.issued', outcome: 'success', actor: role === 'analyst' ? `account:${live.analystUsername}` : `end_user:${jkt.slice(0, 16)}`, source: null, session_id: live.id, ticket: live.ticket, meta: { role, jti, exp: Math.floor(expiresAt / 1000) } });
   return { token, expires_at: expiresAt, ice_servers: iceServers(core, live, role) };
 }

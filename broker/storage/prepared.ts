@@ -12,7 +12,7 @@ import type { Database } from './schema.js';
  * plain bound value (a comparison's right side, an inserted or set value), never inside a list
  * whose length varies; anything else in the query is fixed when it is first compiled.
  */
-export interface Prepared<P extends Record<string, unknown>, R> {
+export interface Prepared<P extends object, R> {
   all(db: Kysely<Database>, params: P): Promise<R[]>;
   first(db: Kysely<Database>, params: P): Promise<R | undefined>;
   run(db: Kysely<Database>, params: P): Promise<QueryResult<R>>;
@@ -27,7 +27,7 @@ interface Compiled<P> {
   slots: Slot<P>[];
 }
 
-export function prepared<P extends Record<string, unknown>, R>(build: (db: Kysely<Database>, p: <K extends keyof P>(name: K) => P[K]) => { compile(db: Kysely<Database>): CompiledQuery<R> }): Prepared<P, R> {
+export function prepared<P extends object, R>(build: (db: Kysely<Database>, p: <K extends keyof P>(name: K) => P[K]) => { compile(db: Kysely<Database>): CompiledQuery<R> }): Prepared<P, R> {
   // Keyed by the dialect's adapter, which a Kysely instance shares with its transactions.
   const byAdapter = new WeakMap<object, Compiled<P>>();
   const compile = (db: Kysely<Database>): Compiled<P> => {
