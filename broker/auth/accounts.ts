@@ -60,6 +60,13 @@ const accountForAccess = prepared<{ sub: string; fam: string }, Row & { family_r
     .where('id', '=', p('sub')),
 );
 
+const upsertDevice = prepared<{ jkt: string; jwk: string; now: number }, never>((db, p) =>
+  db
+    .insertInto('devices')
+    .values({ jkt: p('jkt'), jwk: p('jwk'), first_seen: p('now'), last_seen: p('now') })
+    .onConflict((oc) => oc.column('jkt').doUpdateSet({ last_seen: p('now') })),
+);
+
 export type AccessCheck = { ok: true; account: SignedInAccount } | { ok: false; code: 'account_disabled' | 'token_revoked' };
 
 export class AccountService {
@@ -440,11 +447,7 @@ export class AccountService {
   /** One statement, so two first requests of one device at once do not collide. */
   async rememberDevice(device: { jkt: string; jwk: object }): Promise<void> {
     const now = this.now();
-    await this.db
-      .insertInto('devices')
-      .values({ jkt: device.jkt, jwk: JSON.stringify(device.jwk), first_seen: now, last_seen: now })
-      .onConflict((oc) => oc.column('jkt').doUpdateSet({ last_seen: now }))
-      .execute();
+    await upsertDevice.run(this.db, { jkt: device.jkt, jwk: JSON.stringify(device.jwk), now });
   }
 
   async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {

@@ -37,6 +37,7 @@ function decidesHere(core: SessionCore, live: LiveSession): boolean {
   return !core.placement || core.placement.owns(live.id);
 }
 
+const analystNames = prepared<{ id: string }, { display_name: string; organisation: string }>((db, p) => db.selectFrom('accounts').select(['display_name', 'organisation']).where('id', '=', p('id')));
 const presentWatchers = prepared<{ sid: string; since: number }, Selectable<SessionWatchersTable>>((db, p) =>
   db.selectFrom('session_watchers').selectAll().where('session_id', '=', p('sid')).where('left_at', 'is', null).where('seen_at', '>=', p('since')),
 );
@@ -146,7 +147,7 @@ export function termsOfRow(r: Pick<Row, 'watch_terms'>): WatchTerms {
 export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<LiveWatch> {
   if (live.watch) return live.watch;
   const row = r ?? (await readRow(core, live.id));
-  const a = await core.db.selectFrom('accounts').select(['display_name', 'organisation']).where('id', '=', row.analyst_id).executeTakeFirst();
+  const a = await analystNames.first(core.db, { id: row.analyst_id });
   if (live.watch) return live.watch;
   const w: LiveWatch = {
     terms: termsOfRow(row),
