@@ -16,6 +16,7 @@ import {
 import type { KeyRing } from '../keys.js';
 import { RefusalThrottle } from './throttle.js';
 import type { Storage } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 
 // crypto.hash (Node 20.12+) is one call into C++ instead of three JS objects per event; the
 // verifier hashes every event, so it is about a fifth of its time.
@@ -37,6 +38,12 @@ const storable = (s: string): string => s.replace(/[\ud800-\udbff](?![\udc00-\ud
 const storableOrNull = (s: string | null | undefined): string | null => (s == null ? null : storable(s));
 
 const bucket = (seq: number): number => Math.floor(seq / 1000);
+
+// Every batch runs these four (storage/prepared.ts: compiled once).
+const lastEvent = prepared<Record<string, never>, { seq: number; hash: string }>((db) => db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1));
+const newestCheckpoints = prepared<Record<string, never>, { seq: number }>((db) => db.selectFrom('audit_checkpoints').select('seq').orderBy('seq', 'desc').limit(2));
+const dropCheckpoint = prepared<{ seq: number }, never>((db, p) => db.deleteFrom('audit_checkpoints').where('seq', '=', p('seq')));
+const insertCheckpoint = prepared<AuditCheckpoint, never>((db, p) => db.insertInto('audit_checkpoints').values({ seq: p('seq'), hash: p('hash'), ts: p('ts'), kid: p('kid'), sig: p('sig') }));
 
 export const HEAD_FILE = 'audit-head.json';
 
@@ -185,7 +192,7 @@ export class AuditLog {
         // Several brokers may share one database: one chain, one writer at a time.
         await sql`SELECT pg_advisory_xact_lock(7263540001)`.execute(trx);
       }
-      const last = await trx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const last = await lastEvent.first(trx, {});
       let seq = last ? Number(last.seq) : 0;
       let prev = last ? last.hash : GENESIS_HASH;
       const ts = this.now();
@@ -222,12 +229,12 @@ export class AuditLog {
       const cp = signCheckpoint(this.keys, { seq, hash: prev, ts });
       // Keep the first checkpoint of every 1,000 events plus the newest one, so verification
       // checks few signatures while the newest event is always covered.
-      const recent = await trx.selectFrom('audit_checkpoints').select('seq').orderBy('seq', 'desc').limit(2).execute();
+      const recent = await newestCheckpoints.all(trx, {});
       const [p1, p2] = recent.map((r) => Number(r.seq));
       if (p1 !== undefined && p2 !== undefined && bucket(p1) === bucket(p2) && bucket(p1) === bucket(seq)) {
-        await trx.deleteFrom('audit_checkpoints').where('seq', '=', p1).execute();
+        await dropCheckpoint.run(trx, { seq: p1 });
       }
-      await trx.insertInto('audit_checkpoints').values(cp).execute();
+      await insertCheckpoint.run(trx, cp);
       this.latestCheckpoint = cp;
       this.appended += events.length;
       this.scheduleHead();

@@ -9,6 +9,7 @@ import type { BrokerConfig } from '../config.js';
 import type { CreatedAccount, LoginResult } from '../../common/protocol/responses.js';
 import { DomainError, badRequest, conflict, forbidden, notFound, rateLimited, unauthorized } from '../domain-errors.js';
 import type { Storage } from '../storage/db.js';
+import { prepared } from '../storage/prepared.js';
 import type { AccountsTable } from '../storage/schema.js';
 import type { Account, SignedInAccount } from './account.js';
 import { DUMMY_HASH_PROMISE, generateOneTimePassword, hashPassword, verifyPassword } from './passwords.js';
@@ -51,6 +52,21 @@ export type RevocationWhy = 'disabled' | 'roles_removed' | 'password_reset' | 'p
 export type RevocationListener = (accountId: string, why: RevocationWhy, actor: string) => Promise<void>;
 
 /** What an access token is checked against on every use, besides its signature. */
+const accountForAccess = prepared<{ sub: string; fam: string }, Row & { family_revoked: unknown }>((db, p) =>
+  db
+    .selectFrom('accounts')
+    .selectAll()
+    .select((eb) => eb.exists(eb.selectFrom('refresh_tokens').select('id').where('family_id', '=', p('fam')).where('revoked_at', 'is not', null)).as('family_revoked'))
+    .where('id', '=', p('sub')),
+);
+
+const upsertDevice = prepared<{ jkt: string; jwk: string; now: number }, never>((db, p) =>
+  db
+    .insertInto('devices')
+    .values({ jkt: p('jkt'), jwk: p('jwk'), first_seen: p('now'), last_seen: p('now') })
+    .onConflict((oc) => oc.column('jkt').doUpdateSet({ last_seen: p('now') })),
+);
+
 export type AccessCheck = { ok: true; account: SignedInAccount } | { ok: false; code: 'account_disabled' | 'token_revoked' };
 
 export class AccountService {
@@ -270,12 +286,7 @@ export class AccountService {
    */
   async forAccessToken(sub: string, epoch: unknown, family: unknown): Promise<AccessCheck> {
     const fam = typeof family === 'string' ? family : '';
-    const r = await this.db
-      .selectFrom('accounts')
-      .selectAll()
-      .select((eb) => eb.exists(eb.selectFrom('refresh_tokens').select('id').where('family_id', '=', fam).where('revoked_at', 'is not', null)).as('family_revoked'))
-      .where('id', '=', sub)
-      .executeTakeFirst();
+    const r = await accountForAccess.first(this.db, { sub, fam });
     if (!r || r.disabled) return { ok: false, code: 'account_disabled' };
     // Tokens from before epochs existed carry none: the account's first epoch is 0.
     const tokenEpoch = typeof epoch === 'number' ? epoch : 0;
@@ -436,11 +447,7 @@ export class AccountService {
   /** One statement, so two first requests of one device at once do not collide. */
   async rememberDevice(device: { jkt: string; jwk: object }): Promise<void> {
     const now = this.now();
-    await this.db
-      .insertInto('devices')
-      .values({ jkt: device.jkt, jwk: JSON.stringify(device.jwk), first_seen: now, last_seen: now })
-      .onConflict((oc) => oc.column('jkt').doUpdateSet({ last_seen: now }))
-      .execute();
+    await upsertDevice.run(this.db, { jkt: device.jkt, jwk: JSON.stringify(device.jwk), now });
   }
 
   async issue(r: Row, jkt: string, familyId: string): Promise<LoginResult> {

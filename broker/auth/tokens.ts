@@ -35,6 +35,9 @@ export interface TokenService {
  * Ed25519 verification costs about 0.2 ms here; the same bytes under the same key verify the same
  * way forever, so only the signature check is skipped. Everything else (key still published,
  * type, audience, expiry) is checked on every use. Bounded: the oldest entries go first.
+ * A token this process signed goes in when it is made: those exact bytes were signed with that
+ * key here, so checking the signature when they come back (a session token at the signaling
+ * socket, moments later) could only say yes. Another instance has not seen them and checks.
  */
 class VerifiedSignatures {
   private readonly byToken = new Map<string, string>();
@@ -59,6 +62,8 @@ export function createTokenService(keys: KeyRing, issuer: string, now: () => num
         { ...claims, iss: issuer, aud: TOKEN_KINDS[kind].aud, iat: Math.floor(now() / 1000), exp: Math.floor(expiresAtMs / 1000), jti },
         k.privateKey,
       );
+      // Offers are checked by the end user's client, never presented back to the broker.
+      if (kind !== 'offer') verified.add(token, k.kid);
       return { token, jti };
     },
     async verify(kind, token) {

@@ -10,6 +10,13 @@ import { applyMove, deny, lostRace, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
 import { finaliseRecording } from './recording-finalise.js';
 import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
+import { prepared } from '../storage/prepared.js';
+
+// Run by every end, compiled once (storage/prepared.ts).
+const revokeTokens = prepared<{ sid: string; now: number }, never>((db, p) => db.updateTable('session_tokens').set({ revoked_at: p('now') }).where('session_id', '=', p('sid')).where('revoked_at', 'is', null));
+const openGrants = prepared<{ sid: string }, { id: string; capability: string; state: string }>((db, p) =>
+  db.selectFrom('grants').select(['id', 'capability', 'state']).where('session_id', '=', p('sid')).where('state', 'in', ['granted', 'requested']),
+);
 
 /**
  * Ends a session with one reason, through the same conditional move as every other state change.
@@ -46,8 +53,8 @@ async function endOnce(core: SessionCore, id: string, reason: EndReason, actor: 
   const committed = await core.db.transaction().execute(async (trx) => {
     const moved = await applyMove(core, r, t, actor, { ...patch, end_reason: reason, ended_at: now, code_hash: null }, trx);
     if (!moved) return null;
-    await trx.updateTable('session_tokens').set({ revoked_at: now }).where('session_id', '=', id).where('revoked_at', 'is', null).execute();
-    const open = await trx.selectFrom('grants').select(['id', 'capability', 'state']).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
+    await revokeTokens.run(trx, { sid: id, now });
+    const open = await openGrants.all(trx, { sid: id });
     if (open.length) {
       await trx.updateTable('grants').set({ state: 'revoked', revoked_at: now, revoked_by: 'broker' }).where('session_id', '=', id).where('state', 'in', ['granted', 'requested']).execute();
     }

@@ -7,7 +7,7 @@ import type { Account } from '../auth/account.js';
 import { sha256b64url } from '../auth/dpop.js';
 import { notFound, rateLimited, unavailable, conflict } from '../domain-errors.js';
 import { sourceKey, sourceRefusalKey } from '../rate-limit.js';
-import type { SessionCore } from './core.js';
+import type { Row, SessionCore } from './core.js';
 import { endSession } from './ending.js';
 import { mustLive } from './tracking.js';
 import { applyMove, deny, lostRace, recordMove, refuseTransition, tryMove } from './moves.js';
@@ -15,6 +15,9 @@ import { signOffer } from './offer.js';
 import { lockoutKey, readRow } from './queries.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM, accountActor, endUserActor, type Actor } from './types.js';
+import { prepared } from '../storage/prepared.js';
+
+const sessionByCode = prepared<{ hash: string }, Row>((db, p) => db.selectFrom('sessions').selectAll().where('code_hash', '=', p('hash')));
 
 /**
  * Join codes: the analyst issues a single-use code and reads it to the end user, whose client
@@ -115,7 +118,7 @@ export async function redeem(core: SessionCore, rawCode: string, device: { jkt: 
     throw notFound('this code is not valid: it may be mistyped, already used or expired', 'invalid_code');
   };
   if (!code) return fail('malformed');
-  const r = await core.db.selectFrom('sessions').selectAll().where('code_hash', '=', hashCode(code)).executeTakeFirst();
+  const r = await sessionByCode.first(core.db, { hash: hashCode(code) });
   if (!r) return fail('unknown');
   if (r.state !== 'code_issued') return fail('already_used', r.id);
   if (r.code_expires_at !== null && r.code_expires_at <= now) {

@@ -3,6 +3,7 @@ import type { AuditMeta } from '../../common/audit-chain.js';
 import { checkTransition, type SessionState, type Transition } from '../../common/session-state.js';
 import { DomainError, conflict, type DomainErrorKind } from '../domain-errors.js';
 import type { Database } from '../storage/schema.js';
+import { prepared, type Prepared } from '../storage/prepared.js';
 import type { Row, SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
 import { readRow } from './queries.js';
@@ -27,9 +28,34 @@ export async function applyMove(core: SessionCore, r: Row, t: Transition, actor:
   const check = checkTransition(r.state as SessionState, t);
   if (!check.ok) await refuseTransition(core, actor, r, t);
   const next = { ...patch, state: t.to, version: r.version + 1 };
-  const res = await db.updateTable('sessions').set(next).where('id', '=', r.id).where('version', '=', r.version).executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return null;
+  const cols = Object.keys(next).filter((k) => next[k as keyof typeof next] !== undefined);
+  // Plain values only are bound through the compiled form; anything else (none today) is built as before.
+  const update = cols.every((k) => typeof next[k as keyof typeof next] !== 'object' || next[k as keyof typeof next] === null) ? updateOf(cols) : null;
+  const res = update
+    ? await update.run(db, { ...next, at_id: r.id, at_version: r.version })
+    : { numAffectedRows: (await db.updateTable('sessions').set(next).where('id', '=', r.id).where('version', '=', r.version).executeTakeFirst()).numUpdatedRows };
+  if (Number(res.numAffectedRows) !== 1) return null;
   return { ...r, ...next };
+}
+
+type MoveParams = Record<string, unknown> & { at_id: string; at_version: number };
+const updates = new Map<string, Prepared<MoveParams, never>>();
+/** The versioned update for one set of columns, compiled once (storage/prepared.ts); the code has few such sets. */
+function updateOf(cols: string[]): Prepared<MoveParams, never> | null {
+  const key = cols.join(',');
+  let u = updates.get(key);
+  if (!u) {
+    if (updates.size >= 64) return null;
+    u = prepared<MoveParams, never>((d, p) =>
+      d
+        .updateTable('sessions')
+        .set(Object.fromEntries(cols.map((c) => [c, p(c)])))
+        .where('id', '=', p('at_id'))
+        .where('version', '=', p('at_version')),
+    );
+    updates.set(key, u);
+  }
+  return u;
 }
 
 /** Another request moved the session first: refused against the state it is in now. */

@@ -4,6 +4,7 @@ import type { Role } from '../../common/roles.js';
 import type { EndReason, SessionState } from '../../common/session-state.js';
 import type { Account } from '../auth/account.js';
 import { notFound } from '../domain-errors.js';
+import { prepared } from '../storage/prepared.js';
 import type { Row, SessionCore } from './core.js';
 import type { GrantView, SessionView } from './types.js';
 
@@ -13,8 +14,10 @@ import type { GrantView, SessionView } from './types.js';
 const SEES_ALL: readonly Role[] = ['approver', 'admin', 'auditor'];
 export const seesAll = (a: Pick<Account, 'roles'>) => a.roles.some((x) => SEES_ALL.includes(x));
 
+const sessionById = prepared<{ id: string }, Row>((db, p) => db.selectFrom('sessions').selectAll().where('id', '=', p('id')));
+
 export async function readRow(core: SessionCore, id: string): Promise<Row> {
-  const r = await core.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  const r = await sessionById.first(core.db, { id });
   if (!r) throw notFound('no such session');
   return r;
 }

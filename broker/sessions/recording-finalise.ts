@@ -1,13 +1,26 @@
+import type { Selectable } from 'kysely';
 import crypto from 'node:crypto';
 import { MANIFEST_TYP, RECORDING_TIMESLICE_MS, type RecordingManifest, type RecordingMode } from '../../common/recording.js';
 import { signJws } from '../auth/jws.js';
 import { chunkObjectName, MANIFEST_OBJECT, PLAYABLE_OBJECT } from '../storage/recording-store.js';
+import { prepared } from '../storage/prepared.js';
+import type { RecordingsTable } from '../storage/schema.js';
 import type { SessionCore } from './core.js';
 import { SYSTEM } from './types.js';
 import { seekableWebm } from './webm-seekable.js';
 import { sweepRecordings } from './recording-retention.js';
 
 export const RECORDING_MIME = 'video/webm';
+
+// What every finalisation reads and writes, compiled once (storage/prepared.ts).
+const recordingOf = prepared<{ sid: string }, Selectable<RecordingsTable>>((db, p) => db.selectFrom('recordings').selectAll().where('session_id', '=', p('sid')));
+const endOf = prepared<{ sid: string }, { ticket_ref: string; end_reason: string | null }>((db, p) => db.selectFrom('sessions').select(['ticket_ref', 'end_reason']).where('id', '=', p('sid')));
+const chunksOf = prepared<{ sid: string }, { seq: number; bytes: number; sha256: string; received_at: number }>((db, p) =>
+  db.selectFrom('recording_chunks').select(['seq', 'bytes', 'sha256', 'received_at']).where('session_id', '=', p('sid')).orderBy('seq'),
+);
+const markFinalised = prepared<{ sid: string; sha: string; how: RecordingManifest['finalised']; now: number }, never>((db, p) =>
+  db.updateTable('recordings').set({ state: 'finalised', manifest_sha256: p('sha'), finalised: p('how'), finalised_at: p('now') }).where('session_id', '=', p('sid')),
+);
 const sha256hex = (b: Buffer | string): string => crypto.createHash('sha256').update(b).digest('hex');
 
 /**
@@ -26,9 +39,10 @@ export async function finaliseRecording(core: SessionCore, sessionId: string, ho
     .where('state', 'in', how === 'at_end' ? ['recording'] : ['recording', 'finalising'])
     .executeTakeFirst();
   if (Number(claim.numUpdatedRows) !== 1) return null;
-  const rec = await core.db.selectFrom('recordings').selectAll().where('session_id', '=', sessionId).executeTakeFirstOrThrow();
-  const row = await core.db.selectFrom('sessions').select(['ticket_ref', 'end_reason']).where('id', '=', sessionId).executeTakeFirstOrThrow();
-  const chunks = await core.db.selectFrom('recording_chunks').select(['seq', 'bytes', 'sha256', 'received_at']).where('session_id', '=', sessionId).orderBy('seq').execute();
+  const rec = await recordingOf.first(core.db, { sid: sessionId });
+  const row = await endOf.first(core.db, { sid: sessionId });
+  if (!rec || !row) throw new Error(`recording of session ${sessionId} claimed but not found`);
+  const chunks = await chunksOf.all(core.db, { sid: sessionId });
   const parts: Buffer[] = [];
   for (const c of chunks) {
     const b = await core.recordings.get(sessionId, chunkObjectName(c.seq, c.sha256));
@@ -59,7 +73,7 @@ export async function finaliseRecording(core: SessionCore, sessionId: string, ho
   const jws = signJws({ typ: MANIFEST_TYP, kid: k.kid }, manifest as unknown as Record<string, unknown>, k.privateKey);
   await core.recordings.put(sessionId, MANIFEST_OBJECT, Buffer.from(jws));
   const manifestSha = sha256hex(jws);
-  await core.db.updateTable('recordings').set({ state: 'finalised', manifest_sha256: manifestSha, finalised: how, finalised_at: now }).where('session_id', '=', sessionId).execute();
+  await markFinalised.run(core.db, { sid: sessionId, sha: manifestSha, how, now });
   await core.audit.append({
     type: 'recording.finalised',
     outcome: 'success',

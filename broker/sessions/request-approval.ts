@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import crypto from 'node:crypto';
 import type { Capability } from '../../common/capabilities.js';
 import { approvalNeeded } from '../../common/policy.js';
@@ -10,6 +11,10 @@ import { deny, move, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM, accountActor, type SessionView } from './types.js';
+import { prepared } from '../storage/prepared.js';
+import type { TicketsTable } from '../storage/schema.js';
+
+const ticketByRef = prepared<{ ref: string }, Selectable<TicketsTable>>((db, p) => db.selectFrom('tickets').selectAll().where('ref', '=', p('ref')));
 
 /** The start of a session: an analyst asks against a ticket; policy or an approver says yes or no. */
 
@@ -52,7 +57,7 @@ export async function request(core: SessionCore, analyst: SignedInAccount, input
   if (input.duration_minutes > policy.max_duration_minutes) {
     await refuse('duration_exceeds_policy', `policy allows at most ${policy.max_duration_minutes} minutes`, 'bad_request');
   }
-  const ticket = await core.db.selectFrom('tickets').selectAll().where('ref', '=', input.ticket).executeTakeFirst();
+  const ticket = await ticketByRef.first(core.db, { ref: input.ticket });
   if (ticket?.status === 'closed') await refuse('ticket_closed', `ticket ${input.ticket} is closed`, 'conflict');
   if (policy.require_open_ticket && !ticket) {
     await refuse('ticket_required', `policy requires an open ticket; ${input.ticket} is not known to the broker`, 'conflict');

@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import type { SessionRole } from '../../common/roles.js';
 import type { Account } from '../auth/account.js';
 import { issueTurnCredentials } from '../turn.js';
@@ -6,6 +7,8 @@ import type { LiveSession } from './live.js';
 import { mustLive } from './tracking.js';
 import { deny } from './moves.js';
 import { readRow } from './queries.js';
+import { prepared } from '../storage/prepared.js';
+import type { SessionTokensTable } from '../storage/schema.js';
 import { endSession } from './ending.js';
 import { refreshFromRow } from './replicas.js';
 import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
@@ -16,10 +19,14 @@ import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
  * TURN credentials that expire no later than the session either.
  */
 
+const insertToken = prepared<{ jti: string; sid: string; role: SessionRole; jkt: string; expiresAt: number }, never>((db, p) =>
+  db.insertInto('session_tokens').values({ jti: p('jti'), session_id: p('sid'), role: p('role'), jkt: p('jkt'), expires_at: p('expiresAt'), revoked_at: null }),
+);
+
 export async function issueSessionToken(core: SessionCore, live: LiveSession, role: SessionRole, sub: string, jkt: string): Promise<IssuedSessionToken> {
   const expiresAt = live.expiresAt!;
   const { token, jti } = await core.tokens.sign('session', { sid: live.id, role, sub, caps: live.capabilities, cnf: { jkt } }, expiresAt);
-  await core.db.insertInto('session_tokens').values({ jti, session_id: live.id, role, jkt, expires_at: expiresAt, revoked_at: null }).execute();
+  await insertToken.run(core.db, { jti, sid: live.id, role, jkt, expiresAt });
   core.audit.record({ type: 'token.issued', outcome: 'success', actor: role === 'analyst' ? `account:${live.analystUsername}` : `end_user:${jkt.slice(0, 16)}`, source: null, session_id: live.id, ticket: live.ticket, meta: { role, jti, exp: Math.floor(expiresAt / 1000) } });
   return { token, expires_at: expiresAt, ice_servers: iceServers(core, live, role) };
 }
@@ -46,14 +53,17 @@ export async function analystToken(core: SessionCore, analyst: Account, deviceJk
  * for the analyst, an account that still counts (enabled, on the epoch the session was asked
  * under). A change this broker was not told of ends the session here rather than a moment later.
  */
+const tokenByJti = prepared<{ jti: string }, Selectable<SessionTokensTable>>((db, p) => db.selectFrom('session_tokens').selectAll().where('jti', '=', p('jti')));
+const analystStanding = prepared<{ id: string }, { disabled: number; token_epoch: number }>((db, p) => db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', p('id')));
+
 export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
-  const t = await core.db.selectFrom('session_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+  const t = await tokenByJti.first(core.db, { jti });
   if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
   // In a cluster this instance's copy may be older than the row (moved on another instance).
   const live = core.placement ? (await refreshFromRow(core, sid))?.live : core.live.get(sid);
   if (!live || live.state !== 'active') return null;
   if (t.role === 'analyst') {
-    const a = await core.db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', live.analystId).executeTakeFirst();
+    const a = await analystStanding.first(core.db, { id: live.analystId });
     if (!a || a.disabled || a.token_epoch !== live.analystEpoch) {
       await endSession(core, sid, 'account_revoked', SYSTEM, {}, { why: 'tokens revoked', by: 'signaling' }).catch(() => undefined);
       return null;

@@ -4,6 +4,12 @@ import { badRequest, conflict, forbidden, type DomainError } from '../domain-err
 import type { SessionCore } from './core.js';
 import { readRow } from './queries.js';
 import { endUserActor } from './types.js';
+import { prepared } from '../storage/prepared.js';
+
+// One report per session and kind: a second one inserts nothing (compiled once, storage/prepared.ts).
+const insertReport = prepared<{ sid: string; afterCrash: number; now: number }, never>((db, p) =>
+  db.insertInto('teardown_reports').values({ session_id: p('sid'), after_crash: p('afterCrash'), received_at: p('now') }).onConflict((oc) => oc.columns(['session_id', 'after_crash']).doNothing()),
+);
 
 /** How long after its end a session still takes its end user's teardown report. */
 export const TEARDOWN_WINDOW_MS = 10 * 60_000;
@@ -51,12 +57,8 @@ export async function recordTeardownReport(core: SessionCore, sessionId: string,
   if (report.after_crash !== undefined && report.after_crash !== claims.after_crash) {
     return refuse('after_crash differs from the receipt', badRequest('teardown receipt rejected: after_crash differs from the report', 'bad_receipt'));
   }
-  const ins = await core.db
-    .insertInto('teardown_reports')
-    .values({ session_id: row.id, after_crash: claims.after_crash ? 1 : 0, received_at: now })
-    .onConflict((oc) => oc.columns(['session_id', 'after_crash']).doNothing())
-    .executeTakeFirst();
-  if (Number(ins.numInsertedOrUpdatedRows ?? 0) !== 1) return refuse('already reported', conflict('this session already has that teardown report', 'already_reported'));
+  const ins = await insertReport.run(core.db, { sid: row.id, afterCrash: claims.after_crash ? 1 : 0, now });
+  if (Number(ins.numAffectedRows ?? 0) !== 1) return refuse('already reported', conflict('this session already has that teardown report', 'already_reported'));
   await core.audit.append({
     type: 'client.teardown_report',
     outcome: 'success',

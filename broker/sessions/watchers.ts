@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import crypto from 'node:crypto';
 import type { GrantableCapability } from '../../common/capabilities.js';
 import type { ControlState, LiveSessionRow, PresenceEntry, SuspendReason } from '../../common/protocol/watch.js';
@@ -9,6 +10,8 @@ import { endSession } from './ending.js';
 import type { LiveSession } from './live.js';
 import { readRow, toView } from './queries.js';
 import { refreshFromRow } from './replicas.js';
+import { prepared } from '../storage/prepared.js';
+import type { SessionWatchersTable } from '../storage/schema.js';
 import { SYSTEM, accountActor, type Actor, type SessionView } from './types.js';
 
 /**
@@ -34,10 +37,15 @@ function decidesHere(core: SessionCore, live: LiveSession): boolean {
   return !core.placement || core.placement.owns(live.id);
 }
 
+const analystNames = prepared<{ id: string }, { display_name: string; organisation: string }>((db, p) => db.selectFrom('accounts').select(['display_name', 'organisation']).where('id', '=', p('id')));
+const presentWatchers = prepared<{ sid: string; since: number }, Selectable<SessionWatchersTable>>((db, p) =>
+  db.selectFrom('session_watchers').selectAll().where('session_id', '=', p('sid')).where('left_at', 'is', null).where('seen_at', '>=', p('since')),
+);
+
 /** The watchers present now, from the database (every instance's), into the session's copy here. */
 async function refreshWatchers(core: SessionCore, live: LiveSession, w: LiveWatch): Promise<void> {
   const since = core.clock.now() - lapseMs(core);
-  const rows = await core.db.selectFrom('session_watchers').selectAll().where('session_id', '=', live.id).where('left_at', 'is', null).where('seen_at', '>=', since).execute();
+  const rows = await presentWatchers.all(core.db, { sid: live.id, since });
   w.watchers = new Map(
     rows.map((x) => [x.id, { id: x.id, accountId: x.account_id, username: x.username, name: x.name, role: x.role as WatcherRole, organisation: x.organisation, since: Number(x.since), counts: x.counts === 1 }]),
   );
@@ -123,7 +131,7 @@ export function termsOfRow(r: Pick<Row, 'watch_terms'>): WatchTerms {
 export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<LiveWatch> {
   if (live.watch) return live.watch;
   const row = r ?? (await readRow(core, live.id));
-  const a = await core.db.selectFrom('accounts').select(['display_name', 'organisation']).where('id', '=', row.analyst_id).executeTakeFirst();
+  const a = await analystNames.first(core.db, { id: row.analyst_id });
   if (live.watch) return live.watch;
   const w: LiveWatch = {
     terms: termsOfRow(row),

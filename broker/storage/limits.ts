@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
 
 /**
@@ -27,6 +28,25 @@ export interface LimitStore {
   claimOnce(id: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
+// The three statements behind every request's limits and proof ids, compiled once (storage/prepared.ts).
+// SET expressions read the row as it was, on both engines: a finished window restarts at 1.
+const hitCounter = prepared<{ key: string; end: number; now: number }, { hits: number; window_end: number }>(
+  (_db, p) => sql<{ hits: number; window_end: number }>`
+      INSERT INTO limit_counters (name, hits, window_end) VALUES (${p('key')}, 1, ${p('end')})
+      ON CONFLICT (name) DO UPDATE SET
+        hits = CASE WHEN limit_counters.window_end <= ${p('now')} THEN 1 ELSE limit_counters.hits + 1 END,
+        window_end = CASE WHEN limit_counters.window_end <= ${p('now')} THEN ${p('end')} ELSE limit_counters.window_end END
+      RETURNING hits, window_end`,
+);
+const refundCounter = prepared<{ key: string; now: number }, never>((_db, p) => sql<never>`UPDATE limit_counters SET hits = hits - 1 WHERE name = ${p('key')} AND window_end > ${p('now')} AND hits > 0`);
+// A claim that has expired may be taken again; a live one may not.
+const claimId = prepared<{ id: string; expiresAt: number; now: number }, { id: string }>(
+  (_db, p) => sql<{ id: string }>`
+      INSERT INTO replay_ids (id, expires_at) VALUES (${p('id')}, ${p('expiresAt')})
+      ON CONFLICT (id) DO UPDATE SET expires_at = ${p('expiresAt')} WHERE replay_ids.expires_at <= ${p('now')}
+      RETURNING id`,
+);
+
 /** How many operations pass between two sweeps of expired rows. */
 const SWEEP_EVERY = 1000;
 
@@ -38,19 +58,12 @@ export class SqlLimitStore implements LimitStore {
   async hit(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {
     this.maybeSweep(now);
     const end = now + windowMs;
-    // SET expressions read the row as it was, on both engines: a finished window restarts at 1.
-    const r = await sql<{ hits: number; window_end: number }>`
-      INSERT INTO limit_counters (name, hits, window_end) VALUES (${key}, 1, ${end})
-      ON CONFLICT (name) DO UPDATE SET
-        hits = CASE WHEN limit_counters.window_end <= ${now} THEN 1 ELSE limit_counters.hits + 1 END,
-        window_end = CASE WHEN limit_counters.window_end <= ${now} THEN ${end} ELSE limit_counters.window_end END
-      RETURNING hits, window_end`.execute(this.db);
-    const row = r.rows[0]!;
+    const row = (await hitCounter.first(this.db, { key, end, now }))!;
     return { count: Number(row.hits), resetAt: Number(row.window_end) };
   }
 
   async refund(key: string, now: number): Promise<void> {
-    await sql`UPDATE limit_counters SET hits = hits - 1 WHERE name = ${key} AND window_end > ${now} AND hits > 0`.execute(this.db);
+    await refundCounter.run(this.db, { key, now });
   }
 
   async peek(key: string, now: number): Promise<number> {
@@ -72,12 +85,7 @@ export class SqlLimitStore implements LimitStore {
 
   async claimOnce(id: string, expiresAt: number, now: number): Promise<boolean> {
     this.maybeSweep(now);
-    // A claim that has expired may be taken again; a live one may not.
-    const r = await sql<{ id: string }>`
-      INSERT INTO replay_ids (id, expires_at) VALUES (${id}, ${expiresAt})
-      ON CONFLICT (id) DO UPDATE SET expires_at = ${expiresAt} WHERE replay_ids.expires_at <= ${now}
-      RETURNING id`.execute(this.db);
-    return r.rows.length === 1;
+    return (await claimId.all(this.db, { id, expiresAt, now })).length === 1;
   }
 
   private maybeSweep(now: number): void {

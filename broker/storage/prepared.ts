@@ -1,0 +1,60 @@
+import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * A query the broker runs on every request (the session by id, the account behind an access
+ * token) built and compiled once per dialect, then run with each call's values. Building and
+ * compiling a Kysely query costs more CPU than SQLite takes to run one of these (node objects,
+ * freezes, a visitor pass, about 15 µs each), and a lifecycle runs dozens of them. The SQL
+ * text is the one Kysely makes; only the values change, bound as parameters exactly as before.
+ *
+ * `build` (a query builder or a `sql` template) receives `p(name)`, a stand-in for that call's value. A stand-in must be used as a
+ * plain bound value (a comparison's right side, an inserted or set value), never inside a list
+ * whose length varies; anything else in the query is fixed when it is first compiled.
+ */
+export interface Prepared<P extends object, R> {
+  all(db: Kysely<Database>, params: P): Promise<R[]>;
+  first(db: Kysely<Database>, params: P): Promise<R | undefined>;
+  run(db: Kysely<Database>, params: P): Promise<QueryResult<R>>;
+}
+
+const STAND_IN = '\u0000chaperone-param\u0000';
+
+type Slot<P> = { name: keyof P } | { value: unknown };
+
+interface Compiled<P> {
+  query: CompiledQuery;
+  slots: Slot<P>[];
+}
+
+export function prepared<P extends object, R>(build: (db: Kysely<Database>, p: <K extends keyof P>(name: K) => P[K]) => { compile(db: Kysely<Database>): CompiledQuery<R> }): Prepared<P, R> {
+  // Keyed by the dialect's adapter, which a Kysely instance shares with its transactions.
+  const byAdapter = new WeakMap<object, Compiled<P>>();
+  const compile = (db: Kysely<Database>): Compiled<P> => {
+    const adapter = db.getExecutor().adapter;
+    let c = byAdapter.get(adapter);
+    if (!c) {
+      const names = new Set<keyof P>();
+      const query = build(db, (name) => {
+        names.add(name);
+        return `${STAND_IN}${String(name)}` as never;
+      }).compile(db);
+      const slots: Slot<P>[] = query.parameters.map((v) => (typeof v === 'string' && v.startsWith(STAND_IN) ? { name: v.slice(STAND_IN.length) as keyof P } : { value: v }));
+      // A stand-in Kysely did not pass through as a parameter would be run as its own text: refuse.
+      if (slots.filter((s) => 'name' in s).length < names.size || query.sql.includes(STAND_IN)) throw new Error('prepared query: a parameter is not a plain bound value');
+      c = { query, slots };
+      byAdapter.set(adapter, c);
+    }
+    return c;
+  };
+  const run = async (db: Kysely<Database>, params: P): Promise<QueryResult<R>> => {
+    const c = compile(db);
+    const parameters = c.slots.map((s) => ('name' in s ? params[s.name] : s.value));
+    return (await db.executeQuery({ ...c.query, parameters })) as QueryResult<R>;
+  };
+  return {
+    run,
+    all: async (db, params) => (await run(db, params)).rows,
+    first: async (db, params) => (await run(db, params)).rows[0],
+  };
+}
