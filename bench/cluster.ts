@@ -290,8 +290,9 @@ export async function runClusterBench(o: { quick: boolean }): Promise<number> {
     await c.stop();
   }
   result.goals = {
-    cross_instance_relay_adds_at_most_2ms_at_p50: (result.relay_p50_ms_cross_instance as number) - (result.relay_p50_ms_same_instance as number) <= 2,
-    cross_instance_relay_p99_within_2x: (result.relay_p99_ms_cross_instance as number) <= 2 * (result.relay_p99_ms_same_instance as number),
+    // Both message sizes the issue names (64 B and 4 KiB) must meet each goal.
+    cross_instance_relay_adds_at_most_2ms_at_p50: ['', '_4k'].every((k) => (result[`relay_p50_ms_cross_instance${k}`] as number) - (result[`relay_p50_ms_same_instance${k}`] as number) <= 2),
+    cross_instance_relay_p99_within_2x: ['', '_4k'].every((k) => (result[`relay_p99_ms_cross_instance${k}`] as number) <= 2 * (result[`relay_p99_ms_same_instance${k}`] as number)),
     kill_switch_p99_at_most_100ms: (result.kill_switch_p99_ms_cross_instance as number) <= 100,
     survived_all: result.instance_loss_sessions_survived === 1,
     reconnect_p99_within_grace: result.instance_loss_reconnect_p99_ms !== null && (result.instance_loss_reconnect_p99_ms as number) <= 15_000,
