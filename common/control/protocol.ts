@@ -55,9 +55,11 @@ export const SessionMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('quality'), seq, preset: z.enum(QUALITY_PRESETS) }).strict(),
   /** Which of the end user's displays is shown (only the end user sends it): "Display 2 of 2, 1280×720". */
   z.object({ t: z.literal('display'), seq, index: displayCount, count: displayCount, width: displaySide, height: displaySide }).strict(),
+  /** End user: this computer's input gate takes the analyst's input now (sent once main switched control on). */
+  z.object({ t: z.literal('control-live'), seq }).strict(),
 ]);
 export type SessionMessage = z.infer<typeof SessionMessageSchema>;
-const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share', 'quality', 'display']);
+const SESSION_TYPES: ReadonlySet<string> = new Set(['sas-reveal', 'share', 'quality', 'display', 'control-live']);
 
 /**
  * A reliable-channel message that belongs to the session engine: `{ok: true, msg}`, or

@@ -115,6 +115,8 @@ export interface LiveSlice {
     /** Analyst: the broker wants a fresh second factor before this request (common/step-up.ts). */
     stepUp: { capability: string; message: string } | null;
     controlLocked: boolean;
+    /** Analyst: the end user's computer said its gate takes control now (until control is taken back). */
+    controlLive: boolean;
     warnings: number[];
     /** The end user's screen is not being sent (end user: they paused it; analyst: they said so). */
     sharingPaused: boolean;
@@ -271,6 +273,7 @@ const initialLive: LiveSlice['live'] = {
   pendingRequest: null,
   stepUp: null,
   controlLocked: false,
+  controlLive: false,
   warnings: [],
   sharingPaused: false,
   display: null,
@@ -323,7 +326,9 @@ const createLiveSlice: Slice<LiveSlice> = (set) => ({
       const revokedDuring = had && !granted ? [...s.live.revokedDuring, { kind: capability, by }] : s.live.revokedDuring;
       const { [capability]: _gone, ...others } = s.live.grantDirections;
       const grantDirections = granted && direction ? { ...others, [capability]: direction } : others;
-      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, grantDirections, revokedDuring } };
+      // Control taken back: the next grant waits for the end user's computer to say it is live again.
+      const controlLive = capability === 'control' && !granted ? false : s.live.controlLive;
+      return { live: { ...s.live, granted: granted ? [...rest, capability] : rest, grantDirections, revokedDuring, controlLive } };
     }),
   setTransfer: (t) => set((s) => ({ live: { ...s.live, transfers: upsertTransfer(s.live.transfers, t) } })),
 });

@@ -100,6 +100,8 @@ export interface EngineEvents extends Record<string, unknown> {
   quality: QualityPreset;
   /** Analyst side: which of the end user's displays the picture shows. */
   display: ShownDisplay;
+  /** Analyst: the end user's computer takes input now (its control-live message). */
+  controlLive: boolean;
   /** Either side: everyone present (analyst and watchers) and how many more watchers policy needs. */
   presence: { present: PresenceEntry[]; watchersNeeded: number };
   /** Either side: control suspended or resumed by a watcher or the watcher requirement. */
@@ -284,6 +286,15 @@ export class SessionEngine extends Emitter<EngineEvents> {
   async replaceScreen(track: MediaStreamTrack): Promise<void> {
     if (this.pc) await this.screen?.replace(this.pc, track);
     await this.applyQuality();
+  }
+
+  /**
+   * End user: main's gate has switched control on. The analyst's viewer says "You have control"
+   * (and sends input) only from here: the broker's grant.changed reaches the analyst before this
+   * computer has switched anything on, and keys typed in between would be refused by the gate.
+   */
+  announceControlLive(): void {
+    this.sendSession(JSON.stringify({ t: 'control-live', seq: this.seq++ }));
   }
 
   /** End user: tells the analyst which display is shown (again after every reconnection). */
@@ -634,6 +645,9 @@ export class SessionEngine extends Emitter<EngineEvents> {
       case 'display':
         // Only the end user's side knows its displays; a count below the index is nonsense.
         if (this.opts.role === 'analyst' && m.index <= m.count) this.emit('display', { index: m.index, count: m.count, width: m.width, height: m.height });
+        return;
+      case 'control-live':
+        if (this.opts.role === 'analyst') this.emit('controlLive', true);
         return;
       default:
         return missingCase(m);

@@ -279,6 +279,7 @@ async function onGrantChanged(e: SessionEngine, sessionId: string, g: EngineEven
     return;
   }
   store().setGrant(kind, true, g.by, shown.direction);
+  if (kind === 'control') e.announceControlLive();
 }
 
 function capitalised(t: string): string {
@@ -488,6 +489,7 @@ export function startAnalyst(o: AnalystStart): SessionEngine {
       s.setLive({ notice: g.capability === 'control' ? 'The end user took control back.' : `The end user switched ${GRANT_NAMES[g.capability] ?? g.capability} off.` });
     }
   });
+  e.on('controlLive', () => store().setLive({ controlLive: true }));
   e.on('endNote', (note) => (endNote = note));
   e.on('ended', (r) => {
     if (r.reason !== 'peer_lost') return finish(r.reason, r.revoked);

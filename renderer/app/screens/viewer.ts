@@ -44,7 +44,9 @@ export function Viewer(): ReactNode {
   const suspended = live.control?.suspended === true;
   // Suspended by a watcher, the grant stays and the end user's gate is what drops the input: this
   // page keeps sending (it is not what enforces it) and says plainly that nothing lands.
-  const control = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
+  const granted = live.granted.includes('control') && live.state === 'connected' && !live.controlLocked;
+  // Input goes out only once the end user's computer switched control on (its control-live message).
+  const control = granted && live.controlLive;
   const waiting = waitingForWatcherText(live.watchersNeeded);
   const [extendOpen, setExtendOpen] = useState(false);
   const [endOpen, setEndOpen] = useState(false);
@@ -150,7 +152,7 @@ export function Viewer(): ReactNode {
       h('h1', { id: 'viewer-title', className: 'viewer-title' }, `Session for ${live.ticket ?? ''}`),
       h('span', null, live.expiresAt !== null ? h(Countdown, { until: live.expiresAt, label: 'Time left', testId: 'viewer-countdown' }) : null, ' left'),
       h(Sas, { sas: live.sas, testId: 'viewer-sas' }),
-      h('span', { 'data-testid': 'viewer-state' }, connected ? (suspended && live.granted.includes('control') ? 'Control suspended by a watcher' : control ? 'You have control' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
+      h('span', { 'data-testid': 'viewer-state' }, connected ? (suspended && live.granted.includes('control') ? 'Control suspended by a watcher' : control ? 'You have control' : granted ? 'Control allowed: switching on at their computer…' : 'View only') : live.state === 'interrupted' ? 'Reconnecting… control is locked meanwhile' : 'Connecting…'),
       control
         ? h('button', { type: 'button', onClick: releaseControl }, 'Give control back')
         : h(
