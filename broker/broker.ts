@@ -24,6 +24,9 @@ import { SessionService } from './sessions/service.js';
 import type { SignalingHub } from './signaling/hub.js';
 import { openStorage } from './storage/db.js';
 import { SqlLimitStore } from './storage/limits.js';
+
+/** How long a stopping broker lets requests under way finish before it closes their connections. */
+const CLOSE_GRACE_MS = 5000;
 import { DirRecordingStore, type RecordingStore } from './storage/recording-store.js';
 
 export interface Broker {
@@ -152,7 +155,13 @@ export async function startBroker(o: StartOptions): Promise<Broker> {
       clearInterval(policyTimer);
       hooks.stop();
       sessions.shutdown();
+      // Connections that never sent a request (a browser's speculative one) count as busy to
+      // Node's close, which would then wait out the header timeout (about 70 s). Requests under
+      // way get CLOSE_GRACE_MS to finish; then whatever is still open is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+      cut.unref();
       await app.close();
+      clearTimeout(cut);
       // Ends already told to the parties still sign their recording's manifest before the store goes.
       await sessions.drain();
       if (cluster) await cluster.close();
