@@ -110,6 +110,8 @@ export class TargetWindow {
     await this.page.evaluate(() => {
       (window as unknown as { clicks: number }).clicks = 0;
       (document.getElementById('i') as HTMLInputElement).value = '';
+      // Nothing keeps the focus an earlier test gave: typing needs a click that landed.
+      (document.activeElement as HTMLElement | null)?.blur();
     });
   }
 
