@@ -48,7 +48,7 @@ export interface SessionCore {
    * The watch code (watchers.ts), reached through this port: it ends sessions and refreshes
    * cluster copies itself, so ending, grants and replicas importing it would make a circle.
    */
-  watch: WatchPort;
+  readonly watch: WatchPort;
 }
 
 /** What the rest of the session code asks of the watch code (SessionCore.watch; set by the service). */

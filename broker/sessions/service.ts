@@ -42,7 +42,6 @@ import { analystToken, checkSessionToken } from './session-tokens.js';
 import { StateWatch } from './state-watch.js';
 import { endUserActor, type Actor, type IssuedSessionToken, type SessionView } from './types.js';
 import type { ControlState, LiveSessionRow, PresenceEntry } from '../../common/protocol/watch.js';
-import type { WatchPort } from './core.js';
 import type { END_USER_STOP_REASONS } from '../../common/protocol/api.js';
 
 type EndUserStopReason = (typeof END_USER_STOP_REASONS)[number];
@@ -83,9 +82,7 @@ export class SessionService {
   private retention: NodeJS.Timeout | null = null;
 
   constructor(cfg: BrokerConfig, storage: Storage, audit: AuditLog, tokens: TokenService, clock: Clock, hooks: PostSessionHooks, limits: LimitStore, recordings: RecordingStore, keys: KeyRing) {
-    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch(), ending: new Set(), watch: null as unknown as WatchPort };
-    // Set once the core exists: the watch code takes the core it serves.
-    this.core.watch = watchPort(this.core);
+    this.core = { cfg, db: storage.db, engine: storage.engine, audit, tokens, clock, hooks, limits, live: new Map(), events: null, placement: null, recordings, keys, stateWatch: new StateWatch(), ending: new Set(), watch: watchPort(() => this.core) };
     this.watch = new AccountWatch(this.core);
   }
 

@@ -108,8 +108,8 @@ import type { LiveWatch, Watcher } from './live-watch.js';
 import type { WatchPort } from './core.js';
 
 /** The port SessionCore.watch: the watch code as the rest of the session code reaches it. */
-export function watchPort(core: SessionCore): WatchPort {
-  return { controlRefusal: (live) => controlRefusal(core, live), reload: (live, row) => reloadWatch(core, live, row) };
+export function watchPort(core: () => SessionCore): WatchPort {
+  return { controlRefusal: (live) => controlRefusal(core(), live), reload: (live, row) => reloadWatch(core(), live, row) };
 }
 
 /** The offer's terms as stored; a session offered before watchers existed allows none (nobody consented to them). */

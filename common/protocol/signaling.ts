@@ -79,8 +79,11 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
       reason: z.string().max(64).regex(/^[a-z_]*$/).optional(),
     })
     .strict(),
-  /** The end user's machine puts each clipboard sync on the record: which way, what type and how long, never the content. */
-  /** `kind` absent: text (clients before pictures); length in characters of text or bytes of a picture. */
+  /**
+   * The end user's machine puts each clipboard sync on the record: which way, what type and how
+   * long, never the content. `kind` absent: text (clients before pictures); `length` in characters
+   * of text or bytes of a picture.
+   */
   z
     .object({ type: z.literal('clipboard.record'), direction: z.enum(['to_end_user', 'from_end_user']), length: z.number().int().min(1).max(MAX_CLIPBOARD_IMAGE_BYTES), kind: z.enum(CLIPBOARD_SYNC_TYPES).optional() })
     .strict()

@@ -21,6 +21,28 @@ const skip = skipWithout(SUITE, missingTools());
 /** A 1x1 PNG, for a picture on the X clipboard. */
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC', 'base64');
 
+/**
+ * A live session with clipboard asked for: the analyst's page (allowed to use the browser's
+ * clipboard) and the end user's, who accepts once `onConsent` has read the consent screen.
+ */
+async function clipboardSession(s: Stack, anHost: BrowserHost, euHost: BrowserHost, ticket: string, reason: string, onConsent?: (eu: Page) => Promise<void>) {
+  const anc = await s.staffPage(anHost);
+  await anc.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: anHost.origin });
+  const an = anc.page;
+  await signIn(an, await s.user('analyst'));
+  await requestSession(an, { ticket, reason, also: ['clipboard'] });
+  const codeEl = an.getByTestId('join-code');
+  await codeEl.waitFor({ timeout: 15_000 });
+  const euc = await s.endUserPage(euHost);
+  const eu = euc.page;
+  await eu.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
+  await eu.getByRole('button', { name: 'Continue' }).click();
+  await onConsent?.(eu);
+  await eu.getByRole('button', { name: 'Accept and share my screen' }).click();
+  await an.getByTestId('request-clipboard').and(an.locator(':enabled')).waitFor({ timeout: 30_000 });
+  return { anc, euc, an, eu };
+}
+
 describe.skipIf(skip)(SUITE, () => {
   let s: Stack;
   let euHost: BrowserHost;
@@ -48,20 +70,7 @@ describe.skipIf(skip)(SUITE, () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('both ways while granted, a picture refused, nothing before the grant or after it is switched off', async () => {
-    const analyst = await s.user('analyst');
-    const anc = await s.staffPage(anHost);
-    await anc.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: anHost.origin });
-    const an = anc.page;
-    await signIn(an, analyst);
-    await requestSession(an, { ticket: `INC-C${Date.now() % 10000}`, reason: 'Paste the share path', also: ['clipboard'] });
-    const codeEl = an.getByTestId('join-code');
-    await codeEl.waitFor({ timeout: 15_000 });
-    const euc = await s.endUserPage(euHost);
-    const eu = euc.page;
-    await eu.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
-    await eu.getByRole('button', { name: 'Continue' }).click();
-    await eu.getByRole('button', { name: 'Accept and share my screen' }).click();
-    await an.getByTestId('request-clipboard').and(an.locator(':enabled')).waitFor({ timeout: 30_000 });
+    const { anc, euc, an, eu } = await clipboardSession(s, anHost, euHost, `INC-C${Date.now() % 10000}`, 'Paste the share path');
 
     // Before the grant: what the end user copies goes nowhere, what the analyst copies neither.
     await xCopy('password123 copied before any grant');
@@ -160,21 +169,9 @@ describe.skipIf(skip)('the app end to end: clipboard pictures where policy allow
     });
 
   it('a PNG copied in X reaches the analyst and one the analyst copies lands in X, said so in the consent and the prompt, on the record by type and length', async () => {
-    const analyst = await s.user('analyst');
-    const anc = await s.staffPage(anHost);
-    await anc.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: anHost.origin });
-    const an = anc.page;
-    await signIn(an, analyst);
-    await requestSession(an, { ticket: `INC-P${Date.now() % 10000}`, reason: 'Send me a screenshot of the error', also: ['clipboard'] });
-    const codeEl = an.getByTestId('join-code');
-    await codeEl.waitFor({ timeout: 15_000 });
-    const euc = await s.endUserPage(euHost);
-    const eu = euc.page;
-    await eu.getByLabel('Join code').fill((await codeEl.textContent())!.trim());
-    await eu.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => eu.getByTestId('consent-clipboard-images').textContent(), { timeout: 15_000 }).toContain('Text and pictures may be copied');
-    await eu.getByRole('button', { name: 'Accept and share my screen' }).click();
-    await an.getByTestId('request-clipboard').and(an.locator(':enabled')).waitFor({ timeout: 30_000 });
+    const { anc, euc, an, eu } = await clipboardSession(s, anHost, euHost, `INC-P${Date.now() % 10000}`, 'Send me a screenshot of the error', async (consent) => {
+      await expect.poll(() => consent.getByTestId('consent-clipboard-images').textContent(), { timeout: 15_000 }).toContain('Text and pictures may be copied');
+    });
     await an.getByTestId('request-clipboard').click();
     await an.getByRole('radio', { name: 'Both ways' }).check();
     await an.getByRole('button', { name: 'Ask the end user' }).click();
