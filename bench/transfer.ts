@@ -4,7 +4,8 @@
  *   the end user's Accept to "saved" on their side (bytes on disk, SHA-256 checked), beside a bare
  *   data channel between the same two pages in the same run (64 KiB messages, the same water marks);
  * - peak RSS growth on each side during the file: the analyst's Chromium (sender), and the end
- *   user's Chromium plus the main-process services (receiver; here the host runs in this process);
+ *   user's Chromium plus the process running their main-process services (receiver: the browser
+ *   host's CLI in its own process, where Electron's main would be);
  * - clipboard sync: text copied on the X display (xclip) to the analyst's panel showing it.
  * Everything is real, set up as the end-to-end tests do (kit/e2e-stack.ts). Method: bench/README.md.
  */
@@ -18,6 +19,7 @@ import { FILE_HIGH_WATER, FILE_LOW_WATER } from '../common/files/protocol.js';
 import { Stack, missingTools, requestSession, signIn, xsetroot } from '../kit/e2e-stack.js';
 import { launchDetachable } from './lib/detachable-browser.js';
 import { nameShim } from './lib/screen-probe.js';
+import { REPO_ROOT } from './lib/child.js';
 import { round, sleep, summarize } from './lib/stats.js';
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -81,16 +83,16 @@ function rssMiB(pids: number[]): number {
 }
 
 /**
- * Peak RSS of process trees until stopped: RSS every 100 ms, the trees' members once a second
+ * Peak RSS of process trees (or of one process: `[pid]`) until stopped: RSS every 100 ms, the trees' members once a second
  * (walking /proc is costly, and this machine's two cores are what is being measured). Each
  * process's own growth is kept too, so a figure over its goal says which process grew.
  */
-function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<string, { base: number; peak: number; by_process: Record<string, string> }> } {
+function rssPeaks(roots: Record<string, number | [number]>): { stop: () => Record<string, { base: number; peak: number; by_process: Record<string, string> }> } {
   const r: Record<string, { base: number; peak: number; by_process: Record<string, string> }> = {};
   const members: Record<string, number[]> = {};
   const own = new Map<number, { kind: string; base: number; peak: number; anon: [number, number]; shmem: [number, number] }>();
   const refresh = () => {
-    for (const [k, root] of Object.entries(roots)) members[k] = root === null ? [process.pid] : tree(root);
+    for (const [k, root] of Object.entries(roots)) members[k] = Array.isArray(root) ? root : tree(root);
     for (const pid of Object.values(members).flat()) {
       if (own.has(pid)) continue;
       let cmd = '';
@@ -99,7 +101,7 @@ function rssPeaks(roots: Record<string, number | null>): { stop: () => Record<st
       } catch {
         continue;
       }
-      const kind = pid === process.pid ? 'node' : (/--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser') + (/--utility-sub-type=([a-z.]+)/.exec(cmd)?.[1] ? `:${/--utility-sub-type=([a-z.]+)/.exec(cmd)![1]}` : '');
+      const kind = /browser-host\/cli\.ts/.test(cmd) ? 'host' : (/--type=([a-z-]+)/.exec(cmd)?.[1] ?? 'browser') + (/--utility-sub-type=([a-z.]+)/.exec(cmd)?.[1] ? `:${/--utility-sub-type=([a-z.]+)/.exec(cmd)![1]}` : '');
       const v = rssMiB([pid]);
       const p = rssParts(pid);
       own.set(pid, { kind: `${kind}#${pid}`, base: v, peak: v, anon: [p.anon, p.anon], shmem: [p.shmem, p.shmem] });
@@ -202,6 +204,34 @@ function xCopy(display: string, text: string): Promise<void> {
   });
 }
 
+/**
+ * The end user's browser host (main/browser-host/cli.ts) in a child process with its own home, so
+ * a received file lands in that home's Downloads, the default folder.
+ */
+async function hostProcess(brokerUrl: string, display: string, home: string): Promise<{ pid: number; launchUrl: string; stop: () => Promise<void> }> {
+  fs.mkdirSync(home, { recursive: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'main/browser-host/cli.ts'), '--broker', brokerUrl, '--display', display, '--data-dir', path.join(home, 'app'), '--port', '0'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, HOME: home },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const launchUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      const m = /(http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`the end user's host exited (${code}) before it printed its address`)));
+  });
+  return { pid: child.pid!, launchUrl, stop };
+}
+
 export async function runTransferBench(o: { quick: boolean }): Promise<number> {
   const missing = missingTools();
   if (!(process.env.PATH ?? '').split(path.delimiter).some((d) => fs.existsSync(path.join(d, 'xclip')))) missing.push('xclip (apt-get install xclip)');
@@ -215,10 +245,17 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
   const out: Record<string, unknown> = { quick: o.quick, date: new Date().toISOString(), cpus: os.cpus().length, loadavg_before: os.loadavg().map((x) => round(x, 2)), file_mib: size / MiB };
   log(`transfer bench: ${size / MiB} MiB analyst -> end user, a bare channel between the same pages, ${clipSamples} clipboard syncs`);
   let closeEu: () => Promise<void> = async () => undefined;
+  let stopHost: () => Promise<void> = async () => undefined;
   const s = await Stack.start({ policy: { auto_approve: { capabilities: ['view', 'chat', 'files', 'clipboard'], analyst_kinds: ['internal'] } } });
   try {
-    const folder = path.join(s.dir, 'received');
-    const euHost = await s.host('end_user', { receiveFolder: folder });
+    // The end user's main-process services in their own process, as Electron's main is: the
+    // receiver's figure is that process and the end user's Chromium, nothing of this one's. Only
+    // the process itself: the xclip it starts to look at the clipboard comes and goes meanwhile,
+    // where Electron reads the clipboard in its own process.
+    const euHome = path.join(s.dir, 'end-user-home');
+    const folder = path.join(euHome, 'Downloads');
+    const euHost = await hostProcess(s.broker.url, s.xvfb.display, euHome);
+    stopHost = euHost.stop;
     const anHost = await s.host('staff');
     const analyst = await s.user('analyst');
     const an = await s.staffPage(anHost);
@@ -252,15 +289,14 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     // Before the file, the screen moves for a few seconds with nothing else going on: the shared
     // screen's capture and encoder reach their working size here, so the figures below are what
     // the file adds. What that warm-up itself grew by is kept beside them.
-    const idle = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
+    const idle = rssPeaks({ sender, receiverPage: euRoot, receiverMain: [euHost.pid] });
     const idleUntil = Date.now() + 5000;
     for (let i = 0; Date.now() < idleUntil; i++) {
       await xsetroot(s.xvfb.display, i % 2 ? '#203040' : '#405060');
       await sleep(100);
     }
     const idleRss = idle.stop();
-    // null: this process, which hosts the end user's main-process services.
-    const peaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
+    const peaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: [euHost.pid] });
     const t0 = Date.now();
     // On two busy cores the DevTools round trips after a click can take long: the click is done.
     await eu.page.getByRole('button', { name: 'Accept file' }).click({ timeout: 120_000, noWaitAfter: true });
@@ -274,20 +310,17 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     // What of the growth is garbage: the end user's page after a full collection (DevTools), and
     // this process's after one where it runs with --expose-gc. RSS that stays is the heap's own
     // size (V8's young generation grows to its maximum under a long busy spell), not dead bytes.
-    const beforeGc = { page: rssMiB(tree(euRoot)), node: rssMiB([process.pid]) };
+    const beforeGc = { page: rssMiB(tree(euRoot)) };
     eu.page = await euBrowser.attach();
     const cdp = await eu.page.context().newCDPSession(eu.page);
     const heapBefore = (await cdp.send('Runtime.getHeapUsage')) as { backingStorageSize?: number };
     await cdp.send('HeapProfiler.collectGarbage');
-    const nodeGc = (globalThis as { gc?: () => void }).gc;
-    nodeGc?.();
     await sleep(1000);
     const heapAfter = (await cdp.send('Runtime.getHeapUsage')) as { backingStorageSize?: number };
     await cdp.detach();
     const afterFullGc = {
       page_rss_drop_mib: round(beforeGc.page - rssMiB(tree(euRoot)), 1),
       page_array_buffers_mib: [round((heapBefore.backingStorageSize ?? 0) / MiB, 1), round((heapAfter.backingStorageSize ?? 0) / MiB, 1)],
-      node_rss_drop_mib: nodeGc ? round(beforeGc.node - rssMiB([process.pid]), 1) : null,
     };
     await eu.page.locator('[data-testid="transfer-in"][data-state="saved"]').waitFor({ timeout: 30_000 });
     if (fs.statSync(landed).size !== size) throw new Error('the received file has the wrong size');
@@ -295,7 +328,7 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     log(`  file through the app: ${round(fileRate, 1)} MiB/s (${round(fileS, 2)} s)`);
 
     // The bare channel between the same pages, measured alike (after the file: not a clean base).
-    const rawPeaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: null });
+    const rawPeaks = rssPeaks({ sender, receiverPage: euRoot, receiverMain: [euHost.pid] });
     const raw = await rawChannel(an.page, eu.page, size);
     const rawRss = rawPeaks.stop();
     log(`  bare data channel:    ${round(raw, 1)} MiB/s`);
@@ -334,16 +367,17 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
         file_seconds: round(fileS, 2),
         rss_mib: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, { base: round(v.base, 1), peak: round(v.peak, 1), growth_by_process: v.by_process }])),
         screen_motion_before_file_rss_growth_mib: Object.fromEntries(Object.entries(idleRss).map(([k, v]) => [k, round(v.peak - v.base, 1)])),
-        // Just after the file landed, before and after a full collection (null: this process ran without --expose-gc).
+        // The end user's page just after the file landed, before and after a full collection.
         receiver_after_full_gc: afterFullGc,
         raw_channel_rss_growth_mib: Object.fromEntries(Object.entries(rawRss).map(([k, v]) => [k, { growth: round(v.peak - v.base, 1), by_process: v.by_process }])),
         clipboard_samples_ms: clip.map((x) => round(x, 1)),
-        note: "RSS figures are growth over the value just before Accept; the receiver is the end user's Chromium plus this process, which hosts the main-process services. Playwright is detached from the end user's browser while the file moves: its DevTools session would otherwise carry a base64 copy of every bridge WebSocket frame through the browser process and this one, which Electron's IPC does not have (bench/README.md).",
+        note: "RSS figures are growth over the value just before Accept; the receiver is the end user's Chromium plus the process hosting their main-process services (the browser host's CLI, in Electron's main process's place). Playwright is detached from the end user's browser while the file moves: its DevTools session would otherwise carry a base64 copy of every bridge WebSocket frame through the browser process and this one, which Electron's IPC does not have (bench/README.md).",
       },
     });
     await eu.page.getByTestId('stop').click();
   } finally {
     await closeEu();
+    await stopHost();
     await s.close();
   }
   out.loadavg_after = os.loadavg().map((x) => round(x, 2));

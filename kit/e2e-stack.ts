@@ -90,10 +90,12 @@ export class TargetWindow {
     });
     const page = await (await browser.newContext({ viewport: null })).newPage();
     await page.setContent(o.background ? TARGET_PAGE.replace('background:#fff', `background:${o.background}`) : TARGET_PAGE);
-    // Calibrate: where the page's (0,0) is on the screen, from a real pointer move.
-    await xdotool(display, ['mousemove', String(at.x + 150), String(at.y + 200)]);
+    // Calibrate: where the page's (0,0) is on the screen, from a real pointer move. On a loaded
+    // machine the window can map after the first move, which it then never sees: move again
+    // every second (to another point: a move to where the pointer is sends no event).
     let m: { x: number; y: number; cx: number; cy: number } | null = null;
     for (let i = 0; i < 200 && !m; i++) {
+      if (i % 20 === 0) await xdotool(display, ['mousemove', String(at.x + 150 + ((i / 20) % 2) * 10), String(at.y + 200)]);
       m = await page.evaluate(() => (window as unknown as { lastMove: { x: number; y: number; cx: number; cy: number } | null }).lastMove);
       if (!m) await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,3 +1,5 @@
+// First, before the rest loads: main/young-generation.ts says why.
+import '../young-generation.js';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,3 +1,5 @@
+// First, before the rest loads: main/young-generation.ts says why.
+import '../young-generation.js';
 import path from 'node:path';
 import { BrowserWindow, Notification, app, clipboard, desktopCapturer, ClipboardItem, dialog, globalShortcut, ipcMain, protocol, safeStorage, screen, session, shell, systemPreferences } from 'electron';
 import { contentSecurityPolicy } from '../content-security-policy.js';

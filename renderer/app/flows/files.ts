@@ -1,4 +1,4 @@
-import { MAX_FILE_PIECE_BYTES } from '../../../common/bridge/api.js';
+import { FILE_PIECE_TO_MAIN_BYTES } from '../../../common/bridge/api.js';
 import { allowsWay } from '../../../common/grant-direction.js';
 import type { SessionEngine } from '../../session/engine.js';
 import type { TransferEvent } from '../../../common/protocol/signaling.js';
@@ -30,8 +30,8 @@ function mainSink(sessionId: string): FileSink {
     // bridge's frame as the call is made, and must not stay reachable while main answers.
     write: (id, offset, bytes) => {
       const calls: Promise<{ ok: true; written: number } | { ok: false; reason: string }>[] = [];
-      for (let i = 0; i < bytes.length; i += MAX_FILE_PIECE_BYTES) {
-        calls.push(files.write({ sessionId, id, offset: offset + i, data: bytes.subarray(i, i + MAX_FILE_PIECE_BYTES) }).catch(fail));
+      for (let i = 0; i < bytes.length; i += FILE_PIECE_TO_MAIN_BYTES) {
+        calls.push(files.write({ sessionId, id, offset: offset + i, data: bytes.subarray(i, i + FILE_PIECE_TO_MAIN_BYTES) }).catch(fail));
       }
       return Promise.all(calls).then((rs) => rs.find((r) => !r.ok) ?? { ok: true as const });
     },
