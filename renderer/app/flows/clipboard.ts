@@ -120,8 +120,20 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
   let images = false;
   const assembler = new ImageAssembler();
   let shownUrl: string | null = null;
-  /** A look at this side's clipboard is under way (the poll's, or the one after writing a picture). */
+  /** A look at this side's clipboard is under way (the poll's). */
   let reading = false;
+  /** Writes of what arrived that have not finished: no look meanwhile, it could see either. */
+  let writing = 0;
+  /**
+   * Bumped by each arrival: a look that was under way across one saw the clipboard before the
+   * arrival was written, and taking that as `last` would send the other side's own content back
+   * on the next tick (main's ClipboardWatch guards its reads the same way).
+   */
+  let arrivals = 0;
+  const writeArrived = (write: Promise<unknown>) => {
+    writing++;
+    void write.finally(() => writing--);
+  };
   const show = (bytes: Uint8Array) => {
     if (shownUrl) URL.revokeObjectURL(shownUrl);
     shownUrl = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
@@ -140,22 +152,28 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
         case 'refused':
           return patch({ note: REFUSED_TEXT[m.reason] });
         case 'text':
+          arrivals++;
           last = { kind: 'text', text: m.text };
           patch({ received: m.text, note: null });
-          return void navigator.clipboard?.writeText(m.text).catch(() => patch({ note: 'Your browser did not let this page write your clipboard: copy the text from the box.' }));
+          return writeArrived((navigator.clipboard ? navigator.clipboard.writeText(m.text) : Promise.reject(new Error('no clipboard'))).catch(() => patch({ note: 'Your browser did not let this page write your clipboard: copy the text from the box.' })));
         case 'image': {
           if (!images) return;
           const whole = assembler.add(m);
           if (!whole) return;
+          arrivals++;
           last = { kind: 'image', type: whole.type, bytes: whole.bytes };
           show(whole.bytes);
           const item = typeof ClipboardItem === 'function' ? new ClipboardItem({ [whole.type]: new Blob([whole.bytes as Uint8Array<ArrayBuffer>], { type: whole.type }) }) : null;
-          reading = true;
-          return void (item && navigator.clipboard?.write ? navigator.clipboard.write([item]) : Promise.reject(new Error('no clipboard')))
-            // The browser stores its own encoding of the picture: that, not the bytes that came, is what must not go back.
-            .then(async () => void (last = await readOwn(true)))
-            .catch(() => patch({ note: 'Your browser did not let this page put the picture in your clipboard: it is shown here instead.' }))
-            .finally(() => (reading = false));
+          const mine = arrivals;
+          return writeArrived(
+            (item && navigator.clipboard?.write ? navigator.clipboard.write([item]) : Promise.reject(new Error('no clipboard')))
+              // The browser stores its own encoding of the picture: that, not the bytes that came, is what must not go back.
+              .then(async () => {
+                const own = await readOwn(true);
+                if (arrivals === mine) last = own;
+              })
+              .catch(() => patch({ note: 'Your browser did not let this page put the picture in your clipboard: it is shown here instead.' })),
+          );
         }
         default:
           return missing(m);
@@ -170,11 +188,12 @@ function attachAnalyst(send: (m: ClipboardMessage) => boolean, e: SessionEngine)
       last = null;
       return;
     }
-    if (reading || !navigator.clipboard?.readText) return;
+    if (reading || writing > 0 || !navigator.clipboard?.readText) return;
     reading = true;
+    const arrivalsBefore = arrivals;
     readOwn(images)
       .then((c) => {
-        if (!grantLets('to_end_user')) return;
+        if (!grantLets('to_end_user') || arrivals !== arrivalsBefore) return;
         const before = last;
         last = c;
         if (before === null || sameContent(before, c)) return;
