@@ -58,3 +58,36 @@ export function prepared<P extends object, R>(build: (db: Kysely<Database>, p: <
     first: async (db, params) => (await run(db, params)).rows[0],
   };
 }
+
+type Tables = keyof Database;
+type InsertParams = Record<string, unknown>;
+const inserts = new Map<string, Prepared<InsertParams, never> | null>();
+
+/**
+ * `insertInto(table).values(row)` (optionally `on conflict (col) do nothing`), compiled once for
+ * each set of columns a call site writes: the code has few. Columns whose value is undefined are
+ * left out, as Kysely does; a row holding anything but plain values (an SQL expression, a
+ * buffer) is built as before.
+ */
+export async function insertRow<T extends Tables>(db: Kysely<Database>, table: T, row: Record<string, unknown>, ignoreConflictOn?: string): Promise<void> {
+  const cols = Object.keys(row).filter((k) => row[k] !== undefined);
+  const plain = cols.every((k) => typeof row[k] !== 'object' || row[k] === null);
+  const key = `${table}|${ignoreConflictOn ?? ''}|${cols.join(',')}`;
+  let ins = plain ? inserts.get(key) : null;
+  if (ins === undefined) {
+    ins =
+      inserts.size >= 64
+        ? null
+        : prepared<InsertParams, never>((d, p) => {
+            const q = d.insertInto(table).values(Object.fromEntries(cols.map((c) => [c, p(c)])) as never);
+            return ignoreConflictOn ? q.onConflict((oc) => oc.column(ignoreConflictOn as never).doNothing()) : q;
+          });
+    if (ins) inserts.set(key, ins);
+  }
+  if (ins) {
+    await ins.run(db, row);
+    return;
+  }
+  const q = db.insertInto(table).values(row as never);
+  await (ignoreConflictOn ? q.onConflict((oc) => oc.column(ignoreConflictOn as never).doNothing()) : q).execute();
+}
