@@ -16,7 +16,7 @@ import {
 import type { KeyRing } from '../keys.js';
 import { RefusalThrottle } from './throttle.js';
 import type { Storage } from '../storage/db.js';
-import { prepared, type Prepared } from '../storage/prepared.js';
+import { prepared, preparedOrdered } from '../storage/prepared.js';
 
 // crypto.hash (Node 20.12+) is one call into C++ instead of three JS objects per event; the
 // verifier hashes every event, so it is about a fifth of its time.
@@ -53,23 +53,23 @@ const insertCheckpoint = prepared<AuditCheckpoint, never>((db, p) => db.insertIn
 // batches hold a few events (a request's), and building the insert anew cost more than running it.
 const COMPILED_BATCH_MAX = 32;
 const AUDIT_COLUMNS = ['seq', 'id', 'ts', 'type', 'outcome', 'actor', 'session_id', 'ticket', 'source', 'prev_hash', 'hash', 'meta'] as const;
-type InsertParams = Record<string, unknown>;
-const insertsBySize = new Map<number, Prepared<InsertParams, never>>();
-function insertOf(n: number): Prepared<InsertParams, never> | null {
+type OrderedInsert = ReturnType<typeof preparedOrdered>;
+const insertsBySize = new Map<number, OrderedInsert>();
+function insertOf(n: number): OrderedInsert | null {
   if (n > COMPILED_BATCH_MAX) return null;
   let ins = insertsBySize.get(n);
   if (!ins) {
-    ins = prepared<InsertParams, never>((db, p) => db.insertInto('audit_events').values(Array.from({ length: n }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${c}.${i}`)]))) as never));
+    const names = Array.from({ length: n }, (_, i) => AUDIT_COLUMNS.map((c) => `${c}.${i}`)).flat();
+    ins = preparedOrdered(names, (db, p) => db.insertInto('audit_events').values(Array.from({ length: n }, (_, i) => Object.fromEntries(AUDIT_COLUMNS.map((c) => [c, p(`${c}.${i}`)]))) as never));
     insertsBySize.set(n, ins);
   }
   return ins;
 }
-function insertParams(rows: StoredAuditEvent[]): InsertParams {
-  const params: InsertParams = {};
-  rows.forEach((r, i) => {
-    for (const c of AUDIT_COLUMNS) params[`${c}.${i}`] = c === 'meta' ? r.meta_text : r[c];
-  });
-  return params;
+/** The rows' values in the compiled statement's order: row by row, AUDIT_COLUMNS within each. */
+function insertValues(rows: StoredAuditEvent[]): unknown[] {
+  const values: unknown[] = [];
+  for (const r of rows) values.push(r.seq, r.id, r.ts, r.type, r.outcome, r.actor, r.session_id, r.ticket, r.source, r.prev_hash, r.hash, r.meta_text);
+  return values;
 }
 
 export const HEAD_FILE = 'audit-head.json';
@@ -248,7 +248,7 @@ export class AuditLog {
         prev = hash;
       }
       const compiled = insertOf(rows.length);
-      if (compiled) await compiled.run(trx, insertParams(rows));
+      if (compiled) await compiled.run(trx, insertValues(rows));
       else {
         for (let i = 0; i < rows.length; i += 400) {
           await trx

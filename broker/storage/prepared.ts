@@ -91,3 +91,27 @@ export async function insertRow<T extends Tables>(db: Kysely<Database>, table: T
   const q = db.insertInto(table).values(row as never);
   await (ignoreConflictOn ? q.onConflict((oc) => oc.column(ignoreConflictOn as never).doNothing()) : q).execute();
 }
+
+/**
+ * A statement whose bound values are exactly `names`, in that order (a multi-row insert), run with
+ * the values as one array: no object of named values per call, which for a batch of rows cost
+ * more than the statement. Checked when first compiled: Kysely must bind the stand-ins in order.
+ */
+export function preparedOrdered(names: readonly string[], build: (db: Kysely<Database>, p: (name: string) => unknown) => { compile(db: Kysely<Database>): CompiledQuery }): { run(db: Kysely<Database>, values: readonly unknown[]): Promise<QueryResult<never>> } {
+  const byAdapter = new WeakMap<object, CompiledQuery>();
+  return {
+    async run(db, values) {
+      const adapter = db.getExecutor().adapter;
+      let query = byAdapter.get(adapter);
+      if (!query) {
+        const q = build(db, (name) => `${STAND_IN}${name}`).compile(db);
+        const inOrder = q.parameters.length === names.length && q.parameters.every((v, i) => v === `${STAND_IN}${names[i]}`);
+        if (!inOrder || q.sql.includes(STAND_IN)) throw new Error('prepared query: the values are not bound in the order given');
+        query = q;
+        byAdapter.set(adapter, q);
+      }
+      if (values.length !== names.length) throw new Error('prepared query: wrong number of values');
+      return (await db.executeQuery({ ...query, parameters: values })) as QueryResult<never>;
+    },
+  };
+}
