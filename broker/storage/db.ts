@@ -107,6 +107,10 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   // system call. 64 MB (an upper bound, taken only as pages are touched) keeps a busy broker's
   // working set (sessions, tokens, the audit tail, replay and limit keys) in memory.
   sqlite.pragma('cache_size = -65536');
+  // A statement inside a transaction keeps a journal of the pages it changes, so it can be undone
+  // alone; past 64 KiB SQLite spills that to a new file in /var/tmp (create, unlink, writes), which
+  // the broker did every few lifecycles. In memory it is the same journal without the files.
+  sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
