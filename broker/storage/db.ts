@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
+import { TrackedSqliteDialect } from './sqlite-fast-path.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -113,7 +114,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new TrackedSqliteDialect(withStatementCache(sqlite)) });
   await migrateToLatest(db);
   return {
     db,

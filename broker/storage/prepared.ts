@@ -1,5 +1,6 @@
 import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Database } from './schema.js';
+import { sqliteRunNow } from './sqlite-fast-path.js';
 
 /**
  * A query the broker runs on every request (the session by id, the account behind an access
@@ -50,7 +51,9 @@ export function prepared<P extends object, R>(build: (db: Kysely<Database>, p: <
   const run = async (db: Kysely<Database>, params: P): Promise<QueryResult<R>> => {
     const c = compile(db);
     const parameters = c.slots.map((s) => ('name' in s ? params[s.name] : s.value));
-    return (await db.executeQuery({ ...c.query, parameters })) as QueryResult<R>;
+    // Outside a transaction, on SQLite, at once when its connection is free (sqlite-fast-path.ts).
+    const now = db.isTransaction ? null : sqliteRunNow(db.getExecutor().adapter)?.tryRun(c.query.sql, parameters);
+    return (now ?? (await db.executeQuery({ ...c.query, parameters }))) as QueryResult<R>;
   };
   return {
     run,
