@@ -358,13 +358,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('recordings_state_finalised_at').on('recordings').columns(['state', 'finalised_at']).execute();
       const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
       const counted = (row: 'NEW' | 'OLD') => `CASE WHEN ${row}.state = 'finalised' THEN ${row}.bytes ELSE 0 END`;
+      // Only a change to what counts touches the one totals row (SQLite: the WHEN clauses): a chunk
+      // advancing a recording's bytes must not lock it, or uploads of all sessions would queue.
       if (postgres) {
         await sql.raw(`CREATE FUNCTION recording_totals_track() RETURNS trigger LANGUAGE plpgsql AS $$
+          DECLARE delta bigint;
           BEGIN
-            UPDATE recording_totals SET finalised_bytes = finalised_bytes
-              + (CASE WHEN TG_OP = 'DELETE' THEN 0 ELSE ${counted('NEW')} END)
-              - (CASE WHEN TG_OP = 'INSERT' THEN 0 ELSE ${counted('OLD')} END)
-              WHERE id = 'recordings';
+            delta := (CASE WHEN TG_OP = 'DELETE' THEN 0 ELSE ${counted('NEW')} END)
+              - (CASE WHEN TG_OP = 'INSERT' THEN 0 ELSE ${counted('OLD')} END);
+            IF delta <> 0 THEN
+              UPDATE recording_totals SET finalised_bytes = finalised_bytes + delta WHERE id = 'recordings';
+            END IF;
             RETURN NULL;
           END $$`).execute(db);
         await sql.raw(`CREATE TRIGGER recordings_total AFTER INSERT OR DELETE OR UPDATE OF state, bytes ON recordings FOR EACH ROW EXECUTE FUNCTION recording_totals_track()`).execute(db);
