@@ -17,6 +17,7 @@ import { scheduleTimers } from './timers.js';
 import { SYSTEM, accountActor, endUserActor, type Actor } from './types.js';
 import { prepared } from '../storage/prepared.js';
 
+const liveCodeCount = prepared<Record<string, never>, { n: number }>((db) => db.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'code_issued'));
 const sessionByCode = prepared<{ hash: string }, Row>((db, p) => db.selectFrom('sessions').selectAll().where('code_hash', '=', p('hash')));
 
 /**
@@ -49,7 +50,7 @@ export async function issueCode(core: SessionCore, analyst: Account, id: string,
   // advisory lock), so codes issued at the same moment cannot all fit under the cap.
   const outcome = await core.db.transaction().execute(async (trx) => {
     if (core.engine === 'postgres') await sql`SELECT pg_advisory_xact_lock(${LIVE_CODES_LOCK})`.execute(trx);
-    const liveCodes = await trx.selectFrom('sessions').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'code_issued').executeTakeFirstOrThrow();
+    const liveCodes = (await liveCodeCount.first(trx, {}))!;
     if (Number(liveCodes.n) >= core.cfg.rateLimits.max_live_codes) return 'full' as const;
     return applyMove(core, r, t, actor, { code_hash: hashCode(code), code_expires_at: expiresAt }, trx);
   });

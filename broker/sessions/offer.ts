@@ -4,13 +4,20 @@ import { sessionRecordingMode } from './recording.js';
 import { watchTermsFor, type WatchTerms } from '../../common/watch.js';
 import type { AnalystKind } from '../../common/roles.js';
 import { brandingView } from '../branding.js';
+import type { Selectable } from 'kysely';
+import { prepared } from '../storage/prepared.js';
+import type { AccountsTable } from '../storage/schema.js';
+
+// Every redemption reads the analyst (compiled once, storage/prepared.ts).
+const analystOf = prepared<{ id: string }, Selectable<AccountsTable>>((db, p) => db.selectFrom('accounts').selectAll().where('id', '=', p('id')));
 
 /**
  * The consent offer: what the end user's consent screen shows, signed by the broker and bound to
  * the device that redeemed the code. The end user's client shows nothing it did not verify.
  */
 export async function signOffer(core: SessionCore, r: Row, deviceJkt: string, expiresAt: number): Promise<{ offer: string; watchers: WatchTerms }> {
-  const analyst = await core.db.selectFrom('accounts').selectAll().where('id', '=', r.analyst_id).executeTakeFirstOrThrow();
+  const analyst = await analystOf.first(core.db, { id: r.analyst_id });
+  if (!analyst) throw new Error(`the analyst of session ${r.id} is not an account`);
   // Whether anyone may watch is part of what the end user consents to; the session keeps these terms.
   const watchers = watchTermsFor(core.cfg.policy, analyst.kind as AnalystKind, r.ticket_ref);
   const caps = r.capabilities.split(',') as Capability[];

@@ -21,6 +21,11 @@ const chunksOf = prepared<{ sid: string }, { seq: number; bytes: number; sha256:
 const markFinalised = prepared<{ sid: string; sha: string; how: RecordingManifest['finalised']; now: number }, never>((db, p) =>
   db.updateTable('recordings').set({ state: 'finalised', manifest_sha256: p('sha'), finalised: p('how'), finalised_at: p('now') }).where('session_id', '=', p('sid')),
 );
+// At the end only a recording still recording is claimed; after a restart also one whose finalisation the crash cut.
+const claimAtEnd = prepared<{ sid: string }, never>((db, p) => db.updateTable('recordings').set({ state: 'finalising' }).where('session_id', '=', p('sid')).where('state', 'in', ['recording']));
+const claimAfterRestart = prepared<{ sid: string }, never>((db, p) =>
+  db.updateTable('recordings').set({ state: 'finalising' }).where('session_id', '=', p('sid')).where('state', 'in', ['recording', 'finalising']),
+);
 const sha256hex = (b: Buffer | string): string => crypto.createHash('sha256').update(b).digest('hex');
 
 /**
@@ -32,13 +37,8 @@ const sha256hex = (b: Buffer | string): string => crypto.createHash('sha256').up
  * Claimed by one conditional update, so two brokers (or a restart racing an end) sign it once.
  */
 export async function finaliseRecording(core: SessionCore, sessionId: string, how: RecordingManifest['finalised']): Promise<RecordingManifest | null> {
-  const claim = await core.db
-    .updateTable('recordings')
-    .set({ state: 'finalising' })
-    .where('session_id', '=', sessionId)
-    .where('state', 'in', how === 'at_end' ? ['recording'] : ['recording', 'finalising'])
-    .executeTakeFirst();
-  if (Number(claim.numUpdatedRows) !== 1) return null;
+  const claim = await (how === 'at_end' ? claimAtEnd : claimAfterRestart).run(core.db, { sid: sessionId });
+  if (Number(claim.numAffectedRows) !== 1) return null;
   const rec = await recordingOf.first(core.db, { sid: sessionId });
   const row = await endOf.first(core.db, { sid: sessionId });
   if (!rec || !row) throw new Error(`recording of session ${sessionId} claimed but not found`);

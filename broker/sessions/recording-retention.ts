@@ -1,7 +1,18 @@
+import { prepared } from '../storage/prepared.js';
 import type { SessionCore } from './core.js';
+import { finalisedBytes } from './recording-totals.js';
 import { SYSTEM } from './types.js';
 
 const DAY_MS = 86_400_000;
+
+type Kept = { session_id: string; bytes: number; finalised_at: number | null; manifest_sha256: string | null };
+
+const pastRetention = prepared<{ cutoff: number }, Kept>((db, p) =>
+  db.selectFrom('recordings').select(['session_id', 'bytes', 'finalised_at', 'manifest_sha256']).where('state', '=', 'finalised').where('finalised_at', '<', p('cutoff')).orderBy('finalised_at'),
+);
+const claimDeletion = prepared<{ sid: string; now: number }, never>((db, p) =>
+  db.updateTable('recordings').set({ state: 'deleted', deleted_at: p('now') }).where('session_id', '=', p('sid')).where('state', '=', 'finalised'),
+);
 
 /**
  * Retention: finalised recordings older than `recordings.retention_days` are deleted, and past
@@ -15,20 +26,20 @@ export async function sweepRecordings(core: SessionCore): Promise<number> {
   const now = core.clock.now();
   const cutoff = now - p.retention_days * DAY_MS;
   // This runs after every finalisation, and the finalised rows grow with the broker's history:
-  // the total is summed by the database, and rows are read only when some must go (past the
-  // retention, or all of them oldest first while the total is over the quota).
-  const sum = await core.db.selectFrom('recordings').select((eb) => eb.fn.sum<number | string | null>('bytes').as('total')).where('state', '=', 'finalised').executeTakeFirst();
-  let total = Number(sum?.total ?? 0);
+  // the total is a stored running total (recording-totals.ts, kept by triggers), and rows are read only when some
+  // must go (past the retention, by index, or all of them oldest first while over the quota).
+  let total = await finalisedBytes(core.db);
   const quota = p.quota_mb * 1024 * 1024;
-  let q = core.db.selectFrom('recordings').select(['session_id', 'bytes', 'finalised_at', 'manifest_sha256']).where('state', '=', 'finalised');
-  if (total <= quota) q = q.where('finalised_at', '<', cutoff);
-  const kept = await q.orderBy('finalised_at').execute();
+  const kept =
+    total <= quota
+      ? await pastRetention.all(core.db, { cutoff })
+      : await core.db.selectFrom('recordings').select(['session_id', 'bytes', 'finalised_at', 'manifest_sha256']).where('state', '=', 'finalised').orderBy('finalised_at').execute();
   let deleted = 0;
   for (const r of kept) {
     const old = (r.finalised_at ?? now) < cutoff;
     if (!old && total <= quota) continue;
-    const claim = await core.db.updateTable('recordings').set({ state: 'deleted', deleted_at: now }).where('session_id', '=', r.session_id).where('state', '=', 'finalised').executeTakeFirst();
-    if (Number(claim.numUpdatedRows) !== 1) continue;
+    const claim = await claimDeletion.run(core.db, { sid: r.session_id, now });
+    if (Number(claim.numAffectedRows) !== 1) continue;
     await core.recordings.removeAll(r.session_id);
     total -= Number(r.bytes);
     deleted++;

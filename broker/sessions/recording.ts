@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS_PER_SESSION, recordingModeFor, type ChunkAck, type RecordingMode } from '../../common/recording.js';
 import { chunkObjectName } from '../storage/recording-store.js';
+import { insertRow } from '../storage/prepared.js';
 import { badRequest, conflict, forbidden, unavailable, type DomainError } from '../domain-errors.js';
 import type { Row, SessionCore } from './core.js';
 import type { LiveSession } from './live.js';
@@ -21,11 +22,12 @@ export async function openRecording(core: SessionCore, live: LiveSession, r: Row
   live.recording?.stop();
   live.recording = null;
   if (mode === 'off') return;
-  await core.db
-    .insertInto('recordings')
-    .values({ session_id: r.id, mode, state: 'recording', next_seq: 0, chunks: 0, bytes: 0, first_at: null, last_at: null, manifest_sha256: null, finalised: null, finalised_at: null, deleted_at: null, next_transcript_seq: 0 })
-    .onConflict((oc) => oc.column('session_id').doNothing())
-    .execute();
+  await insertRow(
+    core.db,
+    'recordings',
+    { session_id: r.id, mode, state: 'recording', next_seq: 0, chunks: 0, bytes: 0, first_at: null, last_at: null, manifest_sha256: null, finalised: null, finalised_at: null, deleted_at: null, next_transcript_seq: 0 },
+    'session_id',
+  );
   await core.audit.append({ type: 'recording.started', outcome: 'success', ...actor, session_id: r.id, ticket: r.ticket_ref, meta: { mode } });
   live.recording = watchRecording(core, live, mode);
 }

@@ -11,7 +11,7 @@ import { deny, move, refuseTransition } from './moves.js';
 import { readRow, toView } from './queries.js';
 import { scheduleTimers } from './timers.js';
 import { SYSTEM, accountActor, type SessionView } from './types.js';
-import { prepared } from '../storage/prepared.js';
+import { insertRow, prepared } from '../storage/prepared.js';
 import type { TicketsTable } from '../storage/schema.js';
 
 const ticketByRef = prepared<{ ref: string }, Selectable<TicketsTable>>((db, p) => db.selectFrom('tickets').selectAll().where('ref', '=', p('ref')));
@@ -85,7 +85,7 @@ export async function request(core: SessionCore, analyst: SignedInAccount, input
     // What the analyst's token carried: if the account's epoch has moved on since, the watch ends this.
     analyst_epoch: analyst.token_epoch,
   };
-  await core.db.insertInto('sessions').values(row).execute();
+  await insertRow(core.db, 'sessions', row);
   core.audit.record({
     type: 'session.requested',
     outcome: 'success',

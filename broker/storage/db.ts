@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, sql, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
+import { TrackedSqliteDialect } from './sqlite-fast-path.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -107,9 +108,13 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
   // system call. 64 MB (an upper bound, taken only as pages are touched) keeps a busy broker's
   // working set (sessions, tokens, the audit tail, replay and limit keys) in memory.
   sqlite.pragma('cache_size = -65536');
+  // A statement inside a transaction keeps a journal of the pages it changes, so it can be undone
+  // alone; past 64 KiB SQLite spills that to a new file in /var/tmp (create, unlink, writes), which
+  // the broker did every few lifecycles. In memory it is the same journal without the files.
+  sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new TrackedSqliteDialect(withStatementCache(sqlite)) });
   await migrateToLatest(db);
   return {
     db,

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 
 /** One set of migrations for SQLite and PostgreSQL: only portable column types are used. */
 const migrations: Record<string, Migration> = {
@@ -340,6 +340,46 @@ const migrations: Record<string, Migration> = {
         .addColumn('left_why', 'text')
         .execute();
       await db.schema.createIndex('session_watchers_session').on('session_watchers').columns(['session_id', 'left_at']).execute();
+    },
+  },
+  '0013_recording_totals': {
+    // Retention runs after every finalisation: the bytes of all finalised recordings are kept as
+    // one stored total instead of a sum over a table that grows with the broker's history, and
+    // the rows past the retention are found through an index instead of a scan. Triggers keep the
+    // total in the statement that changes a recording's state or bytes, whichever code or broker
+    // runs it, so it is always the sum it replaces.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('recording_totals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('finalised_bytes', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO recording_totals (id, finalised_bytes) SELECT 'recordings', COALESCE(SUM(bytes), 0) FROM recordings WHERE state = 'finalised'`.execute(db);
+      await db.schema.createIndex('recordings_state_finalised_at').on('recordings').columns(['state', 'finalised_at']).execute();
+      const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+      const counted = (row: 'NEW' | 'OLD') => `CASE WHEN ${row}.state = 'finalised' THEN ${row}.bytes ELSE 0 END`;
+      // Only a change to what counts touches the one totals row (SQLite: the WHEN clauses): a chunk
+      // advancing a recording's bytes must not lock it, or uploads of all sessions would queue.
+      if (postgres) {
+        await sql.raw(`CREATE FUNCTION recording_totals_track() RETURNS trigger LANGUAGE plpgsql AS $$
+          DECLARE delta bigint;
+          BEGIN
+            delta := (CASE WHEN TG_OP = 'DELETE' THEN 0 ELSE ${counted('NEW')} END)
+              - (CASE WHEN TG_OP = 'INSERT' THEN 0 ELSE ${counted('OLD')} END);
+            IF delta <> 0 THEN
+              UPDATE recording_totals SET finalised_bytes = finalised_bytes + delta WHERE id = 'recordings';
+            END IF;
+            RETURN NULL;
+          END $$`).execute(db);
+        await sql.raw(`CREATE TRIGGER recordings_total AFTER INSERT OR DELETE OR UPDATE OF state, bytes ON recordings FOR EACH ROW EXECUTE FUNCTION recording_totals_track()`).execute(db);
+      } else {
+        await sql.raw(`CREATE TRIGGER recordings_total_insert AFTER INSERT ON recordings WHEN NEW.state = 'finalised' BEGIN
+          UPDATE recording_totals SET finalised_bytes = finalised_bytes + NEW.bytes WHERE id = 'recordings'; END`).execute(db);
+        await sql.raw(`CREATE TRIGGER recordings_total_delete AFTER DELETE ON recordings WHEN OLD.state = 'finalised' BEGIN
+          UPDATE recording_totals SET finalised_bytes = finalised_bytes - OLD.bytes WHERE id = 'recordings'; END`).execute(db);
+        await sql.raw(`CREATE TRIGGER recordings_total_update AFTER UPDATE OF state, bytes ON recordings WHEN OLD.state = 'finalised' OR NEW.state = 'finalised' BEGIN
+          UPDATE recording_totals SET finalised_bytes = finalised_bytes + ${counted('NEW')} - ${counted('OLD')} WHERE id = 'recordings'; END`).execute(db);
+      }
     },
   },
 };

@@ -1,5 +1,6 @@
 import type { CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Database } from './schema.js';
+import { sqliteRunNow } from './sqlite-fast-path.js';
 
 /**
  * A query the broker runs on every request (the session by id, the account behind an access
@@ -50,11 +51,70 @@ export function prepared<P extends object, R>(build: (db: Kysely<Database>, p: <
   const run = async (db: Kysely<Database>, params: P): Promise<QueryResult<R>> => {
     const c = compile(db);
     const parameters = c.slots.map((s) => ('name' in s ? params[s.name] : s.value));
-    return (await db.executeQuery({ ...c.query, parameters })) as QueryResult<R>;
+    // Outside a transaction, on SQLite, at once when its connection is free (sqlite-fast-path.ts).
+    const now = db.isTransaction ? null : sqliteRunNow(db.getExecutor().adapter)?.tryRun(c.query.sql, parameters);
+    return (now ?? (await db.executeQuery({ ...c.query, parameters }))) as QueryResult<R>;
   };
   return {
     run,
     all: async (db, params) => (await run(db, params)).rows,
     first: async (db, params) => (await run(db, params)).rows[0],
+  };
+}
+
+type Tables = keyof Database;
+type InsertParams = Record<string, unknown>;
+const inserts = new Map<string, Prepared<InsertParams, never> | null>();
+
+/**
+ * `insertInto(table).values(row)` (optionally `on conflict (col) do nothing`), compiled once for
+ * each set of columns a call site writes: the code has few. Columns whose value is undefined are
+ * left out, as Kysely does; a row holding anything but plain values (an SQL expression, a
+ * buffer) is built as before.
+ */
+export async function insertRow<T extends Tables>(db: Kysely<Database>, table: T, row: Record<string, unknown>, ignoreConflictOn?: string): Promise<void> {
+  const cols = Object.keys(row).filter((k) => row[k] !== undefined);
+  const plain = cols.every((k) => typeof row[k] !== 'object' || row[k] === null);
+  const key = `${table}|${ignoreConflictOn ?? ''}|${cols.join(',')}`;
+  let ins = plain ? inserts.get(key) : null;
+  if (ins === undefined) {
+    ins =
+      inserts.size >= 64
+        ? null
+        : prepared<InsertParams, never>((d, p) => {
+            const q = d.insertInto(table).values(Object.fromEntries(cols.map((c) => [c, p(c)])) as never);
+            return ignoreConflictOn ? q.onConflict((oc) => oc.column(ignoreConflictOn as never).doNothing()) : q;
+          });
+    if (ins) inserts.set(key, ins);
+  }
+  if (ins) {
+    await ins.run(db, row);
+    return;
+  }
+  const q = db.insertInto(table).values(row as never);
+  await (ignoreConflictOn ? q.onConflict((oc) => oc.column(ignoreConflictOn as never).doNothing()) : q).execute();
+}
+
+/**
+ * A statement whose bound values are exactly `names`, in that order (a multi-row insert), run with
+ * the values as one array: no object of named values per call, which for a batch of rows cost
+ * more than the statement. Checked when first compiled: Kysely must bind the stand-ins in order.
+ */
+export function preparedOrdered(names: readonly string[], build: (db: Kysely<Database>, p: (name: string) => unknown) => { compile(db: Kysely<Database>): CompiledQuery }): { run(db: Kysely<Database>, values: readonly unknown[]): Promise<QueryResult<never>> } {
+  const byAdapter = new WeakMap<object, CompiledQuery>();
+  return {
+    async run(db, values) {
+      const adapter = db.getExecutor().adapter;
+      let query = byAdapter.get(adapter);
+      if (!query) {
+        const q = build(db, (name) => `${STAND_IN}${name}`).compile(db);
+        const inOrder = q.parameters.length === names.length && q.parameters.every((v, i) => v === `${STAND_IN}${names[i]}`);
+        if (!inOrder || q.sql.includes(STAND_IN)) throw new Error('prepared query: the values are not bound in the order given');
+        query = q;
+        byAdapter.set(adapter, q);
+      }
+      if (values.length !== names.length) throw new Error('prepared query: wrong number of values');
+      return (await db.executeQuery({ ...query, parameters: values })) as QueryResult<never>;
+    },
   };
 }

@@ -231,6 +231,12 @@ export interface RecordingsTable {
   next_transcript_seq: number;
 }
 
+/** One row (id 'recordings'): the bytes of every recording in state finalised, kept with each state change. */
+export interface RecordingTotalsTable {
+  id: string;
+  finalised_bytes: number;
+}
+
 export interface RecordingChunksTable {
   session_id: string;
   seq: number;
@@ -289,6 +295,7 @@ export interface Database {
   teardown_reports: TeardownReportsTable;
   recordings: RecordingsTable;
   recording_chunks: RecordingChunksTable;
+  recording_totals: RecordingTotalsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
   policy_settings: PolicySettingsTable;

@@ -36,6 +36,27 @@ describe.each(ENGINES)('queries compiled once, run with each call’s values (%s
     });
   });
 
+  it('a statement issued while a transaction holds the connection waits for it: it is neither inside that transaction nor undone with it', async () => {
+    const insert = prepared<{ id: string }, never>((db, p) => db.insertInto('replay_ids').values({ id: p('id'), expires_at: 9 }));
+    let outside: Promise<unknown> | null = null;
+    const failed = s.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.insertInto('replay_ids').values({ id: 'in-rolled-back', expires_at: 9 }).execute();
+        outside = insert.run(s.db, { id: 'outside-while-held' });
+        await new Promise((r) => setTimeout(r, 50));
+        // SQLite has one connection: the statement has not run yet, it waits for it. (PostgreSQL
+        // ran it on another connection of the pool, outside this transaction all the same.)
+        if (engine === 'sqlite') expect(await byId.first(trx, { id: 'outside-while-held' })).toBeUndefined();
+        throw new Error('roll back');
+      })
+      .catch((e: Error) => e.message);
+    expect(await failed).toBe('roll back');
+    await outside;
+    expect(await byId.first(s.db, { id: 'in-rolled-back' })).toBeUndefined();
+    expect(await byId.first(s.db, { id: 'outside-while-held' })).toEqual({ id: 'outside-while-held', expires_at: 9 });
+  });
+
   it('a proof id is claimed once across calls; a counter counts and refunds', async () => {
     const limits = new SqlLimitStore(s.db);
     expect(await limits.claimOnce('dpop:x', 2_000, 1_000)).toBe(true);

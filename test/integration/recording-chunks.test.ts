@@ -147,14 +147,14 @@ describe.each(ENGINES)('recording chunks on %s', (engine) => {
   });
 });
 
-describe('retention and quota', () => {
+describe.each(ENGINES)('retention and quota on %s', (engine) => {
   let b: TestBroker;
   afterEach(async () => {
     await b?.destroy();
   });
 
   it('past the quota the oldest recording is deleted: its files go, recording.deleted keeps the manifest hash, and its evidence says deleted, not tampered', { timeout: 120_000 }, async () => {
-    b = await startTestBroker('sqlite', { policy: { recordings: { ...REQUIRED, quota_mb: 1 } } });
+    b = await startTestBroker(engine, { policy: { recordings: { ...REQUIRED, quota_mb: 1 } } });
     const analyst = await createUser(b, 'alice', ['analyst']);
     const approver = await createUser(b, 'bob', ['approver']);
     const recorded = async () => {
@@ -169,6 +169,12 @@ describe('retention and quota', () => {
     await expect.poll(async () => (await b.ctx.storage.db.selectFrom('recordings').select('state').where('session_id', '=', first.id).executeTakeFirstOrThrow()).state, { timeout: 10_000 }).toBe('deleted');
     expect(fs.existsSync(path.join(b.dataDir, 'recordings', first.id))).toBe(false);
     expect(fs.existsSync(path.join(b.dataDir, 'recordings', second.id, 'manifest.jws'))).toBe(true);
+    // The stored total retention reads (kept by triggers) is the sum it stands for.
+    const db = b.ctx.storage.db;
+    const summed = await db.selectFrom('recordings').select((eb) => eb.fn.sum<number | string>('bytes').as('t')).where('state', '=', 'finalised').executeTakeFirstOrThrow();
+    const stored = await db.selectFrom('recording_totals').select('finalised_bytes').executeTakeFirstOrThrow();
+    expect(Number(stored.finalised_bytes)).toBe(Number(summed.t));
+    expect(Number(stored.finalised_bytes)).toBeGreaterThan(400 * 1024);
     await b.ctx.audit.flush();
     const del = await b.ctx.storage.db.selectFrom('audit_events').select('meta').where('session_id', '=', first.id).where('type', '=', 'recording.deleted').executeTakeFirstOrThrow();
     const fin = await b.ctx.storage.db.selectFrom('audit_events').select('meta').where('session_id', '=', first.id).where('type', '=', 'recording.finalised').executeTakeFirstOrThrow();
