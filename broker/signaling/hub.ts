@@ -399,10 +399,9 @@ export class SignalingHub implements SessionEvents {
       c.joined = true;
     }
     if (cluster) {
-      await cluster.registerSocket(sid, role);
       // An older socket of this side on another instance is closed there; a peer there hears we are online.
-      await cluster.toSession(sid, { t: 'connected', role, node: cluster.nodeId });
-      if (!peer) peerOnline = (await cluster.holder(sid, otherRole(role))) !== null;
+      const { peerRegistered } = await cluster.socketConnected(sid, role, otherRole(role));
+      if (!peer) peerOnline = peerRegistered;
       if (c.ws.readyState !== c.ws.OPEN || parties[role] !== c) return;
     }
     const early = c.early ?? [];
@@ -517,10 +516,7 @@ export class SignalingHub implements SessionEvents {
     const peer = this.peer(sid, role);
     if (peer) this.send(peer, { type: 'peer.online', online: false });
     if (cluster && !this.closing) {
-      void cluster
-        .unregisterSocket(sid, role)
-        .then((mine) => (mine ? cluster.toSession(sid, { t: 'disconnected', role, node: cluster.nodeId }) : 0))
-        .catch(() => undefined);
+      void cluster.socketClosed(sid, role).catch(() => undefined);
     }
   }
 
