@@ -201,9 +201,11 @@ export class Cluster {
     return Number(await (this.pub as RedisWithScripts).forgetSocketIfMine(this.key('sock', sid, role), this.nodeId, this.key('s', sid), JSON.stringify(m))) === 1;
   }
 
-  /** The instance holding the socket of `role` in the session, if any is registered. */
-  async holder(sid: string, role: string): Promise<string | null> {
-    return this.pub.get(this.key('sock', sid, role));
+  /** The instance holding the socket of `role` in each session, if any is registered (one round trip per 500). */
+  async holders(sids: string[], role: SessionRole): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < sids.length; i += 500) out.push(...(await this.pub.mget(...sids.slice(i, i + 500).map((sid) => this.key('sock', sid, role)))));
+    return out;
   }
 
   /** Hear the session's channel (while this instance holds one of its sockets). */

@@ -569,17 +569,14 @@ export class SignalingHub implements SessionEvents {
     const now = this.ctx.now();
     const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
     const cluster = this.ctx.cluster;
+    const elsewhere: string[] = [];
     for (const s of this.ctx.sessions.live.values()) {
       if (s.state !== 'active') continue;
       if (cluster) {
         // The lease holder decides; an end user whose socket is on another instance counts as
         // heard while that instance keeps it in the registry (it renews only sockets heard from).
         if (!cluster.owns(s.id)) continue;
-        if (!this.bySession.get(s.id)?.end_user) {
-          void cluster.holder(s.id, 'end_user').then((h) => {
-            if (h) this.endUserSeen.set(s.id, this.ctx.now());
-          }, () => undefined);
-        }
+        if (!this.bySession.get(s.id)?.end_user) elsewhere.push(s.id);
       }
       const seen = this.endUserSeen.get(s.id) ?? this.activatedAt.get(s.id);
       if (seen === undefined) {
@@ -592,6 +589,15 @@ export class SignalingHub implements SessionEvents {
         this.activatedAt.delete(s.id);
         void this.ctx.sessions.end(s.id, 'peer_lost', { actor: 'system', source: null }, {}, { silent_ms: now - seen }).catch(() => undefined);
       }
+    }
+    // One look-up for all of them, not one per session and second.
+    if (cluster && elsewhere.length > 0) {
+      void cluster.holders(elsewhere, 'end_user').then((hs) => {
+        hs.forEach((h, i) => {
+          const sid = elsewhere[i]!;
+          if (h && this.ctx.sessions.live.has(sid)) this.endUserSeen.set(sid, this.ctx.now());
+        });
+      }, () => undefined);
     }
   }
 
