@@ -24,8 +24,8 @@ interface Pair {
 
 const shape = (quick: boolean) =>
   quick
-    ? { pairs: 8, rounds: 2, roundS: 1, rate: 200, kills: 15, lifecycleS: 12, warmupS: 2, concurrency: 8, lossSessions: 9, analysts: 4 }
-    : { pairs: 30, rounds: 6, roundS: 2, rate: 400, kills: 60, lifecycleS: 20, warmupS: 3, concurrency: 16, lossSessions: 30, analysts: 8 };
+    ? { pairs: 8, rounds: 2, roundS: 1, rate: 200, kills: 15, lifecycleS: 10, warmupS: 2, idleS: 3, concurrency: 8, lossSessions: 9, analysts: 4 }
+    : { pairs: 30, rounds: 6, roundS: 2, rate: 400, kills: 60, lifecycleS: 17, warmupS: 3, idleS: 5, concurrency: 16, lossSessions: 30, analysts: 8 };
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 function cpuSeconds(pid: number): number {
@@ -81,25 +81,18 @@ async function relayRound(pairs: Pair[], bytes: number, seconds: number, rate: n
   return lat;
 }
 
-async function lifecyclesFor(c: TestCluster, analysts: TestUser[], seconds: number, warmupS: number, concurrency: number) {
-  const apis = analysts.map((u) => apiOf(c.url, u));
+/** Lifecycles through the balancer, started until `seconds` have passed; resolves once all have finished. */
+async function runLifecycles(apis: BenchApi[], seconds: number, concurrency: number) {
   let next = 0;
   let done = 0;
   let errors = 0;
   const firstErrors: string[] = [];
-  const t0 = performance.now();
-  const warmEnd = t0 + warmupS * 1000;
-  const stopAt = t0 + seconds * 1000;
-  let cpu0 = 0;
-  let counted = 0;
-  const startCount = setTimeout(() => (cpu0 = brokersCpu(c.instances)), warmupS * 1000);
+  const stopAt = performance.now() + seconds * 1000;
   const worker = async () => {
     while (performance.now() < stopAt) {
       try {
         await withTimeout(fullLifecycle(apis[next++ % apis.length]!), 30_000, 'lifecycle');
         done++;
-        const now = performance.now();
-        if (now >= warmEnd && now <= stopAt) counted++;
       } catch (e) {
         errors++;
         if (firstErrors.length < 3) firstErrors.push((e as Error).message.slice(0, 200));
@@ -107,10 +100,40 @@ async function lifecyclesFor(c: TestCluster, analysts: TestUser[], seconds: numb
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  clearTimeout(startCount);
-  const cpu1 = brokersCpu(c.instances);
-  const windowS = (stopAt - warmEnd) / 1000;
-  return { per_s: round(counted / windowS, 1), cpu_ms_per_lifecycle: round(((cpu1 - cpu0) * 1000) / Math.max(1, counted), 2), counted, errors, first_errors: firstErrors, total: done };
+  return { done, errors, firstErrors };
+}
+
+/**
+ * Broker CPU per lifecycle through the balancer: `warmupS` of lifecycles first (not counted),
+ * then the brokers idle for `idleS` (health checks, the beat, the lease scan: a cost per
+ * instance and second, not per lifecycle; docs/operations.md "Sizing" adds it apart), then every
+ * lifecycle started within `windowS`, with the CPU until the last of them has finished: all of it
+ * (`raw`), and less the idle rate over that time.
+ */
+async function lifecyclesFor(c: TestCluster, analysts: TestUser[], windowS: number, warmupS: number, idleS: number, concurrency: number) {
+  const apis = analysts.map((u) => apiOf(c.url, u));
+  const warm = await runLifecycles(apis, warmupS, concurrency);
+  // The last sockets close up to 2 s after their session ended (the teardown report's linger).
+  await sleep(2500);
+  const idle0 = brokersCpu(c.instances);
+  const i0 = performance.now();
+  await sleep(idleS * 1000);
+  const idleMsPerS = ((brokersCpu(c.instances) - idle0) * 1000) / ((performance.now() - i0) / 1000);
+  const cpu0 = brokersCpu(c.instances);
+  const t0 = performance.now();
+  const run = await runLifecycles(apis, windowS, concurrency);
+  const tookS = (performance.now() - t0) / 1000;
+  const cpuMs = (brokersCpu(c.instances) - cpu0) * 1000;
+  const per = (ms: number) => round(ms / Math.max(1, run.done), 2);
+  return {
+    per_s: round(run.done / tookS, 1),
+    cpu_ms_per_lifecycle: per(cpuMs - idleMsPerS * tookS),
+    cpu_ms_per_lifecycle_raw: per(cpuMs),
+    idle_cpu_ms_per_s: round(idleMsPerS, 1),
+    counted: run.done,
+    errors: warm.errors + run.errors,
+    first_errors: [...warm.firstErrors, ...run.firstErrors].slice(0, 3),
+  };
 }
 
 /** When the socket receives session.ended. */
@@ -145,11 +168,13 @@ export async function runClusterBench(o: { quick: boolean }): Promise<number> {
   process.stdout.write('cluster bench: starting a lone broker on PostgreSQL (the comparison)\n');
   const lone = await TestCluster.start({ instances: 1, cluster: false, users, file });
   try {
-    const l = await lifecyclesFor(lone, users.slice(1).map((u) => lone.user(u.username)), sh.lifecycleS, sh.warmupS, sh.concurrency);
+    const l = await lifecyclesFor(lone, users.slice(1).map((u) => lone.user(u.username)), sh.lifecycleS, sh.warmupS, sh.idleS, sh.concurrency);
     result.lifecycles_per_s_single_postgres = l.per_s;
     result.broker_cpu_ms_per_lifecycle_single_postgres = l.cpu_ms_per_lifecycle;
+    result.broker_cpu_ms_per_lifecycle_raw_single_postgres = l.cpu_ms_per_lifecycle_raw;
+    result.broker_idle_cpu_ms_per_s_single_postgres = l.idle_cpu_ms_per_s;
     result.lifecycle_errors_single_postgres = l.errors;
-    process.stdout.write(`  one broker on PostgreSQL: ${l.per_s} lifecycles/s, ${l.cpu_ms_per_lifecycle} ms broker CPU each (${l.errors} errors ${l.first_errors.join(' | ')})\n`);
+    process.stdout.write(`  one broker on PostgreSQL: ${l.per_s} lifecycles/s, ${l.cpu_ms_per_lifecycle} ms broker CPU each (${l.cpu_ms_per_lifecycle_raw} with its idle share; idle ${l.idle_cpu_ms_per_s} ms/s; ${l.errors} errors ${l.first_errors.join(' | ')})\n`);
   } finally {
     await lone.stop();
   }
@@ -211,12 +236,17 @@ export async function runClusterBench(o: { quick: boolean }): Promise<number> {
     process.stdout.write(`  kill switch across instances: p50 ${result.kill_switch_p50_ms_cross_instance} ms, p99 ${result.kill_switch_p99_ms_cross_instance} ms (${ks.n} kills)\n`);
 
     // Lifecycles through the balancer, CPU of the three brokers together.
-    const l = await lifecyclesFor(c, analysts, sh.lifecycleS, sh.warmupS, sh.concurrency);
+    // Each instance serves a third of the lifecycles: warmed up three times as long, so that each
+    // has run as many as the lone broker before the window opens (V8 compiles per process).
+    const l = await lifecyclesFor(c, analysts, sh.lifecycleS, sh.warmupS * c.instances.length, sh.idleS, sh.concurrency);
     result.lifecycles_per_s_cluster = l.per_s;
     result.broker_cpu_ms_per_lifecycle_cluster = l.cpu_ms_per_lifecycle;
+    result.broker_cpu_ms_per_lifecycle_raw_cluster = l.cpu_ms_per_lifecycle_raw;
+    result.broker_idle_cpu_ms_per_s_cluster = l.idle_cpu_ms_per_s;
     result.lifecycle_errors_cluster = l.errors;
     result.broker_cpu_cluster_vs_single_postgres = round(l.cpu_ms_per_lifecycle / (result.broker_cpu_ms_per_lifecycle_single_postgres as number), 3);
-    process.stdout.write(`  cluster: ${l.per_s} lifecycles/s, ${l.cpu_ms_per_lifecycle} ms broker CPU each (all three instances; ${l.errors} errors ${l.first_errors.join(' | ')})\n`);
+    result.broker_cpu_raw_cluster_vs_single_postgres = round(l.cpu_ms_per_lifecycle_raw / (result.broker_cpu_ms_per_lifecycle_raw_single_postgres as number), 3);
+    process.stdout.write(`  cluster: ${l.per_s} lifecycles/s, ${l.cpu_ms_per_lifecycle} ms broker CPU each (all three instances; ${l.cpu_ms_per_lifecycle_raw} with their idle share; idle ${l.idle_cpu_ms_per_s} ms/s; ${l.errors} errors ${l.first_errors.join(' | ')})\n`);
 
     // Losing an instance: live sessions through the balancer, instance 0 killed with SIGKILL.
     const live: { a: Active; an: WebSocket; eu: WebSocket; analyst: TestUser }[] = [];

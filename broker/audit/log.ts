@@ -73,6 +73,8 @@ function insertValues(rows: StoredAuditEvent[]): unknown[] {
 }
 
 export const HEAD_FILE = 'audit-head.json';
+/** Events committed in one transaction at most. */
+const MAX_BATCH = 5000;
 
 type Listener = (e: AuditEvent) => void;
 
@@ -172,7 +174,7 @@ export class AuditLog {
   }
 
   private runFlush(): Promise<void> {
-    const batch = this.queue.splice(0, 5000);
+    const batch = this.queue.splice(0, MAX_BATCH);
     if (batch.length === 0) return Promise.resolve();
     const p = this.commit(batch)
       .then((events) => {
@@ -218,6 +220,9 @@ export class AuditLog {
       if (this.storage.engine === 'postgres') {
         // Several brokers may share one database: one chain, one writer at a time.
         await sql`SELECT pg_advisory_xact_lock(7263540001)`.execute(trx);
+        // What was queued while another instance held the chain joins this batch rather than
+        // waiting for the next one (runFlush resolves the same array).
+        if (this.queue.length > 0 && batch.length < MAX_BATCH) batch.push(...this.queue.splice(0, MAX_BATCH - batch.length));
       }
       const last = await lastEvent.first(trx, {});
       let seq = last ? Number(last.seq) : 0;

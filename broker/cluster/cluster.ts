@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { SessionRole } from '../../common/roles.js';
 import { DomainError, type DomainErrorKind } from '../domain-errors.js';
 import {
   BroadcastMessageSchema,
@@ -45,6 +46,20 @@ export interface ClusterHandlers {
 const RENEW_IF_MINE =
   "local v = redis.call('get', KEYS[1]) if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) elseif not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 else return 0 end";
 const DELETE_IF_MINE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+// A socket closed: forgotten, and its peer's instance told, in one round trip, only while the
+// registry still names this instance (a newer socket elsewhere has replaced it otherwise).
+const FORGET_SOCKET_IF_MINE =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) redis.call('publish', ARGV[2], ARGV[3]) return 1 else return 0 end";
+// Claims a free lease (as SET NX would), or tells its holder to re-arm from the store, in one
+// round trip: 1 won, 0 someone holds it (told, unless it is this instance).
+const CLAIM_OR_TELL_HOLDER =
+  "local v = redis.call('get', KEYS[1]) if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end if v ~= ARGV[1] then redis.call('publish', ARGV[3] .. v, ARGV[4]) end return 0";
+
+/** The scripts Cluster defines on its command connection (ioredis runs them by their hash). */
+interface RedisWithScripts extends Redis {
+  forgetSocketIfMine(key: string, nodeId: string, channel: string, message: string): Promise<number>;
+  claimOrTellHolder(key: string, nodeId: string, ttlMs: string, nodeChannelPrefix: string, message: string): Promise<number>;
+}
 
 /**
  * One broker's seat in a cluster: a registry of which instance holds which signaling socket and
@@ -79,6 +94,8 @@ export class Cluster {
     // was missed is reconciled from the store when it returns.
     const opts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, retryStrategy: (n: number) => Math.min(200 * n, 1000) };
     this.pub = new Redis(url, opts);
+    this.pub.defineCommand('forgetSocketIfMine', { numberOfKeys: 1, lua: FORGET_SOCKET_IF_MINE });
+    this.pub.defineCommand('claimOrTellHolder', { numberOfKeys: 1, lua: CLAIM_OR_TELL_HOLDER });
     this.sub = new Redis(url, { ...opts, enableOfflineQueue: true });
     for (const r of [this.pub, this.sub]) {
       r.on('error', () => undefined);
@@ -157,18 +174,38 @@ export class Cluster {
 
   // ---------- sockets
 
-  async registerSocket(sid: string, role: string): Promise<void> {
-    await this.pub.set(this.key('sock', sid, role), this.nodeId, 'PX', SOCKET_TTL_MS);
+  /**
+   * A socket of `role` authenticated here: registered, the session's other instances told (an
+   * older socket of that side elsewhere is replaced, a peer there hears it is online), and
+   * whether the peer's socket is registered anywhere. One round trip (a pipeline, run in order).
+   */
+  async socketConnected(sid: string, role: SessionRole, peerRole: SessionRole): Promise<{ peerRegistered: boolean }> {
+    const m: SessionMessage = { t: 'connected', role, node: this.nodeId };
+    const res = await this.pub
+      .pipeline()
+      .set(this.key('sock', sid, role), this.nodeId, 'PX', SOCKET_TTL_MS)
+      .publish(this.key('s', sid), JSON.stringify(m))
+      .get(this.key('sock', sid, peerRole))
+      .exec();
+    if (!res) throw new Error('cluster: Redis did not run the socket registration');
+    for (const [err] of res) if (err) throw err;
+    return { peerRegistered: res[2]![1] !== null };
   }
 
-  /** Forgets the socket if the registry still names this instance for it; true if it did. */
-  async unregisterSocket(sid: string, role: string): Promise<boolean> {
-    return Number(await this.pub.eval(DELETE_IF_MINE, 1, this.key('sock', sid, role), this.nodeId)) === 1;
+  /**
+   * The socket of `role` closed here: forgotten and its peer's instance told, if the registry
+   * still names this instance for it (a newer socket elsewhere has replaced it otherwise).
+   */
+  async socketClosed(sid: string, role: SessionRole): Promise<boolean> {
+    const m: SessionMessage = { t: 'disconnected', role, node: this.nodeId };
+    return Number(await (this.pub as RedisWithScripts).forgetSocketIfMine(this.key('sock', sid, role), this.nodeId, this.key('s', sid), JSON.stringify(m))) === 1;
   }
 
-  /** The instance holding the socket of `role` in the session, if any is registered. */
-  async holder(sid: string, role: string): Promise<string | null> {
-    return this.pub.get(this.key('sock', sid, role));
+  /** The instance holding the socket of `role` in each session, if any is registered (one round trip per 500). */
+  async holders(sids: string[], role: SessionRole): Promise<(string | null)[]> {
+    const out: (string | null)[] = [];
+    for (let i = 0; i < sids.length; i += 500) out.push(...(await this.pub.mget(...sids.slice(i, i + 500).map((sid) => this.key('sock', sid, role)))));
+    return out;
   }
 
   /** Hear the session's channel (while this instance holds one of its sockets). */
@@ -203,9 +240,11 @@ export class Cluster {
   /** Claims the session's lease if nobody holds it; otherwise asks its holder to re-arm. */
   place(sid: string): void {
     void (async () => {
-      if (await this.claim(sid)) return this.handlers?.leaseWon(sid, false);
-      const holder = await this.pub.get(this.key('lease', sid));
-      if (holder && holder !== this.nodeId) await this.toNode(holder, { t: 'changed', sid });
+      const changed: NodeMessage = { t: 'changed', sid };
+      const won = Number(await (this.pub as RedisWithScripts).claimOrTellHolder(this.key('lease', sid), this.nodeId, String(LEASE_TTL_MS), this.key('node', ''), JSON.stringify(changed))) === 1;
+      if (!won) return;
+      this.owned.add(sid);
+      await this.handlers?.leaseWon(sid, false);
     })().catch((e: unknown) => process.stderr.write(`cluster: could not place the timers of session ${sid}: ${String((e as Error)?.message ?? e)}\n`));
   }
 
@@ -219,9 +258,12 @@ export class Cluster {
   ended(sid: string, reason: string): void {
     this.owned.delete(sid);
     const m: BroadcastMessage = { t: 'ended', sid, reason };
+    // One round trip, in this order: everyone hears the end before the lease goes.
     this.pub
+      .pipeline()
       .publish(this.key('all'), JSON.stringify(m))
-      .then(() => this.pub.del(this.key('lease', sid)))
+      .del(this.key('lease', sid))
+      .exec()
       // Redis away: every instance checks its sessions against the store when it returns.
       .catch(() => undefined);
   }

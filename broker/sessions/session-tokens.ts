@@ -10,7 +10,7 @@ import { readRow } from './queries.js';
 import { prepared } from '../storage/prepared.js';
 import type { SessionTokensTable } from '../storage/schema.js';
 import { endSession } from './ending.js';
-import { refreshFromRow } from './replicas.js';
+import { tokenAndRefresh } from './replicas.js';
 import { SYSTEM, accountActor, type IssuedSessionToken } from './types.js';
 
 /**
@@ -57,10 +57,10 @@ const tokenByJti = prepared<{ jti: string }, Selectable<SessionTokensTable>>((db
 const analystStanding = prepared<{ id: string }, { disabled: number; token_epoch: number }>((db, p) => db.selectFrom('accounts').select(['disabled', 'token_epoch']).where('id', '=', p('id')));
 
 export async function checkSessionToken(core: SessionCore, jti: string, sid: string): Promise<LiveSession | null> {
-  const t = await tokenByJti.first(core.db, { jti });
+  // In a cluster this instance's copy may be older than the row (moved on another instance): the
+  // token is read with the row, and the copy refreshed from it.
+  const { token: t, live } = core.placement ? await tokenAndRefresh(core, jti, sid) : { token: await tokenByJti.first(core.db, { jti }), live: core.live.get(sid) };
   if (!t || t.revoked_at !== null || t.session_id !== sid) return null;
-  // In a cluster this instance's copy may be older than the row (moved on another instance).
-  const live = core.placement ? (await refreshFromRow(core, sid))?.live : core.live.get(sid);
   if (!live || live.state !== 'active') return null;
   if (t.role === 'analyst') {
     const a = await analystStanding.first(core.db, { id: live.analystId });

@@ -59,10 +59,11 @@ async function refreshWatchers(core: SessionCore, live: LiveSession, w: LiveWatc
 export async function reloadWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<boolean> {
   if (live.state !== 'active') return false;
   const row = r ?? (await readRow(core, live.id));
-  const w = await loadWatch(core, live, row);
+  // Loaded just now: from this row, with the watchers just read.
+  const { w, refreshed } = await loadOrGetWatch(core, live, row);
   w.suspendedBy = row.control_suspended_by !== null ? { name: row.control_suspended_by, note: row.control_suspended_note } : null;
   w.metAt = row.watch_met_at;
-  await refreshWatchers(core, live, w);
+  if (!refreshed) await refreshWatchers(core, live, w);
   if (decidesHere(core, live)) await reassess(core, live, w);
   return true;
 }
@@ -129,10 +130,15 @@ export function termsOfRow(r: Pick<Row, 'watch_terms'>): WatchTerms {
  * watchers (control suspended, the grace running), as if they had all just left.
  */
 export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<LiveWatch> {
-  if (live.watch) return live.watch;
+  return (await loadOrGetWatch(core, live, r)).w;
+}
+
+/** The same; `refreshed`: loaded by this call, its watchers just read from the store. */
+async function loadOrGetWatch(core: SessionCore, live: LiveSession, r?: Row): Promise<{ w: LiveWatch; refreshed: boolean }> {
+  if (live.watch) return { w: live.watch, refreshed: false };
   const row = r ?? (await readRow(core, live.id));
   const a = await analystNames.first(core.db, { id: row.analyst_id });
-  if (live.watch) return live.watch;
+  if (live.watch) return { w: live.watch, refreshed: false };
   const w: LiveWatch = {
     terms: termsOfRow(row),
     analyst: { name: a?.display_name ?? live.analystUsername, organisation: a?.organisation ?? '', since: row.activated_at ?? core.clock.now() },
@@ -145,13 +151,14 @@ export async function loadWatch(core: SessionCore, live: LiveSession, r?: Row): 
   live.watch = w;
   await refreshWatchers(core, live, w);
   if (live.state === 'active' && decidesHere(core, live)) startShortIfNeeded(core, live, w);
-  return w;
+  return { w, refreshed: true };
 }
 
 /** The watch state with who watches read again from the store (every instance's watchers). */
 export async function currentWatch(core: SessionCore, live: LiveSession): Promise<LiveWatch> {
-  const w = await loadWatch(core, live);
-  await refreshWatchers(core, live, w);
+  // Loaded just now (a copy's first use here): its watchers were just read.
+  const { w, refreshed } = await loadOrGetWatch(core, live);
+  if (!refreshed) await refreshWatchers(core, live, w);
   return w;
 }
 

@@ -399,10 +399,9 @@ export class SignalingHub implements SessionEvents {
       c.joined = true;
     }
     if (cluster) {
-      await cluster.registerSocket(sid, role);
       // An older socket of this side on another instance is closed there; a peer there hears we are online.
-      await cluster.toSession(sid, { t: 'connected', role, node: cluster.nodeId });
-      if (!peer) peerOnline = (await cluster.holder(sid, otherRole(role))) !== null;
+      const { peerRegistered } = await cluster.socketConnected(sid, role, otherRole(role));
+      if (!peer) peerOnline = peerRegistered;
       if (c.ws.readyState !== c.ws.OPEN || parties[role] !== c) return;
     }
     const early = c.early ?? [];
@@ -517,10 +516,7 @@ export class SignalingHub implements SessionEvents {
     const peer = this.peer(sid, role);
     if (peer) this.send(peer, { type: 'peer.online', online: false });
     if (cluster && !this.closing) {
-      void cluster
-        .unregisterSocket(sid, role)
-        .then((mine) => (mine ? cluster.toSession(sid, { t: 'disconnected', role, node: cluster.nodeId }) : 0))
-        .catch(() => undefined);
+      void cluster.socketClosed(sid, role).catch(() => undefined);
     }
   }
 
@@ -573,17 +569,14 @@ export class SignalingHub implements SessionEvents {
     const now = this.ctx.now();
     const timeout = this.ctx.cfg.policy.heartbeat_timeout_seconds * 1000;
     const cluster = this.ctx.cluster;
+    const elsewhere: string[] = [];
     for (const s of this.ctx.sessions.live.values()) {
       if (s.state !== 'active') continue;
       if (cluster) {
         // The lease holder decides; an end user whose socket is on another instance counts as
         // heard while that instance keeps it in the registry (it renews only sockets heard from).
         if (!cluster.owns(s.id)) continue;
-        if (!this.bySession.get(s.id)?.end_user) {
-          void cluster.holder(s.id, 'end_user').then((h) => {
-            if (h) this.endUserSeen.set(s.id, this.ctx.now());
-          }, () => undefined);
-        }
+        if (!this.bySession.get(s.id)?.end_user) elsewhere.push(s.id);
       }
       const seen = this.endUserSeen.get(s.id) ?? this.activatedAt.get(s.id);
       if (seen === undefined) {
@@ -596,6 +589,15 @@ export class SignalingHub implements SessionEvents {
         this.activatedAt.delete(s.id);
         void this.ctx.sessions.end(s.id, 'peer_lost', { actor: 'system', source: null }, {}, { silent_ms: now - seen }).catch(() => undefined);
       }
+    }
+    // One look-up for all of them, not one per session and second.
+    if (cluster && elsewhere.length > 0) {
+      void cluster.holders(elsewhere, 'end_user').then((hs) => {
+        hs.forEach((h, i) => {
+          const sid = elsewhere[i]!;
+          if (h && this.ctx.sessions.live.has(sid)) this.endUserSeen.set(sid, this.ctx.now());
+        });
+      }, () => undefined);
     }
   }
 

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt, totpStep } from '../../broker/auth/totp.js';
 import { ApiClient } from '../../kit/api.js';
-import { freshTotp } from '../../kit/broker.js';
+import { verifyStoredLog } from '../../broker/audit/verify.js';
+import { PG_URL, freshTotp } from '../../kit/broker.js';
 import { haveTool, TestCluster, waitUntil } from '../../kit/cluster.js';
 import { DeviceKey } from '../../kit/device.js';
 import { activeSession } from '../../kit/lifecycle.js';
@@ -73,6 +74,21 @@ describe.skipIf(skipWithout('broker cluster (global effects)', missing))('broker
     expect(await an.next((f) => f.type === 'session.ended', 10_000)).toMatchObject({ reason: 'account_revoked' });
     expect(await eu.next((f) => f.type === 'session.ended', 10_000)).toMatchObject({ reason: 'account_revoked' });
     expect(await an.closed()).toBe(4000);
+  }, 90_000);
+
+  it('the audit chain stays one chain while every instance appends to it at once', async () => {
+    // Sessions started and killed in parallel through the balancer: each instance appends its
+    // batches under the chain's lock, taking in what queued while another held it.
+    await Promise.all(
+      Array.from({ length: 9 }, async (_, i) => {
+        const s = await activeSession(viaBalancer(c), c.user(['alice', 'carol', 'dave'][i % 3]!));
+        const kill = await c.apiOn('root', i % 3).post(`/api/v1/sessions/${s.id}/kill`, {});
+        expect(kill.status, JSON.stringify(kill.body)).toBe(200);
+      }),
+    );
+    const r = await verifyStoredLog({ dataDir: c.dataDir, databaseUrl: PG_URL, pgSchema: c.pgSchema });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.events).toBeGreaterThan(9 * 6);
   }, 90_000);
 
   it('a closed ticket ends the session on every instance', async () => {
