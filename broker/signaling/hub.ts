@@ -605,13 +605,17 @@ export class SignalingHub implements SessionEvents {
 
   // ---------- SessionEvents: pushes from the lifecycle ----------
 
+  endStored(_sessionId: string, reason: EndReason): void {
+    // Counted where the end was stored, not on each instance that held a copy of the session.
+    this.ctx.metrics.sessionsEnded({ reason });
+  }
+
   activated(s: LiveSession): void {
     this.activatedAt.set(s.id, this.ctx.now());
   }
 
   ended(s: LiveSession, reason: EndReason): void {
     this.watch.ended(s, reason);
-    this.ctx.metrics.sessionsEnded({ reason });
     this.endUserSeen.delete(s.id);
     this.activatedAt.delete(s.id);
     this.buckets.delete(`${s.id}:analyst`);

@@ -51,9 +51,20 @@ describe.skipIf(skipWithout('broker cluster (global effects)', missing))('broker
 
   const third = (a: number, b: number) => [0, 1, 2].find((i) => i !== a && i !== b)!;
 
+  /** chaperone_sessions_ended_total{reason} summed over the three instances' /metrics. */
+  const endedCount = async (reason: string) => {
+    let n = 0;
+    for (const i of c.instances) {
+      const text = await (await fetch(`${i.url}/metrics`)).text();
+      n += Number(new RegExp(`^chaperone_sessions_ended_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    }
+    return n;
+  };
+
   it('the kill switch issued on a third instance closes both sockets on the other two', async () => {
     const s = await activeSession(viaBalancer(c), c.user('alice'));
     const { eu, an, euOn, anOn } = await connectApart(c, c.user('alice'), s);
+    const revokedBefore = await endedCount('revoked');
     const t0 = Date.now();
     const kill = await c.apiOn('root', third(euOn, anOn)).post(`/api/v1/sessions/${s.id}/kill`, {});
     expect(kill.status, JSON.stringify(kill.body)).toBe(200);
@@ -62,6 +73,8 @@ describe.skipIf(skipWithout('broker cluster (global effects)', missing))('broker
     expect(await an.closed()).toBe(4000);
     expect(await eu.closed()).toBe(4000);
     expect(Date.now() - t0).toBeLessThan(5000);
+    // Counted once in the cluster's metrics, not once per instance that held a copy.
+    expect(await endedCount('revoked')).toBe(revokedBefore + 1);
     // Its tokens are dead on every instance.
     for (let i = 0; i < 3; i++) await expect(import('../../kit/signaling-client.js').then((m) => m.SignalingClient.connect(c.instances[i]!.url, s.endUserToken, s.endUser.device))).rejects.toThrow(/token_revoked|closed 4001/);
   }, 90_000);
