@@ -1,28 +1,18 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, PG_URL, dropSchema } from '../../kit/broker.js';
-import { openStorage, type Storage } from '../../broker/storage/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../../kit/broker.js';
+import type { Storage } from '../../broker/storage/db.js';
+import { storageFor } from '../helpers/engine-storage.js';
 import { prepared } from '../../broker/storage/prepared.js';
 import { SqlLimitStore } from '../../broker/storage/limits.js';
 
 const byId = prepared<{ id: string }, { id: string; expires_at: number }>((db, p) => db.selectFrom('replay_ids').selectAll().where('id', '=', p('id')));
 
 describe.each(ENGINES)('queries compiled once, run with each call’s values (%s)', (engine) => {
+  const storage = storageFor(engine, 'prepared');
   let s: Storage;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-prepared-'));
-  const pgSchema = engine === 'postgres' ? `t_${crypto.randomBytes(6).toString('hex')}` : undefined;
-
-  beforeAll(async () => {
-    s = await openStorage({ dataDir, databaseUrl: engine === 'postgres' ? PG_URL : undefined, pgSchema });
-  });
-  afterAll(async () => {
-    await s.close();
-    if (pgSchema) await dropSchema(pgSchema);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+  beforeAll(() => {
+    s = storage();
   });
 
   it('each call binds its own values, inside and outside a transaction', async () => {

@@ -1,24 +1,14 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, PG_URL, dropSchema } from '../../kit/broker.js';
-import { openStorage, type Storage } from '../../broker/storage/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../../kit/broker.js';
+import type { Storage } from '../../broker/storage/db.js';
+import { storageFor } from '../helpers/engine-storage.js';
 import { finalisedBytes } from '../../broker/sessions/recording-totals.js';
 
 describe.each(ENGINES)('the stored total of finalised recording bytes (%s)', (engine) => {
+  const storage = storageFor(engine, 'totals');
   let s: Storage;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chaperone-totals-'));
-  const pgSchema = engine === 'postgres' ? `t_${crypto.randomBytes(6).toString('hex')}` : undefined;
-
-  beforeAll(async () => {
-    s = await openStorage({ dataDir, databaseUrl: engine === 'postgres' ? PG_URL : undefined, pgSchema });
-  });
-  afterAll(async () => {
-    await s.close();
-    if (pgSchema) await dropSchema(pgSchema);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+  beforeAll(() => {
+    s = storage();
   });
 
   const row = (id: string, state: string, bytes: number) => ({ session_id: id, mode: 'required', state, next_seq: 0, chunks: 0, bytes, first_at: null, last_at: null, manifest_sha256: null, finalised: null, finalised_at: null, deleted_at: null, next_transcript_seq: 0 });
