@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, type SqliteDatabase } from 'kysely';
+import { Kysely, sql, type SqliteDatabase } from 'kysely';
+import { OwnSchemaPostgresDialect } from './pg-own-schema.js';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
@@ -88,7 +89,7 @@ export async function openStorage(opts: OpenStorageOptions): Promise<Storage> {
     const lost = (err: Error & { code?: string }) => process.stderr.write(`PostgreSQL connection lost (${err.code ?? err.message}); the next query reconnects\n`);
     pool.on('error', lost);
     pool.on('connect', (client) => client.on('error', lost));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
     await migrateToLatest(db, schema);
     return {
       db,

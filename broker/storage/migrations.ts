@@ -390,21 +390,11 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/**
- * Kysely's migrator first lists the tables of every schema in the database, calling
- * has_schema_privilege on each: a schema another broker or tool drops during that scan fails it
- * with 3F000 (schema does not exist) before any migration ran. That scan changes nothing, so it
- * is run again; a missing schema of our own fails the same way every time and is reported.
- */
-const SCAN_ATTEMPTS = 5;
-
 export async function migrateToLatest(db: Kysely<any>, schema?: string): Promise<void> {
+  // The migrator asks the database's introspector which tables exist: on PostgreSQL that looks
+  // only at the broker's own schema (storage/pg-own-schema.ts), so schemas dropped by others meanwhile do not matter.
   const migrator = new Migrator({ db, provider: new StaticProvider(), ...(schema ? { migrationTableSchema: schema } : {}) });
-  let outcome = await migrator.migrateToLatest();
-  for (let attempt = 1; attempt < SCAN_ATTEMPTS && (outcome.error as { code?: string } | undefined)?.code === '3F000' && !outcome.results?.length; attempt++) {
-    await new Promise((r) => setTimeout(r, 50 * attempt));
-    outcome = await migrator.migrateToLatest();
-  }
+  const outcome = await migrator.migrateToLatest();
   const { error, results } = outcome;
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -7,9 +7,10 @@ import { PG_URL, dropSchema, tempDir } from '../../kit/broker.js';
 
 /**
  * A broker on a PostgreSQL database that other tools share: schemas made and dropped by others
- * while it starts do not stop its migrations (Kysely's first step scans every schema's tables, and
- * one dropped mid-scan made that fail with "schema ... does not exist"; seen in CI when parallel
- * tests dropped theirs).
+ * while it starts do not stop its migrations. Kysely's own introspector scans every schema's
+ * tables, and one dropped mid-scan failed it with "schema ... does not exist" (seen in CI when
+ * parallel tests dropped theirs, and again through five retries); the broker's looks only at its
+ * own schema (broker/storage/pg-own-schema.ts).
  */
 describe('a broker starting while others drop their schemas on the same database', () => {
   it('migrates every time', { timeout: 120_000 }, async () => {
