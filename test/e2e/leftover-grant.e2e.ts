@@ -56,10 +56,11 @@ describe.skipIf(skip)(SUITE, () => {
     await shot(eu.page, '94-end-user-earlier-session-still-closing', { window: true });
 
     // The broker heard it at once: the analyst is not left waiting on a session that shows nothing.
-    const analystEnd = an.page.getByTestId('end-screen');
-    await analystEnd.waitFor({ timeout: 10_000 });
-    expect(await analystEnd.getAttribute('data-reason')).toBe('capture_refused');
-    expect(await analystEnd.textContent()).toContain("The end user's computer could not share its screen");
+    // Their page says so on the session's end screen, or on the request's own page when the end
+    // came before it had opened the session's view (both happen, depending on who is quicker).
+    const analystEnd = an.page.getByTestId('end-screen').or(an.page.getByTestId('request-state'));
+    await expect.poll(async () => (await analystEnd.first().textContent().catch(() => '')) ?? '', { timeout: 10_000 }).toContain("The end user's computer could not share its screen");
+    if ((await analystEnd.first().getAttribute('data-testid')) === 'end-screen') expect(await analystEnd.first().getAttribute('data-reason')).toBe('capture_refused');
     const row = (await s.broker.ctx.sessions.list({ limit: 20 })).find((x) => x.ticket === ticket)!;
     expect([row.state, row.end_reason]).toEqual(['ended', 'capture_refused']);
   });
