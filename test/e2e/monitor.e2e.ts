@@ -11,7 +11,7 @@ import { DEFAULT_RECORDING_POLICY } from '../../common/recording.js';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { H, ROOT_POINT, Stack, W, missingTools, requestSession, signIn, xsetroot, type Person } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { axeSerious, colourShownAfter, shot, viewerPoint } from './page-checks.js';
+import { axeSerious, clickAndType, colourShownAfter, shot } from './page-checks.js';
 import type { Page } from 'playwright-core';
 
 const SUITE = 'the app end to end: supervisors watch and moderate live sessions';
@@ -46,17 +46,6 @@ async function allowControl(an: Page, eu: Page): Promise<void> {
   const yes = eu.getByRole('button', { name: 'Yes, the same code: allow control' });
   await (await yes.count() ? yes : eu.getByRole('button', { name: 'Allow' })).click();
   await expect.poll(() => an.getByTestId('viewer-state').textContent(), { timeout: 10_000 }).toBe('You have control');
-}
-
-/** The analyst clicks into the target window and types: what the target window then holds. */
-async function typeInto(s: Stack, an: Page, text: string): Promise<void> {
-  const field = await s.target.centreOf('#i');
-  const p = await viewerPoint(an, field.x, field.y);
-  await an.mouse.click(p.x, p.y);
-  // The keys go out once the click has put the target field in focus: on a loaded CI machine the
-  // first input right after a grant was lost now and then (left open in the closing note).
-  await expect.poll(() => s.target.page.evaluate(() => document.activeElement?.id ?? ''), { timeout: 5000 }).toBe('i');
-  await an.keyboard.type(text);
 }
 
 function videoState(page: Page): Promise<string> {
@@ -146,7 +135,7 @@ describe.skipIf(skip)(SUITE, () => {
 
     // Control, then suspend: the analyst's keys still go out, the end user's gate drops them.
     await allowControl(an.page, eu.page);
-    await typeInto(s, an.page, 'ab');
+    await clickAndType(s.target, an.page, '#i', 'ab');
     await expect.poll(async () => (await s.target.state()).value, { timeout: 5000 }).toBe('ab');
     await sv.page.getByLabel('Why (optional; the end user and the analyst read it)').fill('Wrong server');
     await sv.page.getByTestId('suspend-control').click();
@@ -157,7 +146,7 @@ describe.skipIf(skip)(SUITE, () => {
     await sv.page.getByTestId('resume-control').waitFor();
     await shot(sv.page, '91-supervisor-watching');
     expect(await axeSerious(sv.page)).toEqual([]);
-    await typeInto(s, an.page, 'cd');
+    await clickAndType(s.target, an.page, '#i', 'cd');
     await new Promise((r) => setTimeout(r, 1500));
     expect((await s.target.state()).value).toBe('ab');
     // The end user's own transcript (written by main on that computer, uploaded every few seconds) has them too.
@@ -169,7 +158,7 @@ describe.skipIf(skip)(SUITE, () => {
     await sv.page.getByTestId('resume-control').click();
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent(), { timeout: 5000 }).toBe('You have control');
     expect(await eu.page.getByTestId('control-suspended').count()).toBe(0);
-    await typeInto(s, an.page, 'ef');
+    await clickAndType(s.target, an.page, '#i', 'ef');
     await expect.poll(async () => (await s.target.state()).value, { timeout: 5000 }).toBe('abef');
 
     // A note reaches the analyst, and only the analyst.
@@ -214,7 +203,7 @@ describe.skipIf(skip)(SUITE, () => {
     await expect.poll(() => an.page.getByTestId('request-control').isDisabled(), { timeout: 25_000 }).toBe(false);
     expect(await an.page.getByTestId('viewer-watch-wait').count()).toBe(0);
     await allowControl(an.page, eu.page);
-    await typeInto(s, an.page, 'ok');
+    await clickAndType(s.target, an.page, '#i', 'ok');
     await expect.poll(async () => (await s.target.state()).value, { timeout: 5000 }).toBe('ok');
 
     // The watcher's page closes: control is suspended at once, the end user is told why.
@@ -224,7 +213,7 @@ describe.skipIf(skip)(SUITE, () => {
     console.log(`monitor e2e: watcher's page closed to the end user's suspension ${Date.now() - closedAt} ms`);
     await expect.poll(() => an.page.getByTestId('viewer-state').textContent(), { timeout: 5000 }).toBe('Control suspended by a watcher');
     expect(await eu.page.getByTestId('banner-watchers').count()).toBe(0);
-    await typeInto(s, an.page, 'no');
+    await clickAndType(s.target, an.page, '#i', 'no');
     await new Promise((r) => setTimeout(r, 1500));
     expect((await s.target.state()).value).toBe('ok');
 

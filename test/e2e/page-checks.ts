@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { ROOT } from '../../kit/e2e-stack.js';
+import { expect } from 'vitest';
+import { ROOT, type TargetWindow } from '../../kit/e2e-stack.js';
 
 const SCREENS_DIR = path.join(ROOT, 'test-results/screens');
 
@@ -64,6 +65,22 @@ export async function viewerPoint(page: Page, x: number, y: number): Promise<{ x
     },
     [x, y],
   );
+}
+
+/**
+ * The analyst clicks into the target window's field through the viewer, then types once that
+ * field has focus, as a person would. Xvfb runs no window manager: a click moves X's keyboard
+ * focus only when the clicked program asks for it, after the click, so keys sent at once went to
+ * the window focused before (the end user's app, where they had just clicked Allow) and the first
+ * of them was lost to the target on loaded runs.
+ */
+export async function clickAndType(target: TargetWindow, an: Page, selector: string, text: string): Promise<void> {
+  const field = await target.centreOf(selector);
+  const p = await viewerPoint(an, field.x, field.y);
+  await an.mouse.click(p.x, p.y);
+  const id = selector.replace(/^#/, '');
+  await expect.poll(() => target.page.evaluate(() => document.activeElement?.id ?? ''), { timeout: 5000 }).toBe(id);
+  await an.keyboard.type(text);
 }
 
 const AXE = fs.readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');

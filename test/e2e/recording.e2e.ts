@@ -13,7 +13,7 @@ import { DEFAULT_RECORDING_POLICY } from '../../common/recording.js';
 import type { BrowserHost } from '../../main/browser-host/server.js';
 import { ROOT, Stack, missingTools, requestSession, signIn } from '../../kit/e2e-stack.js';
 import { skipWithout } from '../helpers/needs-tools.js';
-import { shot, viewerPoint } from './page-checks.js';
+import { clickAndType, shot } from './page-checks.js';
 
 const SUITE = 'the app end to end: a session with control is recorded (policy required)';
 const skip = skipWithout(SUITE, missingTools());
@@ -71,10 +71,7 @@ describe.skipIf(skip)(SUITE, () => {
     expect((await s.broker.ctx.sessions.list({ limit: 10 })).find((x) => x.id === session.id)).toMatchObject({ state: 'active' });
     expect(await events('recording.stalled')).toEqual([]);
     // The analyst clicks and types: main's gate writes it into the transcript (lengths, no letters).
-    const field = await s.target.centreOf('#i');
-    const p = await viewerPoint(an.page, field.x, field.y);
-    await an.page.mouse.click(p.x, p.y);
-    await an.page.keyboard.type('abc');
+    await clickAndType(s.target, an.page, '#i', 'abc');
     await expect.poll(async () => (await s.target.state()).value, { timeout: 5000 }).toContain('abc');
     await shot(eu.page, '60-end-user-recorded-control');
     const liveChunks = (await events('recording.chunk')).length;
