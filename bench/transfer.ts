@@ -83,8 +83,9 @@ function rssMiB(pids: number[]): number {
 }
 
 /**
- * Peak RSS of process trees (or of one process: `[pid]`) until stopped: RSS every 100 ms, the trees' members once a second
- * (walking /proc is costly, and this machine's two cores are what is being measured). Each
+ * Peak RSS of process trees (or of one process: `[pid]`) until stopped: RSS every 100 ms, the
+ * trees' members once a second (walking /proc is costly, and this machine's two cores are what is
+ * being measured). Each
  * process's own growth is kept too, so a figure over its goal says which process grew.
  */
 function rssPeaks(roots: Record<string, number | [number]>): { stop: () => Record<string, { base: number; peak: number; by_process: Record<string, string> }> } {
@@ -307,9 +308,8 @@ export async function runTransferBench(o: { quick: boolean }): Promise<number> {
     for (const end = Date.now() + 600_000; !fs.existsSync(landed); await sleep(20)) if (Date.now() > end) throw new Error('the file never landed');
     const fileS = (Date.now() - t0) / 1000;
     const rss = peaks.stop();
-    // What of the growth is garbage: the end user's page after a full collection (DevTools), and
-    // this process's after one where it runs with --expose-gc. RSS that stays is the heap's own
-    // size (V8's young generation grows to its maximum under a long busy spell), not dead bytes.
+    // What of the page's growth is garbage: its RSS and ArrayBuffers after a full collection
+    // (DevTools). RSS that stays is the heap's own size or the allocator's, not live bytes.
     const beforeGc = { page: rssMiB(tree(euRoot)) };
     eu.page = await euBrowser.attach();
     const cdp = await eu.page.context().newCDPSession(eu.page);

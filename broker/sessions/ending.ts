@@ -88,7 +88,7 @@ async function endOnce(core: SessionCore, id: string, reason: EndReason, actor: 
     core.live.delete(id);
     core.events?.ended(live, reason);
   }
-  if (committed) core.events?.endStored(id, reason);
+  if (committed) core.events?.endStored(reason);
   // Told whether or not it was held here: the sockets may be on any instance.
   if (committed) core.placement?.ended(id, reason);
   core.stateWatch.notify(id, 'ended');

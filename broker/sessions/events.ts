@@ -15,7 +15,7 @@ export interface SessionEvents {
    * This instance stored the end (it won the move to `ended`): once per session across a
    * cluster, where `ended` comes on every instance that held a copy.
    */
-  endStored(sessionId: string, reason: EndReason): void;
+  endStored(reason: EndReason): void;
   activated(s: LiveSession): void;
   /** `reason`: why the end user's machine refused although the end user allowed, or `timeout` when nobody answered. */
   /** `direction`: the way a clipboard or files grant lets data go. */

@@ -605,7 +605,7 @@ export class SignalingHub implements SessionEvents {
 
   // ---------- SessionEvents: pushes from the lifecycle ----------
 
-  endStored(_sessionId: string, reason: EndReason): void {
+  endStored(reason: EndReason): void {
     // Counted where the end was stored, not on each instance that held a copy of the session.
     this.ctx.metrics.sessionsEnded({ reason });
   }

@@ -149,8 +149,9 @@ export const MAX_FILE_PIECE_BYTES = 64 * 1024;
  * smaller pieces mean more JavaScript per byte, so fewer dead bytes wait for each collection. Over
  * the browser host's socket a 16 KiB frame also mostly fits inside one socket read, where a 64 KiB
  * one always spans two and is copied into a third buffer. `npm run bench -- transfer` (2 MiB
- * window): the end user's main process grew 15 and 18 MiB over a 100 MiB file with 64 KiB pieces,
- * 6 to 20 MiB with these (bench/README.md).
+ * window): the end user's main process grew 14 to 28 MiB over a 100 MiB file with 64 KiB pieces
+ * (four runs, one receiver at 64.4 MiB, over the goal), 5 to 20 MiB with these (six runs;
+ * bench/README.md).
  */
 export const FILE_PIECE_TO_MAIN_BYTES = 16 * 1024;
 const failed = z.object({ ok: z.literal(false), reason: z.string().max(64) }).strict();

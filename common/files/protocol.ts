@@ -18,7 +18,7 @@ export const MAX_FILE_MESSAGE_CHARS = 2048;
  * The sender stays at most this far ahead of what the receiver reports written: the receiver
  * cannot pause a data channel, so this window is what bounds its memory and its calls to main.
  * With 64 KiB pieces to main, 4 MiB let the end user's main process grow 20 to 33 MiB over a
- * 100 MiB file, 2 MiB 15 and 18 MiB, at the same speed on loopback (`npm run bench -- transfer`,
+ * 100 MiB file, 2 MiB 14 to 28 MiB, at the same speed on loopback (`npm run bench -- transfer`,
  * bench/README.md). A link carries at most about this much per round trip: 20 MiB/s at 100 ms.
  */
 export const FILE_RECEIVER_WINDOW = 2 * 1024 * 1024;

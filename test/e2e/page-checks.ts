@@ -78,8 +78,7 @@ export async function clickAndType(target: TargetWindow, an: Page, selector: str
   const field = await target.centreOf(selector);
   const p = await viewerPoint(an, field.x, field.y);
   await an.mouse.click(p.x, p.y);
-  const id = selector.replace(/^#/, '');
-  await expect.poll(() => target.page.evaluate(() => document.activeElement?.id ?? ''), { timeout: 5000 }).toBe(id);
+  await expect.poll(() => target.page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector), { timeout: 5000 }).toBe(true);
   await an.keyboard.type(text);
 }
 
